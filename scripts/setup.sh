@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs everything bpf2ts needs on a Debian machine, idempotently: Debian packages, npm
+# dependencies, the runtime's native addon, and the kernel filesystems the tests use.
+# Runs as root (it is what `npm test` and `npm run demo` call first).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkgs=(clang-19 llvm-19 libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make g++ python3 iproute2)
+# Go and cilium/ebpf are only for the side-by-side benchmarks and the Go uprobe targets.
+[ "${BPF2TS_WITH_GO:-1}" = 1 ] && need_pkgs+=(golang-go golang-github-cilium-ebpf-dev)
+
+missing=()
+for p in "${need_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup: missing Debian packages: ${missing[*]} (run as root, or: apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm dependencies: `npm ci` when node_modules is missing or older than the lockfile.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: npm ci" >&2
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# The runtime's native addon: rebuilt when missing or older than its sources.
+addon=runtime/build/Release/bpf2ts.node
+if [ -f runtime/binding.gyp ]; then
+  if [ ! -f "$addon" ] || [ -n "$(find runtime/src runtime/binding.gyp -newer "$addon" \( -name '*.cc' -o -name '*.h' -o -name binding.gyp \) 2>/dev/null | head -1)" ]; then
+    echo "setup: building the runtime addon" >&2
+    npm run --silent build:native >/dev/null
+  fi
+fi
+
+# Kernel filesystems used by tracepoints, uprobes and pinning.
+if [ "$(id -u)" = 0 ]; then
+  mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
+  mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf 2>/dev/null || true
+  mountpoint -q /sys/kernel/debug || mount -t debugfs nodev /sys/kernel/debug 2>/dev/null || true
+fi
