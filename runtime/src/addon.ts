@@ -1,0 +1,165 @@
+// The native addon's interface and its loader. Arguments are validated by the TypeScript callers
+// before they cross into C++; the addon itself only wraps libbpf and fds.
+
+import { createRequire } from "node:module";
+import type { EventsAddon } from "./events-addon.js";
+
+/** The ABI this TypeScript expects; the addon exports its own and a mismatch refuses to load. */
+export const ABI_VERSION = 1;
+
+export interface NativeProgramInfo {
+  name: string;
+  section: string;
+  type: number;
+  typeName: string;
+  attachType: number;
+  attachTypeName: string;
+  insnCount: number;
+  autoload: boolean;
+  fd: number;
+}
+
+export interface NativeMapInfo {
+  name: string;
+  type: number;
+  typeName: string;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  internal: boolean;
+  pinPath?: string;
+  fd: number;
+}
+
+/** An opened libbpf `bpf_object`. Every method throws an errno error (`errno`, `code`, `log`). */
+export interface NativeObject {
+  programs(): NativeProgramInfo[];
+  maps(): NativeMapInfo[];
+  setMaxEntries(map: string, n: number): void;
+  initialValue(map: string): Uint8Array | undefined;
+  setInitialValue(map: string, bytes: Uint8Array): void;
+  setPinPath(map: string, path: string | null): void;
+  setAutoload(program: string, load: boolean): void;
+  setLogLevel(level: number): void;
+  /** Returns what libbpf printed while loading. */
+  load(): string;
+  programFd(program: string): number;
+  mapFd(map: string): number;
+  programLog(program: string): string | undefined;
+  /** Live bytes of a writable mmapable map (detached at close), a copy for read-only ones. */
+  mmap(map: string): ArrayBuffer | undefined;
+  close(): void;
+}
+
+export interface NativeLink {
+  /** -1 for attachments that are not bpf_links (tc, XDP with flags, socket filters). */
+  fd(): number;
+  pin(path: string): void;
+  unpin(): void;
+  detach(): void;
+  close(): void;
+}
+
+export interface NativeTestRunResult {
+  ret: number;
+  retval: number;
+  duration: number;
+  dataOut?: Uint8Array;
+  ctxOut?: Uint8Array;
+}
+
+export interface NativeMapMeta {
+  type: number;
+  typeName: string;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  name: string;
+  id: number;
+}
+
+type Buf = Uint8Array | null;
+
+export interface CoreAddon {
+  abiVersion: number;
+  libbpfVersion: string;
+  NativeObject: new (elf: Uint8Array, name: string, btfPath?: string, pinRoot?: string) => NativeObject;
+  probeProgType(type: number): number;
+  probeMapType(type: number): number;
+  probeHelper(progType: number, helper: number): number;
+  mapTypeName(type: number): string | undefined;
+  progTypeName(type: number): string | undefined;
+  closeFd(fd: number): void;
+  numPossibleCpus(): number;
+
+  // Maps: 0 or -errno, never a throw on the hot path.
+  mapLookup(fd: number, key: Buf, value: Uint8Array, flags: number): number;
+  mapUpdate(fd: number, key: Buf, value: Uint8Array, flags: number): number;
+  mapDelete(fd: number, key: Uint8Array): number;
+  mapLookupAndDelete(fd: number, key: Buf, value: Uint8Array): number;
+  mapGetNextKey(fd: number, key: Buf, next: Uint8Array): number;
+  mapLookupBatch(fd: number, inBatch: Buf, outBatch: Uint8Array, keys: Uint8Array, values: Uint8Array, count: number, del: boolean): [number, number];
+  mapUpdateBatch(fd: number, keys: Uint8Array, values: Uint8Array, count: number, flags: number): [number, number];
+  mapDeleteBatch(fd: number, keys: Uint8Array, count: number): [number, number];
+  mapFreeze(fd: number): number;
+  mapInfo(fd: number): NativeMapMeta;
+  objGet(path: string): number;
+  objPin(fd: number, path: string): void;
+
+  // Links.
+  attachAuto(obj: NativeObject, prog: string): NativeLink;
+  attachTracepoint(obj: NativeObject, prog: string, category: string, name: string): NativeLink;
+  attachRawTracepoint(obj: NativeObject, prog: string, name: string): NativeLink;
+  attachTrace(obj: NativeObject, prog: string): NativeLink;
+  attachLsm(obj: NativeObject, prog: string): NativeLink;
+  attachKprobe(obj: NativeObject, prog: string, retprobe: boolean, func: string, offset: number): NativeLink;
+  attachUprobe(obj: NativeObject, prog: string, retprobe: boolean, pid: number, path: string, offset: number, refCtrOffset?: number, cookie?: bigint): NativeLink;
+  perfEventOpen(type: number, config: number, cpu: number, pid: number, periodOrFreq: number, useFreq: boolean): number;
+  attachPerfEvent(obj: NativeObject, prog: string, perfFd: number): NativeLink;
+  attachXdp(obj: NativeObject, prog: string, ifindex: number, flags: number): NativeLink;
+  attachTc(obj: NativeObject, prog: string, ifindex: number, ingress: boolean, priority?: number, handle?: number): NativeLink;
+  attachCgroup(obj: NativeObject, prog: string, cgroupPath: string): NativeLink;
+  attachSocket(obj: NativeObject, prog: string, socketFd: number): NativeLink;
+  attachIter(obj: NativeObject, prog: string): NativeLink;
+  iterRead(link: NativeLink): Uint8Array;
+
+  // Programs.
+  testRun(fd: number, dataIn: Buf, dataOutSize: number, ctxIn: Buf, ctxOutSize: number, repeat: number, flags: number, cpu: number): NativeTestRunResult;
+}
+
+export type Addon = CoreAddon & EventsAddon;
+
+/** Thrown when the native addon is missing, fails to load, or was built for another ABI. */
+export class AddonError extends Error {
+  override readonly name = "AddonError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+let cached: Addon | undefined;
+
+/** The addon, loaded once. */
+export function addon(): Addon {
+  if (cached) return cached;
+  const require = createRequire(import.meta.url);
+  const path = "../build/Release/bpf2ts.node";
+  let a: Addon;
+  try {
+    a = require(path) as Addon;
+  } catch (e) {
+    throw new AddonError(
+      `load native addon: ${(e as Error).message} (build it with: npm run build:native, which needs libbpf-dev libelf-dev zlib1g-dev pkg-config)`,
+      { cause: e },
+    );
+  }
+  if (a.abiVersion !== ABI_VERSION) {
+    throw new AddonError(
+      `load native addon: it has ABI version ${a.abiVersion}, this runtime expects ${ABI_VERSION}; rebuild with npm run build:native`,
+    );
+  }
+  cached = a;
+  return a;
+}

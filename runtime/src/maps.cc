@@ -1,0 +1,153 @@
+// fd-level map syscalls on caller-provided buffers. These sit on the hot path of every map access, so
+// they return 0 or -errno instead of throwing: the TypeScript side turns a miss into `undefined` and
+// anything else into a BpfError, without exception machinery on the common path.
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+
+#include <cerrno>
+
+#include "util.h"
+
+namespace bpf2ts {
+
+namespace {
+
+// libbpf 1.x low-level calls return -errno directly.
+inline Napi::Number Ret(Napi::Env env, int r) { return Napi::Number::New(env, r); }
+
+// mapLookup(fd, key, value, flags): 0 | -errno
+Napi::Value MapLookup(const Napi::CallbackInfo& info) {
+  Bytes k = BytesArg(info, 1), v = BytesArg(info, 2);
+  uint64_t flags = info[3].As<Napi::Number>().Int64Value();
+  int r = flags ? bpf_map_lookup_elem_flags(IntArg(info, 0), k.data, v.data, flags)
+                : bpf_map_lookup_elem(IntArg(info, 0), k.data, v.data);
+  return Ret(info.Env(), r);
+}
+
+// mapUpdate(fd, key, value, flags): 0 | -errno
+Napi::Value MapUpdate(const Napi::CallbackInfo& info) {
+  Bytes k = BytesArg(info, 1), v = BytesArg(info, 2);
+  int r = bpf_map_update_elem(IntArg(info, 0), k.data, v.data, info[3].As<Napi::Number>().Int64Value());
+  return Ret(info.Env(), r);
+}
+
+// mapDelete(fd, key): 0 | -errno
+Napi::Value MapDelete(const Napi::CallbackInfo& info) {
+  Bytes k = BytesArg(info, 1);
+  return Ret(info.Env(), bpf_map_delete_elem(IntArg(info, 0), k.data));
+}
+
+// mapLookupAndDelete(fd, key, value): 0 | -errno (queues/stacks: key null)
+Napi::Value MapLookupAndDelete(const Napi::CallbackInfo& info) {
+  Bytes k = BytesArg(info, 1), v = BytesArg(info, 2);
+  return Ret(info.Env(), bpf_map_lookup_and_delete_elem(IntArg(info, 0), k.data, v.data));
+}
+
+// mapGetNextKey(fd, key | null, next): 0 | -errno (-ENOENT at the end)
+Napi::Value MapGetNextKey(const Napi::CallbackInfo& info) {
+  Bytes k = BytesArg(info, 1), n = BytesArg(info, 2);
+  return Ret(info.Env(), bpf_map_get_next_key(IntArg(info, 0), k.data, n.data));
+}
+
+// mapLookupBatch(fd, inBatch | null, outBatch, keys, values, count, del): [ret, count]
+// `ret` is 0, or -errno; -ENOENT means "this was the last batch" and `count` may still be > 0.
+Napi::Value MapLookupBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Bytes in = BytesArg(info, 1), out = BytesArg(info, 2), keys = BytesArg(info, 3), vals = BytesArg(info, 4);
+  uint32_t count = UintArg(info, 5);
+  bool del = info[6].ToBoolean();
+  LIBBPF_OPTS(bpf_map_batch_opts, opts);
+  int r = del ? bpf_map_lookup_and_delete_batch(IntArg(info, 0), in.data, out.data, keys.data, vals.data, &count, &opts)
+              : bpf_map_lookup_batch(IntArg(info, 0), in.data, out.data, keys.data, vals.data, &count, &opts);
+  Napi::Array res = Napi::Array::New(env, 2);
+  res.Set(0u, Ret(env, r));
+  res.Set(1u, Napi::Number::New(env, count));
+  return res;
+}
+
+// mapUpdateBatch(fd, keys, values, count, flags): [ret, count]
+Napi::Value MapUpdateBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Bytes keys = BytesArg(info, 1), vals = BytesArg(info, 2);
+  uint32_t count = UintArg(info, 3);
+  LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = static_cast<__u64>(info[4].As<Napi::Number>().Int64Value()));
+  int r = bpf_map_update_batch(IntArg(info, 0), keys.data, vals.data, &count, &opts);
+  Napi::Array res = Napi::Array::New(env, 2);
+  res.Set(0u, Ret(env, r));
+  res.Set(1u, Napi::Number::New(env, count));
+  return res;
+}
+
+// mapDeleteBatch(fd, keys, count): [ret, count]
+Napi::Value MapDeleteBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Bytes keys = BytesArg(info, 1);
+  uint32_t count = UintArg(info, 2);
+  LIBBPF_OPTS(bpf_map_batch_opts, opts);
+  int r = bpf_map_delete_batch(IntArg(info, 0), keys.data, &count, &opts);
+  Napi::Array res = Napi::Array::New(env, 2);
+  res.Set(0u, Ret(env, r));
+  res.Set(1u, Napi::Number::New(env, count));
+  return res;
+}
+
+Napi::Value MapFreeze(const Napi::CallbackInfo& info) {
+  return Ret(info.Env(), bpf_map_freeze(IntArg(info, 0)));
+}
+
+// mapInfo(fd): { type, keySize, valueSize, maxEntries, flags, name, id } — throws on error.
+Napi::Value MapInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireArgs(info, 1, "mapInfo");
+  struct bpf_map_info mi = {};
+  __u32 len = sizeof mi;
+  if (bpf_obj_get_info_by_fd(IntArg(info, 0), &mi, &len)) ThrowErrno(env, errno, "map info");
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("type", mi.type);
+  const char* tn = libbpf_bpf_map_type_str(static_cast<enum bpf_map_type>(mi.type));
+  o.Set("typeName", tn ? tn : "unknown");
+  o.Set("keySize", mi.key_size);
+  o.Set("valueSize", mi.value_size);
+  o.Set("maxEntries", mi.max_entries);
+  o.Set("flags", mi.map_flags);
+  o.Set("name", mi.name);
+  o.Set("id", mi.id);
+  return o;
+}
+
+// objGet(path): fd — throws on error.
+Napi::Value ObjGet(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 1, "objGet");
+  std::string path = StrArg(info, 0);
+  int fd = bpf_obj_get(path.c_str());
+  if (fd < 0) ThrowErrno(info.Env(), errno, "open pinned object " + path);
+  return Napi::Number::New(info.Env(), fd);
+}
+
+// objPin(fd, path) — throws on error.
+Napi::Value ObjPin(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 2, "objPin");
+  std::string path = StrArg(info, 1);
+  if (bpf_obj_pin(IntArg(info, 0), path.c_str())) ThrowErrno(info.Env(), errno, "pin " + path);
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void InitMaps(Napi::Env env, Napi::Object exports) {
+  exports.Set("mapLookup", Napi::Function::New(env, MapLookup, "mapLookup"));
+  exports.Set("mapUpdate", Napi::Function::New(env, MapUpdate, "mapUpdate"));
+  exports.Set("mapDelete", Napi::Function::New(env, MapDelete, "mapDelete"));
+  exports.Set("mapLookupAndDelete", Napi::Function::New(env, MapLookupAndDelete, "mapLookupAndDelete"));
+  exports.Set("mapGetNextKey", Napi::Function::New(env, MapGetNextKey, "mapGetNextKey"));
+  exports.Set("mapLookupBatch", Napi::Function::New(env, MapLookupBatch, "mapLookupBatch"));
+  exports.Set("mapUpdateBatch", Napi::Function::New(env, MapUpdateBatch, "mapUpdateBatch"));
+  exports.Set("mapDeleteBatch", Napi::Function::New(env, MapDeleteBatch, "mapDeleteBatch"));
+  exports.Set("mapFreeze", Napi::Function::New(env, MapFreeze, "mapFreeze"));
+  exports.Set("mapInfo", Napi::Function::New(env, MapInfo, "mapInfo"));
+  exports.Set("objGet", Napi::Function::New(env, ObjGet, "objGet"));
+  exports.Set("objPin", Napi::Function::New(env, ObjPin, "objPin"));
+}
+
+}  // namespace bpf2ts

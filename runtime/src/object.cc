@@ -1,0 +1,280 @@
+// Opening, inspecting, configuring and loading a BPF object from memory.
+#include "object.h"
+
+#include <bpf/bpf.h>
+#include <linux/bpf.h>
+
+#include "util.h"
+
+namespace bpf2ts {
+
+namespace {
+Napi::FunctionReference* object_ctor = nullptr;
+constexpr size_t kLogBufSize = 4 * 1024 * 1024;
+}  // namespace
+
+void NativeObject::Init(Napi::Env env, Napi::Object exports) {
+  Napi::Function f = DefineClass(env, "NativeObject",
+                                 {
+                                     InstanceMethod("programs", &NativeObject::Programs),
+                                     InstanceMethod("maps", &NativeObject::Maps),
+                                     InstanceMethod("setMaxEntries", &NativeObject::SetMaxEntries),
+                                     InstanceMethod("initialValue", &NativeObject::InitialValue),
+                                     InstanceMethod("setInitialValue", &NativeObject::SetInitialValue),
+                                     InstanceMethod("setPinPath", &NativeObject::SetPinPath),
+                                     InstanceMethod("setAutoload", &NativeObject::SetAutoload),
+                                     InstanceMethod("setLogLevel", &NativeObject::SetLogLevel),
+                                     InstanceMethod("load", &NativeObject::Load),
+                                     InstanceMethod("programFd", &NativeObject::ProgramFd),
+                                     InstanceMethod("mapFd", &NativeObject::MapFd),
+                                     InstanceMethod("programLog", &NativeObject::ProgramLog),
+                                     InstanceMethod("mmap", &NativeObject::Mmap),
+                                     InstanceMethod("close", &NativeObject::Close),
+                                 });
+  object_ctor = new Napi::FunctionReference(Napi::Persistent(f));
+  exports.Set("NativeObject", f);
+}
+
+// new NativeObject(elf: Uint8Array, name: string, btfPath?: string, pinRoot?: string)
+NativeObject::NativeObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeObject>(info) {
+  Napi::Env env = info.Env();
+  RequireArgs(info, 2, "NativeObject");
+  Bytes elf = BytesArg(info, 0);
+  if (elf.size == 0) throw Napi::TypeError::New(env, "NativeObject: empty object buffer");
+  elf_.assign(elf.data, elf.data + elf.size);
+  std::string name = StrArg(info, 1);
+  std::string btf = info.Length() > 2 && !IsMissing(info[2]) ? StrArg(info, 2) : "";
+  std::string pin = info.Length() > 3 && !IsMissing(info[3]) ? StrArg(info, 3) : "";
+  LIBBPF_OPTS(bpf_object_open_opts, opts);
+  opts.object_name = name.c_str();
+  if (!btf.empty()) opts.btf_custom_path = btf.c_str();
+  if (!pin.empty()) opts.pin_root_path = pin.c_str();
+  LogCapture log;
+  bpf_object* obj = bpf_object__open_mem(elf_.data(), elf_.size(), &opts);
+  if (obj == nullptr) {
+    int err = errno;
+    Napi::Error e = ErrnoError(env, err, "open object " + name);
+    e.Set("log", Napi::String::New(env, log.text()));
+    throw e;
+  }
+  obj_ = obj;
+}
+
+// Reached from the garbage collector only when JS can no longer reach this object, its variables or
+// their buffers (each Variable holds the object), so the mappings can go without detaching.
+NativeObject::~NativeObject() { Release(false); }
+
+void NativeObject::Release(bool detach) {
+  for (auto& ref : mmaps_) {
+    if (detach && !ref.IsEmpty()) {
+      Napi::ArrayBuffer ab = ref.Value();
+      if (!ab.IsEmpty() && !ab.IsDetached()) ab.Detach();
+    }
+    ref.Reset();
+  }
+  mmaps_.clear();
+  if (obj_ != nullptr) bpf_object__close(obj_);
+  obj_ = nullptr;
+  elf_.clear();
+  elf_.shrink_to_fit();
+  log_bufs_.clear();
+}
+
+NativeObject* NativeObject::From(const Napi::Value& v) {
+  if (!v.IsObject() || object_ctor == nullptr || !v.As<Napi::Object>().InstanceOf(object_ctor->Value()))
+    throw Napi::TypeError::New(v.Env(), "expected a NativeObject");
+  return Unwrap(v.As<Napi::Object>());
+}
+
+bpf_object* NativeObject::Live(Napi::Env env) {
+  if (obj_ == nullptr) ThrowErrno(env, EBADF, "object is closed");
+  return obj_;
+}
+
+bpf_program* NativeObject::Program(Napi::Env env, const std::string& name) {
+  bpf_program* p = bpf_object__find_program_by_name(Live(env), name.c_str());
+  if (p == nullptr) ThrowErrno(env, ENOENT, "program " + name);
+  return p;
+}
+
+bpf_map* NativeObject::Map(Napi::Env env, const std::string& name) {
+  bpf_map* m = bpf_object__find_map_by_name(Live(env), name.c_str());
+  if (m == nullptr) ThrowErrno(env, ENOENT, "map " + name);
+  return m;
+}
+
+Napi::Value NativeObject::Programs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bpf_object* obj = Live(env);
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t i = 0;
+  bpf_program* p;
+  bpf_object__for_each_program(p, obj) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", bpf_program__name(p));
+    o.Set("section", bpf_program__section_name(p));
+    o.Set("type", static_cast<double>(bpf_program__type(p)));
+    const char* tn = libbpf_bpf_prog_type_str(bpf_program__type(p));
+    o.Set("typeName", tn ? tn : "unknown");
+    o.Set("attachType", static_cast<double>(bpf_program__expected_attach_type(p)));
+    const char* an = libbpf_bpf_attach_type_str(bpf_program__expected_attach_type(p));
+    o.Set("attachTypeName", an ? an : "unknown");
+    o.Set("insnCount", static_cast<double>(bpf_program__insn_cnt(p)));
+    o.Set("autoload", bpf_program__autoload(p));
+    o.Set("fd", bpf_program__fd(p));
+    out.Set(i++, o);
+  }
+  return out;
+}
+
+Napi::Value NativeObject::Maps(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bpf_object* obj = Live(env);
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t i = 0;
+  bpf_map* m;
+  bpf_object__for_each_map(m, obj) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", bpf_map__name(m));
+    o.Set("type", static_cast<double>(bpf_map__type(m)));
+    const char* tn = libbpf_bpf_map_type_str(bpf_map__type(m));
+    o.Set("typeName", tn ? tn : "unknown");
+    o.Set("keySize", bpf_map__key_size(m));
+    o.Set("valueSize", bpf_map__value_size(m));
+    o.Set("maxEntries", bpf_map__max_entries(m));
+    o.Set("flags", bpf_map__map_flags(m));
+    o.Set("internal", bpf_map__is_internal(m));
+    const char* pin = bpf_map__pin_path(m);
+    if (pin != nullptr) o.Set("pinPath", pin);
+    o.Set("fd", bpf_map__fd(m));
+    out.Set(i++, o);
+  }
+  return out;
+}
+
+Napi::Value NativeObject::SetMaxEntries(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 2, "setMaxEntries");
+  std::string name = StrArg(info, 0);
+  int err = bpf_map__set_max_entries(Map(info.Env(), name), UintArg(info, 1));
+  if (err) ThrowErrno(info.Env(), err, "resize map " + name);
+  return info.Env().Undefined();
+}
+
+// A copy of the map's initial value (before load: the section's bytes).
+Napi::Value NativeObject::InitialValue(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 1, "initialValue");
+  size_t size = 0;
+  const void* data = bpf_map__initial_value(Map(info.Env(), StrArg(info, 0)), &size);
+  if (data == nullptr) return info.Env().Undefined();
+  return Napi::Buffer<uint8_t>::Copy(info.Env(), static_cast<const uint8_t*>(data), size);
+}
+
+Napi::Value NativeObject::SetInitialValue(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 2, "setInitialValue");
+  std::string name = StrArg(info, 0);
+  Bytes b = BytesArg(info, 1);
+  int err = bpf_map__set_initial_value(Map(info.Env(), name), b.data, b.size);
+  if (err) ThrowErrno(info.Env(), err, "set initial value of " + name);
+  return info.Env().Undefined();
+}
+
+Napi::Value NativeObject::SetPinPath(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 2, "setPinPath");
+  std::string name = StrArg(info, 0);
+  std::string path = IsMissing(info[1]) ? "" : StrArg(info, 1);
+  int err = bpf_map__set_pin_path(Map(info.Env(), name), path.empty() ? nullptr : path.c_str());
+  if (err) ThrowErrno(info.Env(), err, "set pin path of " + name);
+  return info.Env().Undefined();
+}
+
+Napi::Value NativeObject::SetAutoload(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 2, "setAutoload");
+  std::string name = StrArg(info, 0);
+  int err = bpf_program__set_autoload(Program(info.Env(), name), info[1].ToBoolean());
+  if (err) ThrowErrno(info.Env(), err, "set autoload of " + name);
+  return info.Env().Undefined();
+}
+
+// Gives every program its own log buffer at `level`, so the verifier log of a successful load can
+// be read too (libbpf only prints it on failure).
+Napi::Value NativeObject::SetLogLevel(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 1, "setLogLevel");
+  uint32_t level = UintArg(info, 0);
+  bpf_object* obj = Live(info.Env());
+  bpf_program* p;
+  bpf_object__for_each_program(p, obj) {
+    bpf_program__set_log_level(p, level);
+    if (level > 0) {
+      log_bufs_.push_back(std::make_unique<std::vector<char>>(kLogBufSize, '\0'));
+      bpf_program__set_log_buf(p, log_bufs_.back()->data(), kLogBufSize);
+    }
+  }
+  return info.Env().Undefined();
+}
+
+// load(): throws an errno error with `log` (everything libbpf said, verifier log included).
+Napi::Value NativeObject::Load(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bpf_object* obj = Live(env);
+  if (loaded_) ThrowErrno(env, EALREADY, "object already loaded");
+  LogCapture log;
+  int err = bpf_object__load(obj);
+  if (err) {
+    Napi::Error e = ErrnoError(env, err, std::string("load object ") + bpf_object__name(obj));
+    e.Set("log", Napi::String::New(env, log.text()));
+    throw e;
+  }
+  loaded_ = true;
+  // libbpf no longer needs the ELF image.
+  return Napi::String::New(env, log.text());
+}
+
+Napi::Value NativeObject::ProgramFd(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 1, "programFd");
+  return Napi::Number::New(info.Env(), bpf_program__fd(Program(info.Env(), StrArg(info, 0))));
+}
+
+Napi::Value NativeObject::MapFd(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 1, "mapFd");
+  return Napi::Number::New(info.Env(), bpf_map__fd(Map(info.Env(), StrArg(info, 0))));
+}
+
+Napi::Value NativeObject::ProgramLog(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 1, "programLog");
+  size_t size = 0;
+  const char* buf = bpf_program__log_buf(Program(info.Env(), StrArg(info, 0)), &size);
+  if (buf == nullptr) return info.Env().Undefined();
+  return Napi::String::New(info.Env(), buf, strnlen(buf, size));
+}
+
+// The live bytes of a mmapable map (.bss/.data) as an ArrayBuffer over the mapping; detached at
+// close. Read-only mappings (.rodata, frozen) come back as a copy: a JS write into a PROT_READ page
+// would kill the process.
+Napi::Value NativeObject::Mmap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireArgs(info, 1, "mmap");
+  std::string name = StrArg(info, 0);
+  bpf_map* m = Map(env, name);
+  if (!loaded_) ThrowErrno(env, EINVAL, "mmap " + name + ": object not loaded");
+  if (!(bpf_map__map_flags(m) & BPF_F_MMAPABLE)) return env.Undefined();
+  size_t size = 0;
+  void* data = const_cast<void*>(bpf_map__initial_value(m, &size));
+  if (data == nullptr) return env.Undefined();
+  if (bpf_map__map_flags(m) & BPF_F_RDONLY_PROG) {
+    Napi::ArrayBuffer copy = Napi::ArrayBuffer::New(env, size);
+    memcpy(copy.Data(), data, size);
+    return copy;
+  }
+  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, data, size);
+  mmaps_.push_back(Napi::Weak(ab));
+  return ab;
+}
+
+Napi::Value NativeObject::Close(const Napi::CallbackInfo& info) {
+  Release(true);
+  return info.Env().Undefined();
+}
+
+void InitObject(Napi::Env env, Napi::Object exports) { NativeObject::Init(env, exports); }
+
+}  // namespace bpf2ts

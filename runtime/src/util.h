@@ -1,0 +1,88 @@
+// Small helpers shared by the addon's .cc files: errno errors, argument access, libbpf log capture.
+#pragma once
+
+#include <napi.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+namespace bpf2ts {
+
+// Bumped whenever a native function changes shape; the TypeScript loader refuses a mismatch.
+constexpr int kAbiVersion = 1;
+
+// "EPERM" for EPERM, or "E<n>" when glibc has no name.
+inline std::string ErrnoName(int err) {
+  const char* n = strerrorname_np(err);
+  return n ? std::string(n) : "E" + std::to_string(err);
+}
+
+// A JS Error "context: strerror(err)" with `errno` (positive) and `code` ("EPERM") fields.
+inline Napi::Error ErrnoError(Napi::Env env, int err, const std::string& context) {
+  if (err < 0) err = -err;
+  Napi::Error e = Napi::Error::New(env, context + ": " + std::strerror(err));
+  e.Set("errno", Napi::Number::New(env, err));
+  e.Set("code", Napi::String::New(env, ErrnoName(err)));
+  return e;
+}
+
+[[noreturn]] inline void ThrowErrno(Napi::Env env, int err, const std::string& context) {
+  throw ErrnoError(env, err, context);
+}
+
+inline void RequireArgs(const Napi::CallbackInfo& info, size_t n, const char* fn) {
+  if (info.Length() < n) throw Napi::TypeError::New(info.Env(), std::string(fn) + ": expected " + std::to_string(n) + " arguments");
+}
+
+inline int32_t IntArg(const Napi::CallbackInfo& info, size_t i) {
+  return info[i].As<Napi::Number>().Int32Value();
+}
+
+inline uint32_t UintArg(const Napi::CallbackInfo& info, size_t i) {
+  return info[i].As<Napi::Number>().Uint32Value();
+}
+
+inline std::string StrArg(const Napi::CallbackInfo& info, size_t i) {
+  return info[i].As<Napi::String>().Utf8Value();
+}
+
+inline bool IsMissing(const Napi::Value& v) { return v.IsUndefined() || v.IsNull(); }
+
+// Bytes of a Uint8Array argument (or null/undefined → nullptr, size 0).
+struct Bytes {
+  uint8_t* data = nullptr;
+  size_t size = 0;
+};
+
+inline Bytes BytesArg(const Napi::CallbackInfo& info, size_t i) {
+  if (i >= info.Length() || IsMissing(info[i])) return {};
+  if (!info[i].IsTypedArray()) throw Napi::TypeError::New(info.Env(), "expected a Uint8Array");
+  auto a = info[i].As<Napi::Uint8Array>();
+  return {a.Data(), a.ByteLength()};
+}
+
+// libbpf's print callback writes here while a load/open/attach runs on this thread, so a failure
+// can carry libbpf's own explanation (and the verifier log) instead of losing it on stderr.
+class LogCapture {
+ public:
+  LogCapture();
+  ~LogCapture();
+  const std::string& text() const { return text_; }
+  static void Append(const char* s);
+
+ private:
+  std::string text_;
+  LogCapture* prev_;
+};
+
+// Installs the print callback (once, at module init).
+void InstallLibbpfPrint();
+
+// Module-init hooks of each .cc file.
+void InitObject(Napi::Env env, Napi::Object exports);
+void InitMaps(Napi::Env env, Napi::Object exports);
+void InitLinks(Napi::Env env, Napi::Object exports);
+void InitProgs(Napi::Env env, Napi::Object exports);
+
+}  // namespace bpf2ts
