@@ -1,0 +1,244 @@
+// BTF: parse a blob into the type graph (types.ts) and answer the questions every later stage asks:
+// what a type resolves to, its size and alignment, and how C spells it.
+
+import { BtfError, readHeader, wordsOf, label, type BtfHeader } from "./wire.js";
+import { StringTable } from "./strings.js";
+import { decodeTypes } from "./decode.js";
+import { Kind, kindNames, type Btf, type Type, type TypeId, type Struct, type Union } from "./types.js";
+
+export { BtfError } from "./wire.js";
+export * from "./types.js";
+
+export interface ParseBtfOptions {
+  /** File name for error messages. */
+  file?: string;
+  /** Section name for error messages (".BTF" when read from an object). */
+  section?: string;
+  /** Base BTF for split BTF (kernel module BTF on top of vmlinux): ids and strings continue from it. */
+  base?: ParsedBtf;
+}
+
+/** A parsed BTF blob: the type graph plus its string table (which .BTF.ext refers into). */
+export interface ParsedBtf extends Btf {
+  readonly header: BtfHeader;
+  readonly strings: StringTable;
+  /** First id defined by this blob (1, or the base's type count for split BTF). */
+  readonly firstId: TypeId;
+  readonly base?: ParsedBtf;
+  /** The string at `offset` of the string section (base first for split BTF); throws when invalid. */
+  string(offset: number): string;
+}
+
+const VOID: Type = { kind: Kind.Void, id: 0, name: "" };
+
+/** Parses a BTF blob (the `.BTF` section of an object, or /sys/kernel/btf/vmlinux). */
+export function parseBtf(bytes: Uint8Array, opts: ParseBtfOptions = {}): ParsedBtf {
+  const where = { file: opts.file, section: opts.section };
+  const header = readHeader(bytes, where);
+  const base = opts.base;
+  if (base && base.littleEndian !== header.littleEndian)
+    throw new BtfError(`${label(where)}: byte order differs from the base BTF`, where);
+  const strings = new StringTable(bytes.subarray(header.strOff, header.strOff + header.strLen), base?.strings);
+  const types: Type[] = base ? base.types.slice() : [VOID];
+  const firstId = types.length;
+  decodeTypes(wordsOf(bytes, header.typeOff, header.typeLen, header.littleEndian), strings, types, where);
+  return new BtfGraph(types, header, strings, firstId, where, base);
+}
+
+class BtfGraph implements ParsedBtf {
+  private names?: Map<string, TypeId[]>;
+  constructor(
+    readonly types: readonly Type[],
+    readonly header: BtfHeader,
+    readonly strings: StringTable,
+    readonly firstId: TypeId,
+    private readonly where: { file?: string; section?: string },
+    readonly base?: ParsedBtf,
+  ) {}
+
+  get littleEndian(): boolean {
+    return this.header.littleEndian;
+  }
+
+  byName(name: string): readonly TypeId[] {
+    if (!this.names) {
+      const names = new Map<string, TypeId[]>();
+      for (const t of this.types) {
+        if (t.name === "") continue;
+        const ids = names.get(t.name);
+        if (ids) ids.push(t.id);
+        else names.set(t.name, [t.id]);
+      }
+      this.names = names;
+    }
+    return this.names.get(name) ?? [];
+  }
+
+  string(offset: number): string {
+    if (offset === 0) return "";
+    const s = this.strings.get(offset);
+    if (s === undefined)
+      throw new BtfError(`${label(this.where)}: string offset 0x${offset.toString(16)} is outside the string section or unterminated`, this.where);
+    return s;
+  }
+}
+
+// ---- helpers over the graph ----
+
+/** Limit on typedef/modifier/array chains: a corrupted blob may hold a cycle (libbpf uses 32 too). */
+const MAX_CHAIN = 32;
+
+function typeAt(btf: Btf, id: TypeId): Type {
+  const t = btf.types[id];
+  if (!t) throw new BtfError(`BTF: type ${id} does not exist (${btf.types.length} types)`, { typeId: id });
+  return t;
+}
+
+function isModifier(t: Type): t is Type & { type: TypeId } {
+  return t.kind === Kind.Typedef || t.kind === Kind.Const || t.kind === Kind.Volatile || t.kind === Kind.Restrict || t.kind === Kind.TypeTag;
+}
+
+/** Follows typedef/const/volatile/restrict/type_tag to the underlying type. */
+export function resolve(btf: Btf, id: TypeId): Type {
+  let t = typeAt(btf, id);
+  for (let depth = 0; isModifier(t); depth++) {
+    if (depth >= MAX_CHAIN) throw new BtfError(`BTF: type ${id}: modifier chain too long (cycle?)`, { typeId: id });
+    t = typeAt(btf, t.type);
+  }
+  return t;
+}
+
+/** Size in bytes of a type (pointers are 8 bytes: BPF and the 64-bit kernels BTF describes). */
+export function sizeof(btf: Btf, id: TypeId): number {
+  let mult = 1;
+  let t = resolve(btf, id);
+  for (let depth = 0; t.kind === Kind.Array; depth++) {
+    if (depth >= MAX_CHAIN) throw new BtfError(`BTF: type ${id}: array chain too long`, { typeId: id });
+    mult *= t.nelems;
+    t = resolve(btf, t.type);
+  }
+  switch (t.kind) {
+    case Kind.Int:
+    case Kind.Struct:
+    case Kind.Union:
+    case Kind.Enum:
+    case Kind.Enum64:
+    case Kind.Float:
+    case Kind.Datasec:
+      return mult * t.size;
+    case Kind.Ptr:
+      return mult * 8;
+    case Kind.Var:
+      return mult * sizeof(btf, t.type);
+    default:
+      throw new BtfError(`BTF: type ${id}: ${kindNames[t.kind]} ${t.name ? `'${t.name}' ` : ""}has no size`, { typeId: id });
+  }
+}
+
+/**
+ * Natural alignment in bytes, as libbpf's btf__align_of computes it: scalars align to their size
+ * (capped at 8, the pointer size); a struct aligns to its most-aligned member, except that a
+ * struct whose members or size are misaligned for that is packed and aligns to 1.
+ */
+export function alignof(btf: Btf, id: TypeId): number {
+  return alignOf(btf, id, 0);
+}
+
+function alignOf(btf: Btf, id: TypeId, depth: number): number {
+  if (depth > MAX_CHAIN) throw new BtfError(`BTF: type ${id}: nesting too deep for alignment (cycle?)`, { typeId: id });
+  const t = resolve(btf, id);
+  switch (t.kind) {
+    case Kind.Int:
+    case Kind.Enum:
+    case Kind.Enum64:
+    case Kind.Float:
+      return Math.min(8, t.size);
+    case Kind.Ptr:
+      return 8;
+    case Kind.Array:
+      return alignOf(btf, t.type, depth + 1);
+    case Kind.Struct:
+    case Kind.Union: {
+      let max = 1;
+      for (const m of t.members) {
+        const a = alignOf(btf, m.type, depth + 1);
+        if (a > max) max = a;
+        if (m.bitSize === 0 && m.bitOffset % (8 * a) !== 0) return 1;
+      }
+      return t.size % max !== 0 ? 1 : max;
+    }
+    default:
+      throw new BtfError(`BTF: type ${id}: ${kindNames[t.kind]} has no alignment`, { typeId: id });
+  }
+}
+
+/** True when a struct/union cannot be laid out naturally: it needs `__attribute__((packed))`. */
+export function isPacked(btf: Btf, id: TypeId): boolean {
+  const t = resolve(btf, id) as Struct | Union;
+  if (t.kind !== Kind.Struct && t.kind !== Kind.Union) return false;
+  let max = 1;
+  for (const m of t.members) {
+    const a = alignof(btf, m.type);
+    if (a > max) max = a;
+    if (m.bitSize === 0 && m.bitOffset % (8 * a) !== 0) return true;
+  }
+  return t.size % max !== 0;
+}
+
+/**
+ * The C spelling of a type: `struct event`, `unsigned int`, `char[16]`, `u32 *`,
+ * `int (*)(int, const char *)`. With `declName`, a full declarator: `char comm[16]`.
+ */
+export function typeName(btf: Btf, id: TypeId, declName = ""): string {
+  return declare(btf, id, declName, 0);
+}
+
+function declare(btf: Btf, id: TypeId, inner: string, depth: number): string {
+  if (depth > MAX_CHAIN * 4) throw new BtfError(`BTF: type ${id}: declarator too deep (cycle?)`, { typeId: id });
+  const t = typeAt(btf, id);
+  const join = (base: string) => (inner === "" ? base : inner[0] === "[" ? base + inner : `${base} ${inner}`);
+  switch (t.kind) {
+    case Kind.Void:
+      return join("void");
+    case Kind.Int:
+    case Kind.Float:
+    case Kind.Typedef:
+      return join(t.name);
+    case Kind.Struct:
+      return join(t.name ? `struct ${t.name}` : "struct {...}");
+    case Kind.Union:
+      return join(t.name ? `union ${t.name}` : "union {...}");
+    case Kind.Enum:
+    case Kind.Enum64:
+      return join(t.name ? `enum ${t.name}` : "enum {...}");
+    case Kind.Fwd:
+      return join(`${t.union ? "union" : "struct"} ${t.name}`);
+    case Kind.Ptr: {
+      const target = typeAt(btf, t.type);
+      const wrap = target.kind === Kind.Array || target.kind === Kind.FuncProto;
+      return declare(btf, t.type, wrap ? `(*${inner})` : `*${inner}`, depth + 1);
+    }
+    case Kind.Array:
+      return declare(btf, t.type, `${inner}[${t.nelems}]`, depth + 1);
+    case Kind.FuncProto: {
+      const params = t.params.map((p) => (p.type === 0 && p.name === "" ? "..." : declare(btf, p.type, "", depth + 1)));
+      return declare(btf, t.returnType, `${inner}(${params.length ? params.join(", ") : "void"})`, depth + 1);
+    }
+    case Kind.Const:
+    case Kind.Volatile:
+    case Kind.Restrict: {
+      const q = t.kind === Kind.Const ? "const" : t.kind === Kind.Volatile ? "volatile" : "restrict";
+      // A qualified pointer puts the qualifier after the `*`; anything else before the base type.
+      const target = typeAt(btf, t.type);
+      if (target.kind === Kind.Ptr) return declare(btf, t.type, inner ? `${q} ${inner}` : q, depth + 1);
+      return `${q} ${declare(btf, t.type, inner, depth + 1)}`;
+    }
+    case Kind.TypeTag:
+      return declare(btf, t.type, inner, depth + 1);
+    case Kind.Func:
+    case Kind.Var:
+    case Kind.Datasec:
+    case Kind.DeclTag:
+      return join(`${kindNames[t.kind].toLowerCase()} ${t.name}`);
+  }
+}
