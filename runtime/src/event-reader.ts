@@ -1,0 +1,423 @@
+// What the ring buffer and perf buffer readers share: the two ways to receive events (callbacks
+// pushed from the event loop, or reads/iterators pulling), the queue between the ring and pulling
+// readers, AbortSignal handling and close semantics. Subclasses only know how to drain their ring.
+
+import type { Closeable, MapHandle } from "./handles.js";
+
+/** Errors of the event readers, identified by `name`; `code` says which one. */
+export class EventReaderError extends Error {
+  override readonly name = "EventReaderError";
+  /** `EBADF` (reader closed), `EBUSY` (already reading in another mode), `ESHORT` (record shorter than its codec), or an errno name from the kernel. */
+  readonly code: string;
+  /** The map's name. */
+  readonly map: string;
+  readonly errno?: number;
+  constructor(map: string, code: string, message: string, options?: { cause?: unknown; errno?: number }) {
+    super(message, options);
+    this.map = map;
+    this.code = code;
+    if (options?.errno !== undefined) this.errno = options.errno;
+  }
+}
+
+export interface ReadOptions {
+  /** Aborting rejects a pending `read()` with `signal.reason`, and ends an `events()` loop cleanly. */
+  signal?: AbortSignal;
+}
+
+export interface CallbackOptions {
+  /** Aborting stops the callbacks (as `stop()`). */
+  signal?: AbortSignal;
+  /**
+   * Errors from reading (a record shorter than its codec, a poll error). Without this handler they
+   * are thrown from the event loop, i.e. they reach `process.on("uncaughtException")`.
+   */
+  onError?: (error: Error) => void;
+}
+
+/** `(event, ...extra)`: ring buffers pass nothing extra, perf buffers the CPU. */
+export type EventCallback<E, Extra extends unknown[]> = (event: E, ...extra: Extra) => void;
+
+/** What drain() hands events to; `cpu` only from perf buffers. */
+export type Sink<E> = (event: E, cpu?: number) => void;
+
+type Mode = "idle" | "callback" | "pull";
+
+interface Waiter {
+  resolve(): void;
+  reject(e: unknown): void;
+}
+
+/** Events drained per wakeup at most before the loop gets a turn, and most events queued for pulling readers. */
+export const DEFAULT_MAX_BATCH = 65536;
+
+export abstract class EventReader<E, Extra extends unknown[] = []> implements AsyncIterable<E>, Disposable, Closeable {
+  readonly map: MapHandle;
+  #closed = false;
+  #mode: Mode = "idle";
+  #polling = false;
+  #eventCb: Sink<E> | undefined;
+  #batchCb: ((events: E[]) => void) | undefined;
+  #onError: ((e: Error) => void) | undefined;
+  #stopSignal: { signal: AbortSignal; listener: () => void } | undefined;
+  #queue: E[] = [];
+  #head = 0;
+  #waiters: Waiter[] = [];
+  #read = 0;
+  #wakeups = 0;
+  protected readonly maxBatch: number;
+  readonly #onReadable = (errno?: number): void => this.#readable(errno);
+  readonly #pushToQueue = (e: E): void => {
+    this.#queue.push(e);
+  };
+
+  protected constructor(map: MapHandle, maxBatch: number | undefined) {
+    this.map = map;
+    if (maxBatch !== undefined && !(Number.isInteger(maxBatch) && maxBatch > 0)) {
+      throw new RangeError(`${map.name}: maxBatch must be a positive integer, got ${maxBatch}`);
+    }
+    this.maxBatch = maxBatch ?? DEFAULT_MAX_BATCH;
+  }
+
+  /**
+   * Hands up to `max` available events to `sink`, in order, without blocking. With `copy`, every
+   * event must stay valid after `sink` returns (raw views become copies). Returns how many were
+   * handed over. A `sink` that throws has had its event consumed; the error propagates.
+   */
+  protected abstract drain(sink: Sink<E>, max: number, copy: boolean): number;
+  protected abstract startPoll(onReadable: (errno?: number) => void): void;
+  protected abstract stopPoll(): void;
+  protected abstract closeNative(): void;
+  /** "ringbuf events" / "perf events": the context of messages. */
+  protected abstract get kind(): string;
+
+  /** Events handed to callbacks or queued for readers so far. */
+  get eventsRead(): number {
+    return this.#read;
+  }
+  /** Times the event loop woke this reader up. */
+  get wakeups(): number {
+    return this.#wakeups;
+  }
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  protected countRead(n: number): void {
+    this.#read += n;
+  }
+
+  protected error(code: string, detail: string, options?: { cause?: unknown; errno?: number }): EventReaderError {
+    return new EventReaderError(this.map.name, code, `${this.kind} ${this.map.name}: ${detail}`, options);
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw this.error("EBADF", "reader is closed");
+  }
+
+  // ---- callbacks -------------------------------------------------------------------------------
+
+  /**
+   * Calls `cb` for every event, from the event loop, as events arrive (all available events per
+   * wakeup, up to `maxBatch`, then the loop gets a turn). Replaces an earlier callback.
+   */
+  onEvent(cb: EventCallback<E, Extra>, options?: CallbackOptions): this {
+    this.#startCallbacks(options);
+    this.#eventCb = cb as unknown as Sink<E>;
+    this.#batchCb = undefined;
+    this.#setPolling(true);
+    return this;
+  }
+
+  /** Same as `onEvent`. */
+  start(cb: EventCallback<E, Extra>, options?: CallbackOptions): this {
+    return this.onEvent(cb, options);
+  }
+
+  /** Calls `cb` once per wakeup with every event available then (copies, safe to keep). */
+  onBatch(cb: (events: E[]) => void, options?: CallbackOptions): this {
+    this.#startCallbacks(options);
+    this.#batchCb = cb;
+    this.#eventCb = undefined;
+    this.#setPolling(true);
+    return this;
+  }
+
+  #startCallbacks(options: CallbackOptions | undefined): void {
+    this.#assertOpen();
+    if (this.#mode === "pull" && (this.#waiters.length > 0 || this.#queued() > 0)) {
+      throw this.error("EBUSY", "read()/events() are pending or hold queued events; use one way of reading at a time");
+    }
+    this.#clearStopSignal();
+    this.#mode = "callback";
+    this.#onError = options?.onError;
+    const signal = options?.signal;
+    if (signal) {
+      if (signal.aborted) {
+        this.stop();
+        return;
+      }
+      const listener = (): void => this.stop();
+      signal.addEventListener("abort", listener, { once: true });
+      this.#stopSignal = { signal, listener };
+    }
+  }
+
+  #clearStopSignal(): void {
+    if (this.#stopSignal) this.#stopSignal.signal.removeEventListener("abort", this.#stopSignal.listener);
+    this.#stopSignal = undefined;
+  }
+
+  /** Stops the callbacks; events stay in the ring until read again. */
+  stop(): void {
+    if (this.#mode !== "callback") return;
+    this.#clearStopSignal();
+    this.#setPolling(false);
+    this.#eventCb = this.#batchCb = this.#onError = undefined;
+    this.#mode = "idle";
+  }
+
+  // ---- pulling ---------------------------------------------------------------------------------
+
+  /**
+   * Drains what is available now, synchronously. With `cb`, hands each event to it and returns how
+   * many; without, returns the events (copies). For tests and for callers that poll on their own.
+   */
+  consume(): E[];
+  consume(cb: EventCallback<E, Extra>): number;
+  consume(cb?: EventCallback<E, Extra>): E[] | number {
+    this.#assertOpen();
+    if (this.#mode === "callback") throw this.error("EBUSY", "callbacks are running; stop() them before consume()");
+    const queued = this.#takeAll();
+    if (cb) {
+      const sink = cb as unknown as Sink<E>;
+      for (const e of queued) sink(e);
+      let total = queued.length;
+      for (let n; (n = this.drain(sink, this.maxBatch, false)) > 0; ) total += n;
+      return total;
+    }
+    const out = queued;
+    const push = (e: E): void => {
+      out.push(e);
+    };
+    while (this.drain(push, this.maxBatch, true) > 0);
+    return out;
+  }
+
+  /**
+   * The next event. Rejects with an `EventReaderError` (code `EBADF`) when the reader closes
+   * first, and with `signal.reason` when the signal aborts.
+   */
+  read(options?: ReadOptions & { batch?: false }): Promise<E>;
+  /** Every event available at the next wakeup (at least one, at most `maxBatch`). */
+  read(options: ReadOptions & { batch: true }): Promise<E[]>;
+  async read(options?: ReadOptions & { batch?: boolean }): Promise<E | E[]> {
+    const signal = options?.signal;
+    for (;;) {
+      this.#assertOpen();
+      signal?.throwIfAborted();
+      this.#beginPull();
+      if (this.#queued() === 0) this.#fill();
+      if (this.#queued() > 0) return options?.batch ? this.#takeAll() : this.#takeOne();
+      await this.#waitForData(signal);
+    }
+  }
+
+  /**
+   * Every event, in order, as an async iterator. Ends (without an error) when the reader or its
+   * object is closed or `signal` aborts. Events the loop has not taken yet stay queued for the next
+   * reader when you `break` out of it.
+   */
+  async *events(options?: ReadOptions): AsyncGenerator<E, void, undefined> {
+    const signal = options?.signal;
+    for (;;) {
+      if (this.#closed || signal?.aborted) return;
+      this.#beginPull();
+      if (this.#queued() === 0) this.#fill();
+      if (this.#queued() > 0) {
+        yield this.#takeOne();
+        continue;
+      }
+      try {
+        await this.#waitForData(signal);
+      } catch (e) {
+        if (this.#closed || signal?.aborted) return;
+        throw e;
+      }
+    }
+  }
+
+  /** Like `events()`, one array per wakeup. */
+  async *batches(options?: ReadOptions): AsyncGenerator<E[], void, undefined> {
+    const signal = options?.signal;
+    for (;;) {
+      if (this.#closed || signal?.aborted) return;
+      this.#beginPull();
+      if (this.#queued() === 0) this.#fill();
+      if (this.#queued() > 0) {
+        yield this.#takeAll();
+        continue;
+      }
+      try {
+        await this.#waitForData(signal);
+      } catch (e) {
+        if (this.#closed || signal?.aborted) return;
+        throw e;
+      }
+    }
+  }
+
+  [Symbol.asyncIterator](): AsyncGenerator<E, void, undefined> {
+    return this.events();
+  }
+
+  #beginPull(): void {
+    if (this.#mode === "callback") throw this.error("EBUSY", "callbacks are running; stop() them before read()/events()");
+    this.#mode = "pull";
+  }
+
+  #queued(): number {
+    return this.#queue.length - this.#head;
+  }
+
+  #takeOne(): E {
+    const e = this.#queue[this.#head++]!;
+    if (this.#head === this.#queue.length) {
+      this.#queue = [];
+      this.#head = 0;
+    }
+    return e;
+  }
+
+  #takeAll(): E[] {
+    const q = this.#head === 0 ? this.#queue : this.#queue.slice(this.#head);
+    this.#queue = [];
+    this.#head = 0;
+    return q;
+  }
+
+  /** Moves available events from the ring into the queue (copies, so the ring space is freed). */
+  #fill(): void {
+    const room = this.maxBatch - this.#queued();
+    if (room > 0) this.drain(this.#pushToQueue, room, true);
+  }
+
+  #waitForData(signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = { resolve, reject };
+      if (signal) {
+        const onAbort = (): void => {
+          this.#removeWaiter(waiter);
+          reject(signal.reason);
+        };
+        signal.addEventListener("abort", onAbort, { once: true });
+        waiter.resolve = () => {
+          signal.removeEventListener("abort", onAbort);
+          resolve();
+        };
+        waiter.reject = (e) => {
+          signal.removeEventListener("abort", onAbort);
+          reject(e);
+        };
+      }
+      this.#waiters.push(waiter);
+      this.#setPolling(true);
+    });
+  }
+
+  #removeWaiter(w: Waiter): void {
+    const i = this.#waiters.indexOf(w);
+    if (i >= 0) this.#waiters.splice(i, 1);
+    if (this.#waiters.length === 0 && this.#mode === "pull") this.#setPolling(false);
+  }
+
+  #wakeWaiters(): void {
+    const ws = this.#waiters;
+    this.#waiters = [];
+    for (const w of ws) w.resolve();
+  }
+
+  #failWaiters(e: unknown): void {
+    const ws = this.#waiters;
+    this.#waiters = [];
+    for (const w of ws) w.reject(e);
+  }
+
+  // ---- the loop --------------------------------------------------------------------------------
+
+  #setPolling(on: boolean): void {
+    if (on === this.#polling || this.#closed) return;
+    if (on) this.startPoll(this.#onReadable);
+    else this.stopPoll();
+    this.#polling = on;
+  }
+
+  #readable(errno: number | undefined): void {
+    if (this.#closed) return;
+    this.#wakeups++;
+    if (errno !== undefined) {
+      this.#fail(this.error("EPOLL", `poll failed: errno ${errno}`, { errno }));
+      return;
+    }
+    if (this.#mode === "callback") {
+      try {
+        if (this.#eventCb) {
+          this.drain(this.#eventCb, this.maxBatch, false);
+        } else if (this.#batchCb) {
+          const batch: E[] = [];
+          this.drain((e: E) => void batch.push(e), this.maxBatch, true);
+          if (batch.length > 0) this.#batchCb(batch);
+        }
+      } catch (e) {
+        if (e instanceof EventReaderError && this.#onError) this.#onError(e);
+        else throw e; // a callback's own error: the loop reports it like any listener's
+      }
+      return;
+    }
+    // Pulling: queue what is there, wake the readers, and stop polling while nobody waits so that a
+    // slow reader leaves events in the ring (the kernel's backpressure) instead of in memory.
+    try {
+      this.#fill();
+    } catch (e) {
+      this.#failWaiters(e);
+    }
+    if (this.#queued() > 0 || this.#waiters.length === 0) {
+      this.#wakeWaiters();
+      this.#setPolling(false);
+    }
+  }
+
+  #fail(e: EventReaderError): void {
+    if (this.#mode === "callback") {
+      if (this.#onError) this.#onError(e);
+      else throw e;
+    } else {
+      this.#failWaiters(e);
+      this.#setPolling(false);
+    }
+  }
+
+  /**
+   * Idempotent. Stops the loop's callbacks, ends iterators, rejects pending reads and releases the
+   * kernel resources (for a ring buffer: unmaps it; views of its memory read as empty afterwards).
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#clearStopSignal();
+    this.#polling = false;
+    this.#eventCb = this.#batchCb = this.#onError = undefined;
+    this.#queue = [];
+    this.#head = 0;
+    try {
+      this.closeNative();
+    } finally {
+      this.#failWaiters(this.error("EBADF", "reader is closed"));
+      this.map.object.disown(this);
+    }
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

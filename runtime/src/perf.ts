@@ -1,0 +1,163 @@
+// Perf buffer reader (BPF_MAP_TYPE_PERF_EVENT_ARRAY + bpf_perf_event_output): one perf ring per
+// CPU, read by libbpf's perf_buffer in the native half (src/perfbuf.cc). Each wakeup drains every
+// CPU's ring into one batch buffer that crosses to JS in a single call; lost-sample records are
+// counted (total and per CPU) and reported through `onLost`, never skipped silently.
+//
+// Use it for kernels before 5.8 or programs that already use bpf_perf_event_output; otherwise a
+// ring buffer (RingBuf) is cheaper: one shared ring, no per-CPU copies, ordered across CPUs.
+
+import { addon } from "./addon.js";
+import type { Codec } from "./codec.js";
+import type { NativePerfBatch, NativePerfBufHandle } from "./events-addon.js";
+import { EventReader, type Sink } from "./event-reader.js";
+import type { MapHandle } from "./handles.js";
+import { LE } from "./codec.js";
+
+export interface PerfEventArrayOptions {
+  /** Pages of each CPU's perf ring, a power of two. Default 64 (256 KiB with 4 KiB pages). */
+  pagesPerCpu?: number;
+  /**
+   * Events without a codec are raw bytes: a Uint8Array view into the wakeup's batch buffer (a copy
+   * of the kernel's data, so it stays valid as long as you keep it).
+   */
+  raw?: "view";
+  /** Most events handed over per wakeup (and queued for read()/events()). Default 65536. */
+  maxBatch?: number;
+}
+
+/** Called for each PERF_RECORD_LOST: `count` samples of `cpu` were overwritten before being read. */
+export type LostCallback = (cpu: number, count: number) => void;
+
+/**
+ * Reads a perf event array's samples: `onEvent((event, cpu) => …)`, `onBatch`, `read()`,
+ * `events()` or `consume()`, plus `lost` / `lostByCpu` / `onLost()` for samples the kernel dropped.
+ */
+export class PerfEventArray<E = Uint8Array> extends EventReader<E, [cpu: number]> {
+  #native: NativePerfBufHandle;
+  #codec: Codec<E> | undefined;
+  #minLen: number;
+  #lost = 0;
+  #lostByCpu = new Map<number, number>();
+  #onLost: LostCallback | undefined;
+  /** The rest of a batch not handed over yet (when a drain asked for fewer than it held). */
+  #batch: DataView | undefined;
+  #batchOff = 0;
+  #batchLeft = 0;
+
+  constructor(map: MapHandle, codec?: Codec<E>, options: PerfEventArrayOptions = {}) {
+    super(map, options.maxBatch);
+    if (map.type !== "perf_event_array") {
+      throw this.error("EINVAL", `map type is ${map.type}, not perf_event_array`);
+    }
+    if (map.object.closed) throw this.error("EBADF", "its object is closed");
+    const pages = options.pagesPerCpu ?? 64;
+    if (!Number.isInteger(pages) || pages <= 0 || (pages & (pages - 1)) !== 0) {
+      throw new RangeError(`perf events ${map.name}: pagesPerCpu must be a power of two, got ${pages}`);
+    }
+    try {
+      this.#native = new (addon().PerfBufHandle)(map.fd, pages);
+    } catch (e) {
+      const err = e as { code?: string; errno?: number; message?: string };
+      throw this.error(err.code ?? "EINVAL", `open: ${err.message ?? String(e)}`, { cause: e, errno: err.errno });
+    }
+    this.#codec = codec;
+    this.#minLen = codec ? codec.size : 0;
+    map.object.own(this);
+  }
+
+  protected get kind(): string {
+    return "perf events";
+  }
+
+  /** Samples lost so far, over all CPUs (from the kernel's PERF_RECORD_LOST records). */
+  get lost(): number {
+    return this.#lost;
+  }
+
+  /** Samples lost per CPU. */
+  get lostByCpu(): ReadonlyMap<number, number> {
+    return this.#lostByCpu;
+  }
+
+  /** Per-CPU perf rings opened. */
+  get bufferCount(): number {
+    return this.#native.bufferCount;
+  }
+
+  /** Calls `cb(cpu, count)` for every lost-samples record, as it is read. */
+  onLost(cb: LostCallback | undefined): this {
+    this.#onLost = cb;
+    return this;
+  }
+
+  protected startPoll(onReadable: (errno?: number) => void): void {
+    this.#native.start(onReadable);
+  }
+
+  protected stopPoll(): void {
+    this.#native.stop();
+  }
+
+  protected closeNative(): void {
+    this.#batch = undefined;
+    this.#native.close();
+  }
+
+  protected drain(sink: Sink<E>, max: number, _copy: boolean): number {
+    let n = 0;
+    while (n < max && !this.closed) {
+      if (this.#batchLeft === 0) {
+        const next = this.#native.closed ? undefined : this.#native.consume();
+        if (!next) break;
+        this.#accept(next);
+        continue;
+      }
+      n += this.#deliver(sink, max - n);
+    }
+    return n;
+  }
+
+  #accept(b: NativePerfBatch): void {
+    this.#batch = new DataView(b.batch);
+    this.#batchOff = 0;
+    this.#batchLeft = b.count;
+    const lost = b.lost;
+    for (let i = 0; i + 1 < lost.length; i += 2) {
+      const cpu = lost[i]!;
+      const count = lost[i + 1]!;
+      this.#lost += count;
+      this.#lostByCpu.set(cpu, (this.#lostByCpu.get(cpu) ?? 0) + count);
+      this.#onLost?.(cpu, count);
+    }
+  }
+
+  #deliver(sink: Sink<E>, max: number): number {
+    const view = this.#batch!;
+    const codec = this.#codec;
+    let off = this.#batchOff;
+    let left = this.#batchLeft;
+    let n = 0;
+    try {
+      while (n < max && left > 0) {
+        const cpu = view.getUint32(off, LE);
+        const size = view.getUint32(off + 4, LE);
+        const at = off + 8;
+        off = at + ((size + 7) & ~7);
+        left--;
+        if (size < this.#minLen) {
+          throw this.error("ESHORT", `sample from cpu ${cpu} has ${size} bytes, its codec needs ${this.#minLen}`);
+        }
+        const event = codec ? codec.decode(view, at) : (new Uint8Array(view.buffer, at, size) as E);
+        n++;
+        sink(event, cpu);
+        if (this.closed) break;
+      }
+    } finally {
+      this.#batchOff = off;
+      this.#batchLeft = left;
+      if (left === 0) this.#batch = undefined;
+      this.countRead(n);
+    }
+    return n;
+  }
+}

@@ -1,0 +1,203 @@
+// Ring buffer reader (BPF_MAP_TYPE_RINGBUF, Linux 5.8+), reading the ring straight from its mapped
+// pages as cilium/ebpf's reader does. The native side (src/ringbuf.cc) only maps the pages and
+// watches the fd; the records are walked here, decoded in place, and released by storing
+// consumer_pos.
+//
+// Ring layout (kernel/bpf/ringbuf.c): a consumer page (consumer_pos, u64, written by us), a producer
+// page (producer_pos, u64, written by the kernel) and the data pages, mapped twice back to back so
+// that a record near the end continues contiguously. Each record: an 8-byte header { u32 len; u32
+// pg_off } — len has BUSY (bit 31: reserved, not committed yet) and DISCARD (bit 30) — then len bytes
+// of data; records start 8-byte aligned.
+//
+// Memory ordering: producer_pos and each header are read with Atomics.load (acquire on every
+// platform V8 supports) before the bytes they guard; consumer_pos is published with Atomics.store
+// after the events before it were decoded (or, for raw views, after the callback returned).
+//
+// There is no kernel-side loss count for ring buffers: a full ring makes bpf_ringbuf_reserve/output
+// fail in the BPF program, which must count its own drops (e.g. in a global variable).
+
+import { addon } from "./addon.js";
+import type { Codec } from "./codec.js";
+import type { NativeRingBufHandle } from "./events-addon.js";
+import { EventReader, type Sink } from "./event-reader.js";
+import type { MapHandle } from "./handles.js";
+
+// Header bits: BUSY is bit 31 (tested as `header < 0` on the Int32Array), DISCARD bit 30.
+const DISCARD_BIT = 0x40000000;
+const LEN_MASK = 0x3fffffff;
+const HEADER_SIZE = 8;
+
+export interface RingBufOptions {
+  /**
+   * Events without a codec are raw bytes. `"copy"` (default): a fresh Uint8Array per event, safe to
+   * keep. `"view"`: a Uint8Array over the ring's own memory — no copy, but only valid until the
+   * `onEvent` callback returns (the kernel reuses the space afterwards, and `close()` detaches it).
+   * Queued and batched events (read(), events(), onBatch, consume()) are always copies.
+   */
+  raw?: "copy" | "view";
+  /**
+   * With a `Struct` codec: hand `onEvent` callbacks lazy views (`codec.view`) over the ring memory
+   * instead of decoded objects — valid only until the callback returns, like raw views.
+   */
+  lazy?: boolean;
+  /** Most events handled per wakeup (and queued for read()/events()). Default 65536. */
+  maxBatch?: number;
+}
+
+/** `view` of a `Struct`, present when the codec is one. */
+type MaybeStruct<E> = Codec<E> & { view?: (v: DataView, o?: number) => E };
+
+/**
+ * Reads a ring buffer map's events: `onEvent(cb)` / `onBatch(cb)` from the event loop, or
+ * `read()` / `for await (const e of rb.events())`, or `consume()` synchronously.
+ */
+export class RingBuf<E = Uint8Array> extends EventReader<E> {
+  /** Data bytes of the ring (the map's max_entries). */
+  readonly size: number;
+  #native: NativeRingBufHandle;
+  #open = true;
+  #consumerPos: BigUint64Array;
+  #producerPos: BigUint64Array;
+  #headers: Int32Array;
+  #data: DataView;
+  #buffer: ArrayBuffer;
+  #dataStart: number;
+  #mask: number;
+  /** Our position (bytes since the ring was created; exact as a double up to 2^53). */
+  #pos: number;
+  #codec: MaybeStruct<E> | undefined;
+  #minLen: number;
+  #raw: "copy" | "view";
+  #lazy: boolean;
+  #discarded = 0;
+
+  constructor(map: MapHandle, codec?: Codec<E>, options: RingBufOptions = {}) {
+    super(map, options.maxBatch);
+    if (map.type !== "ringbuf") {
+      throw this.error("EINVAL", `map type is ${map.type}, not ringbuf`);
+    }
+    if (map.object.closed) throw this.error("EBADF", "its object is closed");
+    let native: NativeRingBufHandle;
+    try {
+      native = new (addon().RingBufHandle)(map.fd);
+    } catch (e) {
+      const err = e as { code?: string; errno?: number; message?: string };
+      throw this.error(err.code ?? "EINVAL", `open: ${err.message ?? String(e)}`, { cause: e, errno: err.errno });
+    }
+    this.#native = native;
+    this.size = native.size;
+    const consumer = native.consumer!;
+    const producer = native.producer!;
+    this.#buffer = producer;
+    this.#dataStart = native.pageSize;
+    this.#consumerPos = new BigUint64Array(consumer, 0, 1);
+    this.#producerPos = new BigUint64Array(producer, 0, 1);
+    // Over both copies of the data, so records crossing the end read on contiguously.
+    this.#headers = new Int32Array(producer, native.pageSize, (2 * this.size) / 4);
+    this.#data = new DataView(producer, native.pageSize, 2 * this.size);
+    this.#mask = this.size - 1;
+    this.#pos = Number(Atomics.load(this.#consumerPos, 0));
+    this.#codec = codec as MaybeStruct<E> | undefined;
+    this.#minLen = codec ? codec.size : 0;
+    this.#raw = options.raw ?? "copy";
+    this.#lazy = options.lazy === true && typeof this.#codec?.view === "function";
+    map.object.own(this);
+  }
+
+  protected get kind(): string {
+    return "ringbuf events";
+  }
+
+  /** Records the BPF program reserved and then discarded (bpf_ringbuf_discard); skipped, not delivered. */
+  get discarded(): number {
+    return this.#discarded;
+  }
+
+  /** Bytes written by the kernel and not yet read (0 once closed). */
+  get pending(): number {
+    if (!this.#open) return 0;
+    return Number(Atomics.load(this.#producerPos, 0)) - this.#pos;
+  }
+
+  protected startPoll(onReadable: (errno?: number) => void): void {
+    this.#native.start(onReadable);
+  }
+
+  protected stopPoll(): void {
+    this.#native.stop();
+  }
+
+  protected closeNative(): void {
+    this.#open = false;
+    this.#native.close();
+  }
+
+  protected drain(sink: Sink<E>, max: number, copy: boolean): number {
+    if (!this.#open) return 0;
+    const headers = this.#headers;
+    const data = this.#data;
+    const mask = this.#mask;
+    const codec = this.#codec;
+    const minLen = this.#minLen;
+    const lazy = this.#lazy && !copy;
+    const rawView = this.#raw === "view" && !copy;
+    // Publishing consumer_pos costs a BigInt, so it is done every PUBLISH_EVERY bytes and at the end.
+    const publishEvery = Math.min(65536, this.size >>> 2);
+    let pos = this.#pos;
+    let published = pos;
+    let off = pos % this.size;
+    let prod = Number(Atomics.load(this.#producerPos, 0));
+    let n = 0;
+    let discarded = 0;
+    try {
+      while (n < max) {
+        if (pos >= prod) {
+          prod = Number(Atomics.load(this.#producerPos, 0));
+          if (pos >= prod) break;
+        }
+        const header = Atomics.load(headers, off >>> 2);
+        if (header < 0) break; // BUSY: reserved but not yet committed; its commit wakes us again
+        const len = header & LEN_MASK;
+        const step = (len + HEADER_SIZE + 7) & ~7;
+        const at = off + HEADER_SIZE;
+        pos += step;
+        off = (off + step) & mask;
+        if ((header & DISCARD_BIT) !== 0) {
+          discarded++;
+        } else {
+          if (len < minLen) throw this.#short(len, pos - step);
+          let event: E;
+          if (codec === undefined) {
+            event = (rawView ? new Uint8Array(this.#buffer, this.#dataStart + at, len) : this.#copy(at, len)) as E;
+          } else if (lazy) {
+            event = codec.view!(data, at);
+          } else {
+            event = codec.decode(data, at);
+          }
+          n++;
+          sink(event);
+          if (!this.#open) return n; // closed by the callback: the pages are gone
+        }
+        if (pos - published >= publishEvery) {
+          Atomics.store(this.#consumerPos, 0, BigInt(pos));
+          published = pos;
+        }
+      }
+    } finally {
+      this.#pos = pos;
+      this.#discarded += discarded;
+      this.countRead(n);
+      if (this.#open && pos !== published) Atomics.store(this.#consumerPos, 0, BigInt(pos));
+    }
+    return n;
+  }
+
+  #copy(at: number, len: number): Uint8Array {
+    const start = this.#dataStart + at;
+    return new Uint8Array(this.#buffer.slice(start, start + len));
+  }
+
+  #short(len: number, pos: number): Error {
+    return this.error("ESHORT", `record at position ${pos} has ${len} bytes, its codec needs ${this.#minLen}`);
+  }
+}
