@@ -94,6 +94,11 @@ int handle_execve_enter(struct trace_event_raw_sys_enter *ctx)
 	e->retval = 0;
 	e->args_count = 0;
 	e->args_truncated = 0;
+	/* Scratch is reused: clear it so no previous exec's argument bytes ride along. */
+	for (int i = 0; i < sizeof(e->args) / sizeof(__u64); i++) {
+		((__u64 *)e->args)[i] = 0;
+		barrier_var(i); /* keeps clang from turning the loop into a memset BPF cannot call */
+	}
 
 	argv = (const char *const *)ctx->args[1];
 	for (int i = 0; i < MAX_ARGS; i++) {
@@ -113,10 +118,6 @@ int handle_execve_enter(struct trace_event_raw_sys_enter *ctx)
 			e->args_truncated = 1;
 	}
 done:
-	/* Clear unused slots so a reused scratch entry never leaks a previous exec's arguments. */
-	for (int i = 0; i < MAX_ARGS; i++)
-		if (i >= e->args_count)
-			e->args[i][0] = '\0';
 	bpf_map_update_elem(&execs, &tid, e, BPF_ANY);
 	return 0;
 }
