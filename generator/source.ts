@@ -1,11 +1,21 @@
 // Source scan of the user's `.bpf.c` with tree-sitter-c: event types of ring buffers and perf event
 // arrays, doc comments, and the type names the source declares.
+//
+// The scan reads the file as written, without the preprocessor. libbpf's map macros (`__uint`,
+// `__type`, `__array`) and `SEC("…")` are not C that a parser can place, so they are blanked to
+// spaces first (keeping every offset and line), with each SEC's string remembered by position.
+
+import Parser from "tree-sitter";
+import C from "tree-sitter-c";
+import { SourceError } from "./errors.js";
+
+type Node = Parser.SyntaxNode;
 
 /** Doc comments without comment markers, keyed by C name. */
 export interface SourceDocs {
   /** struct/union/enum tag or typedef name → doc. */
   readonly types: Readonly<Record<string, string>>;
-  /** `<type name>.<field>` (nested anonymous members by their path: `event.u.x`) → doc. */
+  /** `<type name>.<field>` (members of nested anonymous types by their path: `event.u.x`; enum values as `<enum>.<VALUE>`) → doc. */
   readonly fields: Readonly<Record<string, string>>;
   /** Map variable name → doc. */
   readonly maps: Readonly<Record<string, string>>;
@@ -20,8 +30,563 @@ export interface SourceScan {
   /** Map name → C spelling of the records written into it (`struct event`, `event_t`). */
   readonly events: Readonly<Record<string, string>>;
   readonly docs: SourceDocs;
-  /** Types the source declares, spelled as C would (`struct event`, `enum kind`, `u32` for typedefs). */
+  /** Types the source defines, spelled as C would (`struct event`, `enum kind`, a typedef's name). */
   readonly declaredTypes: readonly string[];
+  /** Map variables (declared in SEC(".maps")) and program functions (with a SEC), by name → section. */
+  readonly sections: Readonly<Record<string, string>>;
+  /** Ambiguities the scan noticed (a map written with two different record types, …). */
+  readonly warnings: readonly string[];
 }
 
 export const emptyDocs: SourceDocs = { types: {}, fields: {}, maps: {}, programs: {}, variables: {} };
+
+let parser: Parser | undefined;
+
+function getParser(): Parser {
+  if (!parser) {
+    parser = new Parser();
+    parser.setLanguage(C as unknown as Parser.Language);
+  }
+  return parser;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Blanking libbpf's macros
+
+interface SecMark {
+  readonly start: number;
+  readonly end: number;
+  readonly name: string;
+}
+
+const BLANKED_MACROS = new Set(["__uint", "__type", "__array", "__ulong", "SEC"]);
+
+/** Replaces the macros with spaces (newlines kept); returns the new text and where each SEC was. */
+export function blankMacros(text: string): { text: string; secs: SecMark[] } {
+  const out = text.split("");
+  const secs: SecMark[] = [];
+  const blank = (from: number, to: number) => {
+    for (let k = from; k < to; k++) if (out[k] !== "\n") out[k] = " ";
+  };
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i]!;
+    if (c === "/" && text[i + 1] === "/") i = lineEnd(text, i);
+    else if (c === "/" && text[i + 1] === "*") i = blockEnd(text, i);
+    else if (c === '"' || c === "'") i = quoteEnd(text, i);
+    else if (c === "#" && atLineStart(text, i)) i = lineEnd(text, i);
+    else if (/[A-Za-z_]/.test(c) && (i === 0 || !/\w/.test(text[i - 1]!))) {
+      const m = /^\w+/.exec(text.slice(i, i + 64))!;
+      const word = m[0];
+      let j = i + word.length;
+      while (j < text.length && (text[j] === " " || text[j] === "\t")) j++;
+      if (BLANKED_MACROS.has(word) && text[j] === "(") {
+        const close = matchParen(text, j);
+        if (close < 0) break;
+        let end = close + 1;
+        if (word === "SEC") {
+          const arg = /^\s*"((?:[^"\\]|\\.)*)"\s*$/.exec(text.slice(j + 1, close));
+          if (arg) secs.push({ start: i, end, name: arg[1]! });
+        } else {
+          let k = end;
+          while (k < text.length && /\s/.test(text[k]!)) k++;
+          if (text[k] === ";") end = k + 1;
+        }
+        blank(i, end);
+        i = end;
+      } else {
+        i += word.length;
+      }
+    } else i++;
+  }
+  return { text: out.join(""), secs };
+}
+
+const lineEnd = (t: string, i: number) => {
+  // Preprocessor lines continue across backslash-newlines.
+  let j = i;
+  for (;;) {
+    const nl = t.indexOf("\n", j);
+    if (nl < 0) return t.length;
+    if (t[nl - 1] === "\\") j = nl + 1;
+    else return nl;
+  }
+};
+const blockEnd = (t: string, i: number) => {
+  const e = t.indexOf("*/", i + 2);
+  return e < 0 ? t.length : e + 2;
+};
+function quoteEnd(t: string, i: number): number {
+  const q = t[i];
+  for (let j = i + 1; j < t.length; j++) {
+    if (t[j] === "\\") j++;
+    else if (t[j] === q || t[j] === "\n") return j + 1;
+  }
+  return t.length;
+}
+function atLineStart(t: string, i: number): boolean {
+  for (let j = i - 1; j >= 0; j--) {
+    if (t[j] === "\n") return true;
+    if (t[j] !== " " && t[j] !== "\t") return false;
+  }
+  return true;
+}
+function matchParen(t: string, open: number): number {
+  let depth = 0;
+  for (let j = open; j < t.length; j++) {
+    const c = t[j];
+    if (c === '"' || c === "'") j = quoteEnd(t, j) - 1;
+    else if (c === "(") depth++;
+    else if (c === ")" && --depth === 0) return j;
+  }
+  return -1;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The scan
+
+/** Scans C source text. `file` is only used in messages. */
+export function scanSource(text: string, file: string): SourceScan {
+  const { text: blanked, secs } = blankMacros(text);
+  let tree: Parser.Tree;
+  try {
+    // The default 32 KiB buffer makes tree-sitter fail on larger inputs; give it the whole file.
+    tree = getParser().parse(blanked, undefined, { bufferSize: Math.max(32 * 1024, blanked.length * 2 + 1024) });
+  } catch (e) {
+    throw new SourceError(`${file}: tree-sitter could not parse the source: ${(e as Error).message}`, { file, cause: e });
+  }
+  const scan = new Scanner(text, blanked, secs);
+  scan.walk(tree.rootNode);
+  scan.inferEvents(tree.rootNode);
+  return {
+    file,
+    events: scan.events,
+    docs: scan.docs,
+    declaredTypes: [...scan.declared].sort(),
+    sections: scan.sections,
+    warnings: scan.warnings,
+  };
+}
+
+/** The wrapper macros libbpf (bpf_tracing.h) uses for program signatures: the first argument is the name. */
+const PROGRAM_MACROS = new Set(["BPF_PROG", "BPF_PROG2", "BPF_KPROBE", "BPF_KRETPROBE", "BPF_UPROBE", "BPF_URETPROBE", "BPF_KSYSCALL", "BPF_KPROBE_SYSCALL", "BPF_USDT"]);
+
+class Scanner {
+  readonly docs = { types: {}, fields: {}, maps: {}, programs: {}, variables: {} } as {
+    types: Record<string, string>; fields: Record<string, string>; maps: Record<string, string>; programs: Record<string, string>; variables: Record<string, string>;
+  };
+  readonly events: Record<string, string> = {};
+  readonly sections: Record<string, string> = {};
+  readonly declared = new Set<string>();
+  readonly warnings: string[] = [];
+
+  constructor(
+    private readonly original: string,
+    private readonly blanked: string,
+    private readonly secs: readonly SecMark[],
+  ) {}
+
+  // ---- declarations and doc comments
+
+  walk(node: Node): void {
+    for (const child of node.namedChildren) {
+      switch (child.type) {
+        case "function_definition":
+          this.program(child);
+          break;
+        case "declaration":
+          this.declaration(child);
+          break;
+        case "type_definition":
+          this.typedef(child);
+          break;
+        case "struct_specifier":
+        case "union_specifier":
+        case "enum_specifier":
+          this.typeSpecifier(child, this.docOf(child));
+          break;
+        case "expression_statement":
+          // `struct x { … };` sometimes parses as an expression statement around a specifier.
+          for (const s of child.namedChildren) if (/_specifier$/.test(s.type)) this.typeSpecifier(s, this.docOf(child));
+          break;
+        case "preproc_if":
+        case "preproc_ifdef":
+        case "preproc_else":
+        case "preproc_elif":
+        case "linkage_specification":
+        case "declaration_list":
+          this.walk(child);
+          break;
+      }
+    }
+  }
+
+  private program(fn: Node): void {
+    const name = functionName(fn);
+    if (!name) return;
+    const sec = this.secWithin(fn.startIndex - 1, fn.endIndex, true);
+    const doc = this.docOf(fn);
+    if (sec !== undefined) {
+      this.sections[name] = sec;
+      if (doc) this.docs.programs[name] = doc;
+    }
+  }
+
+  private declaration(decl: Node): void {
+    const type = decl.childForFieldName("type");
+    const doc = this.docOf(decl);
+    if (type && /_specifier$/.test(type.type)) this.typeSpecifier(type, undefined);
+    const sec = this.secWithin(decl.startIndex, decl.endIndex, false);
+    for (const d of decl.childrenForFieldName("declarator")) {
+      const name = declaratorName(d);
+      if (!name || d.type === "function_declarator") continue;
+      if (sec === ".maps") {
+        this.sections[name] = sec;
+        if (doc) this.docs.maps[name] = doc;
+      } else if (doc) {
+        this.docs.variables[name] = doc;
+      }
+    }
+  }
+
+  private typedef(def: Node): void {
+    const doc = this.docOf(def);
+    const type = def.childForFieldName("type");
+    const names = def.childrenForFieldName("declarator").map(declaratorName).filter((n): n is string => !!n);
+    for (const n of names) {
+      this.declared.add(n);
+      if (doc) this.docs.types[n] = doc;
+    }
+    if (type && /_specifier$/.test(type.type)) this.typeSpecifier(type, doc, names[0]);
+  }
+
+  /** Records a struct/union/enum definition, its doc, and its members' docs. */
+  private typeSpecifier(spec: Node, doc: string | undefined, typedefName?: string): void {
+    const body = spec.childForFieldName("body");
+    const tag = spec.childForFieldName("name")?.text;
+    if (!body) return;
+    const keyword = spec.type.replace(/_specifier$/, "");
+    if (tag) {
+      this.declared.add(`${keyword} ${tag}`);
+      if (doc) this.docs.types[tag] = doc;
+    }
+    const owner = tag ?? typedefName;
+    if (owner) this.members(body, owner);
+    else this.members(body, undefined);
+  }
+
+  private members(body: Node, path: string | undefined): void {
+    for (const m of body.namedChildren) {
+      if (m.type === "enumerator") {
+        const name = m.childForFieldName("name")?.text;
+        const doc = this.docOf(m) ?? this.trailingDoc(m);
+        if (path && name && doc) this.docs.fields[`${path}.${name}`] = doc;
+        continue;
+      }
+      if (m.type !== "field_declaration") continue;
+      const doc = this.docOf(m) ?? this.trailingDoc(m);
+      const names = m.childrenForFieldName("declarator").map(declaratorName).filter((n): n is string => !!n);
+      const type = m.childForFieldName("type");
+      if (path && doc) for (const n of names) this.docs.fields[`${path}.${n}`] = doc;
+      if (type && /_specifier$/.test(type.type) && type.childForFieldName("body")) {
+        const tag = type.childForFieldName("name")?.text;
+        if (tag) this.typeSpecifier(type, undefined);
+        // Anonymous members are reached through the parent's path; anonymous unnamed ones are flattened.
+        else this.members(type.childForFieldName("body")!, path && names.length ? `${path}.${names[0]}` : path);
+      }
+    }
+  }
+
+  /** The SEC() name inside [from, to), or — for functions — directly before `to`'s node. */
+  private secWithin(from: number, to: number, before: boolean): string | undefined {
+    if (before) {
+      // SEC("x") precedes the function: take the last SEC that ends before the function starts,
+      // with only whitespace between.
+      const start = from + 1;
+      let best: SecMark | undefined;
+      for (const s of this.secs) if (s.end <= start && /^\s*$/.test(this.blanked.slice(s.end, start))) best = s;
+      if (best) return best.name;
+      // Or between the declarator and the body (`int f(void) SEC("x") { … }` is rare but legal).
+      return this.secs.find((s) => s.start >= start && s.end <= to)?.name;
+    }
+    return this.secs.find((s) => s.start >= from && s.end <= to)?.name;
+  }
+
+  /** The doc comment directly above `node` (`/** … *\/` or consecutive `//` lines), if any. */
+  private docOf(node: Node): string | undefined {
+    let start = node.startIndex;
+    // A SEC() line between the comment and a function belongs to the function.
+    for (const s of this.secs) if (s.end <= start && /^\s*$/.test(this.blanked.slice(s.end, start))) start = Math.min(start, s.start);
+    const lines: string[] = [];
+    let prev = node.previousSibling;
+    let boundary = start;
+    while (prev && prev.type === "comment") {
+      // Directly above: only blanks between, no empty line, and the comment alone on its line.
+      if (/\S/.test(this.blanked.slice(prev.endIndex, boundary))) break;
+      const gap = this.original.slice(prev.endIndex, boundary);
+      const text = prev.text;
+      // `/** doc */ A,` on one line documents A; otherwise the comment must stand alone on its line.
+      const inline = !gap.includes("\n") && text.startsWith("/**") && lines.length === 0;
+      if (/\n[ \t]*\n/.test(gap) || (!inline && !this.ownsLine(prev))) break;
+      if (text.startsWith("/**")) {
+        if (lines.length === 0) return cleanBlock(text) || undefined;
+        break;
+      }
+      if (!text.startsWith("//")) break;
+      lines.unshift(text.replace(/^\/\/\/?!?[ \t]?/, ""));
+      boundary = prev.startIndex;
+      prev = prev.previousSibling;
+    }
+    const doc = lines.join("\n").trim();
+    return doc || undefined;
+  }
+
+  /** A comment on the same line after a member (`int pid; // the pid`). */
+  private trailingDoc(node: Node): string | undefined {
+    let next = node.nextSibling;
+    while (next && (next.type === "," || next.type === ";")) next = next.nextSibling;
+    if (!next || next.type !== "comment") return undefined;
+    if (this.original.slice(node.endIndex, next.startIndex).includes("\n")) return undefined;
+    const t = next.text;
+    const doc = t.startsWith("//") ? t.replace(/^\/\/\/?!?<?[ \t]?/, "") : cleanBlock(t);
+    return doc.trim() || undefined;
+  }
+
+  /** True when nothing but blanks precedes the comment on its line. */
+  private ownsLine(comment: Node): boolean {
+    const lineStart = this.original.lastIndexOf("\n", comment.startIndex - 1) + 1;
+    return /^[ \t]*$/.test(this.original.slice(lineStart, comment.startIndex));
+  }
+
+  // ---- event types
+
+  inferEvents(root: Node): void {
+    for (const call of root.descendantsOfType("call_expression")) {
+      const fn = call.childForFieldName("function")?.text;
+      const args = call.childForFieldName("arguments")?.namedChildren ?? [];
+      let map: string | undefined;
+      let spelling: string | undefined;
+      if (fn === "bpf_ringbuf_reserve" && args.length >= 2) {
+        map = mapArg(args[0]!);
+        spelling = this.reservedType(call) ?? this.sizeofType(call, args[1]!);
+      } else if (fn === "bpf_ringbuf_output" && args.length >= 3) {
+        map = mapArg(args[0]!);
+        spelling = this.dataType(call, args[1]!) ?? this.sizeofType(call, args[2]!);
+      } else if (fn === "bpf_perf_event_output" && args.length >= 5) {
+        map = mapArg(args[1]!);
+        spelling = this.dataType(call, args[3]!) ?? this.sizeofType(call, args[4]!);
+      }
+      if (!map || !spelling) continue;
+      const known = this.events[map];
+      if (known === undefined) this.events[map] = spelling;
+      else if (known !== spelling) {
+        this.warnings.push(`map "${map}" receives both ${known} and ${spelling} (line ${call.startPosition.row + 1}); using ${known}`);
+      }
+    }
+  }
+
+  /** `T *e = bpf_ringbuf_reserve(…)`, `e = (T *)bpf_ringbuf_reserve(…)`: the pointee type. */
+  private reservedType(call: Node): string | undefined {
+    let node = call;
+    while (node.parent && (node.parent.type === "cast_expression" || node.parent.type === "parenthesized_expression")) {
+      if (node.parent.type === "cast_expression") {
+        const t = castPointee(node.parent);
+        if (t) return t;
+      }
+      node = node.parent;
+    }
+    const parent = node.parent;
+    if (parent?.type === "init_declarator") {
+      const decl = parent.parent;
+      const declarator = parent.childForFieldName("declarator");
+      if (decl?.type === "declaration" && declarator?.type === "pointer_declarator") {
+        return specifierSpelling(decl.childForFieldName("type"));
+      }
+    }
+    if (parent?.type === "assignment_expression") {
+      const left = parent.childForFieldName("left");
+      if (left?.type === "identifier") {
+        const v = this.variableType(call, left.text);
+        if (v && v.pointers === 1) return v.spelling;
+      }
+    }
+    return undefined;
+  }
+
+  /** The record type from the data argument: `&ev` (a struct local) or `e` (a pointer to one). */
+  private dataType(call: Node, arg: Node): string | undefined {
+    const inner = unparen(arg);
+    if (inner.type === "pointer_expression" && inner.child(0)?.type === "&") {
+      const target = unparen(inner.childForFieldName("argument")!);
+      if (target.type === "identifier") {
+        const v = this.variableType(call, target.text);
+        if (v && v.pointers === 0 && !v.array) return v.spelling;
+      }
+    } else if (inner.type === "identifier") {
+      const v = this.variableType(call, inner.text);
+      if (v && v.pointers === 1) return v.spelling;
+    } else if (inner.type === "cast_expression") {
+      return castPointee(inner);
+    }
+    return undefined;
+  }
+
+  /** `sizeof(struct event)`, `sizeof(event_t)`, `sizeof(*e)`, `sizeof(ev)`. */
+  private sizeofType(call: Node, arg: Node): string | undefined {
+    const s = unparen(arg);
+    if (s.type !== "sizeof_expression") return undefined;
+    const type = s.childForFieldName("type");
+    if (type) return specifierSpelling(type.childForFieldName("type")) ;
+    const value = unparen(s.childForFieldName("value") ?? s);
+    if (value.type === "identifier") {
+      if (this.declared.has(value.text)) return value.text; // a typedef name
+      const v = this.variableType(call, value.text);
+      if (v && v.pointers === 0 && !v.array) return v.spelling;
+    }
+    if (value.type === "pointer_expression" && value.child(0)?.type === "*") {
+      const target = unparen(value.childForFieldName("argument")!);
+      if (target.type === "identifier") {
+        const v = this.variableType(call, target.text);
+        if (v && v.pointers === 1) return v.spelling;
+      }
+    }
+    return undefined;
+  }
+
+  /** The declared type of variable `name` visible at `at`: the enclosing function's locals and params, then globals. */
+  private variableType(at: Node, name: string): VarType | undefined {
+    let fn: Node | null = at;
+    while (fn && fn.type !== "function_definition") fn = fn.parent;
+    const scopes: Node[] = [];
+    if (fn) scopes.push(fn);
+    let root: Node = at;
+    while (root.parent) root = root.parent;
+    for (const scope of scopes) {
+      for (const decl of scope.descendantsOfType(["declaration", "parameter_declaration"])) {
+        const v = declaredVar(decl, name);
+        if (v) return v;
+      }
+    }
+    for (const decl of root.namedChildren) if (decl.type === "declaration") {
+      const v = declaredVar(decl, name);
+      if (v) return v;
+    }
+    return undefined;
+  }
+}
+
+interface VarType {
+  readonly spelling: string;
+  readonly pointers: number;
+  readonly array: boolean;
+}
+
+function declaredVar(decl: Node, name: string): VarType | undefined {
+  const spelling = specifierSpelling(decl.childForFieldName("type"));
+  if (!spelling) return undefined;
+  for (let d of decl.childrenForFieldName("declarator")) {
+    let pointers = 0;
+    let array = false;
+    for (;;) {
+      if (d.type === "init_declarator") d = d.childForFieldName("declarator")!;
+      else if (d.type === "pointer_declarator") {
+        pointers++;
+        d = d.childForFieldName("declarator")!;
+      } else if (d.type === "array_declarator") {
+        array = true;
+        d = d.childForFieldName("declarator")!;
+      } else if (d.type === "parenthesized_declarator") d = d.namedChild(0)!;
+      else break;
+      if (!d) break;
+    }
+    if (d && d.type === "identifier" && d.text === name) return { spelling, pointers, array };
+  }
+  return undefined;
+}
+
+/** `struct event` / `union u` / `enum e` / `event_t` from a type node; undefined for primitives and anonymous types. */
+function specifierSpelling(type: Node | null): string | undefined {
+  if (!type) return undefined;
+  if (/^(struct|union|enum)_specifier$/.test(type.type)) {
+    const name = type.childForFieldName("name")?.text;
+    return name ? `${type.type.replace(/_specifier$/, "")} ${name}` : undefined;
+  }
+  if (type.type === "type_identifier") return type.text;
+  return undefined;
+}
+
+/** `(struct event *)x` → `struct event`. */
+function castPointee(cast: Node): string | undefined {
+  const desc = cast.childForFieldName("type");
+  if (!desc) return undefined;
+  const decl = desc.childForFieldName("declarator");
+  if (decl?.type !== "abstract_pointer_declarator" || decl.namedChildCount > 0) return undefined;
+  return specifierSpelling(desc.childForFieldName("type"));
+}
+
+/** `&events` → `events`. */
+function mapArg(arg: Node): string | undefined {
+  const a = unparen(arg);
+  if (a.type === "pointer_expression" && a.child(0)?.type === "&") {
+    const t = unparen(a.childForFieldName("argument")!);
+    if (t.type === "identifier") return t.text;
+  }
+  return undefined;
+}
+
+function unparen(n: Node): Node {
+  while (n.type === "parenthesized_expression" && n.namedChildCount === 1) n = n.namedChild(0)!;
+  return n;
+}
+
+function declaratorName(d: Node): string | undefined {
+  for (;;) {
+    switch (d.type) {
+      case "identifier":
+      case "field_identifier":
+      case "type_identifier":
+        return d.text;
+      case "init_declarator":
+      case "pointer_declarator":
+      case "array_declarator":
+      case "function_declarator":
+      case "attributed_declarator": {
+        const inner = d.childForFieldName("declarator") ?? d.namedChild(0);
+        if (!inner) return undefined;
+        d = inner;
+        break;
+      }
+      case "parenthesized_declarator": {
+        const inner = d.namedChild(0);
+        if (!inner) return undefined;
+        d = inner;
+        break;
+      }
+      default:
+        return undefined;
+    }
+  }
+}
+
+/** A function's C name; for libbpf's `BPF_PROG(name, …)` style wrappers, the macro's first argument. */
+function functionName(fn: Node): string | undefined {
+  let d = fn.childForFieldName("declarator");
+  while (d && d.type === "pointer_declarator") d = d.childForFieldName("declarator");
+  if (!d || d.type !== "function_declarator") return undefined;
+  const name = declaratorName(d.childForFieldName("declarator")!);
+  if (name && PROGRAM_MACROS.has(name)) {
+    const first = d.childForFieldName("parameters")?.namedChildren[0];
+    return first ? first.text.trim() : undefined;
+  }
+  return name;
+}
+
+/** `/** … *\/` → its text without the markers and leading `*`s. */
+function cleanBlock(text: string): string {
+  const body = text.replace(/^\/\*\*?!?<?/, "").replace(/\*\/$/, "");
+  const lines = body.split("\n").map((l) => l.replace(/^[ \t]*\*(?!\/)[ \t]?/, "").replace(/[ \t]+$/, ""));
+  while (lines.length && !lines[0]!.trim()) lines.shift();
+  while (lines.length && !lines[lines.length - 1]!.trim()) lines.pop();
+  const indent = Math.min(...lines.filter((l) => l.trim()).map((l) => /^[ \t]*/.exec(l)![0].length));
+  return lines.map((l) => l.slice(Number.isFinite(indent) ? indent : 0)).join("\n");
+}
