@@ -49,6 +49,9 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
 
+/** Events dropped because the ring buffer was full (user space reports them as lost). */
+__u64 lost_events = 0;
+
 /** Drops counted per reason, for a cheap summary without reading every event. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -78,6 +81,8 @@ int handle_kfree_skb(struct trace_event_raw_kfree_skb *ctx)
 		*count += 1;
 
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e)
+		__sync_fetch_and_add(&lost_events, 1);
 	if (!e)
 		return 0;
 	e->ts_ns = bpf_ktime_get_ns();

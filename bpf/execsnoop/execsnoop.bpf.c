@@ -51,6 +51,9 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
 
+/** Events dropped because the ring buffer was full (user space reports them as lost). */
+__u64 lost_events = 0;
+
 /** Execs in flight, keyed by thread id: filled at enter, completed and removed at exit. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -141,6 +144,8 @@ int handle_execve_exit(struct trace_event_raw_sys_exit *ctx)
 		goto cleanup;
 
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e)
+		__sync_fetch_and_add(&lost_events, 1);
 	if (!e)
 		goto cleanup;
 	bpf_probe_read_kernel(e, sizeof(*e), stored);

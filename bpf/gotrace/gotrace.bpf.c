@@ -71,6 +71,9 @@ struct {
 	__uint(max_entries, 1024 * 1024);
 } events SEC(".maps");
 
+/** Events dropped because the ring buffer was full (user space reports them as lost). */
+__u64 lost_events = 0;
+
 /**
  * Sampling, set from user space at any time: index = event_kind, value N = report one event in N
  * (0 or 1: every event).
@@ -104,6 +107,8 @@ static __always_inline struct event *start_event(enum event_kind kind, __s64 goi
 	if (rate && *rate > 1 && bpf_get_prandom_u32() % *rate)
 		return NULL;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e)
+		__sync_fetch_and_add(&lost_events, 1);
 	if (!e)
 		return NULL;
 	e->ts_ns = bpf_ktime_get_ns();

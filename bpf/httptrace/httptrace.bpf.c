@@ -93,6 +93,9 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
 
+/** Events dropped because the ring buffer was full (user space reports them as lost). */
+__u64 lost_events = 0;
+
 /* Copies a Go string (pointer + length, no NUL) into a NUL-terminated buffer of size n. */
 static __always_inline void read_go_string(char *dst, __u32 n, __u64 str_addr)
 {
@@ -165,6 +168,8 @@ int handle_serve_http_return(struct pt_regs *ctx)
 	if (now - r->start_ns < min_duration_ns)
 		goto cleanup;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e)
+		__sync_fetch_and_add(&lost_events, 1);
 	if (!e)
 		goto cleanup;
 	e->ts_ns = now;

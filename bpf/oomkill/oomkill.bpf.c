@@ -42,6 +42,9 @@ struct {
 	__uint(max_entries, 64 * 1024);
 } events SEC(".maps");
 
+/** Events dropped because the ring buffer was full (user space reports them as lost). */
+__u64 lost_events = 0;
+
 /** The OOM killer marked a victim. */
 SEC("tracepoint/oom/mark_victim")
 int handle_mark_victim(struct trace_event_raw_mark_victim *ctx)
@@ -50,6 +53,8 @@ int handle_mark_victim(struct trace_event_raw_mark_victim *ctx)
 	__u32 loc;
 
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e)
+		__sync_fetch_and_add(&lost_events, 1);
 	if (!e)
 		return 0;
 	e->ts_ns = bpf_ktime_get_ns();

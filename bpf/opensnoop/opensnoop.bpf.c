@@ -67,6 +67,9 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
 
+/** Events dropped because the ring buffer was full (user space reports them as lost). */
+__u64 lost_events = 0;
+
 /** Remembers the path pointer and flags of an openat() that passes the filters. */
 SEC("tracepoint/syscalls/sys_enter_openat")
 int handle_openat_enter(struct trace_event_raw_sys_enter *ctx)
@@ -108,6 +111,8 @@ int handle_openat_exit(struct trace_event_raw_sys_exit *ctx)
 		goto cleanup;
 
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e)
+		__sync_fetch_and_add(&lost_events, 1);
 	if (!e)
 		goto cleanup;
 	e->ts_ns = bpf_ktime_get_ns();

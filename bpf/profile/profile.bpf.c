@@ -48,6 +48,9 @@ struct {
 	__type(value, __u64);
 } counts SEC(".maps");
 
+/** Samples not counted because the counts map was full (user space reports them as lost). */
+__u64 lost_samples = 0;
+
 /** Runs on every sample of the CPU clock. */
 SEC("perf_event")
 int do_sample(struct bpf_perf_event_data *ctx)
@@ -70,8 +73,8 @@ int do_sample(struct bpf_perf_event_data *ctx)
 	count = bpf_map_lookup_elem(&counts, &key);
 	if (count)
 		__sync_fetch_and_add(count, 1);
-	else
-		bpf_map_update_elem(&counts, &key, &one, BPF_NOEXIST);
+	else if (bpf_map_update_elem(&counts, &key, &one, BPF_NOEXIST) == -7 /* E2BIG: full */)
+		__sync_fetch_and_add(&lost_samples, 1);
 	return 0;
 }
 

@@ -61,6 +61,9 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
 
+/** Events dropped because the ring buffer was full (user space reports them as lost). */
+__u64 lost_events = 0;
+
 /** Reports a TCP socket's state change and times the state it left. */
 SEC("tracepoint/sock/inet_sock_set_state")
 int handle_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
@@ -82,6 +85,8 @@ int handle_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	start = bpf_map_lookup_elem(&timestamps, &skaddr);
 
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e)
+		__sync_fetch_and_add(&lost_events, 1);
 	if (e) {
 		e->skaddr = skaddr;
 		e->ts_ns = ts;
