@@ -1,0 +1,190 @@
+// The `bpf2ts` command line (yargs). Each command is a thin handler over a library function; errors
+// become one clear line on stderr (clang's diagnostics verbatim before it) and an exit code:
+// 0 ok, 1 failure, 2 bad usage. Stacks only with BPF2TS_DEBUG=1.
+
+import { readFile } from "node:fs/promises";
+import { relative, resolve } from "node:path";
+import yargs, { type Argv } from "yargs";
+import { parseBtf } from "./btf/index.js";
+import { splitShellWords, targetNames } from "./clang.js";
+import { readElf } from "./elf.js";
+import { Bpf2tsError, UsageError } from "./errors.js";
+import { formatInspect } from "./inspect.js";
+import { buildModel } from "./model.js";
+import { parseEventOptions, runGenerate, VERSION } from "./pipeline.js";
+import { scanSource } from "./source.js";
+
+interface Io {
+  readonly stdout: (s: string) => void;
+  readonly stderr: (s: string) => void;
+  readonly cwd: string;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+const defaultIo = (): Io => ({
+  stdout: (s) => process.stdout.write(s),
+  stderr: (s) => process.stderr.write(s),
+  cwd: process.cwd(),
+  env: process.env,
+});
+
+const asList = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
+
+function generateCommand(io: Io) {
+  return {
+    command: "generate <stem> [source]",
+    describe: "compile a .bpf.c and generate its typed TypeScript module",
+    builder: (y: Argv) =>
+      y
+        .positional("stem", { type: "string", describe: "prefix of the generated names and files (exec → exec.ts, ExecEvent)" })
+        .positional("source", { type: "string", describe: "the eBPF C source (optional with --obj)" })
+        .usage("$0 generate <stem> <source.c> [options] [-- <clang flags>]")
+        .option("cc", { type: "string", describe: "clang binary (env BPF2TS_CC; default: clang, clang-19 … clang-14 on PATH)" })
+        .option("cflags", { type: "string", describe: "flags for clang, shell-quoted (env BPF2TS_CFLAGS)" })
+        .option("target", { type: "string", default: "bpfel,bpfeb", describe: `comma-separated targets: ${targetNames.join(", ")}` })
+        .option("type", { type: "string", array: true, describe: "also emit this C type (repeatable)" })
+        .option("global-types", { type: "boolean", default: true, describe: "emit every named type the source declares (--no-global-types: only those reachable from maps, variables and --type)" })
+        .option("output-dir", { type: "string", default: ".", describe: "where to write the module and objects" })
+        .option("output-stem", { type: "string", describe: "file name stem (default: the stem)" })
+        .option("strip", { type: "boolean", default: true, describe: "strip DWARF with llvm-strip (BTF is kept)" })
+        .option("makebase", { type: "string", describe: "write <stem>.d, a make dependency file with paths relative to this directory" })
+        .option("obj", { type: "string", array: true, describe: "generate from this compiled object instead of compiling (one per byte order)" })
+        .option("event", { type: "string", array: true, describe: "record type of a ring buffer / perf event array: map=type (repeatable)" })
+        .option("package", { type: "string", describe: "write a complete npm package into this directory" })
+        .example("$0 generate exec bpf/exec.bpf.c", "writes exec.ts, exec_bpfel.o, exec_bpfeb.o")
+        .example("$0 generate exec exec.bpf.c --target native -- -I include", "one object for this machine, with an include path"),
+    handler: async (argv: Record<string, unknown>) => {
+      const cflags = [
+        ...splitShellWords(String(argv.cflags ?? io.env.BPF2TS_CFLAGS ?? "")),
+        ...asList(argv["--"]),
+      ];
+      const options = {
+        stem: String(argv.stem),
+        ...(argv.source !== undefined && { source: String(argv.source) }),
+        ...(argv.obj !== undefined && { objects: asList(argv.obj) }),
+        ...(argv.cc !== undefined && { cc: String(argv.cc) }),
+        cflags,
+        target: String(argv.target),
+        types: asList(argv.type),
+        globalTypes: argv.globalTypes !== false,
+        outputDir: String(argv.outputDir),
+        ...(argv.outputStem !== undefined && { outputStem: String(argv.outputStem) }),
+        strip: argv.strip !== false,
+        ...(argv.makebase !== undefined && { makebase: String(argv.makebase) }),
+        events: parseEventOptions(asList(argv.event)),
+        cwd: io.cwd,
+        env: io.env,
+      };
+      if (argv.package !== undefined) {
+        await writePackageFor(String(argv.package), options, io);
+        return;
+      }
+      const result = await runGenerate(options);
+      for (const w of result.warnings) io.stderr(w.endsWith("\n") ? w : w + "\n");
+      for (const f of result.written) io.stdout(`wrote ${relative(io.cwd, resolve(result.outputDir, f)) || f}\n`);
+    },
+  };
+}
+
+/** `--package DIR`: delegated to generator/package.ts (tracers), loaded only when asked for. */
+async function writePackageFor(dir: string, options: Parameters<typeof runGenerate>[0], io: Io): Promise<void> {
+  let mod: { writePackage?: (o: unknown) => Promise<{ written?: readonly string[] } | void> };
+  try {
+    // A variable specifier keeps tsc from requiring the module while it does not exist yet.
+    const specifier = "./package.js";
+    mod = (await import(specifier)) as typeof mod;
+  } catch (e) {
+    throw new Bpf2tsError(`--package: package writing is not available in this build (${(e as Error).message})`, { cause: e });
+  }
+  if (typeof mod.writePackage !== "function") throw new Bpf2tsError("--package: generator/package.ts exports no writePackage()");
+  const result = await mod.writePackage({ ...options, packageDir: dir, io });
+  for (const f of (result && result.written) || []) io.stdout(`wrote ${f}\n`);
+}
+
+function inspectCommand(io: Io) {
+  return {
+    command: "inspect <object>",
+    describe: "list the programs, maps, variables and types of a compiled eBPF object",
+    builder: (y: Argv) =>
+      y
+        .positional("object", { type: "string", describe: "a compiled .o (with BTF)" })
+        .option("source", { type: "string", describe: "the C source, to show inferred event types and doc comments" })
+        .option("event", { type: "string", array: true, describe: "record type of a ring buffer / perf event array: map=type" })
+        .option("json", { type: "boolean", default: false, describe: "print the object model as JSON" }),
+    handler: async (argv: Record<string, unknown>) => {
+      const file = String(argv.object);
+      const bytes = await readOrFail(resolve(io.cwd, file), file);
+      const elf = readElf(bytes, file);
+      const btfSection = elf.section(".BTF");
+      if (!btfSection) throw new Bpf2tsError(`${file}: no .BTF section (compile with -g)`, { file, section: ".BTF" });
+      const btf = parseBtf(btfSection.data(), { file, section: ".BTF" });
+      const source = argv.source !== undefined ? String(argv.source) : undefined;
+      const scan = source !== undefined ? scanSource((await readOrFail(resolve(io.cwd, source), source)).toString("utf8"), source) : undefined;
+      const model = buildModel(elf, btf, { file, events: parseEventOptions(asList(argv.event)), ...(scan && { source: scan }) });
+      if (argv.json) {
+        const { btf: _btf, ...rest } = model;
+        io.stdout(JSON.stringify(rest, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v), 2) + "\n");
+      } else {
+        io.stdout(formatInspect(model));
+      }
+    },
+  };
+}
+
+async function readOrFail(path: string, shown: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Bpf2tsError(`${shown}: cannot read: ${code === "ENOENT" ? "no such file" : (e as Error).message}`, { file: shown, cause: e });
+  }
+}
+
+/** Runs the CLI; resolves to the exit code. */
+export async function main(args: readonly string[], io: Io = defaultIo()): Promise<number> {
+  let usage = false;
+  const parser = yargs([...args])
+    .scriptName("bpf2ts")
+    .parserConfiguration({ "populate--": true })
+    .command(generateCommand(io) as never)
+    .command(inspectCommand(io) as never)
+    .demandCommand(1, "give a command (bpf2ts --help lists them)")
+    .strict()
+    .version(VERSION)
+    .help()
+    .alias("h", "help")
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .exitProcess(false)
+    .fail((msg, err) => {
+      if (err) throw err;
+      usage = true;
+      throw new UsageError(msg);
+    })
+    .epilogue("Exit codes: 0 ok, 1 failure, 2 bad usage. BPF2TS_DEBUG=1 prints stacks.");
+  try {
+    let helpText = "";
+    await parser.parseAsync([...args], {}, (_err, _argv, output) => {
+      helpText = output;
+    });
+    if (helpText) io.stdout(helpText + "\n");
+    return 0;
+  } catch (e) {
+    return report(e, io, usage);
+  }
+}
+
+/** Prints an error the way a user wants to see it; returns the exit code. */
+function report(e: unknown, io: Io, usage: boolean): number {
+  const debug = io.env.BPF2TS_DEBUG === "1";
+  const err = e instanceof Error ? e : new Error(String(e));
+  const stderr = (err as { stderr?: unknown }).stderr;
+  if (typeof stderr === "string" && stderr) io.stderr(stderr.endsWith("\n") ? stderr : stderr + "\n");
+  const isUsage = usage || err.name === "UsageError";
+  // Our own errors (and the ELF/BTF readers') have messages meant for users; anything else is a bug.
+  const known = isUsage || (err as { bpf2ts?: unknown }).bpf2ts === true || /^(Elf|Btf|Generate|Layout|Name|Model|Compile|Source|Config)\w*Error$/.test(err.name);
+  io.stderr(`bpf2ts: ${known ? "" : "internal error: "}${err.message}\n`);
+  if (isUsage) io.stderr("Run with --help for usage.\n");
+  if (debug) io.stderr(`${err.stack ?? ""}\n${err.cause ? `cause: ${String((err.cause as Error).stack ?? err.cause)}\n` : ""}`);
+  else if (!known) io.stderr("Set BPF2TS_DEBUG=1 for the stack trace.\n");
+  return isUsage ? 2 : 1;
+}

@@ -1,0 +1,257 @@
+// The whole `generate` job for one program: compile each target (or read `--obj` files), read ELF and
+// BTF, scan the source, fill in types the object's BTF lacks with a types-only compile, build the
+// model, emit, and write the files all-or-nothing. The CLI, `check` and config runs share it.
+
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { basename, dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseBtf, type Btf, type TypeId } from "./btf/index.js";
+import { compile, compileTypesOnly, findClang, findStrip, formatDepfile, objectStem, parseTargets, type Target, type Tool } from "./clang.js";
+import { readElf } from "./elf.js";
+import { Bpf2tsError, ModelError, UsageError } from "./errors.js";
+import { generate, type GeneratedFile, type TargetObject } from "./generate.js";
+import { mergeTypes } from "./merge-types.js";
+import { buildModel, resolveTypeName, type ObjectModel } from "./model.js";
+import { scanSource, type SourceScan } from "./source.js";
+
+/** This package's version (the header of every generated module cites it). */
+export const VERSION: string = (() => {
+  const pkg = fileURLToPath(new URL("../../package.json", import.meta.url));
+  try {
+    return (JSON.parse(readFileSync(pkg, "utf8")) as { version: string }).version;
+  } catch {
+    return "0.0.0";
+  }
+})();
+
+export interface GenerateOptions {
+  readonly stem: string;
+  /** The C source; optional with `objects`, where it only feeds the scan (events, docs). */
+  readonly source?: string;
+  /** `--obj`: existing objects to generate from instead of compiling (one per byte order). */
+  readonly objects?: readonly string[];
+  readonly cc?: string;
+  /** Split flags (`--cflags` and anything after `--`). */
+  readonly cflags?: readonly string[];
+  /** `--target` spec; default "bpfel,bpfeb" as bpf2go. */
+  readonly target?: string;
+  readonly types?: readonly string[];
+  readonly globalTypes?: boolean;
+  readonly outputDir?: string;
+  readonly outputStem?: string;
+  /** Default true. */
+  readonly strip?: boolean;
+  readonly makebase?: string;
+  /** `--event map=type`. */
+  readonly events?: Readonly<Record<string, string>>;
+  readonly cwd?: string;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export interface BuiltOutput {
+  /** Files to write, relative to `outputDir`. */
+  readonly files: readonly GeneratedFile[];
+  /** Absolute output directory. */
+  readonly outputDir: string;
+  /** Every input read (source and headers from clang's dependency output), absolute. */
+  readonly inputs: readonly string[];
+  /** Warnings for the user: clang's (verbatim) and the model's. */
+  readonly warnings: readonly string[];
+  /** The models, bpfel first, for callers that report on them. */
+  readonly models: readonly ObjectModel[];
+  readonly scan?: SourceScan;
+}
+
+/** Parses `--event` values (`map=type`) into a record. */
+export function parseEventOptions(values: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const v of values) {
+    const m = /^\s*([A-Za-z_]\w*)\s*=\s*(\S(?:.*\S)?)\s*$/.exec(v);
+    if (!m) throw new UsageError(`--event: "${v}" is not map=type (for example --event events="struct event")`);
+    out[m[1]!] = m[2]!;
+  }
+  return out;
+}
+
+/** Runs the pipeline up to the files, without writing anything. */
+export async function buildOutputs(o: GenerateOptions): Promise<BuiltOutput> {
+  const cwd = o.cwd ?? process.cwd();
+  const env = o.env ?? process.env;
+  if (!o.source && !o.objects?.length) throw new UsageError("generate: a C source (or --obj FILE) is required");
+  const warnings: string[] = [];
+  const sourceText = o.source ? (await readInput(resolve(cwd, o.source), o.source)).toString("utf8") : undefined;
+  const scan = sourceText !== undefined ? scanSource(sourceText, o.source!) : undefined;
+  if (scan) warnings.push(...scan.warnings.map((w) => `${o.source}: ${w}`));
+
+  let clang: Tool | undefined;
+  const needClang = async () => (clang ??= await findClang({ ...(o.cc !== undefined && { cc: o.cc }), env }));
+  const inputs = new Set<string>();
+  const objects: Array<{ target: Target; bytes: Uint8Array; name: string }> = [];
+  if (o.objects?.length) {
+    for (const obj of o.objects) {
+      const bytes = await readInput(resolve(cwd, obj), obj);
+      inputs.add(resolve(cwd, obj));
+      const elf = readElf(bytes, obj);
+      objects.push({ target: { endian: elf.littleEndian ? "bpfel" : "bpfeb" }, bytes, name: obj });
+    }
+  } else {
+    const targets = parseTargets(o.target ?? "bpfel,bpfeb");
+    const cc = await needClang();
+    const strip = o.strip === false ? undefined : findStrip(cc, env);
+    const results = await Promise.all(
+      targets.map((target) => compile({ source: o.source!, target, clang: cc, ...(strip && { strip }), cflags: o.cflags ?? [], cwd, env })),
+    );
+    results.forEach((r, i) => {
+      objects.push({ target: targets[i]!, bytes: r.object, name: `${objectStem(o.stem, targets[i]!)}.o` });
+      r.inputs.forEach((p) => inputs.add(p));
+      if (r.warnings.trim()) warnings.push(r.warnings.replace(/\n$/, ""));
+    });
+  }
+
+  const targetObjects: TargetObject[] = [];
+  const models: ObjectModel[] = [];
+  for (const obj of objects) {
+    const elf = readElf(obj.bytes, obj.name);
+    const btfSection = elf.section(".BTF");
+    if (!btfSection) {
+      throw new ModelError(`${obj.name}: no .BTF section; compile with -g (bpf2ts adds it) and do not strip BTF`, { file: obj.name, section: ".BTF" });
+    }
+    let btf: Btf = parseBtf(btfSection.data(), { file: obj.name, section: ".BTF" });
+    const modelOptions = {
+      file: obj.name,
+      ...(o.events && { events: o.events }),
+      ...(o.types && { types: o.types }),
+      ...(scan && { source: scan }),
+    };
+    let model = buildModel(elf, btf, modelOptions);
+    if (model.missingTypes.length > 0) {
+      btf = await addMissingTypes({ model, btf, scan, source: o.source, target: obj.target, clang: o.source ? await needClang() : undefined, cflags: o.cflags ?? [], cwd, env });
+      model = buildModel(elf, btf, modelOptions);
+    }
+    warnings.push(...model.warnings);
+    models.push(model);
+    targetObjects.push({ target: obj.target.endian, object: obj.bytes, model });
+  }
+
+  const sourceName = o.source ? basename(o.source) : basename(o.objects![0]!);
+  const hashed = sourceText !== undefined ? Buffer.from(sourceText) : objects[0]!.bytes;
+  const files = generate({
+    stem: o.stem,
+    version: VERSION,
+    source: { name: sourceName, sha256: createHash("sha256").update(hashed).digest("hex") },
+    targets: targetObjects,
+    globalTypes: o.globalTypes ?? true,
+    ...(scan && { declaredTypes: scan.declaredTypes }),
+    ...(o.outputStem !== undefined && { fileStem: o.outputStem }),
+  });
+  const outputDir = resolve(cwd, o.outputDir ?? ".");
+  let all: GeneratedFile[] = [...files];
+  if (o.makebase !== undefined) {
+    const base = resolve(cwd, o.makebase);
+    const outs = files.map((f) => relative(base, join(outputDir, f.path)));
+    const deps = [...inputs].sort().map((p) => relative(base, p));
+    all.push({ path: `${o.outputStem ?? o.stem}.d`, contents: formatDepfile(outs, deps) });
+    all = all.sort((a, b) => (a.path < b.path ? -1 : 1));
+  }
+  return { files: all, outputDir, inputs: [...inputs].sort(), warnings: dedupeWarnings(warnings, objects.map((x) => x.name)), models, ...(scan && { scan }) };
+}
+
+/** The same model warning comes once per target: keep the first of each, whatever object it names. */
+function dedupeWarnings(warnings: readonly string[], objectNames: readonly string[]): string[] {
+  const seen = new Set<string>();
+  return warnings.filter((w) => {
+    let key = w;
+    for (const n of objectNames) if (key.startsWith(`${n}: `)) key = key.slice(n.length + 2);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+async function readInput(path: string, shown: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Bpf2tsError(`${shown}: cannot read: ${code === "ENOENT" ? "no such file" : (e as Error).message}`, { file: shown, cause: e });
+  }
+}
+
+interface MissingTypesInput {
+  readonly model: ObjectModel;
+  readonly btf: Btf;
+  readonly scan: SourceScan | undefined;
+  readonly source: string | undefined;
+  readonly target: Target;
+  readonly clang: Tool | undefined;
+  readonly cflags: readonly string[];
+  readonly cwd: string;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+/**
+ * Types named by events or `--type` that the object's BTF lacks (bpf2go's "type not found"): compile
+ * the source again with a global of each, read that BTF, and append those types to the object's graph.
+ */
+async function addMissingTypes(m: MissingTypesInput): Promise<Btf> {
+  const { model } = m;
+  const notFound = (why: string) =>
+    new ModelError(`${model.file}: type${model.missingTypes.length > 1 ? "s" : ""} ${model.missingTypes.join(", ")} not found in the object's BTF${why}`, { file: model.file });
+  if (!m.source || !m.clang) throw notFound(" (give the C source so bpf2ts can compile them into BTF)");
+  // A bare name must be spelled as the source declares it (`event` → `struct event`).
+  const declared = new Set(m.scan?.declaredTypes ?? []);
+  const spell = (name: string): string => {
+    if (/\s/.test(name.trim()) || declared.has(name)) return name.trim();
+    for (const kw of ["struct", "union", "enum"]) if (declared.has(`${kw} ${name}`)) return `${kw} ${name}`;
+    return name;
+  };
+  const spellings = model.missingTypes.map(spell);
+  let result;
+  try {
+    result = await compileTypesOnly({ source: m.source, target: m.target, clang: m.clang, cflags: m.cflags, cwd: m.cwd, env: m.env, spellings: [...new Set(spellings)] });
+  } catch (e) {
+    const stderr = (e as { stderr?: string }).stderr;
+    throw new ModelError(`${notFound(" nor declared by the source")}${stderr ? `:\n${stderr.trimEnd()}` : ""}`, { file: model.file, cause: e });
+  }
+  const elf = readElf(result.object, "types-only compile");
+  const btfSection = elf.section(".BTF");
+  if (!btfSection) throw notFound(" (the types-only compile produced no BTF)");
+  const extra = parseBtf(btfSection.data(), { file: "types-only compile", section: ".BTF" });
+  const roots: TypeId[] = [];
+  for (const s of spellings) {
+    const id = resolveTypeName(extra, s);
+    if (id !== undefined) roots.push(id);
+  }
+  return mergeTypes(m.btf, extra, roots).btf;
+}
+
+/**
+ * Writes files into `dir` all-or-nothing: every file goes to a temporary name first, and only when all
+ * are written are they renamed into place. Returns the paths written, relative to `dir`.
+ */
+export async function writeFilesAtomically(dir: string, files: readonly GeneratedFile[]): Promise<string[]> {
+  const temps: Array<{ tmp: string; final: string }> = [];
+  try {
+    for (const f of files) {
+      const final = join(dir, f.path);
+      await mkdir(dirname(final), { recursive: true });
+      const tmp = join(dirname(final), `.${basename(final)}.${process.pid}.tmp`);
+      temps.push({ tmp, final });
+      await writeFile(tmp, f.contents);
+    }
+  } catch (e) {
+    await Promise.all(temps.map((t) => rm(t.tmp, { force: true })));
+    throw new Bpf2tsError(`write: ${dir}: ${(e as Error).message}`, { file: dir, cause: e });
+  }
+  for (const t of temps) await rename(t.tmp, t.final);
+  return files.map((f) => f.path);
+}
+
+/** `buildOutputs` then `writeFilesAtomically`. */
+export async function runGenerate(o: GenerateOptions): Promise<BuiltOutput & { written: string[] }> {
+  const built = await buildOutputs(o);
+  const written = await writeFilesAtomically(built.outputDir, built.files);
+  return { ...built, written };
+}
