@@ -3,6 +3,8 @@
 
 #include <bpf/bpf.h>
 #include <linux/bpf.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -73,6 +75,8 @@ void NativeObject::Release(bool detach) {
     ref.Reset();
   }
   mmaps_.clear();
+  for (auto& m : mappings_) munmap(m.first, m.second);
+  mappings_.clear();
   if (obj_ != nullptr) bpf_object__close(obj_);
   obj_ = nullptr;
   elf_.clear();
@@ -247,25 +251,32 @@ Napi::Value NativeObject::ProgramLog(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), buf, strnlen(buf, size));
 }
 
-// The live bytes of a mmapable map (.bss/.data) as an ArrayBuffer over the mapping; detached at
-// close. Read-only mappings (.rodata, frozen) come back as a copy: a JS write into a PROT_READ page
-// would kill the process.
+// The live bytes of a mmapable map (.bss/.data) as an ArrayBuffer over a shared mapping of the map
+// fd (libbpf 1.1 only remaps its own copy for skeletons), unmapped and detached at close. Read-only
+// sections (.rodata, frozen at load) come back as a copy of what was loaded: a JS write into a
+// PROT_READ page would kill the process.
 Napi::Value NativeObject::Mmap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RequireArgs(info, 1, "mmap");
   std::string name = StrArg(info, 0);
   bpf_map* m = Map(env, name);
   if (!loaded_) ThrowErrno(env, EINVAL, "mmap " + name + ": object not loaded");
-  if (!(bpf_map__map_flags(m) & BPF_F_MMAPABLE)) return env.Undefined();
-  size_t size = 0;
-  void* data = const_cast<void*>(bpf_map__initial_value(m, &size));
-  if (data == nullptr) return env.Undefined();
+  size_t size = bpf_map__value_size(m);
   if (bpf_map__map_flags(m) & BPF_F_RDONLY_PROG) {
-    Napi::ArrayBuffer copy = Napi::ArrayBuffer::New(env, size);
-    memcpy(copy.Data(), data, size);
+    size_t isize = 0;
+    const void* init = bpf_map__initial_value(m, &isize);
+    if (init == nullptr) return env.Undefined();
+    Napi::ArrayBuffer copy = Napi::ArrayBuffer::New(env, isize);
+    memcpy(copy.Data(), init, isize);
     return copy;
   }
-  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, data, size);
+  if (!(bpf_map__map_flags(m) & BPF_F_MMAPABLE) || bpf_map__max_entries(m) != 1) return env.Undefined();
+  long page = sysconf(_SC_PAGESIZE);
+  size_t len = (size + page - 1) / page * page;
+  void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(m), 0);
+  if (p == MAP_FAILED) ThrowErrno(env, errno, "mmap " + name);
+  mappings_.emplace_back(p, len);
+  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, p, size);
   mmaps_.push_back(Napi::Weak(ab));
   return ab;
 }

@@ -46,6 +46,8 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
   std::vector<uint8_t> elf_;
   // Views over mmapped globals: detached before the mapping goes away, so JS can never touch it.
   std::vector<Napi::Reference<Napi::ArrayBuffer>> mmaps_;
+  // Our shared mappings of map fds (address, length).
+  std::vector<std::pair<void*, size_t>> mappings_;
   // Per-program verifier log buffers, when a log level was asked for.
   std::vector<std::unique_ptr<std::vector<char>>> log_bufs_;
 };

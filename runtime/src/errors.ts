@@ -1,0 +1,156 @@
+// BpfError: every kernel or libbpf failure the runtime reports, with errno, the program or map it
+// concerns, libbpf's explanation and (for loads) the full verifier log.
+
+import { existsSync } from "node:fs";
+
+export interface BpfErrorFields {
+  errno?: number;
+  code?: string;
+  program?: string;
+  map?: string;
+  /** The full verifier log (loads) or what libbpf printed while failing. */
+  log?: string;
+  hint?: string;
+  cause?: unknown;
+}
+
+/** Identified by `name === "BpfError"`. `message` carries the log's tail and a hint. */
+export class BpfError extends Error {
+  override readonly name = "BpfError";
+  /** Positive errno (EPERM = 1), 0 when the failure is not a syscall's. */
+  readonly errno: number;
+  /** "EPERM", "ENOENT", …, or "" without errno. */
+  readonly code: string;
+  readonly program?: string;
+  readonly map?: string;
+  readonly log: string;
+  readonly hint?: string;
+
+  constructor(message: string, fields: BpfErrorFields = {}) {
+    super(message, fields.cause === undefined ? undefined : { cause: fields.cause });
+    this.errno = fields.errno ?? 0;
+    this.code = fields.code ?? "";
+    if (fields.program !== undefined) this.program = fields.program;
+    if (fields.map !== undefined) this.map = fields.map;
+    this.log = fields.log ?? "";
+    if (fields.hint !== undefined) this.hint = fields.hint;
+  }
+}
+
+/** Errno values used by the TypeScript side. */
+export const errno = {
+  EPERM: 1,
+  ENOENT: 2,
+  ESRCH: 3,
+  ENODEV: 19,
+  EBADF: 9,
+  EAGAIN: 11,
+  EACCES: 13,
+  EEXIST: 17,
+  EINVAL: 22,
+  ENOSPC: 28,
+  E2BIG: 7,
+  EOPNOTSUPP: 95,
+  ENOTSUPP: 524,
+} as const;
+
+const names: Record<number, string> = Object.fromEntries(Object.entries(errno).map(([k, v]) => [v, k]));
+
+/** An error for a failed map/fd call that returned -errno. */
+export function errnoError(context: string, ret: number, fields: Omit<BpfErrorFields, "errno" | "code"> = {}): BpfError {
+  const e = -ret;
+  const code = names[e] ?? `E${e}`;
+  const hint = fields.hint ?? hintFor(e, "", context);
+  return new BpfError(`${context}: ${code} (errno ${e})${hint ? `; ${hint}` : ""}`, { ...fields, errno: e, code, hint });
+}
+
+/** The error thrown when a closed object, map, link or program is used. */
+export function closedError(what: string): BpfError {
+  return new BpfError(`${what}: already closed`, { errno: errno.EBADF, code: "EBADF" });
+}
+
+const LOG_BEGIN = "-- BEGIN PROG LOAD LOG --";
+const LOG_END = "-- END PROG LOAD LOG --";
+
+/** The verifier log inside libbpf's output, if it printed one. */
+export function verifierLog(libbpfText: string): string | undefined {
+  const b = libbpfText.indexOf(LOG_BEGIN);
+  if (b < 0) return undefined;
+  const start = libbpfText.indexOf("\n", b) + 1;
+  const end = libbpfText.indexOf(LOG_END, start);
+  return libbpfText.slice(start, end < 0 ? undefined : end).replace(/\n$/, "");
+}
+
+/** The program libbpf blamed ("prog 'name': failed to load"), if any. */
+export function failedProgram(libbpfText: string): string | undefined {
+  const m = /prog '([^']+)': (?:BPF program load failed|failed to load|-- BEGIN PROG LOAD LOG)/.exec(libbpfText);
+  return m?.[1];
+}
+
+function tail(text: string, lines: number): string {
+  const all = text.trimEnd().split("\n");
+  return all.slice(-lines).join("\n");
+}
+
+/** Whether the running kernel has kprobe events (CONFIG_KPROBE_EVENTS). */
+export function kprobesAvailable(): boolean {
+  return existsSync("/sys/kernel/tracing/kprobe_events") || existsSync("/sys/kernel/debug/tracing/kprobe_events");
+}
+
+/** A hint for the usual causes of `e` in `context`. */
+export function hintFor(e: number, log: string, context: string): string | undefined {
+  if (/kprobe|kretprobe/.test(context) && !kprobesAvailable())
+    return "kprobes are not enabled in this kernel (CONFIG_KPROBE_EVENTS): use a tracepoint, raw_tp or tp_btf program instead";
+  if (/unknown func|invalid func/.test(log)) return "the program calls a helper this kernel or program type does not have (kernel too old?)";
+  if (/fentry|fexit|fmod_ret|lsm/.test(context) && (e === errno.EPERM || e === errno.ENOTSUPP || e === errno.EOPNOTSUPP || e === errno.EINVAL))
+    return "BPF trampolines (fentry/fexit/lsm) are not allowed on this kernel (lockdown, missing CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS or BPF LSM not enabled)";
+  if (/vmlinux|BTF/i.test(log) && (e === errno.ENOENT || e === errno.ESRCH)) return "kernel BTF is missing: the kernel needs CONFIG_DEBUG_INFO_BTF, or pass btfPath";
+  switch (e) {
+    case errno.EPERM:
+      return "run as root or with CAP_BPF and CAP_PERFMON (CAP_NET_ADMIN for networking); kernels before 5.11 also need a raised RLIMIT_MEMLOCK";
+    case errno.EACCES:
+      return log ? "the verifier rejected the program: see the log above (error.log has all of it)" : "permission denied (root/CAP_BPF, or the verifier rejected the program)";
+    case errno.E2BIG:
+      return "too large: program exceeds the verifier's limits, or a map/value size is over the kernel maximum";
+    case errno.EINVAL:
+      return log ? undefined : "invalid argument: a feature the kernel lacks (program or attach type), or a bad option";
+    case errno.ENOTSUPP:
+    case errno.EOPNOTSUPP:
+      return "not supported by this kernel or program type";
+    default:
+      return undefined;
+  }
+}
+
+interface NativeError {
+  message?: string;
+  errno?: number;
+  code?: string;
+  log?: string;
+}
+
+/**
+ * Wraps an error thrown by the addon (errno/code/log fields) into a BpfError: message "context:
+ * detail", the verifier log's tail (last 20 lines), and a hint. Non-native errors pass through.
+ */
+export function fromNative(e: unknown, fields: Omit<BpfErrorFields, "cause" | "errno" | "code" | "log"> & { context?: string } = {}): BpfError {
+  if (e instanceof BpfError) return e;
+  const n = (e ?? {}) as NativeError;
+  if (typeof n.errno !== "number") {
+    return new BpfError(`${fields.context ?? "bpf"}: ${n.message ?? String(e)}`, { ...fields, cause: e });
+  }
+  const raw = n.log ?? "";
+  const vlog = verifierLog(raw);
+  const log = vlog ?? raw;
+  const program = fields.program ?? failedProgram(raw);
+  const hint = fields.hint ?? hintFor(n.errno, log, n.message ?? "");
+  let message = n.message ?? "bpf";
+  if (program && !message.includes(program)) message += ` (program ${program})`;
+  if (log.trim()) message += `\n${vlog ? "verifier log (tail)" : "libbpf said"}:\n${tail(log, 20)}`;
+  if (hint) message += `\nhint: ${hint}`;
+  const out: BpfErrorFields = { errno: n.errno, code: n.code ?? "", log, cause: e };
+  if (program !== undefined) out.program = program;
+  if (fields.map !== undefined) out.map = fields.map;
+  if (hint !== undefined) out.hint = hint;
+  return new BpfError(message, out);
+}

@@ -1,0 +1,46 @@
+// What the running kernel supports, asked the way libbpf asks: by loading a trivial program of the
+// type (or creating a map of the type) and seeing whether the kernel accepts it.
+
+import { addon } from "./addon.js";
+
+// enum bpf_prog_type / enum bpf_map_type (include/uapi/linux/bpf.h), for the names people use.
+const programTypes: Record<string, number> = {
+  socket_filter: 1, kprobe: 2, sched_cls: 3, sched_act: 4, tracepoint: 5, xdp: 6, perf_event: 7,
+  cgroup_skb: 8, cgroup_sock: 9, lwt_in: 10, sock_ops: 13, sk_skb: 14, cgroup_device: 15, sk_msg: 16,
+  raw_tracepoint: 17, cgroup_sock_addr: 18, sk_reuseport: 21, flow_dissector: 22, cgroup_sysctl: 23,
+  raw_tracepoint_writable: 24, cgroup_sockopt: 25, tracing: 26, struct_ops: 27, ext: 28, lsm: 29,
+  sk_lookup: 30, syscall: 31,
+};
+const mapTypes: Record<string, number> = {
+  hash: 1, array: 2, prog_array: 3, perf_event_array: 4, percpu_hash: 5, percpu_array: 6,
+  stack_trace: 7, cgroup_array: 8, lru_hash: 9, lru_percpu_hash: 10, lpm_trie: 11, array_of_maps: 12,
+  hash_of_maps: 13, devmap: 14, sockmap: 15, cpumap: 16, xskmap: 17, sockhash: 18, queue: 22, stack: 23,
+  sk_storage: 24, devmap_hash: 25, struct_ops: 26, ringbuf: 27, inode_storage: 28, task_storage: 29,
+  bloom_filter: 30, user_ringbuf: 31, cgrp_storage: 32,
+};
+
+function number(table: Record<string, number>, t: string | number, what: string): number {
+  const n = typeof t === "number" ? t : table[t];
+  if (n === undefined) throw new TypeError(`${what}: unknown type "${t}" (known: ${Object.keys(table).join(", ")})`);
+  return n;
+}
+
+/** Whether the kernel loads programs of `type` (libbpf name like "xdp", or the enum number). */
+export function haveProgramType(type: string | number): boolean {
+  return addon().probeProgType(number(programTypes, type, "haveProgramType")) === 1;
+}
+
+/** Whether the kernel creates maps of `type` ("ringbuf", … or the enum number). */
+export function haveMapType(type: string | number): boolean {
+  return addon().probeMapType(number(mapTypes, type, "haveMapType")) === 1;
+}
+
+/** Whether programs of `progType` may call helper number `helper`. */
+export function haveHelper(progType: string | number, helper: number): boolean {
+  return addon().probeHelper(number(programTypes, progType, "haveHelper"), helper) === 1;
+}
+
+/** The libbpf version the addon was built against ("v1.1"). */
+export function libbpfVersion(): string {
+  return addon().libbpfVersion;
+}

@@ -1,0 +1,29 @@
+// @bpf2ts/runtime: load, attach and talk to eBPF objects from Node.js. Generated modules import only
+// from here (symbols.ts lists exactly what they may use).
+
+export { LE, codecs, rawCodec, toBytes, fromBytes, type Codec, type Struct, type FieldInfo } from "./codec.js";
+export {
+  loadObject, loadObjectSync, objectSpec, wrapMap, BpfObject,
+  type ObjectDescriptor, type ProgramDescriptor, type MapDescriptor, type VariableDescriptor,
+  type LoadOptions, type ObjectSpec, type ProgramSpec, type MapSpec, type AnyMap,
+} from "./object.js";
+export {
+  Program, kindOfSection, socketFd,
+  type ProgramKind, type AttachOptions, type InterfaceRef, type TestRunOptions, type TestRunResult,
+} from "./programs.js";
+export { Link, IterLink, LinkSet } from "./links.js";
+export {
+  BpfMap, HashMap, LruHashMap, ArrayMap, PerCpuHashMap, LruPerCpuHashMap, PerCpuArrayMap, StackTraceMap,
+  perCpuCodec, perCpuStride, type UpdateFlag,
+} from "./maps.js";
+export { openPinnedMap } from "./pinned.js";
+export { Variable } from "./variables.js";
+export { RingBuf, type RingBufOptions } from "./ringbuf.js";
+export { PerfEventArray, type PerfEventArrayOptions, type LostCallback } from "./perf.js";
+export { EventReaderError } from "./event-reader.js";
+export { BpfError, type BpfErrorFields } from "./errors.js";
+export { AddonError } from "./addon.js";
+export { possibleCpus, possibleCpuCount, onlineCpus, parseCpuList } from "./cpus.js";
+export { readFunctionSymbols, resolveSymbolOffset, type ElfSymbol } from "./elf-symbols.js";
+export type { MapHandle, MapTypeName, ResourceOwner, Closeable } from "./handles.js";
+export { haveProgramType, haveMapType, haveHelper, libbpfVersion } from "./features.js";

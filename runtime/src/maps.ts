@@ -1,0 +1,348 @@
+// Where each map type is wrapped: typed get/set/delete/has, iteration, batch ops, per-CPU values,
+// pinning. Every operation reuses the map's preallocated key/value buffers, so a lookup costs one
+// encode, one native call and one decode.
+
+import { addon, type Addon } from "./addon.js";
+import { type Codec, LE, rawCodec, codecs } from "./codec.js";
+import { possibleCpuCount } from "./cpus.js";
+import { BpfError, errno, errnoError, fromNative } from "./errors.js";
+import type { MapHandle } from "./handles.js";
+
+/** BPF_ANY / BPF_NOEXIST / BPF_EXIST (/ BPF_F_LOCK for maps with a spin lock). */
+export type UpdateFlag = "any" | "noexist" | "exist" | "lock";
+const updateFlags: Record<UpdateFlag, number> = { any: 0, noexist: 1, exist: 2, lock: 4 };
+
+function checkSize(handle: MapHandle, what: "key" | "value", codec: Codec<unknown>, expected: number): void {
+  if (codec.size !== expected) {
+    throw new BpfError(`map ${handle.name}: ${what} codec is ${codec.size} bytes, the map's ${what} is ${expected}`, {
+      errno: errno.EINVAL,
+      code: "EINVAL",
+      map: handle.name,
+    });
+  }
+}
+
+/**
+ * Any BPF map with a key and a value. `get` returns `undefined` when the key is absent: a miss is the
+ * normal answer of a lookup, not an exception.
+ */
+export class BpfMap<K = Uint8Array, V = Uint8Array> {
+  readonly handle: MapHandle;
+  readonly keyCodec: Codec<K>;
+  readonly valueCodec: Codec<V>;
+  protected readonly native: Addon;
+  protected readonly keyBuf: Uint8Array | null;
+  protected readonly keyView: DataView;
+  protected readonly valueBuf: Uint8Array;
+  protected readonly valueView: DataView;
+
+  constructor(handle: MapHandle, key?: Codec<K>, value?: Codec<V>, valueBytes = handle.valueSize) {
+    this.handle = handle;
+    this.native = addon();
+    this.keyCodec = key ?? (rawCodec(handle.keySize) as unknown as Codec<K>);
+    this.valueCodec = value ?? (rawCodec(valueBytes) as unknown as Codec<V>);
+    checkSize(handle, "key", this.keyCodec as Codec<unknown>, handle.keySize);
+    checkSize(handle, "value", this.valueCodec as Codec<unknown>, valueBytes);
+    // ArrayBuffer-backed (never on-heap) so the native side can use the bytes in place.
+    this.keyBuf = handle.keySize > 0 ? new Uint8Array(new ArrayBuffer(handle.keySize)) : null;
+    this.keyView = new DataView(this.keyBuf?.buffer ?? new ArrayBuffer(0));
+    this.valueBuf = new Uint8Array(new ArrayBuffer(Math.max(valueBytes, 1)));
+    this.valueView = new DataView(this.valueBuf.buffer);
+  }
+
+  get name(): string {
+    return this.handle.name;
+  }
+  get type(): string {
+    return this.handle.type;
+  }
+  get fd(): number {
+    return this.handle.fd;
+  }
+  get keySize(): number {
+    return this.handle.keySize;
+  }
+  get valueSize(): number {
+    return this.handle.valueSize;
+  }
+  get maxEntries(): number {
+    return this.handle.maxEntries;
+  }
+
+  protected encodeKey(k: K): Uint8Array | null {
+    if (this.keyBuf) this.keyCodec.encode(k, this.keyView, 0);
+    return this.keyBuf;
+  }
+
+  protected fail(op: string, ret: number): never {
+    throw errnoError(`map ${this.handle.name}: ${op}`, ret, { map: this.handle.name });
+  }
+
+  /** The value at `key`, or `undefined` if there is none. */
+  get(key: K): V | undefined {
+    const fd = this.handle.fd;
+    const r = this.native.mapLookup(fd, this.encodeKey(key), this.valueBuf, 0);
+    if (r === 0) return this.valueCodec.decode(this.valueView, 0);
+    if (r === -errno.ENOENT) return undefined;
+    return this.fail("lookup", r);
+  }
+
+  has(key: K): boolean {
+    const fd = this.handle.fd;
+    const r = this.native.mapLookup(fd, this.encodeKey(key), this.valueBuf, 0);
+    if (r === 0) return true;
+    if (r === -errno.ENOENT) return false;
+    return this.fail("lookup", r);
+  }
+
+  /** Sets `key` to `value`. "noexist" fails with EEXIST if present, "exist" with ENOENT if absent. */
+  set(key: K, value: V, flag: UpdateFlag = "any"): void {
+    const fd = this.handle.fd;
+    const f = updateFlags[flag];
+    if (f === undefined) throw new BpfError(`map ${this.handle.name}: update: unknown flag "${String(flag)}"`, { errno: errno.EINVAL, code: "EINVAL", map: this.handle.name });
+    this.valueCodec.encode(value, this.valueView, 0);
+    const r = this.native.mapUpdate(fd, this.encodeKey(key), this.valueBuf, f);
+    if (r !== 0) this.fail("update", r);
+  }
+
+  /** Deletes `key`; false if it was not there. */
+  delete(key: K): boolean {
+    const fd = this.handle.fd;
+    const r = this.native.mapDelete(fd, this.encodeKey(key)!);
+    if (r === 0) return true;
+    if (r === -errno.ENOENT) return false;
+    return this.fail("delete", r);
+  }
+
+  /**
+   * Looks up and deletes in one step (hash maps since 5.14, queues and stacks always); `undefined`
+   * when absent.
+   */
+  lookupAndDelete(key: K): V | undefined {
+    const fd = this.handle.fd;
+    const r = this.native.mapLookupAndDelete(fd, this.encodeKey(key), this.valueBuf);
+    if (r === 0) return this.valueCodec.decode(this.valueView, 0);
+    if (r === -errno.ENOENT) return undefined;
+    return this.fail("lookup and delete", r);
+  }
+
+  /**
+   * The keys, walked with BPF_MAP_GET_NEXT_KEY. When the current key is deleted underneath (by this
+   * loop or another process), the kernel restarts from the first key; keys already yielded are
+   * remembered and skipped, and the walk is bounded (4 × maxEntries + 64 steps), so it always ends —
+   * under heavy concurrent churn possibly before seeing keys inserted meanwhile.
+   */
+  *keys(): Generator<K, void, undefined> {
+    const size = this.handle.keySize;
+    const next = new Uint8Array(new ArrayBuffer(size));
+    const nextView = new DataView(next.buffer);
+    let prev: Uint8Array | null = null;
+    const dedupe = !this.handle.type.includes("array");
+    const seen = new Set<string>();
+    const bound = 4 * this.handle.maxEntries + 64;
+    for (let steps = 0; steps < bound; steps++) {
+      const r = this.native.mapGetNextKey(this.handle.fd, prev, next);
+      if (r === -errno.ENOENT) return;
+      if (r !== 0) this.fail("get next key", r);
+      let fresh = true;
+      if (dedupe) {
+        const id = Buffer.from(next.buffer, 0, size).toString("latin1");
+        fresh = !seen.has(id);
+        if (fresh) seen.add(id);
+      }
+      prev = next.slice();
+      if (fresh) yield this.keyCodec.decode(nextView, 0);
+    }
+  }
+
+  /** [key, value] pairs; keys that disappear between the key walk and the lookup are skipped. */
+  *entries(): Generator<[K, V], void, undefined> {
+    for (const k of this.keys()) {
+      const v = this.get(k);
+      if (v !== undefined) yield [k, v];
+    }
+  }
+
+  *values(): Generator<V, void, undefined> {
+    for (const [, v] of this.entries()) yield v;
+  }
+
+  [Symbol.iterator](): Generator<[K, V], void, undefined> {
+    return this.entries();
+  }
+
+  /**
+   * All entries with BPF_MAP_LOOKUP_BATCH (optionally deleting them), `batchSize` per syscall. Falls
+   * back to the key walk when the kernel or map type has no batch ops (EINVAL/ENOTSUPP on the first
+   * call).
+   */
+  lookupBatch(opts: { batchSize?: number; delete?: boolean } = {}): Array<[K, V]> {
+    const del = opts.delete ?? false;
+    const n = Math.max(1, Math.min(opts.batchSize ?? 256, this.handle.maxEntries));
+    const ksize = this.handle.keySize;
+    const vsize = this.valueCodec.size;
+    const keys = new Uint8Array(new ArrayBuffer(n * ksize));
+    const vals = new Uint8Array(new ArrayBuffer(n * vsize));
+    const kv = new DataView(keys.buffer);
+    const vv = new DataView(vals.buffer);
+    // The batch cursor is opaque (a bucket index for hash maps); key size, at least 8 bytes, holds it.
+    let inBatch: Uint8Array | null = null;
+    const outBatch = new Uint8Array(new ArrayBuffer(Math.max(ksize, 8)));
+    const out: Array<[K, V]> = [];
+    for (;;) {
+      const [r, count] = this.native.mapLookupBatch(this.handle.fd, inBatch, outBatch, keys, vals, n, del);
+      if (r !== 0 && r !== -errno.ENOENT) {
+        if (inBatch === null && out.length === 0 && (r === -errno.EINVAL || r === -errno.ENOTSUPP || r === -errno.EOPNOTSUPP)) {
+          return this.batchFallback(del);
+        }
+        this.fail(del ? "lookup and delete batch" : "lookup batch", r);
+      }
+      for (let i = 0; i < count; i++) out.push([this.keyCodec.decode(kv, i * ksize), this.valueCodec.decode(vv, i * vsize)]);
+      if (r === -errno.ENOENT) return out;
+      inBatch = outBatch.slice();
+    }
+  }
+
+  private batchFallback(del: boolean): Array<[K, V]> {
+    const out = [...this.entries()];
+    if (del) for (const [k] of out) this.delete(k);
+    return out;
+  }
+
+  /** Deletes `keys` with BPF_MAP_DELETE_BATCH (one by one where unsupported); returns how many went. */
+  deleteBatch(keys: readonly K[]): number {
+    if (keys.length === 0) return 0;
+    const ksize = this.handle.keySize;
+    const buf = new Uint8Array(new ArrayBuffer(keys.length * ksize));
+    const view = new DataView(buf.buffer);
+    keys.forEach((k, i) => this.keyCodec.encode(k, view, i * ksize));
+    const [r, count] = this.native.mapDeleteBatch(this.handle.fd, buf, keys.length);
+    if (r === 0) return count;
+    if (r === -errno.EINVAL || r === -errno.ENOTSUPP || r === -errno.EOPNOTSUPP) {
+      let n = 0;
+      for (const k of keys) if (this.delete(k)) n++;
+      return n;
+    }
+    if (r === -errno.ENOENT) return count; // stopped at a missing key
+    return this.fail("delete batch", r);
+  }
+
+  /**
+   * Closes a map opened on its own (`openPinnedMap`). Maps of a loaded object live as long as the
+   * object: for them this does nothing (close the object).
+   */
+  close(): void {
+    const o = this.handle.object as { standalone?: boolean; close?: () => void };
+    if (o.standalone) o.close?.();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** Pins the map at `path` (on a bpf filesystem, e.g. /sys/fs/bpf/name). */
+  pin(path: string): void {
+    try {
+      this.native.objPin(this.handle.fd, path);
+    } catch (e) {
+      throw fromNative(e, { map: this.handle.name });
+    }
+  }
+}
+
+export class HashMap<K, V> extends BpfMap<K, V> {}
+export class LruHashMap<K, V> extends HashMap<K, V> {}
+
+/** An array map: keys are indexes 0 … maxEntries-1, every slot exists (zeroed) from the start. */
+export class ArrayMap<V> extends BpfMap<number, V> {
+  constructor(handle: MapHandle, value?: Codec<V>) {
+    super(handle, codecs.u32, value);
+  }
+  get length(): number {
+    return this.handle.maxEntries;
+  }
+}
+
+/** Per-CPU value slots are 8-byte aligned: round_up(value_size, 8) each, one per possible CPU. */
+export function perCpuStride(valueSize: number): number {
+  return (valueSize + 7) & ~7;
+}
+
+/** A codec for a per-CPU value: an array of `cpus` values of `inner`, each at an 8-byte stride. */
+export function perCpuCodec<V>(inner: Codec<V>, cpus = possibleCpuCount()): Codec<V[]> {
+  const stride = perCpuStride(inner.size);
+  return {
+    size: stride * cpus,
+    align: 8,
+    decode(v, o = 0) {
+      const out = new Array<V>(cpus);
+      for (let c = 0; c < cpus; c++) out[c] = inner.decode(v, o + c * stride);
+      return out;
+    },
+    encode(x, v, o = 0) {
+      if (x.length !== cpus) throw new RangeError(`per-CPU value: expected ${cpus} values (one per possible CPU), got ${x.length}`);
+      for (let c = 0; c < cpus; c++) inner.encode(x[c]!, v, o + c * stride);
+    },
+  };
+}
+
+function sumOf<V>(values: V[] | undefined): V | undefined {
+  if (values === undefined) return undefined;
+  let acc: number | bigint | undefined;
+  for (const x of values) {
+    if (typeof x === "bigint") acc = ((acc as bigint | undefined) ?? 0n) + x;
+    else if (typeof x === "number") acc = ((acc as number | undefined) ?? 0) + x;
+    else throw new TypeError("sum: per-CPU values are not numbers or bigints");
+  }
+  return acc as V;
+}
+
+/** A per-CPU hash: `get` returns one value per possible CPU, `set` takes as many. */
+export class PerCpuHashMap<K, V> extends BpfMap<K, V[]> {
+  readonly cpus: number;
+  constructor(handle: MapHandle, key?: Codec<K>, value?: Codec<V>) {
+    const cpus = possibleCpuCount();
+    const inner = value ?? (rawCodec(handle.valueSize) as unknown as Codec<V>);
+    if (inner.size !== handle.valueSize) checkSize(handle, "value", inner as Codec<unknown>, handle.valueSize);
+    super(handle, key, perCpuCodec(inner, cpus), perCpuStride(handle.valueSize) * cpus);
+    this.cpus = cpus;
+  }
+  /** The values of all CPUs added up (number or bigint values); `undefined` when the key is absent. */
+  sum(key: K): V | undefined {
+    return sumOf(this.get(key));
+  }
+}
+
+export class LruPerCpuHashMap<K, V> extends PerCpuHashMap<K, V> {}
+
+export class PerCpuArrayMap<V> extends PerCpuHashMap<number, V> {
+  constructor(handle: MapHandle, value?: Codec<V>) {
+    super(handle, codecs.u32, value);
+  }
+  get length(): number {
+    return this.handle.maxEntries;
+  }
+}
+
+/** Stack traces by id (from bpf_get_stackid): instruction pointers, innermost first, zeros trimmed. */
+export class StackTraceMap extends BpfMap<number, bigint[]> {
+  constructor(handle: MapHandle) {
+    const depth = Math.floor(handle.valueSize / 8);
+    super(handle, codecs.u32, {
+      size: handle.valueSize,
+      align: 8,
+      decode(v, o = 0) {
+        const out: bigint[] = [];
+        for (let i = 0; i < depth; i++) {
+          const ip = v.getBigUint64(o + i * 8, LE);
+          if (ip === 0n) break;
+          out.push(ip);
+        }
+        return out;
+      },
+      encode(x, v, o = 0) {
+        for (let i = 0; i < depth; i++) v.setBigUint64(o + i * 8, x[i] ?? 0n, LE);
+      },
+    });
+  }
+}

@@ -1,0 +1,454 @@
+// The loader: open an object from its descriptor's embedded bytes, configure it before load
+// (constants, map sizes, which programs, pinning, log level), load it, and hand out typed programs,
+// maps and variables that all die with the object.
+
+import { addon, type NativeMapMeta, type NativeObject } from "./addon.js";
+import { type Codec, LE } from "./codec.js";
+import { BpfError, closedError, errno, fromNative } from "./errors.js";
+import type { Closeable, MapHandle, MapTypeName, ResourceOwner } from "./handles.js";
+import { Link, LinkSet } from "./links.js";
+import {
+  ArrayMap, BpfMap, HashMap, LruHashMap, LruPerCpuHashMap, PerCpuArrayMap, PerCpuHashMap, StackTraceMap,
+} from "./maps.js";
+import { PerfEventArray } from "./perf.js";
+import { kindOfSection, Program, type ProgramKind } from "./programs.js";
+import { RingBuf } from "./ringbuf.js";
+import { Variable } from "./variables.js";
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type AnyCodec = Codec<any>;
+
+export interface ProgramDescriptor {
+  /** The C function name. */
+  name: string;
+  section: string;
+  kind: ProgramKind;
+}
+
+export interface MapDescriptor {
+  /** The map's C name. */
+  name: string;
+  /** libbpf's map type name without the prefix (`hash`, `ringbuf`, …). */
+  type: string;
+  key?: AnyCodec;
+  /** The value codec (for ring buffers and perf arrays: the event codec). */
+  value?: AnyCodec;
+}
+
+export interface VariableDescriptor {
+  /** The C name. */
+  name: string;
+  /** `.bss`, `.data`, `.rodata` or `.data.<name>`/`.rodata.<name>`. */
+  section: string;
+  offset: number;
+  codec: AnyCodec;
+}
+
+/** What a generated module hands to `loadObject`: data only, no logic. */
+export interface ObjectDescriptor {
+  /** The stem (`exec`). */
+  name: string;
+  /** The compiled object per byte order, as base64 or bytes. */
+  objects: { le?: string | Uint8Array | undefined; be?: string | Uint8Array | undefined };
+  /** By TypeScript name. Programs of the object not listed here appear under their C name. */
+  programs?: Record<string, ProgramDescriptor>;
+  maps?: Record<string, MapDescriptor>;
+  variables?: Record<string, VariableDescriptor>;
+  /** `volatile const` globals: set before load through `LoadOptions.constants`, readable after. */
+  constants?: Record<string, VariableDescriptor>;
+}
+
+export interface LoadOptions<C = Record<string, unknown>> {
+  /** `.rodata` values, by TypeScript name of the descriptor's constants. */
+  constants?: Partial<C>;
+  /**
+   * Directory on a bpf filesystem for pinned maps: maps declared with LIBBPF_PIN_BY_NAME are pinned
+   * (or reused) there; with `pinMaps: "all"` every map is.
+   */
+  pinPath?: string;
+  pinMaps?: "byName" | "all";
+  /** BTF to run CO-RE against instead of /sys/kernel/btf/vmlinux. */
+  btfPath?: string;
+  /** Verifier log level (1 = basic, 2 = verbose); logs of successful loads are kept in `Program.verifierLog`. */
+  logLevel?: number;
+  /** New max_entries by map (TypeScript or C name). */
+  maxEntries?: Record<string, number>;
+  /** Load only these programs (TypeScript or C names); the others are not loaded. */
+  programs?: string[];
+}
+
+export interface ProgramSpec {
+  name: string;
+  section: string;
+  kind: ProgramKind;
+  /** libbpf's program type name (`tracepoint`, `xdp`, …). */
+  type: string;
+  attachType: string;
+  insnCount: number;
+}
+
+export interface MapSpec {
+  name: string;
+  type: MapTypeName;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+}
+
+/** An object as compiled, before load. */
+export interface ObjectSpec {
+  name: string;
+  programs: Record<string, ProgramSpec>;
+  maps: Record<string, MapSpec>;
+}
+
+export type AnyMap = BpfMap<any, any> | RingBuf<any> | PerfEventArray<any>;
+
+function objectBytes(d: ObjectDescriptor): Uint8Array {
+  const src = LE ? d.objects.le : d.objects.be;
+  if (src === undefined || src === null) {
+    throw new BpfError(`load ${d.name}: the descriptor has no ${LE ? "little" : "big"}-endian object for this host`, { errno: errno.EINVAL, code: "ENOEXEC" });
+  }
+  return typeof src === "string" ? Buffer.from(src, "base64") : src;
+}
+
+/** libbpf prefixes internal map names with the object name; keep it a plain identifier. */
+function objectName(d: ObjectDescriptor): string {
+  return d.name.replace(/[^A-Za-z0-9_]/g, "_").slice(0, 15) || "bpf";
+}
+
+function open(d: ObjectDescriptor, btfPath?: string, pinRoot?: string): NativeObject {
+  const A = addon();
+  try {
+    return new A.NativeObject(objectBytes(d), objectName(d), btfPath, pinRoot);
+  } catch (e) {
+    throw fromNative(e, { context: `open ${d.name}` });
+  }
+}
+
+/** Descriptor programs plus any the object has that the descriptor does not list (by C name). */
+function programTable(d: ObjectDescriptor, native: NativeObject): Array<[string, ProgramDescriptor]> {
+  const listed = Object.entries(d.programs ?? {});
+  const known = new Set(listed.map(([, p]) => p.name));
+  for (const p of native.programs()) {
+    if (!known.has(p.name)) listed.push([p.name, { name: p.name, section: p.section, kind: kindOfSection(p.section) }]);
+  }
+  return listed;
+}
+
+function mapTable(d: ObjectDescriptor, native: NativeObject): Array<[string, MapDescriptor]> {
+  const listed = Object.entries(d.maps ?? {});
+  const known = new Set(listed.map(([, m]) => m.name));
+  for (const m of native.maps()) {
+    if (!m.internal && !known.has(m.name)) listed.push([m.name, { name: m.name, type: m.typeName }]);
+  }
+  return listed;
+}
+
+function typeName(meta: { type: number; typeName: string }): MapTypeName {
+  return (meta.typeName === "unknown" ? `unknown_${meta.type}` : meta.typeName) as MapTypeName;
+}
+
+/** Opens `descriptor`'s object without loading it and describes its programs and maps. */
+export function objectSpec(descriptor: ObjectDescriptor, opts: { btfPath?: string } = {}): ObjectSpec {
+  const native = open(descriptor, opts.btfPath);
+  try {
+    const progs = new Map(native.programs().map((p) => [p.name, p]));
+    const maps = new Map(native.maps().map((m) => [m.name, m]));
+    const spec: ObjectSpec = { name: descriptor.name, programs: {}, maps: {} };
+    for (const [ts, p] of programTable(descriptor, native)) {
+      const info = progs.get(p.name);
+      if (!info) continue;
+      spec.programs[ts] = { name: p.name, section: info.section, kind: p.kind, type: info.typeName, attachType: info.attachTypeName, insnCount: info.insnCount };
+    }
+    for (const [ts, m] of mapTable(descriptor, native)) {
+      const info = maps.get(m.name);
+      if (!info) continue;
+      spec.maps[ts] = { name: m.name, type: typeName(info), keySize: info.keySize, valueSize: info.valueSize, maxEntries: info.maxEntries, flags: info.flags };
+    }
+    return spec;
+  } finally {
+    native.close();
+  }
+}
+
+/** The map of a loaded object as readers and wrappers see it; its fd dies with the object. */
+class ObjectMap implements MapHandle {
+  readonly type: MapTypeName;
+  readonly typeId: number;
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly maxEntries: number;
+  constructor(
+    readonly object: BpfObject,
+    readonly name: string,
+    private readonly mapFd: number,
+    meta: NativeMapMeta,
+  ) {
+    this.type = typeName(meta);
+    this.typeId = meta.type;
+    this.keySize = meta.keySize;
+    this.valueSize = meta.valueSize;
+    this.maxEntries = meta.maxEntries;
+  }
+  get fd(): number {
+    if (this.object.closed) throw closedError(`map ${this.name}`);
+    return this.mapFd;
+  }
+}
+
+/** The wrapper class for a map of type `handle.type`. */
+export function wrapMap(handle: MapHandle, key?: AnyCodec, value?: AnyCodec): AnyMap {
+  switch (handle.type) {
+    case "hash":
+      return new HashMap(handle, key, value);
+    case "lru_hash":
+      return new LruHashMap(handle, key, value);
+    case "array":
+      return new ArrayMap(handle, value);
+    case "percpu_hash":
+      return new PerCpuHashMap(handle, key, value);
+    case "lru_percpu_hash":
+      return new LruPerCpuHashMap(handle, key, value);
+    case "percpu_array":
+      return new PerCpuArrayMap(handle, value);
+    case "stack_trace":
+      return new StackTraceMap(handle);
+    case "ringbuf":
+      return new RingBuf(handle, value);
+    case "perf_event_array":
+      return new PerfEventArray(handle, value);
+    default:
+      return new BpfMap(handle, key, value);
+  }
+}
+
+// Objects dropped without close() are released when collected. The held value is the native
+// object, never the BpfObject itself (that would keep it alive forever).
+const finalizer = new FinalizationRegistry<NativeObject>((native) => {
+  try {
+    native.close();
+  } catch {
+    // nothing to report to at this point
+  }
+});
+
+/**
+ * A loaded object. `close()` detaches its links, closes its readers and releases the object; it is
+ * idempotent, and any use afterwards throws a BpfError (code EBADF).
+ */
+export class BpfObject implements Disposable, ResourceOwner {
+  readonly name: string;
+  readonly programs: Record<string, Program<any>>;
+  readonly maps: Record<string, AnyMap>;
+  readonly variables: Record<string, Variable<any>>;
+  /** The `.rodata` constants as loaded (read-only). */
+  readonly constants: Record<string, Variable<any>>;
+  #native: NativeObject | undefined;
+  #owned: Closeable[] = [];
+
+  /** @internal Use `loadObject`. */
+  constructor(descriptor: ObjectDescriptor, native: NativeObject) {
+    this.name = descriptor.name;
+    this.#native = native;
+    finalizer.register(this, native, this);
+    const host = { native, owner: this as ResourceOwner };
+
+    const progs: Record<string, Program<any>> = {};
+    for (const [ts, p] of programTable(descriptor, native)) progs[ts] = new Program(host, p.name, p.section, p.kind);
+    this.programs = progs;
+
+    // Map wrappers are made on first use: a ring buffer reader maps its pages when constructed.
+    const maps: Record<string, AnyMap> = {};
+    const infos = new Map(native.maps().map((m) => [m.name, m]));
+    for (const [ts, m] of mapTable(descriptor, native)) {
+      const info = infos.get(m.name);
+      if (!info) throw new BpfError(`load ${this.name}: map ${m.name} is not in the object`, { errno: errno.ENOENT, code: "ENOENT", map: m.name });
+      let made: AnyMap | undefined;
+      Object.defineProperty(maps, ts, {
+        enumerable: true,
+        get: () => {
+          if (this.closed) throw closedError(`map ${m.name}`);
+          made ??= wrapMap(new ObjectMap(this, m.name, info.fd, addon().mapInfo(info.fd)), m.key, m.value);
+          return made;
+        },
+      });
+    }
+    this.maps = maps;
+
+    this.variables = this.makeVariables(descriptor.variables ?? {});
+    this.constants = this.makeVariables(descriptor.constants ?? {});
+  }
+
+  private makeVariables(table: Record<string, VariableDescriptor>): Record<string, Variable<any>> {
+    const native = this.#native!;
+    const sections = new Map<string, { handle: ObjectMap; bytes: ArrayBuffer | undefined; readonly: boolean }>();
+    const out: Record<string, Variable<any>> = {};
+    for (const [ts, v] of Object.entries(table)) {
+      let s = sections.get(v.section);
+      if (!s) {
+        let fd: number;
+        try {
+          fd = native.mapFd(v.section);
+        } catch (e) {
+          throw fromNative(e, { context: `variable ${v.name}`, map: v.section });
+        }
+        const meta = addon().mapInfo(fd);
+        const readonly = v.section.startsWith(".rodata") || v.section.startsWith(".kconfig");
+        s = { handle: new ObjectMap(this, v.section, fd, meta), bytes: native.mmap(v.section), readonly };
+        sections.set(v.section, s);
+      }
+      out[ts] = new Variable(s.handle, v.name, v.section, v.offset, v.codec, s.bytes, s.readonly);
+    }
+    return out;
+  }
+
+  get closed(): boolean {
+    return this.#native === undefined;
+  }
+
+  own(r: Closeable): void {
+    if (this.closed) {
+      r.close();
+      throw closedError(`object ${this.name}`);
+    }
+    this.#owned.push(r);
+  }
+
+  disown(r: Closeable): void {
+    const i = this.#owned.lastIndexOf(r);
+    if (i >= 0) this.#owned.splice(i, 1);
+  }
+
+  /**
+   * Attaches every program libbpf can attach from its SEC() name alone (tracepoints, raw_tp,
+   * tp_btf, kprobes, fentry, iterators, uprobes with a path in the section, …); programs whose
+   * section names no target (xdp, tc, socket, cgroup, perf_event, plain uprobe) are left for
+   * `program.attach(opts)`. If one fails, those already attached are detached and the error thrown.
+   */
+  async attach(opts: { programs?: string[] } = {}): Promise<LinkSet> {
+    if (this.closed) throw closedError(`object ${this.name}`);
+    const made: Link[] = [];
+    const wanted = opts.programs ? new Set(opts.programs) : undefined;
+    try {
+      for (const [ts, p] of Object.entries(this.programs)) {
+        if (wanted && !wanted.has(ts) && !wanted.has(p.name)) continue;
+        if (this.#native!.programFd(p.name) < 0) continue; // not loaded
+        if (manualKinds.has(p.kind)) continue;
+        try {
+          made.push(p.attachAuto());
+        } catch (e) {
+          if ((e as BpfError).errno === errno.EOPNOTSUPP && !wanted) continue; // nothing to auto-attach to
+          throw e;
+        }
+      }
+    } catch (e) {
+      for (const l of made.reverse()) l.close();
+      throw e;
+    }
+    return new LinkSet(made);
+  }
+
+  close(): void {
+    const native = this.#native;
+    if (native === undefined) return;
+    const owned = this.#owned;
+    this.#owned = [];
+    for (const r of owned.reverse()) {
+      try {
+        r.close();
+      } catch {
+        // keep closing the rest
+      }
+    }
+    this.#native = undefined;
+    finalizer.unregister(this);
+    native.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+const manualKinds = new Set<ProgramKind>(["xdp", "tc", "socket", "cgroup_skb", "cgroup_sock", "perf_event", "syscall"]);
+
+function resolveName<T extends { name: string }>(table: Array<[string, T]>, key: string): string | undefined {
+  for (const [ts, d] of table) if (ts === key || d.name === key) return d.name;
+  return undefined;
+}
+
+function configure<C>(d: ObjectDescriptor, native: NativeObject, opts: LoadOptions<C>): void {
+  const progs = programTable(d, native);
+  if (opts.programs) {
+    const keep = new Set<string>();
+    for (const p of opts.programs) {
+      const c = resolveName(progs, p);
+      if (c === undefined) throw new BpfError(`load ${d.name}: no program "${p}"`, { errno: errno.ENOENT, code: "ENOENT", program: p });
+      keep.add(c);
+    }
+    for (const p of native.programs()) native.setAutoload(p.name, keep.has(p.name));
+  }
+  const maps = mapTable(d, native);
+  for (const [key, n] of Object.entries(opts.maxEntries ?? {})) {
+    const c = resolveName(maps, key);
+    if (c === undefined) throw new BpfError(`load ${d.name}: maxEntries: no map "${key}"`, { errno: errno.ENOENT, code: "ENOENT", map: key });
+    if (!Number.isInteger(n) || n <= 0) throw new BpfError(`load ${d.name}: maxEntries of ${key} must be a positive integer, not ${n}`, { errno: errno.EINVAL, code: "EINVAL", map: key });
+    native.setMaxEntries(c, n);
+  }
+  if (opts.pinPath && opts.pinMaps === "all") {
+    for (const m of native.maps()) if (!m.internal) native.setPinPath(m.name, `${opts.pinPath}/${m.name}`);
+  }
+  if (opts.constants) setConstants(d, native, opts.constants as Record<string, unknown>);
+  if (opts.logLevel) native.setLogLevel(opts.logLevel);
+}
+
+/** Encodes constants into their sections' initial values at the descriptor's offsets. */
+function setConstants(d: ObjectDescriptor, native: NativeObject, values: Record<string, unknown>): void {
+  const table = d.constants ?? {};
+  const bySection = new Map<string, Uint8Array>();
+  for (const [key, value] of Object.entries(values)) {
+    if (value === undefined) continue;
+    const c = table[key] ?? Object.values(table).find((x) => x.name === key);
+    if (!c) throw new BpfError(`load ${d.name}: no constant "${key}" (known: ${Object.keys(table).join(", ") || "none"})`, { errno: errno.ENOENT, code: "ENOENT" });
+    let bytes = bySection.get(c.section);
+    if (!bytes) {
+      const iv = native.initialValue(c.section);
+      if (!iv) throw new BpfError(`load ${d.name}: constant ${c.name}: the object has no ${c.section} section`, { errno: errno.ENOENT, code: "ENOENT", map: c.section });
+      bytes = new Uint8Array(iv);
+      bySection.set(c.section, bytes);
+    }
+    if (c.offset < 0 || c.offset + c.codec.size > bytes.length) {
+      throw new BpfError(`load ${d.name}: constant ${c.name} at ${c.offset}+${c.codec.size} is outside ${c.section} (${bytes.length} bytes)`, { errno: errno.EINVAL, code: "EINVAL" });
+    }
+    c.codec.encode(value, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), c.offset);
+  }
+  for (const [section, bytes] of bySection) native.setInitialValue(section, bytes);
+}
+
+/**
+ * Opens, configures and loads `descriptor`'s object for this host. A load failure throws a BpfError
+ * with errno, the failing program and the verifier log (tail in the message, all of it in `.log`).
+ */
+export async function loadObject<C = Record<string, unknown>>(descriptor: ObjectDescriptor, opts: LoadOptions<C> = {}): Promise<BpfObject> {
+  return loadObjectSync(descriptor, opts);
+}
+
+/** `loadObject` without the promise, for scripts and tests. */
+export function loadObjectSync<C = Record<string, unknown>>(descriptor: ObjectDescriptor, opts: LoadOptions<C> = {}): BpfObject {
+  const pinRoot = opts.pinPath && opts.pinMaps !== "all" ? opts.pinPath : undefined;
+  const native = open(descriptor, opts.btfPath, pinRoot);
+  try {
+    configure(descriptor, native, opts);
+    try {
+      native.load();
+    } catch (e) {
+      throw fromNative(e, { context: `load ${descriptor.name}` });
+    }
+    return new BpfObject(descriptor, native);
+  } catch (e) {
+    native.close();
+    throw e;
+  }
+}

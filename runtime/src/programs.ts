@@ -1,0 +1,358 @@
+// Where each program kind is attached: `Program<K>.attach(opts)` with options typed per kind, and
+// `testRun` over BPF_PROG_TEST_RUN.
+
+import { existsSync, readFileSync } from "node:fs";
+import { delimiter, join } from "node:path";
+import { addon, type NativeLink, type NativeObject } from "./addon.js";
+import { onlineCpus } from "./cpus.js";
+import { resolveSymbolOffset } from "./elf-symbols.js";
+import { BpfError, closedError, errno, errnoError, fromNative } from "./errors.js";
+import type { ResourceOwner } from "./handles.js";
+import { IterLink, Link } from "./links.js";
+
+export type ProgramKind =
+  | "tracepoint" | "raw_tp" | "tp_btf" | "kprobe" | "kretprobe" | "uprobe" | "uretprobe" | "fentry"
+  | "fexit" | "perf_event" | "xdp" | "tc" | "socket" | "cgroup_skb" | "cgroup_sock" | "iter" | "syscall"
+  | "lsm" | "other";
+
+/** A network interface by name (`lo`, `eth0`) or index. */
+export type InterfaceRef = { interface: string; ifindex?: never } | { ifindex: number; interface?: never };
+
+export interface AttachOptions {
+  /** Defaults from the section: `tracepoint/<category>/<name>`. */
+  tracepoint: { category?: string; name?: string };
+  /** Defaults from the section: `raw_tp/<name>`. */
+  raw_tp: { name?: string };
+  tp_btf: Record<string, never>;
+  /** Defaults from the section: `kprobe/<func>`. */
+  kprobe: { func?: string; offset?: number };
+  kretprobe: { func?: string };
+  /**
+   * `path` of the binary or library, and `symbol` (exact symtab name, Go names included) and/or
+   * `offset` (added to the symbol, or a file offset alone). `pid` limits it to one process.
+   */
+  uprobe: { path: string; symbol?: string; offset?: number; pid?: number; cookie?: bigint };
+  uretprobe: { path: string; symbol?: string; offset?: number; pid?: number; cookie?: bigint };
+  fentry: Record<string, never>;
+  fexit: Record<string, never>;
+  /**
+   * One perf event per CPU (default: all online CPUs). Software CPU clock by default; `frequency`
+   * (Hz, default 99) or `period` (events between samples).
+   */
+  perf_event: {
+    event?: "cpu-clock" | "task-clock" | "cycles" | "instructions" | { type: number; config: number };
+    frequency?: number;
+    period?: number;
+    cpus?: readonly number[];
+    pid?: number;
+  };
+  /** `mode` picks the XDP mode (netlink attach); without it a bpf_link is made. */
+  xdp: InterfaceRef & { mode?: "skb" | "drv" | "hw"; flags?: number };
+  tc: InterfaceRef & { direction?: "ingress" | "egress"; priority?: number; handle?: number };
+  /** A socket fd (see `socketFd()` for Node sockets). */
+  socket: { fd: number };
+  cgroup_skb: { cgroup?: string };
+  cgroup_sock: { cgroup?: string };
+  iter: Record<string, never>;
+  syscall: Record<string, never>;
+  lsm: Record<string, never>;
+  other: Record<string, never>;
+}
+
+/** Kinds whose attach needs options (a target the section cannot name). */
+type NeedsOptions = "uprobe" | "uretprobe" | "xdp" | "tc" | "socket";
+type AttachArgs<K extends ProgramKind> = K extends NeedsOptions ? [opts: AttachOptions[K]] : [opts?: AttachOptions[K]];
+type LinkOf<K extends ProgramKind> = K extends "iter" ? IterLink : Link;
+
+export interface TestRunOptions {
+  /** Packet or input data (data_in). */
+  data?: Uint8Array;
+  /** Room for data_out; default data.length + 256 when data is given. */
+  dataOutSize?: number;
+  /** Context in (ctx_in), e.g. a struct xdp_md or the args of a `syscall` program. */
+  ctx?: Uint8Array;
+  ctxOutSize?: number;
+  repeat?: number;
+  flags?: number;
+  cpu?: number;
+}
+
+export interface TestRunResult {
+  /** The program's return value. */
+  retval: number;
+  /** Average run time in ns (over `repeat` runs). */
+  duration: number;
+  data?: Uint8Array;
+  ctx?: Uint8Array;
+}
+
+/** What a program needs from its object: the native handle and who owns its links. */
+export interface ProgramHost {
+  readonly native: NativeObject;
+  readonly owner: ResourceOwner;
+}
+
+/** The program kind a SEC() name implies (libbpf's section conventions). */
+export function kindOfSection(section: string): ProgramKind {
+  const head = section.split("/")[0]!.replace(/\.s$/, "").replace(/\+$/, "");
+  switch (head) {
+    case "tracepoint":
+    case "tp":
+      return "tracepoint";
+    case "raw_tp":
+    case "raw_tracepoint":
+    case "raw_tp.w":
+    case "raw_tracepoint.w":
+      return "raw_tp";
+    case "tp_btf":
+      return "tp_btf";
+    case "kprobe":
+    case "ksyscall":
+      return "kprobe";
+    case "kretprobe":
+    case "kretsyscall":
+      return "kretprobe";
+    case "uprobe":
+      return "uprobe";
+    case "uretprobe":
+      return "uretprobe";
+    case "fentry":
+    case "fmod_ret":
+      return "fentry";
+    case "fexit":
+      return "fexit";
+    case "perf_event":
+      return "perf_event";
+    case "xdp":
+    case "xdp.frags":
+      return "xdp";
+    case "tc":
+    case "classifier":
+    case "action":
+      return "tc";
+    case "socket":
+      return "socket";
+    case "cgroup_skb":
+      return "cgroup_skb";
+    case "cgroup":
+      return "cgroup_sock";
+    case "iter":
+      return "iter";
+    case "syscall":
+      return "syscall";
+    case "lsm":
+      return "lsm";
+    default:
+      return "other";
+  }
+}
+
+const perfTypes = { software: 1, hardware: 0 } as const;
+const perfEvents = {
+  "cpu-clock": { type: perfTypes.software, config: 0 },
+  "task-clock": { type: perfTypes.software, config: 1 },
+  cycles: { type: perfTypes.hardware, config: 0 },
+  instructions: { type: perfTypes.hardware, config: 1 },
+} as const;
+const xdpModes = { skb: 2, drv: 4, hw: 8 } as const;
+
+function ifindexOf(ref: { interface?: string; ifindex?: number }, what: string): number {
+  if (typeof ref.ifindex === "number") return ref.ifindex;
+  if (typeof ref.interface !== "string") throw new BpfError(`${what}: give an interface name or ifindex`, { errno: errno.EINVAL, code: "EINVAL" });
+  const file = `/sys/class/net/${ref.interface}/ifindex`;
+  if (!/^[^/]+$/.test(ref.interface) || !existsSync(file)) throw new BpfError(`${what}: no network interface "${ref.interface}"`, { errno: errno.ENODEV, code: "ENODEV" });
+  return Number(readFileSync(file, "utf8").trim());
+}
+
+/** A binary path as given, or found on $PATH when it has no slash (like a shell would). */
+function findBinary(path: string): string {
+  if (path.includes("/") || existsSync(path)) return path;
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+    const p = join(dir, path);
+    if (dir && existsSync(p)) return p;
+  }
+  return path;
+}
+
+/** The fd of a Node socket (net.Socket, dgram.Socket) for `socket` attach options. */
+export function socketFd(sock: unknown): number {
+  const h = (sock as { _handle?: { fd?: number } } | undefined)?._handle;
+  if (typeof h?.fd === "number" && h.fd >= 0) return h.fd;
+  throw new BpfError("socketFd: this socket has no fd yet (bind or connect it first)", { errno: errno.EBADF, code: "EBADF" });
+}
+
+/** A program of a loaded object. */
+export class Program<K extends ProgramKind = ProgramKind> {
+  /** The C function name. */
+  readonly name: string;
+  readonly section: string;
+  readonly kind: K;
+  private readonly host: ProgramHost;
+
+  /** @internal Programs are made by the loader. */
+  constructor(host: ProgramHost, name: string, section: string, kind: K) {
+    this.host = host;
+    this.name = name;
+    this.section = section;
+    this.kind = kind;
+  }
+
+  private get native(): NativeObject {
+    if (this.host.owner.closed) throw closedError(`program ${this.name}`);
+    return this.host.native;
+  }
+
+  /** The program fd; throws when the object is closed or the program was not loaded. */
+  get fd(): number {
+    const fd = this.native.programFd(this.name);
+    if (fd < 0) throw new BpfError(`program ${this.name}: not loaded (excluded by the programs option)`, { errno: errno.EBADF, code: "EBADF", program: this.name });
+    return fd;
+  }
+
+  /** The verifier log of the load (only kept when loaded with logLevel > 0). */
+  get verifierLog(): string | undefined {
+    return this.native.programLog(this.name);
+  }
+
+  /** Attaches with options for this kind (defaults from the section name where it names a target). */
+  attach(...args: AttachArgs<K>): LinkOf<K> {
+    this.fd; // loaded and open
+    const opts = (args[0] ?? {}) as Record<string, unknown>;
+    const natives = this.attachNative(opts);
+    const link = this.kind === "iter" ? new IterLink(this.name, natives, this.host.owner) : new Link(this.name, natives, this.host.owner);
+    return link as LinkOf<K>;
+  }
+
+  /** Attaches as libbpf would from the SEC() name alone (what `BpfObject.attach()` uses). */
+  attachAuto(): Link {
+    this.fd;
+    const n = this.call(() => addon().attachAuto(this.native, this.name), "attach");
+    return this.kind === "iter" ? new IterLink(this.name, [n], this.host.owner) : new Link(this.name, [n], this.host.owner);
+  }
+
+  private call<T>(fn: () => T, what: string): T {
+    try {
+      return fn();
+    } catch (e) {
+      throw fromNative(e, { program: this.name, context: `${what} ${this.name}` });
+    }
+  }
+
+  private sectionTail(): string {
+    const i = this.section.indexOf("/");
+    return i < 0 ? "" : this.section.slice(i + 1);
+  }
+
+  private attachNative(o: Record<string, unknown>): NativeLink[] {
+    const A = addon();
+    const obj = this.native;
+    const name = this.name;
+    const str = (k: string) => (typeof o[k] === "string" ? (o[k] as string) : undefined);
+    const num = (k: string) => (typeof o[k] === "number" ? (o[k] as number) : undefined);
+    switch (this.kind as ProgramKind) {
+      case "tracepoint": {
+        const [cat, tp] = this.sectionTail().split("/");
+        const category = str("category") ?? cat;
+        const event = str("name") ?? tp;
+        if (!category || !event) throw this.badOptions("tracepoint needs { category, name } (the section names none)");
+        return [this.call(() => A.attachTracepoint(obj, name, category, event), "attach")];
+      }
+      case "raw_tp": {
+        const tp = str("name") ?? this.sectionTail();
+        if (!tp) throw this.badOptions("raw_tp needs { name } (the section names none)");
+        return [this.call(() => A.attachRawTracepoint(obj, name, tp), "attach")];
+      }
+      case "tp_btf":
+      case "fentry":
+      case "fexit":
+        return [this.call(() => A.attachTrace(obj, name), `attach ${this.kind}`)];
+      case "lsm":
+        return [this.call(() => A.attachLsm(obj, name), "attach lsm")];
+      case "kprobe":
+      case "kretprobe": {
+        const func = str("func") ?? this.sectionTail().split("+")[0];
+        if (!func) throw this.badOptions(`${this.kind} needs { func } (the section names none)`);
+        return [this.call(() => A.attachKprobe(obj, name, this.kind === "kretprobe", func, num("offset") ?? 0), `attach ${this.kind}`)];
+      }
+      case "uprobe":
+      case "uretprobe": {
+        const path = str("path");
+        if (!path) throw this.badOptions(`${this.kind} needs { path } of the binary`);
+        const bin = findBinary(path);
+        const sym = str("symbol");
+        const offset = (sym ? resolveSymbolOffset(bin, sym) : 0) + (num("offset") ?? 0);
+        if (!sym && num("offset") === undefined) throw this.badOptions(`${this.kind} needs { symbol } or { offset }`);
+        const cookie = typeof o.cookie === "bigint" ? o.cookie : undefined;
+        return [this.call(() => A.attachUprobe(obj, name, this.kind === "uretprobe", num("pid") ?? -1, bin, offset, undefined, cookie), `attach ${this.kind}`)];
+      }
+      case "perf_event":
+        return this.attachPerfEvent(o as AttachOptions["perf_event"]);
+      case "xdp": {
+        const ifindex = ifindexOf(o, `attach ${name} (xdp)`);
+        const mode = str("mode") as keyof typeof xdpModes | undefined;
+        if (mode !== undefined && !(mode in xdpModes)) throw this.badOptions(`xdp mode must be skb, drv or hw, not "${mode}"`);
+        const flags = (num("flags") ?? 0) | (mode ? xdpModes[mode] : 0);
+        return [this.call(() => A.attachXdp(obj, name, ifindex, flags), "attach xdp")];
+      }
+      case "tc": {
+        const ifindex = ifindexOf(o, `attach ${name} (tc)`);
+        const dir = str("direction") ?? (this.section.includes("egress") ? "egress" : "ingress");
+        if (dir !== "ingress" && dir !== "egress") throw this.badOptions(`tc direction must be ingress or egress, not "${dir}"`);
+        return [this.call(() => A.attachTc(obj, name, ifindex, dir === "ingress", num("priority"), num("handle")), "attach tc")];
+      }
+      case "socket": {
+        const fd = num("fd");
+        if (fd === undefined || fd < 0) throw this.badOptions("socket needs { fd } of a socket");
+        return [this.call(() => A.attachSocket(obj, name, fd), "attach socket filter")];
+      }
+      case "cgroup_skb":
+      case "cgroup_sock": {
+        const cg = str("cgroup") ?? "/sys/fs/cgroup";
+        return [this.call(() => A.attachCgroup(obj, name, cg), "attach cgroup")];
+      }
+      case "iter":
+        return [this.call(() => A.attachIter(obj, name), "attach iterator")];
+      default:
+        return [this.call(() => A.attachAuto(obj, name), "attach")];
+    }
+  }
+
+  private attachPerfEvent(o: AttachOptions["perf_event"]): NativeLink[] {
+    const A = addon();
+    const ev = o.event ?? "cpu-clock";
+    const spec = typeof ev === "string" ? perfEvents[ev] : ev;
+    if (!spec) throw this.badOptions(`unknown perf event "${String(ev)}"`);
+    const useFreq = o.period === undefined;
+    const n = o.period ?? o.frequency ?? 99;
+    const cpus = o.cpus ?? onlineCpus();
+    const links: NativeLink[] = [];
+    try {
+      for (const cpu of cpus) {
+        const pfd = this.call(() => A.perfEventOpen(spec.type, spec.config, cpu, o.pid ?? -1, n, useFreq), "open perf event for");
+        links.push(this.call(() => A.attachPerfEvent(this.native, this.name, pfd), "attach perf event"));
+      }
+    } catch (e) {
+      for (const l of links) l.close();
+      throw e;
+    }
+    return links;
+  }
+
+  private badOptions(detail: string): BpfError {
+    return new BpfError(`attach ${this.name}: ${detail}`, { errno: errno.EINVAL, code: "EINVAL", program: this.name });
+  }
+
+  /** Runs the program once (or `repeat` times) on `data`/`ctx` with BPF_PROG_TEST_RUN. */
+  testRun(opts: TestRunOptions = {}): TestRunResult {
+    const fd = this.fd;
+    const data = opts.data ?? null;
+    const dataOut = opts.dataOutSize ?? (data ? data.length + 256 : 0);
+    const ctx = opts.ctx ?? null;
+    const r = addon().testRun(fd, data, dataOut, ctx, opts.ctxOutSize ?? 0, opts.repeat ?? 0, opts.flags ?? 0, opts.cpu ?? 0);
+    if (r.ret !== 0) throw errnoError(`test run ${this.name}`, r.ret, { program: this.name });
+    const out: TestRunResult = { retval: r.retval, duration: r.duration };
+    if (r.dataOut) out.data = r.dataOut;
+    if (r.ctxOut) out.ctx = r.ctxOut;
+    return out;
+  }
+}

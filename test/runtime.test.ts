@@ -1,0 +1,74 @@
+// Runtime end to end: load a real object from memory, set a .rodata constant, attach a tracepoint,
+// trigger it from this process, and read the results through a typed map and mmapped globals.
+
+import test from "ava";
+import { closeSync, openSync } from "node:fs";
+import { codecs, loadObject, objectSpec, type HashMap, type Variable } from "@bpf2ts/runtime";
+import { compileBpf, descriptor, requireFeature } from "./helpers/kernel.js";
+
+const basic = () =>
+  descriptor("basic", compileBpf("runtime-basic.bpf.c"), {
+    programs: { onOpenat: { name: "on_openat", section: "tracepoint/syscalls/sys_enter_openat", kind: "tracepoint" } },
+    maps: { counts: { name: "counts", type: "hash", key: codecs.u32, value: codecs.u64 } },
+    variables: {
+      openCount: { name: "open_count", section: ".bss", offset: 0, codec: codecs.u64 },
+      lastPath: { name: "last_path", section: ".bss", offset: 8, codec: { size: 64, align: 1, decode: (v: DataView, o = 0) => codecs.cstring(v, o, 64), encode: (x: string, v: DataView, o = 0) => codecs.setCstring(v, o, 64, x) } },
+      magicSeen: { name: "magic_seen", section: ".bss", offset: 72, codec: codecs.u64 },
+      dataMarker: { name: "data_marker", section: ".data", offset: 0, codec: codecs.u64 },
+    },
+    constants: {
+      targetTgid: { name: "target_tgid", section: ".rodata", offset: 0, codec: codecs.u32 },
+      magic: { name: "magic", section: ".rodata", offset: 8, codec: codecs.u64 },
+    },
+  });
+
+test("objectSpec describes programs and maps before load", async (t) => {
+  if (!(await requireFeature(t, "clang"))) return;
+  const spec = objectSpec(basic());
+  t.is(spec.programs.onOpenat?.section, "tracepoint/syscalls/sys_enter_openat");
+  t.is(spec.programs.onOpenat?.type, "tracepoint");
+  t.true((spec.programs.onOpenat?.insnCount ?? 0) > 10);
+  t.deepEqual(
+    { type: spec.maps.counts?.type, keySize: spec.maps.counts?.keySize, valueSize: spec.maps.counts?.valueSize, maxEntries: spec.maps.counts?.maxEntries },
+    { type: "hash", keySize: 4, valueSize: 8, maxEntries: 1024 },
+  );
+});
+
+test("tracepoint: load with constants, attach, count this process's openat calls", async (t) => {
+  if (!(await requireFeature(t, "root", "bpf", "tracepoint", "clang"))) return;
+  const obj = await loadObject(basic(), { constants: { targetTgid: process.pid, magic: 0xdeadbeefcafen }, maxEntries: { counts: 2048 } });
+  try {
+    const counts = obj.maps.counts as HashMap<number, bigint>;
+    t.is(counts.maxEntries, 2048);
+    const openCount = obj.variables.openCount as Variable<bigint>;
+    t.is(obj.variables.dataMarker!.get(), 0x1122334455667788n, ".data initial value visible through mmap");
+    t.is(obj.constants.targetTgid!.get(), process.pid, ".rodata holds the constant we set");
+    t.throws(() => obj.constants.targetTgid!.set(1), { name: "BpfError" });
+
+    const links = await obj.attach();
+    t.is(links.links.length, 1);
+    const N = 25;
+    for (let i = 0; i < N; i++) closeSync(openSync(`/proc/self/stat`, "r"));
+    closeSync(openSync("/dev/null", "r"));
+    links.close();
+    // After detaching, opening more changes nothing.
+    closeSync(openSync("/dev/null", "r"));
+
+    t.is(openCount.get(), BigInt(N + 1));
+    t.is(obj.variables.lastPath!.get(), "/dev/null");
+    t.is(obj.variables.magicSeen!.get(), 0xdeadbeefcafen);
+    // All opens came from the main thread: tid == pid.
+    t.is(counts.get(process.pid), BigInt(N + 1));
+    t.is(counts.get(1), undefined, "a miss is undefined");
+    t.deepEqual([...counts.keys()], [process.pid]);
+
+    // Writes from JS go live into the mapped .bss.
+    openCount.set(5n);
+    t.is(openCount.get(), 5n);
+  } finally {
+    obj.close();
+  }
+  t.throws(() => obj.variables.openCount!.get(), { name: "BpfError", message: /closed/ });
+  t.throws(() => (obj.maps.counts as HashMap<number, bigint>).get(1), { name: "BpfError" });
+  obj.close(); // idempotent
+});
