@@ -81,9 +81,9 @@ export function decodeTypes(words: Uint32Array, strings: StringTable, out: Type[
     if (n - i < extra)
       throw fail(id, `${kindNames[kind as Kind]} record truncated (needs ${extra * 4} bytes, ${(n - i) * 4} left)`);
     const name = str(nameOff, id, "name");
-    // Check the list entries now (stride 3 or 2 words; name at +0 unless a datasec; type at typeAt).
-    if (vlen !== 0 && extra !== 0) {
-      const stride = extra / vlen;
+    // Check the list entries now: name offsets and referenced type ids (datasecs have no names).
+    const stride = listStride(kind);
+    if (stride !== 0) {
       const hasName = kind !== Kind.Datasec;
       const typeAt = kind === Kind.Datasec ? 0 : kind === Kind.Struct || kind === Kind.Union || kind === Kind.FuncProto ? 1 : -1;
       for (let m = 0, j = i; m < vlen; m++, j += stride) {
@@ -173,6 +173,22 @@ export function decodeTypes(words: Uint32Array, strings: StringTable, out: Type[
 
   if (maxRef >= out.length)
     throw fail(maxRefFrom, `refers to type ${maxRef}, but there are only ${out.length} types`);
+}
+
+/** Words per list entry of the kinds that carry a vlen-long list; 0 for the others (whose vlen is not a count). */
+function listStride(kind: number): number {
+  switch (kind) {
+    case Kind.Struct:
+    case Kind.Union:
+    case Kind.Datasec:
+    case Kind.Enum64:
+      return 3;
+    case Kind.Enum:
+    case Kind.FuncProto:
+      return 2;
+    default:
+      return 0;
+  }
 }
 
 function listItem(kind: number): string {

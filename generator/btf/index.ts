@@ -141,12 +141,20 @@ export function sizeof(btf: Btf, id: TypeId): number {
  * struct whose members or size are misaligned for that is packed and aligns to 1.
  */
 export function alignof(btf: Btf, id: TypeId): number {
-  return alignOf(btf, id, 0);
+  let memo = alignMemo.get(btf);
+  if (!memo) alignMemo.set(btf, (memo = new Map()));
+  return alignOf(btf, id, memo);
 }
 
-function alignOf(btf: Btf, id: TypeId, depth: number): number {
-  if (depth > MAX_CHAIN) throw new BtfError(`BTF: type ${id}: nesting too deep for alignment (cycle?)`, { typeId: id });
-  const t = resolve(btf, id);
+/** Per-graph memo of composite alignments (0 while being computed, to catch by-value cycles). */
+const alignMemo = new WeakMap<Btf, Map<TypeId, number>>();
+
+function alignOf(btf: Btf, id: TypeId, memo: Map<TypeId, number>): number {
+  let t = resolve(btf, id);
+  for (let depth = 0; t.kind === Kind.Array; depth++) {
+    if (depth >= MAX_CHAIN) throw new BtfError(`BTF: type ${id}: array chain too long`, { typeId: id });
+    t = resolve(btf, t.type);
+  }
   switch (t.kind) {
     case Kind.Int:
     case Kind.Enum:
@@ -155,17 +163,22 @@ function alignOf(btf: Btf, id: TypeId, depth: number): number {
       return Math.min(8, t.size);
     case Kind.Ptr:
       return 8;
-    case Kind.Array:
-      return alignOf(btf, t.type, depth + 1);
     case Kind.Struct:
     case Kind.Union: {
+      const known = memo.get(t.id);
+      if (known === 0) throw new BtfError(`BTF: type ${t.id}: ${kindNames[t.kind]} contains itself`, { typeId: t.id });
+      if (known !== undefined) return known;
+      memo.set(t.id, 0);
       let max = 1;
+      let packed = false;
       for (const m of t.members) {
-        const a = alignOf(btf, m.type, depth + 1);
+        const a = alignOf(btf, m.type, memo);
         if (a > max) max = a;
-        if (m.bitSize === 0 && m.bitOffset % (8 * a) !== 0) return 1;
+        if (m.bitSize === 0 && m.bitOffset % (8 * a) !== 0) packed = true;
       }
-      return t.size % max !== 0 ? 1 : max;
+      const align = packed || t.size % max !== 0 ? 1 : max;
+      memo.set(t.id, align);
+      return align;
     }
     default:
       throw new BtfError(`BTF: type ${id}: ${kindNames[t.kind]} has no alignment`, { typeId: id });
@@ -190,11 +203,15 @@ export function isPacked(btf: Btf, id: TypeId): boolean {
  * `int (*)(int, const char *)`. With `declName`, a full declarator: `char comm[16]`.
  */
 export function typeName(btf: Btf, id: TypeId, declName = ""): string {
-  return declare(btf, id, declName, 0);
+  return declare(btf, id, declName, 0, { steps: 0 });
 }
 
-function declare(btf: Btf, id: TypeId, inner: string, depth: number): string {
-  if (depth > MAX_CHAIN * 4) throw new BtfError(`BTF: type ${id}: declarator too deep (cycle?)`, { typeId: id });
+/** Bounds the work on corrupted graphs (a prototype whose parameters point back to it, etc.). */
+const MAX_DECLARATOR_STEPS = 10_000;
+
+function declare(btf: Btf, id: TypeId, inner: string, depth: number, budget: { steps: number }): string {
+  if (depth > MAX_CHAIN * 4 || ++budget.steps > MAX_DECLARATOR_STEPS)
+    throw new BtfError(`BTF: type ${id}: declarator too deep or too large (cycle?)`, { typeId: id });
   const t = typeAt(btf, id);
   const join = (base: string) => (inner === "" ? base : inner[0] === "[" ? base + inner : `${base} ${inner}`);
   switch (t.kind) {
@@ -216,13 +233,13 @@ function declare(btf: Btf, id: TypeId, inner: string, depth: number): string {
     case Kind.Ptr: {
       const target = typeAt(btf, t.type);
       const wrap = target.kind === Kind.Array || target.kind === Kind.FuncProto;
-      return declare(btf, t.type, wrap ? `(*${inner})` : `*${inner}`, depth + 1);
+      return declare(btf, t.type, wrap ? `(*${inner})` : `*${inner}`, depth + 1, budget);
     }
     case Kind.Array:
-      return declare(btf, t.type, `${inner}[${t.nelems}]`, depth + 1);
+      return declare(btf, t.type, `${inner}[${t.nelems}]`, depth + 1, budget);
     case Kind.FuncProto: {
-      const params = t.params.map((p) => (p.type === 0 && p.name === "" ? "..." : declare(btf, p.type, "", depth + 1)));
-      return declare(btf, t.returnType, `${inner}(${params.length ? params.join(", ") : "void"})`, depth + 1);
+      const params = t.params.map((p) => (p.type === 0 && p.name === "" ? "..." : declare(btf, p.type, "", depth + 1, budget)));
+      return declare(btf, t.returnType, `${inner}(${params.length ? params.join(", ") : "void"})`, depth + 1, budget);
     }
     case Kind.Const:
     case Kind.Volatile:
@@ -230,11 +247,11 @@ function declare(btf: Btf, id: TypeId, inner: string, depth: number): string {
       const q = t.kind === Kind.Const ? "const" : t.kind === Kind.Volatile ? "volatile" : "restrict";
       // A qualified pointer puts the qualifier after the `*`; anything else before the base type.
       const target = typeAt(btf, t.type);
-      if (target.kind === Kind.Ptr) return declare(btf, t.type, inner ? `${q} ${inner}` : q, depth + 1);
-      return `${q} ${declare(btf, t.type, inner, depth + 1)}`;
+      if (target.kind === Kind.Ptr) return declare(btf, t.type, inner ? `${q} ${inner}` : q, depth + 1, budget);
+      return `${q} ${declare(btf, t.type, inner, depth + 1, budget)}`;
     }
     case Kind.TypeTag:
-      return declare(btf, t.type, inner, depth + 1);
+      return declare(btf, t.type, inner, depth + 1, budget);
     case Kind.Func:
     case Kind.Var:
     case Kind.Datasec:
