@@ -46,18 +46,73 @@ const latin1 = new TextDecoder("latin1");
 const utf8 = new TextDecoder("utf-8");
 
 /**
- * A NUL-terminated C string of at most `n` bytes. ASCII is decoded by hand: for the short strings of
- * tracing (comm, filenames) that is several times faster than a TextDecoder call.
+ * A NUL-terminated C string of at most `n` bytes. Tracing strings repeat (the same comm, the same
+ * paths), so short ASCII strings go through a small direct-mapped cache keyed by their first 16
+ * bytes: a hit costs four 32-bit reads and compares, no string is built. Misses build the string with
+ * one fixed-arity `String.fromCharCode` call; non-ASCII goes through the UTF-8 decoder.
  */
 function cstring(v: DataView, o: number, n: number): string {
-  let s = "";
-  for (let i = 0; i < n; i++) {
-    const c = v.getUint8(o + i);
-    if (c === 0) return s;
-    if (c >= 0x80) return utf8.decode(cbytes(v, o, n));
-    s += String.fromCharCode(c);
-  }
+  if (n >= 16) return cachedCstring(v, o, n);
+  return buildCstring(v, o, n);
+}
+
+interface CacheSlot {
+  a: number;
+  b: number;
+  c: number;
+  d: number;
+  s: string;
+}
+const cacheSize = 1024;
+const cache: (CacheSlot | undefined)[] = new Array(cacheSize).fill(undefined);
+
+function cachedCstring(v: DataView, o: number, n: number): string {
+  const a = v.getInt32(o, true);
+  const b = v.getInt32(o + 4, true);
+  const c = v.getInt32(o + 8, true);
+  const d = v.getInt32(o + 12, true);
+  const h = (Math.imul(Math.imul(Math.imul(a, 31) + b, 31) + c, 31) + d) & (cacheSize - 1);
+  const slot = cache[h];
+  if (slot !== undefined && slot.a === a && slot.b === b && slot.c === c && slot.d === d) return slot.s;
+  const s = buildCstring(v, o, n);
+  // Cached only when byte 15 is NUL: the string then ends inside the 16 keyed bytes, so the key
+  // determines it (in either byte order, `d`'s top byte read little-endian is byte 15).
+  if (d >>> 24 === 0) cache[h] = { a, b, c, d, s };
   return s;
+}
+
+function buildCstring(v: DataView, o: number, n: number): string {
+  let end = 0;
+  let ascii = true;
+  for (; end < n; end++) {
+    const c = v.getUint8(o + end);
+    if (c === 0) break;
+    if (c >= 0x80) ascii = false;
+  }
+  if (end === 0) return "";
+  if (!ascii) return utf8.decode(new Uint8Array(v.buffer, v.byteOffset + o, end));
+  if (end <= 16) return shortAscii(v, o, end);
+  return latin1.decode(new Uint8Array(v.buffer, v.byteOffset + o, end));
+}
+
+// fromCharCode with a fixed arity per length: no array, no apply, no cons-string chain.
+function shortAscii(v: DataView, o: number, n: number): string {
+  const b = (i: number): number => v.getUint8(o + i);
+  switch (n) {
+    case 1: return String.fromCharCode(b(0));
+    case 2: return String.fromCharCode(b(0), b(1));
+    case 3: return String.fromCharCode(b(0), b(1), b(2));
+    case 4: return String.fromCharCode(b(0), b(1), b(2), b(3));
+    case 5: return String.fromCharCode(b(0), b(1), b(2), b(3), b(4));
+    case 6: return String.fromCharCode(b(0), b(1), b(2), b(3), b(4), b(5));
+    case 7: return String.fromCharCode(b(0), b(1), b(2), b(3), b(4), b(5), b(6));
+    case 8: return String.fromCharCode(b(0), b(1), b(2), b(3), b(4), b(5), b(6), b(7));
+    default: {
+      let s = String.fromCharCode(b(0), b(1), b(2), b(3), b(4), b(5), b(6), b(7));
+      for (let i = 8; i < n; i++) s += String.fromCharCode(b(i));
+      return s;
+    }
+  }
 }
 
 /** The bytes of a C string up to (not including) the first NUL. */
@@ -127,24 +182,99 @@ function setBits(v: DataView, o: number, size: number, bitOffset: number, bitSiz
 }
 
 type TypedArrayCtor<A> = { new (buffer: ArrayBufferLike, byteOffset: number, length: number): A; BYTES_PER_ELEMENT: number };
-
-/**
- * A copy of `n` elements as a typed array. On a host-endian buffer this is a plain slice; typed arrays
- * need element alignment, so the copy is made into a fresh buffer.
- */
-function typedArray<A>(ctor: TypedArrayCtor<A>, v: DataView, o: number, n: number): A {
-  const len = n * ctor.BYTES_PER_ELEMENT;
-  const copy = v.buffer.slice(v.byteOffset + o, v.byteOffset + o + len);
-  return new ctor(copy, 0, n);
+interface TypedArrayLike<A> {
+  readonly buffer: ArrayBufferLike;
+  slice(start: number, end: number): A;
 }
 
-/** Writes a typed array (or any array of numbers/bigints) of at most `n` elements. */
+/**
+ * For each element type, a whole-buffer typed array over the last buffer seen, so an aligned copy is
+ * one `slice` (a memcpy) — no per-element reads, no bigint allocations for 64-bit elements.
+ */
+const sourceViews = new Map<unknown, TypedArrayLike<unknown>>();
+
+/**
+ * A copy of `n` elements as a typed array (data is host-endian, like typed arrays). Aligned input is
+ * copied with one `slice`; unaligned input (packed structs) through a byte copy into a fresh buffer.
+ */
+function typedArray<A>(ctor: TypedArrayCtor<A>, v: DataView, o: number, n: number): A {
+  const width = ctor.BYTES_PER_ELEMENT;
+  const at = v.byteOffset + o;
+  if (n < 0 || o < 0 || o + n * width > v.byteLength) throw new RangeError(`codecs.typedArray: ${n} elements of ${width} bytes at offset ${o} pass the end of a ${v.byteLength}-byte view`);
+  if (at % width === 0) {
+    let src = sourceViews.get(ctor) as TypedArrayLike<A> | undefined;
+    if (src === undefined || src.buffer !== v.buffer) {
+      src = new ctor(v.buffer, 0, Math.floor(v.buffer.byteLength / width)) as unknown as TypedArrayLike<A>;
+      sourceViews.set(ctor, src as TypedArrayLike<unknown>);
+    }
+    return src.slice(at / width, at / width + n);
+  }
+  const copy = new Uint8Array(n * width);
+  copy.set(new Uint8Array(v.buffer, at, n * width));
+  return new ctor(copy.buffer, 0, n);
+}
+
+/** A live typed array over the bytes when they are aligned for it (zero-copy views), else a copy. */
+function typedArrayView<A>(ctor: TypedArrayCtor<A>, v: DataView, o: number, n: number): A {
+  const at = v.byteOffset + o;
+  if (at % ctor.BYTES_PER_ELEMENT === 0 && o + n * ctor.BYTES_PER_ELEMENT <= v.byteLength) return new ctor(v.buffer, at, n);
+  return typedArray(ctor, v, o, n);
+}
+
+/** Writes a typed array (or any array of numbers/bigints) of at most `n` elements; the rest is zeroed. */
 function setTypedArray(ctor: TypedArrayCtor<unknown>, v: DataView, o: number, n: number, src: ArrayLike<number | bigint>): void {
   const width = ctor.BYTES_PER_ELEMENT;
   const dst = new Uint8Array(v.buffer, v.byteOffset + o, n * width);
-  const tmp = new ctor(new ArrayBuffer(n * width), 0, n) as unknown as { [i: number]: number | bigint };
-  for (let i = 0; i < Math.min(n, src.length); i++) tmp[i] = src[i]!;
-  dst.set(new Uint8Array((tmp as unknown as { buffer: ArrayBuffer }).buffer));
+  const tmp = new ctor(new ArrayBuffer(n * width), 0, n) as unknown as { [i: number]: number | bigint; buffer: ArrayBuffer };
+  const count = Math.min(n, src.length);
+  for (let i = 0; i < count; i++) tmp[i] = src[i]!;
+  dst.set(new Uint8Array(tmp.buffer));
+}
+
+/** Elements of `elemSize` bytes a flexible array member at `o` holds: what the view has left. */
+function flexCount(v: DataView, o: number, elemSize: number): number {
+  return o >= v.byteLength ? 0 : Math.floor((v.byteLength - o) / elemSize);
+}
+
+/** Zeroes `n` bytes (encoders clear padding and union tails so keys compare equal in the kernel). */
+function zero(v: DataView, o: number, n: number): void {
+  new Uint8Array(v.buffer, v.byteOffset + o, n).fill(0);
+}
+
+/** Bitfield read for units of 1, 2 or 4 bytes and ≤ 32 bits, in plain number arithmetic. */
+function getBitsN(v: DataView, o: number, size: number, bitOffset: number, bitSize: number, signed: boolean): number {
+  const unit = size === 1 ? v.getUint8(o) : size === 2 ? v.getUint16(o, LE) : v.getUint32(o, LE);
+  const shift = LE ? bitOffset : size * 8 - bitOffset - bitSize;
+  const up = 32 - bitSize;
+  // Move the field to the top of a 32-bit word, then back down: arithmetic shift sign-extends.
+  const top = (unit >>> shift) << up;
+  return signed ? top >> up : top >>> up;
+}
+
+function setBitsN(v: DataView, o: number, size: number, bitOffset: number, bitSize: number, value: number): void {
+  const shift = LE ? bitOffset : size * 8 - bitOffset - bitSize;
+  const mask = (bitSize === 32 ? 0xffffffff : (2 ** bitSize - 1) * 2 ** shift) >>> 0;
+  const bits = ((value * 2 ** shift) >>> 0) & mask;
+  if (size === 1) v.setUint8(o, (v.getUint8(o) & ~mask) | bits);
+  else if (size === 2) v.setUint16(o, (v.getUint16(o, LE) & ~mask) | bits, LE);
+  else v.setUint32(o, ((v.getUint32(o, LE) & ~mask) | bits) >>> 0, LE);
+}
+
+/** 128-bit integers as bigints (`__int128`): two 64-bit halves in the host's order. */
+function u128(v: DataView, o: number): bigint {
+  const lo = v.getBigUint64(o + (LE ? 0 : 8), LE);
+  const hi = v.getBigUint64(o + (LE ? 8 : 0), LE);
+  return (hi << 64n) | lo;
+}
+
+function s128(v: DataView, o: number): bigint {
+  return BigInt.asIntN(128, u128(v, o));
+}
+
+function setI128(v: DataView, o: number, x: bigint): void {
+  const u = BigInt.asUintN(128, BigInt(x));
+  v.setBigUint64(o + (LE ? 0 : 8), u & 0xffffffffffffffffn, LE);
+  v.setBigUint64(o + (LE ? 8 : 0), u >> 64n, LE);
 }
 
 export const codecs = {
@@ -166,8 +296,16 @@ export const codecs = {
   setBytes,
   getBits,
   setBits,
+  getBitsN,
+  setBitsN,
   typedArray,
+  typedArrayView,
   setTypedArray,
+  flexCount,
+  zero,
+  u128,
+  s128,
+  setI128,
 };
 
 /** A raw byte codec for keys/values without a better type (e.g. `--no-global-types`). */

@@ -1,0 +1,93 @@
+// Which types a generated module holds, and their layouts: map keys, values and event types,
+// variables, `--type` names and (unless turned off) the named types the user's source declares.
+// Roots are visited in name order so that anonymous types get the same names on every run.
+
+import { Kind, type Btf, type TypeId } from "../btf/types.js";
+import { LayoutEngine, type ValueLayout } from "../layout.js";
+import type { MapModel, ObjectModel, VariableModel } from "../model.js";
+
+export interface MapLayouts {
+  readonly map: MapModel;
+  readonly key?: ValueLayout;
+  readonly value?: ValueLayout;
+  /** Ring buffer / perf event array record type. */
+  readonly event?: ValueLayout;
+}
+
+export interface VariableLayout {
+  readonly variable: VariableModel;
+  readonly type: ValueLayout;
+}
+
+export interface ModuleLayouts {
+  readonly engine: LayoutEngine;
+  readonly maps: readonly MapLayouts[];
+  readonly variables: readonly VariableLayout[];
+}
+
+export interface RootOptions {
+  /** Emit the named structs/unions/enums the source declares (bpf2go's default). */
+  readonly globalTypes: boolean;
+  /** C spellings of the types the user's source declares (`struct event`, `enum kind`, `u32`). */
+  readonly declaredTypes?: readonly string[];
+}
+
+const byName = <T extends { name: string }>(a: T, b: T): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+/** Resolves a C spelling (`struct x`, `union x`, `enum x`, `x`) to a type id of the matching kind. */
+export function resolveSpelling(btf: Btf, spelling: string): TypeId | undefined {
+  const m = /^\s*(?:(struct|union|enum)\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*$/.exec(spelling);
+  if (!m) return undefined;
+  const [, tag, name] = m;
+  const kinds =
+    tag === "struct" ? [Kind.Struct] : tag === "union" ? [Kind.Union] : tag === "enum" ? [Kind.Enum, Kind.Enum64] : [Kind.Typedef, Kind.Struct, Kind.Union, Kind.Enum, Kind.Enum64];
+  // Prefer a complete definition over a FWD; among kinds, the order above (a typedef wins for a bare name).
+  for (const kind of kinds) {
+    const id = btf.byName(name!).find((i) => btf.types[i]?.kind === kind);
+    if (id !== undefined) return id;
+  }
+  return undefined;
+}
+
+export function layoutModule(stem: string, model: ObjectModel, opts: RootOptions): ModuleLayouts {
+  const engine = new LayoutEngine(model.btf, stem);
+  const maps = [...model.maps].sort(byName).map((map): MapLayouts => {
+    const key = map.keyTypeId !== undefined && map.keyTypeId !== 0 ? engine.layoutRoot(map.keyTypeId, `${map.name}_key`) : undefined;
+    const value = map.valueTypeId !== undefined && map.valueTypeId !== 0 ? engine.layoutRoot(map.valueTypeId, `${map.name}_value`) : undefined;
+    const event = map.event?.typeId !== undefined ? engine.layoutRoot(map.event.typeId, `${map.name}_event`) : undefined;
+    return { map, ...(key && { key }), ...(value && { value }), ...(event && { event }) };
+  });
+  const variables = [...model.variables].sort(byName).map((variable) => ({ variable, type: engine.layoutRoot(variable.typeId, variable.name) }));
+  const named = new Set<TypeId>();
+  for (const t of model.types) if (t.typeId !== undefined) named.add(t.typeId);
+  if (opts.globalTypes && opts.declaredTypes) {
+    for (const spelling of opts.declaredTypes) {
+      const id = resolveSpelling(model.btf, spelling);
+      if (id !== undefined) named.add(id);
+    }
+  }
+  const namedInOrder = [...named].sort((a, b) => {
+    const na = model.btf.types[a]?.name ?? "";
+    const nb = model.btf.types[b]?.name ?? "";
+    return na < nb ? -1 : na > nb ? 1 : a - b;
+  });
+  for (const id of namedInOrder) engine.layoutNamed(id);
+  return { engine, maps, variables };
+}
+
+/**
+ * A canonical text of everything laid out, without type ids: equal for the bpfel and bpfeb objects
+ * of one source unless the target changed a layout (then one module cannot serve both).
+ */
+export function layoutSignature(l: ModuleLayouts): string {
+  const strip = (k: string, v: unknown): unknown => (k === "typeId" || k === "cDecl" ? undefined : typeof v === "bigint" ? String(v) : v);
+  return JSON.stringify(
+    {
+      composites: l.engine.allComposites(),
+      enums: l.engine.allEnums(),
+      maps: l.maps.map((m) => [m.map.name, m.key, m.value, m.event]),
+      variables: l.variables.map((v) => [v.variable.name, v.variable.offset, v.type]),
+    },
+    strip,
+  );
+}

@@ -1,0 +1,187 @@
+// Emits the type section of a generated module: for every struct/union an interface plus a
+// `Struct<T>` const with straight-line decode/encode/view; for every enum a const object plus the
+// union type of its values; for every kept typedef a type alias and a const alias.
+
+import type CodeBlockWriter from "code-block-writer";
+import type { BitfieldLayout, CompositeLayout, EnumLayout, FieldNode, TypedefAlias, ValueField } from "../layout.js";
+import { at, bitfieldDecodeExpr, bitfieldEncodeStmts, bitfieldType, decodeExpr, encodeStmts, flexDecodeExpr, flexEncodeStmts, tsType, viewExpr } from "./values.js";
+import { docComment } from "./writer.js";
+
+/** Doc comments from the source scan, keyed by C names. */
+export interface TypeDocs {
+  /** Type C name → doc. */
+  readonly types: Readonly<Record<string, string>>;
+  /** `<type C name>.<field C path>` → doc. */
+  readonly fields: Readonly<Record<string, string>>;
+}
+
+interface Leaf {
+  readonly field: ValueField | BitfieldLayout;
+  /** Inside a union group: optional in the interface, guarded in encode. */
+  readonly optional: boolean;
+}
+
+function leaves(nodes: readonly FieldNode[], optional = false, out: Leaf[] = []): Leaf[] {
+  for (const n of nodes) {
+    if (n.node === "padding") continue;
+    if (n.node === "union") for (const alt of n.alternatives) leaves(alt, true, out);
+    else out.push({ field: n, optional });
+  }
+  return out;
+}
+
+function leafType(f: ValueField | BitfieldLayout): string {
+  return f.node === "bitfield" ? bitfieldType(f) : tsType(f.type);
+}
+
+function leafDecode(f: ValueField | BitfieldLayout): string {
+  const off = at("o", f.offset);
+  if (f.node === "bitfield") return bitfieldDecodeExpr(f, off);
+  return f.flexible ? flexDecodeExpr(f.type, off) : decodeExpr(f.type, off);
+}
+
+function leafEncode(f: ValueField | BitfieldLayout, x: string): string[] {
+  const off = at("o", f.offset);
+  if (f.node === "bitfield") return bitfieldEncodeStmts(f, x, off);
+  return f.flexible ? flexEncodeStmts(f.type, x, off) : encodeStmts(f.type, x, off);
+}
+
+function leafView(f: ValueField | BitfieldLayout): string {
+  if (f.node === "bitfield") return bitfieldDecodeExpr(f, at("o", f.offset));
+  return f.flexible ? flexDecodeExpr(f.type, at("o", f.offset)) : viewExpr(f.type, at("o", f.offset));
+}
+
+function fieldDoc(c: CompositeLayout, f: ValueField | BitfieldLayout, docs: TypeDocs): string[] {
+  const where =
+    f.node === "bitfield"
+      ? `bits ${f.bitOffset}..${f.bitOffset + f.bits - 1} of the ${f.size}-byte unit at offset ${f.offset}`
+      : f.flexible
+        ? `offset ${f.offset}, flexible array (the rest of the buffer)`
+        : `offset ${f.offset}, ${f.size} byte${f.size === 1 ? "" : "s"}`;
+  const lines = [`\`${f.cDecl}\` — ${where}.`];
+  const doc = c.cName ? docs.fields[`${c.cName}.${f.cName}`] : undefined;
+  if (doc) lines.push(...doc.split("\n"));
+  return lines;
+}
+
+/** True when encode writes every byte of the composite itself (no padding, groups or partial writes). */
+function coversEveryByte(c: CompositeLayout): boolean {
+  return c.fields.every((n) => n.node === "value" && !n.flexible && (n.type.kind !== "array" || n.type.elem.kind === "int" || n.type.elem.kind === "float" || n.type.elem.kind === "pointer"));
+}
+
+function encodeNodes(nodes: readonly FieldNode[], out: string[], guarded: boolean): void {
+  for (const n of nodes) {
+    if (n.node === "padding") continue;
+    if (n.node === "union") {
+      // Last alternative first, so where present members overlap the first one's bytes win.
+      for (const alt of [...n.alternatives].reverse()) encodeNodes(alt, out, true);
+      continue;
+    }
+    const x = `x.${n.name}`;
+    const stmts = leafEncode(n, x);
+    if (!guarded) out.push(...stmts);
+    else out.push(`if (${x} !== undefined) {`, ...stmts.map((s) => `  ${s}`), "}");
+  }
+}
+
+function paddingNote(c: CompositeLayout): string | undefined {
+  const pads = c.fields.filter((n) => n.node === "padding");
+  if (pads.length === 0) return undefined;
+  return `Padding: ${pads.map((p) => (p.node === "padding" ? `${p.size} byte${p.size === 1 ? "" : "s"} at ${p.offset}${p.tail ? " (tail)" : ""}` : "")).join(", ")}.`;
+}
+
+export function emitComposite(w: CodeBlockWriter, c: CompositeLayout, docs: TypeDocs): void {
+  const all = leaves(c.fields);
+  const head = [`\`${c.cDecl}\` (BTF type id ${c.typeId}): ${c.size} bytes, aligned to ${c.align}.`];
+  const typeDoc = c.cName ? docs.types[c.cName] : undefined;
+  if (typeDoc) head.push("", ...typeDoc.split("\n"));
+  const pad = paddingNote(c);
+  if (pad) head.push("", pad);
+  if (c.kind === "union") head.push("", "A union: decode reads every member over the same bytes; encode writes the members present, the first one last.");
+  docComment(w, head);
+  w.write(`export interface ${c.name} `).inlineBlock(() => {
+    for (const { field, optional } of all) {
+      docComment(w, fieldDoc(c, field, docs));
+      w.writeLine(`${field.name}${optional ? "?" : ""}: ${leafType(field)};`);
+    }
+  });
+  w.newLine();
+  w.write(`export const ${c.name}: Struct<${c.name}> = `).inlineBlock(() => {
+    w.writeLine(`name: ${JSON.stringify(c.cName || c.name)},`);
+    w.writeLine(`size: ${c.size},`);
+    w.writeLine(`align: ${c.align},`);
+    w.write("fields: ").inlineBlock(() => {
+      for (const { field: f } of all) {
+        const bits = f.node === "bitfield" ? `, bitOffset: ${f.bitOffset}, bitSize: ${f.bits}` : "";
+        w.writeLine(`${f.name}: { offset: ${f.offset}, size: ${f.node === "value" && f.flexible ? 0 : f.size}${bits} },`);
+      }
+    });
+    w.write(",").newLine();
+    w.write(`decode(v: DataView, o = 0): ${c.name} `).inlineBlock(() => {
+      if (all.length === 0) {
+        w.writeLine("return {};");
+        return;
+      }
+      w.write("return ").inlineBlock(() => {
+        for (const { field } of all) w.writeLine(`${field.name}: ${leafDecode(field)},`);
+      });
+      w.write(";").newLine();
+    });
+    w.write(",").newLine();
+    w.write(`encode(x: ${c.name}, v: DataView, o = 0): void `).inlineBlock(() => {
+      if (!coversEveryByte(c)) w.writeLine(`codecs.zero(v, o, ${c.size});`);
+      const stmts: string[] = [];
+      encodeNodes(c.fields, stmts, false);
+      for (const s of stmts) w.writeLine(s);
+    });
+    w.write(",").newLine();
+    w.write(`view(v: DataView, o = 0): ${c.name} `).inlineBlock(() => {
+      if (all.length === 0) {
+        w.writeLine("return {};");
+        return;
+      }
+      w.write("return ").inlineBlock(() => {
+        for (const { field } of all) {
+          const type = leafType(field);
+          w.writeLine(`get ${field.name}(): ${type} {`);
+          w.indent().write(`return ${leafView(field)};`).newLine();
+          w.writeLine("},");
+          w.writeLine(`set ${field.name}(x: ${type}) {`);
+          for (const s of leafEncode(field, "x")) w.indent().write(s).newLine();
+          w.writeLine("},");
+        }
+      });
+      w.write(";").newLine();
+    });
+    w.write(",").newLine();
+  });
+  w.write(";").newLine();
+}
+
+function enumLiteral(e: EnumLayout, value: bigint): string {
+  return e.wide ? `${value}n` : String(value);
+}
+
+export function emitEnum(w: CodeBlockWriter, e: EnumLayout, docs: TypeDocs): void {
+  const head = [`\`${e.cDecl}\` (BTF type id ${e.typeId}): ${e.size} bytes, ${e.signed ? "signed" : "unsigned"}${e.wide ? ", values are bigints" : ""}.`];
+  const typeDoc = e.cName ? docs.types[e.cName] : undefined;
+  if (typeDoc) head.push("", ...typeDoc.split("\n"));
+  docComment(w, head);
+  if (e.values.length === 0) {
+    w.writeLine(`export const ${e.name} = {} as const;`);
+    w.writeLine(`export type ${e.name} = ${e.wide ? "bigint" : "number"};`);
+    return;
+  }
+  w.write(`export const ${e.name} = `).inlineBlock(() => {
+    for (const v of e.values) w.writeLine(`${v.name}: ${enumLiteral(e, v.value)},`);
+  });
+  w.write(" as const;").newLine();
+  w.writeLine(`export type ${e.name} = (typeof ${e.name})[keyof typeof ${e.name}];`);
+}
+
+export function emitAlias(w: CodeBlockWriter, a: TypedefAlias, isStruct: boolean): void {
+  docComment(w, [`\`typedef … ${a.cName}\` (BTF type id ${a.typeId}): the same type as {@link ${a.target}}.`]);
+  w.writeLine(`export type ${a.name} = ${a.target};`);
+  if (isStruct) w.writeLine(`export const ${a.name}: Struct<${a.target}> = ${a.target};`);
+  else w.writeLine(`export const ${a.name} = ${a.target};`);
+}

@@ -1,0 +1,205 @@
+// Straight-line code for one value layout: its TS type, the expression that decodes it at a constant
+// offset, the statements that encode it, and what a lazy view returns for it. Everything the emitters
+// print about a value comes from here, so decode, encode and view agree by construction.
+//
+// Generated code names: `v` is the DataView, `o` the base offset, `LE` the host byte order, `codecs`
+// the runtime helpers (runtime/src/codec.ts). Offsets are printed as `o + 16` (or `o`).
+
+import type { BitfieldLayout, ScalarLayout, ValueLayout } from "../layout.js";
+import { sizeOf } from "../layout.js";
+
+/** An offset expression: `o`, `o + 16`, `o + 16 + i0 * 4`. */
+export function at(base: string, delta: number): string {
+  return delta === 0 ? base : `${base} + ${delta}`;
+}
+
+const typedArrays: Record<string, string> = {
+  "int1s": "Int8Array",
+  "int1u": "Uint8Array",
+  "int2s": "Int16Array",
+  "int2u": "Uint16Array",
+  "int4s": "Int32Array",
+  "int4u": "Uint32Array",
+  "int8s": "BigInt64Array",
+  "int8u": "BigUint64Array",
+  "float4": "Float32Array",
+  "float8": "Float64Array",
+  "pointer": "BigUint64Array",
+};
+
+/** The typed array class for an array of this element, when there is one. */
+export function typedArrayOf(elem: ValueLayout): string | undefined {
+  switch (elem.kind) {
+    case "int":
+      return typedArrays[`int${elem.size}${elem.signed ? "s" : "u"}`];
+    case "float":
+      return typedArrays[`float${elem.size}`];
+    case "pointer":
+      return typedArrays.pointer;
+    default:
+      return undefined;
+  }
+}
+
+/** The TS type of a value. */
+export function tsType(t: ValueLayout): string {
+  switch (t.kind) {
+    case "int":
+      return t.size <= 4 ? "number" : "bigint";
+    case "bool":
+      return "boolean";
+    case "float":
+      return "number";
+    case "pointer":
+      return "bigint";
+    case "enum":
+      return t.ref.name;
+    case "string":
+      return "string";
+    case "bytes":
+      return "Uint8Array";
+    case "composite":
+      return t.ref.name;
+    case "array": {
+      const typed = typedArrayOf(t.elem);
+      if (typed) return typed;
+      const inner = tsType(t.elem);
+      return /^[A-Za-z0-9_]+$/.test(inner) ? `${inner}[]` : `(${inner})[]`;
+    }
+  }
+}
+
+/** The TS type of a bitfield: number up to 32 bits, bigint beyond; bool and enum keep theirs. */
+export function bitfieldType(f: BitfieldLayout): string {
+  if (f.type.kind === "bool") return "boolean";
+  if (f.type.kind === "enum") return f.type.ref.name;
+  return f.bits <= 32 ? "number" : "bigint";
+}
+
+function dataViewAccessor(t: ScalarLayout): { get: string; set: string; endian: boolean } | undefined {
+  const size = t.kind === "enum" ? t.ref.size : t.kind === "pointer" ? 8 : t.kind === "bool" ? 1 : t.size;
+  if (t.kind === "float") return { get: `getFloat${size * 8}`, set: `setFloat${size * 8}`, endian: true };
+  if (t.kind === "bool") return { get: "getUint8", set: "setUint8", endian: false };
+  const signed = t.kind === "int" ? t.signed : t.kind === "enum" ? t.ref.signed : false;
+  const big = size === 8 ? "Big" : "";
+  if (size === 16) return undefined;
+  const name = `${big}${signed ? "Int" : "Uint"}${size * 8}`;
+  return { get: `get${name}`, set: `set${name}`, endian: size > 1 };
+}
+
+/** An expression decoding `t` at offset expression `off`; `depth` keeps loop variables distinct. */
+export function decodeExpr(t: ValueLayout, off: string, depth = 0): string {
+  switch (t.kind) {
+    case "int":
+    case "float":
+    case "pointer":
+    case "bool":
+    case "enum": {
+      if (t.kind === "int" && t.size === 16) return `codecs.${t.signed ? "s128" : "u128"}(v, ${off})`;
+      const a = dataViewAccessor(t)!;
+      const read = `v.${a.get}(${off}${a.endian ? ", LE" : ""})`;
+      if (t.kind === "bool") return `${read} !== 0`;
+      if (t.kind === "enum") return `${read} as ${t.ref.name}`;
+      return read;
+    }
+    case "string":
+      return `codecs.cstring(v, ${off}, ${t.length})`;
+    case "bytes":
+      return `codecs.bytes(v, ${off}, ${t.size})`;
+    case "composite":
+      return `${t.ref.name}.decode(v, ${off})`;
+    case "array": {
+      const typed = typedArrayOf(t.elem);
+      if (typed) return `codecs.typedArray(${typed}, v, ${off}, ${t.length})`;
+      const i = `i${depth}`;
+      const stride = sizeOf(t.elem);
+      return `Array.from({ length: ${t.length} }, (_, ${i}) => ${decodeExpr(t.elem, `${off} + ${i} * ${stride}`, depth + 1)})`;
+    }
+  }
+}
+
+/** Statements encoding the value expression `x` of type `t` at offset expression `off`. */
+export function encodeStmts(t: ValueLayout, x: string, off: string, depth = 0): string[] {
+  switch (t.kind) {
+    case "int":
+    case "float":
+    case "pointer":
+    case "bool":
+    case "enum": {
+      if (t.kind === "int" && t.size === 16) return [`codecs.setI128(v, ${off}, ${x});`];
+      const a = dataViewAccessor(t)!;
+      const value = t.kind === "bool" ? `${x} ? 1 : 0` : x;
+      return [`v.${a.set}(${off}, ${value}${a.endian ? ", LE" : ""});`];
+    }
+    case "string":
+      return [`codecs.setCstring(v, ${off}, ${t.length}, ${x});`];
+    case "bytes":
+      return [`codecs.setBytes(v, ${off}, ${t.size}, ${x});`];
+    case "composite":
+      return [`${t.ref.name}.encode(${x}, v, ${off});`];
+    case "array":
+      return arrayEncodeStmts(t.elem, String(t.length), x, off, depth);
+  }
+}
+
+/** Encodes up to `count` (an expression) elements of the array `x`. */
+function arrayEncodeStmts(elem: ValueLayout, count: string, x: string, off: string, depth: number): string[] {
+  const typed = typedArrayOf(elem);
+  if (typed) return [`codecs.setTypedArray(${typed}, v, ${off}, ${count}, ${x});`];
+  const i = `i${depth}`;
+  const e = `e${depth}`;
+  const inner = encodeStmts(elem, e, `${off} + ${i} * ${sizeOf(elem)}`, depth + 1);
+  return [
+    `for (let ${i} = 0; ${i} < ${count} && ${i} < ${x}.length; ${i}++) {`,
+    `  const ${e} = ${x}[${i}];`,
+    `  if (${e} !== undefined) {`,
+    ...inner.map((s) => `    ${s}`),
+    "  }",
+    "}",
+  ];
+}
+
+/** What a lazy view's getter returns: live sub-views for composites and aligned typed arrays. */
+export function viewExpr(t: ValueLayout, off: string): string {
+  if (t.kind === "composite") return `${t.ref.name}.view(v, ${off})`;
+  if (t.kind === "array") {
+    const typed = typedArrayOf(t.elem);
+    if (typed) return `codecs.typedArrayView(${typed}, v, ${off}, ${t.length})`;
+  }
+  return decodeExpr(t, off);
+}
+
+/** Flexible array member: elements are whatever the buffer holds from `off` on. */
+export function flexDecodeExpr(t: ValueLayout, off: string): string {
+  if (t.kind === "string") return `codecs.cstring(v, ${off}, codecs.flexCount(v, ${off}, 1))`;
+  if (t.kind !== "array") return decodeExpr(t, off);
+  const count = `codecs.flexCount(v, ${off}, ${sizeOf(t.elem)})`;
+  const typed = typedArrayOf(t.elem);
+  if (typed) return `codecs.typedArray(${typed}, v, ${off}, ${count})`;
+  return `Array.from({ length: ${count} }, (_, i0) => ${decodeExpr(t.elem, `${off} + i0 * ${sizeOf(t.elem)}`, 1)})`;
+}
+
+export function flexEncodeStmts(t: ValueLayout, x: string, off: string): string[] {
+  if (t.kind === "string") return [`codecs.setCstring(v, ${off}, codecs.flexCount(v, ${off}, 1), ${x});`];
+  if (t.kind !== "array") return encodeStmts(t, x, off);
+  return arrayEncodeStmts(t.elem, `codecs.flexCount(v, ${off}, ${sizeOf(t.elem)})`, x, off, 0);
+}
+
+/** Decode expression of a bitfield. */
+export function bitfieldDecodeExpr(f: BitfieldLayout, off: string): string {
+  const wide = f.bits > 32 || f.size > 4 || ![1, 2, 4].includes(f.size);
+  const signed = f.signed ? "true" : "false";
+  let raw = wide
+    ? `codecs.getBits(v, ${off}, ${f.size}, ${f.bitOffset}, ${f.bits}, ${signed})`
+    : `codecs.getBitsN(v, ${off}, ${f.size}, ${f.bitOffset}, ${f.bits}, ${signed})`;
+  if (wide && f.bits <= 32) raw = `Number(${raw})`;
+  if (f.type.kind === "bool") return `${raw} !== 0`;
+  if (f.type.kind === "enum") return `${raw} as ${f.type.ref.name}`;
+  return raw;
+}
+
+export function bitfieldEncodeStmts(f: BitfieldLayout, x: string, off: string): string[] {
+  const wide = f.bits > 32 || f.size > 4 || ![1, 2, 4].includes(f.size);
+  const value = f.type.kind === "bool" ? `${x} ? 1 : 0` : x;
+  return [wide ? `codecs.setBits(v, ${off}, ${f.size}, ${f.bitOffset}, ${f.bits}, ${value});` : `codecs.setBitsN(v, ${off}, ${f.size}, ${f.bitOffset}, ${f.bits}, ${value});`];
+}
