@@ -1,0 +1,335 @@
+// Object model on real clang output: programs and their SEC() classification (one program per
+// section kind in sections.ts), maps with every attribute, variables in each data section, license,
+// and the errors for what libbpf rejects.
+
+import test from "ava";
+import { Kind } from "../generator/btf/types.js";
+import { buildModel, resolveTypeName, type AttachTarget, type ProgramKind } from "../generator/model.js";
+import { parseSection, sectionDefs } from "../generator/sections.js";
+import { compileC } from "./helpers/compile-c.js";
+
+interface SectionCase {
+  readonly sec: string;
+  readonly kind: ProgramKind;
+  readonly progType: string;
+  readonly attachType?: string;
+  readonly target?: AttachTarget;
+  readonly autoAttach?: boolean;
+  readonly sleepable?: boolean;
+}
+
+const NONE: AttachTarget = { type: "none" };
+
+// At least one case per entry of sectionDefs (checked below), with the attach targets spelled out.
+const sectionCases: readonly SectionCase[] = [
+  { sec: "socket", kind: "socket", progType: "socket_filter" },
+  { sec: "sk_reuseport/migrate", kind: "other", progType: "sk_reuseport", attachType: "sk_reuseport_select_or_migrate" },
+  { sec: "sk_reuseport", kind: "other", progType: "sk_reuseport", attachType: "sk_reuseport_select" },
+  { sec: "kprobe/do_unlinkat", kind: "kprobe", progType: "kprobe", target: { type: "kprobe", function: "do_unlinkat", offset: 0 }, autoAttach: true },
+  { sec: "kprobe/tcp_sendmsg+0x10", kind: "kprobe", progType: "kprobe", target: { type: "kprobe", function: "tcp_sendmsg", offset: 16 }, autoAttach: true },
+  { sec: "kprobe", kind: "kprobe", progType: "kprobe", target: NONE, autoAttach: false },
+  { sec: "uprobe//usr/bin/bash:readline", kind: "uprobe", progType: "kprobe", target: { type: "uprobe", binary: "/usr/bin/bash", function: "readline", offset: 0 }, autoAttach: true },
+  { sec: "uprobe.s//lib/libc.so.6:malloc+8", kind: "uprobe", progType: "kprobe", sleepable: true, target: { type: "uprobe", binary: "/lib/libc.so.6", function: "malloc", offset: 8 }, autoAttach: true },
+  { sec: "kretprobe/do_unlinkat", kind: "kretprobe", progType: "kprobe", target: { type: "kprobe", function: "do_unlinkat", offset: 0 }, autoAttach: true },
+  { sec: "uretprobe//bin/app:0x1234", kind: "uretprobe", progType: "kprobe", target: { type: "uprobe", binary: "/bin/app", offset: 0x1234 }, autoAttach: true },
+  { sec: "uretprobe.s//bin/app:main", kind: "uretprobe", progType: "kprobe", sleepable: true, target: { type: "uprobe", binary: "/bin/app", function: "main", offset: 0 }, autoAttach: true },
+  { sec: "kprobe.multi/tcp_*", kind: "kprobe", progType: "kprobe", attachType: "trace_kprobe_multi", target: { type: "kprobe_multi", pattern: "tcp_*" }, autoAttach: true },
+  { sec: "kretprobe.multi/vfs_*", kind: "kretprobe", progType: "kprobe", attachType: "trace_kprobe_multi", target: { type: "kprobe_multi", pattern: "vfs_*" }, autoAttach: true },
+  { sec: "uprobe.multi//bin/app:handle_*", kind: "uprobe", progType: "kprobe", attachType: "trace_uprobe_multi", target: { type: "uprobe", binary: "/bin/app", function: "handle_*", offset: 0 }, autoAttach: true },
+  { sec: "uretprobe.multi//bin/app:handle_*", kind: "uretprobe", progType: "kprobe", attachType: "trace_uprobe_multi", target: { type: "uprobe", binary: "/bin/app", function: "handle_*", offset: 0 }, autoAttach: true },
+  { sec: "ksyscall/openat", kind: "kprobe", progType: "kprobe", target: { type: "ksyscall", syscall: "openat" }, autoAttach: true },
+  { sec: "kretsyscall/openat", kind: "kretprobe", progType: "kprobe", target: { type: "ksyscall", syscall: "openat" }, autoAttach: true },
+  { sec: "usdt//usr/lib/libc.so.6:libc:setjmp", kind: "other", progType: "kprobe", target: { type: "usdt", binary: "/usr/lib/libc.so.6", provider: "libc", probe: "setjmp" }, autoAttach: true },
+  { sec: "usdt.s//bin/app:prov:probe", kind: "other", progType: "kprobe", sleepable: true, target: { type: "usdt", binary: "/bin/app", provider: "prov", probe: "probe" }, autoAttach: true },
+  { sec: "tc/ingress", kind: "tc", progType: "sched_cls", attachType: "tcx_ingress" },
+  { sec: "tc/egress", kind: "tc", progType: "sched_cls", attachType: "tcx_egress" },
+  { sec: "tcx/ingress", kind: "tc", progType: "sched_cls", attachType: "tcx_ingress" },
+  { sec: "tcx/egress", kind: "tc", progType: "sched_cls", attachType: "tcx_egress" },
+  { sec: "tc", kind: "tc", progType: "sched_cls" },
+  { sec: "classifier", kind: "tc", progType: "sched_cls" },
+  { sec: "action", kind: "other", progType: "sched_act" },
+  { sec: "netkit/primary", kind: "other", progType: "sched_cls", attachType: "netkit_primary" },
+  { sec: "netkit/peer", kind: "other", progType: "sched_cls", attachType: "netkit_peer" },
+  { sec: "tracepoint/syscalls/sys_enter_execve", kind: "tracepoint", progType: "tracepoint", target: { type: "tracepoint", category: "syscalls", event: "sys_enter_execve" }, autoAttach: true },
+  { sec: "tp/sched/sched_switch", kind: "tracepoint", progType: "tracepoint", target: { type: "tracepoint", category: "sched", event: "sched_switch" }, autoAttach: true },
+  { sec: "raw_tracepoint/sys_enter", kind: "raw_tp", progType: "raw_tracepoint", target: { type: "raw_tracepoint", event: "sys_enter" }, autoAttach: true },
+  { sec: "raw_tp/sched_switch", kind: "raw_tp", progType: "raw_tracepoint", target: { type: "raw_tracepoint", event: "sched_switch" }, autoAttach: true },
+  { sec: "raw_tracepoint.w/bpf_test_finish", kind: "raw_tp", progType: "raw_tracepoint_writable", target: { type: "raw_tracepoint", event: "bpf_test_finish" }, autoAttach: true },
+  { sec: "raw_tp.w/bpf_test_finish", kind: "raw_tp", progType: "raw_tracepoint_writable", target: { type: "raw_tracepoint", event: "bpf_test_finish" }, autoAttach: true },
+  { sec: "tp_btf/sched_wakeup", kind: "tp_btf", progType: "tracing", attachType: "trace_raw_tp", target: { type: "btf", name: "sched_wakeup" }, autoAttach: true },
+  { sec: "fentry/do_unlinkat", kind: "fentry", progType: "tracing", attachType: "trace_fentry", target: { type: "btf", name: "do_unlinkat" }, autoAttach: true },
+  { sec: "fmod_ret/security_file_open", kind: "other", progType: "tracing", attachType: "modify_return", target: { type: "btf", name: "security_file_open" }, autoAttach: true },
+  { sec: "fexit/do_unlinkat", kind: "fexit", progType: "tracing", attachType: "trace_fexit", target: { type: "btf", name: "do_unlinkat" }, autoAttach: true },
+  { sec: "fentry.s/do_unlinkat", kind: "fentry", progType: "tracing", attachType: "trace_fentry", sleepable: true, target: { type: "btf", name: "do_unlinkat" }, autoAttach: true },
+  { sec: "fmod_ret.s/security_file_open", kind: "other", progType: "tracing", attachType: "modify_return", sleepable: true, target: { type: "btf", name: "security_file_open" }, autoAttach: true },
+  { sec: "fexit.s/do_unlinkat", kind: "fexit", progType: "tracing", attachType: "trace_fexit", sleepable: true, target: { type: "btf", name: "do_unlinkat" }, autoAttach: true },
+  { sec: "freplace/handler", kind: "other", progType: "ext", target: { type: "btf", name: "handler" }, autoAttach: true },
+  { sec: "lsm/file_open", kind: "lsm", progType: "lsm", attachType: "lsm_mac", target: { type: "btf", name: "file_open" }, autoAttach: true },
+  { sec: "lsm.s/bprm_committed_creds", kind: "lsm", progType: "lsm", attachType: "lsm_mac", sleepable: true, target: { type: "btf", name: "bprm_committed_creds" }, autoAttach: true },
+  { sec: "lsm_cgroup/socket_bind", kind: "lsm", progType: "lsm", attachType: "lsm_cgroup", target: { type: "btf", name: "socket_bind" } },
+  { sec: "iter/task", kind: "iter", progType: "tracing", attachType: "trace_iter", target: { type: "btf", name: "task" }, autoAttach: true },
+  { sec: "iter.s/task_file", kind: "iter", progType: "tracing", attachType: "trace_iter", sleepable: true, target: { type: "btf", name: "task_file" }, autoAttach: true },
+  { sec: "syscall", kind: "syscall", progType: "syscall", sleepable: true },
+  { sec: "xdp.frags/devmap", kind: "xdp", progType: "xdp", attachType: "xdp_devmap" },
+  { sec: "xdp/devmap", kind: "xdp", progType: "xdp", attachType: "xdp_devmap" },
+  { sec: "xdp.frags/cpumap", kind: "xdp", progType: "xdp", attachType: "xdp_cpumap" },
+  { sec: "xdp/cpumap", kind: "xdp", progType: "xdp", attachType: "xdp_cpumap" },
+  { sec: "xdp.frags", kind: "xdp", progType: "xdp", attachType: "xdp" },
+  { sec: "xdp", kind: "xdp", progType: "xdp", attachType: "xdp" },
+  { sec: "perf_event", kind: "perf_event", progType: "perf_event" },
+  { sec: "lwt_in", kind: "other", progType: "lwt_in" },
+  { sec: "lwt_out", kind: "other", progType: "lwt_out" },
+  { sec: "lwt_xmit", kind: "other", progType: "lwt_xmit" },
+  { sec: "lwt_seg6local", kind: "other", progType: "lwt_seg6local" },
+  { sec: "sockops", kind: "other", progType: "sock_ops", attachType: "cgroup_sock_ops" },
+  { sec: "sk_skb/stream_parser", kind: "other", progType: "sk_skb", attachType: "sk_skb_stream_parser" },
+  { sec: "sk_skb/stream_verdict", kind: "other", progType: "sk_skb", attachType: "sk_skb_stream_verdict" },
+  { sec: "sk_skb", kind: "other", progType: "sk_skb" },
+  { sec: "sk_msg", kind: "other", progType: "sk_msg", attachType: "sk_msg_verdict" },
+  { sec: "lirc_mode2", kind: "other", progType: "lirc_mode2", attachType: "lirc_mode2" },
+  { sec: "flow_dissector", kind: "other", progType: "flow_dissector", attachType: "flow_dissector" },
+  { sec: "cgroup_skb/ingress", kind: "cgroup_skb", progType: "cgroup_skb", attachType: "cgroup_inet_ingress" },
+  { sec: "cgroup_skb/egress", kind: "cgroup_skb", progType: "cgroup_skb", attachType: "cgroup_inet_egress" },
+  { sec: "cgroup/skb", kind: "cgroup_skb", progType: "cgroup_skb" },
+  { sec: "cgroup/sock_create", kind: "cgroup_sock", progType: "cgroup_sock", attachType: "cgroup_inet_sock_create" },
+  { sec: "cgroup/sock_release", kind: "cgroup_sock", progType: "cgroup_sock", attachType: "cgroup_inet_sock_release" },
+  { sec: "cgroup/sock", kind: "cgroup_sock", progType: "cgroup_sock", attachType: "cgroup_inet_sock_create" },
+  { sec: "cgroup/post_bind4", kind: "cgroup_sock", progType: "cgroup_sock", attachType: "cgroup_inet4_post_bind" },
+  { sec: "cgroup/post_bind6", kind: "cgroup_sock", progType: "cgroup_sock", attachType: "cgroup_inet6_post_bind" },
+  { sec: "cgroup/bind4", kind: "other", progType: "cgroup_sock_addr", attachType: "cgroup_inet4_bind" },
+  { sec: "cgroup/bind6", kind: "other", progType: "cgroup_sock_addr", attachType: "cgroup_inet6_bind" },
+  { sec: "cgroup/connect4", kind: "other", progType: "cgroup_sock_addr", attachType: "cgroup_inet4_connect" },
+  { sec: "cgroup/connect6", kind: "other", progType: "cgroup_sock_addr", attachType: "cgroup_inet6_connect" },
+  { sec: "cgroup/connect_unix", kind: "other", progType: "cgroup_sock_addr", attachType: "cgroup_unix_connect" },
+  { sec: "cgroup/sendmsg4", kind: "other", progType: "cgroup_sock_addr", attachType: "cgroup_udp4_sendmsg" },
+  { sec: "cgroup/sendmsg6", kind: "other", progType: "cgroup_sock_addr", attachType: "cgroup_udp6_sendmsg" },
+  { sec: "cgroup/recvmsg4", kind: "other", progType: "cgroup_sock_addr", attachType: "cgroup_udp4_recvmsg" },
+  { sec: "cgroup/recvmsg6", kind: "other", progType: "cgroup_sock_addr", attachType: "cgroup_udp6_recvmsg" },
+  { sec: "cgroup/getpeername4", kind: "other", progType: "cgroup_sock_addr", attachType: "cgroup_inet4_getpeername" },
+  { sec: "cgroup/getpeername6", kind: "other", progType: "cgroup_sock_addr", attachType: "cgroup_inet6_getpeername" },
+  { sec: "cgroup/getsockname4", kind: "other", progType: "cgroup_sock_addr", attachType: "cgroup_inet4_getsockname" },
+  { sec: "cgroup/getsockname6", kind: "other", progType: "cgroup_sock_addr", attachType: "cgroup_inet6_getsockname" },
+  { sec: "cgroup/sysctl", kind: "other", progType: "cgroup_sysctl", attachType: "cgroup_sysctl" },
+  { sec: "cgroup/getsockopt", kind: "other", progType: "cgroup_sockopt", attachType: "cgroup_getsockopt" },
+  { sec: "cgroup/setsockopt", kind: "other", progType: "cgroup_sockopt", attachType: "cgroup_setsockopt" },
+  { sec: "cgroup/dev", kind: "other", progType: "cgroup_device", attachType: "cgroup_device" },
+  { sec: "struct_ops/init", kind: "other", progType: "struct_ops", target: { type: "struct_ops", member: "init" } },
+  { sec: "struct_ops.s/enqueue", kind: "other", progType: "struct_ops", sleepable: true, target: { type: "struct_ops", member: "enqueue" } },
+  { sec: "sk_lookup", kind: "other", progType: "sk_lookup", attachType: "sk_lookup" },
+  { sec: "netfilter", kind: "other", progType: "netfilter", attachType: "netfilter" },
+];
+
+test("every libbpf section definition has a case", (t) => {
+  const covered = new Set(sectionCases.map((c) => sectionDefs.find((d) => parseSection(c.sec) && matchesDef(d.sec, c.sec))?.sec));
+  const uncovered = sectionDefs.map((d) => d.sec).filter((s) => !covered.has(s));
+  t.deepEqual(uncovered, []);
+});
+
+function matchesDef(def: string, name: string): boolean {
+  if (def.endsWith("+")) return name === def.slice(0, -1) || name.startsWith(def.slice(0, -1) + "/");
+  return name === def;
+}
+
+test("programs: every section kind from a real object", async (t) => {
+  const source = sectionCases.map((c, i) => `SEC("${c.sec}") int prog_${String(i).padStart(3, "0")}(void *ctx) { return ${i}; }`).join("\n");
+  const { elf, btf } = await compileC(source + '\nchar LICENSE[] SEC("license") = "Dual BSD/GPL";\n');
+  const model = buildModel(elf, btf, { file: "sections.o" });
+  t.is(model.programs.length, sectionCases.length);
+  t.deepEqual(model.warnings.filter((w) => !/needs libbpf/.test(w)), []);
+  sectionCases.forEach((c, i) => {
+    const p = model.programs.find((x) => x.name === `prog_${String(i).padStart(3, "0")}`);
+    if (!p) return t.fail(`program for ${c.sec} missing`);
+    t.is(p.section, c.sec);
+    t.is(p.kind, c.kind, c.sec);
+    t.is(p.progType, c.progType, c.sec);
+    t.is(p.attachType, c.attachType, c.sec);
+    t.deepEqual(p.target, c.target ?? NONE, c.sec);
+    t.is(p.autoAttach, c.autoAttach ?? false, c.sec);
+    t.is(p.sleepable, c.sleepable ?? false, c.sec);
+    t.is(p.instructions, 2, `${c.sec}: "r0 = i; exit" is two instructions`);
+    t.is(btf.types[p.funcTypeId!]?.name, p.name);
+  });
+  t.is(model.license, "Dual BSD/GPL");
+});
+
+test("programs: unknown sections are kind other with a warning; .text functions are not programs", async (t) => {
+  const { elf, btf } = await compileC(`
+    __attribute__((noinline)) int helper(int x) { return x * 3; }
+    SEC("my/custom") int custom(void *ctx) { return helper(2); }
+  `);
+  const model = buildModel(elf, btf, { file: "custom.o" });
+  t.deepEqual(model.programs.map((p) => [p.name, p.kind, p.progType]), [["custom", "other", "unspec"]]);
+  t.true(model.programs[0]!.instructions > 2);
+  t.is(model.warnings.length, 1);
+  t.regex(model.warnings[0]!, /custom\.o: program "custom": section "my\/custom" is not one libbpf knows/);
+  t.is(model.license, undefined);
+});
+
+test("programs: a static program is an error naming it and its section", async (t) => {
+  const { elf, btf } = await compileC(`SEC("xdp") static int hidden(void *ctx) { return 2; }`);
+  const err = t.throws(() => buildModel(elf, btf, { file: "static.o" }));
+  t.is(err?.name, "ModelError");
+  t.regex(err!.message, /static\.o: program "hidden" in section "xdp" is static/);
+  t.like(err, { file: "static.o", section: "xdp", symbol: "hidden" });
+});
+
+const MAPS = `
+struct event { __u32 pid; char comm[16]; };
+struct key { __u32 a; __u16 b; };
+/** The hash. */
+struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 1024); __type(key, struct key); __type(value, __u64);
+         __uint(map_flags, 1); __uint(pinning, LIBBPF_PIN_BY_NAME); __uint(numa_node, 0); } counts SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, 4); __uint(key_size, 4); __uint(value_size, 24); } sized SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_LRU_HASH); __uint(max_entries, 16); __type(key, int); __type(value, struct event); __uint(map_extra, 7); } lru SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 1 << 16); } events SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY); __uint(key_size, sizeof(int)); __uint(value_size, sizeof(int)); } perf SEC(".maps");
+struct inner { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, int); __type(value, __u32); } inner_a SEC(".maps"), inner_b SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_HASH_OF_MAPS); __uint(max_entries, 4); __type(key, int); __array(values, struct inner); } outer SEC(".maps") = { .values = { [0] = &inner_a, [3] = &inner_b } };
+SEC("tp/a/b") int tail(void *ctx) { return 0; }
+struct { __uint(type, BPF_MAP_TYPE_PROG_ARRAY); __uint(max_entries, 2); __type(key, __u32); __array(values, int (void *)); } jumps SEC(".maps") = { .values = { [1] = (void *)&tail } };
+SEC("tp/a/c") int use(void *ctx) {
+  struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+  if (e) bpf_ringbuf_submit(e, 0);
+  return 0;
+}
+`;
+
+test("maps: every attribute, inner maps and initial values", async (t) => {
+  const { elf, btf } = await compileC(MAPS);
+  const model = buildModel(elf, btf, { file: "maps.o" });
+  const byName = Object.fromEntries(model.maps.map((m) => [m.name, m]));
+  t.deepEqual(model.maps.map((m) => m.name), ["counts", "events", "inner_a", "inner_b", "jumps", "lru", "outer", "perf", "sized"]);
+
+  const counts = byName.counts!;
+  t.like(counts, { type: "hash", typeNumber: 1, keySize: 8, valueSize: 8, maxEntries: 1024, flags: 1, pinning: "by_name", numaNode: 0 });
+  t.is(btf.types[counts.keyTypeId!]?.kind, Kind.Struct);
+  t.is(btf.types[counts.keyTypeId!]?.name, "key");
+  t.is(btf.types[counts.valueTypeId!]?.name, "__u64");
+  t.is(btf.types[counts.varTypeId]?.name, "counts");
+  t.is(btf.types[counts.defTypeId]?.kind, Kind.Struct);
+
+  t.like(byName.sized, { type: "percpu_array", keySize: 4, valueSize: 24, maxEntries: 4, pinning: "none", flags: 0 });
+  t.is(byName.sized!.keyTypeId, undefined);
+  t.like(byName.lru, { type: "lru_hash", keySize: 4, valueSize: 20, mapExtra: 7n });
+  t.like(byName.events, { type: "ringbuf", maxEntries: 65536, keySize: 0, valueSize: 0 });
+  t.like(byName.perf, { type: "perf_event_array", keySize: 4, valueSize: 4, maxEntries: 0 });
+
+  const outer = byName.outer!;
+  t.like(outer, { type: "hash_of_maps", maxEntries: 4, keySize: 4 });
+  t.like(outer.inner, { type: "array", maxEntries: 1, keySize: 4, valueSize: 4 });
+  t.deepEqual(outer.initialValues, [{ index: 0, name: "inner_a" }, { index: 3, name: "inner_b" }]);
+  t.like(byName.jumps, { type: "prog_array", keySize: 4, maxEntries: 2 });
+  t.deepEqual(byName.jumps!.initialValues, [{ index: 1, name: "tail" }]);
+
+  t.true(model.warnings.some((w) => /map "events" \(ringbuf\): event type unknown/.test(w)));
+});
+
+test("maps: --event overrides resolve against BTF, unknown maps are errors", async (t) => {
+  const { elf, btf } = await compileC(MAPS);
+  const model = buildModel(elf, btf, { file: "maps.o", events: { lru: "struct event", events: "struct event" } });
+  const lru = model.maps.find((m) => m.name === "lru")!;
+  t.deepEqual(lru.event, { cType: "struct event", typeId: resolveTypeName(btf, "struct event"), origin: "override" });
+  // struct event is lru's value type, so the object's BTF has it.
+  t.is(btf.types[lru.event!.typeId!]?.name, "event");
+  t.deepEqual(model.missingTypes, []);
+  const err = t.throws(() => buildModel(elf, btf, { file: "maps.o", events: { nope: "struct event" } }));
+  t.regex(err!.message, /--event nope=struct event: the object has no map "nope"/);
+});
+
+test("maps: a type used only through bpf_ringbuf_reserve is reported missing", async (t) => {
+  const { elf, btf } = await compileC(`
+    struct only_reserved { __u64 ts; };
+    struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 4096); } rb SEC(".maps");
+    SEC("tp/a/b") int p(void *ctx) { struct only_reserved *e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0); if (e) bpf_ringbuf_submit(e, 0); return 0; }
+  `);
+  const model = buildModel(elf, btf, { events: { rb: "struct only_reserved" }, types: ["only_reserved"] });
+  t.deepEqual(model.missingTypes, ["only_reserved", "struct only_reserved"]);
+  t.is(model.maps[0]!.event?.typeId, undefined);
+});
+
+test("maps: the legacy maps section is rejected with a clear message", async (t) => {
+  const { elf, btf } = await compileC(`
+    struct bpf_map_def { unsigned int type, key_size, value_size, max_entries, map_flags; };
+    struct bpf_map_def SEC("maps") old = { .type = 1, .key_size = 4, .value_size = 4, .max_entries = 1 };
+    SEC("xdp") int p(void *ctx) { return 2; }
+  `);
+  const err = t.throws(() => buildModel(elf, btf, { file: "legacy.o" }));
+  t.is(err?.name, "ModelError");
+  t.regex(err!.message, /legacy\.o: legacy "maps" section \(struct bpf_map_def\) is not supported/);
+  t.like(err, { section: "maps" });
+});
+
+test("maps: a bad attribute names the map, member and type id", async (t) => {
+  const { elf, btf } = await compileC(`
+    struct { __uint(type, BPF_MAP_TYPE_HASH); int max_entries; } bad SEC(".maps");
+    SEC("xdp") int p(void *ctx) { return 2; }
+  `);
+  const err = t.throws(() => buildModel(elf, btf, { file: "bad.o" }));
+  t.is(err?.name, "ModelError");
+  t.regex(err!.message, /bad\.o: \.maps: map "bad" member "max_entries": expected __uint\(\)/);
+  t.like(err, { file: "bad.o", section: ".maps", member: "max_entries" });
+  t.is(typeof (err as { typeId?: number }).typeId, "number");
+});
+
+test("variables: .rodata, .data, .bss and custom sections with real offsets", async (t) => {
+  const { elf, btf } = await compileC(`
+    const volatile __u32 target_pid = 0;
+    const volatile __u64 min_ns = 1000;
+    __u64 total = 5;
+    __u32 flag = 1;
+    __u64 zeroed;
+    char buf[32];
+    static __u32 hidden_counter;
+    int custom_a SEC(".data.custom") = 1;
+    __u64 custom_b SEC(".data.custom") = 2;
+    const volatile char ro_name[8] SEC(".rodata.names") = "x";
+    extern int LINUX_KERNEL_VERSION __attribute__((section(".kconfig"), weak));
+    SEC("xdp") int p(void *ctx) { hidden_counter++; zeroed += total + flag + custom_a + custom_b + target_pid + min_ns + buf[1] + ro_name[0] + LINUX_KERNEL_VERSION; return 2; }
+  `);
+  const model = buildModel(elf, btf, { file: "vars.o" });
+  const rows = model.variables.map((v) => [v.section, v.name, v.size, v.constant, v.linkage]).sort((x, y) => (x[0] !== y[0] ? (x[0]! < y[0]! ? -1 : 1) : x[1]! < y[1]! ? -1 : 1));
+  t.deepEqual(rows, [
+    [".bss", "buf", 32, false, "global"],
+    [".bss", "hidden_counter", 4, false, "static"],
+    [".bss", "zeroed", 8, false, "global"],
+    [".data", "flag", 4, false, "global"],
+    [".data", "total", 8, false, "global"],
+    [".data.custom", "custom_a", 4, false, "global"],
+    [".data.custom", "custom_b", 8, false, "global"],
+    [".rodata", "min_ns", 8, true, "global"],
+    [".rodata", "target_pid", 4, true, "global"],
+    [".rodata.names", "ro_name", 8, true, "global"],
+  ]);
+  // Sorted by section then offset; inside each section the variables tile without overlap.
+  for (let i = 1; i < model.variables.length; i++) {
+    const [p, q] = [model.variables[i - 1]!, model.variables[i]!];
+    if (p.section === q.section) t.true(p.offset + p.size <= q.offset, `${p.name} and ${q.name} overlap`);
+    else t.true(p.section < q.section);
+  }
+  for (const v of model.variables) t.true(v.offset + v.size <= elf.section(v.section)!.size, `${v.name} inside ${v.section}`);
+  // Each offset is where the bytes are: the initial values read back at the model's offsets.
+  const read = (name: string) => {
+    const v = model.variables.find((x) => x.name === name)!;
+    const bytes = elf.section(v.section)!.data();
+    const dv = new DataView(bytes.buffer, bytes.byteOffset + v.offset, v.size);
+    return v.size === 8 ? dv.getBigUint64(0, true) : BigInt(dv.getUint32(0, true));
+  };
+  t.is(read("total"), 5n);
+  t.is(read("flag"), 1n);
+  t.is(read("custom_a"), 1n);
+  t.is(read("custom_b"), 2n);
+  t.is(read("min_ns"), 1000n);
+  t.is(read("target_pid"), 0n);
+  t.deepEqual(model.externs.map((e) => [e.section, e.name]), [[".kconfig", "LINUX_KERNEL_VERSION"]]);
+});
+
+test("big-endian objects read the same model", async (t) => {
+  const le = await compileC(MAPS, { endian: "bpfel" });
+  const be = await compileC(MAPS, { endian: "bpfeb" });
+  const a = buildModel(le.elf, le.btf, { file: "x.o" });
+  const b = buildModel(be.elf, be.btf, { file: "x.o" });
+  t.true(a.littleEndian);
+  t.false(b.littleEndian);
+  const strip = (m: typeof a) => ({ programs: m.programs, maps: m.maps, variables: m.variables });
+  t.deepEqual(strip(b), strip(a));
+});
