@@ -176,7 +176,14 @@ function findBinary(path: string): string {
 
 /** The fd of a Node socket (net.Socket, dgram.Socket) for `socket` attach options. */
 export function socketFd(sock: unknown): number {
-  const h = (sock as { _handle?: { fd?: number } } | undefined)?._handle;
+  if (typeof sock === "number") return sock;
+  const s = sock as Record<string | symbol, unknown> | undefined;
+  // dgram keeps its handle in a symbol-keyed state object (its `_handle` getter is deprecated).
+  for (const k of s ? Object.getOwnPropertySymbols(s) : []) {
+    const fd = (s![k] as { handle?: { fd?: number } } | undefined)?.handle?.fd;
+    if (typeof fd === "number" && fd >= 0) return fd;
+  }
+  const h = (s as { _handle?: { fd?: number } } | undefined)?._handle;
   if (typeof h?.fd === "number" && h.fd >= 0) return h.fd;
   throw new BpfError("socketFd: this socket has no fd yet (bind or connect it first)", { errno: errno.EBADF, code: "EBADF" });
 }

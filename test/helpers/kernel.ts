@@ -30,7 +30,7 @@ export interface Probe {
 }
 
 // libbpf's program type names for the features above.
-const progTypes = { socket: "socket_filter", kprobe: "kprobe", tracepoint: "tracepoint", xdp: "xdp", perf_event: "perf_event", cgroup_skb: "cgroup_skb", raw_tp: "raw_tracepoint", tracing: "tracing", tc: "sched_cls" } as const;
+const progTypes = { socket: "socket_filter", kprobe: "kprobe", tracepoint: "tracepoint", xdp: "xdp", perf_event: "perf_event", cgroup_skb: "cgroup_skb", raw_tp: "raw_tracepoint", tc: "sched_cls" } as const;
 
 function has(cmd: string, args: string[] = ["--version"]): boolean {
   try {
@@ -78,14 +78,18 @@ export async function probeKernel(): Promise<Probe> {
     }
     set("test_run", f.xdp, "BPF_PROG_TEST_RUN needs XDP programs");
     set("ringbuf", f.bpf && rt.haveMapType("ringbuf"), "BPF_MAP_TYPE_RINGBUF is not available (kernel < 5.8)");
-    const tracing = f.bpf && prog(progTypes.tracing);
-    set("tp_btf", tracing && f.btf, "BTF-enabled tracing programs (tp_btf) do not load");
-    set("iter", tracing && f.btf, "BPF iterators need tracing programs and BTF");
+    const tracing = f.bpf && f.btf && f.clang;
+    const tpBtf = tracing ? tryAttach(rt, "probe_tp_btf") : "no BTF or clang";
+    set("tp_btf", tpBtf === true, `tp_btf programs do not attach: ${tpBtf}`);
+    const iter = tracing ? tryAttach(rt, "probe_iter") : "no BTF or clang";
+    set("iter", iter === true, `BPF iterators do not attach: ${iter}`);
     const kprobeEvents = existsSync("/sys/kernel/tracing/kprobe_events") || existsSync("/sys/kernel/debug/tracing/kprobe_events");
-    set("kprobe", f.bpf && prog(progTypes.kprobe) && kprobeEvents, "kprobes are not enabled in this kernel (no kprobe_events: CONFIG_KPROBE_EVENTS)");
+    const kprobe = f.bpf && f.clang ? tryAttach(rt, "probe_kprobe") : "no bpf or clang";
+    set("kprobe", kprobe === true, `kprobes do not attach${kprobeEvents ? "" : " (no kprobe_events: CONFIG_KPROBE_EVENTS)"}: ${kprobe}`);
     const uprobeEvents = existsSync("/sys/bus/event_source/devices/uprobe/type");
     set("uprobe", f.bpf && prog(progTypes.kprobe) && uprobeEvents, "uprobes are not available (no /sys/bus/event_source/devices/uprobe)");
-    set("fentry", f.clang && tracing && f.btf ? await tryFentry(rt) : false, "fentry/fexit do not attach on this kernel");
+    const fentry = tracing ? tryAttach(rt, "probe_fentry") : "no BTF or clang";
+    set("fentry", fentry === true, `fentry/fexit do not attach on this kernel: ${fentry}`);
   } else {
     for (const k of ["socket", "tracepoint", "xdp", "perf_event", "cgroup_skb", "raw_tp", "tc", "test_run", "ringbuf", "tp_btf", "iter", "kprobe", "uprobe", "fentry"] as const) set(k, false, why.bpf!);
   }
@@ -100,17 +104,18 @@ export async function probeKernel(): Promise<Probe> {
 }
 let printed = false;
 
-async function tryFentry(rt: typeof Runtime): Promise<boolean> {
+/** Loads probe.bpf.c's `program` alone and attaches it: true, or the error's first line. */
+function tryAttach(rt: typeof Runtime, program: string): true | string {
   try {
-    const obj = rt.loadObjectSync(descriptor("probe_fentry", compileBpf("probe-fentry.bpf.c")));
+    const obj = rt.loadObjectSync(descriptor("probe", compileBpf("probe.bpf.c")), { programs: [program] });
     try {
-      obj.programs.probe_fentry!.attach().close();
+      obj.programs[program]!.attachAuto().close();
       return true;
     } finally {
       obj.close();
     }
-  } catch {
-    return false;
+  } catch (e) {
+    return ((e as Error).message ?? String(e)).split("\n")[0]!;
   }
 }
 
@@ -119,6 +124,12 @@ async function tryFentry(rt: typeof Runtime): Promise<boolean> {
  * BPF2TS_REQUIRE_KERNEL=1, or passes it with the reason in the log (the feature itself is never
  * claimed to work).
  */
+/** Why `feature` is missing (undefined when present), from the probe. */
+export async function missingReason(feature: Feature): Promise<string | undefined> {
+  const p = await probeKernel();
+  return p.features[feature] ? undefined : p.reasons[feature] ?? "missing";
+}
+
 export async function requireFeature(t: ExecutionContext, ...features: Feature[]): Promise<boolean> {
   const p = await probeKernel();
   const missing = features.filter((x) => !p.features[x]);

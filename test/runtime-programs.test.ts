@@ -1,0 +1,410 @@
+// Every attach kind against the live kernel, each proving the values are the real ones: syscall
+// numbers, function arguments and return values, pids, packet payloads, sample counts.
+
+import test from "ava";
+import { spawnSync } from "node:child_process";
+import dgram from "node:dgram";
+import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { once } from "node:events";
+import { codecs, loadObjectSync, type BpfError, socketFd, type BpfObject, type IterLink, type Variable, type VariableDescriptor } from "@bpf2ts/runtime";
+import { buildC, buildGo, compileBpf, descriptor, missingReason, requireFeature } from "./helpers/kernel.js";
+
+const globals = [
+  "raw_tp_count", "raw_tp_last_id", "tp_btf_count", "tp_btf_last_id", "uprobe_count", "uprobe_a", "uprobe_b",
+  "uprobe_pid", "uretprobe_count", "uretprobe_ret", "perf_samples", "perf_target_samples", "xdp_packets",
+  "xdp_bytes", "tc_packets", "socket_seen", "socket_dropped", "kprobe_hits",
+] as const;
+type Global = (typeof globals)[number];
+
+/** Offsets of the .bss globals from the object's symbol table (the test does not use the generator). */
+function bssLayout(obj: Buffer): Record<string, VariableDescriptor> {
+  const file = join(tmpdir(), `bpf2ts-progs-${process.pid}.o`);
+  writeFileSync(file, obj);
+  const out = spawnSync("llvm-objdump-19", ["-t", file], { encoding: "utf8" });
+  rmSync(file, { force: true });
+  const vars: Record<string, VariableDescriptor> = {};
+  for (const line of out.stdout.split("\n")) {
+    const m = /^([0-9a-f]+)\s.*\s(\.bss)\s+([0-9a-f]+)\s+(\w+)$/.exec(line.trim());
+    if (!m) continue;
+    const size = parseInt(m[3]!, 16);
+    const name = m[4]!;
+    const signed = name === "uprobe_a" || name === "uprobe_b" || name === "uretprobe_ret";
+    vars[name] = { name, section: ".bss", offset: parseInt(m[1]!, 16), codec: size === 4 ? codecs.u32 : signed ? codecs.s64 : codecs.u64 };
+  }
+  return vars;
+}
+
+function load(programs: string[], tgid = process.pid): { obj: BpfObject; v: Record<Global, Variable<bigint | number>> } {
+  const bytes = compileBpf("runtime-progs.bpf.c");
+  const d = descriptor("progs", bytes, {
+    variables: bssLayout(bytes),
+    constants: { targetTgid: { name: "target_tgid", section: ".rodata", offset: 0, codec: codecs.u32 } },
+  });
+  const obj = loadObjectSync(d, { programs, constants: { targetTgid: tgid } });
+  return { obj, v: obj.variables as Record<Global, Variable<bigint | number>> };
+}
+
+const SYS_kill = 62; // x86-64
+
+test.serial("raw_tp: sees this thread's syscalls with their numbers; detaches on close", async (t) => {
+  if (!(await requireFeature(t, "root", "raw_tp", "clang"))) return;
+  const { obj, v } = load(["on_raw_sys_enter"]);
+  try {
+    const links = await obj.attach();
+    t.is(links.links.length, 1);
+    process.kill(process.pid, 0);
+    t.is(v.raw_tp_last_id.get(), BigInt(SYS_kill), "the last syscall of the main thread was kill(2)");
+    t.true((v.raw_tp_count.get() as bigint) >= 1n);
+    links.close();
+    // Read after close: close(2) of the link fd itself still enters the syscall while attached.
+    const n = v.raw_tp_count.get();
+    process.kill(process.pid, 0);
+    statSync("/");
+    t.is(v.raw_tp_count.get(), n, "no more events after close");
+  } finally {
+    obj.close();
+  }
+});
+
+test.serial("tp_btf: typed raw tracepoint args", async (t) => {
+  if (!(await requireFeature(t, "root", "tp_btf", "clang"))) return;
+  const { obj, v } = load(["on_btf_sys_enter"]);
+  try {
+    using link = obj.programs.on_btf_sys_enter!.attach();
+    t.true(link.fd >= 0);
+    process.kill(process.pid, 0);
+    t.is(v.tp_btf_last_id.get(), BigInt(SYS_kill));
+    t.true((v.tp_btf_count.get() as bigint) >= 1n);
+  } finally {
+    obj.close();
+  }
+});
+
+const addC = `
+#include <stdio.h>
+#include <stdlib.h>
+__attribute__((noinline)) long add_numbers(long a, long b) { return a + b; }
+int main(int argc, char **argv) {
+  long n = argc > 1 ? atol(argv[1]) : 1, s = 0;
+  for (long i = 0; i < n; i++) s += add_numbers(i, 1000 + i);
+  printf("%ld\\n", s);
+  return 0;
+}
+`;
+
+test.serial("uprobe + uretprobe on a C program: arguments, return value, pid, count", async (t) => {
+  if (!(await requireFeature(t, "root", "uprobe", "gcc", "clang"))) return;
+  const bin = buildC("add", addC);
+  const { obj, v } = load(["on_add", "on_add_ret"]);
+  try {
+    const entry = obj.programs.on_add!.attach({ path: bin, symbol: "add_numbers" });
+    const exit = obj.programs.on_add_ret!.attach({ path: bin, symbol: "add_numbers" });
+    const run = spawnSync(bin, ["3"], { encoding: "utf8" });
+    t.is(run.stdout.trim(), String(0 + 1000 + 1 + 1001 + 2 + 1002));
+    t.is(v.uprobe_count.get(), 3n);
+    t.is(v.uretprobe_count.get(), 3n);
+    t.is(v.uprobe_a.get(), 2n, "first argument of the last call");
+    t.is(v.uprobe_b.get(), 1002n, "second argument of the last call");
+    t.is(v.uretprobe_ret.get(), 1004n, "return value of the last call");
+    t.is(v.uprobe_pid.get(), run.pid);
+    entry.close();
+    exit.close();
+    spawnSync(bin, ["2"]);
+    t.is(v.uprobe_count.get(), 3n, "no more hits after close");
+  } finally {
+    obj.close();
+  }
+});
+
+test.serial("uprobe with pid filter only fires for that process", async (t) => {
+  if (!(await requireFeature(t, "root", "uprobe", "gcc", "clang"))) return;
+  const bin = buildC("add", addC);
+  const { obj, v } = load(["on_add"]);
+  try {
+    // A pid that is not the child's: the probe must not fire.
+    obj.programs.on_add!.attach({ path: bin, symbol: "add_numbers", pid: process.pid });
+    spawnSync(bin, ["4"]);
+    t.is(v.uprobe_count.get(), 0n);
+  } finally {
+    obj.close();
+  }
+});
+
+const goSrc = `
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+)
+
+type counter struct{ n int }
+
+//go:noinline
+func (c *counter) bump(n int) { c.n += n }
+
+//go:noinline
+func Add(a, b int) int { return a + b }
+
+func main() {
+	n, _ := strconv.Atoi(os.Args[1])
+	c := &counter{}
+	s := 0
+	for i := 0; i < n; i++ {
+		s += Add(i, 1000+i)
+		c.bump(i)
+	}
+	fmt.Println(s, c.n)
+}
+`;
+
+test.serial("uprobe on a Go 1.19 binary by Go symbol names (main.Add, main.(*counter).bump)", async (t) => {
+  if (!(await requireFeature(t, "root", "uprobe", "go", "clang"))) return;
+  const bin = buildGo("gocount", goSrc);
+  const { obj, v } = load(["on_add"]);
+  try {
+    const a = obj.programs.on_add!.attach({ path: bin, symbol: "main.Add" });
+    let run = spawnSync(bin, ["5"], { encoding: "utf8" });
+    t.is(run.status, 0);
+    t.is(v.uprobe_count.get(), 5n);
+    t.is(v.uprobe_pid.get(), run.pid);
+    a.close();
+    obj.programs.on_add!.attach({ path: bin, symbol: "main.(*counter).bump" });
+    run = spawnSync(bin, ["7"], { encoding: "utf8" });
+    t.is(run.stdout.trim(), `${Array.from({ length: 7 }, (_, i) => 1000 + 2 * i).reduce((x, y) => x + y)} 21`);
+    t.is(v.uprobe_count.get(), 12n);
+  } finally {
+    obj.close();
+  }
+});
+
+test.serial("perf_event: CPU-clock samples on every CPU, some in this busy process", async (t) => {
+  if (!(await requireFeature(t, "root", "perf_event", "clang"))) return;
+  const { obj, v } = load(["on_sample"]);
+  try {
+    const link = obj.programs.on_sample!.attach({ frequency: 1000 });
+    const end = Date.now() + 300;
+    let x = 0;
+    while (Date.now() < end) x += Math.sqrt(x + 1);
+    link.close();
+    const total = v.perf_samples.get() as bigint;
+    const mine = v.perf_target_samples.get() as bigint;
+    t.log(`samples: ${total} total, ${mine} in this process's main thread (x=${x > 0})`);
+    // 300 ms at 1000 Hz on the CPU we spin on: well over 50 samples of us.
+    t.true(mine >= 50n, `only ${mine} samples of the busy main thread`);
+    t.true(total >= mine);
+    const after = v.perf_samples.get();
+    await new Promise((r) => setTimeout(r, 50));
+    t.is(v.perf_samples.get(), after, "no samples after close");
+  } finally {
+    obj.close();
+  }
+});
+
+function frame(payload: string): Uint8Array {
+  const b = Buffer.alloc(64);
+  b.write(payload, 0, "latin1");
+  return b;
+}
+
+test.serial("xdp testRun: verdicts and data_out are the program's", async (t) => {
+  if (!(await requireFeature(t, "root", "xdp", "test_run", "clang"))) return;
+  const { obj, v } = load(["on_xdp"]);
+  try {
+    const p = obj.programs.on_xdp!;
+    const drop = p.testRun({ data: frame("XDP!hello") });
+    t.is(drop.retval, 1, "XDP_DROP");
+    t.is(Buffer.from(drop.data!).toString("latin1", 0, 9), "XDP!#ello", "the program rewrote byte 4");
+    const pass = p.testRun({ data: frame("other"), repeat: 10 });
+    t.is(pass.retval, 2, "XDP_PASS");
+    t.is(v.xdp_packets.get(), 11n);
+    t.is(v.xdp_bytes.get(), 11n * 64n);
+  } finally {
+    obj.close();
+  }
+});
+
+async function udpToLoopback(port: number, messages: string[], bind?: dgram.Socket): Promise<void> {
+  const c = dgram.createSocket("udp4");
+  for (const m of messages) await new Promise<void>((res, rej) => c.send(m, port, "127.0.0.1", (e) => (e ? rej(e) : res())));
+  c.close();
+  void bind;
+}
+
+test.serial("xdp on loopback: counts real packets", async (t) => {
+  if (!(await requireFeature(t, "root", "xdp", "clang"))) return;
+  const { obj, v } = load(["on_xdp"]);
+  try {
+    const link = obj.programs.on_xdp!.attach({ interface: "lo" });
+    await udpToLoopback(47112, ["a", "b", "c"]);
+    await new Promise((r) => setTimeout(r, 20));
+    link.close();
+    // Other traffic on lo may add to it; our three datagrams are there.
+    t.true((v.xdp_packets.get() as bigint) >= 3n);
+    t.true((v.xdp_bytes.get() as bigint) >= 3n * (14n + 20n + 8n + 1n));
+  } finally {
+    obj.close();
+  }
+});
+
+test.serial("tc egress on loopback: counts UDP to port 47111", async (t) => {
+  if (!(await requireFeature(t, "root", "tc", "clang"))) return;
+  const { obj, v } = load(["on_tc"]);
+  try {
+    const link = obj.programs.on_tc!.attach({ interface: "lo", direction: "egress" });
+    t.is(link.fd, -1, "tc attachments are not bpf_links in libbpf 1.1");
+    await udpToLoopback(47111, ["1", "2", "3", "4"]);
+    await udpToLoopback(47113, ["other port"]);
+    await new Promise((r) => setTimeout(r, 20));
+    t.is(v.tc_packets.get(), 4n);
+    link.close();
+    await udpToLoopback(47111, ["5"]);
+    t.is(v.tc_packets.get(), 4n, "detached on close");
+  } finally {
+    obj.close();
+  }
+});
+
+test.serial("socket filter: drops datagrams starting with DROP on the receiving socket", async (t) => {
+  if (!(await requireFeature(t, "root", "socket", "clang"))) return;
+  const { obj, v } = load(["on_socket"]);
+  const server = dgram.createSocket("udp4");
+  try {
+    server.bind(0, "127.0.0.1");
+    await once(server, "listening");
+    const port = server.address().port;
+    const link = obj.programs.on_socket!.attach({ fd: socketFd(server) });
+    const got: string[] = [];
+    server.on("message", (m) => got.push(m.toString()));
+    await udpToLoopback(port, ["KEEP1", "DROP2", "KEEP3"]);
+    const deadline = Date.now() + 2000;
+    while (got.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 20));
+    t.deepEqual(got, ["KEEP1", "KEEP3"]);
+    t.is(v.socket_dropped.get(), 1n);
+    t.is(v.socket_seen.get(), 3n);
+    link.close();
+    await udpToLoopback(port, ["DROP4"]);
+    const end = Date.now() + 2000;
+    while (got.length < 3 && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+    t.deepEqual(got, ["KEEP1", "KEEP3", "DROP4"], "filter gone after close");
+  } finally {
+    server.close();
+    obj.close();
+  }
+});
+
+test.serial("iter/task: reads the iterator's output, the real threads of this process", async (t) => {
+  if (!(await requireFeature(t, "root", "iter", "clang"))) return;
+  const { obj } = load(["on_task"]);
+  try {
+    const link = obj.programs.on_task!.attach() as IterLink;
+    const text = link.readText();
+    const tids = text.trim().split("\n").map((l) => Number(l.split(" ")[0]));
+    const real = new Set(readdirSync("/proc/self/task").map(Number));
+    t.true(tids.includes(process.pid), `main thread ${process.pid} in:\n${text}`);
+    for (const tid of tids) t.true(real.has(tid) || !existsSync(`/proc/self/task/${tid}`), `tid ${tid} is a thread of ours`);
+    t.regex(text, new RegExp(`^${process.pid} \\S+`, "m"));
+    t.is(link.readText().split("\n")[0]!.split(" ")[0], text.split("\n")[0]!.split(" ")[0], "each read runs the iterator again");
+  } finally {
+    obj.close();
+  }
+});
+
+test.serial("kprobe: attaches where the kernel has kprobes, else a clear error", async (t) => {
+  if (!(await requireFeature(t, "root", "bpf", "clang"))) return;
+  const { obj, v } = load(["on_kprobe"]);
+  try {
+    const reason = await missingReason("kprobe");
+    if (reason === undefined) {
+      const link = obj.programs.on_kprobe!.attach();
+      spawnSync("sleep", ["0.01"]);
+      link.close();
+      t.true((v.kprobe_hits.get() as bigint) >= 1n);
+      return;
+    }
+    t.log(`probe: ${reason}`);
+    const e = t.throws<BpfError>(() => obj.programs.on_kprobe!.attach(), { name: "BpfError" });
+    t.true(e!.errno > 0);
+    t.regex(e!.message, /kprobe/);
+    if (!existsSync("/sys/kernel/tracing/kprobe_events")) t.regex(e!.message, /CONFIG_KPROBE_EVENTS/);
+  } finally {
+    obj.close();
+  }
+});
+
+test.serial("fentry: attaches where allowed, else a clear error with errno", async (t) => {
+  if (!(await requireFeature(t, "root", "bpf", "btf", "clang"))) return;
+  const reason = await missingReason("fentry");
+  const d = descriptor("probe", compileBpf("probe.bpf.c"));
+  if (reason === undefined) {
+    const obj = loadObjectSync(d, { programs: ["probe_fentry"] });
+    obj.programs.probe_fentry!.attach().close();
+    obj.close();
+    t.pass();
+    return;
+  }
+  t.log(`probe: ${reason}`);
+  const e = t.throws<BpfError>(() => {
+    const obj = loadObjectSync(d, { programs: ["probe_fentry"] });
+    try {
+      obj.programs.probe_fentry!.attach();
+    } finally {
+      obj.close();
+    }
+  }, { name: "BpfError" });
+  t.true(e!.errno > 0);
+  t.regex(e!.message, /probe_fentry/);
+  t.truthy(e!.hint, "a hint explains it");
+});
+
+test.serial("verifier error: BpfError with errno, program name and the log", async (t) => {
+  if (!(await requireFeature(t, "root", "bpf", "clang"))) return;
+  const e = t.throws<BpfError>(() => loadObjectSync(descriptor("bad", compileBpf("runtime-bad.bpf.c"))), { name: "BpfError" });
+  t.is(e!.code, "EACCES");
+  t.is(e!.errno, 13);
+  t.is(e!.program, "bad_deref");
+  t.regex(e!.log, /invalid mem access 'map_value_or_null'/);
+  t.regex(e!.message, /verifier log \(tail\)/);
+  t.regex(e!.message, /hint: /);
+});
+
+test.serial("attach() detaches what it made when a later program fails", async (t) => {
+  if (!(await requireFeature(t, "root", "raw_tp", "clang"))) return;
+  if ((await missingReason("kprobe")) === undefined) {
+    t.log("kprobes work here: no failing auto-attach to test rollback with");
+    t.pass();
+    return;
+  }
+  const { obj, v } = load(["on_raw_sys_enter", "on_kprobe"]);
+  try {
+    await t.throwsAsync<BpfError>(obj.attach(), { name: "BpfError", message: /kprobe/ });
+    const before = v.raw_tp_count.get();
+    process.kill(process.pid, 0);
+    statSync("/");
+    t.is(v.raw_tp_count.get(), before, "the raw_tp link made before the failure was closed");
+  } finally {
+    obj.close();
+  }
+});
+
+test.serial("links pin and unpin on bpffs; closing the object closes its links", async (t) => {
+  if (!(await requireFeature(t, "root", "raw_tp", "clang"))) return;
+  if (!existsSync("/sys/fs/bpf")) return void t.log("no /sys/fs/bpf");
+  const { obj, v } = load(["on_raw_sys_enter"]);
+  const path = `/sys/fs/bpf/bpf2ts-test-link-${process.pid}`;
+  const link = obj.programs.on_raw_sys_enter!.attach();
+  link.pin(path);
+  t.true(existsSync(path));
+  link.unpin();
+  t.false(existsSync(path));
+  process.kill(process.pid, 0);
+  t.true((v.raw_tp_count.get() as bigint) >= 1n);
+  obj.close();
+  t.true(link.closed, "the object closed its link");
+  t.throws<BpfError>(() => link.fd, { name: "BpfError", message: /closed/ });
+  link.close();
+});
