@@ -15,8 +15,8 @@ export interface OptionSpec {
 export interface CliSpec {
   name: string;
   summary: string;
-  options: Record<string, OptionSpec>;
-  examples?: string[];
+  options: Readonly<Record<string, OptionSpec>>;
+  examples?: readonly string[];
 }
 
 /** Options every tracer CLI takes. */
@@ -157,4 +157,16 @@ export function main(name: string, body: () => Promise<void>): void {
       process.exit(1);
     },
   );
+}
+
+/** A reader that can stop its callbacks and hand over what is left (the runtime's RingBuf, PerfEventArray). */
+export interface DrainableReader<E> {
+  stop(): void;
+  consume(cb: (event: E) => void): number;
+}
+
+/** Stops callbacks and prints the events that arrived before the stop, so none are silently dropped. */
+export function drain<E>(reader: DrainableReader<E>, handle: (event: E) => void): void {
+  reader.stop();
+  reader.consume(handle);
 }
