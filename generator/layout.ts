@@ -305,7 +305,7 @@ export class LayoutEngine {
         const targetId = this.stripQualifiers(t.type, at.cPath);
         const target = this.type(targetId, at.cPath);
         const anonymous = (target.kind === Kind.Struct || target.kind === Kind.Union || target.kind === Kind.Enum || target.kind === Kind.Enum64) && target.name === "";
-        const inner = this.value(t.type, anonymous ? { path: typeName(this.stem, t.name), cPath: at.cPath } : at);
+        const inner = this.value(t.type, anonymous ? { path: typeName(this.stem, t.name), cPath: t.name } : at);
         if ((inner.kind === "composite" || inner.kind === "enum") && !anonymous) this.alias(t, inner.ref.name);
         return inner;
       }
@@ -488,17 +488,25 @@ export class LayoutEngine {
     };
   }
 
+  /**
+   * BTF has no alignment: infer it like pahole. Natural alignment is the largest member alignment,
+   * raised where a member sits past its natural place (a member `aligned` attribute) or tail padding
+   * needs more (a struct `aligned` attribute), and 1 when a member is misaligned (`packed`).
+   */
   private alignment(t: Type & { kind: Kind.Struct | Kind.Union; size: number }, body: readonly FieldNode[]): number {
     let natural = 1;
     let packed = false;
     let end = 0;
     const visit = (nodes: readonly FieldNode[]): void => {
+      let prevEnd = nodes[0]?.offset ?? 0;
       for (const f of nodes) {
+        if (f.node === "padding") continue;
         if (f.node === "union") {
           f.alternatives.forEach(visit);
+          end = Math.max(end, f.offset + f.size);
+          prevEnd = Math.max(prevEnd, f.offset + f.size);
           continue;
         }
-        if (f.node === "padding") continue;
         end = Math.max(end, f.offset + f.size);
         if (f.node === "bitfield") {
           const unit = f.type.kind === "enum" ? f.type.ref.size : f.type.kind === "int" ? f.type.size : 1;
@@ -506,11 +514,13 @@ export class LayoutEngine {
           const unitStart = Math.floor((f.offset * 8 + f.bitOffset) / (unit * 8)) * unit;
           if (f.offset * 8 + f.bitOffset + f.bits > (unitStart + unit) * 8) packed = true;
           else natural = Math.max(natural, unit);
+          prevEnd = Math.max(prevEnd, Math.ceil((f.offset * 8 + f.bitOffset + f.bits) / 8));
           continue;
         }
         const a = alignOf(f.type);
         if (f.offset % a !== 0) packed = true;
-        else natural = Math.max(natural, a);
+        else natural = Math.max(natural, a, f.offset > roundUp(prevEnd, a) ? (alignmentExplaining(prevEnd, f.offset, a) ?? a) : a);
+        prevEnd = Math.max(prevEnd, f.offset + f.size);
       }
     };
     visit(body);

@@ -29,7 +29,7 @@ const mapClasses: Readonly<Record<string, { cls: string; shape: "kv" | "v" | "ev
   hash: { cls: "HashMap", shape: "kv" },
   lru_hash: { cls: "LruHashMap", shape: "kv" },
   percpu_hash: { cls: "PerCpuHashMap", shape: "kv" },
-  lru_percpu_hash: { cls: "PerCpuHashMap", shape: "kv" },
+  lru_percpu_hash: { cls: "LruPerCpuHashMap", shape: "kv" },
   array: { cls: "ArrayMap", shape: "v" },
   percpu_array: { cls: "PerCpuArrayMap", shape: "v" },
   ringbuf: { cls: "RingBuf", shape: "event" },
@@ -204,7 +204,6 @@ export function emitModule(input: ModuleInput): string {
 
   w.write("const descriptor: ObjectDescriptor = ").inlineBlock(() => {
     w.writeLine(`name: ${JSON.stringify(input.stem)},`);
-    w.writeLine(`license: ${JSON.stringify(model.license ?? "")},`);
     w.write("objects: ").inlineBlock(() => {
       w.writeLine(`le: ${input.objects.le !== undefined ? JSON.stringify(input.objects.le) : "undefined"},`);
       w.writeLine(`be: ${input.objects.be !== undefined ? JSON.stringify(input.objects.be) : "undefined"},`);
@@ -250,7 +249,8 @@ export function emitModule(input: ModuleInput): string {
   for (const s of specifiers) head.writeLine(`  ${s},`);
   head.writeLine(`} from "@bpf2ts/runtime";`);
   head.blankLine();
-  return head.toString() + text.replace(/\n+$/, "\n");
+  // Empty blocks print as `{}` (an object with no maps, an interface with no constants).
+  return head.toString() + text.replace(/\{\n *\}/g, "{}").replace(/\n+$/, "\n");
 }
 
 function docLines(doc: string | undefined): string[] {
