@@ -586,6 +586,8 @@ function cleanBlock(text: string): string {
   const body = text.replace(/^\/\*\*?!?<?/, "").replace(/\*\/$/, "");
   const lines = body.split("\n").map((l) => l.replace(/^[ \t]*\*(?!\/)[ \t]?/, "").replace(/[ \t]+$/, ""));
   while (lines.length && !lines[0]!.trim()) lines.shift();
+  // Text on the opening line (`/** Doc.`) does not share the indentation of the lines below it.
+  if (lines.length && !body.startsWith("\n") && !/^\s*\n/.test(body)) lines[0] = lines[0]!.trimStart();
   while (lines.length && !lines[lines.length - 1]!.trim()) lines.pop();
   const indent = Math.min(...lines.filter((l) => l.trim()).map((l) => /^[ \t]*/.exec(l)![0].length));
   return lines.map((l) => l.slice(Number.isFinite(indent) ? indent : 0)).join("\n");

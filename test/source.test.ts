@@ -1,0 +1,196 @@
+// Source scan: event types of ring buffers and perf event arrays (table-driven over the ways C code
+// writes them), doc comments, declared types, and the macro blanking that makes libbpf C parseable.
+
+import test from "ava";
+import { blankMacros, scanSource } from "../generator/source.js";
+
+const MAPS = `
+struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 1 << 12); } rb SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY); __uint(key_size, sizeof(int)); __uint(value_size, sizeof(int)); } perf SEC(".maps");
+`;
+
+const eventCases: ReadonlyArray<{ name: string; body: string; expect: Record<string, string> }> = [
+  { name: "declaration with sizeof(*e)", body: "struct event *e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);", expect: { rb: "struct event" } },
+  { name: "assignment after declaration", body: "struct event *e;\n e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);", expect: { rb: "struct event" } },
+  { name: "cast", body: "void *p; p = (struct event *)bpf_ringbuf_reserve(&rb, 64, 0);", expect: { rb: "struct event" } },
+  { name: "typedef pointer", body: "event_t *e = bpf_ringbuf_reserve(&rb, sizeof(event_t), 0);", expect: { rb: "event_t" } },
+  { name: "void pointer, sizeof(struct)", body: "void *p = bpf_ringbuf_reserve(&rb, sizeof(struct event), 0);", expect: { rb: "struct event" } },
+  { name: "void pointer, sizeof(typedef)", body: "void *p = bpf_ringbuf_reserve(&rb, sizeof(event_t), 0);", expect: { rb: "event_t" } },
+  { name: "parenthesised map", body: "struct event *e = bpf_ringbuf_reserve((&rb), sizeof(*e), 0);", expect: { rb: "struct event" } },
+  { name: "ringbuf_output of a local", body: "struct event ev = {};\n bpf_ringbuf_output(&rb, &ev, sizeof(ev), 0);", expect: { rb: "struct event" } },
+  { name: "ringbuf_output of a pointer", body: "struct event *e = get();\n bpf_ringbuf_output(&rb, e, sizeof(*e), 0);", expect: { rb: "struct event" } },
+  { name: "perf_event_output of a local", body: "struct event ev = {};\n bpf_perf_event_output(ctx, &perf, BPF_F_CURRENT_CPU, &ev, sizeof(ev));", expect: { perf: "struct event" } },
+  { name: "perf_event_output of a typedef local", body: "event_t ev;\n bpf_perf_event_output(ctx, &perf, 0xffffffffULL, &ev, sizeof(ev));", expect: { perf: "event_t" } },
+  { name: "perf_event_output from a global", body: "bpf_perf_event_output(ctx, &perf, 0, &global_ev, sizeof(global_ev));", expect: { perf: "struct other" } },
+  { name: "union record", body: "union rec *r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);", expect: { rb: "union rec" } },
+  { name: "an int array is not a record type", body: "int vals[4];\n bpf_ringbuf_output(&rb, &vals, sizeof(vals), 0);", expect: {} },
+  { name: "no call, no event", body: "int x = 1;", expect: {} },
+];
+
+for (const c of eventCases) {
+  test(`events: ${c.name}`, (t) => {
+    const src = `struct event { int pid; };\ntypedef struct event event_t;\nstruct other { long x; } global_ev;\nunion rec { int a; };\n${MAPS}
+SEC("tp/a/b")
+int prog(void *ctx) {
+  ${c.body}
+  return 0;
+}`;
+    const scan = scanSource(src, "events.bpf.c");
+    t.deepEqual(scan.events, c.expect);
+  });
+}
+
+test("events: the first record type wins, a second one is a warning", (t) => {
+  const scan = scanSource(
+    `${MAPS}\nSEC("xdp") int a(void *ctx) { struct one *x = bpf_ringbuf_reserve(&rb, sizeof(*x), 0); return 0; }\nSEC("xdp") int b(void *ctx) { struct two *y = bpf_ringbuf_reserve(&rb, sizeof(*y), 0); return 0; }`,
+    "x.c",
+  );
+  t.deepEqual(scan.events, { rb: "struct one" });
+  t.is(scan.warnings.length, 1);
+  t.regex(scan.warnings[0]!, /map "rb" receives both struct one and struct two \(line 6\)/);
+});
+
+test("events: locals of one function do not leak into another", (t) => {
+  const scan = scanSource(
+    `${MAPS}\nSEC("xdp") int a(void *ctx) { struct one *e = 0; return 0; }\nSEC("xdp") int b(void *ctx) { struct two *e = 0; e = bpf_ringbuf_reserve(&rb, 8, 0); return 0; }`,
+    "x.c",
+  );
+  t.deepEqual(scan.events, { rb: "struct two" });
+});
+
+const DOCS = `
+#include "vmlinux.h"
+
+/** An exec event.
+ *
+ * Sent for each execve.
+ */
+struct event {
+  /** Process id. */
+  __u32 pid;
+  // Command name,
+  // NUL-padded.
+  char comm[16];
+  union {
+    __u64 ns; /* nanoseconds */
+    struct { __u32 lo, hi; } parts;
+  } t;
+  struct {
+    /** hidden */
+    int anon_member;
+  };
+  int undocumented;
+};
+
+// Kinds of events.
+enum kind {
+  /** started */
+  KIND_START,
+  KIND_STOP, // stopped
+};
+
+/// A point.
+typedef struct { int x; int y; } point_t;
+
+/* a plain comment is not documentation */
+struct plain { int a; };
+
+// far away
+
+struct spaced { int a; };
+
+/** Events to user space. */
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 256 * 1024);
+} events SEC(".maps");
+
+/** Only processes of this pid. */
+const volatile int target_pid = 0;
+
+int counter; // not a doc: trailing comments only document members
+
+/**
+ * Handles execve.
+ */
+SEC("tracepoint/syscalls/sys_enter_execve")
+int handle_exec(struct trace_event_raw_sys_enter *ctx)
+{
+  return 0;
+}
+
+// Kprobe through the libbpf macro.
+SEC("kprobe/do_unlinkat")
+int BPF_KPROBE(do_unlinkat, int dfd, struct filename *name)
+{
+  return 0;
+}
+
+#ifdef EXTRA
+/** Inside an ifdef. */
+SEC("xdp") int extra(struct xdp_md *ctx) { return 2; }
+#endif
+
+char LICENSE[] SEC("license") = "GPL";
+`;
+
+test("docs: types, fields, enum values, maps, variables and programs", (t) => {
+  const scan = scanSource(DOCS, "docs.bpf.c");
+  t.deepEqual(scan.docs.types, {
+    event: "An exec event.\n\nSent for each execve.",
+    kind: "Kinds of events.",
+    point_t: "A point.",
+  });
+  t.deepEqual(scan.docs.fields, {
+    "event.pid": "Process id.",
+    "event.comm": "Command name,\nNUL-padded.",
+    "event.t.ns": "nanoseconds",
+    "event.anon_member": "hidden",
+    "kind.KIND_START": "started",
+    "kind.KIND_STOP": "stopped",
+  });
+  t.deepEqual(scan.docs.maps, { events: "Events to user space." });
+  t.deepEqual(scan.docs.variables, { target_pid: "Only processes of this pid." });
+  t.deepEqual(scan.docs.programs, {
+    handle_exec: "Handles execve.",
+    do_unlinkat: "Kprobe through the libbpf macro.",
+    extra: "Inside an ifdef.",
+  });
+});
+
+test("declared types and sections", (t) => {
+  const scan = scanSource(DOCS, "docs.bpf.c");
+  t.deepEqual(scan.declaredTypes, ["enum kind", "point_t", "struct event", "struct plain", "struct spaced"]);
+  t.deepEqual(scan.sections, {
+    events: ".maps",
+    handle_exec: "tracepoint/syscalls/sys_enter_execve",
+    do_unlinkat: "kprobe/do_unlinkat",
+    extra: "xdp",
+  });
+});
+
+test("blankMacros keeps every offset and line, and ignores comments and strings", (t) => {
+  const src = `struct { __uint(type, X(1, (2))); __type(key, int); } m SEC(".maps");\n// SEC("no")\nchar *s = "__uint(a, b)";\nSEC("tp/x/y")\nint f(void) { return 0; }`;
+  const { text, secs } = blankMacros(src);
+  t.is(text.length, src.length);
+  t.deepEqual(text.split("\n").length, src.split("\n").length);
+  t.notRegex(text, /__uint\(type|__type\(key|SEC\("\.maps"\)|SEC\("tp/);
+  t.regex(text, /\/\/ SEC\("no"\)/);
+  t.regex(text, /"__uint\(a, b\)"/);
+  t.deepEqual(secs.map((s) => s.name), [".maps", "tp/x/y"]);
+  t.is(src.slice(secs[1]!.start, secs[1]!.end), 'SEC("tp/x/y")');
+});
+
+test("a large source parses (beyond tree-sitter's default buffer)", (t) => {
+  const filler = Array.from({ length: 4000 }, (_, i) => `struct s${i} { int a; long b; };`).join("\n");
+  const scan = scanSource(`${filler}\n${MAPS}\nSEC("xdp") int p(void *ctx) { struct s3999 *e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0); return 0; }`, "big.c");
+  t.true(filler.length > 100_000);
+  t.is(scan.declaredTypes.length, 4000);
+  t.deepEqual(scan.events, { rb: "struct s3999" });
+});
+
+test("garbage input yields an empty scan, not an exception", (t) => {
+  const scan = scanSource("}}}{{{ ))) SEC( /* unterminated", "junk.c");
+  t.deepEqual(scan.events, {});
+  t.deepEqual(scan.declaredTypes, []);
+});
