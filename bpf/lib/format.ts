@@ -9,15 +9,17 @@ export function log2Histogram(slots: ArrayLike<number | bigint>, unit: string): 
   const counts = Array.from(slots, (x) => Number(x));
   let last = counts.length - 1;
   while (last >= 0 && counts[last] === 0) last--;
-  if (last < 0) return `${" ".repeat(5)}${unit.padEnd(19)} : count    distribution\n     (no samples)\n`;
+  const w = Math.max(10, String(2 ** (Math.max(last, 0) + 1) - 1).length);
+  const header = `${unit.padStart(w + 2).padEnd(2 * w + 5)}: count    distribution`;
+  if (last < 0) return `${header}\n${"(no samples)".padStart(w + 12)}\n`;
   const max = Math.max(...counts);
   const width = 40;
-  const lines = [`${" ".repeat(Math.max(0, 24 - unit.length))}${unit}${" ".repeat(5)}: count    distribution`];
+  const lines = [header];
   for (let i = 0; i <= last; i++) {
     const low = i === 0 ? 0 : 2 ** i;
     const high = 2 ** (i + 1) - 1;
     const stars = max ? Math.round((counts[i]! * width) / max) : 0;
-    lines.push(`${String(low).padStart(20)} -> ${String(high).padEnd(19)}: ${String(counts[i]).padEnd(8)} |${"*".repeat(stars).padEnd(width)}|`);
+    lines.push(`${String(low).padStart(w)} -> ${String(high).padEnd(w)} : ${String(counts[i]).padEnd(8)} |${"*".repeat(stars).padEnd(width)}|`);
   }
   return lines.join("\n") + "\n";
 }
