@@ -171,6 +171,8 @@ export interface CompileOptions {
   readonly strip?: Tool;
   readonly cwd?: string;
   readonly env?: NodeJS.ProcessEnv;
+  /** Where the temporary build directory goes (default: the OS temp dir). */
+  readonly tempRoot?: string;
 }
 
 export interface CompileResult {
@@ -210,7 +212,7 @@ export function clangArgs(opts: { source: string; output: string; depfile: strin
 
 /** Compiles one target into a temporary directory; nothing is written anywhere else. */
 export async function compile(opts: CompileOptions): Promise<CompileResult> {
-  const dir = await mkdtemp(join(tmpdir(), "bpf2ts-"));
+  const dir = await mkdtemp(join(opts.tempRoot ?? tmpdir(), "bpf2ts-"));
   try {
     const output = join(dir, "out.o");
     const depfile = join(dir, "out.d");
@@ -244,7 +246,7 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
  * BTF. Returns that object; the object the user ships is never touched.
  */
 export async function compileTypesOnly(opts: CompileOptions & { readonly spellings: readonly string[] }): Promise<CompileResult> {
-  const dir = await mkdtemp(join(tmpdir(), "bpf2ts-types-"));
+  const dir = await mkdtemp(join(opts.tempRoot ?? tmpdir(), "bpf2ts-types-"));
   try {
     const wrapper = join(dir, "types.c");
     const source = resolve(opts.cwd ?? process.cwd(), opts.source);

@@ -1,0 +1,185 @@
+// The clang driver: finding tools (and naming the Debian package when they are missing), argv,
+// reproducible output, clang's diagnostics passed through verbatim, dependency files, flags splitting,
+// targets, and the types-only compile that recovers types the object's BTF lacks.
+
+import test from "ava";
+import { mkdtempSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseBtf } from "../generator/btf/index.js";
+import { Kind } from "../generator/btf/types.js";
+import { clangArgs, compile, compileTypesOnly, findClang, findStrip, formatDepfile, parseDepfile, parseTargets, splitShellWords, which } from "../generator/clang.js";
+import { readElf } from "../generator/elf.js";
+import { mergeTypes } from "../generator/merge-types.js";
+import { buildModel, resolveTypeName } from "../generator/model.js";
+
+const tmp = (prefix: string) => mkdtempSync(join(tmpdir(), `bpf2ts-clang-test-${prefix}-`));
+
+test("findClang: no clang on PATH names the Debian package", async (t) => {
+  const empty = tmp("path");
+  const err = await t.throwsAsync(findClang({ env: { PATH: empty } }));
+  t.is(err?.name, "ToolNotFoundError");
+  t.regex(err!.message, /apt-get install clang-19/);
+  t.regex(err!.message, /tried clang, clang-19, clang-18/);
+});
+
+test("findClang: --cc and BPF2TS_CC win, and a bad one is named", async (t) => {
+  const real = which("clang-19") ?? which("clang");
+  if (!real) return t.fail("clang-19 is required for these tests (bash scripts/setup.sh)");
+  const dir = tmp("cc");
+  symlinkSync(real, join(dir, "my-clang"));
+  const viaEnv = await findClang({ env: { PATH: dir, BPF2TS_CC: "my-clang" } });
+  t.is(viaEnv.path, join(dir, "my-clang"));
+  t.is(viaEnv.major, 19, "version read from `clang --version` when the name has none");
+  const viaFlag = await findClang({ cc: real, env: { PATH: "" } });
+  t.is(viaFlag.path, real);
+  const err = await t.throwsAsync(findClang({ cc: "no-such-clang", env: { PATH: dir } }));
+  t.regex(err!.message, /"no-such-clang" \(from --cc\) not found/);
+});
+
+test("findStrip: matches clang's major version, names llvm-NN when missing", async (t) => {
+  const clang = await findClang();
+  const strip = findStrip(clang);
+  t.regex(strip.path, new RegExp(`llvm-strip(-${clang.major})?$`));
+  const err = t.throws(() => findStrip({ path: "/x/clang-17", major: 17 }, { PATH: tmp("strip") }));
+  t.is(err?.name, "ToolNotFoundError");
+  t.regex(err!.message, /tried llvm-strip-17, llvm-strip\); install it with: apt-get install llvm-17/);
+});
+
+test("clangArgs: reproducible flags, target arch define, user flags last", (t) => {
+  const argv = clangArgs({ source: "bpf/x.bpf.c", output: "/tmp/o.o", depfile: "/tmp/o.d", target: { endian: "bpfeb", arch: "arm64" }, cflags: ["-DFOO=1", "-I", "inc dir"], cwd: "/work/proj" });
+  t.deepEqual(argv.slice(0, 8), ["-O2", "-g", "-target", "bpfeb", "-c", "bpf/x.bpf.c", "-o", "/tmp/o.o"]);
+  for (const f of ["-fno-ident", "-fdebug-prefix-map=/work/proj/bpf=.", "-fdebug-compilation-dir=.", "-MD", "-D__TARGET_ARCH_arm64"]) t.true(argv.includes(f), f);
+  t.deepEqual(argv.slice(-3), ["-DFOO=1", "-I", "inc dir"]);
+});
+
+test("parseTargets: bpf2go's names and Node arch names", (t) => {
+  t.deepEqual(parseTargets("bpfel,bpfeb"), [{ endian: "bpfel" }, { endian: "bpfeb" }]);
+  t.deepEqual(parseTargets("x64"), [{ endian: "bpfel", arch: "x86" }]);
+  t.deepEqual(parseTargets("arm64, s390x"), [{ endian: "bpfel", arch: "arm64" }, { endian: "bpfeb", arch: "s390" }]);
+  t.deepEqual(parseTargets("riscv64"), [{ endian: "bpfel", arch: "riscv" }]);
+  t.deepEqual(parseTargets("loong64"), [{ endian: "bpfel", arch: "loongarch" }]);
+  t.deepEqual(parseTargets("ppc64"), [{ endian: "bpfel", arch: "powerpc" }]);
+  t.deepEqual(parseTargets("mips"), [{ endian: "bpfeb", arch: "mips" }]);
+  t.deepEqual(parseTargets("bpfel,bpfel"), [{ endian: "bpfel" }]);
+  t.is(parseTargets("native")[0]!.endian, "bpfel");
+  t.throws(() => parseTargets("sparc"), { name: "UsageError", message: /unknown target "sparc"/ });
+  t.throws(() => parseTargets("x64,arm64"), { name: "UsageError", message: /two bpfel objects/ });
+  t.throws(() => parseTargets(" , "), { name: "UsageError" });
+});
+
+test("splitShellWords: quotes and escapes as a shell reads them", (t) => {
+  const cases: Array<[string, string[]]> = [
+    ["", []],
+    ["  -O2   -g ", ["-O2", "-g"]],
+    [`-I "my dir" -DX='a b'`, ["-I", "my dir", "-DX=a b"]],
+    [`-DMSG="say \\"hi\\""`, ['-DMSG=say "hi"']],
+    [`a\\ b c`, ["a b", "c"]],
+    [`'it''s'`, ["its"]],
+    [`"a\\nb"`, ["a\\nb"]],
+    [`x""`, ["x"]],
+    [`""`, [""]],
+    ["a\\\nb", ["ab"]],
+  ];
+  for (const [input, expected] of cases) t.deepEqual(splitShellWords(input), expected, JSON.stringify(input));
+  t.throws(() => splitShellWords(`-D'x`), { name: "UsageError", message: /unterminated single quote/ });
+  t.throws(() => splitShellWords(`"x`), { name: "UsageError", message: /unterminated double quote/ });
+});
+
+test("parseDepfile / formatDepfile: make syntax with escaped spaces and continuations", (t) => {
+  const text = "out.o: src/a.c /usr/include/x.h \\\n  my\\ dir/b.h \\\n  cost$$.h\nother: src/a.c extra.h\n";
+  t.deepEqual(parseDepfile(text), ["src/a.c", "/usr/include/x.h", "my dir/b.h", "cost$.h", "extra.h"]);
+  const formatted = formatDepfile(["gen/x.ts", "gen/x_bpfel.o"], ["src/a.c", "my dir/b.h", "cost$.h"]);
+  t.is(formatted, "gen/x.ts gen/x_bpfel.o: \\\n src/a.c \\\n my\\ dir/b.h \\\n cost$$.h\n");
+  t.deepEqual(parseDepfile(formatted), ["src/a.c", "my dir/b.h", "cost$.h"]);
+});
+
+const SOURCE = `
+#include "inc/defs.h"
+struct only_reserved { __u64 ts; char comm[16]; };
+struct { int (*type)[27]; int (*max_entries)[4096]; } rb __attribute__((section(".maps"), used));
+static void *(*bpf_ringbuf_reserve)(void *ringbuf, __u64 size, __u64 flags) = (void *) 131;
+static void (*bpf_ringbuf_submit)(void *data, __u64 flags) = (void *) 132;
+__attribute__((section("tp/a/b"), used)) int p(void *ctx) {
+  struct only_reserved *e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
+  if (e) bpf_ringbuf_submit(e, 0);
+  return 0;
+}
+char LICENSE[] __attribute__((section("license"), used)) = "GPL";
+`;
+
+function project(): string {
+  const dir = tmp("proj");
+  mkdirSync(join(dir, "inc"));
+  writeFileSync(join(dir, "inc", "defs.h"), "typedef unsigned long long __u64;\n");
+  writeFileSync(join(dir, "prog.bpf.c"), SOURCE);
+  return dir;
+}
+
+test("compile: the same source in two directories gives identical bytes; inputs come from the depfile", async (t) => {
+  const clang = await findClang();
+  const strip = findStrip(clang);
+  const [a, b] = [project(), project()];
+  const ra = await compile({ source: "prog.bpf.c", target: { endian: "bpfel" }, clang, strip, cwd: a });
+  const rb = await compile({ source: "prog.bpf.c", target: { endian: "bpfel" }, clang, strip, cwd: b });
+  t.true(ra.object.equals(rb.object), "no absolute path or identification in the object");
+  const abs = await compile({ source: join(b, "prog.bpf.c"), target: { endian: "bpfel" }, clang, strip, cwd: tmpdir() });
+  t.false(abs.object.includes(Buffer.from(b)), "an absolute source path does not leak into the object");
+  t.deepEqual(ra.inputs, [join(a, "prog.bpf.c"), join(a, "inc", "defs.h")]);
+  const elf = readElf(ra.object, "prog.o");
+  t.truthy(elf.section(".BTF"));
+  t.truthy(elf.section(".BTF.ext"));
+  t.falsy(elf.section(".debug_info"), "DWARF stripped");
+  const unstripped = await compile({ source: "prog.bpf.c", target: { endian: "bpfel" }, clang, cwd: a });
+  t.truthy(readElf(unstripped.object).section(".debug_info"), "--no-strip keeps DWARF");
+  const be = await compile({ source: "prog.bpf.c", target: { endian: "bpfeb" }, clang, strip, cwd: a });
+  t.false(readElf(be.object).littleEndian);
+});
+
+test("compile: a syntax error carries clang's diagnostic verbatim and leaves nothing behind", async (t) => {
+  const clang = await findClang();
+  const dir = tmp("err");
+  writeFileSync(join(dir, "bad.bpf.c"), "int f(void) { return 1 }\n");
+  const tempRoot = tmp("root");
+  const err = await t.throwsAsync(compile({ source: "bad.bpf.c", target: { endian: "bpfel" }, clang, cwd: dir, tempRoot }));
+  t.is(err?.name, "CompileError");
+  t.regex(err!.message, /clang: compiling bad\.bpf\.c for bpfel failed \(exit 1\)/);
+  const stderr = (err as { stderr?: string }).stderr!;
+  t.regex(stderr, /^bad\.bpf\.c:1:23: error: expected ';' after return statement\n/);
+  t.regex(stderr, /1 error generated\.\n$/);
+  t.deepEqual(readdirSync(dir), ["bad.bpf.c"]);
+  t.deepEqual(readdirSync(tempRoot), [], "temporary build directory removed");
+});
+
+test("compileTypesOnly + mergeTypes: a type only reserved gets BTF, object ids unchanged", async (t) => {
+  const clang = await findClang();
+  const dir = project();
+  const shipped = await compile({ source: "prog.bpf.c", target: { endian: "bpfel" }, clang, strip: findStrip(clang), cwd: dir });
+  const elf = readElf(shipped.object, "prog.o");
+  const btf = parseBtf(elf.section(".BTF")!.data());
+  t.is(resolveTypeName(btf, "struct only_reserved"), undefined, "clang drops a type used only through a void* call");
+
+  const extra = await compileTypesOnly({ source: "prog.bpf.c", target: { endian: "bpfel" }, clang, cwd: dir, spellings: ["struct only_reserved"] });
+  const extraBtf = parseBtf(readElf(extra.object).section(".BTF")!.data());
+  const root = resolveTypeName(extraBtf, "struct only_reserved")!;
+  const merged = mergeTypes(btf, extraBtf, [root]);
+  for (let id = 0; id < btf.types.length; id++) t.is(merged.btf.types[id], btf.types[id]);
+  const id = merged.ids.get(root)!;
+  t.true(id >= btf.types.length);
+  const s = merged.btf.types[id]!;
+  if (s.kind !== Kind.Struct) return t.fail("not a struct");
+  t.is(s.size, 24);
+  t.deepEqual(s.members.map((m) => [m.name, m.bitOffset]), [["ts", 0], ["comm", 64]]);
+  // Members refer to ids in the merged graph: __u64 is new (appended), the object's `char` is reused.
+  t.is(merged.btf.types[s.members[0]!.type]?.name, "__u64");
+  t.true(s.members[0]!.type >= btf.types.length);
+  const comm = merged.btf.types[s.members[1]!.type]!;
+  if (comm.kind !== Kind.Array) return t.fail("comm is not an array");
+  t.is(comm.nelems, 16);
+  t.is(comm.type, btf.byName("char")[0]);
+  t.is(resolveTypeName(merged.btf, "struct only_reserved"), id);
+
+  const model = buildModel(elf, merged.btf, { events: { rb: "struct only_reserved" } });
+  t.is(model.maps[0]!.event?.typeId, id);
+  t.deepEqual(model.missingTypes, []);
+});
