@@ -4,307 +4,330 @@
 // the loop is bounded by the section length whatever counts the file claims. References to other
 // types are checked after the pass (a type may refer forward), through the largest id seen.
 //
+// Speed matters here (vmlinux: ~130k types, ~170k list entries, parsed by a fresh process): the
+// loop makes no calls on the common path (bit fields and names are inlined), because it runs
+// mostly before V8 has optimised it.
+//
 // The lists inside a record (struct members, enumerators, parameters, datasec entries) are checked
-// in that pass (name offsets, type ids) but built only when first read: vmlinux holds ~170k of
-// them, and allocating them all up front doubles the parse time in garbage collection alone. Once
-// parsed, reading a list can no longer fail.
+// in that pass (name offsets, type ids) but built on first read, then kept as an own property:
+// allocating them all up front costs as much again in garbage collection. Once parsed, reading a
+// list cannot fail. The lazy state lives on a per-parse prototype, so type objects carry only
+// their public fields.
 
-import { BtfError, type Where, kindOf, kindFlagOf, vlenOf, intEncoding, intOffset, intBits, BTF_INT_SIGNED, BTF_INT_CHAR, BTF_INT_BOOL, label } from "./wire.js";
+import { BtfError, type Where, label } from "./wire.js";
 import type { StringTable } from "./strings.js";
-import { Kind, kindNames, type Type, type Member, type EnumValue, type Param, type VarSecinfo, type TypeId, type Struct, type Enum, type FuncProto, type Datasec } from "./types.js";
-
-/** Words following the 3-word btf_type header, per kind. */
-function extraWords(kind: number, vlen: number): number {
-  switch (kind) {
-    case Kind.Int:
-    case Kind.Var:
-    case Kind.DeclTag:
-      return 1;
-    case Kind.Array:
-      return 3;
-    case Kind.Struct:
-    case Kind.Union:
-    case Kind.Datasec:
-    case Kind.Enum64:
-      return 3 * vlen;
-    case Kind.Enum:
-    case Kind.FuncProto:
-      return 2 * vlen;
-    case Kind.Ptr:
-    case Kind.Fwd:
-    case Kind.Typedef:
-    case Kind.Volatile:
-    case Kind.Const:
-    case Kind.Restrict:
-    case Kind.Func:
-    case Kind.Float:
-    case Kind.TypeTag:
-      return 0;
-    default:
-      return -1;
-  }
-}
-
-/**
- * Decodes every record of `words` into `out`, whose length on entry is the first id to assign
- * (1 for a standalone blob, the base's type count for split BTF).
- */
-export function decodeTypes(words: Uint32Array, strings: StringTable, out: Type[], where: Where): void {
-  const fail = (typeId: number, detail: string) =>
-    new BtfError(`${label(where)}: type ${typeId}: ${detail}`, { file: where.file, section: where.section, typeId });
-  const badName = (typeId: number, what: string, off: number) =>
-    fail(typeId, `${what} offset 0x${off.toString(16)} is outside the string section (size 0x${strings.end.toString(16)}) or unterminated`);
-  const str = (off: number, typeId: number, what: string): string => {
-    if (off === 0) return "";
-    const s = strings.get(off);
-    if (s === undefined) throw badName(typeId, what, off);
-    return s;
-  };
-  const ctx: Lists = { words, strings, types: out, legacyBitfields: false };
-
-  let maxRef = 0;
-  let maxRefFrom = 0;
-  const n = words.length;
-  let i = 0;
-  let id = out.length;
-  while (i < n) {
-    if (n - i < 3) throw fail(id, `record header truncated (${(n - i) * 4} bytes left in type section)`);
-    const nameOff = words[i]!;
-    const info = words[i + 1]!;
-    const sizeOrType = words[i + 2]!;
-    i += 3;
-    const kind = kindOf(info);
-    const vlen = vlenOf(info);
-    const kflag = kindFlagOf(info);
-    const extra = extraWords(kind, vlen);
-    if (extra < 0) throw fail(id, `unknown kind ${kind}`);
-    if (n - i < extra)
-      throw fail(id, `${kindNames[kind as Kind]} record truncated (needs ${extra * 4} bytes, ${(n - i) * 4} left)`);
-    const name = str(nameOff, id, "name");
-    // Check the list entries now: name offsets and referenced type ids (datasecs have no names).
-    const stride = listStride(kind);
-    if (stride !== 0) {
-      const hasName = kind !== Kind.Datasec;
-      const typeAt = kind === Kind.Datasec ? 0 : kind === Kind.Struct || kind === Kind.Union || kind === Kind.FuncProto ? 1 : -1;
-      for (let m = 0, j = i; m < vlen; m++, j += stride) {
-        if (hasName && !strings.valid(words[j]!)) throw badName(id, `${listItem(kind)} ${m} name`, words[j]!);
-        if (typeAt >= 0) {
-          const ref = words[j + typeAt]!;
-          if (ref > maxRef) { maxRef = ref; maxRefFrom = id; }
-        }
-      }
-    }
-    let t: Type;
-    switch (kind) {
-      case Kind.Int: {
-        const w = words[i]!;
-        const enc = intEncoding(w);
-        const bits = intBits(w);
-        const bitOffset = intOffset(w);
-        if (sizeOrType !== 1 && sizeOrType !== 2 && sizeOrType !== 4 && sizeOrType !== 8 && sizeOrType !== 16)
-          throw fail(id, `INT size ${sizeOrType} is not 1, 2, 4, 8 or 16`);
-        if (bits === 0 || bits + bitOffset > sizeOrType * 8)
-          throw fail(id, `INT bits ${bits} at offset ${bitOffset} do not fit in ${sizeOrType} bytes`);
-        if (bitOffset !== 0 || bits !== sizeOrType * 8) ctx.legacyBitfields = true;
-        t = {
-          kind: Kind.Int, id, name, size: sizeOrType,
-          signed: (enc & BTF_INT_SIGNED) !== 0, char: (enc & BTF_INT_CHAR) !== 0, bool: (enc & BTF_INT_BOOL) !== 0,
-          bitOffset, bits,
-        };
-        break;
-      }
-      case Kind.Ptr:
-      case Kind.Typedef:
-      case Kind.Volatile:
-      case Kind.Const:
-      case Kind.Restrict:
-      case Kind.TypeTag:
-        if (sizeOrType > maxRef) { maxRef = sizeOrType; maxRefFrom = id; }
-        t = { kind, id, name, type: sizeOrType } as Type;
-        break;
-      case Kind.Array: {
-        const type = words[i]!;
-        const indexType = words[i + 1]!;
-        const big = type > indexType ? type : indexType;
-        if (big > maxRef) { maxRef = big; maxRefFrom = id; }
-        t = { kind: Kind.Array, id, name, type, indexType, nelems: words[i + 2]! };
-        break;
-      }
-      case Kind.Struct:
-      case Kind.Union:
-        t = new Composite(ctx, i, vlen, kflag, kind as Kind.Struct, id, name, sizeOrType); // or a union: same shape
-        break;
-      case Kind.Enum:
-      case Kind.Enum64:
-        t = new Enumeration(ctx, i, vlen, kflag, kind as Kind.Enum, id, name, sizeOrType); // or ENUM64: same shape
-        break;
-      case Kind.Fwd:
-        t = { kind: Kind.Fwd, id, name, union: kflag === 1 };
-        break;
-      case Kind.Func:
-        if (sizeOrType > maxRef) { maxRef = sizeOrType; maxRefFrom = id; }
-        t = { kind: Kind.Func, id, name, type: sizeOrType, linkage: vlen };
-        break;
-      case Kind.FuncProto:
-        if (sizeOrType > maxRef) { maxRef = sizeOrType; maxRefFrom = id; }
-        t = new Prototype(ctx, i, vlen, id, name, sizeOrType);
-        break;
-      case Kind.Var:
-        if (sizeOrType > maxRef) { maxRef = sizeOrType; maxRefFrom = id; }
-        t = { kind: Kind.Var, id, name, type: sizeOrType, linkage: words[i]! };
-        break;
-      case Kind.Datasec:
-        t = new Section(ctx, i, vlen, id, name, sizeOrType);
-        break;
-      case Kind.Float:
-        t = { kind: Kind.Float, id, name, size: sizeOrType };
-        break;
-      case Kind.DeclTag:
-        if (sizeOrType > maxRef) { maxRef = sizeOrType; maxRefFrom = id; }
-        t = { kind: Kind.DeclTag, id, name, type: sizeOrType, componentIdx: words[i]! | 0 };
-        break;
-      default:
-        throw fail(id, `unknown kind ${kind}`);
-    }
-    out.push(t);
-    i += extra;
-    id++;
-  }
-
-  if (maxRef >= out.length)
-    throw fail(maxRefFrom, `refers to type ${maxRef}, but there are only ${out.length} types`);
-}
-
-/** Words per list entry of the kinds that carry a vlen-long list; 0 for the others (whose vlen is not a count). */
-function listStride(kind: number): number {
-  switch (kind) {
-    case Kind.Struct:
-    case Kind.Union:
-    case Kind.Datasec:
-    case Kind.Enum64:
-      return 3;
-    case Kind.Enum:
-    case Kind.FuncProto:
-      return 2;
-    default:
-      return 0;
-  }
-}
-
-function listItem(kind: number): string {
-  return kind === Kind.Struct || kind === Kind.Union ? "member" : kind === Kind.FuncProto ? "parameter" : "enumerator";
-}
+import { Kind, kindNames, type Type, type Member, type EnumValue, type Param, type VarSecinfo, type TypeId } from "./types.js";
 
 /** What the lazily built lists read from: the validated words and strings of one blob. */
 interface Lists {
   readonly words: Uint32Array;
   readonly strings: StringTable;
   readonly types: readonly Type[];
+  /** Word index of each list-bearing type's first list entry, by id - firstId. */
+  readonly starts: Uint32Array;
+  readonly firstId: number;
   /** Some INT carries a bitfield width (old kind_flag = 0 encoding); see legacyBitfield. */
   legacyBitfields: boolean;
 }
 
-const nameAt = (ctx: Lists, off: number) => (off === 0 ? "" : ctx.strings.get(off) ?? "");
+/**
+ * Decodes every record of `words` into `out`, whose length on entry is the first id to assign
+ * (1 for a standalone blob, the base's type count for split BTF).
+ *
+ * The loop handles the common kinds inline and leaves the rare ones (a few hundred in vmlinux) to
+ * decodeRare: a small loop body is optimised by V8 in a fraction of the time, and kinds first met
+ * late in the blob do not deoptimise it.
+ */
+export function decodeTypes(words: Uint32Array, strings: StringTable, out: Type[], where: Where): void {
+  const firstId = out.length;
+  const ctx: Lists = { words, strings, types: out, starts: new Uint32Array(Math.floor(words.length / 3) + 1), firstId, legacyBitfields: false };
+  const C = lazyClasses(ctx);
+  const errors = new Errors(where, strings);
+  const rare: RareResult = { used: 0, ref: 0 };
+  const flat = strings.flat;
+  const strEnd = strings.end;
+  const allValid = strings.terminated;
+  const starts = ctx.starts;
 
-class Composite implements Struct {
-  #ctx: Lists;
-  #start: number;
-  #vlen: number;
-  #kflag: number;
-  #members?: readonly Member[];
-  constructor(ctx: Lists, start: number, vlen: number, kflag: number,
-    readonly kind: Kind.Struct, readonly id: TypeId, readonly name: string, readonly size: number) {
-    this.#ctx = ctx;
-    this.#start = start;
-    this.#vlen = vlen;
-    this.#kflag = kflag;
-  }
-  get members(): readonly Member[] {
-    if (this.#members) return this.#members;
-    const ctx = this.#ctx;
-    const w = ctx.words;
-    const out: Member[] = [];
-    for (let m = 0, j = this.#start; m < this.#vlen; m++, j += 3) {
-      const type = w[j + 1]!;
-      const off = w[j + 2]!;
-      const name = nameAt(ctx, w[j]!);
-      if (this.#kflag) out.push({ name, type, bitOffset: off & 0xffffff, bitSize: off >>> 24 });
-      else if (ctx.legacyBitfields) out.push(legacyBitfield(ctx.types, name, type, off));
-      else out.push({ name, type, bitOffset: off, bitSize: 0 });
-    }
-    return (this.#members = out);
-  }
-}
-
-class Enumeration implements Enum {
-  #ctx: Lists;
-  #start: number;
-  #vlen: number;
-  #values?: readonly EnumValue[];
-  readonly signed: boolean;
-  constructor(ctx: Lists, start: number, vlen: number, kflag: number,
-    readonly kind: Kind.Enum, readonly id: TypeId, readonly name: string, readonly size: number) {
-    this.#ctx = ctx;
-    this.#start = start;
-    this.#vlen = vlen;
-    this.signed = kflag === 1;
-  }
-  get values(): readonly EnumValue[] {
-    if (this.#values) return this.#values;
-    const ctx = this.#ctx;
-    const w = ctx.words;
-    const out: EnumValue[] = [];
-    if ((this.kind as Kind) === Kind.Enum64)
-      for (let m = 0, j = this.#start; m < this.#vlen; m++, j += 3) {
-        const v = (BigInt(w[j + 2]!) << 32n) | BigInt(w[j + 1]!);
-        out.push({ name: nameAt(ctx, w[j]!), value: this.signed ? BigInt.asIntN(64, v) : v });
+  let maxRef = 0;
+  let maxRefFrom = 0;
+  const n = words.length;
+  let i = 0;
+  let id = firstId;
+  while (i < n) {
+    if (n - i < 3) throw errors.headerTruncated(id, n - i);
+    const nameOff = words[i]!;
+    const info = words[i + 1]!;
+    const sizeOrType = words[i + 2]!;
+    i += 3;
+    const kind = (info >>> 24) & 0x1f;
+    let name: string;
+    if (nameOff === 0) name = "";
+    else if (flat !== undefined && nameOff < strEnd) name = flat.slice(nameOff, flat.indexOf("\0", nameOff));
+    else name = errors.name(nameOff, id);
+    let ref = sizeOrType; // the largest type id this record refers to
+    let t: Type;
+    if (kind === Kind.Func) {
+      t = { kind: Kind.Func, id, name, type: sizeOrType, linkage: info & 0xffff };
+    } else if (kind === Kind.Ptr || kind === Kind.Const || kind === Kind.Typedef || kind === Kind.Volatile || kind === Kind.Restrict || kind === Kind.TypeTag) {
+      t = { kind, id, name, type: sizeOrType } as Type;
+    } else if (kind === Kind.FuncProto || kind === Kind.Struct || kind === Kind.Union || kind === Kind.Enum) {
+      const vlen = info & 0xffff;
+      const stride = kind === Kind.Struct || kind === Kind.Union ? 3 : 2;
+      const need = stride * vlen;
+      if (n - i < need) throw errors.truncated(id, kind, need, n - i);
+      const typed = kind !== Kind.Enum;
+      if (kind !== Kind.FuncProto) ref = 0; // sizeOrType is a size, not a reference
+      for (let j = i, end = i + need; j < end; j += stride) {
+        const off = words[j]!;
+        if (off >= strEnd || (!allValid && !strings.valid(off))) throw errors.listName(id, kind, (j - i) / stride, off);
+        if (typed) {
+          const r = words[j + 1]!;
+          if (r > ref) ref = r;
+        }
       }
-    else
-      for (let m = 0, j = this.#start; m < this.#vlen; m++, j += 2)
-        out.push({ name: nameAt(ctx, w[j]!), value: BigInt(this.signed ? w[j + 1]! | 0 : w[j + 1]!) });
-    return (this.#values = out);
+      starts[id - firstId] = i;
+      i += need;
+      if (kind === Kind.FuncProto) t = new C.Prototype(id, name, sizeOrType);
+      else if (kind === Kind.Enum) t = new C.Enumeration(kind, id, name, sizeOrType, info >>> 31 === 1);
+      else t = new C.Composite(kind, id, name, sizeOrType);
+    } else if (kind === Kind.Array) {
+      if (n - i < 3) throw errors.truncated(id, kind, 3, n - i);
+      const type = words[i]!;
+      const indexType = words[i + 1]!;
+      ref = type > indexType ? type : indexType;
+      t = { kind: Kind.Array, id, name, type, indexType, nelems: words[i + 2]! };
+      i += 3;
+    } else {
+      t = decodeRare(ctx, C, errors, rare, kind, info, id, name, sizeOrType, i);
+      i += rare.used;
+      ref = rare.ref;
+    }
+    if (ref > maxRef) {
+      maxRef = ref;
+      maxRefFrom = id;
+    }
+    out.push(t);
+    id++;
+  }
+
+  if (maxRef >= out.length) throw errors.badRef(maxRefFrom, maxRef, out.length);
+}
+
+interface RareResult {
+  /** Words read after the 3-word header. */
+  used: number;
+  /** Largest type id referred to (0 when none). */
+  ref: number;
+}
+
+/** INT, ENUM64, FWD, VAR, DATASEC, FLOAT, DECL_TAG, and unknown kinds. */
+function decodeRare(ctx: Lists, C: ReturnType<typeof lazyClasses>, errors: Errors, res: RareResult,
+  kind: number, info: number, id: TypeId, name: string, sizeOrType: number, i: number): Type {
+  const words = ctx.words;
+  const left = words.length - i;
+  const vlen = info & 0xffff;
+  const kflag = info >>> 31;
+  const need = kind === Kind.Int || kind === Kind.Var || kind === Kind.DeclTag ? 1 : kind === Kind.Enum64 || kind === Kind.Datasec ? 3 * vlen : 0;
+  if (left < need) throw errors.truncated(id, kind, need, left);
+  res.used = need;
+  res.ref = 0;
+  switch (kind) {
+    case Kind.Int: {
+      const w = words[i]!;
+      const enc = (w >>> 24) & 0x0f;
+      const bits = w & 0xff;
+      const bitOffset = (w >>> 16) & 0xff;
+      if (sizeOrType !== 1 && sizeOrType !== 2 && sizeOrType !== 4 && sizeOrType !== 8 && sizeOrType !== 16)
+        throw errors.fail(id, `INT size ${sizeOrType} is not 1, 2, 4, 8 or 16`);
+      if (bits === 0 || bits + bitOffset > sizeOrType * 8)
+        throw errors.fail(id, `INT bits ${bits} at offset ${bitOffset} do not fit in ${sizeOrType} bytes`);
+      if (bitOffset !== 0 || bits !== sizeOrType * 8) ctx.legacyBitfields = true;
+      return { kind: Kind.Int, id, name, size: sizeOrType, signed: (enc & 1) !== 0, char: (enc & 2) !== 0, bool: (enc & 4) !== 0, bitOffset, bits };
+    }
+    case Kind.Enum64:
+    case Kind.Datasec: {
+      for (let m = 0, j = i; m < vlen; m++, j += 3) {
+        if (kind === Kind.Enum64) {
+          if (!ctx.strings.valid(words[j]!)) throw errors.listName(id, kind, m, words[j]!);
+        } else if (words[j]! > res.ref) res.ref = words[j]!;
+      }
+      ctx.starts[id - ctx.firstId] = i;
+      return kind === Kind.Enum64 ? new C.Enumeration(kind, id, name, sizeOrType, kflag === 1) : new C.Section(id, name, sizeOrType);
+    }
+    case Kind.Fwd:
+      return { kind: Kind.Fwd, id, name, union: kflag === 1 };
+    case Kind.Var:
+      res.ref = sizeOrType;
+      return { kind: Kind.Var, id, name, type: sizeOrType, linkage: words[i]! };
+    case Kind.Float:
+      return { kind: Kind.Float, id, name, size: sizeOrType };
+    case Kind.DeclTag:
+      res.ref = sizeOrType;
+      return { kind: Kind.DeclTag, id, name, type: sizeOrType, componentIdx: words[i]! | 0 };
+    default:
+      throw errors.fail(id, `unknown kind ${kind}`);
   }
 }
 
-class Prototype implements FuncProto {
-  #ctx: Lists;
-  #start: number;
-  #vlen: number;
-  #params?: readonly Param[];
-  readonly kind = Kind.FuncProto;
-  constructor(ctx: Lists, start: number, vlen: number, readonly id: TypeId, readonly name: string, readonly returnType: TypeId) {
-    this.#ctx = ctx;
-    this.#start = start;
-    this.#vlen = vlen;
+/** Builds the decoder's errors (kept out of the loop body). */
+class Errors {
+  constructor(
+    private readonly where: Where,
+    private readonly strings: StringTable,
+  ) {}
+  fail(typeId: number, detail: string): BtfError {
+    const w = this.where;
+    return new BtfError(`${label(w)}: type ${typeId}: ${detail}`, { file: w.file, section: w.section, typeId });
   }
-  get params(): readonly Param[] {
-    if (this.#params) return this.#params;
-    const ctx = this.#ctx;
-    const w = ctx.words;
-    const out: Param[] = [];
-    for (let m = 0, j = this.#start; m < this.#vlen; m++, j += 2) out.push({ name: nameAt(ctx, w[j]!), type: w[j + 1]! });
-    return (this.#params = out);
+  headerTruncated(typeId: number, wordsLeft: number): BtfError {
+    return this.fail(typeId, `record header truncated (${wordsLeft * 4} bytes left in type section)`);
+  }
+  truncated(typeId: number, kind: number, need: number, left: number): BtfError {
+    return this.fail(typeId, `${kindNames[kind as Kind]} record truncated (needs ${need * 4} bytes, ${left * 4} left)`);
+  }
+  badName(typeId: number, what: string, off: number): BtfError {
+    return this.fail(typeId, `${what} offset 0x${off.toString(16)} is outside the string section (size 0x${this.strings.end.toString(16)}) or unterminated`);
+  }
+  listName(typeId: number, kind: number, index: number, off: number): BtfError {
+    const item = kind === Kind.Struct || kind === Kind.Union ? "member" : kind === Kind.FuncProto ? "parameter" : "enumerator";
+    return this.badName(typeId, `${item} ${index} name`, off);
+  }
+  badRef(typeId: number, ref: number, count: number): BtfError {
+    return this.fail(typeId, `refers to type ${ref}, but there are only ${count} types`);
+  }
+  /** A name off the fast path: the string, or the error. */
+  name(off: number, typeId: number): string {
+    const s = this.strings.get(off);
+    if (s === undefined) throw this.badName(typeId, "name", off);
+    return s;
   }
 }
 
-class Section implements Datasec {
-  #ctx: Lists;
-  #start: number;
-  #vlen: number;
-  #vars?: readonly VarSecinfo[];
-  readonly kind = Kind.Datasec;
-  constructor(ctx: Lists, start: number, vlen: number, readonly id: TypeId, readonly name: string, readonly size: number) {
-    this.#ctx = ctx;
-    this.#start = start;
-    this.#vlen = vlen;
+/**
+ * Classes for the list-bearing kinds, bound to one parse's words and strings through their
+ * prototype. Reading the list builds it and stores it as an own property (shadowing the getter).
+ */
+function lazyClasses(ctx: Lists) {
+  const own = <T>(obj: object, key: string, value: T): T => {
+    Object.defineProperty(obj, key, { value, enumerable: true, writable: false, configurable: false });
+    return value;
+  };
+  const nameAt = (off: number) => (off === 0 ? "" : ctx.strings.get(off) ?? "");
+  const startOf = (id: TypeId) => ctx.starts[id - ctx.firstId]!;
+
+  // Fields are `declare`d and assigned in the constructor: class field syntax would add an
+  // initializer call per object, which shows in the parse time of vmlinux.
+  class Composite {
+    declare readonly kind: Kind.Struct | Kind.Union;
+    declare readonly id: TypeId;
+    declare readonly name: string;
+    declare readonly size: number;
+    constructor(kind: Kind.Struct | Kind.Union, id: TypeId, name: string, size: number) {
+      this.kind = kind;
+      this.id = id;
+      this.name = name;
+      this.size = size;
+    }
+    get members(): readonly Member[] {
+      const w = ctx.words;
+      const start = startOf(this.id);
+      const info = w[start - 2]!;
+      const vlen = info & 0xffff;
+      const kflag = info >>> 31;
+      const out: Member[] = new Array(vlen);
+      for (let m = 0, j = start; m < vlen; m++, j += 3) {
+        const type = w[j + 1]!;
+        const off = w[j + 2]!;
+        const name = nameAt(w[j]!);
+        out[m] = kflag
+          ? { name, type, bitOffset: off & 0xffffff, bitSize: off >>> 24 }
+          : ctx.legacyBitfields
+            ? legacyBitfield(ctx.types, name, type, off)
+            : { name, type, bitOffset: off, bitSize: 0 };
+      }
+      return own(this, "members", out);
+    }
   }
-  get vars(): readonly VarSecinfo[] {
-    if (this.#vars) return this.#vars;
-    const w = this.#ctx.words;
-    const out: VarSecinfo[] = [];
-    for (let m = 0, j = this.#start; m < this.#vlen; m++, j += 3) out.push({ type: w[j]!, offset: w[j + 1]!, size: w[j + 2]! });
-    return (this.#vars = out);
+
+  class Enumeration {
+    declare readonly kind: Kind.Enum | Kind.Enum64;
+    declare readonly id: TypeId;
+    declare readonly name: string;
+    declare readonly size: number;
+    declare readonly signed: boolean;
+    constructor(kind: Kind.Enum | Kind.Enum64, id: TypeId, name: string, size: number, signed: boolean) {
+      this.kind = kind;
+      this.id = id;
+      this.name = name;
+      this.size = size;
+      this.signed = signed;
+    }
+    get values(): readonly EnumValue[] {
+      const w = ctx.words;
+      const start = startOf(this.id);
+      const vlen = w[start - 2]! & 0xffff;
+      const out: EnumValue[] = new Array(vlen);
+      if (this.kind === Kind.Enum64)
+        for (let m = 0, j = start; m < vlen; m++, j += 3) {
+          const v = (BigInt(w[j + 2]!) << 32n) | BigInt(w[j + 1]!);
+          out[m] = { name: nameAt(w[j]!), value: this.signed ? BigInt.asIntN(64, v) : v };
+        }
+      else
+        for (let m = 0, j = start; m < vlen; m++, j += 2)
+          out[m] = { name: nameAt(w[j]!), value: BigInt(this.signed ? w[j + 1]! | 0 : w[j + 1]!) };
+      return own(this, "values", out);
+    }
   }
+
+  class Prototype {
+    declare readonly kind: Kind.FuncProto;
+    declare readonly id: TypeId;
+    declare readonly name: string;
+    declare readonly returnType: TypeId;
+    constructor(id: TypeId, name: string, returnType: TypeId) {
+      this.kind = Kind.FuncProto;
+      this.id = id;
+      this.name = name;
+      this.returnType = returnType;
+    }
+    get params(): readonly Param[] {
+      const w = ctx.words;
+      const start = startOf(this.id);
+      const vlen = w[start - 2]! & 0xffff;
+      const out: Param[] = new Array(vlen);
+      for (let m = 0, j = start; m < vlen; m++, j += 2) out[m] = { name: nameAt(w[j]!), type: w[j + 1]! };
+      return own(this, "params", out);
+    }
+  }
+
+  class Section {
+    declare readonly kind: Kind.Datasec;
+    declare readonly id: TypeId;
+    declare readonly name: string;
+    declare readonly size: number;
+    constructor(id: TypeId, name: string, size: number) {
+      this.kind = Kind.Datasec;
+      this.id = id;
+      this.name = name;
+      this.size = size;
+    }
+    get vars(): readonly VarSecinfo[] {
+      const w = ctx.words;
+      const start = startOf(this.id);
+      const vlen = w[start - 2]! & 0xffff;
+      const out: VarSecinfo[] = new Array(vlen);
+      for (let m = 0, j = start; m < vlen; m++, j += 3) out[m] = { type: w[j]!, offset: w[j + 1]!, size: w[j + 2]! };
+      return own(this, "vars", out);
+    }
+  }
+
+  return {
+    Composite: Composite as unknown as new (kind: Kind.Struct | Kind.Union, id: TypeId, name: string, size: number) => Type,
+    Enumeration: Enumeration as unknown as new (kind: Kind.Enum | Kind.Enum64, id: TypeId, name: string, size: number, signed: boolean) => Type,
+    Prototype: Prototype as unknown as new (id: TypeId, name: string, returnType: TypeId) => Type,
+    Section: Section as unknown as new (id: TypeId, name: string, size: number) => Type,
+  };
 }
 
 /**

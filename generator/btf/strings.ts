@@ -18,6 +18,11 @@ export class StringTable {
   readonly end: number;
   /** The section ends in NUL, so every in-range offset names a terminated string. */
   readonly terminated: boolean;
+  /**
+   * The whole table as one string when a name is simply `flat.slice(off, flat.indexOf("\0", off))`
+   * for any off < end (ASCII, NUL-terminated, no base): the decoder's inlined fast path.
+   */
+  readonly flat: string | undefined;
   private readonly text: string;
   private readonly ascii: boolean;
 
@@ -30,6 +35,7 @@ export class StringTable {
     this.text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
     this.ascii = !/[\x80-\xff]/.test(this.text);
     this.terminated = (bytes.length === 0 || bytes[bytes.length - 1] === 0) && (base?.terminated ?? true);
+    this.flat = !base && this.ascii && this.terminated ? this.text : undefined;
   }
 
   /** Whether `off` names a string (0, the empty name, always does); no string is built. */

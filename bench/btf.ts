@@ -1,0 +1,86 @@
+// Benchmark: parse /sys/kernel/btf/vmlinux, whole process each, bpf2ts vs bpftool.
+//
+//   node dist/bench/btf-parse-cli.js /sys/kernel/btf/vmlinux        (parse, print the type count)
+//   bpftool btf dump file /sys/kernel/btf/vmlinux format raw > /dev/null
+//
+// Paired runs in alternating order, median wall time of each; target ratio ≤ 1.5.
+// NODE_EXTRA_CA_CERTS is removed from the child's environment: when set (as on this machine) Node
+// loads the whole CA bundle at startup (~60 ms), which has nothing to do with parsing BTF.
+
+import { spawnSync } from "node:child_process";
+import { closeSync, existsSync, openSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+export interface BtfBenchResult {
+  name: string;
+  runs: number;
+  oursMs: number;
+  bpftoolMs: number;
+  ratio: number;
+  target: number;
+  types?: number;
+  skipped?: string;
+}
+
+const cli = fileURLToPath(new URL("./btf-parse-cli.js", import.meta.url));
+
+function timeRun(cmd: string, args: string[], env: NodeJS.ProcessEnv, stdout: "pipe" | number = "pipe"): { ms: number; stdout: string } {
+  const start = performance.now();
+  const r = spawnSync(cmd, args, { env, encoding: "utf8", stdio: ["ignore", stdout, "pipe"] });
+  const ms = performance.now() - start;
+  if (r.status !== 0) throw new Error(`bench: ${cmd} ${args.join(" ")} failed (${r.status}): ${r.stderr || r.error}`);
+  return { ms, stdout: r.stdout };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+export function runBtfBench(opts: { runs?: number; file?: string } = {}): BtfBenchResult {
+  const file = opts.file ?? "/sys/kernel/btf/vmlinux";
+  const runs = opts.runs ?? 11;
+  const base: BtfBenchResult = { name: "btf-parse-vmlinux", runs, oursMs: NaN, bpftoolMs: NaN, ratio: NaN, target: 1.5 };
+  if (!existsSync(file)) return { ...base, skipped: `${file} missing (kernel without CONFIG_DEBUG_INFO_BTF)` };
+  const env = { ...process.env };
+  delete env.NODE_EXTRA_CA_CERTS;
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  let types: number | undefined;
+  const devNull = openSync("/dev/null", "w"); // bpftool's 10 MB of text go where the shell's `> /dev/null` sends them
+  const runOurs = () => {
+    const r = timeRun(process.execPath, [cli, file], env);
+    types = Number(r.stdout.trim());
+    ours.push(r.ms);
+  };
+  const runBpftool = () => theirs.push(timeRun("bpftool", ["btf", "dump", "file", file, "format", "raw"], env, devNull).ms);
+  runOurs(); // warm the page cache and Node's own files, untimed
+  ours.length = 0;
+  runBpftool();
+  theirs.length = 0;
+  for (let i = 0; i < runs; i++) {
+    if (i % 2 === 0) { runOurs(); runBpftool(); }
+    else { runBpftool(); runOurs(); }
+  }
+  closeSync(devNull);
+  const oursMs = median(ours);
+  const bpftoolMs = median(theirs);
+  return { ...base, oursMs, bpftoolMs, ratio: oursMs / bpftoolMs, types };
+}
+
+function report(r: BtfBenchResult): string {
+  if (r.skipped) return `btf: skipped: ${r.skipped}`;
+  return [
+    `btf: parse /sys/kernel/btf/vmlinux (${r.types} types), median of ${r.runs} paired whole-process runs`,
+    `  bpf2ts  (node dist/bench/btf-parse-cli.js)          ${r.oursMs.toFixed(1)} ms`,
+    `  bpftool (btf dump file … format raw)                ${r.bpftoolMs.toFixed(1)} ms`,
+    `  ratio ${r.ratio.toFixed(2)}× (target ≤ ${r.target}×) ${r.ratio <= r.target ? "OK" : "MISSED"}`,
+  ].join("\n");
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  console.log(report(runBtfBench({ runs: Number(process.env.BENCH_RUNS ?? 11) })));
+}
+
+export { report as formatBtfBench };
