@@ -13,6 +13,7 @@ import { formatInspect } from "./inspect.js";
 import { buildModel } from "./model.js";
 import { parseEventOptions, runGenerate, VERSION } from "./pipeline.js";
 import { scanSource } from "./source.js";
+import { checkCommand, configOptions, generateConfigured, watchCommand } from "./workflow-cli.js";
 
 interface Io {
   readonly stdout: (s: string) => void;
@@ -32,11 +33,11 @@ const asList = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v
 
 function generateCommand(io: Io) {
   return {
-    command: "generate <stem> [source]",
+    command: "generate [stem] [source]",
     describe: "compile a .bpf.c and generate its typed TypeScript module",
     builder: (y: Argv) =>
-      y
-        .positional("stem", { type: "string", describe: "prefix of the generated names and files (exec → exec.ts, ExecEvent)" })
+      configOptions(y)
+        .positional("stem", { type: "string", describe: "prefix of the generated names and files (exec → exec.ts, ExecEvent); alone or omitted: programs from the config" })
         .positional("source", { type: "string", describe: "the eBPF C source (optional with --obj)" })
         .usage("$0 generate <stem> <source.c> [options] [-- <clang flags>]")
         .option("cc", { type: "string", describe: "clang binary (env BPF2TS_CC; default: clang, clang-19 … clang-14 on PATH)" })
@@ -51,9 +52,13 @@ function generateCommand(io: Io) {
         .option("obj", { type: "string", array: true, describe: "generate from this compiled object instead of compiling (one per byte order)" })
         .option("event", { type: "string", array: true, describe: "record type of a ring buffer / perf event array: map=type (repeatable)" })
         .option("package", { type: "string", describe: "write a complete npm package into this directory" })
+        .option("force", { type: "boolean", default: false, describe: "with a config: regenerate even programs whose inputs did not change" })
+        .example("$0 generate", "every program of bpf2ts.config.json (or package.json's \"bpf2ts\" field), in parallel, skipping unchanged ones")
         .example("$0 generate exec bpf/exec.bpf.c", "writes exec.ts, exec_bpfel.o, exec_bpfeb.o")
         .example("$0 generate exec exec.bpf.c --target native -- -I include", "one object for this machine, with an include path"),
     handler: async (argv: Record<string, unknown>) => {
+      // No source and no --obj: the programs of the config (all, or the one named).
+      if (argv.source === undefined && argv.obj === undefined) return generateConfigured(argv, asList(argv.stem), io);
       const cflags = [
         ...splitShellWords(String(argv.cflags ?? io.env.BPF2TS_CFLAGS ?? "")),
         ...asList(argv["--"]),
@@ -148,6 +153,8 @@ export async function main(args: readonly string[], io: Io = defaultIo()): Promi
     .parserConfiguration({ "populate--": true })
     .command(generateCommand(io) as never)
     .command(inspectCommand(io) as never)
+    .command(checkCommand(io) as never)
+    .command(watchCommand(io) as never)
     .demandCommand(1, "give a command (bpf2ts --help lists them)")
     .strict()
     .version(VERSION)

@@ -1,0 +1,157 @@
+// The workflow commands of the CLI — `generate` with no source (every configured program), `check`,
+// `watch`, `init`, `vmlinux` — as yargs command modules registered by cli.ts. Each handler is a thin
+// layer over generate-all.ts, check.ts, watch.ts, init.ts and vmlinux.ts.
+
+import { availableParallelism } from "node:os";
+import { relative } from "node:path";
+import type { Argv } from "yargs";
+import { checkProgram, formatReport, type ProgramCheck } from "./check.js";
+import { findConfig, selectPrograms } from "./config.js";
+import { Bpf2tsError } from "./errors.js";
+import { generateAll } from "./generate-all.js";
+import { runParallel, plainProgress, ttyProgress, type Progress } from "./parallel.js";
+import { startWatch } from "./watch.js";
+
+export interface WorkflowIo {
+  readonly stdout: (s: string) => void;
+  readonly stderr: (s: string) => void;
+  readonly cwd: string;
+  readonly env: NodeJS.ProcessEnv;
+  /** Live progress display; default: stderr is a terminal and env CI is unset. */
+  readonly isTTY?: boolean;
+}
+
+/** Some programs failed or are stale; the message is the summary line (exit code 1). */
+export class WorkflowError extends Bpf2tsError {
+  override name = "WorkflowError";
+}
+
+const asList = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
+
+function progressFor(io: WorkflowIo, names: readonly string[]): Progress {
+  const tty = io.isTTY ?? (process.stderr.isTTY === true && !io.env.CI && io.env.TERM !== "dumb");
+  return tty ? ttyProgress(io.stderr, names, process.stderr.columns || 100) : plainProgress(io.stdout, names.length);
+}
+
+function jobsOption(v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new WorkflowError(`--jobs: expected a positive integer, got ${String(v)}`);
+  return n;
+}
+
+/** Options shared by the commands that read the config. */
+export function configOptions(y: Argv): Argv {
+  return y
+    .option("config", { type: "string", describe: "config file (default: bpf2ts.config.json, or the \"bpf2ts\" field of package.json, here or above)" })
+    .option("jobs", { alias: "j", type: "number", describe: `programs run at once (default: ${availableParallelism()}, the core count)` });
+}
+
+/** `bpf2ts generate` with no source: every configured program (or those named). */
+export async function generateConfigured(argv: Record<string, unknown>, stems: readonly string[], io: WorkflowIo): Promise<void> {
+  const config = findConfig(io.cwd, argv.config as string | undefined);
+  const programs = selectPrograms(config, stems);
+  const progress = progressFor(io, programs.map((p) => p.stem));
+  const jobs = jobsOption(argv.jobs);
+  let outcomes;
+  try {
+    outcomes = await generateAll(config, programs, { force: argv.force === true, env: io.env, progress, cwd: io.cwd, ...(jobs !== undefined && { jobs }) });
+  } finally {
+    progress.close();
+  }
+  const failed = outcomes.filter((o) => !o.ok);
+  const generated = outcomes.filter((o) => o.ok && o.value.status === "generated").length;
+  const skipped = outcomes.length - failed.length - generated;
+  const summary = `${generated} generated, ${skipped} up to date${failed.length ? `, ${failed.length} failed (${failed.map((f) => f.name).join(", ")})` : ""}`;
+  if (failed.length) throw new WorkflowError(`generate: ${summary}`);
+  io.stdout(`generate: ${summary}\n`);
+}
+
+export function checkCommand(io: WorkflowIo) {
+  return {
+    command: "check [programs..]",
+    describe: "regenerate every configured program in memory and compare with the files on disk (exit 1 when any differ)",
+    builder: (y: Argv) =>
+      configOptions(y)
+        .positional("programs", { type: "string", array: true, describe: "stems of the programs to check (default: all)" })
+        .option("obj", { type: "boolean", default: false, describe: "generate from the committed objects instead of compiling (CI without clang)" })
+        .option("diff-lines", { type: "number", default: 200, describe: "diff lines shown per stale file" })
+        .example("$0 check", "fails when a .bpf.c changed but its generated files were not regenerated")
+        .example("$0 check --obj", "checks the TypeScript against the committed objects; no clang needed"),
+    handler: async (argv: Record<string, unknown>) => {
+      const config = findConfig(io.cwd, argv.config as string | undefined);
+      const programs = selectPrograms(config, asList(argv.programs));
+      const jobs = jobsOption(argv.jobs);
+      const outcomes = await runParallel(
+        programs.map((p) => ({ name: p.stem, run: () => checkProgram(config, p, { obj: argv.obj === true, env: io.env }) })),
+        jobs !== undefined ? { concurrency: jobs } : {},
+      );
+      const checks: ProgramCheck[] = [];
+      const failed: string[] = [];
+      for (const o of outcomes) {
+        if (o.ok) {
+          checks.push(o.value);
+          continue;
+        }
+        const stderr = (o.error as { stderr?: unknown }).stderr;
+        if (typeof stderr === "string" && stderr.trim()) io.stderr(stderr.endsWith("\n") ? stderr : stderr + "\n");
+        io.stderr(`${o.name}: cannot regenerate: ${(o.error as Error)?.message ?? String(o.error)}\n`);
+        failed.push(o.name);
+      }
+      const stale = checks.filter((c) => c.files.length > 0);
+      io.stdout(formatReport(stale, io.cwd, Number(argv.diffLines ?? 200)));
+      if (stale.length || failed.length) {
+        const files = stale.reduce((n, c) => n + c.files.length, 0);
+        const parts = [
+          ...(stale.length ? [`${stale.length} of ${programs.length} program${programs.length > 1 ? "s" : ""} out of date (${files} file${files > 1 ? "s" : ""}: ${stale.map((c) => c.stem).join(", ")}); run \`bpf2ts generate\` and commit the result`] : []),
+          ...(failed.length ? [`${failed.length} could not be regenerated (${failed.join(", ")})`] : []),
+        ];
+        throw new WorkflowError(`check: ${parts.join("; ")}`);
+      }
+      io.stdout(`check: ${programs.length} program${programs.length > 1 ? "s" : ""} up to date${argv.obj ? " (from committed objects)" : ""}\n`);
+    },
+  };
+}
+
+export const relativeTo = (cwd: string, p: string): string => relative(cwd, p) || p;
+
+export function watchCommand(io: WorkflowIo) {
+  return {
+    command: "watch [programs..]",
+    describe: "generate the configured programs, then regenerate each when its source or a header it includes changes",
+    builder: (y: Argv) =>
+      configOptions(y)
+        .positional("programs", { type: "string", array: true, describe: "stems of the programs to watch (default: all)" })
+        .option("debounce", { type: "number", default: 150, describe: "quiet milliseconds after a change before rebuilding" }),
+    handler: async (argv: Record<string, unknown>) => {
+      const jobs = jobsOption(argv.jobs);
+      const watcher = startWatch({
+        cwd: io.cwd,
+        env: io.env,
+        ...(argv.config !== undefined && { config: String(argv.config) }),
+        stems: asList(argv.programs),
+        debounceMs: Number(argv.debounce ?? 150),
+        ...(jobs !== undefined && { jobs }),
+        stdout: io.stdout,
+        stderr: io.stderr,
+      });
+      // Runs until SIGINT/SIGTERM; a config error before the first build ends it at once.
+      await new Promise<void>((resolveStop, rejectStop) => {
+        const stop = () => {
+          process.off("SIGINT", stop);
+          process.off("SIGTERM", stop);
+          void watcher.close().then(() => resolveStop());
+        };
+        process.on("SIGINT", stop);
+        process.on("SIGTERM", stop);
+        watcher.ready.catch((e: unknown) => {
+          process.off("SIGINT", stop);
+          process.off("SIGTERM", stop);
+          void watcher.close();
+          rejectStop(e);
+        });
+      });
+      io.stdout("watch: stopped\n");
+    },
+  };
+}
