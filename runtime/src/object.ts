@@ -286,6 +286,9 @@ export class BpfObject implements Disposable, ResourceOwner {
     const sections = new Map<string, { handle: ObjectMap; bytes: ArrayBuffer | undefined; readonly: boolean }>();
     const out: Record<string, Variable<any>> = {};
     for (const [ts, v] of Object.entries(table)) {
+      if (typeof v?.codec?.decode !== "function" || typeof v.section !== "string" || !Number.isInteger(v.offset)) {
+        throw new BpfError(`load ${this.name}: variable ${ts}: the descriptor needs section, offset and codec`, { errno: errno.EINVAL, code: "EINVAL" });
+      }
       let s = sections.get(v.section);
       if (!s) {
         let fd: number;
