@@ -129,6 +129,7 @@ export async function buildOutputs(o: GenerateOptions): Promise<BuiltOutput> {
     if (model.missingTypes.length > 0) {
       btf = await addMissingTypes({ model, btf, scan, source: o.source, target: obj.target, clang: o.source ? await needClang() : undefined, cflags: o.cflags ?? [], cwd, env });
       model = buildModel(elf, btf, modelOptions);
+      checkResolved(model, o);
     }
     warnings.push(...model.warnings);
     models.push(model);
@@ -156,6 +157,21 @@ export async function buildOutputs(o: GenerateOptions): Promise<BuiltOutput> {
     all = all.sort((a, b) => (a.path < b.path ? -1 : 1));
   }
   return { files: all, outputDir, inputs: [...inputs].sort(), warnings: dedupeWarnings(warnings, objects.map((x) => x.name)), models, ...(scan && { scan }) };
+}
+
+/**
+ * After the types-only compile: a type the user named (`--type`, `--event`) must exist; an event type
+ * the scan guessed may not (the module then carries raw bytes for that map), which is worth a warning.
+ */
+function checkResolved(model: ObjectModel, o: GenerateOptions): void {
+  const requested = new Set([...(o.types ?? []), ...Object.values(o.events ?? {})]);
+  const missing = model.missingTypes.filter((t) => requested.has(t));
+  if (missing.length > 0) {
+    throw new ModelError(
+      `${model.file}: type${missing.length > 1 ? "s" : ""} ${missing.join(", ")} not found: neither in the object's BTF nor declared by ${o.source ?? "the source"}`,
+      { file: model.file },
+    );
+  }
 }
 
 /** The same model warning comes once per target: keep the first of each, whatever object it names. */
@@ -207,13 +223,21 @@ async function addMissingTypes(m: MissingTypesInput): Promise<Btf> {
     for (const kw of ["struct", "union", "enum"]) if (declared.has(`${kw} ${name}`)) return `${kw} ${name}`;
     return name;
   };
-  const spellings = model.missingTypes.map(spell);
+  const spellings = [...new Set(model.missingTypes.map(spell))];
+  const compileWith = (list: readonly string[]) =>
+    compileTypesOnly({ source: m.source!, target: m.target, clang: m.clang!, cflags: m.cflags, cwd: m.cwd, env: m.env, spellings: list });
   let result;
   try {
-    result = await compileTypesOnly({ source: m.source, target: m.target, clang: m.clang, cflags: m.cflags, cwd: m.cwd, env: m.env, spellings: [...new Set(spellings)] });
+    result = await compileWith(spellings);
   } catch (e) {
-    const stderr = (e as { stderr?: string }).stderr;
-    throw new ModelError(`${notFound(" nor declared by the source")}${stderr ? `:\n${stderr.trimEnd()}` : ""}`, { file: model.file, cause: e });
+    // Names the source does not declare (typos, or types of headers it never includes) break the
+    // compile for all; retry with the declared ones and let the caller report the rest.
+    const known = spellings.filter((s) => declared.has(s));
+    if (known.length === 0 || known.length === spellings.length) {
+      const stderr = (e as { stderr?: string }).stderr;
+      throw new ModelError(`${notFound(" nor compilable from the source").message}${stderr ? `:\n${stderr.trimEnd()}` : ""}`, { file: model.file, cause: e });
+    }
+    result = await compileWith(known);
   }
   const elf = readElf(result.object, "types-only compile");
   const btfSection = elf.section(".BTF");
@@ -221,6 +245,7 @@ async function addMissingTypes(m: MissingTypesInput): Promise<Btf> {
   const extra = parseBtf(btfSection.data(), { file: "types-only compile", section: ".BTF" });
   const roots: TypeId[] = [];
   for (const s of spellings) {
+    // A spelling the retry left out is not in this BTF either: resolveTypeName says so.
     const id = resolveTypeName(extra, s);
     if (id !== undefined) roots.push(id);
   }
