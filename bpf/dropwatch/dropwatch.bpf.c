@@ -65,7 +65,7 @@ SEC("tracepoint/skb/kfree_skb")
 int handle_kfree_skb(struct trace_event_raw_kfree_skb *ctx)
 {
 	__u32 reason = ctx->reason;
-	__u16 protocol = __builtin_bswap16(ctx->protocol);
+	__u16 protocol = ctx->protocol; /* the tracepoint already stores ntohs(skb->protocol) */
 	struct event *e;
 	__u64 *count;
 
