@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+// httptrace: latency of every request a Go net/http server handles, without touching the server: a
+// uprobe on net/http.serverHandler.ServeHTTP's entry and one on each of its RET instructions
+// (uretprobes would break Go's stack handling).
+
+import { type CliSpec, drain, intOption, main, numberOption, out, parseCli, reportLost, stringOption, toJson, untilStopped, UsageError } from "../lib/cli.js";
+import { clock, duration as fmtDuration } from "../lib/format.js";
+import { GoBinary, go119Offsets } from "../lib/go-binary.js";
+import { loadHttptrace, type HttptraceEvent } from "./httptrace.js";
+
+const SERVE_HTTP = "net/http.serverHandler.ServeHTTP";
+const RESPONSE_ITAB = "go.itab.*net/http.response,net/http.ResponseWriter";
+
+const spec = {
+  name: "httptrace",
+  summary: "Trace the requests a Go net/http server handles: method, path, status, latency.",
+  options: {
+    binary: { type: "string", short: "b", value: "PATH", description: "the Go server executable (required)" },
+    pid: { type: "string", short: "p", value: "PID", description: "only this process of that executable" },
+    "min-ms": { type: "string", short: "m", value: "MS", description: "only requests slower than MS milliseconds" },
+  },
+  examples: ["httptrace --binary ./server", "httptrace -b ./server --min-ms 100 --json"],
+} satisfies CliSpec;
+
+main(spec.name, async () => {
+  const v = parseCli(spec);
+  const path = stringOption(v, "binary");
+  if (!path) throw new UsageError("--binary is required: the Go server executable");
+  const pid = intOption(v, "pid", 1, 2 ** 32 - 1);
+  const minMs = numberOption(v, "min-ms");
+  const duration = intOption(v, "duration", 0, 86400 * 365);
+
+  const go = new GoBinary(path);
+  if (go.version && !/^go1\.(1[7-9]|20)(\.|$)/.test(go.version)) {
+    process.stderr.write(`httptrace: ${path} is ${go.version}; struct offsets assume Go 1.17–1.20\n`);
+  }
+  const returns = go.returnOffsets(SERVE_HTTP);
+  const itab = go.pie ? undefined : go.address(RESPONSE_ITAB);
+  const objs = await loadHttptrace({
+    constants: {
+      goidOffset: go119Offsets.goid,
+      reqMethodOffset: go119Offsets.requestMethod,
+      reqUrlOffset: go119Offsets.requestUrl,
+      urlPathOffset: go119Offsets.urlPath,
+      respStatusOffset: go119Offsets.responseStatus,
+      ...(itab !== undefined && { responseItab: itab }),
+      ...(pid !== undefined && { targPid: pid }),
+      ...(minMs !== undefined && { minDurationNs: BigInt(Math.round(minMs * 1e6)) }),
+    },
+  });
+  try {
+    const target = { path, symbol: SERVE_HTTP, ...(pid !== undefined && { pid }) };
+    objs.programs.handleServeHttp.attach(target);
+    for (const offset of returns) objs.programs.handleServeHttpReturn.attach({ ...target, offset });
+    if (!v.json) {
+      process.stderr.write(`Probing ${SERVE_HTTP} in ${path}: entry + ${returns.length} return point(s). Ctrl-C to stop.\n`);
+      out(`${"TIME".padEnd(8)} ${"PID".padEnd(7)} ${"GOID".padStart(6)} ${"METHOD".padEnd(7)} ${"STATUS".padStart(6)} ${"LATENCY".padStart(9)} PATH`);
+    }
+    const print = (e: HttptraceEvent): void => {
+      if (v.json) out(toJson({ time: new Date().toISOString(), pid: e.pid, goid: e.goid, method: e.method, path: e.path, status: e.status || undefined, durationNs: e.durationNs }));
+      else out(`${clock()} ${String(e.pid).padEnd(7)} ${String(e.goid).padStart(6)} ${e.method.padEnd(7)} ${String(e.status || "-").padStart(6)} ${fmtDuration(e.durationNs).padStart(9)} ${e.path}`);
+    };
+    objs.maps.events.onEvent(print);
+    await untilStopped(duration);
+    drain(objs.maps.events, print);
+    reportLost("requests", objs.variables.lostEvents.get());
+  } finally {
+    objs.close();
+  }
+});
