@@ -345,16 +345,34 @@ export abstract class EventReader<E, Extra extends unknown[] = []> implements As
 
   // ---- the loop --------------------------------------------------------------------------------
 
+  /**
+   * Whether a wakeup can be lost for data that arrived before polling started (perf buffers: the
+   * kernel's readiness flag is cleared by the first poll). Such readers drain once, after the loop
+   * has registered the fd, on every start.
+   */
+  protected get drainsAfterStart(): boolean {
+    return false;
+  }
+
   #setPolling(on: boolean): void {
     if (on === this.#polling || this.#closed) return;
     if (on) this.startPoll(this.#onReadable);
     else this.stopPoll();
     this.#polling = on;
+    if (on && this.drainsAfterStart) {
+      // Two turns: the loop registers the fd in its next poll phase, which may come after this
+      // turn's check phase.
+      setImmediate(() =>
+        setImmediate(() => {
+          if (this.#polling && !this.#closed) this.#readable(undefined, false);
+        }),
+      );
+    }
   }
 
-  #readable(errno: number | undefined): void {
+  #readable(errno: number | undefined, wakeup = true): void {
     if (this.#closed) return;
-    this.#wakeups++;
+    if (wakeup) this.#wakeups++;
     if (errno !== undefined) {
       this.#fail(this.error("EPOLL", `poll failed: errno ${errno}`, { errno }));
       return;

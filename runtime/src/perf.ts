@@ -90,6 +90,10 @@ export class PerfEventArray<E = Uint8Array> extends EventReader<E, [cpu: number]
     return this;
   }
 
+  protected override get drainsAfterStart(): boolean {
+    return true;
+  }
+
   protected startPoll(onReadable: (errno?: number) => void): void {
     this.#native.start(onReadable);
   }

@@ -68,6 +68,12 @@ class PerfBufHandle : public Napi::ObjectWrap<PerfBufHandle> {
   }
 
   // start(onReadable: (status?: number) => void)
+  //
+  // The epoll fd stays registered with the loop from the first start() until close(); stop() only
+  // unrefs the handle and mutes the callback. Re-registering would lose wakeups: perf_poll() clears
+  // the ring's readiness when it reports it, and epoll polls a file twice when it is added (once in
+  // epoll_ctl, once in epoll_wait), so data that arrived before the registration would be reported
+  // to nobody. JS drains once after every start() for the same reason (see perf.ts).
   Napi::Value Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!pb_) ThrowErrno(env, EBADF, "perfbuf: reader is closed");
@@ -85,14 +91,18 @@ class PerfBufHandle : public Napi::ObjectWrap<PerfBufHandle> {
       }
       poll_->data = this;
       async_ = std::make_unique<Napi::AsyncContext>(env, "bpf2ts:PerfEventArray");
+      rc = uv_poll_start(poll_, UV_READABLE, OnPoll);
+      if (rc < 0) ThrowErrno(env, -rc, "perfbuf: uv_poll_start");
     }
-    int rc = uv_poll_start(poll_, UV_READABLE, OnPoll);
-    if (rc < 0) ThrowErrno(env, -rc, "perfbuf: uv_poll_start");
+    uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+    listening_ = true;
     return env.Undefined();
   }
 
+  // stop(): no callbacks, and the poll no longer keeps the process alive.
   Napi::Value Stop(const Napi::CallbackInfo& info) {
-    if (poll_) uv_poll_stop(poll_);
+    listening_ = false;
+    if (poll_) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
     return info.Env().Undefined();
   }
 
@@ -128,6 +138,7 @@ class PerfBufHandle : public Napi::ObjectWrap<PerfBufHandle> {
   }
 
   void Free() {
+    listening_ = false;
     if (poll_) {
       uv_poll_stop(poll_);  // removes the epoll fd from the loop before libbpf closes it
       poll_->data = nullptr;
@@ -161,7 +172,7 @@ class PerfBufHandle : public Napi::ObjectWrap<PerfBufHandle> {
 
   static void OnPoll(uv_poll_t* poll, int status, int /*events*/) {
     PerfBufHandle* self = static_cast<PerfBufHandle*>(poll->data);
-    if (!self || !self->pb_ || self->on_readable_.IsEmpty()) return;
+    if (!self || !self->pb_ || !self->listening_ || self->on_readable_.IsEmpty()) return;
     Napi::Env env = self->Env();
     Napi::HandleScope scope(env);
     if (status < 0) {
@@ -173,6 +184,7 @@ class PerfBufHandle : public Napi::ObjectWrap<PerfBufHandle> {
 
   struct perf_buffer* pb_ = nullptr;
   uv_poll_t* poll_ = nullptr;
+  bool listening_ = false;
   Napi::FunctionReference on_readable_;
   std::unique_ptr<Napi::AsyncContext> async_;
   std::vector<uint8_t> batch_;
