@@ -13,7 +13,7 @@ import { formatInspect } from "./inspect.js";
 import { buildModel } from "./model.js";
 import { parseEventOptions, runGenerate, VERSION } from "./pipeline.js";
 import { scanSource } from "./source.js";
-import { checkCommand, configOptions, generateConfigured, watchCommand } from "./workflow-cli.js";
+import { checkCommand, configOptions, generateConfigured, initCommand, vmlinuxCommand, watchCommand } from "./workflow-cli.js";
 
 interface Io {
   readonly stdout: (s: string) => void;
@@ -146,8 +146,9 @@ async function readOrFail(path: string, shown: string): Promise<Buffer> {
 }
 
 /** Runs the CLI; resolves to the exit code. */
-export async function main(args: readonly string[], io: Io = defaultIo()): Promise<number> {
+export async function main(rawArgs: readonly string[], io: Io = defaultIo()): Promise<number> {
   let usage = false;
+  const args = joinFlagValues(rawArgs);
   const parser = yargs([...args])
     .scriptName("bpf2ts")
     .parserConfiguration({ "populate--": true })
@@ -155,6 +156,8 @@ export async function main(args: readonly string[], io: Io = defaultIo()): Promi
     .command(inspectCommand(io) as never)
     .command(checkCommand(io) as never)
     .command(watchCommand(io) as never)
+    .command(initCommand(io) as never)
+    .command(vmlinuxCommand(io) as never)
     .demandCommand(1, "give a command (bpf2ts --help lists them)")
     .strict()
     .version(VERSION)
@@ -180,13 +183,35 @@ export async function main(args: readonly string[], io: Io = defaultIo()): Promi
   }
 }
 
+/**
+ * `--cflags "-O2 -g"` as bpf2go users write it: yargs would read a value that starts with "-" as an
+ * option, so glue it to its flag (`--cflags=-O2 -g`) before parsing. Arguments after `--` stay as they are.
+ */
+function joinFlagValues(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "--") {
+      out.push(...args.slice(i));
+      break;
+    }
+    if (a === "--cflags" && i + 1 < args.length && args[i + 1]!.startsWith("-") && args[i + 1] !== "--") {
+      out.push(`--cflags=${args[++i]}`);
+    } else {
+      out.push(a);
+    }
+  }
+  return out;
+}
+
 /** Prints an error the way a user wants to see it; returns the exit code. */
 function report(e: unknown, io: Io, usage: boolean): number {
   const debug = io.env.BPF2TS_DEBUG === "1";
   const err = e instanceof Error ? e : new Error(String(e));
   const stderr = (err as { stderr?: unknown }).stderr;
   if (typeof stderr === "string" && stderr) io.stderr(stderr.endsWith("\n") ? stderr : stderr + "\n");
-  const isUsage = usage || err.name === "UsageError";
+  // yargs reports its own validation failures as YError.
+  const isUsage = usage || err.name === "UsageError" || err.name === "YError";
   // Our own errors (and the ELF/BTF readers') have messages meant for users; anything else is a bug.
   const known = isUsage || (err as { bpf2ts?: unknown }).bpf2ts === true || /^(Elf|Btf|Generate|Layout|Name|Model|Compile|Source|Config)\w*Error$/.test(err.name);
   io.stderr(`bpf2ts: ${known ? "" : "internal error: "}${err.message}\n`);

@@ -3,14 +3,16 @@
 // layer over generate-all.ts, check.ts, watch.ts, init.ts and vmlinux.ts.
 
 import { availableParallelism } from "node:os";
-import { relative } from "node:path";
+import { relative, resolve } from "node:path";
 import type { Argv } from "yargs";
 import { checkProgram, formatReport, type ProgramCheck } from "./check.js";
 import { findConfig, selectPrograms } from "./config.js";
 import { Bpf2tsError } from "./errors.js";
 import { generateAll } from "./generate-all.js";
 import { runParallel, plainProgress, ttyProgress, type Progress } from "./parallel.js";
+import { initProject } from "./init.js";
 import { startWatch } from "./watch.js";
+import { KERNEL_BTF, vmlinuxHeader, writeAtomically } from "./vmlinux.js";
 
 export interface WorkflowIo {
   readonly stdout: (s: string) => void;
@@ -152,6 +154,58 @@ export function watchCommand(io: WorkflowIo) {
         });
       });
       io.stdout("watch: stopped\n");
+    },
+  };
+}
+
+export function initCommand(io: WorkflowIo) {
+  return {
+    command: "init <name>",
+    describe: "scaffold a tracer: bpf/<name>.bpf.c, bpf/vmlinux.h, src/<name>-main.ts, npm scripts and config",
+    builder: (y: Argv) =>
+      y
+        .positional("name", { type: "string", describe: "the tracer's name (lowercase C identifier)" })
+        .option("dir", { type: "string", default: ".", describe: "the project directory" })
+        .option("btf", { type: "string", describe: `BTF for vmlinux.h (default ${KERNEL_BTF})` })
+        .option("vmlinux", { type: "boolean", default: true, describe: "write bpf/vmlinux.h (--no-vmlinux to skip)" })
+        .option("force", { type: "boolean", default: false, describe: "replace files that exist" })
+        .example("$0 init opensnoop", "then: npm install && npm run build && sudo npm start"),
+    handler: async (argv: Record<string, unknown>) => {
+      const r = await initProject({
+        name: String(argv.name),
+        dir: resolve(io.cwd, String(argv.dir ?? ".")),
+        ...(argv.btf !== undefined && { btf: resolve(io.cwd, String(argv.btf)) }),
+        vmlinux: argv.vmlinux !== false,
+        force: argv.force === true,
+        env: io.env,
+      });
+      for (const n of r.notes) io.stderr(`note: ${n}\n`);
+      for (const f of r.written) io.stdout(`wrote ${relativeTo(io.cwd, f)}\n`);
+      const cd = relative(io.cwd, resolve(io.cwd, String(argv.dir ?? ".")));
+      io.stdout(`\nnext:\n${cd ? `  cd ${cd}\n` : ""}${r.createdPackageJson ? "  npm install\n" : ""}  npm run build            # bpf2ts generate, then tsc\n  sudo npm ${r.startScript === "start" ? "start    " : `run ${r.startScript}`}       # load, attach, print events (Ctrl-C stops)\n  npm run watch            # regenerate as you edit the C\n`);
+    },
+  };
+}
+
+export function vmlinuxCommand(io: WorkflowIo) {
+  return {
+    command: "vmlinux",
+    describe: "write vmlinux.h (every kernel type, for CO-RE programs) from kernel BTF",
+    builder: (y: Argv) =>
+      y
+        .option("btf", { type: "string", default: KERNEL_BTF, describe: "raw BTF, or an ELF file with a .BTF section" })
+        .option("output", { alias: "o", type: "string", describe: "output file (default: stdout)" }),
+    handler: async (argv: Record<string, unknown>) => {
+      const btf = resolve(io.cwd, String(argv.btf ?? KERNEL_BTF));
+      const h = await vmlinuxHeader(btf);
+      if (h.note) io.stderr(`note: ${h.note}\n`);
+      if (argv.output === undefined) {
+        io.stdout(h.text);
+        return;
+      }
+      const out = resolve(io.cwd, String(argv.output));
+      await writeAtomically(out, h.text);
+      io.stderr(`wrote ${relativeTo(io.cwd, out)} (${h.text.split("\n").length - 1} lines, from ${btf})\n`);
     },
   };
 }
