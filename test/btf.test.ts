@@ -204,6 +204,22 @@ for (const c of errorCases)
     t.is((err as unknown as { file?: string }).file, "bad.o");
   });
 
+test("lists are built on first read; enum values and datasec vars survive a spread", (t) => {
+  const btf = build((b) => {
+    b.int("int", 4);
+    b.enum32("e", 4, [["A", 1]]);
+    b.variable("v", 1, 1);
+    b.datasec(".data", 4, [[3, 0, 4]]);
+    b.composite(Kind.Struct, "s", 4, [{ name: "x", type: 1, bitOffset: 0 }]);
+  }, true);
+  const e = btf.types[2]!;
+  t.deepEqual(({ ...e } as { values?: unknown }).values, [{ name: "A", value: 1n }]);
+  t.deepEqual(({ ...btf.types[4]! } as { vars?: unknown }).vars, [{ type: 3, offset: 0, size: 4 }]);
+  const s = btf.types[5] as Type & { members: readonly unknown[] };
+  t.is(s.members, s.members, "built once, then cached");
+  t.deepEqual(s.members, [{ name: "x", type: 1, bitOffset: 0, bitSize: 0 }]);
+});
+
 test("split BTF continues ids and strings from its base", (t) => {
   const base = new BtfBuilder();
   base.int("int", 4, { signed: true });

@@ -9,10 +9,10 @@
 // mostly before V8 has optimised it.
 //
 // The lists inside a record (struct members, enumerators, parameters, datasec entries) are checked
-// in that pass (name offsets, type ids) but built on first read, then kept as an own property:
-// allocating them all up front costs as much again in garbage collection. Once parsed, reading a
-// list cannot fail. The lazy state lives on a per-parse prototype, so type objects carry only
-// their public fields.
+// in that pass (name offsets, type ids) but built on first read: building them all up front
+// doubles the parse time of vmlinux, mostly in garbage collection. Once parsed, reading a list
+// cannot fail. `members` and `params` are prototype getters, so `{ ...t }` does not copy them
+// (read them explicitly); enum values and datasec vars are own getters and do spread.
 
 import { BtfError, type Where, label } from "./wire.js";
 import type { StringTable } from "./strings.js";
@@ -41,7 +41,7 @@ interface Lists {
 export function decodeTypes(words: Uint32Array, strings: StringTable, out: Type[], where: Where): void {
   const firstId = out.length;
   const ctx: Lists = { words, strings, types: out, starts: new Uint32Array(Math.floor(words.length / 3) + 1), firstId, legacyBitfields: false };
-  const C = lazyClasses(ctx);
+  const L = lazyLists(ctx);
   const errors = new Errors(where, strings);
   const rare: RareResult = { used: 0, ref: 0 };
   const flat = strings.flat;
@@ -88,9 +88,9 @@ export function decodeTypes(words: Uint32Array, strings: StringTable, out: Type[
       }
       starts[id - firstId] = i;
       i += need;
-      if (kind === Kind.FuncProto) t = new C.Prototype(id, name, sizeOrType);
-      else if (kind === Kind.Enum) t = new C.Enumeration(kind, id, name, sizeOrType, info >>> 31 === 1);
-      else t = new C.Composite(kind, id, name, sizeOrType);
+      if (kind === Kind.FuncProto) t = L.prototype(id, name, sizeOrType);
+      else if (kind === Kind.Enum) t = L.enumeration(kind, id, name, sizeOrType, info >>> 31 === 1);
+      else t = L.composite(kind, id, name, sizeOrType);
     } else if (kind === Kind.Array) {
       if (n - i < 3) throw errors.truncated(id, kind, 3, n - i);
       const type = words[i]!;
@@ -99,7 +99,7 @@ export function decodeTypes(words: Uint32Array, strings: StringTable, out: Type[
       t = { kind: Kind.Array, id, name, type, indexType, nelems: words[i + 2]! };
       i += 3;
     } else {
-      t = decodeRare(ctx, C, errors, rare, kind, info, id, name, sizeOrType, i);
+      t = decodeRare(ctx, L, errors, rare, kind, info, id, name, sizeOrType, i);
       i += rare.used;
       ref = rare.ref;
     }
@@ -122,7 +122,7 @@ interface RareResult {
 }
 
 /** INT, ENUM64, FWD, VAR, DATASEC, FLOAT, DECL_TAG, and unknown kinds. */
-function decodeRare(ctx: Lists, C: ReturnType<typeof lazyClasses>, errors: Errors, res: RareResult,
+function decodeRare(ctx: Lists, L: ReturnType<typeof lazyLists>, errors: Errors, res: RareResult,
   kind: number, info: number, id: TypeId, name: string, sizeOrType: number, i: number): Type {
   const words = ctx.words;
   const left = words.length - i;
@@ -153,7 +153,7 @@ function decodeRare(ctx: Lists, C: ReturnType<typeof lazyClasses>, errors: Error
         } else if (words[j]! > res.ref) res.ref = words[j]!;
       }
       ctx.starts[id - ctx.firstId] = i;
-      return kind === Kind.Enum64 ? new C.Enumeration(kind, id, name, sizeOrType, kflag === 1) : new C.Section(id, name, sizeOrType);
+      return kind === Kind.Enum64 ? L.enumeration(kind, id, name, sizeOrType, kflag === 1) : L.section(id, name, sizeOrType);
     }
     case Kind.Fwd:
       return { kind: Kind.Fwd, id, name, union: kflag === 1 };
@@ -204,20 +204,81 @@ class Errors {
   }
 }
 
-/**
- * Classes for the list-bearing kinds, bound to one parse's words and strings through their
- * prototype. Reading the list builds it and stores it as an own property (shadowing the getter).
- */
-function lazyClasses(ctx: Lists) {
-  const own = <T>(obj: object, key: string, value: T): T => {
-    Object.defineProperty(obj, key, { value, enumerable: true, writable: false, configurable: false });
-    return value;
-  };
+/** Builders for the list-bearing kinds; each list is built on first read and cached per id. */
+function lazyLists(ctx: Lists) {
+  const cache: (readonly unknown[] | undefined)[] = [];
   const nameAt = (off: number) => (off === 0 ? "" : ctx.strings.get(off) ?? "");
   const startOf = (id: TypeId) => ctx.starts[id - ctx.firstId]!;
+  const vlenOf = (id: TypeId) => ctx.words[startOf(id) - 2]! & 0xffff;
 
-  // Fields are `declare`d and assigned in the constructor: class field syntax would add an
-  // initializer call per object, which shows in the parse time of vmlinux.
+  function members(id: TypeId): readonly Member[] {
+    const cached = cache[id - ctx.firstId];
+    if (cached) return cached as readonly Member[];
+    const w = ctx.words;
+    const start = startOf(id);
+    const vlen = vlenOf(id);
+    const kflag = w[start - 2]! >>> 31;
+    const out: Member[] = new Array(vlen);
+    for (let m = 0, j = start; m < vlen; m++, j += 3) {
+      const type = w[j + 1]!;
+      const off = w[j + 2]!;
+      const name = nameAt(w[j]!);
+      out[m] = kflag
+        ? { name, type, bitOffset: off & 0xffffff, bitSize: off >>> 24 }
+        : ctx.legacyBitfields
+          ? legacyBitfield(ctx.types, name, type, off)
+          : { name, type, bitOffset: off, bitSize: 0 };
+    }
+    cache[id - ctx.firstId] = out;
+    return out;
+  }
+
+  function values(id: TypeId, enum64: boolean, signed: boolean): readonly EnumValue[] {
+    const cached = cache[id - ctx.firstId];
+    if (cached) return cached as readonly EnumValue[];
+    const w = ctx.words;
+    const start = startOf(id);
+    const vlen = vlenOf(id);
+    const out: EnumValue[] = new Array(vlen);
+    if (enum64)
+      for (let m = 0, j = start; m < vlen; m++, j += 3) {
+        const v = (BigInt(w[j + 2]!) << 32n) | BigInt(w[j + 1]!);
+        out[m] = { name: nameAt(w[j]!), value: signed ? BigInt.asIntN(64, v) : v };
+      }
+    else
+      for (let m = 0, j = start; m < vlen; m++, j += 2)
+        out[m] = { name: nameAt(w[j]!), value: BigInt(signed ? w[j + 1]! | 0 : w[j + 1]!) };
+    cache[id - ctx.firstId] = out;
+    return out;
+  }
+
+  function params(id: TypeId): readonly Param[] {
+    const cached = cache[id - ctx.firstId];
+    if (cached) return cached as readonly Param[];
+    const w = ctx.words;
+    const start = startOf(id);
+    const vlen = vlenOf(id);
+    const out: Param[] = new Array(vlen);
+    for (let m = 0, j = start; m < vlen; m++, j += 2) out[m] = { name: nameAt(w[j]!), type: w[j + 1]! };
+    cache[id - ctx.firstId] = out;
+    return out;
+  }
+
+  function vars(id: TypeId): readonly VarSecinfo[] {
+    const cached = cache[id - ctx.firstId];
+    if (cached) return cached as readonly VarSecinfo[];
+    const w = ctx.words;
+    const start = startOf(id);
+    const vlen = vlenOf(id);
+    const out: VarSecinfo[] = new Array(vlen);
+    for (let m = 0, j = start; m < vlen; m++, j += 3) out[m] = { type: w[j]!, offset: w[j + 1]!, size: w[j + 2]! };
+    cache[id - ctx.firstId] = out;
+    return out;
+  }
+
+  // Structs, unions and prototypes (~40k in vmlinux) share a getter on a per-parse prototype: an own
+  // getter per object (as below) costs more than the rest of the parse. Enums and datasecs are few,
+  // and get an own getter, so spreading them keeps their lists.
   class Composite {
     declare readonly kind: Kind.Struct | Kind.Union;
     declare readonly id: TypeId;
@@ -230,56 +291,9 @@ function lazyClasses(ctx: Lists) {
       this.size = size;
     }
     get members(): readonly Member[] {
-      const w = ctx.words;
-      const start = startOf(this.id);
-      const info = w[start - 2]!;
-      const vlen = info & 0xffff;
-      const kflag = info >>> 31;
-      const out: Member[] = new Array(vlen);
-      for (let m = 0, j = start; m < vlen; m++, j += 3) {
-        const type = w[j + 1]!;
-        const off = w[j + 2]!;
-        const name = nameAt(w[j]!);
-        out[m] = kflag
-          ? { name, type, bitOffset: off & 0xffffff, bitSize: off >>> 24 }
-          : ctx.legacyBitfields
-            ? legacyBitfield(ctx.types, name, type, off)
-            : { name, type, bitOffset: off, bitSize: 0 };
-      }
-      return own(this, "members", out);
+      return members(this.id);
     }
   }
-
-  class Enumeration {
-    declare readonly kind: Kind.Enum | Kind.Enum64;
-    declare readonly id: TypeId;
-    declare readonly name: string;
-    declare readonly size: number;
-    declare readonly signed: boolean;
-    constructor(kind: Kind.Enum | Kind.Enum64, id: TypeId, name: string, size: number, signed: boolean) {
-      this.kind = kind;
-      this.id = id;
-      this.name = name;
-      this.size = size;
-      this.signed = signed;
-    }
-    get values(): readonly EnumValue[] {
-      const w = ctx.words;
-      const start = startOf(this.id);
-      const vlen = w[start - 2]! & 0xffff;
-      const out: EnumValue[] = new Array(vlen);
-      if (this.kind === Kind.Enum64)
-        for (let m = 0, j = start; m < vlen; m++, j += 3) {
-          const v = (BigInt(w[j + 2]!) << 32n) | BigInt(w[j + 1]!);
-          out[m] = { name: nameAt(w[j]!), value: this.signed ? BigInt.asIntN(64, v) : v };
-        }
-      else
-        for (let m = 0, j = start; m < vlen; m++, j += 2)
-          out[m] = { name: nameAt(w[j]!), value: BigInt(this.signed ? w[j + 1]! | 0 : w[j + 1]!) };
-      return own(this, "values", out);
-    }
-  }
-
   class Prototype {
     declare readonly kind: Kind.FuncProto;
     declare readonly id: TypeId;
@@ -292,41 +306,18 @@ function lazyClasses(ctx: Lists) {
       this.returnType = returnType;
     }
     get params(): readonly Param[] {
-      const w = ctx.words;
-      const start = startOf(this.id);
-      const vlen = w[start - 2]! & 0xffff;
-      const out: Param[] = new Array(vlen);
-      for (let m = 0, j = start; m < vlen; m++, j += 2) out[m] = { name: nameAt(w[j]!), type: w[j + 1]! };
-      return own(this, "params", out);
-    }
-  }
-
-  class Section {
-    declare readonly kind: Kind.Datasec;
-    declare readonly id: TypeId;
-    declare readonly name: string;
-    declare readonly size: number;
-    constructor(id: TypeId, name: string, size: number) {
-      this.kind = Kind.Datasec;
-      this.id = id;
-      this.name = name;
-      this.size = size;
-    }
-    get vars(): readonly VarSecinfo[] {
-      const w = ctx.words;
-      const start = startOf(this.id);
-      const vlen = w[start - 2]! & 0xffff;
-      const out: VarSecinfo[] = new Array(vlen);
-      for (let m = 0, j = start; m < vlen; m++, j += 3) out[m] = { type: w[j]!, offset: w[j + 1]!, size: w[j + 2]! };
-      return own(this, "vars", out);
+      return params(this.id);
     }
   }
 
   return {
-    Composite: Composite as unknown as new (kind: Kind.Struct | Kind.Union, id: TypeId, name: string, size: number) => Type,
-    Enumeration: Enumeration as unknown as new (kind: Kind.Enum | Kind.Enum64, id: TypeId, name: string, size: number, signed: boolean) => Type,
-    Prototype: Prototype as unknown as new (id: TypeId, name: string, returnType: TypeId) => Type,
-    Section: Section as unknown as new (id: TypeId, name: string, size: number) => Type,
+    composite: (kind: Kind.Struct | Kind.Union, id: TypeId, name: string, size: number): Type =>
+      new Composite(kind, id, name, size) as Type,
+    prototype: (id: TypeId, name: string, returnType: TypeId): Type => new Prototype(id, name, returnType),
+    enumeration: (kind: Kind.Enum | Kind.Enum64, id: TypeId, name: string, size: number, signed: boolean): Type =>
+      ({ kind, id, name, size, signed, get values() { return values(id, kind === Kind.Enum64, signed); } }) as Type,
+    section: (id: TypeId, name: string, size: number): Type =>
+      ({ kind: Kind.Datasec, id, name, size, get vars() { return vars(id); } }),
   };
 }
 

@@ -104,12 +104,14 @@ export interface Member {
 export interface Struct extends Base {
   readonly kind: Kind.Struct;
   readonly size: number;
+  /** Built on first read by a prototype getter: `{ ...t }` does not copy it, read it explicitly. */
   readonly members: readonly Member[];
 }
 
 export interface Union extends Base {
   readonly kind: Kind.Union;
   readonly size: number;
+  /** Built on first read by a prototype getter: `{ ...t }` does not copy it, read it explicitly. */
   readonly members: readonly Member[];
 }
 
@@ -182,7 +184,10 @@ export interface Param {
 export interface FuncProto extends Base {
   readonly kind: Kind.FuncProto;
   readonly returnType: TypeId;
-  /** A trailing param with type 0 and no name means variadic. */
+  /**
+   * A trailing param with type 0 and no name means variadic. Built on first read by a prototype
+   * getter: `{ ...t }` does not copy it, read it explicitly.
+   */
   readonly params: readonly Param[];
 }
 
