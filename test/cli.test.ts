@@ -1,0 +1,169 @@
+// The CLI as a user runs it: `node bin/bpf2ts.js …` in a scratch directory, checking exit codes
+// (0 ok, 1 failure, 2 usage), what is printed, and what is (or is not) written.
+
+import test from "ava";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { which } from "../generator/clang.js";
+import { PRELUDE, repoRoot } from "./helpers/compile-c.js";
+
+const bin = join(repoRoot, "bin", "bpf2ts.js");
+const pkg = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { version: string };
+
+interface Run {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function bpf2ts(args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd: opts.cwd ?? repoRoot, env: { ...process.env, BPF2TS_DEBUG: "", ...opts.env } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+const PROGRAM = `${PRELUDE}
+#ifndef SLOTS
+#error "SLOTS must be defined"
+#endif
+/** One exec. */
+struct event { __u32 pid; char comm[16]; };
+struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 4096); } events SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, SLOTS); __type(key, __u32); __type(value, __u64); } counts SEC(".maps");
+const volatile __u32 target_pid = 0;
+SEC("tracepoint/syscalls/sys_enter_execve")
+int handle_exec(void *ctx) {
+  struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+  if (!e) return 0;
+  e->pid = target_pid;
+  bpf_ringbuf_submit(e, 0);
+  return 0;
+}
+char LICENSE[] SEC("license") = "GPL";
+`;
+
+function scratch(source = PROGRAM): string {
+  const dir = mkdtempSync(join(tmpdir(), "bpf2ts-cli-test-"));
+  writeFileSync(join(dir, "exec.bpf.c"), source);
+  return dir;
+}
+
+const clangDir = () => dirname(which("clang-19") ?? which("clang") ?? "/usr/bin/clang-19");
+
+test("--help, --version and per-command help exit 0", async (t) => {
+  const help = await bpf2ts(["--help"]);
+  t.is(help.code, 0);
+  t.regex(help.stdout, /bpf2ts generate \[stem\] \[source\]/);
+  t.regex(help.stdout, /bpf2ts inspect <object>/);
+  const gen = await bpf2ts(["generate", "--help"]);
+  t.is(gen.code, 0);
+  for (const opt of ["--cc", "--cflags", "--target", "--type", "--no-global-types", "--output-dir", "--output-stem", "--strip", "--makebase", "--obj", "--event", "--package"]) {
+    t.true(gen.stdout.includes(opt.replace("--no-", "--")), opt);
+  }
+  const version = await bpf2ts(["--version"]);
+  t.is(version.code, 0);
+  t.is(version.stdout.trim(), pkg.version);
+});
+
+test("bad usage exits 2 with a message and no stack", async (t) => {
+  for (const args of [[], ["frobnicate"], ["inspect"], ["generate", "x", "y.c", "--bogus"], ["generate", "x", "y.c", "--cflags", "'unterminated"]]) {
+    const r = await bpf2ts(args);
+    t.is(r.code, 2, args.join(" "));
+    t.regex(r.stderr, /^bpf2ts: .+\nRun with --help for usage\.\n$/, args.join(" "));
+    t.notRegex(r.stderr, /\n\s+at /);
+  }
+});
+
+test("generate: writes the module and both objects, byte-identical on rerun", async (t) => {
+  const dir = scratch();
+  const r = await bpf2ts(["generate", "exec", "exec.bpf.c", "--output-dir", "gen", "--", "-DSLOTS=8"], { cwd: dir });
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout, "wrote gen/exec.ts\nwrote gen/exec_bpfeb.o\nwrote gen/exec_bpfel.o\n");
+  const ts = readFileSync(join(dir, "gen", "exec.ts"), "utf8");
+  // `struct event` only goes through bpf_ringbuf_reserve: its type comes from the types-only compile.
+  t.regex(ts, /export interface ExecEvent \{/);
+  t.regex(ts, /events: RingBuf<ExecEvent>/);
+  t.regex(ts, /One exec\./);
+  t.false(ts.includes(dir), "no absolute path in the output");
+  const first = readdirSync(join(dir, "gen")).map((f) => readFileSync(join(dir, "gen", f)));
+  const again = await bpf2ts(["generate", "exec", "exec.bpf.c", "--output-dir", "gen", "--cflags", "-DSLOTS=8"], { cwd: dir });
+  t.is(again.code, 0, again.stderr);
+  t.deepEqual(readdirSync(join(dir, "gen")).map((f) => readFileSync(join(dir, "gen", f))), first);
+});
+
+test("generate: a clang error is printed verbatim, exits 1 and writes nothing", async (t) => {
+  const dir = scratch();
+  const r = await bpf2ts(["generate", "exec", "exec.bpf.c", "--target", "bpfel"], { cwd: dir });
+  t.is(r.code, 1);
+  t.regex(r.stderr, /^exec\.bpf\.c:\d+:2: error: "SLOTS must be defined"\n/);
+  t.regex(r.stderr, /\d errors? generated\.\nbpf2ts: clang: compiling exec\.bpf\.c for bpfel failed \(exit 1\)\n$/);
+  t.deepEqual(readdirSync(dir), ["exec.bpf.c"]);
+});
+
+test("generate: --target, --output-stem, --makebase, quoted --cflags", async (t) => {
+  const dir = scratch(PROGRAM.replace('#error "SLOTS must be defined"', "#error no").replace("#ifndef SLOTS", '#if !defined(SLOTS) || !defined(NAME)'));
+  const r = await bpf2ts(["generate", "exec", "exec.bpf.c", "--target", "x64", "--output-stem", "execsnoop", "--makebase", ".", "--cflags", `-DSLOTS=2 '-DNAME="a b"'`], { cwd: dir });
+  t.is(r.code, 0, r.stderr);
+  t.deepEqual(readdirSync(dir).sort(), ["exec.bpf.c", "execsnoop.d", "execsnoop.ts", "execsnoop_bpfel.o"]);
+  const dep = readFileSync(join(dir, "execsnoop.d"), "utf8");
+  t.is(dep, "execsnoop.ts execsnoop_bpfel.o: \\\n exec.bpf.c\n");
+});
+
+test("generate: missing clang names the package; --obj works without clang", async (t) => {
+  const dir = scratch();
+  const noClang = await bpf2ts(["generate", "exec", "exec.bpf.c"], { cwd: dir, env: { PATH: "/nonexistent" } });
+  t.is(noClang.code, 1);
+  t.regex(noClang.stderr, /bpf2ts: clang: none found on PATH .*apt-get install clang-19/);
+
+  const built = await bpf2ts(["generate", "exec", "exec.bpf.c", "--target", "bpfel", "--", "-DSLOTS=4"], { cwd: dir, env: { PATH: `${clangDir()}:${process.env.PATH}` } });
+  t.is(built.code, 0, built.stderr);
+  const fromObj = await bpf2ts(["generate", "again", "--obj", "exec_bpfel.o", "--event", "events=struct event", "--type", "event"], { cwd: dir, env: { PATH: "/nonexistent" } });
+  // The object lacks `struct event` and there is no source to compile it from: a clear failure.
+  t.is(fromObj.code, 1);
+  t.regex(fromObj.stderr, /type(s)? .*struct event.* not found in the object's BTF \(give the C source/);
+  const plain = await bpf2ts(["generate", "again", "--obj", "exec_bpfel.o"], { cwd: dir, env: { PATH: "/nonexistent" } });
+  t.is(plain.code, 0, plain.stderr);
+  t.regex(plain.stdout, /wrote again\.ts\nwrote again_bpfel\.o\n/);
+  t.true(readFileSync(join(dir, "again_bpfel.o")).equals(readFileSync(join(dir, "exec_bpfel.o"))));
+});
+
+test("generate: unreadable input and unknown --type exit 1", async (t) => {
+  const dir = scratch();
+  const missing = await bpf2ts(["generate", "exec", "nope.bpf.c"], { cwd: dir });
+  t.is(missing.code, 1);
+  t.is(missing.stderr, "bpf2ts: nope.bpf.c: cannot read: no such file\n");
+  const badType = await bpf2ts(["generate", "exec", "exec.bpf.c", "--target", "bpfel", "--type", "no_such_type", "--", "-DSLOTS=1"], { cwd: dir });
+  t.is(badType.code, 1);
+  t.regex(badType.stderr, /type no_such_type not found/);
+  t.deepEqual(readdirSync(dir), ["exec.bpf.c"]);
+});
+
+test("inspect: programs, maps, variables, inferred event type", async (t) => {
+  const dir = scratch();
+  const built = await bpf2ts(["generate", "exec", "exec.bpf.c", "--target", "bpfel", "--", "-DSLOTS=8"], { cwd: dir });
+  t.is(built.code, 0, built.stderr);
+  const r = await bpf2ts(["inspect", "exec_bpfel.o", "--source", "exec.bpf.c"], { cwd: dir });
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /^exec_bpfel\.o: little-endian BPF object, license "GPL"\n/);
+  t.regex(r.stdout, /handle_exec +SEC\("tracepoint\/syscalls\/sys_enter_execve"\) +tracepoint +tracepoint syscalls:sys_enter_execve +\d+ insns +auto-attach/);
+  t.regex(r.stdout, /counts +array +key __u32 \(4 B\), value __u64 \(8 B\) +max_entries 8/);
+  t.regex(r.stdout, /events +ringbuf +- +max_entries 4096 +event struct event \(not in BTF\) \(inferred from source\)/);
+  t.regex(r.stdout, /\.rodata\+0 +const volatile __u32 target_pid +4 B +constant/);
+  const json = await bpf2ts(["inspect", "exec_bpfel.o", "--json"], { cwd: dir });
+  t.is(json.code, 0);
+  const model = JSON.parse(json.stdout) as { programs: Array<{ name: string; kind: string }>; maps: Array<{ name: string }> };
+  t.deepEqual(model.programs.map((p) => [p.name, p.kind]), [["handle_exec", "tracepoint"]]);
+  t.deepEqual(model.maps.map((m) => m.name), ["counts", "events"]);
+  const notElf = await bpf2ts(["inspect", "exec.bpf.c"], { cwd: dir });
+  t.is(notElf.code, 1);
+  t.regex(notElf.stderr, /^bpf2ts: exec\.bpf\.c: not an ELF file/);
+  t.false(existsSync(join(dir, "exec.ts.tmp")));
+});
