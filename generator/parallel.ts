@@ -58,8 +58,8 @@ export async function runParallel<T>(jobs: ReadonlyArray<Job<T>>, opts: RunOptio
   return outcomes;
 }
 
-/** One line per finished job: `[2/11] execsnoop: wrote …`. */
-export function plainProgress(write: (s: string) => void, total: number): Progress {
+/** One line per finished job (`[2/11] execsnoop: wrote …`) on `write`; logs (diagnostics) on `log`. */
+export function plainProgress(write: (s: string) => void, total: number, logTo: (s: string) => void = write): Progress {
   let done = 0;
   return {
     start() {},
@@ -69,7 +69,7 @@ export function plainProgress(write: (s: string) => void, total: number): Progre
       write(`[${done}/${total}] ${name}: ${line}\n`);
     },
     log(text) {
-      write(text.endsWith("\n") ? text : text + "\n");
+      logTo(text.endsWith("\n") ? text : text + "\n");
     },
     close() {},
   };

@@ -156,7 +156,7 @@ export function startWatch(opts: WatchOptions): Watcher {
     const outcomes = await generateAll(config, programs, {
       ...(opts.env && { env: opts.env }),
       ...(opts.jobs !== undefined && { jobs: opts.jobs }),
-      progress: plainProgress(opts.stdout, programs.length),
+      progress: plainProgress(opts.stdout, programs.length, opts.stderr),
       cwd: opts.cwd,
     });
     outcomes.forEach((o, i) => remember(programs[i]!, o.ok ? o.value : undefined));

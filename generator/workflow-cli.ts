@@ -32,7 +32,7 @@ const asList = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v
 
 function progressFor(io: WorkflowIo, names: readonly string[]): Progress {
   const tty = io.isTTY ?? (process.stderr.isTTY === true && !io.env.CI && io.env.TERM !== "dumb");
-  return tty ? ttyProgress(io.stderr, names, process.stderr.columns || 100) : plainProgress(io.stdout, names.length);
+  return tty ? ttyProgress(io.stderr, names, process.stderr.columns || 100) : plainProgress(io.stdout, names.length, io.stderr);
 }
 
 function jobsOption(v: unknown): number | undefined {
