@@ -188,26 +188,46 @@ interface TypedArrayLike<A> {
 }
 
 /**
- * For each element type, a whole-buffer typed array over the last buffer seen, so an aligned copy is
- * one `slice` (a memcpy) — no per-element reads, no bigint allocations for 64-bit elements.
+ * Whole-buffer typed arrays by element type, over the last buffer seen: an aligned copy then reads
+ * elements from it straight into a fresh (small, on-heap) typed array. Measured faster than `slice`
+ * (which allocates an off-heap buffer) and than DataView reads (which box every 64-bit element as a
+ * bigint). A one-entry cache in front of the map serves the common loop over one buffer and type.
  */
-const sourceViews = new Map<unknown, TypedArrayLike<unknown>>();
+const sourceViews = new Map<unknown, { buffer: ArrayBufferLike; view: unknown }>();
+let lastCtor: unknown;
+let lastBuffer: ArrayBufferLike | undefined;
+let lastView: unknown;
+
+function sourceView<A>(ctor: TypedArrayCtor<A>, buffer: ArrayBufferLike): A {
+  if (ctor === lastCtor && buffer === lastBuffer) return lastView as A;
+  let entry = sourceViews.get(ctor);
+  if (entry === undefined || entry.buffer !== buffer) {
+    entry = { buffer, view: new ctor(buffer, 0, Math.floor(buffer.byteLength / ctor.BYTES_PER_ELEMENT)) };
+    sourceViews.set(ctor, entry);
+  }
+  lastCtor = ctor;
+  lastBuffer = buffer;
+  lastView = entry.view;
+  return entry.view as A;
+}
+
+type Indexed = { [i: number]: number | bigint };
 
 /**
- * A copy of `n` elements as a typed array (data is host-endian, like typed arrays). Aligned input is
- * copied with one `slice`; unaligned input (packed structs) through a byte copy into a fresh buffer.
+ * A copy of `n` elements as a typed array (data is host-endian, like typed arrays). Unaligned input
+ * (packed structs) is copied bytewise into a fresh buffer.
  */
-function typedArray<A>(ctor: TypedArrayCtor<A>, v: DataView, o: number, n: number): A {
+function typedArray<A>(ctor: TypedArrayCtor<A> & { new (length: number): A }, v: DataView, o: number, n: number): A {
   const width = ctor.BYTES_PER_ELEMENT;
   const at = v.byteOffset + o;
   if (n < 0 || o < 0 || o + n * width > v.byteLength) throw new RangeError(`codecs.typedArray: ${n} elements of ${width} bytes at offset ${o} pass the end of a ${v.byteLength}-byte view`);
   if (at % width === 0) {
-    let src = sourceViews.get(ctor) as TypedArrayLike<A> | undefined;
-    if (src === undefined || src.buffer !== v.buffer) {
-      src = new ctor(v.buffer, 0, Math.floor(v.buffer.byteLength / width)) as unknown as TypedArrayLike<A>;
-      sourceViews.set(ctor, src as TypedArrayLike<unknown>);
-    }
-    return src.slice(at / width, at / width + n);
+    const src = sourceView(ctor, v.buffer) as unknown as Indexed;
+    const out = new ctor(n);
+    const dst = out as unknown as Indexed;
+    const first = at / width;
+    for (let i = 0; i < n; i++) dst[i] = src[first + i]!;
+    return out;
   }
   const copy = new Uint8Array(n * width);
   copy.set(new Uint8Array(v.buffer, at, n * width));
@@ -215,7 +235,7 @@ function typedArray<A>(ctor: TypedArrayCtor<A>, v: DataView, o: number, n: numbe
 }
 
 /** A live typed array over the bytes when they are aligned for it (zero-copy views), else a copy. */
-function typedArrayView<A>(ctor: TypedArrayCtor<A>, v: DataView, o: number, n: number): A {
+function typedArrayView<A>(ctor: TypedArrayCtor<A> & { new (length: number): A }, v: DataView, o: number, n: number): A {
   const at = v.byteOffset + o;
   if (at % ctor.BYTES_PER_ELEMENT === 0 && o + n * ctor.BYTES_PER_ELEMENT <= v.byteLength) return new ctor(v.buffer, at, n);
   return typedArray(ctor, v, o, n);
