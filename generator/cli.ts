@@ -91,19 +91,11 @@ function generateCommand(io: Io) {
   };
 }
 
-/** `--package DIR`: delegated to generator/package.ts (tracers), loaded only when asked for. */
+/** `--package DIR`: generator/package.ts (loaded only when asked for) writes the whole package. */
 async function writePackageFor(dir: string, options: Parameters<typeof runGenerate>[0], io: Io): Promise<void> {
-  let mod: { writePackage?: (o: unknown) => Promise<{ written?: readonly string[] } | void> };
-  try {
-    // A variable specifier keeps tsc from requiring the module while it does not exist yet.
-    const specifier = "./package.js";
-    mod = (await import(specifier)) as typeof mod;
-  } catch (e) {
-    throw new Bpf2tsError(`--package: package writing is not available in this build (${(e as Error).message})`, { cause: e });
-  }
-  if (typeof mod.writePackage !== "function") throw new Bpf2tsError("--package: generator/package.ts exports no writePackage()");
-  const result = await mod.writePackage({ ...options, packageDir: dir, io });
-  for (const f of (result && result.written) || []) io.stdout(`wrote ${f}\n`);
+  const { writePackage } = await import("./package.js");
+  const result = await writePackage({ ...options, packageDir: dir });
+  for (const f of result.written) io.stdout(`wrote ${f}\n`);
 }
 
 function inspectCommand(io: Io) {

@@ -62,7 +62,7 @@ function mapRow(btf: Btf, m: MapModel): string[] {
   const key = m.keyTypeId !== undefined ? `key ${typeName(btf, m.keyTypeId)} (${m.keySize} B)` : m.keySize ? `key ${m.keySize} B` : "";
   const value = m.valueTypeId !== undefined ? `value ${typeName(btf, m.valueTypeId)} (${m.valueSize} B)` : m.valueSize ? `value ${m.valueSize} B` : "";
   const event = m.event
-    ? `event ${m.event.cType}${m.event.typeId === undefined ? " (not in BTF)" : ""} (${m.event.origin === "override" ? "from --event" : "inferred from source"})`
+    ? `event ${m.event.cType}${m.event.typeId === undefined ? " (not in the object's BTF)" : ""} (${m.event.origin === "override" ? "from --event" : "inferred from source"})`
     : "";
   return [
     m.name,
@@ -127,9 +127,11 @@ function namedTypes(btf: Btf): Array<{ spelling: string; size?: number; id: Type
   return out.sort((a, b) => (a.spelling < b.spelling ? -1 : a.spelling > b.spelling ? 1 : a.id - b.id));
 }
 
-/** Rows → lines with columns padded to the widest cell; empty trailing cells dropped. */
-function table(rows: string[][]): string[] {
-  if (rows.length === 0) return ["  (none)"];
+/** Rows → lines with columns padded to the widest cell; columns empty in every row dropped. */
+function table(input: string[][]): string[] {
+  if (input.length === 0) return ["  (none)"];
+  const used = input[0]!.map((_, i) => input.some((r) => (r[i] ?? "") !== ""));
+  const rows = input.map((r) => r.filter((_, i) => used[i]));
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
   return rows.map((r) => {

@@ -155,7 +155,7 @@ test("inspect: programs, maps, variables, inferred event type", async (t) => {
   t.regex(r.stdout, /^exec_bpfel\.o: little-endian BPF object, license "GPL"\n/);
   t.regex(r.stdout, /handle_exec +SEC\("tracepoint\/syscalls\/sys_enter_execve"\) +tracepoint +tracepoint syscalls:sys_enter_execve +\d+ insns +auto-attach/);
   t.regex(r.stdout, /counts +array +key __u32 \(4 B\), value __u64 \(8 B\) +max_entries 8/);
-  t.regex(r.stdout, /events +ringbuf +- +max_entries 4096 +event struct event \(not in BTF\) \(inferred from source\)/);
+  t.regex(r.stdout, /events +ringbuf +- +max_entries 4096 +event struct event \(not in the object's BTF\) \(inferred from source\)/);
   t.regex(r.stdout, /\.rodata\+0 +const volatile __u32 target_pid +4 B +constant/);
   const json = await bpf2ts(["inspect", "exec_bpfel.o", "--json"], { cwd: dir });
   t.is(json.code, 0);
