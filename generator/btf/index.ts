@@ -137,8 +137,9 @@ export function sizeof(btf: Btf, id: TypeId): number {
 
 /**
  * Natural alignment in bytes, as libbpf's btf__align_of computes it: scalars align to their size
- * (capped at 8, the pointer size); a struct aligns to its most-aligned member, except that a
- * struct whose members or size are misaligned for that is packed and aligns to 1.
+ * (capped at 8, the pointer size, except 16-byte integers and floats: 16, as clang does for BPF and
+ * x86-64); a struct aligns to its most-aligned member, except that a struct whose members or size
+ * are misaligned for that is packed and aligns to 1.
  */
 export function alignof(btf: Btf, id: TypeId): number {
   let memo = alignMemo.get(btf);
@@ -157,9 +158,11 @@ function alignOf(btf: Btf, id: TypeId, memo: Map<TypeId, number>): number {
   }
   switch (t.kind) {
     case Kind.Int:
+    case Kind.Float:
+      // clang aligns __int128 (and x86-64's long double) to 16, where libbpf says 8.
+      return t.size >= 16 ? 16 : Math.min(8, t.size);
     case Kind.Enum:
     case Kind.Enum64:
-    case Kind.Float:
       return Math.min(8, t.size);
     case Kind.Ptr:
       return 8;
