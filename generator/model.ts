@@ -355,7 +355,8 @@ function typeAt(btf: Btf, id: TypeId, where: Where): Type {
 }
 
 /** sizeof() of a BTF type; 0 for void, functions and forward declarations. */
-export function sizeOf(btf: Btf, id: TypeId, where: Where = { file: "BTF", section: ".BTF", what: "sizeof" }): number {
+function sizeOf(btf: Btf, id: TypeId, where: Where = { file: "BTF", section: ".BTF", what: "sizeof" }, nesting = 0): number {
+  if (nesting > 64) throw new ModelError(`${where.file}: ${where.what}: type ${id}: arrays nested too deep (cycle?)`, { file: where.file, typeId: id });
   for (let depth = 0; depth < 64; depth++) {
     const t = skipAliases(btf, id, where);
     switch (t.kind) {
@@ -370,7 +371,7 @@ export function sizeOf(btf: Btf, id: TypeId, where: Where = { file: "BTF", secti
       case Kind.Ptr:
         return 8;
       case Kind.Array:
-        return t.nelems === 0 ? 0 : t.nelems * sizeOf(btf, t.type, where);
+        return t.nelems === 0 ? 0 : t.nelems * sizeOf(btf, t.type, where, nesting + 1);
       case Kind.Var:
         id = t.type;
         continue;
