@@ -1,0 +1,166 @@
+// gotrace and httptrace against unmodified Go 1.19 programs built here: the goroutine ids, allocation
+// sizes and HTTP requests the programs report themselves must match what the uprobes saw. The struct
+// offsets the tracers assume are checked against the binaries' DWARF first.
+
+import test, { type ExecutionContext } from "ava";
+import { execFileSync, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { get } from "node:http";
+import { join } from "node:path";
+import { buildGo, requireFeature } from "./helpers/kernel.js";
+import { assertReleased, kernelIds, linkCount, repoRoot, run, sleep, waitFor } from "./tracers-support.js";
+import { loadGotrace, type GotraceEvent } from "../bpf/gotrace/gotrace.js";
+import { loadHttptrace, type HttptraceEvent } from "../bpf/httptrace/httptrace.js";
+import { GoBinary, go119Offsets, goroutineStatus } from "../bpf/lib/go-binary.js";
+
+const testdata = (p: string) => join(repoRoot, "bpf", p);
+const goSource = (p: string) => readFileSync(testdata(p), "utf8");
+
+function goVersion(): string {
+  return execFileSync("go", ["version"], { encoding: "utf8" }).trim();
+}
+
+/** Struct offsets from the binary's DWARF, by the goffsets helper (bpf/gotrace/testdata/goffsets). */
+function dwarfOffsets(binary: string, fields: string[]): Record<string, number> {
+  const tool = buildGo("goffsets", goSource("gotrace/testdata/goffsets/main.go"));
+  const out: Record<string, number> = {};
+  for (const line of execFileSync(tool, [binary, ...fields], { encoding: "utf8" }).trim().split("\n")) {
+    const [k, v] = line.split(" ");
+    out[k!] = Number(v);
+  }
+  return out;
+}
+
+async function haveGo(t: ExecutionContext): Promise<boolean> {
+  if (!(await requireFeature(t, "root", "uprobe", "ringbuf", "go", "btf"))) return false;
+  t.log(goVersion());
+  return true;
+}
+
+test.serial("the Go offsets the tracers assume match the DWARF of a Go 1.19 binary", async (t) => {
+  if (!(await haveGo(t))) return;
+  const server = buildGo("httpserver", goSource("httptrace/testdata/server/main.go"));
+  const got = dwarfOffsets(server, ["runtime.g.goid", "net/http.Request.Method", "net/http.Request.URL", "net/url.URL.Path", "net/http.response.status"]);
+  t.deepEqual(got, {
+    "runtime.g.goid": go119Offsets.goid,
+    "net/http.Request.Method": go119Offsets.requestMethod,
+    "net/http.Request.URL": go119Offsets.requestUrl,
+    "net/url.URL.Path": go119Offsets.urlPath,
+    "net/http.response.status": go119Offsets.responseStatus,
+  });
+  const go = new GoBinary(server);
+  t.regex(go.version ?? "", /^go1\./);
+  t.false(go.pie, "go build makes position-dependent executables on linux/amd64");
+  t.truthy(go.address("go.itab.*net/http.response,net/http.ResponseWriter"));
+});
+
+test.serial("gotrace sees goroutine creation, state changes and allocations with the ids the program prints", async (t) => {
+  if (!(await haveGo(t))) return;
+  const bin = buildGo("goapp", goSource("gotrace/testdata/goapp/main.go"));
+  const app = run(bin, ["4"], { stdin: "pipe" });
+  const objs = await loadGotrace({ constants: { targPid: app.child.pid! } });
+  const ids = kernelIds(objs);
+  const events: GotraceEvent[] = [];
+  try {
+    const at = (symbol: string) => ({ path: bin, symbol, pid: app.child.pid! });
+    objs.programs.handleNewproc1.attach(at("runtime.newproc1"));
+    objs.programs.handleCasgstatus.attach(at("runtime.casgstatus"));
+    objs.programs.handleMallocgc.attach(at("runtime.mallocgc"));
+    t.is(linkCount(ids), 3);
+    objs.maps.events.onEvent((e) => events.push(e));
+    app.child.stdin!.end("go\n");
+    t.is(await app.exited, 0);
+    await sleep(100);
+    const lines = app.stdout().trim().split("\n").map((l) => /^goroutine (\d+) parent (\d+) alloc (\d+)$/.exec(l)!);
+    t.is(lines.length, 4, app.stdout());
+    const go = new GoBinary(bin);
+    for (const [, goid, parent, size] of lines) {
+      const alloc = events.find((e) => e.kind === 3 && e.arg === BigInt(size!));
+      t.truthy(alloc, `mallocgc of ${size} bytes traced`);
+      t.is(alloc!.goid, BigInt(goid!), `allocation of ${size} bytes made by goroutine ${goid}`);
+      t.true(events.some((e) => e.kind === 2 && e.goid === BigInt(goid!) && goroutineStatus(e.newStatus) === "running"), `goroutine ${goid} ran`);
+      const spawned = events.filter((e) => e.kind === 1 && e.goid === BigInt(parent!) && go.elf.functionAt(e.arg)?.name === "main.main.func1");
+      t.is(spawned.length, 4, "main created the four workers: newproc1 events carry the creator's goid and the function");
+    }
+    t.true(events.every((e) => e.pid === app.child.pid), "targPid filters in the kernel");
+    t.is(objs.variables.lostEvents.get(), 0n);
+  } finally {
+    objs.close();
+    app.child.kill();
+  }
+  await assertReleased(t, ids);
+});
+
+test.serial("gotrace's sampling map, set from user space, thins out mallocgc events", async (t) => {
+  if (!(await haveGo(t))) return;
+  const bin = buildGo("goapp", goSource("gotrace/testdata/goapp/main.go"));
+  const app = run(bin, ["2"], { stdin: "pipe" });
+  const objs = await loadGotrace({ constants: { targPid: app.child.pid! } });
+  const events: GotraceEvent[] = [];
+  try {
+    objs.maps.sampling.set(3, 0xffffffff); // one mallocgc in 2^32 - 1: none, in practice
+    objs.programs.handleNewproc1.attach({ path: bin, symbol: "runtime.newproc1", pid: app.child.pid! });
+    objs.programs.handleMallocgc.attach({ path: bin, symbol: "runtime.mallocgc", pid: app.child.pid! });
+    objs.maps.events.onEvent((e) => events.push(e));
+    app.child.stdin!.end("go\n");
+    await app.exited;
+    await sleep(100);
+    t.true(events.some((e) => e.kind === 1), "newproc1 events still arrive");
+    t.false(events.some((e) => e.kind === 3), "mallocgc events are sampled away");
+    t.is(objs.maps.sampling.get(3), 0xffffffff);
+  } finally {
+    objs.close();
+    app.child.kill();
+  }
+});
+
+function httpGet(port: number, path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    get({ host: "127.0.0.1", port, path, agent: false }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode!));
+    }).on("error", reject);
+  });
+}
+
+test.serial("httptrace times each request of an unmodified Go net/http server: method, path, status, latency", async (t) => {
+  if (!(await haveGo(t))) return;
+  const bin = buildGo("httpserver", goSource("httptrace/testdata/server/main.go"));
+  const server = spawn(bin, [], { stdio: ["ignore", "pipe", "ignore"] });
+  let banner = "";
+  server.stdout!.on("data", (d: Buffer) => (banner += d.toString()));
+  try {
+    t.true(await waitFor(() => /listening \d+/.test(banner)), "server started");
+    const port = Number(/listening (\d+)/.exec(banner)![1]);
+    const go = new GoBinary(bin);
+    const rets = go.returnOffsets("net/http.serverHandler.ServeHTTP");
+    const objs = await loadHttptrace({ constants: { targPid: server.pid!, responseItab: go.address("go.itab.*net/http.response,net/http.ResponseWriter")! } });
+    const ids = kernelIds(objs);
+    const events: HttptraceEvent[] = [];
+    try {
+      const target = { path: bin, symbol: "net/http.serverHandler.ServeHTTP", pid: server.pid! };
+      objs.programs.handleServeHttp.attach(target);
+      for (const offset of rets) objs.programs.handleServeHttpReturn.attach({ ...target, offset });
+      t.is(linkCount(ids), 1 + rets.length);
+      objs.maps.events.onEvent((e) => events.push(e));
+      t.is(await httpGet(port, "/hello"), 200);
+      t.is(await httpGet(port, "/sleep/60"), 200);
+      t.is(await httpGet(port, "/missing"), 404);
+      t.true(await waitFor(() => events.length >= 3), `three requests traced (${events.length})`);
+      const byPath = new Map(events.map((e) => [e.path, e]));
+      t.deepEqual([...byPath.keys()].sort(), ["/hello", "/missing", "/sleep/60"]);
+      t.true(events.every((e) => e.method === "GET" && e.pid === server.pid && e.goid > 0n));
+      t.is(byPath.get("/hello")!.status, 200);
+      t.is(byPath.get("/missing")!.status, 404);
+      t.true(byPath.get("/sleep/60")!.durationNs >= 60_000_000n, "the handler slept 60 ms");
+      t.true(byPath.get("/hello")!.durationNs < 60_000_000n);
+      t.is(objs.maps.inflight.get({ pid: server.pid!, __pad: 0, goid: byPath.get("/hello")!.goid }), undefined, "finished requests leave the in-flight map");
+    } finally {
+      objs.close();
+    }
+    await assertReleased(t, ids);
+    t.is(await httpGet(port, "/hello"), 200, "the server keeps working after the probes are gone");
+  } finally {
+    server.kill();
+  }
+});
