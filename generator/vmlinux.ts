@@ -58,8 +58,10 @@ async function loadFormatter(): Promise<Formatter | string> {
 /** vmlinux.h for the BTF at `btfPath` (default: the running kernel's). */
 export async function vmlinuxHeader(btfPath: string = KERNEL_BTF, opts: { allowBpftool?: boolean } = {}): Promise<VmlinuxHeader> {
   const format = await loadFormatter();
-  if (typeof format === "function") return { text: format(await readBtfFile(btfPath)), via: "bpf2ts" };
-  if (opts.allowBpftool === false) throw new VmlinuxError(`vmlinux: ${format}`);
+  if (typeof format !== "function" && opts.allowBpftool === false) throw new VmlinuxError(`vmlinux: ${format}`);
+  // Read and parse first either way: errors about the input read the same whoever prints.
+  const btf = await readBtfFile(btfPath);
+  if (typeof format === "function") return { text: format(btf), via: "bpf2ts" };
   const text = await bpftoolDump(btfPath, format);
   return { text, via: "bpftool", note: `vmlinux.h printed by bpftool: ${format}` };
 }
