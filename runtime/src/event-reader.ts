@@ -63,7 +63,6 @@ export abstract class EventReader<E, Extra extends unknown[] = []> implements As
   #queue: E[] = [];
   #head = 0;
   #waiters: Waiter[] = [];
-  #read = 0;
   #wakeups = 0;
   protected readonly maxBatch: number;
   readonly #onReadable = (errno?: number): void => this.#readable(errno);
@@ -91,9 +90,12 @@ export abstract class EventReader<E, Extra extends unknown[] = []> implements As
   /** "ringbuf events" / "perf events": the context of messages. */
   protected abstract get kind(): string;
 
-  /** Events handed to callbacks or queued for readers so far. */
+  /** Events handed over so far (to callbacks, or into the queue of read()/events()). Subclasses count. */
+  protected delivered = 0;
+
+  /** Events handed to callbacks or queued for readers so far (the current one included, inside a callback). */
   get eventsRead(): number {
-    return this.#read;
+    return this.delivered;
   }
   /** Times the event loop woke this reader up. */
   get wakeups(): number {
@@ -101,10 +103,6 @@ export abstract class EventReader<E, Extra extends unknown[] = []> implements As
   }
   get closed(): boolean {
     return this.#closed;
-  }
-
-  protected countRead(n: number): void {
-    this.#read += n;
   }
 
   protected error(code: string, detail: string, options?: { cause?: unknown; errno?: number }): EventReaderError {

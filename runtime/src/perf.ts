@@ -153,6 +153,7 @@ export class PerfEventArray<E = Uint8Array> extends EventReader<E, [cpu: number]
         }
         const event = codec ? codec.decode(view, at) : (new Uint8Array(view.buffer, at, size) as E);
         n++;
+        this.delivered++;
         sink(event, cpu);
         if (this.closed) break;
       }
@@ -160,7 +161,6 @@ export class PerfEventArray<E = Uint8Array> extends EventReader<E, [cpu: number]
       this.#batchOff = off;
       this.#batchLeft = left;
       if (left === 0) this.#batch = undefined;
-      this.countRead(n);
     }
     return n;
   }

@@ -175,6 +175,7 @@ export class RingBuf<E = Uint8Array> extends EventReader<E> {
             event = codec.decode(data, at);
           }
           n++;
+          this.delivered++;
           sink(event);
           if (!this.#open) return n; // closed by the callback: the pages are gone
         }
@@ -186,7 +187,6 @@ export class RingBuf<E = Uint8Array> extends EventReader<E> {
     } finally {
       this.#pos = pos;
       this.#discarded += discarded;
-      this.countRead(n);
       if (this.#open && pos !== published) Atomics.store(this.#consumerPos, 0, BigInt(pos));
     }
     return n;

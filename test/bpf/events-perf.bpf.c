@@ -3,11 +3,11 @@
  *
  * `flood` (a raw tracepoint program, run with BPF_PROG_TEST_RUN) writes args[0] samples (at most
  * MAX_FLOOD) with bpf_perf_event_output on the current CPU, numbered by `next_seq`; outputs the
- * kernel refused (perf ring full) are counted in `failed`, so the reader's lost count can be checked.
+ * kernel refused (perf ring full) are counted in `failed` and returned by the run, so the reader's
+ * lost count can be checked.
  * `on_exec` writes one sample per exec on the system, with the real pid and comm.
  */
-#include <linux/bpf.h>
-#include <linux/types.h>
+#include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
 char LICENSE[] SEC("license") = "GPL";
@@ -18,7 +18,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define CHECK_MUL 0x9E3779B97F4A7C15ULL
 
 /* 48 bytes */
-struct sample {
+struct ev_sample {
 	__u64 seq;
 	__u32 pid;
 	__u32 kind;
@@ -42,7 +42,8 @@ SEC("raw_tp/sys_enter")
 int flood(struct bpf_raw_tracepoint_args *ctx)
 {
 	__u64 n = ctx->args[0];
-	struct sample s = {};
+	struct ev_sample s = {};
+	int fails = 0;
 
 	s.pid = bpf_get_current_pid_tgid() >> 32;
 	s.kind = KIND_FLOOD;
@@ -53,16 +54,18 @@ int flood(struct bpf_raw_tracepoint_args *ctx)
 			break;
 		s.seq = next_seq++;
 		s.check = s.seq * CHECK_MUL;
-		if (bpf_perf_event_output(ctx, &samples, BPF_F_CURRENT_CPU, &s, sizeof(s)))
+		if (bpf_perf_event_output(ctx, &samples, BPF_F_CURRENT_CPU, &s, sizeof(s))) {
 			failed++;
+			fails++;
+		}
 	}
-	return 0;
+	return fails;
 }
 
 SEC("tracepoint/sched/sched_process_exec")
 int on_exec(void *ctx)
 {
-	struct sample s = {};
+	struct ev_sample s = {};
 
 	s.seq = __sync_fetch_and_add(&exec_seq, 1);
 	s.pid = bpf_get_current_pid_tgid() >> 32;

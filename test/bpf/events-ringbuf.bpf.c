@@ -6,8 +6,7 @@
  * variable-length records and discarded records. `on_exec` emits one event per exec on the system,
  * with the real pid and comm of the new program.
  */
-#include <linux/bpf.h>
-#include <linux/types.h>
+#include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
 char LICENSE[] SEC("license") = "GPL";
@@ -17,7 +16,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define CHECK_MUL 0x9E3779B97F4A7C15ULL
 
 /* 40 bytes */
-struct event {
+struct ev_event {
 	__u64 seq;
 	__u32 pid;
 	__u32 kind;
@@ -78,7 +77,7 @@ static long emit_one(__u64 i, struct loop_ctx *c)
 		return 0;
 	}
 
-	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	struct ev_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		if (!(c->flags & F_DROP)) {
 			c->stalled = 1;
@@ -120,7 +119,7 @@ int produce(struct produce_args *a)
 SEC("tracepoint/sched/sched_process_exec")
 int on_exec(void *ctx)
 {
-	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	struct ev_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
 	if (!e)
 		return 0;
