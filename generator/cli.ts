@@ -2,6 +2,7 @@
 // become one clear line on stderr (clang's diagnostics verbatim before it) and an exit code:
 // 0 ok, 1 failure, 2 bad usage. Stacks only with BPF2TS_DEBUG=1.
 
+import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { relative, resolve } from "node:path";
 import yargs, { type Argv } from "yargs";
@@ -12,7 +13,7 @@ import { Bpf2tsError, UsageError } from "./errors.js";
 import { formatInspect } from "./inspect.js";
 import { buildModel } from "./model.js";
 import { parseEventOptions, runGenerate, VERSION } from "./pipeline.js";
-import { scanSource } from "./source.js";
+import { scanSourceTree } from "./source.js";
 import { checkCommand, configOptions, generateConfigured, initCommand, vmlinuxCommand, watchCommand } from "./workflow-cli.js";
 
 interface Io {
@@ -116,7 +117,8 @@ function inspectCommand(io: Io) {
       if (!btfSection) throw new Bpf2tsError(`${file}: no .BTF section (compile with -g)`, { file, section: ".BTF" });
       const btf = parseBtf(btfSection.data(), { file, section: ".BTF" });
       const source = argv.source !== undefined ? String(argv.source) : undefined;
-      const scan = source !== undefined ? scanSource((await readOrFail(resolve(io.cwd, source), source)).toString("utf8"), source) : undefined;
+      if (source !== undefined) await readOrFail(resolve(io.cwd, source), source);
+      const scan = source !== undefined ? scanSourceTree(resolve(io.cwd, source), source, readTextOrUndefined) : undefined;
       const model = buildModel(elf, btf, { file, events: parseEventOptions(asList(argv.event)), ...(scan && { source: scan }) });
       if (argv.json) {
         const { btf: _btf, ...rest } = model;
@@ -126,6 +128,14 @@ function inspectCommand(io: Io) {
       }
     },
   };
+}
+
+function readTextOrUndefined(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
 }
 
 async function readOrFail(path: string, shown: string): Promise<Buffer> {

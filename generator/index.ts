@@ -10,7 +10,7 @@ export { buildModel, mapTypeNames, resolveTypeName } from "./model.js";
 export type { AttachTarget, EventTypeRef, ExternModel, MapModel, ModelOptions, ObjectModel, ProgramKind, ProgramModel, TypeRef, VariableModel } from "./model.js";
 export { parseSection, sectionDefs } from "./sections.js";
 export type { SectionInfo } from "./sections.js";
-export { scanSource } from "./source.js";
+export { scanSource, scanSourceTree } from "./source.js";
 export type { SourceDocs, SourceScan } from "./source.js";
 export { clangArgs, compile, compileTypesOnly, findClang, findStrip, formatDepfile, objectStem, parseDepfile, parseTargets, splitShellWords } from "./clang.js";
 export type { CompileOptions, CompileResult, Target, Tool } from "./clang.js";

@@ -14,7 +14,7 @@ import { Bpf2tsError, ModelError, UsageError } from "./errors.js";
 import { generate, type GeneratedFile, type TargetObject } from "./generate.js";
 import { mergeTypes } from "./merge-types.js";
 import { buildModel, resolveTypeName, type ObjectModel } from "./model.js";
-import { scanSource, type SourceScan } from "./source.js";
+import { scanSourceTree, type SourceScan } from "./source.js";
 
 /** This package's version (the header of every generated module cites it). */
 export const VERSION: string = (() => {
@@ -82,7 +82,7 @@ export async function buildOutputs(o: GenerateOptions): Promise<BuiltOutput> {
   if (!o.source && !o.objects?.length) throw new UsageError("generate: a C source (or --obj FILE) is required");
   const warnings: string[] = [];
   const sourceText = o.source ? (await readInput(resolve(cwd, o.source), o.source)).toString("utf8") : undefined;
-  const scan = sourceText !== undefined ? scanSource(sourceText, o.source!) : undefined;
+  const scan = sourceText !== undefined ? scanSourceTree(resolve(cwd, o.source!), o.source!, (p) => (p === resolve(cwd, o.source!) ? sourceText : readTextOrUndefined(p))) : undefined;
   if (scan) warnings.push(...scan.warnings.map((w) => `${o.source}: ${w}`));
 
   let clang: Tool | undefined;
@@ -184,6 +184,14 @@ function dedupeWarnings(warnings: readonly string[], objectNames: readonly strin
     seen.add(key);
     return true;
   });
+}
+
+function readTextOrUndefined(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
 }
 
 async function readInput(path: string, shown: string): Promise<Buffer> {

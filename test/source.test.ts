@@ -2,7 +2,10 @@
 // writes them), doc comments, declared types, and the macro blanking that makes libbpf C parseable.
 
 import test from "ava";
-import { blankMacros, scanSource } from "../generator/source.js";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { blankMacros, localIncludes, scanSource, scanSourceTree } from "../generator/source.js";
 
 const MAPS = `
 struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 1 << 12); } rb SEC(".maps");
@@ -193,4 +196,29 @@ test("garbage input yields an empty scan, not an exception", (t) => {
   const scan = scanSource("}}}{{{ ))) SEC( /* unterminated", "junk.c");
   t.deepEqual(scan.events, {});
   t.deepEqual(scan.declaredTypes, []);
+});
+
+test("scanSourceTree: local headers add types and docs; the source wins; big headers and cycles are fine", (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "bpf2ts-scan-tree-"));
+  mkdirSync(join(dir, "sub"));
+  writeFileSync(join(dir, "prog.bpf.c"), `#include "vmlinux.h"\n#include "prog.h"\n#include <bpf/bpf_helpers.h>\n/** From the source. */\nstruct shared { int a; };\n${MAPS}\nSEC("xdp") int p(void *ctx) { struct event *e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0); return 0; }\n`);
+  writeFileSync(join(dir, "prog.h"), `#pragma once\n#include "sub/more.h"\n/** An event, declared in a header. */\nstruct event {\n  /** Pid. */\n  int pid;\n};\n/** From the header. */\nstruct shared { int a; };\n`);
+  writeFileSync(join(dir, "sub", "more.h"), `#include "../prog.h"\n// Deep.\nenum deep { D1 };\n`);
+  writeFileSync(join(dir, "vmlinux.h"), `struct huge { int x; };\n` + " ".repeat(600 * 1024));
+  const reads: string[] = [];
+  const scan = scanSourceTree(join(dir, "prog.bpf.c"), "bpf/prog.bpf.c", (p) => {
+    reads.push(p.slice(dir.length + 1));
+    try {
+      return readFileSync(p, "utf8");
+    } catch {
+      return undefined;
+    }
+  });
+  t.deepEqual(reads, ["prog.bpf.c", "vmlinux.h", "prog.h", "sub/more.h", "prog.h"]);
+  t.deepEqual(scan.declaredTypes, ["enum deep", "struct event", "struct shared"]);
+  t.deepEqual(scan.events, { rb: "struct event" });
+  t.deepEqual(scan.docs.types, { event: "An event, declared in a header.", shared: "From the source.", deep: "Deep." });
+  t.deepEqual(scan.docs.fields, { "event.pid": "Pid." });
+  t.is(scan.file, "bpf/prog.bpf.c");
+  t.deepEqual(localIncludes('#include "a.h"\n  # include "b/c.h"\n#include <d.h>\n// #include "e.h"'), ["a.h", "b/c.h"]);
 });
