@@ -52,7 +52,20 @@ export async function checkProgram(config: Config, p: ProgramConfig, opts: { obj
     }
     o = { ...o, objects };
   }
-  const built = await buildOutputs(o);
+  let built;
+  try {
+    built = await buildOutputs(o);
+  } catch (e) {
+    // With objects, clang is only needed for types the object's BTF lacks (typically a ring buffer's
+    // event struct used only through bpf_ringbuf_reserve): say so rather than just "no clang".
+    if (opts.obj && (e as Error).name === "ToolNotFoundError") {
+      throw new CheckError(
+        `check --obj: ${p.stem}: the module needs types that are not in the committed object's BTF (an event struct used only through bpf_ringbuf_reserve, say), and bpf2ts recovers those with a types-only clang compile; give the type BTF in the object (use it in a map, __type(value, struct event)) or run check where clang is installed (${(e as Error).message})`,
+        { file: p.source ?? p.stem, cause: e },
+      );
+    }
+    throw e;
+  }
   const files: FileReport[] = [];
   const expected = new Set<string>();
   for (const f of built.files) {

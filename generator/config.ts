@@ -69,7 +69,7 @@ export function findConfig(cwd: string, explicit?: string): Config {
       const json = readJson(pkg, "package.json");
       if (isObject(json) && json.bpf2ts !== undefined) return parseConfig(json.bpf2ts, { file: pkg, fileLabel: "package.json", keyPrefix: "bpf2ts" });
       throw new ConfigError(
-        `${pkg}: no "bpf2ts" field and no ${CONFIG_FILE} beside it; add one (see bpf2ts init), or name the programs on the command line`,
+        `${pkg}: no "bpf2ts" field and no ${CONFIG_FILE} beside it; add one (see bpf2ts init), or give the source: bpf2ts generate <stem> <file.bpf.c>`,
         { file: pkg },
       );
     }

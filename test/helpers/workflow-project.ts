@@ -12,9 +12,10 @@ export const repoRoot = fileURLToPath(new URL("../../..", import.meta.url));
 
 /**
  * A tracepoint program with a ring buffer and a hash map. `struct event` is a map value, so it is in
- * the object's BTF and the module can be regenerated from the object alone (`check --obj`).
+ * the object's BTF and the module can be regenerated from the object alone (`check --obj`) — unless
+ * `eventOnlyInRingbuf` leaves the map out.
  */
-export function helloSource(opts: { header?: string; value?: string } = {}): string {
+export function helloSource(opts: { header?: string; value?: string; eventOnlyInRingbuf?: boolean } = {}): string {
   return `// SPDX-License-Identifier: GPL-2.0
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -30,12 +31,12 @@ struct {
 	__uint(max_entries, 4096);
 } events SEC(".maps");
 
-struct {
+${opts.eventOnlyInRingbuf ? "" : `struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16);
 	__type(key, __u32);
 	__type(value, struct event);
-} last SEC(".maps");
+} last SEC(".maps");`}
 
 __u64 counter = 0;
 
