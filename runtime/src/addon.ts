@@ -105,6 +105,7 @@ export interface CoreAddon {
   mapDeleteBatch(fd: number, keys: Uint8Array, count: number): [number, number];
   mapFreeze(fd: number): number;
   mapInfo(fd: number): NativeMapMeta;
+  mapCreate(type: number, name: string, keySize: number, valueSize: number, maxEntries: number, flags: number): number;
   objGet(path: string): number;
   objPin(fd: number, path: string): void;
 

@@ -25,6 +25,11 @@ function number(table: Record<string, number>, t: string | number, what: string)
   return n;
 }
 
+/** The kernel's number for a map type name. */
+export function mapTypeNumber(type: string | number): number {
+  return number(mapTypes, type, "map type");
+}
+
 /** Whether the kernel loads programs of `type` (libbpf name like "xdp", or the enum number). */
 export function haveProgramType(type: string | number): boolean {
   return addon().probeProgType(number(programTypes, type, "haveProgramType")) === 1;

@@ -16,7 +16,7 @@ export {
   BpfMap, HashMap, LruHashMap, ArrayMap, PerCpuHashMap, LruPerCpuHashMap, PerCpuArrayMap, StackTraceMap,
   perCpuCodec, perCpuStride, type UpdateFlag,
 } from "./maps.js";
-export { openPinnedMap } from "./pinned.js";
+export { openPinnedMap, createMap, type MapOptions } from "./pinned.js";
 export { Variable } from "./variables.js";
 export { RingBuf, type RingBufOptions } from "./ringbuf.js";
 export { PerfEventArray, type PerfEventArrayOptions, type LostCallback } from "./perf.js";

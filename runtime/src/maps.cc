@@ -116,6 +116,17 @@ Napi::Value MapInfo(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// mapCreate(type, name, keySize, valueSize, maxEntries, flags): fd — throws on error.
+Napi::Value MapCreate(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 6, "mapCreate");
+  std::string name = StrArg(info, 1);
+  LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = UintArg(info, 5));
+  int fd = bpf_map_create(static_cast<enum bpf_map_type>(UintArg(info, 0)), name.empty() ? nullptr : name.c_str(),
+                          UintArg(info, 2), UintArg(info, 3), UintArg(info, 4), &opts);
+  if (fd < 0) ThrowErrno(info.Env(), fd, "create map " + name);
+  return Napi::Number::New(info.Env(), fd);
+}
+
 // objGet(path): fd — throws on error.
 Napi::Value ObjGet(const Napi::CallbackInfo& info) {
   RequireArgs(info, 1, "objGet");
@@ -146,6 +157,7 @@ void InitMaps(Napi::Env env, Napi::Object exports) {
   exports.Set("mapDeleteBatch", Napi::Function::New(env, MapDeleteBatch, "mapDeleteBatch"));
   exports.Set("mapFreeze", Napi::Function::New(env, MapFreeze, "mapFreeze"));
   exports.Set("mapInfo", Napi::Function::New(env, MapInfo, "mapInfo"));
+  exports.Set("mapCreate", Napi::Function::New(env, MapCreate, "mapCreate"));
   exports.Set("objGet", Napi::Function::New(env, ObjGet, "objGet"));
   exports.Set("objPin", Napi::Function::New(env, ObjPin, "objPin"));
 }

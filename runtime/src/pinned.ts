@@ -1,8 +1,9 @@
-// Maps opened from a pin on a bpf filesystem, outside any loaded object.
+// Maps outside any loaded object: opened from a pin on a bpf filesystem, or created from user space.
 
 import { addon } from "./addon.js";
 import type { Codec } from "./codec.js";
-import { closedError, fromNative } from "./errors.js";
+import { BpfError, closedError, errno, fromNative } from "./errors.js";
+import { mapTypeNumber } from "./features.js";
 import type { Closeable, MapHandle, MapTypeName, ResourceOwner } from "./handles.js";
 import { type AnyMap, wrapMap } from "./object.js";
 
@@ -19,6 +20,7 @@ class PinnedMapOwner implements ResourceOwner, MapHandle {
   #owned: Closeable[] = [];
 
   constructor(fd: number, path: string) {
+    // Owns fd from here on.
     const meta = addon().mapInfo(fd);
     this.#fd = fd;
     this.name = meta.name || path;
@@ -55,19 +57,10 @@ class PinnedMapOwner implements ResourceOwner, MapHandle {
 
 const finalizer = new FinalizationRegistry<number>((fd) => addon().closeFd(fd));
 
-/**
- * Opens the map pinned at `path` with typed codecs. The wrapper is chosen by the map's real type;
- * `map.close()` releases its fd (a FinalizationRegistry does it if you forget).
- */
-export function openPinnedMap<M extends AnyMap = AnyMap>(path: string, codecs: { key?: Codec<any>; value?: Codec<any> } = {}): M {
-  let fd: number;
+/** Wraps an fd this module owns into the map class of its type. */
+function standalone<M extends AnyMap>(fd: number, label: string, codecs: { key?: Codec<any>; value?: Codec<any> }): M {
   try {
-    fd = addon().objGet(path);
-  } catch (e) {
-    throw fromNative(e, { context: `open pinned map ${path}` });
-  }
-  try {
-    const owner = new PinnedMapOwner(fd, path);
+    const owner = new PinnedMapOwner(fd, label);
     const map = wrapMap(owner, codecs.key, codecs.value);
     const close = owner.close.bind(owner);
     // The fd is closed when the wrapper is collected; an explicit close unregisters first.
@@ -81,4 +74,43 @@ export function openPinnedMap<M extends AnyMap = AnyMap>(path: string, codecs: {
     addon().closeFd(fd);
     throw e;
   }
+}
+
+/**
+ * Opens the map pinned at `path` with typed codecs. The wrapper is chosen by the map's real type;
+ * `map.close()` releases its fd (a FinalizationRegistry does it if you forget).
+ */
+export function openPinnedMap<M extends AnyMap = AnyMap>(path: string, codecs: { key?: Codec<any>; value?: Codec<any> } = {}): M {
+  let fd: number;
+  try {
+    fd = addon().objGet(path);
+  } catch (e) {
+    throw fromNative(e, { context: `open pinned map ${path}` });
+  }
+  return standalone<M>(fd, path, codecs);
+}
+
+export interface MapOptions {
+  /** libbpf's type name (`hash`, `array`, `percpu_hash`, `lru_hash`, `ringbuf`, …). */
+  type: string;
+  name?: string;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags?: number;
+}
+
+/** Creates a map from user space (no BPF object needed), typed by `codecs`; `map.close()` frees it. */
+export function createMap<M extends AnyMap = AnyMap>(opts: MapOptions, codecs: { key?: Codec<any>; value?: Codec<any> } = {}): M {
+  const type = mapTypeNumber(opts.type);
+  for (const k of ["keySize", "valueSize", "maxEntries"] as const) {
+    if (!Number.isInteger(opts[k]) || opts[k] < 0) throw new BpfError(`create map ${opts.name ?? ""}: ${k} must be a non-negative integer`, { errno: errno.EINVAL, code: "EINVAL" });
+  }
+  let fd: number;
+  try {
+    fd = addon().mapCreate(type, opts.name ?? "", opts.keySize, opts.valueSize, opts.maxEntries, opts.flags ?? 0);
+  } catch (e) {
+    throw fromNative(e, { context: `create map ${opts.name ?? ""}` });
+  }
+  return standalone<M>(fd, opts.name ?? opts.type, codecs);
 }

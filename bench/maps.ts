@@ -1,0 +1,141 @@
+// Hash-map lookups and updates from user space: bpf2ts against C over libbpf and Go over
+// cilium/ebpf 0.9.1 (/work/shared/yardstick/maps, built and run in the same bench run). Same shape
+// as the yardstick: 4-byte key, 16-byte value, 1024 keys in a 4096-entry hash, 2 M operations.
+
+import { execFileSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { codecs, createMap, type Codec, type HashMap } from "@bpf2ts/runtime";
+
+interface Val {
+  a: bigint;
+  b: bigint;
+}
+const Val: Codec<Val> = {
+  size: 16,
+  align: 8,
+  decode: (v, o = 0) => ({ a: v.getBigUint64(o, true), b: v.getBigUint64(o + 8, true) }),
+  encode: (x, v, o = 0) => {
+    v.setBigUint64(o, x.a, true);
+    v.setBigUint64(o + 8, x.b, true);
+  },
+};
+
+export interface OpsRate {
+  lookupPerSec: number;
+  updatePerSec: number;
+}
+
+export interface MapsBenchResult {
+  bpf2ts: OpsRate;
+  c?: OpsRate;
+  go?: OpsRate;
+  /** Why a yardstick could not run. */
+  notes: string[];
+}
+
+const YARDSTICK = "/work/shared/yardstick/maps";
+
+function bpf2tsRates(n: number): OpsRate {
+  const m = createMap<HashMap<number, Val>>({ type: "hash", name: "bench", keySize: 4, valueSize: 16, maxEntries: 4096 }, { key: codecs.u32, value: Val });
+  try {
+    const v: Val = { a: 1n, b: 2n };
+    for (let k = 0; k < 1024; k++) m.set(k, v);
+    let sink = 0n;
+    let t = performance.now();
+    for (let i = 0; i < n; i++) sink += m.get(i & 1023)!.a;
+    const lookup = (performance.now() - t) / 1000;
+    t = performance.now();
+    for (let i = 0; i < n; i++) {
+      v.a = BigInt(i);
+      m.set(i & 1023, v);
+    }
+    const update = (performance.now() - t) / 1000;
+    if (sink < 0n) console.log(sink);
+    return { lookupPerSec: n / lookup, updatePerSec: n / update };
+  } finally {
+    m.close();
+  }
+}
+
+/** Builds the yardstick in a scratch copy (the shared directory stays untouched); returns its runners. */
+function yardstick(notes: string[]): { c?: () => OpsRate | undefined; go?: () => OpsRate | undefined } {
+  if (!existsSync(YARDSTICK)) {
+    notes.push(`no yardstick at ${YARDSTICK}`);
+    return {};
+  }
+  const dir = join(tmpdir(), "bpf2ts-yardstick-maps");
+  mkdirSync(dir, { recursive: true });
+  cpSync(YARDSTICK, dir, { recursive: true });
+  const parse = (text: string, who: string): OpsRate | undefined => {
+    const m = new RegExp(`${who} lookup ([\\d.]+) ops/s.*update ([\\d.]+) ops/s`).exec(text);
+    return m ? { lookupPerSec: Number(m[1]), updatePerSec: Number(m[2]) } : undefined;
+  };
+  const out: { c?: () => OpsRate | undefined; go?: () => OpsRate | undefined } = {};
+  try {
+    execFileSync("make", ["-s", "lookup"], { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+    out.c = () => parse(execFileSync(join(dir, "lookup"), { encoding: "utf8" }), "C");
+  } catch (e) {
+    notes.push(`C yardstick failed to build: ${(e as Error).message.split("\n")[0]}`);
+  }
+  try {
+    execFileSync("make", ["-s", "go/gomap"], { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+    out.go = () => parse(execFileSync(join(dir, "go/gomap"), { encoding: "utf8" }), "Go");
+  } catch (e) {
+    notes.push(`Go yardstick failed to build: ${(e as Error).message.split("\n")[0]}`);
+  }
+  return out;
+}
+
+function best(a: OpsRate | undefined, b: OpsRate | undefined): OpsRate | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  return { lookupPerSec: Math.max(a.lookupPerSec, b.lookupPerSec), updatePerSec: Math.max(a.updatePerSec, b.updatePerSec) };
+}
+
+/**
+ * Runs bpf2ts, C and Go in turn, `rounds` times, and keeps each one's best rate: on a shared machine
+ * the best of interleaved runs is the fairest comparison.
+ */
+export async function runMapsBench(opts: { ops?: number; rounds?: number } = {}): Promise<MapsBenchResult> {
+  const n = opts.ops ?? 2_000_000;
+  const notes: string[] = [];
+  const ys = yardstick(notes);
+  bpf2tsRates(Math.min(n, 200_000)); // warm up the JIT
+  const r: { bpf2ts?: OpsRate; c?: OpsRate; go?: OpsRate } = {};
+  for (let i = 0; i < (opts.rounds ?? 3); i++) {
+    r.bpf2ts = best(r.bpf2ts, bpf2tsRates(n));
+    try {
+      const c = best(r.c, ys.c?.());
+      if (c) r.c = c;
+      const go = best(r.go, ys.go?.());
+      if (go) r.go = go;
+    } catch (e) {
+      notes.push(`yardstick run failed: ${(e as Error).message.split("\n")[0]}`);
+    }
+  }
+  return { ...r, bpf2ts: r.bpf2ts!, notes };
+}
+
+const fmt = (x: number) => `${(x / 1e6).toFixed(2)} M/s (${(1e9 / x).toFixed(0)} ns/op)`;
+
+export function formatMapsBench(r: MapsBenchResult): string {
+  const lines = ["maps: hash map, 4-byte key, 16-byte value, 1024 keys, user-space ops (best of interleaved rounds)"];
+  const row = (who: string, x: OpsRate | undefined) => {
+    if (x) lines.push(`  ${who.padEnd(7)} lookup ${fmt(x.lookupPerSec)}   update ${fmt(x.updatePerSec)}`);
+  };
+  row("bpf2ts", r.bpf2ts);
+  row("C", r.c);
+  row("Go", r.go);
+  for (const [who, base] of [["C", r.c], ["Go", r.go]] as const) {
+    if (base) lines.push(`  bpf2ts / ${who}: lookup ${(r.bpf2ts.lookupPerSec / base.lookupPerSec).toFixed(2)}×, update ${(r.bpf2ts.updatePerSec / base.updatePerSec).toFixed(2)}×`);
+  }
+  for (const n of r.notes) lines.push(`  note: ${n}`);
+  return lines.join("\n");
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  console.log(formatMapsBench(await runMapsBench()));
+}
