@@ -132,6 +132,11 @@ export async function buildOutputs(o: GenerateOptions): Promise<BuiltOutput> {
       checkResolved(model, o);
     }
     warnings.push(...model.warnings);
+    for (const map of model.maps) {
+      if (map.event && map.event.typeId === undefined) {
+        warnings.push(`${obj.name}: map "${map.name}": record type ${map.event.cType} (from the source) not found; its events stay raw bytes (set one with --event ${map.name}=<type>)`);
+      }
+    }
     models.push(model);
     targetObjects.push({ target: obj.target.endian, object: obj.bytes, model });
   }
