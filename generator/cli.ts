@@ -13,7 +13,7 @@ import { Bpf2tsError, UsageError } from "./errors.js";
 import { formatInspect } from "./inspect.js";
 import { buildModel } from "./model.js";
 import { parseEventOptions, runGenerate, VERSION } from "./pipeline.js";
-import { scanSourceTree } from "./source.js";
+import { scanSourceTree } from "./source-tree.js";
 import { checkCommand, configOptions, generateConfigured, initCommand, vmlinuxCommand, watchCommand } from "./workflow-cli.js";
 
 interface Io {

@@ -14,7 +14,8 @@ import { Bpf2tsError, ModelError, UsageError } from "./errors.js";
 import { generate, type GeneratedFile, type TargetObject } from "./generate.js";
 import { mergeTypes } from "./merge-types.js";
 import { buildModel, resolveTypeName, type ObjectModel } from "./model.js";
-import { scanSourceTree, type SourceScan } from "./source.js";
+import type { SourceScan } from "./source.js";
+import { scanSourceTree } from "./source-tree.js";
 
 /** This package's version (the header of every generated module cites it). */
 export const VERSION: string = (() => {

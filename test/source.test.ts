@@ -5,7 +5,8 @@ import test from "ava";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { blankMacros, localIncludes, scanSource, scanSourceTree } from "../generator/source.js";
+import { blankMacros, scanSource } from "../generator/source.js";
+import { localIncludes, scanSourceTree } from "../generator/source-tree.js";
 
 const MAPS = `
 struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 1 << 12); } rb SEC(".maps");
