@@ -90,15 +90,9 @@ function bpf2tsIdentity(): string {
 
 /** Everything but the inputs' contents, hashed. */
 export async function settingsHash(o: GenerateOptions): Promise<string> {
+  // The environment matters only through the compiler it selects (BPF2TS_CC, PATH): clangIdentity.
   const { cwd: _cwd, env: _env, ...options } = o;
-  const env = o.env ?? process.env;
-  return sha256(JSON.stringify({
-    options: sortKeys(options),
-    tool: await clangIdentity(o),
-    bpf2ts: bpf2tsIdentity(),
-    // Read by the pipeline when no --cflags are given on the command line.
-    cflagsEnv: env.BPF2TS_CFLAGS ?? "",
-  }));
+  return sha256(JSON.stringify({ options: sortKeys(options), tool: await clangIdentity(o), bpf2ts: bpf2tsIdentity() }));
 }
 
 function sortKeys(x: unknown): unknown {

@@ -76,6 +76,11 @@ test("watch regenerates on header and source changes, reports clang errors, and 
     writeFileSync(join(dir, "bpf/common.h"), "#define VALUE 9\n");
     await w.waitFor("stdout", /w: bpf\/common\.h changed: wrote/, mark);
 
+    // A config edit reloads it and rebuilds (the options are part of what the build depends on).
+    mark = w.out().length;
+    writeFileSync(join(dir, "bpf2ts.config.json"), JSON.stringify({ target: "bpfel", cflags: "-DEXTRA=1", programs: [{ source: "bpf/w.bpf.c" }] }));
+    await w.waitFor("stdout", /bpf2ts\.config\.json changed: reloaded \(1 program\)\n[\s\S]*w: [^\n]*wrote bpf\/w\.ts/, mark);
+
     errMark = w.err().length;
     w.child.kill("SIGINT");
     const code = await Promise.race([w.exited, new Promise<string>((r) => setTimeout(() => r("still running"), 5000))]);
