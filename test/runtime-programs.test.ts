@@ -358,7 +358,8 @@ test.serial("fentry: attaches where allowed, else a clear error with errno", asy
   }, { name: "BpfError" });
   t.true(e!.errno > 0);
   t.regex(e!.message, /probe_fentry/);
-  t.truthy(e!.hint, "a hint explains it");
+  t.regex(e!.hint ?? "", /fentry/, "the hint names the cause");
+  t.regex(e!.message, /SEC\("fentry\/do_nanosleep"\)/);
 });
 
 test.serial("verifier error: BpfError with errno, program name and the log", async (t) => {

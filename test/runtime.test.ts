@@ -3,7 +3,7 @@
 
 import test from "ava";
 import { closeSync, openSync } from "node:fs";
-import { codecs, loadObject, objectSpec, type HashMap, type Variable } from "@bpf2ts/runtime";
+import { codecs, loadObject, objectSpec, type BpfError, type HashMap, type Variable } from "@bpf2ts/runtime";
 import { compileBpf, descriptor, requireFeature } from "./helpers/kernel.js";
 
 const basic = () =>
@@ -22,7 +22,7 @@ const basic = () =>
     },
   });
 
-test("objectSpec describes programs and maps before load", async (t) => {
+test.serial("objectSpec describes programs and maps before load", async (t) => {
   if (!(await requireFeature(t, "clang"))) return;
   const spec = objectSpec(basic());
   t.is(spec.programs.onOpenat?.section, "tracepoint/syscalls/sys_enter_openat");
@@ -34,7 +34,7 @@ test("objectSpec describes programs and maps before load", async (t) => {
   );
 });
 
-test("tracepoint: load with constants, attach, count this process's openat calls", async (t) => {
+test.serial("tracepoint: load with constants, attach, count this process's openat calls", async (t) => {
   if (!(await requireFeature(t, "root", "bpf", "tracepoint", "clang"))) return;
   const obj = await loadObject(basic(), { constants: { targetTgid: process.pid, magic: 0xdeadbeefcafen }, maxEntries: { counts: 2048 } });
   try {
@@ -71,4 +71,30 @@ test("tracepoint: load with constants, attach, count this process's openat calls
   t.throws(() => obj.variables.openCount!.get(), { name: "BpfError", message: /closed/ });
   t.throws(() => (obj.maps.counts as HashMap<number, bigint>).get(1), { name: "BpfError" });
   obj.close(); // idempotent
+});
+
+test.serial("bad input is a BpfError, never a crash", async (t) => {
+  if (!(await requireFeature(t, "clang"))) return;
+  const garbage = descriptor("garbage", Buffer.from("this is not an ELF object, just text"));
+  const e1 = await t.throwsAsync<BpfError>(loadObject(garbage), { name: "BpfError" });
+  t.true(e1!.errno > 0);
+  t.regex(e1!.message, /open object garbage: .*not a proper ELF/s);
+  t.is(e1!.code, "LIBBPF_FORMAT");
+  t.throws(() => objectSpec(garbage), { name: "BpfError" });
+  const truncated = descriptor("truncated", compileBpf("runtime-basic.bpf.c").subarray(0, 300));
+  await t.throwsAsync(loadObject(truncated), { name: "BpfError" });
+  await t.throwsAsync(loadObject({ name: "none", objects: {} }), { name: "BpfError", message: /no little-endian object/ });
+  await t.throwsAsync(loadObject(basic(), { programs: ["nope"] }), { name: "BpfError", message: /no program "nope"/ });
+  await t.throwsAsync(loadObject(basic(), { constants: { nope: 1 } as never }), { name: "BpfError", message: /no constant "nope"/ });
+  await t.throwsAsync(loadObject(basic(), { maxEntries: { counts: -1 } }), { name: "BpfError", message: /positive integer/ });
+});
+
+test.serial("logLevel keeps the verifier log of a successful load", async (t) => {
+  if (!(await requireFeature(t, "root", "bpf", "tracepoint", "clang"))) return;
+  const obj = await loadObject(basic(), { logLevel: 1 });
+  try {
+    t.regex(obj.programs.onOpenat!.verifierLog ?? "", /processed \d+ insns/);
+  } finally {
+    obj.close();
+  }
 });

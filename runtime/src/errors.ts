@@ -102,6 +102,7 @@ export function hintFor(e: number, log: string, context: string): string | undef
   if (/kprobe|kretprobe/.test(context) && !kprobesAvailable())
     return "kprobes are not enabled in this kernel (CONFIG_KPROBE_EVENTS): use a tracepoint, raw_tp or tp_btf program instead";
   if (/unknown func|invalid func/.test(log)) return "the program calls a helper this kernel or program type does not have (kernel too old?)";
+  if (/perf_event_open/.test(context) && e === errno.ENOENT) return "this perf event does not exist here (hardware counters are often missing in virtual machines): use the software cpu-clock event";
   if (/fentry|fexit|fmod_ret|lsm/.test(context) && (e === errno.EPERM || e === errno.ENOTSUPP || e === errno.EOPNOTSUPP || e === errno.EINVAL))
     return "BPF trampolines (fentry/fexit/lsm) are not allowed on this kernel (lockdown, missing CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS or BPF LSM not enabled)";
   if (/vmlinux|BTF/i.test(log) && (e === errno.ENOENT || e === errno.ESRCH)) return "kernel BTF is missing: the kernel needs CONFIG_DEBUG_INFO_BTF, or pass btfPath";
@@ -133,7 +134,10 @@ interface NativeError {
  * Wraps an error thrown by the addon (errno/code/log fields) into a BpfError: message "context:
  * detail", the verifier log's tail (last 20 lines), and a hint. Non-native errors pass through.
  */
-export function fromNative(e: unknown, fields: Omit<BpfErrorFields, "cause" | "errno" | "code" | "log"> & { context?: string } = {}): BpfError {
+export function fromNative(
+  e: unknown,
+  fields: Omit<BpfErrorFields, "cause" | "errno" | "code" | "log"> & { context?: string; sectionOf?: (program: string) => string | undefined } = {},
+): BpfError {
   if (e instanceof BpfError) return e;
   const n = (e ?? {}) as NativeError;
   if (typeof n.errno !== "number") {
@@ -143,9 +147,10 @@ export function fromNative(e: unknown, fields: Omit<BpfErrorFields, "cause" | "e
   const vlog = verifierLog(raw);
   const log = vlog ?? raw;
   const program = fields.program ?? failedProgram(raw);
-  const hint = fields.hint ?? hintFor(n.errno, log, n.message ?? "");
+  const section = program ? fields.sectionOf?.(program) : undefined;
+  const hint = fields.hint ?? hintFor(n.errno, log, `${n.message ?? ""} ${section ?? ""}`);
   let message = n.message ?? "bpf";
-  if (program && !message.includes(program)) message += ` (program ${program})`;
+  if (program && !message.includes(program)) message += ` (program ${program}${section ? `, SEC("${section}")` : ""})`;
   if (log.trim()) message += `\n${vlog ? "verifier log (tail)" : "libbpf said"}:\n${tail(log, 20)}`;
   if (hint) message += `\nhint: ${hint}`;
   const out: BpfErrorFields = { errno: n.errno, code: n.code ?? "", log, cause: e };

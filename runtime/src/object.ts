@@ -447,7 +447,8 @@ export function loadObjectSync<C = Record<string, unknown>>(descriptor: ObjectDe
     try {
       native.load();
     } catch (e) {
-      throw fromNative(e, { context: `load ${descriptor.name}` });
+      const sections = new Map(native.programs().map((p) => [p.name, p.section]));
+      throw fromNative(e, { context: `load ${descriptor.name}`, sectionOf: (p) => sections.get(p) });
     }
     return new BpfObject(descriptor, native);
   } catch (e) {

@@ -1,6 +1,7 @@
 // Where each program kind is attached: `Program<K>.attach(opts)` with options typed per kind, and
 // `testRun` over BPF_PROG_TEST_RUN.
 
+import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { addon, type NativeLink, type NativeObject } from "./addon.js";
@@ -164,12 +165,29 @@ function ifindexOf(ref: { interface?: string; ifindex?: number }, what: string):
   return Number(readFileSync(file, "utf8").trim());
 }
 
-/** A binary path as given, or found on $PATH when it has no slash (like a shell would). */
+/**
+ * A binary path as given; without a slash, found on $PATH (like a shell) or, for libraries such as
+ * "libc.so.6", in the dynamic linker's cache.
+ */
 function findBinary(path: string): string {
   if (path.includes("/") || existsSync(path)) return path;
   for (const dir of (process.env.PATH ?? "").split(delimiter)) {
     const p = join(dir, path);
     if (dir && existsSync(p)) return p;
+  }
+  try {
+    const cache = execFileSync("ldconfig", ["-p"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    // Lines look like "\tlibc.so.6 (libc6,x86-64) => /lib/x86_64-linux-gnu/libc.so.6"; prefer 64-bit.
+    let hit: string | undefined;
+    for (const line of cache.split("\n")) {
+      const m = /^\s*(\S+) \((.*)\) => (\S+)$/.exec(line);
+      if (m?.[1] !== path) continue;
+      if (/64/.test(m[2]!)) return m[3]!;
+      hit ??= m[3];
+    }
+    if (hit) return hit;
+  } catch {
+    // no ldconfig: keep the name as given
   }
   return path;
 }

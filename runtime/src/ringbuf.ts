@@ -10,8 +10,9 @@
 // of data; records start 8-byte aligned.
 //
 // Memory ordering: producer_pos and each header are read with Atomics.load (acquire on every
-// platform V8 supports) before the bytes they guard; consumer_pos is published with Atomics.store
-// after the events before it were decoded (or, for raw views, after the callback returned).
+// platform V8 supports; plain loads for headers on x86, see ACQUIRE_HEADERS) before the bytes they
+// guard; consumer_pos is published with Atomics.store after the events before it were decoded (or,
+// for raw views, after the callback returned).
 //
 // There is no kernel-side loss count for ring buffers: a full ring makes bpf_ringbuf_reserve/output
 // fail in the BPF program, which must count its own drops (e.g. in a global variable).
@@ -26,6 +27,13 @@ import type { MapHandle } from "./handles.js";
 const DISCARD_BIT = 0x40000000;
 const LEN_MASK = 0x3fffffff;
 const HEADER_SIZE = 8;
+
+/**
+ * Whether record headers need Atomics.load (an acquire, but a builtin call per record in V8). x86 is
+ * TSO: a plain load is not reordered with later loads, so the payload is never read ahead of the
+ * header that says it is committed. Elsewhere (arm64, …) the acquire is required.
+ */
+const ACQUIRE_HEADERS = process.arch !== "x64" && process.arch !== "ia32";
 
 export interface RingBufOptions {
   /**
@@ -155,7 +163,7 @@ export class RingBuf<E = Uint8Array> extends EventReader<E> {
           prod = Number(Atomics.load(this.#producerPos, 0));
           if (pos >= prod) break;
         }
-        const header = Atomics.load(headers, off >>> 2);
+        const header = ACQUIRE_HEADERS ? Atomics.load(headers, off >>> 2) : headers[off >>> 2]!;
         if (header < 0) break; // BUSY: reserved but not yet committed; its commit wakes us again
         const len = header & LEN_MASK;
         const step = (len + HEADER_SIZE + 7) & ~7;

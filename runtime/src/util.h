@@ -1,6 +1,7 @@
 // Small helpers shared by the addon's .cc files: errno errors, argument access, libbpf log capture.
 #pragma once
 
+#include <bpf/libbpf.h>
 #include <napi.h>
 
 #include <cerrno>
@@ -12,16 +13,34 @@ namespace bpf2ts {
 // Bumped whenever a native function changes shape; the TypeScript loader refuses a mismatch.
 constexpr int kAbiVersion = 1;
 
-// "EPERM" for EPERM, or "E<n>" when glibc has no name.
+// libbpf's own error codes (enum libbpf_errno, 4000…), which strerror does not know.
+inline const char* LibbpfErrnoName(int err) {
+  static const char* const names[] = {"LIBELF", "FORMAT", "KVERSION", "ENDIAN", "INTERNAL", "RELOC", "LOAD",
+                                      "VERIFY", "PROG2BIG", "KVER", "PROGTYPE", "WRNGPID", "INVSEQ", "NLPARSE"};
+  if (err >= 4000 && err < 4000 + static_cast<int>(sizeof names / sizeof names[0])) return names[err - 4000];
+  return nullptr;
+}
+
+// "EPERM" for EPERM, "LIBBPF_FORMAT" for libbpf's codes, or "E<n>".
 inline std::string ErrnoName(int err) {
+  if (const char* l = LibbpfErrnoName(err)) return std::string("LIBBPF_") + l;
   const char* n = strerrorname_np(err);
   return n ? std::string(n) : "E" + std::to_string(err);
+}
+
+inline std::string ErrnoText(int err) {
+  if (LibbpfErrnoName(err) != nullptr) {
+    char buf[128];
+    libbpf_strerror(err, buf, sizeof buf);
+    return buf;
+  }
+  return std::strerror(err);
 }
 
 // A JS Error "context: strerror(err)" with `errno` (positive) and `code` ("EPERM") fields.
 inline Napi::Error ErrnoError(Napi::Env env, int err, const std::string& context) {
   if (err < 0) err = -err;
-  Napi::Error e = Napi::Error::New(env, context + ": " + std::strerror(err));
+  Napi::Error e = Napi::Error::New(env, context + ": " + ErrnoText(err));
   e.Set("errno", Napi::Number::New(env, err));
   e.Set("code", Napi::String::New(env, ErrnoName(err)));
   return e;
