@@ -1,5 +1,6 @@
-// Runs before node-gyp: fails early, naming the Debian packages, when libbpf or its build tools are
-// missing (node-gyp's own error would be a wall of compiler output).
+// Builds the native addon (build/Release/bpf2ts.node). First checks for libbpf and the build tools
+// and fails early naming the Debian packages (node-gyp's own error would be a wall of compiler
+// output); `--check` stops after that. Then runs node-gyp against the installed Node headers.
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 
