@@ -1,0 +1,173 @@
+// The user-space helpers the tracer CLIs share: the x86-64 RET finder (checked against objdump over
+// whole binaries), ELF symbols, address and histogram formatting, tracefs symbol tables — and the
+// CLIs themselves: option errors, --json output, and a clean stop on SIGINT.
+
+import test from "ava";
+import { execFile, execFileSync, spawn } from "node:child_process";
+import { existsSync, realpathSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { buildGo, requireFeature } from "./helpers/kernel.js";
+import { repoRoot, sleep } from "./tracers-support.js";
+import { ElfImage, STT_FUNC } from "../bpf/lib/elf-symbols.js";
+import { findReturns, instructionLength } from "../bpf/lib/x86-returns.js";
+import { log2Histogram } from "../bpf/lib/format.js";
+import { formatAddress, tcpState } from "../bpf/lib/net.js";
+import { syscallName, syscallNumber } from "../bpf/lib/syscalls.js";
+import { toJson } from "../bpf/lib/cli.js";
+import { readFileSync } from "node:fs";
+
+const execFileP = promisify(execFile);
+
+function haveObjdump(): boolean {
+  try {
+    execFileSync("objdump", ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Every RET address objdump finds in `file`, and how many functions disagree with findReturns. */
+function compareWithObjdump(file: string): { functions: number; rets: number; mismatches: string[] } {
+  const dis = execFileSync("objdump", ["-d", "--no-show-raw-insn", file], { encoding: "utf8", maxBuffer: 1 << 30 });
+  const rets = new Set<bigint>();
+  for (const m of dis.matchAll(/^\s+([0-9a-f]+):\s+(?:rep |repz )?ret/gm)) rets.add(BigInt("0x" + m[1]));
+  const img = new ElfImage(file);
+  let functions = 0;
+  let total = 0;
+  const mismatches: string[] = [];
+  for (const s of img.symbols) {
+    if (s.type !== STT_FUNC || s.size === 0 || img.fileOffset(s.address) === undefined) continue;
+    functions++;
+    const found = findReturns(img.functionBytes(s)).map((o) => s.address + BigInt(o));
+    const expected = [...rets].filter((a) => a >= s.address && a < s.address + BigInt(s.size));
+    total += expected.length;
+    const key = (xs: bigint[]) => xs.map(String).sort().join(",");
+    if (key(found) !== key(expected)) mismatches.push(s.name);
+  }
+  return { functions, rets: total, mismatches };
+}
+
+test("the RET finder agrees with objdump on every function of a Go binary", (t) => {
+  if (!haveObjdump()) return t.pass("objdump (binutils) not installed: comparison skipped");
+  let bin: string;
+  try {
+    bin = buildGo("httpserver", readFileSync(join(repoRoot, "bpf/httptrace/testdata/server/main.go"), "utf8"));
+  } catch (e) {
+    t.log(`go unavailable: ${(e as Error).message}`);
+    return t.pass();
+  }
+  const r = compareWithObjdump(bin);
+  t.log(`${r.functions} functions, ${r.rets} RETs`);
+  t.true(r.functions > 1000 && r.rets > 1000);
+  t.deepEqual(r.mismatches, []);
+});
+
+test("the RET finder agrees with objdump on libc (SSE, AVX2, AVX-512 encodings)", (t) => {
+  if (!haveObjdump()) return t.pass("objdump (binutils) not installed: comparison skipped");
+  const libc = ["/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libc.so.6"].find(existsSync);
+  if (!libc) return t.pass("no x86-64 libc here");
+  const r = compareWithObjdump(realpathSync(libc));
+  t.log(`${r.functions} functions, ${r.rets} RETs`);
+  t.true(r.functions > 500);
+  t.deepEqual(r.mismatches, []);
+});
+
+test("instruction lengths of hand-picked encodings", (t) => {
+  const cases: Array<[number[], number]> = [
+    [[0xc3], 1], // ret
+    [[0x48, 0x89, 0xe5], 3], // mov rbp, rsp
+    [[0x48, 0x8b, 0x44, 0x24, 0x08], 5], // mov rax, [rsp+8]
+    [[0x48, 0xb8, 1, 2, 3, 4, 5, 6, 7, 8], 10], // movabs rax, imm64
+    [[0x66, 0x81, 0xf9, 0x34, 0x12], 5], // cmp cx, 0x1234 (imm16 under 0x66)
+    [[0xe8, 0, 0, 0, 0], 5], // call rel32
+    [[0x0f, 0x84, 0, 0, 0, 0], 6], // je rel32
+    [[0xf6, 0x40, 0x10, 0x01], 4], // test byte [rax+16], 1
+    [[0xc5, 0xfd, 0x6f, 0x06], 4], // vmovdqa ymm0, [rsi]
+    [[0x62, 0xf1, 0xfe, 0x48, 0x6f, 0x06], 6], // vmovdqu64 zmm0, [rsi]
+    [[0xc4, 0xe3, 0x7d, 0x39, 0xc1, 0x01], 6], // vextracti128 xmm1, ymm0, 1
+    [[0x48, 0x8d, 0x05, 0, 0, 0, 0], 7], // lea rax, [rip+0]
+  ];
+  for (const [bytes, len] of cases) t.is(instructionLength(Uint8Array.from(bytes), 0), len, bytes.map((b) => b.toString(16)).join(" "));
+  // A C3 inside an immediate is not a return.
+  t.deepEqual(findReturns(Uint8Array.from([0xb8, 0xc3, 0, 0, 0, 0xc3, 0xcc, 0xcc])), [5]);
+});
+
+test("address, state and syscall formatting", (t) => {
+  t.is(formatAddress(2, [127, 0, 0, 1, 9, 9, 9, 9]), "127.0.0.1");
+  t.is(formatAddress(10, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]), "::1");
+  t.is(formatAddress(10, [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1]), "2001:db8::1:0:0:1");
+  t.is(formatAddress(10, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 7]), "::ffff:10.0.0.7");
+  t.is(tcpState(1), "ESTABLISHED");
+  t.is(tcpState(99), "STATE_99");
+  t.is(syscallName(0), "read");
+  t.is(syscallName(59), "execve");
+  t.is(syscallNumber("openat"), 257);
+  t.is(syscallName(99999), "syscall_99999");
+  t.is(toJson({ a: 1n, b: 2n ** 64n, c: new Uint32Array([1, 2]) }), '{"a":1,"b":"18446744073709551616","c":[1,2]}');
+});
+
+test("log2 histograms print like bcc's", (t) => {
+  const text = log2Histogram([0, 4, 2, 0, 1], "usecs");
+  const lines = text.trimEnd().split("\n");
+  t.regex(lines[0]!, /usecs\s+: count\s+distribution/);
+  t.is(lines.length, 6, "one line per bucket up to the last non-empty one");
+  t.regex(lines[2]!, /^\s+2 -> 3\s+: 4\s+\|\*{40}\|$/);
+  t.regex(lines[3]!, /^\s+4 -> 7\s+: 2\s+\|\*{20}\s{20}\|$/);
+  t.regex(log2Histogram([0, 0], "msecs"), /no samples/);
+});
+
+const cli = (name: string) => join(repoRoot, "dist/bpf", name, "cli.js");
+
+test("tracer CLIs reject bad options with exit code 2 and print usage with --help", async (t) => {
+  const bad = await execFileP(process.execPath, [cli("execsnoop"), "--uid", "nope"]).then(() => undefined, (e: { code: number; stderr: string }) => e);
+  t.is(bad?.code, 2);
+  t.regex(bad!.stderr, /--uid: expected an integer/);
+  const unknown = await execFileP(process.execPath, [cli("opensnoop"), "--frobnicate"]).then(() => undefined, (e: { code: number; stderr: string }) => e);
+  t.is(unknown?.code, 2);
+  t.regex(unknown!.stderr, /Usage: opensnoop/);
+  const names = ["execsnoop", "opensnoop", "syscount", "runqlat", "tcpstates", "softirqs", "profile", "gotrace", "httptrace", "dropwatch", "oomkill"];
+  const helps = await Promise.all(names.map((name) => execFileP(process.execPath, [cli(name), "--help"])));
+  for (const [i, { stdout }] of helps.entries()) {
+    const name = names[i]!;
+    t.regex(stdout, new RegExp(`^Usage: ${name} \\[options\\]`), name);
+    t.regex(stdout, /--duration SECONDS/, `${name} takes --duration`);
+    t.regex(stdout, /--json/, `${name} takes --json`);
+  }
+  const noBinary = await execFileP(process.execPath, [cli("gotrace")]).then(() => undefined, (e: { code: number; stderr: string }) => e);
+  t.is(noBinary?.code, 2);
+  t.regex(noBinary!.stderr, /--binary is required/);
+});
+
+test.serial("execsnoop's CLI (the README demo) prints exec events as JSON lines and stops on SIGINT with its links detached", async (t) => {
+  if (!(await requireFeature(t, "root", "tracepoint", "ringbuf", "btf"))) return;
+  const proc = spawn(process.execPath, [cli("execsnoop"), "--json", "--ppid", String(process.pid)], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+  const links = () => (JSON.parse(execFileSync("bpftool", ["link", "list", "-j"], { encoding: "utf8" }) || "[]") as Array<{ id: number }>).length;
+  // Attached when both tracepoint links exist; poll for them rather than guess a delay.
+  const before = links();
+  const token = `cli-${process.pid}-${Date.now()}`;
+  let seen = false;
+  for (let i = 0; i < 100 && !seen; i++) {
+    await execFileP("/bin/echo", [token]);
+    await sleep(100);
+    seen = out.includes(token);
+  }
+  t.true(seen, `the CLI printed the exec (stderr: ${err})`);
+  const line = out.split("\n").find((l) => l.includes(token))!;
+  const e = JSON.parse(line) as { comm: string; args: string[]; ppid: number; retval: number };
+  t.is(e.comm, "echo");
+  t.deepEqual(e.args, ["/bin/echo", token]);
+  t.is(e.ppid, process.pid);
+  t.is(e.retval, 0);
+  const during = links();
+  proc.kill("SIGINT");
+  const code = await new Promise((r) => proc.on("exit", (c) => r(c)));
+  t.is(code, 0, "a clean exit on Ctrl-C");
+  await sleep(200);
+  t.true(links() <= during - 2, `its two links are gone (${before} before, ${during} while running, ${links()} after)`);
+});
