@@ -187,8 +187,13 @@ export interface CompileResult {
 
 /** clang's arguments for compiling `source` to `output` (the depfile goes to `depfile`). */
 export function clangArgs(opts: { source: string; output: string; depfile: string; target: Target; cflags?: readonly string[]; cwd?: string }): string[] {
-  const cwd = opts.cwd ?? process.cwd();
+  const cwd = resolve(opts.cwd ?? process.cwd());
   const sourceDir = dirname(resolve(cwd, opts.source));
+  // Paths in debug info and BTF.ext become relative: the object does not depend on where the checkout
+  // is. The source goes in as the user spelled it, because the BPF backend reads each line's text
+  // for BTF.ext from that path, relative to clang's cwd (an unreadable path loses the line text that
+  // verifier logs print). Of two matching maps clang applies the last: paths under cwd stay readable.
+  const prefixMaps = sourceDir === cwd ? [`-fdebug-prefix-map=${cwd}=.`] : [`-fdebug-prefix-map=${sourceDir}=.`, `-fdebug-prefix-map=${cwd}=.`];
   return [
     "-O2",
     "-g",
@@ -199,7 +204,7 @@ export function clangArgs(opts: { source: string; output: string; depfile: strin
     "-o",
     opts.output,
     "-fno-ident",
-    `-fdebug-prefix-map=${sourceDir}=.`,
+    ...prefixMaps,
     "-fdebug-compilation-dir=.",
     "-MD",
     "-MF",
