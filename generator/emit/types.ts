@@ -59,6 +59,9 @@ function fieldDoc(c: CompositeLayout, f: ValueField | BitfieldLayout, docs: Type
         ? `offset ${f.offset}, flexible array (the rest of the buffer)`
         : `offset ${f.offset}, ${f.size} byte${f.size === 1 ? "" : "s"}`;
   const lines = [`\`${f.cDecl}\` — ${where}.`];
+  if (f.node === "value" && !f.flexible && f.type.kind === "string") {
+    lines.push(`Decoded up to the first NUL (UTF-8); the raw bytes: \`codecs.bytes(view, offset + ${c.name}.fields.${f.name}.offset, ${f.size})\`.`);
+  }
   const doc = c.cName ? docs.fields[`${c.cName}.${f.cName}`] : undefined;
   if (doc) lines.push(...doc.split("\n"));
   return lines;
