@@ -1,0 +1,248 @@
+// Ring-buffer consumer benchmark: bpf2ts (RingBuf + the generated BenchEvent codec) against the
+// yardstick's C/libbpf consumer (`rbcons --method poll`, ring_buffer__poll) and Go/cilium-ebpf 0.9.1
+// consumer (`gocons -variant decode`), all in one run, interleaved round by round, with the same
+// producer (`rbprod`: BPF_PROG_TEST_RUN of a bpf_loop program emitting 64-byte events) and the same
+// CPU pinning as the yardstick's run.sh (consumer on CPU 0, producer on CPU 1).
+//
+// Sections: `concurrent` (producer and consumer at once, block mode, adaptive wakeup — the main
+// table) and `drain` (the producer pre-fills a large ring and exits; then the consumer drains it).
+// The yardstick is copied to a temp dir and built there (its own directory is read-only).
+//
+//   node dist/bench/ringbuf.js            or   BENCH_ONLY=ringbuf npm run bench
+//   env: RB_TOTAL (5000000) RB_RING (16777216) RB_ROUNDS (3) RB_DRAIN_TOTAL (6000000)
+//        RB_DRAIN_RING (536870912) RB_SECTIONS ("concurrent drain") RB_CONS_CPU (0) RB_PROD_CPU (1)
+//        RB_YARDSTICK (/work/shared/yardstick/ringbuf)
+
+import { execFileSync, spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const env = (k: string, d: string) => process.env[k] ?? d;
+
+export interface RingbufBenchOptions {
+  total: number;
+  ring: number;
+  rounds: number;
+  drainTotal: number;
+  drainRing: number;
+  sections: string[];
+  consCpu: number;
+  prodCpu: number;
+  yardstick: string;
+}
+
+/** One RESULT line (and its PRODUCER line), parsed. */
+export interface RunResult {
+  section: string;
+  consumer: string;
+  ok: boolean;
+  error?: string;
+  fields: Record<string, string>;
+  producer: Record<string, string>;
+}
+
+export interface ConsumerSummary {
+  consumer: string;
+  runs: number;
+  /** Medians over the rounds. */
+  eventsPerSecond: number;
+  minEventsPerSecond: number;
+  maxEventsPerSecond: number;
+  cpuSeconds: number;
+  /** Events per second of consumer CPU time: steadier than wall rate on a shared machine. */
+  eventsPerCpuSecond: number;
+  dropPct: number;
+  gaps: number;
+  ringFull: number;
+  failures: number;
+}
+
+export interface SectionSummary {
+  section: string;
+  title: string;
+  consumers: ConsumerSummary[];
+  /** bpf2ts ÷ Go and bpf2ts ÷ C, on median events/s and on events per CPU-second. */
+  ratios: { vsGo: number; vsC: number; vsGoCpu: number; vsCCpu: number };
+}
+
+export interface RingbufBenchResult {
+  skipped?: string;
+  options: RingbufBenchOptions;
+  sections: SectionSummary[];
+  runs: RunResult[];
+  seconds: number;
+}
+
+function options(): RingbufBenchOptions {
+  return {
+    total: Number(env("RB_TOTAL", "5000000")),
+    ring: Number(env("RB_RING", String(16 << 20))),
+    rounds: Number(env("RB_ROUNDS", "3")),
+    drainTotal: Number(env("RB_DRAIN_TOTAL", "6000000")),
+    drainRing: Number(env("RB_DRAIN_RING", String(512 << 20))),
+    sections: env("RB_SECTIONS", "concurrent drain").split(/[\s,]+/).filter(Boolean),
+    consCpu: Number(env("RB_CONS_CPU", "0")),
+    prodCpu: Number(env("RB_PROD_CPU", "1")),
+    yardstick: env("RB_YARDSTICK", "/work/shared/yardstick/ringbuf"),
+  };
+}
+
+/** Copies the yardstick to a writable temp dir (once per version of its sources) and builds it. */
+function build(yardstick: string): string {
+  const stamp = readdirSync(yardstick)
+    .filter((f) => /\.(c|h|go)$|^Makefile$/.test(f))
+    .map((f) => `${f}:${statSync(join(yardstick, f)).mtimeMs}`)
+    .join(",");
+  const dir = join(tmpdir(), `bpf2ts-rbbench-${Buffer.from(stamp).toString("base64url").slice(-16)}`);
+  if (!existsSync(join(dir, "Makefile"))) {
+    mkdirSync(dir, { recursive: true });
+    cpSync(yardstick, dir, { recursive: true, filter: (src) => !src.includes("/results") && !src.endsWith(".gocache") });
+    execFileSync("chmod", ["-R", "u+w", dir]);
+  }
+  execFileSync("make", ["-s", "-C", dir, "all"], { stdio: ["ignore", "ignore", "pipe"] });
+  return dir;
+}
+
+function parseKv(line: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const tok of (line ?? "").split(/\s+/).slice(1)) {
+    const i = tok.indexOf("=");
+    if (i > 0) out[tok.slice(0, i)] = tok.slice(i + 1);
+  }
+  return out;
+}
+
+/** Runs one consumer pinned with taskset, as run.sh's run_one does. */
+function runOne(section: string, label: string, argv: string[], cwd: string, consCpu: number): RunResult {
+  const r = spawnSync("taskset", ["-c", String(consCpu), ...argv], { cwd, encoding: "utf8", timeout: 120_000, maxBuffer: 1 << 24 });
+  const out = `${r.stdout ?? ""}\n${r.stderr ?? ""}`;
+  const res = out.split("\n").filter((l) => l.startsWith("RESULT ")).at(-1);
+  const prod = out.split("\n").filter((l) => l.startsWith("PRODUCER ")).at(-1);
+  if (r.status !== 0 || !res) {
+    return { section, consumer: label, ok: false, error: `exit ${r.status ?? r.signal}: ${out.replace(/\s+/g, " ").slice(0, 400)}`, fields: {}, producer: {} };
+  }
+  return { section, consumer: label, ok: true, fields: parseKv(res), producer: parseKv(prod) };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  return n === 0 ? 0 : n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
+};
+
+function summarize(section: string, title: string, runs: RunResult[], labels: string[]): SectionSummary {
+  const consumers = labels.map((c): ConsumerSummary => {
+    const mine = runs.filter((r) => r.section === section && r.consumer === c);
+    const ok = mine.filter((r) => r.ok);
+    const num = (r: RunResult, k: string) => Number(r.fields[k] ?? 0);
+    const eps = ok.map((r) => num(r, "ev_per_s"));
+    return {
+      consumer: c,
+      runs: ok.length,
+      eventsPerSecond: median(eps),
+      minEventsPerSecond: Math.min(...eps, Infinity) === Infinity ? 0 : Math.min(...eps),
+      maxEventsPerSecond: Math.max(...eps, 0),
+      cpuSeconds: median(ok.map((r) => num(r, "cpu_s"))),
+      eventsPerCpuSecond: median(ok.map((r) => (num(r, "cpu_s") > 0 ? num(r, "received") / num(r, "cpu_s") : 0))),
+      dropPct: median(ok.map((r) => num(r, "drop_pct"))),
+      gaps: median(ok.map((r) => num(r, "gaps"))),
+      ringFull: median(ok.map((r) => Number(r.producer.stall_runs ?? 0))),
+      failures: mine.length - ok.length,
+    };
+  });
+  const by = (l: string) => consumers.find((c) => c.consumer === l)!;
+  const ours = by("bpf2ts");
+  const go = by("go-decode");
+  const c = by("c-poll");
+  const ratio = (a: number, b: number) => (b > 0 ? a / b : 0);
+  return {
+    section,
+    title,
+    consumers,
+    ratios: {
+      vsGo: ratio(ours.eventsPerSecond, go.eventsPerSecond),
+      vsC: ratio(ours.eventsPerSecond, c.eventsPerSecond),
+      vsGoCpu: ratio(ours.eventsPerCpuSecond, go.eventsPerCpuSecond),
+      vsCCpu: ratio(ours.eventsPerCpuSecond, c.eventsPerCpuSecond),
+    },
+  };
+}
+
+export async function runRingbufBench(partial: Partial<RingbufBenchOptions> = {}): Promise<RingbufBenchResult> {
+  const o = { ...options(), ...partial };
+  const t0 = performance.now();
+  const empty = (skipped: string): RingbufBenchResult => ({ skipped, options: o, sections: [], runs: [], seconds: 0 });
+  if (process.getuid?.() !== 0) return empty("needs root (BPF_PROG_TEST_RUN, ring buffers)");
+  if (!existsSync(join(o.yardstick, "rb.bpf.c"))) return empty(`no yardstick at ${o.yardstick}`);
+  let dir: string;
+  try {
+    dir = build(o.yardstick);
+  } catch (e) {
+    return empty(`building the yardstick failed: ${(e as Error).message.split("\n")[0]}`);
+  }
+  const consumerJs = join(here, "ringbuf", "consumer.js");
+  const labels = ["c-poll", "go-decode", "bpf2ts"];
+  const runs: RunResult[] = [];
+  const sections: SectionSummary[] = [];
+  const prod = String(o.prodCpu);
+
+  const plan: Array<{ key: string; title: string; ring: number; total: number; extra: { c: string[]; go: string[]; node: string[] } }> = [];
+  if (o.sections.includes("concurrent")) {
+    plan.push({
+      key: "concurrent",
+      title: `Concurrent producer, block mode, adaptive wakeup: ${o.total} events, ring ${o.ring} B [MAIN TABLE]`,
+      ring: o.ring,
+      total: o.total,
+      extra: { c: [], go: [], node: [] },
+    });
+  }
+  if (o.sections.includes("drain")) {
+    plan.push({
+      key: "drain",
+      title: `Drain a pre-filled ring (no concurrent producer): ${o.drainTotal} events, ring ${o.drainRing} B`,
+      ring: o.drainRing,
+      total: o.drainTotal,
+      extra: { c: ["--prefill"], go: ["-prefill"], node: ["--prefill"] },
+    });
+  }
+  for (const p of plan) {
+    for (let round = 0; round < o.rounds; round++) {
+      runs.push(runOne(p.key, "c-poll", ["./rbcons", "--label", "c-poll", "--prod-cpu", prod, "--method", "poll", ...p.extra.c, "--ring", String(p.ring), "--total", String(p.total)], dir, o.consCpu));
+      runs.push(runOne(p.key, "go-decode", ["./gocons", "-label", "go-decode", "-prod-cpu", prod, "-variant", "decode", ...p.extra.go, "-ring", String(p.ring), "-total", String(p.total)], join(dir, "gocons"), o.consCpu));
+      runs.push(runOne(p.key, "bpf2ts", [process.execPath, consumerJs, "--dir", dir, "--label", "bpf2ts", "--prod-cpu", prod, "--variant", "decode", ...p.extra.node, "--ring", String(p.ring), "--total", String(p.total)], dir, o.consCpu));
+    }
+    sections.push(summarize(p.key, p.title, runs, labels));
+  }
+  return { options: o, sections, runs, seconds: (performance.now() - t0) / 1000 };
+}
+
+export function formatRingbufBench(r: RingbufBenchResult): string {
+  if (r.skipped) return `skipped: ${r.skipped}`;
+  const lines: string[] = [];
+  const f = (n: number, d = 0) => n.toFixed(d);
+  for (const s of r.sections) {
+    lines.push(`-- ${s.title}`);
+    lines.push(`${"consumer".padEnd(10)} ${"runs".padStart(4)} ${"events/s".padStart(10)} ${"(min - max)".padStart(23)} ${"drop%".padStart(6)} ${"cpu_s".padStart(6)} ${"ev/cpu-s".padStart(10)} ${"ring-full".padStart(9)} ${"gaps".padStart(5)}`);
+    for (const c of s.consumers) {
+      lines.push(
+        `${c.consumer.padEnd(10)} ${String(c.runs).padStart(4)} ${f(c.eventsPerSecond).padStart(10)} ${`(${f(c.minEventsPerSecond)} - ${f(c.maxEventsPerSecond)})`.padStart(23)} ${f(c.dropPct, 3).padStart(6)} ${f(c.cpuSeconds, 3).padStart(6)} ${f(c.eventsPerCpuSecond).padStart(10)} ${f(c.ringFull).padStart(9)} ${f(c.gaps).padStart(5)}${c.failures ? `  (${c.failures} failed)` : ""}`,
+      );
+    }
+    const v = (x: number, t: number) => (x >= t ? "meets" : "MISSES");
+    lines.push(
+      `ratios: bpf2ts/Go ${f(s.ratios.vsGo, 2)}× (target ≥ 1.0: ${v(s.ratios.vsGo, 1)}), bpf2ts/C ${f(s.ratios.vsC, 2)}× (target ≥ 0.5: ${v(s.ratios.vsC, 0.5)}); per CPU-second: /Go ${f(s.ratios.vsGoCpu, 2)}×, /C ${f(s.ratios.vsCCpu, 2)}×`,
+    );
+    lines.push("");
+  }
+  for (const run of r.runs.filter((x) => !x.ok)) lines.push(`FAILED ${run.section} ${run.consumer}: ${run.error}`);
+  lines.push(`consumer pinned to CPU ${r.options.consCpu}, producer to CPU ${r.options.prodCpu}; events/s = received / (sentinel time - first event time), medians of ${r.options.rounds} interleaved rounds; ev/cpu-s = received / consumer CPU seconds; ring-full = producer runs that hit a full ring (0 = not consumer-limited). ${f(r.seconds, 0)} s in all.`);
+  return lines.join("\n");
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  const r = await runRingbufBench();
+  console.log(formatRingbufBench(r));
+}
