@@ -35,7 +35,7 @@ const asList = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v
 function generateCommand(io: Io) {
   return {
     command: "generate [stem] [source]",
-    describe: "compile a .bpf.c and generate its typed TypeScript module",
+    describe: "compile a .bpf.c and generate its typed TypeScript module (no arguments: every program of the config)",
     builder: (y: Argv) =>
       configOptions(y)
         .positional("stem", { type: "string", describe: "prefix of the generated names and files (exec → exec.ts, ExecEvent); alone or omitted: programs from the config" })

@@ -108,6 +108,9 @@ export function checkCommand(io: WorkflowIo) {
           ...(stale.length ? [`${stale.length} of ${programs.length} program${programs.length > 1 ? "s" : ""} out of date (${files} file${files > 1 ? "s" : ""}: ${stale.map((c) => c.stem).join(", ")}); run \`bpf2ts generate\` and commit the result`] : []),
           ...(failed.length ? [`${failed.length} could not be regenerated (${failed.join(", ")})`] : []),
         ];
+        // Objects differ byte for byte between clang builds: point CI at --obj.
+        const objectsOnly = stale.length > 0 && stale.every((c) => c.files.every((f) => f.state === "stale" && f.path.endsWith(".o")));
+        if (objectsOnly && argv.obj !== true) parts.push("only objects differ: if this clang is not the one that built them, use `bpf2ts check --obj`");
         throw new WorkflowError(`check: ${parts.join("; ")}`);
       }
       io.stdout(`check: ${programs.length} program${programs.length > 1 ? "s" : ""} up to date${argv.obj ? " (from committed objects)" : ""}\n`);
