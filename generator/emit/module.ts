@@ -24,6 +24,8 @@ export interface ModuleInput {
   readonly objects: { readonly le?: string; readonly be?: string };
 }
 
+const objectMarker = { le: "@@bpf2ts-object-le@@", be: "@@bpf2ts-object-be@@" } as const;
+
 /** The runtime's map classes by libbpf map type name; `BpfMap` for the rest. */
 const mapClasses: Readonly<Record<string, { cls: string; shape: "kv" | "v" | "event" | "none" }>> = {
   hash: { cls: "HashMap", shape: "kv" },
@@ -205,8 +207,10 @@ export function emitModule(input: ModuleInput): string {
   w.write("const descriptor: ObjectDescriptor = ").inlineBlock(() => {
     w.writeLine(`name: ${JSON.stringify(input.stem)},`);
     w.write("objects: ").inlineBlock(() => {
-      w.writeLine(`le: ${input.objects.le !== undefined ? JSON.stringify(input.objects.le) : "undefined"},`);
-      w.writeLine(`be: ${input.objects.be !== undefined ? JSON.stringify(input.objects.be) : "undefined"},`);
+      // The base64 goes in after printing: the writer inspects every character it is given, which
+      // for objects of hundreds of kilobytes costs more than all the rest of the module.
+      w.writeLine(`le: ${input.objects.le !== undefined ? `"${objectMarker.le}"` : "undefined"},`);
+      w.writeLine(`be: ${input.objects.be !== undefined ? `"${objectMarker.be}"` : "undefined"},`);
     });
     w.write(",").newLine();
     w.write("programs: ").inlineBlock(() => {
@@ -250,7 +254,8 @@ export function emitModule(input: ModuleInput): string {
   head.writeLine(`} from "@bpf2ts/runtime";`);
   head.blankLine();
   // Empty blocks print as `{}` (an object with no maps, an interface with no constants).
-  return head.toString() + text.replace(/\{\n *\}/g, "{}").replace(/\n+$/, "\n");
+  const module = head.toString() + text.replace(/\{\n *\}/g, "{}").replace(/\n+$/, "\n");
+  return module.replace(`"${objectMarker.le}"`, () => JSON.stringify(input.objects.le)).replace(`"${objectMarker.be}"`, () => JSON.stringify(input.objects.be));
 }
 
 function docLines(doc: string | undefined): string[] {
