@@ -147,7 +147,7 @@ export const sectionDefs: readonly SectionDef[] = [
   cgroup("cgroup/bind6", "other", "cgroup_sock_addr", "cgroup_inet6_bind"),
   cgroup("cgroup/connect4", "other", "cgroup_sock_addr", "cgroup_inet4_connect"),
   cgroup("cgroup/connect6", "other", "cgroup_sock_addr", "cgroup_inet6_connect"),
-  cgroup("cgroup/connect_unix", "other", "cgroup_sock_addr", "cgroup_unix_connect"),
+  { ...cgroup("cgroup/connect_unix", "other", "cgroup_sock_addr", "cgroup_unix_connect"), libbpf: "1.3" },
   cgroup("cgroup/sendmsg4", "other", "cgroup_sock_addr", "cgroup_udp4_sendmsg"),
   cgroup("cgroup/sendmsg6", "other", "cgroup_sock_addr", "cgroup_udp6_sendmsg"),
   cgroup("cgroup/recvmsg4", "other", "cgroup_sock_addr", "cgroup_udp4_recvmsg"),

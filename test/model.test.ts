@@ -3,6 +3,8 @@
 // and the errors for what libbpf rejects.
 
 import test from "ava";
+import { existsSync, readFileSync } from "node:fs";
+import { readElf } from "../generator/elf.js";
 import { Kind } from "../generator/btf/types.js";
 import { buildModel, resolveTypeName, type AttachTarget, type ProgramKind } from "../generator/model.js";
 import { parseSection, sectionDefs } from "../generator/sections.js";
@@ -123,6 +125,29 @@ test("every libbpf section definition has a case", (t) => {
   const covered = new Set(sectionCases.map((c) => sectionDefs.find((d) => parseSection(c.sec) && matchesDef(d.sec, c.sec))?.sec));
   const uncovered = sectionDefs.map((d) => d.sec).filter((s) => !covered.has(s));
   t.deepEqual(uncovered, []);
+});
+
+const LIBBPF = "/usr/lib/x86_64-linux-gnu/libbpf.so.1";
+
+test("section table agrees with the libbpf the runtime links (its .rodata strings)", (t) => {
+  if (!existsSync(LIBBPF)) return t.pass(`${LIBBPF} missing: install libbpf-dev`);
+  const lib = readElf(readFileSync(LIBBPF), LIBBPF);
+  const strings = Buffer.from(lib.section(".rodata")!.data()).toString("latin1").split("\0");
+  // The linker merges a string into the tail of a longer one ("tp+" inside "raw_tp+"): look for suffixes.
+  const known = (s: string) => strings.some((x) => x.endsWith(s));
+  for (const d of sectionDefs) {
+    if (d.libbpf !== undefined) {
+      t.false(known(d.sec), `${d.sec} is marked newer than libbpf 1.1 but libbpf 1.1 has it`);
+      continue;
+    }
+    t.true(known(d.sec), `libbpf 1.1 has no section "${d.sec}"`);
+    t.true(known(d.progType), `libbpf 1.1 has no program type "${d.progType}"`);
+    if (d.attachType) t.true(known(d.attachType), `libbpf 1.1 has no attach type "${d.attachType}"`);
+  }
+  // And the other way: every "name+" definition libbpf 1.1 has is in the table.
+  const plus = [...new Set(strings.filter((x) => /^[a-z_.]+\+$/.test(x)))];
+  t.true(plus.length > 20);
+  for (const p of plus) t.true(sectionDefs.some((d) => d.sec.endsWith(p)), `table lacks libbpf's "${p}"`);
 });
 
 function matchesDef(def: string, name: string): boolean {
