@@ -1,24 +1,31 @@
 #!/usr/bin/env bash
-# Regenerates every tracer's TypeScript module and object (bpf/<name>/<name>.ts, <name>_bpfel.o) with
-# bpf2ts, from the repository root. Usage: bash bpf/generate.sh [tracer...]   (after `npm run build:ts`)
-# With --package DIR, also writes each tracer as a complete npm package under DIR/<name>.
+# Regenerates the tracers' TypeScript modules and objects (bpf/<name>/<name>.ts, <name>_bpfel.o) from
+# bpf/bpf2ts.config.json — incremental: unchanged tracers are skipped. Run from anywhere after
+# `npm run build:ts`. `bash bpf/generate.sh --check` verifies the committed files instead (CI);
+# `bash bpf/generate.sh --package DIR [tracer...]` also writes each tracer as an npm package in DIR/<name>.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
-pkgdir=""
-tracers=()
-while [ $# -gt 0 ]; do
-	case "$1" in
-	--package) pkgdir=$2; shift 2 ;;
-	*) tracers+=("$1"); shift ;;
-	esac
-done
-[ ${#tracers[@]} -gt 0 ] || tracers=($(for f in bpf/*/*.bpf.c; do basename "$f" .bpf.c; done))
-for t in "${tracers[@]}"; do
-	# x64: one little-endian object built with -D__TARGET_ARCH_x86 (the tracers read x86 pt_regs).
-	node bin/bpf2ts.js generate "$t" "bpf/$t/$t.bpf.c" --target x64 --output-dir "bpf/$t" -- -I bpf
-	if [ -n "$pkgdir" ]; then
-		node bin/bpf2ts.js generate "$t" "bpf/$t/$t.bpf.c" --target x64 --package "$pkgdir/$t" -- -I bpf >/dev/null
-		echo "packaged $pkgdir/$t"
-	fi
-done
+bpf2ts="$root/bin/bpf2ts.js"
+config="$root/bpf/bpf2ts.config.json"
+case "${1:-}" in
+--check)
+	exec node "$bpf2ts" check --config "$config"
+	;;
+--package)
+	[ $# -ge 2 ] || { echo "usage: bash bpf/generate.sh --package DIR [tracer...]" >&2; exit 2; }
+	mkdir -p "$2"
+	out=$(cd "$2" && pwd)
+	shift 2
+	tracers=("$@")
+	[ ${#tracers[@]} -gt 0 ] || tracers=($(cd "$root/bpf" && for f in */*.bpf.c; do basename "$f" .bpf.c; done))
+	cd "$root/bpf"
+	for t in "${tracers[@]}"; do
+		# Same flags as the config: x64 (little-endian, -D__TARGET_ARCH_x86), headers from bpf/.
+		node "$bpf2ts" generate "$t" "$t/$t.bpf.c" --target x64 --package "$out/$t" -- -I . >/dev/null
+		echo "packaged $out/$t"
+	done
+	;;
+*)
+	exec node "$bpf2ts" generate --config "$config" "$@"
+	;;
+esac
