@@ -42,6 +42,17 @@ test("fresh tree: exit 0; stale header: exit 1 naming each stale file with a dif
     // After regenerating, fresh again.
     t.is((await cli(dir, ["generate"])).code, 0);
     t.is((await cli(dir, ["check"])).code, 0);
+
+    // Only an object differs (as with another clang build): the summary points at --obj.
+    const obj = join(dir, "bpf/a_bpfel.o");
+    const bytes = readFileSync(obj);
+    bytes[bytes.length - 1] ^= 0xff;
+    writeFileSync(obj, bytes);
+    const objects = await cli(dir, ["check"]);
+    t.is(objects.code, 1);
+    t.regex(objects.stdout, /^stale   bpf\/a_bpfel\.o \(binary, (\d+) → \1 bytes\)$/m);
+    t.notRegex(objects.stdout, /a\.ts/);
+    t.regex(objects.stderr, /only objects differ: if this clang is not the one that built them, use `bpf2ts check --obj`/);
   } finally {
     cleanup(dir);
   }
