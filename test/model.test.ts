@@ -6,7 +6,8 @@ import test from "ava";
 import { existsSync, readFileSync } from "node:fs";
 import { readElf } from "../generator/elf.js";
 import { Kind } from "../generator/btf/types.js";
-import { buildModel, resolveTypeName, type AttachTarget, type ProgramKind } from "../generator/model.js";
+import { parseBtf } from "../generator/btf/index.js";
+import { buildModel, mapTypeNames, resolveTypeName, type AttachTarget, type ProgramKind } from "../generator/model.js";
 import { parseSection, sectionDefs } from "../generator/sections.js";
 import { compileC } from "./helpers/compile-c.js";
 
@@ -148,6 +149,27 @@ test("section table agrees with the libbpf the runtime links (its .rodata string
   const plus = [...new Set(strings.filter((x) => /^[a-z_.]+\+$/.test(x)))];
   t.true(plus.length > 20);
   for (const p of plus) t.true(sectionDefs.some((d) => d.sec.endsWith(p)), `table lacks libbpf's "${p}"`);
+});
+
+test("map type names match the kernel's enum bpf_map_type", (t) => {
+  const path = "/sys/kernel/btf/vmlinux";
+  if (!existsSync(path)) return t.pass(`${path} missing: no kernel BTF to compare with`);
+  const btf = parseBtf(readFileSync(path), { file: path });
+  const id = btf.byName("bpf_map_type").find((i) => btf.types[i]?.kind === Kind.Enum)!;
+  const e = btf.types[id]!;
+  if (e.kind !== Kind.Enum) return t.fail("enum bpf_map_type not found");
+  let compared = 0;
+  for (const v of e.values) {
+    if (/DEPRECATED|__MAX/.test(v.name)) continue;
+    const n = Number(v.value);
+    if (n >= mapTypeNames.length) {
+      t.log(`kernel map type ${v.name} (${n}) is newer than the table`);
+      continue;
+    }
+    t.is(mapTypeNames[n], v.name.replace(/^BPF_MAP_TYPE_/, "").toLowerCase(), v.name);
+    compared++;
+  }
+  t.true(compared >= 30);
 });
 
 function matchesDef(def: string, name: string): boolean {
