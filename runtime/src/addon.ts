@@ -104,6 +104,11 @@ export interface CoreAddon {
   mapUpdateBatch(fd: number, keys: Uint8Array, values: Uint8Array, count: number, flags: number): [number, number];
   mapDeleteBatch(fd: number, keys: Uint8Array, count: number): [number, number];
   mapFreeze(fd: number): number;
+  /** Native key/value memory for one map wrapper: [slot, ArrayBuffer [key (8-aligned) | value]]. */
+  mapBuffers(keySize: number, valueSize: number): [number, ArrayBuffer];
+  slotLookup(slot: number, fd: number, flags: number): number;
+  slotUpdate(slot: number, fd: number, flags: number): number;
+  slotDelete(slot: number, fd: number): number;
   mapInfo(fd: number): NativeMapMeta;
   mapCreate(type: number, name: string, keySize: number, valueSize: number, maxEntries: number, flags: number): number;
   objGet(path: string): number;

@@ -6,6 +6,9 @@
 #include <linux/bpf.h>
 
 #include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <vector>
 
 #include "util.h"
 
@@ -144,6 +147,109 @@ Napi::Value ObjPin(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// ---- Bound buffers: the hot path. A map wrapper asks once for its key/value memory; afterwards a
+// lookup or update passes just (slot, fd, flags), skipping the typed-array unwrapping of every call.
+// The memory is native, exposed to JS as one external ArrayBuffer [key | value]; when that buffer is
+// collected, the slot is freed. Slot numbers are validated on every call.
+
+struct Slot {
+  uint8_t* key = nullptr;  // null for keyless maps (queues, stacks)
+  uint8_t* value = nullptr;
+  uint8_t* block = nullptr;
+};
+std::vector<Slot> slots;
+std::vector<uint32_t> free_slots;
+
+void FreeSlot(napi_env, void* data, void* hint) {
+  uint32_t id = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(hint));
+  free(data);
+  if (id < slots.size()) {
+    slots[id] = Slot{};
+    free_slots.push_back(id);
+  }
+}
+
+// mapBuffers(keySize, valueSize): [slot, ArrayBuffer(keySize rounded to 8 + valueSize)]
+Napi::Value MapBuffers(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireArgs(info, 2, "mapBuffers");
+  uint32_t ks = UintArg(info, 0), vs = UintArg(info, 1);
+  size_t koff = (static_cast<size_t>(ks) + 7) & ~static_cast<size_t>(7);
+  size_t total = koff + vs;
+  if (total == 0) total = 8;
+  uint8_t* block = static_cast<uint8_t*>(calloc(1, total));
+  if (block == nullptr) ThrowErrno(env, ENOMEM, "map buffers");
+  uint32_t id;
+  if (!free_slots.empty()) {
+    id = free_slots.back();
+    free_slots.pop_back();
+  } else {
+    id = static_cast<uint32_t>(slots.size());
+    slots.emplace_back();
+  }
+  slots[id] = Slot{ks ? block : nullptr, block + koff, block};
+  napi_value ab;
+  napi_status st = napi_create_external_arraybuffer(env, block, total, FreeSlot, reinterpret_cast<void*>(static_cast<uintptr_t>(id)), &ab);
+  if (st != napi_ok) {
+    FreeSlot(env, block, reinterpret_cast<void*>(static_cast<uintptr_t>(id)));
+    ThrowErrno(env, ENOMEM, "map buffers");
+  }
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Number::New(env, id));
+  out.Set(1u, Napi::Value(env, ab));
+  return out;
+}
+
+// Raw N-API for the three hot calls: fewer layers than node-addon-api's wrappers.
+inline const Slot* SlotArgs(napi_env env, napi_callback_info cb, int32_t* fd, int64_t* flags) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, cb, &argc, argv, nullptr, nullptr);
+  uint32_t id = UINT32_MAX;
+  if (argc < 2 || napi_get_value_uint32(env, argv[0], &id) != napi_ok || napi_get_value_int32(env, argv[1], fd) != napi_ok) return nullptr;
+  if (flags != nullptr && (argc < 3 || napi_get_value_int64(env, argv[2], flags) != napi_ok)) *flags = 0;
+  if (id >= slots.size() || slots[id].block == nullptr) return nullptr;
+  return &slots[id];
+}
+
+inline napi_value Int(napi_env env, int r) {
+  napi_value v;
+  napi_create_int32(env, r, &v);
+  return v;
+}
+
+// slotLookup(slot, fd, flags): 0 | -errno   (-EINVAL for a bad slot)
+napi_value SlotLookup(napi_env env, napi_callback_info cb) {
+  int32_t fd;
+  int64_t flags;
+  const Slot* s = SlotArgs(env, cb, &fd, &flags);
+  if (s == nullptr) return Int(env, -EINVAL);
+  return Int(env, flags ? bpf_map_lookup_elem_flags(fd, s->key, s->value, flags) : bpf_map_lookup_elem(fd, s->key, s->value));
+}
+
+// slotUpdate(slot, fd, flags): 0 | -errno
+napi_value SlotUpdate(napi_env env, napi_callback_info cb) {
+  int32_t fd;
+  int64_t flags;
+  const Slot* s = SlotArgs(env, cb, &fd, &flags);
+  if (s == nullptr) return Int(env, -EINVAL);
+  return Int(env, bpf_map_update_elem(fd, s->key, s->value, flags));
+}
+
+// slotDelete(slot, fd): 0 | -errno
+napi_value SlotDelete(napi_env env, napi_callback_info cb) {
+  int32_t fd;
+  const Slot* s = SlotArgs(env, cb, &fd, nullptr);
+  if (s == nullptr) return Int(env, -EINVAL);
+  return Int(env, bpf_map_delete_elem(fd, s->key));
+}
+
+void SetRaw(napi_env env, napi_value exports, const char* name, napi_callback fn) {
+  napi_value f;
+  napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, nullptr, &f);
+  napi_set_named_property(env, exports, name, f);
+}
+
 }  // namespace
 
 void InitMaps(Napi::Env env, Napi::Object exports) {
@@ -157,6 +263,10 @@ void InitMaps(Napi::Env env, Napi::Object exports) {
   exports.Set("mapDeleteBatch", Napi::Function::New(env, MapDeleteBatch, "mapDeleteBatch"));
   exports.Set("mapFreeze", Napi::Function::New(env, MapFreeze, "mapFreeze"));
   exports.Set("mapInfo", Napi::Function::New(env, MapInfo, "mapInfo"));
+  exports.Set("mapBuffers", Napi::Function::New(env, MapBuffers, "mapBuffers"));
+  SetRaw(env, exports, "slotLookup", SlotLookup);
+  SetRaw(env, exports, "slotUpdate", SlotUpdate);
+  SetRaw(env, exports, "slotDelete", SlotDelete);
   exports.Set("mapCreate", Napi::Function::New(env, MapCreate, "mapCreate"));
   exports.Set("objGet", Napi::Function::New(env, ObjGet, "objGet"));
   exports.Set("objPin", Napi::Function::New(env, ObjPin, "objPin"));

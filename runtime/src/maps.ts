@@ -35,6 +35,8 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
   protected readonly keyView: DataView;
   protected readonly valueBuf: Uint8Array;
   protected readonly valueView: DataView;
+  /** Native slot of keyBuf/valueBuf: get/set/has/delete pass only (slot, fd, flags). */
+  protected readonly slot: number;
 
   constructor(handle: MapHandle, key?: Codec<K>, value?: Codec<V>, valueBytes = handle.valueSize) {
     this.handle = handle;
@@ -43,11 +45,14 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
     this.valueCodec = value ?? (rawCodec(valueBytes) as unknown as Codec<V>);
     checkSize(handle, "key", this.keyCodec as Codec<unknown>, handle.keySize);
     checkSize(handle, "value", this.valueCodec as Codec<unknown>, valueBytes);
-    // ArrayBuffer-backed (never on-heap) so the native side can use the bytes in place.
-    this.keyBuf = handle.keySize > 0 ? new Uint8Array(new ArrayBuffer(handle.keySize)) : null;
-    this.keyView = new DataView(this.keyBuf?.buffer ?? new ArrayBuffer(0));
-    this.valueBuf = new Uint8Array(new ArrayBuffer(Math.max(valueBytes, 1)));
-    this.valueView = new DataView(this.valueBuf.buffer);
+    // Native memory [key | value], freed when this wrapper (and so the buffer) is collected.
+    const [slot, block] = this.native.mapBuffers(handle.keySize, valueBytes);
+    const valueAt = (handle.keySize + 7) & ~7;
+    this.slot = slot;
+    this.keyBuf = handle.keySize > 0 ? new Uint8Array(block, 0, handle.keySize) : null;
+    this.keyView = new DataView(block, 0, handle.keySize);
+    this.valueBuf = new Uint8Array(block, valueAt, valueBytes);
+    this.valueView = new DataView(block, valueAt, valueBytes);
   }
 
   get name(): string {
@@ -81,7 +86,8 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
   /** The value at `key`, or `undefined` if there is none. */
   get(key: K): V | undefined {
     const fd = this.handle.fd;
-    const r = this.native.mapLookup(fd, this.encodeKey(key), this.valueBuf, 0);
+    this.encodeKey(key);
+    const r = this.native.slotLookup(this.slot, fd, 0);
     if (r === 0) return this.valueCodec.decode(this.valueView, 0);
     if (r === -errno.ENOENT) return undefined;
     return this.fail("lookup", r);
@@ -89,7 +95,8 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
 
   has(key: K): boolean {
     const fd = this.handle.fd;
-    const r = this.native.mapLookup(fd, this.encodeKey(key), this.valueBuf, 0);
+    this.encodeKey(key);
+    const r = this.native.slotLookup(this.slot, fd, 0);
     if (r === 0) return true;
     if (r === -errno.ENOENT) return false;
     return this.fail("lookup", r);
@@ -101,14 +108,16 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
     const f = updateFlags[flag];
     if (f === undefined) throw new BpfError(`map ${this.handle.name}: update: unknown flag "${String(flag)}"`, { errno: errno.EINVAL, code: "EINVAL", map: this.handle.name });
     this.valueCodec.encode(value, this.valueView, 0);
-    const r = this.native.mapUpdate(fd, this.encodeKey(key), this.valueBuf, f);
+    this.encodeKey(key);
+    const r = this.native.slotUpdate(this.slot, fd, f);
     if (r !== 0) this.fail("update", r);
   }
 
   /** Deletes `key`; false if it was not there. */
   delete(key: K): boolean {
     const fd = this.handle.fd;
-    const r = this.native.mapDelete(fd, this.encodeKey(key)!);
+    this.encodeKey(key);
+    const r = this.native.slotDelete(this.slot, fd);
     if (r === 0) return true;
     if (r === -errno.ENOENT) return false;
     return this.fail("delete", r);
