@@ -371,7 +371,8 @@ class CHeaderWriter {
       packed = true;
       lines = this.members(t, inner, true)!;
     }
-    return `${head} {\n${lines.join("\n")}${lines.length ? "\n" : ""}${indent}}${packed ? " __attribute__((packed))" : ""}`;
+    const body = lines.length ? `{\n${lines.join("\n")}\n${indent}}` : "{}";
+    return `${head} ${body}${packed ? " __attribute__((packed))" : ""}`;
   }
 
   private packed(t: Composite): boolean {
@@ -408,6 +409,7 @@ class CHeaderWriter {
       const decl = this.declarator(m.type, m.name, indent, 0);
       if (union) {
         lines.push(`${indent}${decl}${m.bitSize ? `: ${m.bitSize}` : ""};`);
+        cur = Math.max(cur, m.bitSize || this.memberBits(m.type));
         continue;
       }
       const target = m.bitOffset;
@@ -429,14 +431,21 @@ class CHeaderWriter {
       lines.push(`${indent}${decl}${m.bitSize ? `: ${m.bitSize}` : ""};`);
       cur = target + size;
     }
-    if (!union) {
-      const end = t.size * 8;
-      const align = packed ? 1 : this.align(t.id);
-      if (roundUp(cur, align * 8) > end) {
-        if (!packed) return undefined;
-        throw new BtfError(`vmlinux.h: type ${t.id} '${t.name}': members end at bit ${cur}, past its size ${t.size}`, { typeId: t.id });
+    const end = t.size * 8;
+    const align = packed ? 1 : this.align(t.id);
+    if (roundUp(cur, align * 8) > end) {
+      if (!packed) return undefined;
+      throw new BtfError(`vmlinux.h: type ${t.id} '${t.name}': members end at bit ${cur}, past its size ${t.size}`, { typeId: t.id });
+    }
+    if (roundUp(cur, align * 8) < end) {
+      if (!union) padding(lines, indent, cur, end);
+      // Every union member starts at 0: one unnamed bit-field, or an anonymous struct of them, sets the size.
+      else if (end <= 64) lines.push(`${indent}${end <= 8 ? "char" : end <= 16 ? "short" : end <= 32 ? "int" : "long"}: ${end};`);
+      else {
+        lines.push(`${indent}struct {`);
+        padding(lines, indent + "\t", 0, end);
+        lines.push(`${indent}};`);
       }
-      if (roundUp(cur, align * 8) < end) padding(lines, indent, cur, end);
     }
     return lines;
   }

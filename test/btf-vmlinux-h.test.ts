@@ -53,6 +53,17 @@ function layoutAsserts(btf: Btf, filter: (index: number) => boolean, skip: Set<s
       if (m.name && !m.bitSize)
         lines.push(`_Static_assert(__builtin_offsetof(${tag}, ${m.name}) == ${m.bitOffset / 8}, "offsetof(${tag}, ${m.name})");`);
   }
+  // Typedefs of anonymous structs/unions (only reachable through the typedef's name).
+  const typedefs = new Map<string, number>();
+  for (const t of btf.types) if (t.kind === Kind.Typedef) typedefs.set(t.name, (typedefs.get(t.name) ?? 0) + 1);
+  for (const t of btf.types) {
+    if (t.kind !== Kind.Typedef || typedefs.get(t.name) !== 1 || skip.has(t.name)) continue;
+    const target = btf.types[t.type]!;
+    if ((target.kind === Kind.Struct || target.kind === Kind.Union) && target.name === "" && filter(index++)) {
+      structs++;
+      lines.push(`_Static_assert(sizeof(${t.name}) == ${target.size}, "sizeof(${t.name})");`);
+    }
+  }
   return { lines, structs };
 }
 
@@ -99,6 +110,9 @@ test("built BTF: padding, over-aligned and packed structs, name clashes, enums, 
   b.composite(Kind.Struct, "straddle", 5, [{ name: "c", type: u8, bitOffset: 0 }, { name: "bf", type: u32, bitOffset: 8, bitSize: 30 }], 1);
   // bitfields with a gap between them
   b.composite(Kind.Struct, "bits", 8, [{ name: "lo", type: u32, bitOffset: 0, bitSize: 3 }, { name: "hi", type: u32, bitOffset: 40, bitSize: 5 }], 1);
+  // unions larger than their members (members stripped from BTF, or an aligned attribute)
+  b.composite(Kind.Union, "wide_u", 24, [{ name: "a", type: int, bitOffset: 0 }]);
+  b.composite(Kind.Union, "empty_u", 8, []);
   // two different structs named "dup", a typedef and an enumerator named "clash"
   b.composite(Kind.Struct, "dup", 4, [{ name: "x", type: int, bitOffset: 0 }]);
   b.composite(Kind.Struct, "dup", 8, [{ name: "y", type: u64, bitOffset: 0 }]);
@@ -151,6 +165,14 @@ test("vmlinux: header compiles, CO-RE reads work, and sampled structs match BTF"
   const start = performance.now();
   const header = formatCHeader(btf);
   t.log(`vmlinux.h: ${header.length} bytes in ${(performance.now() - start).toFixed(0)} ms`);
+  // The same types, under the same names (including `___N` renames), as bpftool defines.
+  const defined = (h: string) => [...h.matchAll(/^(?:struct|union|enum) \w+ \{(?:\};)?$|^typedef .*$/gm)].map((m) => m[0].replace(/\s+/g, "")).sort(); // spacing differs (`* const`)
+  const bpftool = execFileSync("bpftool", ["btf", "dump", "file", VMLINUX, "format", "c"], { encoding: "utf8", maxBuffer: 256 << 20 });
+  const ours = defined(header);
+  const theirs = new Set(defined(bpftool));
+  t.true(ours.length > 10000);
+  t.deepEqual(ours.filter((d) => !theirs.has(d)).slice(0, 10), [], "definitions bpftool does not have");
+  t.is(new Set(ours).size, theirs.size);
   // Every 20th uniquely named struct/union (~500), except va_list users: va_list is a pointer for
   // the BPF target and 24 bytes on x86-64, as with bpftool's header.
   const { lines, structs } = layoutAsserts(btf, (i) => i % 20 === 0, new Set(["warn_args"]));
