@@ -70,6 +70,8 @@ export interface ProgramModel {
   /** libbpf's expected attach type without the prefix (`cgroup_inet_ingress`, `trace_fentry`, …), if any. */
   readonly attachType?: string;
   readonly sleepable: boolean;
+  /** False for `SEC("?…")`: libbpf does not load it unless asked to (`bpf_program__set_autoload`). */
+  readonly autoload: boolean;
   /** True when libbpf can attach it from the section name alone (`bpf_program__attach`). */
   readonly autoAttach: boolean;
   readonly target: AttachTarget;
@@ -308,6 +310,7 @@ function readPrograms(ctx: Ctx): ProgramModel[] {
       progType: info?.progType ?? "unspec",
       ...(info?.attachType !== undefined && { attachType: info.attachType }),
       sleepable: info?.sleepable ?? false,
+      autoload: !sec.name.startsWith("?"),
       autoAttach: info?.autoAttach ?? false,
       target: info?.target ?? { type: "none" },
       instructions: Math.floor(sym.size / 8),

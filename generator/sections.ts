@@ -187,8 +187,12 @@ export interface SectionInfo {
   readonly needsLibbpf?: string;
 }
 
-/** Classifies a `SEC()` string; `undefined` when libbpf knows no such section. */
-export function parseSection(name: string): SectionInfo | undefined {
+/**
+ * Classifies a `SEC()` string; `undefined` when libbpf knows no such section. A leading "?" (libbpf ≥
+ * 1.0: the program is not loaded unless asked for) is not part of the name matched.
+ */
+export function parseSection(section: string): SectionInfo | undefined {
+  const name = section.startsWith("?") ? section.slice(1) : section;
   const def = sectionDefs.find((d) => matches(d.sec, name));
   if (!def) return undefined;
   const prefixLength = def.sec.endsWith("+") ? def.sec.length - 1 : def.sec.length;

@@ -193,10 +193,19 @@ test("programs: every section kind from a real object", async (t) => {
     t.deepEqual(p.target, c.target ?? NONE, c.sec);
     t.is(p.autoAttach, c.autoAttach ?? false, c.sec);
     t.is(p.sleepable, c.sleepable ?? false, c.sec);
+    t.true(p.autoload);
     t.is(p.instructions, 2, `${c.sec}: "r0 = i; exit" is two instructions`);
     t.is(btf.types[p.funcTypeId!]?.name, p.name);
   });
   t.is(model.license, "Dual BSD/GPL");
+});
+
+test("programs: SEC(\"?…\") is classified without the ? and not autoloaded", async (t) => {
+  const { elf, btf } = await compileC(`SEC("?tp/sched/sched_switch") int optional(void *ctx) { return 0; }\nSEC("xdp") int always(void *ctx) { return 2; }`);
+  const model = buildModel(elf, btf);
+  t.deepEqual(model.programs.map((p) => [p.name, p.section, p.kind, p.autoload]), [["always", "xdp", "xdp", true], ["optional", "?tp/sched/sched_switch", "tracepoint", false]]);
+  t.deepEqual(model.programs[1]!.target, { type: "tracepoint", category: "sched", event: "sched_switch" });
+  t.deepEqual(model.warnings, []);
 });
 
 test("programs: unknown sections are kind other with a warning; .text functions are not programs", async (t) => {
