@@ -4,12 +4,15 @@
 // real child processes. Every test checks payloads, order (sequence numbers) and counts.
 
 import test from "ava";
-import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import {
   type BpfObject, codecs, EventReaderError, LE, loadObject, PerfEventArray, RingBuf, type Struct,
 } from "@bpf2ts/runtime";
-import { buildC, compileBpf, descriptor, openFdCount, requireFeature } from "./helpers/kernel.js";
+import { buildC, compileBpf, descriptor, openFdCount, repoRoot, requireFeature } from "./helpers/kernel.js";
 
 const CHECK_MUL = 0x9e3779b97f4a7c15n;
 const check = (seq: bigint) => BigInt.asUintN(64, seq * CHECK_MUL);
@@ -455,6 +458,79 @@ test.serial("ringbuf and perf readers: 1000 open/close cycles leak no fds or map
   } finally {
     ring.close();
     perf.close();
+  }
+});
+
+test("ringbuf: misuse is reported, not crashed on", async (t) => {
+  if (!(await requireFeature(t, "root", "ringbuf", "raw_tp", "clang"))) return;
+  const obj = await ringObject(["produce"]);
+  const perf = await perfObject(["flood"]);
+  try {
+    const rb = obj.maps.events as RingBuf<Event>;
+    const pb = perf.maps.samples as PerfEventArray<Sample>;
+    const wrongType = t.throws(() => new RingBuf(pb.map), { instanceOf: EventReaderError });
+    t.is(wrongType.code, "EINVAL");
+    t.regex(wrongType.message, /samples: map type is perf_event_array, not ringbuf/);
+    t.throws(() => new PerfEventArray(rb.map), { instanceOf: EventReaderError, message: /not perf_event_array/ });
+    t.throws(() => new PerfEventArray(pb.map, Sample, { pagesPerCpu: 3 }), { instanceOf: RangeError });
+    t.throws(() => new RingBuf(rb.map, Event, { maxBatch: 0 }), { instanceOf: RangeError });
+
+    // One way of reading at a time.
+    rb.onEvent(() => undefined);
+    await t.throwsAsync(rb.read(), { instanceOf: EventReaderError, message: /callbacks are running/ });
+    t.throws(() => rb.consume(), { instanceOf: EventReaderError, message: /callbacks are running/ });
+    rb.stop();
+
+    // A codec larger than the records: an error naming the sizes; the reader goes on afterwards.
+    rb.close();
+    const tooBig = new RingBuf(rb.map, { ...Event, size: 64 });
+    produce(obj, 2);
+    const short = t.throws(() => tooBig.consume(), { instanceOf: EventReaderError });
+    t.is(short.code, "ESHORT");
+    t.regex(short.message, /has 40 bytes, its codec needs 64/);
+    tooBig.close();
+    const fine = new RingBuf(rb.map, Event);
+    t.deepEqual(fine.consume().map((e) => e.seq), [1n], "the short record was consumed, the next one reads");
+    fine.close();
+  } finally {
+    obj.close();
+    perf.close();
+  }
+});
+
+test("readers left open at exit, or stopped and dropped, let the process end cleanly", async (t) => {
+  if (!(await requireFeature(t, "root", "ringbuf", "raw_tp", "clang"))) return;
+  const dir = mkdtempSync(join(tmpdir(), "bpf2ts-events-"));
+  try {
+    writeFileSync(join(dir, "ring.o"), compileBpf("events-ringbuf.bpf.c"));
+    writeFileSync(join(dir, "perf.o"), compileBpf("events-perf.bpf.c"));
+    const script = `
+      import { readFileSync } from "node:fs";
+      const rt = await import(${JSON.stringify(pathToFileURL(join(repoRoot, "runtime/dist/index.js")).href)});
+      const load = (f, p) => rt.loadObject({ name: "x", objects: { le: readFileSync(${JSON.stringify(dir)} + "/" + f) } }, { programs: [p] });
+      const ring = await load("ring.o", "produce"), perf = await load("perf.o", "flood");
+      const rb = ring.maps.events, pb = perf.maps.samples;
+      const ctx = new Uint8Array(24);
+      new DataView(ctx.buffer).setUint32(0, 100, true);
+      ring.programs.produce.testRun({ ctx });
+      let n = 0;
+      rb.onEvent(() => n++);
+      pb.onEvent(() => n++);
+      setTimeout(() => {
+        console.log("events " + n);
+        if (process.argv[2] === "exit") process.exit(0);
+        rb.stop(); // stopped readers must not keep the loop alive; the addon releases them at exit
+        pb.stop();
+      }, 200);
+    `;
+    writeFileSync(join(dir, "child.mjs"), script);
+    for (const mode of ["exit", "stop"]) {
+      const r = spawnSync(process.execPath, [join(dir, "child.mjs"), mode], { encoding: "utf8", timeout: 20_000 });
+      t.is(r.status, 0, `${mode}: exit status (stderr: ${r.stderr})`);
+      t.is(r.stdout.trim(), "events 100", mode);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
