@@ -237,10 +237,14 @@ export function buildModel(elf: ElfFile, btf: Btf, opts: ModelOptions = {}): Obj
     return { cType, ...(typeId !== undefined && { typeId }) };
   });
   const { variables, externs } = readVariables(ctx);
+  const license = readLicense(ctx);
+  if (license.license === undefined && programs.length > 0) {
+    ctx.warnings.push(`${file}: no license section: the kernel refuses GPL-only helpers (add char LICENSE[] SEC("license") = "GPL";)`);
+  }
   return {
     file,
     littleEndian: btf.littleEndian,
-    ...readLicense(ctx),
+    ...license,
     programs,
     maps,
     variables: variables.map((v) => withDoc(v, docs.variables[v.name])),

@@ -201,7 +201,7 @@ test("programs: every section kind from a real object", async (t) => {
 });
 
 test("programs: SEC(\"?…\") is classified without the ? and not autoloaded", async (t) => {
-  const { elf, btf } = await compileC(`SEC("?tp/sched/sched_switch") int optional(void *ctx) { return 0; }\nSEC("xdp") int always(void *ctx) { return 2; }`);
+  const { elf, btf } = await compileC(`SEC("?tp/sched/sched_switch") int optional(void *ctx) { return 0; }\nSEC("xdp") int always(void *ctx) { return 2; }\nchar L[] SEC("license") = "GPL";`);
   const model = buildModel(elf, btf);
   t.deepEqual(model.programs.map((p) => [p.name, p.section, p.kind, p.autoload]), [["always", "xdp", "xdp", true], ["optional", "?tp/sched/sched_switch", "tracepoint", false]]);
   t.deepEqual(model.programs[1]!.target, { type: "tracepoint", category: "sched", event: "sched_switch" });
@@ -216,8 +216,9 @@ test("programs: unknown sections are kind other with a warning; .text functions 
   const model = buildModel(elf, btf, { file: "custom.o" });
   t.deepEqual(model.programs.map((p) => [p.name, p.kind, p.progType]), [["custom", "other", "unspec"]]);
   t.true(model.programs[0]!.instructions > 2);
-  t.is(model.warnings.length, 1);
+  t.is(model.warnings.length, 2);
   t.regex(model.warnings[0]!, /custom\.o: program "custom": section "my\/custom" is not one libbpf knows/);
+  t.regex(model.warnings[1]!, /custom\.o: no license section/);
   t.is(model.license, undefined);
 });
 
