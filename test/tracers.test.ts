@@ -6,7 +6,7 @@ import test from "ava";
 import { execFile, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { createSocket } from "node:dgram";
-import { accessSync, closeSync, mkdirSync, openSync, rmdirSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { accessSync, closeSync, readFileSync, mkdirSync, openSync, rmdirSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { createServer, connect, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
@@ -261,13 +261,20 @@ __attribute__((noinline)) unsigned long burn_cpu_here(unsigned long n) {
   return x;
 }
 int main(void) {
-  time_t end = time(NULL) + 3;
+  time_t end = time(NULL) + 20;
   unsigned long s = 0;
   while (time(NULL) < end) s += burn_cpu_here(1000000);
   printf("%lu\\n", s);
   return 0;
 }
 `;
+
+/** utime + stime of a process in seconds (/proc/PID/stat fields 14 and 15, in clock ticks of 100 Hz). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
 
 test.serial("profile samples a busy process's user stacks and symbolizes them from its ELF symbols", async (t) => {
   if (!(await requireFeature(t, "root", "perf_event", "btf", "gcc"))) return;
@@ -277,9 +284,12 @@ test.serial("profile samples a busy process's user stacks and symbolizes them fr
   const objs = await loadProfile({ constants: { targPid: child.pid!, userStacksOnly: true } });
   const ids = kernelIds(objs);
   try {
+    const cpuStart = cpuSeconds(child.pid!);
     objs.programs.doSample.attach({ event: "cpu-clock", frequency: 199 });
     t.true(linkCount(ids) >= 1, "one perf event link per CPU");
-    await sleep(1200);
+    // Samples only come while the process is on a CPU: wait for 0.4 s of its CPU time (a loaded
+    // machine gives it less than wall time), at most 5 s.
+    await waitFor(() => cpuSeconds(child.pid!) - cpuStart >= 0.4, 5000);
     const usyms = new UserSymbols();
     let samples = 0n;
     let inBurn = 0n;
@@ -291,7 +301,10 @@ test.serial("profile samples a busy process's user stacks and symbolizes them fr
       const frames = (objs.maps.stacks.get(key.userStackId) ?? []).map((ip) => usyms.lookup(key.pid, ip));
       if (frames.includes("burn_cpu_here")) inBurn += count;
     }
-    t.true(samples >= 50n, `~200 samples/s for 1.2 s of a busy process (${samples})`);
+    const cpu = cpuSeconds(child.pid!) - cpuStart;
+    const expected = cpu * 199;
+    t.log(`${samples} samples over ${cpu.toFixed(2)} s of CPU time at 199 Hz (expected ~${Math.round(expected)})`);
+    t.true(Number(samples) >= Math.max(10, expected * 0.5) && Number(samples) <= expected * 1.5 + 20, "sample count matches the CPU time at 199 Hz");
     t.true(inBurn * 2n >= samples, `most samples are in burn_cpu_here (${inBurn}/${samples})`);
     t.is(objs.variables.lostSamples.get(), 0n);
   } finally {
