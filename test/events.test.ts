@@ -266,6 +266,10 @@ test("ringbuf: raw records of every length across the wrap, discarded records sk
     t.is(seq, 20000);
     t.is(bad, 0);
 
+    // One reader per map at a time.
+    t.throws(() => new RingBuf(typed.map), { instanceOf: EventReaderError, message: /another reader of this map is open/ });
+    raw.close();
+
     // Zero-copy views: valid inside the callback.
     t.false(produce(obj, 16, F_VARLEN).stalled);
     const view = new RingBuf(typed.map, undefined, { raw: "view" });

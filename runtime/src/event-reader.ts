@@ -48,6 +48,12 @@ interface Waiter {
   reject(e: unknown): void;
 }
 
+/**
+ * The open reader of each map. Two readers of one ring would both advance its consumer position
+ * (and a second perf buffer would take over the map's per-CPU slots), so a map has one at a time.
+ */
+const readers = new WeakMap<MapHandle, EventReader<unknown, unknown[]>>();
+
 /** Events drained per wakeup at most before the loop gets a turn, and most events queued for pulling readers. */
 export const DEFAULT_MAX_BATCH = 65536;
 
@@ -103,6 +109,20 @@ export abstract class EventReader<E, Extra extends unknown[] = []> implements As
   }
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** Makes this the map's only open reader; subclasses call it right before opening the native side. */
+  protected claimMap(): void {
+    const other = readers.get(this.map);
+    if (other && !other.closed) {
+      throw this.error("EBUSY", "another reader of this map is open (e.g. the object's own `maps.<name>`); close it first");
+    }
+    readers.set(this.map, this as EventReader<unknown, unknown[]>);
+  }
+
+  /** Undoes claimMap() (on close, or when opening failed). */
+  protected releaseMap(): void {
+    if (readers.get(this.map) === (this as EventReader<unknown, unknown[]>)) readers.delete(this.map);
   }
 
   protected error(code: string, detail: string, options?: { cause?: unknown; errno?: number }): EventReaderError {
@@ -428,6 +448,7 @@ export abstract class EventReader<E, Extra extends unknown[] = []> implements As
     try {
       this.closeNative();
     } finally {
+      this.releaseMap();
       this.#failWaiters(this.error("EBADF", "reader is closed"));
       this.map.object.disown(this);
     }

@@ -54,9 +54,11 @@ export class PerfEventArray<E = Uint8Array> extends EventReader<E, [cpu: number]
     if (!Number.isInteger(pages) || pages <= 0 || (pages & (pages - 1)) !== 0) {
       throw new RangeError(`perf events ${map.name}: pagesPerCpu must be a power of two, got ${pages}`);
     }
+    this.claimMap();
     try {
       this.#native = new (addon().PerfBufHandle)(map.fd, pages);
     } catch (e) {
+      this.releaseMap();
       const err = e as { code?: string; errno?: number; message?: string };
       throw this.error(err.code ?? "EINVAL", `open: ${err.message ?? String(e)}`, { cause: e, errno: err.errno });
     }

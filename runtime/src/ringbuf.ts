@@ -85,10 +85,12 @@ export class RingBuf<E = Uint8Array> extends EventReader<E> {
       throw this.error("EINVAL", `map type is ${map.type}, not ringbuf`);
     }
     if (map.object.closed) throw this.error("EBADF", "its object is closed");
+    this.claimMap();
     let native: NativeRingBufHandle;
     try {
       native = new (addon().RingBufHandle)(map.fd);
     } catch (e) {
+      this.releaseMap();
       const err = e as { code?: string; errno?: number; message?: string };
       throw this.error(err.code ?? "EINVAL", `open: ${err.message ?? String(e)}`, { cause: e, errno: err.errno });
     }
