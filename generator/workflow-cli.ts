@@ -30,9 +30,10 @@ export class WorkflowError extends Bpf2tsError {
 
 const asList = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
 
+const isTTY = (io: WorkflowIo): boolean => io.isTTY ?? (process.stderr.isTTY === true && !io.env.CI && io.env.TERM !== "dumb");
+
 function progressFor(io: WorkflowIo, names: readonly string[]): Progress {
-  const tty = io.isTTY ?? (process.stderr.isTTY === true && !io.env.CI && io.env.TERM !== "dumb");
-  return tty ? ttyProgress(io.stderr, names, process.stderr.columns || 100) : plainProgress(io.stdout, names.length, io.stderr);
+  return isTTY(io) ? ttyProgress(io.stderr, names, process.stderr.columns || 100) : plainProgress(io.stdout, names.length, io.stderr);
 }
 
 function jobsOption(v: unknown): number | undefined {
@@ -84,10 +85,21 @@ export function checkCommand(io: WorkflowIo) {
       const config = findConfig(io.cwd, argv.config as string | undefined);
       const programs = selectPrograms(config, asList(argv.programs));
       const jobs = jobsOption(argv.jobs);
-      const outcomes = await runParallel(
-        programs.map((p) => ({ name: p.stem, run: () => checkProgram(config, p, { obj: argv.obj === true, env: io.env }) })),
-        jobs !== undefined ? { concurrency: jobs } : {},
-      );
+      // A live display on a terminal only: in CI the report below is the whole output.
+      const progress = isTTY(io) ? ttyProgress(io.stderr, programs.map((p) => p.stem), process.stderr.columns || 100) : undefined;
+      let outcomes;
+      try {
+        outcomes = await runParallel(
+          programs.map((p) => ({ name: p.stem, run: () => checkProgram(config, p, { obj: argv.obj === true, env: io.env }) })),
+          {
+            ...(jobs !== undefined && { concurrency: jobs }),
+            ...(progress && { progress }),
+            describe: (o) => (!o.ok ? "cannot regenerate" : (o.value as ProgramCheck).files.length ? `${(o.value as ProgramCheck).files.length} file(s) differ` : "up to date"),
+          },
+        );
+      } finally {
+        progress?.close();
+      }
       const checks: ProgramCheck[] = [];
       const failed: string[] = [];
       for (const o of outcomes) {
