@@ -276,7 +276,7 @@ export class LayoutEngine {
   layoutNamed(id: TypeId): CompositeLayout | EnumLayout | undefined {
     const t = this.type(id, "");
     if (t.kind === Kind.Struct || t.kind === Kind.Union) return this.composite(t, { path: typeName(this.stem, t.name), cPath: t.name });
-    if (t.kind === Kind.Enum || t.kind === Kind.Enum64) return this.enumLayout(t);
+    if (t.kind === Kind.Enum || t.kind === Kind.Enum64) return this.enumLayout(t, { path: typeName(this.stem, t.name || `enum_${t.id}`), cPath: t.name });
     if (t.kind === Kind.Typedef) {
       const v = this.value(id, { path: typeName(this.stem, t.name), cPath: t.name });
       if (v.kind === "composite" || v.kind === "enum") return v.ref;
@@ -296,7 +296,7 @@ export class LayoutEngine {
         return { kind: "pointer" };
       case Kind.Enum:
       case Kind.Enum64:
-        return { kind: "enum", ref: this.enumLayout(t) };
+        return { kind: "enum", ref: this.enumLayout(t, at) };
       case Kind.Struct:
       case Kind.Union:
         return { kind: "composite", ref: this.composite(t, at) };
@@ -338,12 +338,13 @@ export class LayoutEngine {
     this.aliases.set(t.id, { typeId: t.id, cName: t.name, name, target });
   }
 
-  private enumLayout(t: Type & { kind: Kind.Enum | Kind.Enum64 }): EnumLayout {
+  private enumLayout(t: Type & { kind: Kind.Enum | Kind.Enum64 }, at: Visit): EnumLayout {
     const known = this.enums.get(t.id);
     if (known) return known;
     const cName = t.name;
-    // Anonymous enums (`enum { A, B } x`) are named after their values' common use: by id, stably.
-    const name = cName ? typeName(this.stem, cName) : typeName(this.stem, `enum_${t.id}`);
+    // Anonymous enums (`enum { A, B } state`) are named from where they are first reached, like
+    // anonymous structs (`ExecEventState`).
+    const name = cName ? typeName(this.stem, cName) : at.path;
     this.typeNames.claim(name, cName ? `enum ${cName}` : `enum #${t.id}`);
     const size = t.size;
     if (![1, 2, 4, 8].includes(size)) throw new LayoutError(t.id, cName, `enum of ${size} bytes is not supported`);

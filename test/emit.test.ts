@@ -195,8 +195,8 @@ test("enums are const objects with their values; ENUM64 values are bigints", (t)
   t.is(types.TypesBig.HUGE, 0xffffffff00000000n);
   t.is(types.TypesWide64.W_NEG, -2n);
   const buf = new DataView(new ArrayBuffer(types.TypesEnums.size));
-  types.TypesEnums.encode({ c: types.TypesColor.BLUE, s: types.TypesSign.NEG, b: types.TypesBig.HUGE, w: types.TypesWide64.W_NEG }, buf);
-  t.deepEqual(types.TypesEnums.decode(buf), { c: 4, s: -1, b: 0xffffffff00000000n, w: -2n });
+  types.TypesEnums.encode({ c: types.TypesColor.BLUE, s: types.TypesSign.NEG, b: types.TypesBig.HUGE, w: types.TypesWide64.W_NEG, level: types.TypesEnumsLevel.LEVEL_HIGH }, buf);
+  t.deepEqual(types.TypesEnums.decode(buf), { c: 4, s: -1, b: 0xffffffff00000000n, w: -2n, level: 2 });
 });
 
 test("a flexible array member decodes what the buffer holds past its offset", (t) => {
