@@ -3,7 +3,7 @@
 
 import test from "ava";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -65,6 +65,18 @@ function layoutAsserts(btf: Btf, filter: (index: number) => boolean, skip: Set<s
     }
   }
   return { lines, structs };
+}
+
+/** vmlinux's BTF and header, built once for the tests that need them. */
+let vmlinuxCache: { btf: ParsedBtf; header: string; ms: number } | undefined;
+function vmlinux() {
+  if (!vmlinuxCache) {
+    const btf = parseBtf(readFileSync(VMLINUX), { file: VMLINUX });
+    const start = performance.now();
+    const header = formatCHeader(btf);
+    vmlinuxCache = { btf, header, ms: performance.now() - start };
+  }
+  return vmlinuxCache;
 }
 
 function objectBtf(rel: string): ParsedBtf {
@@ -161,10 +173,8 @@ test("vmlinux: header compiles, CO-RE reads work, and sampled structs match BTF"
     else t.pass();
     return;
   }
-  const btf = parseBtf(readFileSync(VMLINUX), { file: VMLINUX });
-  const start = performance.now();
-  const header = formatCHeader(btf);
-  t.log(`vmlinux.h: ${header.length} bytes in ${(performance.now() - start).toFixed(0)} ms`);
+  const { btf, header, ms } = vmlinux();
+  t.log(`vmlinux.h: ${header.length} bytes in ${ms.toFixed(0)} ms`);
   // The same types, under the same names (including `___N` renames), as bpftool defines.
   const defined = (h: string) => [...h.matchAll(/^(?:struct|union|enum) \w+ \{(?:\};)?$|^typedef .*$/gm)].map((m) => m[0].replace(/\s+/g, "")).sort(); // spacing differs (`* const`)
   const bpftool = execFileSync("bpftool", ["btf", "dump", "file", VMLINUX, "format", "c"], { encoding: "utf8", maxBuffer: 256 << 20 });
@@ -197,4 +207,32 @@ test("vmlinux: header compiles, CO-RE reads work, and sampled structs match BTF"
     "}",
   ].join("\n") + "\n";
   compile(header, source);
+});
+
+test("vmlinux: the project's tracers (bpf/*/*.bpf.c) compile against the generated header", (t) => {
+  if (!existsSync(VMLINUX)) {
+    t.log(`kernel feature missing: ${VMLINUX} (CONFIG_DEBUG_INFO_BTF)`);
+    if (requireKernel) t.fail("BPF2TS_REQUIRE_KERNEL=1 but the kernel has no BTF");
+    else t.pass();
+    return;
+  }
+  const bpfDir = join(root, "bpf");
+  const sources = existsSync(bpfDir)
+    ? readdirSync(bpfDir, { withFileTypes: true }).filter((d) => d.isDirectory())
+        .map((d) => join(bpfDir, d.name, `${d.name}.bpf.c`)).filter((f) => existsSync(f))
+    : [];
+  if (sources.length === 0) return t.pass("no tracers in this checkout");
+  const dir = mkdtempSync(join(tmpdir(), "bpf2ts-vmlinux-h-"));
+  try {
+    writeFileSync(join(dir, "vmlinux.h"), vmlinux().header);
+    // One clang process, syntax and semantics only: the header is what is under test.
+    execFileSync(CLANG, ["-target", "bpf", "-D__TARGET_ARCH_x86", "-g", "-fsyntax-only", `-I${dir}`, `-I${bpfDir}`, ...sources],
+      { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    t.log(`${sources.length} tracers compile`);
+    t.pass();
+  } catch (e) {
+    t.fail(`clang failed:\n${(e as { stderr?: string }).stderr ?? e}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
