@@ -4,17 +4,17 @@
 import test from "ava";
 import { spawnSync } from "node:child_process";
 import dgram from "node:dgram";
-import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { once } from "node:events";
-import { codecs, loadObjectSync, type BpfError, socketFd, type BpfObject, type IterLink, type Variable, type VariableDescriptor } from "@bpf2ts/runtime";
+import { cgroup2Root, codecs, loadObjectSync, type BpfError, socketFd, type BpfObject, type IterLink, type Variable, type VariableDescriptor } from "@bpf2ts/runtime";
 import { buildC, buildGo, compileBpf, descriptor, missingReason, requireFeature } from "./helpers/kernel.js";
 
 const globals = [
   "raw_tp_count", "raw_tp_last_id", "tp_btf_count", "tp_btf_last_id", "uprobe_count", "uprobe_a", "uprobe_b",
   "uprobe_pid", "uretprobe_count", "uretprobe_ret", "perf_samples", "perf_target_samples", "xdp_packets",
-  "xdp_bytes", "tc_packets", "socket_seen", "socket_dropped", "kprobe_hits",
+  "xdp_bytes", "tc_packets", "socket_seen", "socket_dropped", "kprobe_hits", "cgroup_packets",
 ] as const;
 type Global = (typeof globals)[number];
 
@@ -294,6 +294,29 @@ test.serial("socket filter: drops datagrams starting with DROP on the receiving 
   } finally {
     server.close();
     obj.close();
+  }
+});
+
+test.serial("cgroup_skb egress: counts exactly the datagrams a process in the cgroup sends", async (t) => {
+  if (!(await requireFeature(t, "root", "cgroup_skb", "clang"))) return;
+  const root = cgroup2Root();
+  if (!existsSync(join(root, "cgroup.procs"))) return void t.fail(`no cgroup v2 hierarchy at ${root}`);
+  const cg = join(root, `bpf2ts-test-${process.pid}`);
+  mkdirSync(cg, { recursive: true });
+  const { obj, v } = load(["on_cgroup_egress"]);
+  try {
+    const link = obj.programs.on_cgroup_egress!.attach({ cgroup: cg });
+    // A shell joins the cgroup, then becomes a Node process that sends 5 datagrams to :47115.
+    const send = `const s=require("dgram").createSocket("udp4");let n=0;const go=()=>s.send("x",47115,"127.0.0.1",()=>{if(++n<5)go();else s.close()});go();`;
+    const r = spawnSync("sh", ["-c", `echo $$ > ${cg}/cgroup.procs && exec ${process.execPath} -e '${send}'`], { encoding: "utf8" });
+    t.is(r.status, 0, r.stderr);
+    // Our own datagrams to that port (outside the cgroup) are not counted.
+    await udpToLoopback(47115, ["y", "y"]);
+    t.is(v.cgroup_packets.get(), 5n);
+    link.close();
+  } finally {
+    obj.close();
+    rmdirSync(cg);
   }
 });
 

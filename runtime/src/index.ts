@@ -8,7 +8,7 @@ export {
   type LoadOptions, type ObjectSpec, type ProgramSpec, type MapSpec, type AnyMap,
 } from "./object.js";
 export {
-  Program, kindOfSection, socketFd,
+  Program, kindOfSection, socketFd, cgroup2Root,
   type ProgramKind, type AttachOptions, type InterfaceRef, type TestRunOptions, type TestRunResult,
 } from "./programs.js";
 export { Link, IterLink, LinkSet } from "./links.js";

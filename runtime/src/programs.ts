@@ -52,6 +52,7 @@ export interface AttachOptions {
   tc: InterfaceRef & { direction?: "ingress" | "egress"; priority?: number; handle?: number };
   /** A socket fd (see `socketFd()` for Node sockets). */
   socket: { fd: number };
+  /** A cgroup v2 directory (default: the root of the cgroup v2 mount). */
   cgroup_skb: { cgroup?: string };
   cgroup_sock: { cgroup?: string };
   iter: Record<string, never>;
@@ -190,6 +191,19 @@ function findBinary(path: string): string {
     // no ldconfig: keep the name as given
   }
   return path;
+}
+
+/** Where the cgroup v2 hierarchy is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified on hybrid systems). */
+export function cgroup2Root(): string {
+  try {
+    for (const line of readFileSync("/proc/self/mounts", "utf8").split("\n")) {
+      const [, dir, type] = line.split(" ");
+      if (type === "cgroup2" && dir) return dir;
+    }
+  } catch {
+    // fall through
+  }
+  return "/sys/fs/cgroup";
 }
 
 /** The fd of a Node socket (net.Socket, dgram.Socket) for `socket` attach options. */
@@ -332,7 +346,7 @@ export class Program<K extends ProgramKind = ProgramKind> {
       }
       case "cgroup_skb":
       case "cgroup_sock": {
-        const cg = str("cgroup") ?? "/sys/fs/cgroup";
+        const cg = str("cgroup") ?? cgroup2Root();
         return [this.call(() => A.attachCgroup(obj, name, cg), "attach cgroup")];
       }
       case "iter":

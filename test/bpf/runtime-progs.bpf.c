@@ -24,6 +24,7 @@ __u64 tc_packets = 0;
 __u64 socket_seen = 0;
 __u64 socket_dropped = 0;
 __u64 kprobe_hits = 0;
+__u64 cgroup_packets = 0;
 
 static __always_inline bool is_target(void) {
   // The main thread only (its tid is the tgid): Node's other threads make syscalls of their own.
@@ -110,6 +111,17 @@ int on_socket(struct __sk_buff *skb) {
     return 0;
   }
   return skb->len;
+}
+
+// cgroup_skb egress: counts UDP datagrams to port 47115 leaving the cgroup; lets everything pass.
+SEC("cgroup_skb/egress")
+int on_cgroup_egress(struct __sk_buff *skb) {
+  struct iphdr ip;
+  if (bpf_skb_load_bytes(skb, 0, &ip, sizeof ip) || ip.version != 4 || ip.protocol != 17) return 1;
+  struct udphdr udp;
+  if (bpf_skb_load_bytes(skb, ip.ihl * 4, &udp, sizeof udp)) return 1;
+  if (udp.dest == bpf_htons(47115)) __sync_fetch_and_add(&cgroup_packets, 1);
+  return 1;
 }
 
 SEC("iter/task")
