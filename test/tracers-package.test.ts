@@ -10,6 +10,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { requireFeature } from "./helpers/kernel.js";
 import { repoRoot } from "./tracers-support.js";
+import { packageFiles, writePackageFiles, sourceSummary } from "../generator/package.js";
+import type { ObjectModel } from "../generator/model.js";
 
 const execFileP = promisify(execFile);
 const tsc = join(repoRoot, "node_modules", "typescript", "bin", "tsc");
@@ -128,4 +130,32 @@ export async function watch(): Promise<string[]> {
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+});
+
+test("package writing refuses bad names and never clobbers a directory that is not a package", (t) => {
+  const model = {} as ObjectModel; // the name is checked before the model is read
+  const err = t.throws(() => packageFiles({ stem: "x", generated: new Map([["x.ts", ""]]), model, name: "Bad Name", bpf2tsVersion: "0", runtimeVersion: "0" }));
+  t.is(err?.name, "PackageError");
+  t.regex(err!.message, /not a valid npm package name/);
+  const missing = t.throws(() => packageFiles({ stem: "x", generated: new Map(), model, bpf2tsVersion: "0", runtimeVersion: "0" }));
+  t.regex(missing!.message, /no x\.ts/);
+
+  const work = mkdtempSync(join(tmpdir(), "bpf2ts-pkg-"));
+  try {
+    const precious = join(work, "notes");
+    mkdirSync(precious);
+    writeFileSync(join(precious, "keep.txt"), "mine");
+    const clobber = t.throws(() => writePackageFiles(precious, new Map([["package.json", "{}"]])));
+    t.is(clobber?.name, "PackageError");
+    t.is(readFileSync(join(precious, "keep.txt"), "utf8"), "mine", "left untouched");
+    // An earlier package is replaced whole: stale files do not survive.
+    const pkg = join(work, "pkg");
+    writePackageFiles(pkg, new Map([["package.json", "{}"], ["src/old.ts", "old"]]));
+    writePackageFiles(pkg, new Map([["package.json", "{}"], ["src/new.ts", "new"]]));
+    t.deepEqual(files(pkg), ["package.json", "src/new.ts"]);
+    t.deepEqual(readdirSync(work).sort(), ["notes", "pkg"], "no temporary directories left behind");
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  t.regex(sourceSummary(join(repoRoot, "bpf/tcpstates/tcpstates.bpf.c")) ?? "", /^tcpstates: every TCP state change/);
 });
