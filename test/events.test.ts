@@ -123,11 +123,14 @@ const producerSource = `
 #include <string.h>
 #include <unistd.h>
 #include <linux/types.h>
+#include <sys/prctl.h>
+#include <signal.h>
 #include <bpf/bpf.h>
 struct produce_args { __u32 n, flags; __u64 done; __u32 stalled, pad; };
 int main(int argc, char **argv) {
   unsigned long long left = strtoull(argv[1], NULL, 0), stalls = 0;
   unsigned batch = atoi(argv[2]), flags = atoi(argv[3]);
+  prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test process */
   while (left > 0) {
     struct produce_args a;
     memset(&a, 0, sizeof(a));
@@ -160,7 +163,7 @@ function producerProcess(progFd: number, total: number, opts: { batch?: number; 
   return {
     done,
     stop: async () => {
-      child.kill();
+      if (child.exitCode === null && child.signalCode === null) child.kill();
       await done;
     },
   };
@@ -229,6 +232,7 @@ test("ringbuf: a concurrent producer's 300k events arrive in order, many per wak
       });
     });
     const producer = producerProcess(obj.programs.produce!.fd, total);
+    t.teardown(() => producer.stop());
     await all;
     const { stalls, code } = await producer.done;
     t.is(code, 0);
@@ -396,6 +400,7 @@ test("ringbuf: closing from a callback while a producer floods the ring does not
     typed.close();
     const rb = new RingBuf(typed.map, undefined, { raw: "view" });
     const producer = producerProcess(obj.programs.produce!.fd, 1e12);
+    t.teardown(() => producer.stop());
     let kept: Uint8Array | undefined;
     const closedAt = 20_000;
     await new Promise<void>((resolve) => {
