@@ -7,7 +7,7 @@ import { relative, resolve } from "node:path";
 import type { Argv } from "yargs";
 import { checkProgram, formatReport, type ProgramCheck } from "./check.js";
 import { findConfig, selectPrograms } from "./config.js";
-import { Bpf2tsError } from "./errors.js";
+import { Bpf2tsError, UsageError } from "./errors.js";
 import { generateAll } from "./generate-all.js";
 import { runParallel, plainProgress, ttyProgress, type Progress } from "./parallel.js";
 import { initProject } from "./init.js";
@@ -52,6 +52,12 @@ export function configOptions(y: Argv): Argv {
 
 /** `bpf2ts generate` with no source: every configured program (or those named). */
 export async function generateConfigured(argv: Record<string, unknown>, stems: readonly string[], io: WorkflowIo): Promise<void> {
+  // Per-program options on the command line would be silently ignored here: say where they belong.
+  const single = ["cc", "cflags", "type", "event", "output-stem", "makebase", "package"].filter((k) => argv[k] !== undefined);
+  if (asList(argv["--"]).length) single.push("-- <clang flags>");
+  if (single.length) {
+    throw new UsageError(`generate: ${single.map((k) => (k.startsWith("-") ? k : `--${k}`)).join(", ")} ${single.length > 1 ? "apply" : "applies"} to one program (bpf2ts generate <stem> <file.bpf.c>); for configured programs put ${single.length > 1 ? "them" : "it"} in the config`);
+  }
   const config = findConfig(io.cwd, argv.config as string | undefined);
   const programs = selectPrograms(config, stems);
   const progress = progressFor(io, programs.map((p) => p.stem));

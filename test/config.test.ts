@@ -131,6 +131,10 @@ test("the CLI reports config errors with the key path and exit code 1", async (t
       t.regex(r.stderr, /^bpf2ts: bpf2ts\.config\.json: programs\[0\]\.target: unknown target "bpfle"/m);
       t.notRegex(r.stderr, /internal error/);
     }
+    // Per-program flags with no program named are a usage error, not silently dropped.
+    const flags = await cli(dir, ["generate", "--cflags", "-DX", "--", "-I", "inc"]);
+    t.is(flags.code, 2);
+    t.regex(flags.stderr, /generate: --cflags, -- <clang flags> apply to one program \(bpf2ts generate <stem> <file\.bpf\.c>\); for configured programs put them in the config/);
   } finally {
     cleanup(dir);
   }
