@@ -31,6 +31,10 @@ export type LostCallback = (cpu: number, count: number) => void;
 /**
  * Reads a perf event array's samples: `onEvent((event, cpu) => …)`, `onBatch`, `read()`,
  * `events()` or `consume()`, plus `lost` / `lostByCpu` / `onLost()` for samples the kernel dropped.
+ *
+ * Samples of one CPU arrive in order; across CPUs the order is per wakeup (CPU by CPU). The kernel
+ * reports losses when it next has room in that CPU's buffer, so `lost` can lag until the next
+ * sample. Events (raw views included) are copies owned by JS, safe to keep. One open reader per map.
  */
 export class PerfEventArray<E = Uint8Array> extends EventReader<E, [cpu: number]> {
   #native: NativePerfBufHandle;

@@ -58,6 +58,24 @@ type MaybeStruct<E> = Codec<E> & { view?: (v: DataView, o?: number) => E };
 /**
  * Reads a ring buffer map's events: `onEvent(cb)` / `onBatch(cb)` from the event loop, or
  * `read()` / `for await (const e of rb.events())`, or `consume()` synchronously.
+ *
+ * ```ts
+ * const obj = await loadExec();
+ * await obj.attach();
+ * for await (const e of obj.maps.events.events({ signal })) console.log(e.pid, e.comm);
+ * ```
+ *
+ * - Events are decoded with the codec straight from the ring's memory; decoded objects are plain
+ *   copies. Raw views (`raw: "view"`) and lazy views (`lazy: true`) point into the ring and are only
+ *   valid until the `onEvent` callback returns; after `close()` they read as empty.
+ * - Each wakeup hands over everything available (up to `maxBatch`), then the ring space is released.
+ * - Losses: ring buffers have no kernel-side loss counter. When the ring is full,
+ *   `bpf_ringbuf_reserve`/`bpf_ringbuf_output` fail in the BPF program, which must count its own
+ *   drops (a global variable is the usual way). `discarded` counts records the program discarded.
+ * - One open reader per map: the object's `maps.<name>` is one; close it before making another
+ *   (e.g. with other options).
+ * - Pulling readers (`read`, `events`) stop polling while nobody waits, so a slow reader leaves
+ *   events in the ring (the kernel's backpressure) rather than in memory.
  */
 export class RingBuf<E = Uint8Array> extends EventReader<E> {
   /** Data bytes of the ring (the map's max_entries). */
