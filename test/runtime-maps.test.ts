@@ -199,6 +199,12 @@ test.serial("pinning: LIBBPF_PIN_BY_NAME under pinPath, reuse on reload, openPin
       (obj.maps.hash as HashMap<number, Pair>).pin(`${dir}/hash-explicit`);
       t.true(existsSync(`${dir}/hash-explicit`));
     })();
+    // pinMaps: "all" pins every (non-internal) map under pinPath.
+    const all = `${dir}/all`;
+    mkdirSync(all);
+    await withMaps(() => {
+      for (const m of ["hash", "arr", "pcpu_hash", "pcpu_arr", "lru", "pinned"]) t.true(existsSync(`${all}/${m}`), m);
+    }, { pinPath: all, pinMaps: "all" })();
     t.throws(() => openPinnedMap(`${dir}/nope`), { name: "BpfError", code: "ENOENT" } as never);
   } finally {
     rmSync(dir, { recursive: true, force: true });
