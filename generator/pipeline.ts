@@ -83,7 +83,17 @@ export async function buildOutputs(o: GenerateOptions): Promise<BuiltOutput> {
   if (!o.source && !o.objects?.length) throw new UsageError("generate: a C source (or --obj FILE) is required");
   const warnings: string[] = [];
   const sourceText = o.source ? (await readInput(resolve(cwd, o.source), o.source)).toString("utf8") : undefined;
-  const scan = sourceText !== undefined ? scanSourceTree(resolve(cwd, o.source!), o.source!, (p) => (p === resolve(cwd, o.source!) ? sourceText : readTextOrUndefined(p))) : undefined;
+  let scan: SourceScan | undefined;
+  if (sourceText !== undefined) {
+    const sourcePath = resolve(cwd, o.source!);
+    try {
+      scan = scanSourceTree(sourcePath, o.source!, (p) => (p === sourcePath ? sourceText : readTextOrUndefined(p)));
+    } catch (e) {
+      // The scan only adds event types and docs: without it the module is still right, just less typed.
+      if ((e as Error).name !== "SourceError") throw e;
+      warnings.push(`${(e as Error).message}; generating without event types and doc comments from the source`);
+    }
+  }
   if (scan) warnings.push(...scan.warnings.map((w) => `${o.source}: ${w}`));
 
   let clang: Tool | undefined;

@@ -5,8 +5,8 @@
 // `__type`, `__array`) and `SEC("…")` are not C that a parser can place, so they are blanked to
 // spaces first (keeping every offset and line), with each SEC's string remembered by position.
 
-import Parser from "tree-sitter";
-import C from "tree-sitter-c";
+import { createRequire } from "node:module";
+import type Parser from "tree-sitter";
 import { SourceError } from "./errors.js";
 
 type Node = Parser.SyntaxNode;
@@ -42,10 +42,21 @@ export const emptyDocs: SourceDocs = { types: {}, fields: {}, maps: {}, programs
 
 let parser: Parser | undefined;
 
+/**
+ * tree-sitter is a native addon: loaded on first use, so commands that never scan (inspect without
+ * --source, --help) neither pay for it nor fail when its binary is broken.
+ */
 function getParser(): Parser {
   if (!parser) {
-    parser = new Parser();
-    parser.setLanguage(C as unknown as Parser.Language);
+    const require = createRequire(import.meta.url);
+    try {
+      const TreeSitter = require("tree-sitter") as typeof Parser;
+      const language = require("tree-sitter-c") as Parser.Language;
+      parser = new TreeSitter();
+      parser.setLanguage(language);
+    } catch (e) {
+      throw new SourceError(`source scan: tree-sitter-c could not be loaded (${(e as Error).message}); reinstall with npm ci`, { cause: e });
+    }
   }
   return parser;
 }
@@ -148,10 +159,11 @@ function matchParen(t: string, open: number): number {
 /** Scans C source text. `file` is only used in messages. */
 export function scanSource(text: string, file: string): SourceScan {
   const { text: blanked, secs } = blankMacros(text);
+  const parser = getParser();
   let tree: Parser.Tree;
   try {
     // The default 32 KiB buffer makes tree-sitter fail on larger inputs; give it the whole file.
-    tree = getParser().parse(blanked, undefined, { bufferSize: Math.max(32 * 1024, blanked.length * 2 + 1024) });
+    tree = parser.parse(blanked, undefined, { bufferSize: Math.max(32 * 1024, blanked.length * 2 + 1024) });
   } catch (e) {
     throw new SourceError(`${file}: tree-sitter could not parse the source: ${(e as Error).message}`, { file, cause: e });
   }
