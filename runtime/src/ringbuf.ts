@@ -39,13 +39,15 @@ export interface RingBufOptions {
   /**
    * Events without a codec are raw bytes. `"copy"` (default): a fresh Uint8Array per event, safe to
    * keep. `"view"`: a Uint8Array over the ring's own memory — no copy, but only valid until the
-   * `onEvent` callback returns (the kernel reuses the space afterwards, and `close()` detaches it).
+   * `onEvent` callback returns (the kernel reuses the space afterwards, and `close()` detaches it),
+   * and read-only: the kernel maps ring data read-only, so writing into a view faults the process.
    * Queued and batched events (read(), events(), onBatch, consume()) are always copies.
    */
   raw?: "copy" | "view";
   /**
    * With a `Struct` codec: hand `onEvent` callbacks lazy views (`codec.view`) over the ring memory
-   * instead of decoded objects — valid only until the callback returns, like raw views.
+   * instead of decoded objects — valid only until the callback returns, and read-only (do not use
+   * their setters), like raw views.
    */
   lazy?: boolean;
   /** Most events handled per wakeup (and queued for read()/events()). Default 65536. */
