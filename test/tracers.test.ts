@@ -6,7 +6,7 @@ import test from "ava";
 import { execFile, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { createSocket } from "node:dgram";
-import { accessSync, closeSync, readFileSync, mkdirSync, openSync, rmdirSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { accessSync, chmodSync, closeSync, copyFileSync, readFileSync, mkdirSync, openSync, rmdirSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { createServer, connect, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
@@ -79,6 +79,33 @@ test.serial("execsnoop marks argument vectors longer than it captures", async (t
     t.deepEqual(e.args.slice(0, 16), ["/bin/true", ...args.slice(0, 15)]);
   } finally {
     objs.close();
+  }
+});
+
+test.serial("execsnoop counts the events a full ring buffer drops: read + lost = execs", async (t) => {
+  if (!(await requireFeature(t, "root", "tracepoint", "ringbuf", "btf"))) return;
+  // A uniquely named copy of true(1), so the comm filter sees only our execs.
+  const name = `b2t${process.pid}`.slice(0, 15);
+  const dir = join(tmpdir(), `bpf2ts-lost-${process.pid}`);
+  mkdirSync(dir, { recursive: true });
+  const bin = join(dir, name);
+  copyFileSync("/bin/true", bin);
+  chmodSync(bin, 0o755);
+  const objs = await loadExecsnoop({ constants: { targComm: name } });
+  try {
+    await objs.attach();
+    // Nobody reads while 400 execs run: the 256 KiB ring holds ~164 events of 1584 bytes.
+    const execs = 400;
+    await execFileP("sh", ["-c", `i=0; while [ $i -lt ${execs} ]; do ${bin}; i=$((i+1)); done`]);
+    const read = objs.maps.events.consume();
+    const lost = objs.variables.lostEvents.get();
+    t.log(`${read.length} read, ${lost} lost`);
+    t.true(lost > 0n, "the ring overflowed");
+    t.true(read.every((e) => e.comm === name));
+    t.is(BigInt(read.length) + lost, BigInt(execs), "every exec is either delivered or counted as lost");
+  } finally {
+    objs.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

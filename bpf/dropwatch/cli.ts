@@ -2,7 +2,7 @@
 // dropwatch: prints packets the kernel drops, with the drop reason, the dropping function and
 // (with --stack) the kernel stack, and a per-reason summary when it stops.
 
-import { type CliSpec, drain, intOption, main, out, parseCli, reportLost, stringOption, toJson, untilStopped, UsageError } from "../lib/cli.js";
+import { type CliSpec, drain, intOption, main, out, parseCli, stringOption, toJson, untilStopped, UsageError, watchLost } from "../lib/cli.js";
 import { clock, sumCpus } from "../lib/format.js";
 import { KernelSymbols } from "../lib/symbolize.js";
 import { symbolicValues } from "../lib/tracefs.js";
@@ -50,13 +50,14 @@ main(spec.name, async () => {
       }
     };
     objs.maps.events.onEvent(print);
+    const stopLost = watchLost(() => objs.variables.lostEvents.get(), "drop events");
     await untilStopped(duration);
     drain(objs.maps.events, print);
     if (!v.json) {
       const summary = [...objs.maps.reasonCounts.entries()].map(([r, perCpu]) => [r, sumCpus(perCpu)] as const).filter(([, n]) => n > 0n);
       if (summary.length) process.stderr.write(`drops by reason: ${summary.map(([r, n]) => `${reasonName(r)} ${n}`).join(", ")}\n`);
     }
-    reportLost("drop events", objs.variables.lostEvents.get());
+    stopLost();
   } finally {
     objs.close();
   }

@@ -2,7 +2,7 @@
 // execsnoop: prints every exec on the system as it happens (bcc's execsnoop, on bpf2ts).
 
 import { clock } from "../lib/format.js";
-import { type CliSpec, drain, intOption, main, out, parseCli, reportLost, stringOption, toJson, untilStopped } from "../lib/cli.js";
+import { type CliSpec, drain, intOption, main, out, parseCli, stringOption, toJson, untilStopped, watchLost } from "../lib/cli.js";
 import { loadExecsnoop, type ExecsnoopEvent } from "./execsnoop.js";
 
 const spec = {
@@ -45,9 +45,10 @@ main(spec.name, async () => {
       }
     };
     objs.maps.events.onEvent(print);
+    const stopLost = watchLost(() => objs.variables.lostEvents.get(), "exec events");
     await untilStopped(duration);
     drain(objs.maps.events, print);
-    reportLost("exec events", objs.variables.lostEvents.get());
+    stopLost();
   } finally {
     objs.close(); // detaches the links and frees the maps
   }

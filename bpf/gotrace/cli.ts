@@ -3,7 +3,7 @@
 // changes and heap allocations, with goroutine ids — through uprobes on runtime.newproc1,
 // runtime.casgstatus and runtime.mallocgc (amd64, Go ≥ 1.17 register ABI).
 
-import { type CliSpec, drain, intOption, main, out, parseCli, reportLost, stringOption, toJson, untilStopped, UsageError } from "../lib/cli.js";
+import { type CliSpec, drain, intOption, main, out, parseCli, stringOption, toJson, untilStopped, UsageError, watchLost } from "../lib/cli.js";
 import { clock } from "../lib/format.js";
 import { GoBinary, go119Offsets, goroutineStatus } from "../lib/go-binary.js";
 import { loadGotrace, type GotraceEvent } from "./gotrace.js";
@@ -75,9 +75,10 @@ main(spec.name, async () => {
       else out(`${clock()} ${String(e.pid).padEnd(7)} ${String(e.goid).padStart(6)} ${kind.padEnd(10)} ${text}`);
     };
     objs.maps.events.onEvent(print);
+    const stopLost = watchLost(() => objs.variables.lostEvents.get(), "Go runtime events");
     await untilStopped(duration);
     drain(objs.maps.events, print);
-    reportLost("Go runtime events", objs.variables.lostEvents.get());
+    stopLost();
   } finally {
     objs.close();
   }

@@ -3,7 +3,7 @@
 // uprobe on net/http.serverHandler.ServeHTTP's entry and one on each of its RET instructions
 // (uretprobes would break Go's stack handling).
 
-import { type CliSpec, drain, intOption, main, numberOption, out, parseCli, reportLost, stringOption, toJson, untilStopped, UsageError } from "../lib/cli.js";
+import { type CliSpec, drain, intOption, main, numberOption, out, parseCli, stringOption, toJson, untilStopped, UsageError, watchLost } from "../lib/cli.js";
 import { clock, duration as fmtDuration } from "../lib/format.js";
 import { GoBinary, go119Offsets } from "../lib/go-binary.js";
 import { loadHttptrace, type HttptraceEvent } from "./httptrace.js";
@@ -61,9 +61,10 @@ main(spec.name, async () => {
       else out(`${clock()} ${String(e.pid).padEnd(7)} ${String(e.goid).padStart(6)} ${e.method.padEnd(7)} ${String(e.status || "-").padStart(6)} ${fmtDuration(e.durationNs).padStart(9)} ${e.path}`);
     };
     objs.maps.events.onEvent(print);
+    const stopLost = watchLost(() => objs.variables.lostEvents.get(), "requests");
     await untilStopped(duration);
     drain(objs.maps.events, print);
-    reportLost("requests", objs.variables.lostEvents.get());
+    stopLost();
   } finally {
     objs.close();
   }

@@ -139,7 +139,27 @@ process.stdout.on("error", (e: NodeJS.ErrnoException) => {
 
 /** The lost-events line printed when a tracer stops (to stderr, so `--json` output stays clean). */
 export function reportLost(what: string, lost: bigint | number): void {
-  if (BigInt(lost) > 0n) process.stderr.write(`${lost} ${what} lost (ring buffer full or map full)\n`);
+  if (BigInt(lost) > 0n) process.stderr.write(`${lost} ${what} lost in total (ring buffer full or map full)\n`);
+}
+
+/**
+ * Reports lost events as they happen: every `everyMs` the kernel-side counter (a `.bss` variable the
+ * BPF program increments when its ring buffer or map is full) is read, and growth is printed to stderr.
+ * Returns a function that stops watching and prints the total.
+ */
+export function watchLost(read: () => bigint, what: string, everyMs = 1000): () => void {
+  let last = 0n;
+  const check = () => {
+    const now = read();
+    if (now > last) process.stderr.write(`${now - last} ${what} lost (ring buffer full)\n`);
+    last = now;
+  };
+  const timer = setInterval(check, everyMs);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    reportLost(what, read());
+  };
 }
 
 /** Runs a CLI's main, mapping UsageError to exit code 2 and other errors to 1 with "name: message". */

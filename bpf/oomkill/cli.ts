@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // oomkill: prints every OOM kill with the victim's memory and the task that ran out of memory.
 
-import { type CliSpec, drain, intOption, main, out, parseCli, reportLost, toJson, untilStopped } from "../lib/cli.js";
+import { type CliSpec, drain, intOption, main, out, parseCli, toJson, untilStopped, watchLost } from "../lib/cli.js";
 import { clock } from "../lib/format.js";
 import { loadOomkill, type OomkillEvent } from "./oomkill.js";
 
@@ -27,9 +27,10 @@ main(spec.name, async () => {
       }
     };
     objs.maps.events.onEvent(print);
+    const stopLost = watchLost(() => objs.variables.lostEvents.get(), "OOM events");
     await untilStopped(duration);
     drain(objs.maps.events, print);
-    reportLost("OOM events", objs.variables.lostEvents.get());
+    stopLost();
   } finally {
     objs.close();
   }

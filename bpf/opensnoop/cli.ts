@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // opensnoop: prints openat() calls with path, flags and result (bcc's opensnoop, on bpf2ts).
 
-import { type CliSpec, drain, intOption, main, out, parseCli, reportLost, stringOption, toJson, untilStopped } from "../lib/cli.js";
+import { type CliSpec, drain, intOption, main, out, parseCli, stringOption, toJson, untilStopped, watchLost } from "../lib/cli.js";
 import { clock } from "../lib/format.js";
 import { loadOpensnoop, type OpensnoopEvent } from "./opensnoop.js";
 
@@ -53,9 +53,10 @@ main(spec.name, async () => {
       else out(`${clock()} ${String(e.pid).padEnd(7)} ${e.comm.padEnd(16)} ${String(e.fd).padStart(3)} ${String(e.err).padStart(3)} ${e.fname}`);
     };
     objs.maps.events.onEvent(print);
+    const stopLost = watchLost(() => objs.variables.lostEvents.get(), "open events");
     await untilStopped(duration);
     drain(objs.maps.events, print);
-    reportLost("open events", objs.variables.lostEvents.get());
+    stopLost();
   } finally {
     objs.close();
   }

@@ -2,7 +2,7 @@
 // tcpstates: prints TCP state changes with endpoints and time spent in the previous state (bcc's
 // tcpstates, on bpf2ts).
 
-import { type CliSpec, drain, intOption, main, out, parseCli, reportLost, toJson, untilStopped } from "../lib/cli.js";
+import { type CliSpec, drain, intOption, main, out, parseCli, toJson, untilStopped, watchLost } from "../lib/cli.js";
 import { clock } from "../lib/format.js";
 import { AF_INET, AF_INET6, formatAddress, tcpState } from "../lib/net.js";
 import { loadTcpstates, type TcpstatesEvent } from "./tcpstates.js";
@@ -42,9 +42,10 @@ main(spec.name, async () => {
       }
     };
     objs.maps.events.onEvent(print);
+    const stopLost = watchLost(() => objs.variables.lostEvents.get(), "state changes");
     await untilStopped(duration);
     drain(objs.maps.events, print);
-    reportLost("state changes", objs.variables.lostEvents.get());
+    stopLost();
   } finally {
     objs.close();
   }
