@@ -1,6 +1,7 @@
-// `bpf2ts vmlinux`: vmlinux.h printed in TypeScript (formatCHeader) from the running kernel's BTF must
-// compile every tracer of the collection (bpf/*/*.bpf.c) with clang, exactly as they are built. Plus
-// the command's file handling: -o written atomically, stdout, ELF input, clear errors.
+// `bpf2ts vmlinux`: the command's vmlinux.h (formatCHeader, from the running kernel's BTF) must build
+// every tracer of the collection (bpf/*/*.bpf.c) into objects with the tracers' own flags, and one of
+// them must load (CO-RE against the live kernel). Plus the command's file handling: -o written
+// atomically, stdout, ELF input, clear errors. (test/btf-vmlinux-h.test.ts checks the printer itself.)
 
 import test from "ava";
 import { execFile } from "node:child_process";
@@ -9,7 +10,7 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { KERNEL_BTF, vmlinuxHeader } from "../generator/vmlinux.js";
-import { requireKernel } from "./helpers/kernel.js";
+import { descriptor, requireFeature, requireKernel } from "./helpers/kernel.js";
 import { cli, repoRoot } from "./helpers/workflow-project.js";
 
 const run = promisify(execFile);
@@ -69,6 +70,19 @@ test("vmlinux.h from the kernel's BTF compiles every tracer in bpf/", async (t) 
     }));
     t.deepEqual(failures, [], failures.join("\n\n"));
     t.log(`compiled ${tracers.length} tracers: ${tracers.join(" ")}`);
+
+    // Usable, not just compilable: a tracer built on this header passes the verifier, its CO-RE
+    // relocations resolved against the running kernel.
+    if (failures.length === 0 && tracers.includes("execsnoop") && (await requireFeature(t, "root", "bpf", "tracepoint", "ringbuf"))) {
+      const { loadObjectSync } = await import("@bpf2ts/runtime");
+      const obj = loadObjectSync(descriptor("execsnoop", readFileSync(join(dir, "execsnoop.o"))));
+      try {
+        t.true(Object.keys(obj.programs).length >= 2, Object.keys(obj.programs).join(" "));
+        t.log(`execsnoop built on the generated header loaded: ${Object.keys(obj.programs).join(", ")}`);
+      } finally {
+        obj.close();
+      }
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
