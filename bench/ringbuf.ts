@@ -5,12 +5,13 @@
 // CPU pinning as the yardstick's run.sh (consumer on CPU 0, producer on CPU 1).
 //
 // Sections: `concurrent` (producer and consumer at once, block mode, adaptive wakeup — the main
-// table) and `drain` (the producer pre-fills a large ring and exits; then the consumer drains it).
+// table), `drop` (the same, but a full ring loses events: drops show who keeps up) and `drain` (the
+// producer pre-fills a large ring and exits; then the consumer drains it).
 // The yardstick is copied to a temp dir and built there (its own directory is read-only).
 //
 //   node dist/bench/ringbuf.js            or   BENCH_ONLY=ringbuf npm run bench
 //   env: RB_TOTAL (5000000) RB_RING (16777216) RB_ROUNDS (3) RB_DRAIN_TOTAL (6000000)
-//        RB_DRAIN_RING (536870912) RB_SECTIONS ("concurrent drain") RB_CONS_CPU (0) RB_PROD_CPU (1)
+//        RB_DRAIN_RING (536870912) RB_SECTIONS ("concurrent drop drain") RB_CONS_CPU (0) RB_PROD_CPU (1)
 //        RB_YARDSTICK (/work/shared/yardstick/ringbuf)
 
 import { execFileSync, spawnSync } from "node:child_process";
@@ -83,7 +84,7 @@ function options(): RingbufBenchOptions {
     rounds: Number(env("RB_ROUNDS", "3")),
     drainTotal: Number(env("RB_DRAIN_TOTAL", "6000000")),
     drainRing: Number(env("RB_DRAIN_RING", String(512 << 20))),
-    sections: env("RB_SECTIONS", "concurrent drain").split(/[\s,]+/).filter(Boolean),
+    sections: env("RB_SECTIONS", "concurrent drop drain").split(/[\s,]+/).filter(Boolean),
     consCpu: Number(env("RB_CONS_CPU", "0")),
     prodCpu: Number(env("RB_PROD_CPU", "1")),
     yardstick: env("RB_YARDSTICK", "/work/shared/yardstick/ringbuf"),
@@ -197,6 +198,15 @@ export async function runRingbufBench(partial: Partial<RingbufBenchOptions> = {}
       ring: o.ring,
       total: o.total,
       extra: { c: [], go: [], node: [] },
+    });
+  }
+  if (o.sections.includes("drop")) {
+    plan.push({
+      key: "drop",
+      title: `Drop mode (the producer never waits; lost events counted), adaptive wakeup: ${o.total} attempts, ring ${o.ring} B`,
+      ring: o.ring,
+      total: o.total,
+      extra: { c: ["--drop"], go: ["-drop"], node: ["--drop"] },
     });
   }
   if (o.sections.includes("drain")) {
