@@ -216,7 +216,10 @@ export function buildModel(elf: ElfFile, btf: Btf, opts: ModelOptions = {}): Obj
     const override = opts.events?.[m.name];
     const spelling = eventSpellings[m.name];
     let out: MapModel = withDoc(m, docs.maps[m.name]);
-    if (spelling !== undefined) {
+    if (override !== undefined && !EVENT_MAP_TYPES.has(m.type)) {
+      throw new ModelError(`${file}: --event ${m.name}=${override}: map "${m.name}" is a ${m.type} map, not a ring buffer or perf event array`, { file, symbol: m.name });
+    }
+    if (spelling !== undefined && EVENT_MAP_TYPES.has(m.type)) {
       const typeId = resolveTypeName(btf, spelling);
       if (typeId === undefined) missing.add(spelling);
       const event: EventTypeRef = { cType: spelling, ...(typeId !== undefined && { typeId }), origin: override !== undefined ? "override" : "source" };

@@ -283,12 +283,15 @@ test("maps: every attribute, inner maps and initial values", async (t) => {
 
 test("maps: --event overrides resolve against BTF, unknown maps are errors", async (t) => {
   const { elf, btf } = await compileC(MAPS);
-  const model = buildModel(elf, btf, { file: "maps.o", events: { lru: "struct event", events: "struct event" } });
-  const lru = model.maps.find((m) => m.name === "lru")!;
-  t.deepEqual(lru.event, { cType: "struct event", typeId: resolveTypeName(btf, "struct event"), origin: "override" });
+  const model = buildModel(elf, btf, { file: "maps.o", events: { perf: "struct event", events: "struct event" } });
+  const perf = model.maps.find((m) => m.name === "perf")!;
+  t.deepEqual(perf.event, { cType: "struct event", typeId: resolveTypeName(btf, "struct event"), origin: "override" });
   // struct event is lru's value type, so the object's BTF has it.
-  t.is(btf.types[lru.event!.typeId!]?.name, "event");
+  t.is(btf.types[perf.event!.typeId!]?.name, "event");
   t.deepEqual(model.missingTypes, []);
+  t.false(model.warnings.some((w) => /event type unknown/.test(w)));
+  const notEvents = t.throws(() => buildModel(elf, btf, { file: "maps.o", events: { lru: "struct event" } }));
+  t.regex(notEvents!.message, /--event lru=struct event: map "lru" is a lru_hash map, not a ring buffer or perf event array/);
   const err = t.throws(() => buildModel(elf, btf, { file: "maps.o", events: { nope: "struct event" } }));
   t.regex(err!.message, /--event nope=struct event: the object has no map "nope"/);
 });
