@@ -98,3 +98,19 @@ test.serial("logLevel keeps the verifier log of a successful load", async (t) =>
     obj.close();
   }
 });
+
+test.serial("loadObject verifies off the JS thread; its failures carry the verifier log too", async (t) => {
+  if (!(await requireFeature(t, "root", "bpf", "tracepoint", "clang"))) return;
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 1);
+  const start = performance.now();
+  const obj = await loadObject(basic());
+  const ms = performance.now() - start;
+  clearInterval(timer);
+  obj.close();
+  t.log(`load took ${ms.toFixed(1)} ms, the event loop ran ${ticks} timer callbacks meanwhile`);
+  t.true(ticks > 0, "timers ran while the object loaded");
+  const e = await t.throwsAsync<BpfError>(loadObject(descriptor("bad", compileBpf("runtime-bad.bpf.c"))), { name: "BpfError" });
+  t.is(e!.program, "bad_deref");
+  t.regex(e!.log, /invalid mem access/);
+});

@@ -44,6 +44,8 @@ export interface NativeObject {
   setLogLevel(level: number): void;
   /** Returns what libbpf printed while loading. */
   load(): string;
+  /** The same on the libuv thread pool; the object is busy (EBUSY) until it settles. */
+  loadAsync(): Promise<string>;
   programFd(program: string): number;
   mapFd(map: string): number;
   programLog(program: string): string | undefined;

@@ -27,6 +27,7 @@ void NativeObject::Init(Napi::Env env, Napi::Object exports) {
                                      InstanceMethod("setAutoload", &NativeObject::SetAutoload),
                                      InstanceMethod("setLogLevel", &NativeObject::SetLogLevel),
                                      InstanceMethod("load", &NativeObject::Load),
+                                     InstanceMethod("loadAsync", &NativeObject::LoadAsync),
                                      InstanceMethod("programFd", &NativeObject::ProgramFd),
                                      InstanceMethod("mapFd", &NativeObject::MapFd),
                                      InstanceMethod("programLog", &NativeObject::ProgramLog),
@@ -92,6 +93,7 @@ NativeObject* NativeObject::From(const Napi::Value& v) {
 
 bpf_object* NativeObject::Live(Napi::Env env) {
   if (obj_ == nullptr) ThrowErrno(env, EBADF, "object is closed");
+  if (loading_) ThrowErrno(env, EBUSY, "object is being loaded");
   return obj_;
 }
 
@@ -233,6 +235,62 @@ Napi::Value NativeObject::Load(const Napi::CallbackInfo& info) {
   return Napi::String::New(env, log.text());
 }
 
+namespace {
+
+// bpf_object__load on the libuv thread pool: the verifier and CO-RE relocation (which parses the
+// kernel's BTF) can take tens of milliseconds, which the JS thread should not wait out.
+class LoadWorker : public Napi::AsyncWorker {
+ public:
+  LoadWorker(Napi::Env env, Napi::Object self, bpf_object* obj, bool* loading, bool* loaded)
+      : Napi::AsyncWorker(env, "bpf2ts:load"), deferred_(Napi::Promise::Deferred::New(env)), obj_(obj),
+        loading_(loading), loaded_(loaded) {
+    self_ = Napi::Persistent(self);  // keeps the object alive until the load is done
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    LogCapture log;  // thread-local: captures what libbpf prints on this pool thread
+    err_ = bpf_object__load(obj_);
+    text_ = log.text();
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    *loading_ = false;
+    if (err_) {
+      Napi::Error e = ErrnoError(env, err_, std::string("load object ") + bpf_object__name(obj_));
+      e.Set("log", Napi::String::New(env, text_));
+      deferred_.Reject(e.Value());
+      return;
+    }
+    *loaded_ = true;
+    deferred_.Resolve(Napi::String::New(env, text_));
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference self_;
+  bpf_object* obj_;
+  bool* loading_;
+  bool* loaded_;
+  int err_ = 0;
+  std::string text_;
+};
+
+}  // namespace
+
+// loadAsync(): Promise<string>, rejected like load() throws. The object is busy (EBUSY) until then.
+Napi::Value NativeObject::LoadAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bpf_object* obj = Live(env);
+  if (loaded_) ThrowErrno(env, EALREADY, "object already loaded");
+  auto* w = new LoadWorker(env, info.This().As<Napi::Object>(), obj, &loading_, &loaded_);
+  loading_ = true;
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
 Napi::Value NativeObject::ProgramFd(const Napi::CallbackInfo& info) {
   RequireArgs(info, 1, "programFd");
   return Napi::Number::New(info.Env(), bpf_program__fd(Program(info.Env(), StrArg(info, 0))));
@@ -282,6 +340,7 @@ Napi::Value NativeObject::Mmap(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value NativeObject::Close(const Napi::CallbackInfo& info) {
+  if (loading_) ThrowErrno(info.Env(), EBUSY, "close: object is being loaded");
   Release(true);
   return info.Env().Undefined();
 }

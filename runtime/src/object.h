@@ -34,6 +34,7 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
   Napi::Value SetAutoload(const Napi::CallbackInfo& info);
   Napi::Value SetLogLevel(const Napi::CallbackInfo& info);
   Napi::Value Load(const Napi::CallbackInfo& info);
+  Napi::Value LoadAsync(const Napi::CallbackInfo& info);
   Napi::Value ProgramFd(const Napi::CallbackInfo& info);
   Napi::Value MapFd(const Napi::CallbackInfo& info);
   Napi::Value ProgramLog(const Napi::CallbackInfo& info);
@@ -42,6 +43,7 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
 
   bpf_object* obj_ = nullptr;
   bool loaded_ = false;
+  bool loading_ = false;
   // libbpf parses the ELF lazily from this buffer until load, so it lives as long as the object.
   std::vector<uint8_t> elf_;
   // Views over mmapped globals: detached before the mapping goes away, so JS can never touch it.

@@ -435,24 +435,39 @@ function setConstants(d: ObjectDescriptor, native: NativeObject, values: Record<
  * with errno, the failing program and the verifier log (tail in the message, all of it in `.log`).
  */
 export async function loadObject<C = Record<string, unknown>>(descriptor: ObjectDescriptor, opts: LoadOptions<C> = {}): Promise<BpfObject> {
-  return loadObjectSync(descriptor, opts);
+  // The load itself (verifier, CO-RE against the kernel's BTF) runs off the JS thread.
+  return load(descriptor, opts, (native) => native.loadAsync());
 }
 
-/** `loadObject` without the promise, for scripts and tests. */
+/** `loadObject` without the promise (the verifier runs on the calling thread), for scripts and tests. */
 export function loadObjectSync<C = Record<string, unknown>>(descriptor: ObjectDescriptor, opts: LoadOptions<C> = {}): BpfObject {
+  return load(descriptor, opts, (native) => native.load());
+}
+
+function load<C, R extends string | Promise<string>>(descriptor: ObjectDescriptor, opts: LoadOptions<C>, run: (n: NativeObject) => R): R extends Promise<string> ? Promise<BpfObject> : BpfObject;
+function load<C>(descriptor: ObjectDescriptor, opts: LoadOptions<C>, run: (n: NativeObject) => string | Promise<string>): BpfObject | Promise<BpfObject> {
   const pinRoot = opts.pinPath && opts.pinMaps !== "all" ? opts.pinPath : undefined;
   const native = open(descriptor, opts.btfPath, pinRoot);
+  let sections = new Map<string, string>();
+  const failed = (e: unknown): never => {
+    native.close();
+    throw fromNative(e, { context: `load ${descriptor.name}`, sectionOf: (p) => sections.get(p) });
+  };
+  const finish = (): BpfObject => {
+    try {
+      return new BpfObject(descriptor, native);
+    } catch (e) {
+      native.close();
+      throw e;
+    }
+  };
+  let pending: string | Promise<string>;
   try {
     configure(descriptor, native, opts);
-    try {
-      native.load();
-    } catch (e) {
-      const sections = new Map(native.programs().map((p) => [p.name, p.section]));
-      throw fromNative(e, { context: `load ${descriptor.name}`, sectionOf: (p) => sections.get(p) });
-    }
-    return new BpfObject(descriptor, native);
+    sections = new Map(native.programs().map((p) => [p.name, p.section]));
+    pending = run(native);
   } catch (e) {
-    native.close();
-    throw e;
+    return failed(e);
   }
+  return typeof pending === "string" ? finish() : pending.then(finish, failed);
 }
