@@ -30,10 +30,15 @@ export class WorkflowError extends Bpf2tsError {
 
 const asList = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
 
-const isTTY = (io: WorkflowIo): boolean => io.isTTY ?? (process.stderr.isTTY === true && !io.env.CI && io.env.TERM !== "dumb");
+/**
+ * Whether a live display fits: a terminal (not CI, not TERM=dumb) tall enough for one line per
+ * program, since lines scrolled off the top can no longer be redrawn.
+ */
+const isTTY = (io: WorkflowIo, lines = 0): boolean =>
+  io.isTTY ?? (process.stderr.isTTY === true && !io.env.CI && io.env.TERM !== "dumb" && lines < (process.stderr.rows || 24) - 1);
 
 function progressFor(io: WorkflowIo, names: readonly string[]): Progress {
-  return isTTY(io) ? ttyProgress(io.stderr, names, process.stderr.columns || 100) : plainProgress(io.stdout, names.length, io.stderr);
+  return isTTY(io, names.length) ? ttyProgress(io.stderr, names, process.stderr.columns || 100) : plainProgress(io.stdout, names.length, io.stderr);
 }
 
 function jobsOption(v: unknown): number | undefined {
@@ -92,7 +97,7 @@ export function checkCommand(io: WorkflowIo) {
       const programs = selectPrograms(config, asList(argv.programs));
       const jobs = jobsOption(argv.jobs);
       // A live display on a terminal only: in CI the report below is the whole output.
-      const progress = isTTY(io) ? ttyProgress(io.stderr, programs.map((p) => p.stem), process.stderr.columns || 100) : undefined;
+      const progress = isTTY(io, programs.length) ? ttyProgress(io.stderr, programs.map((p) => p.stem), process.stderr.columns || 100) : undefined;
       let outcomes;
       try {
         outcomes = await runParallel(
