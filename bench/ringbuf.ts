@@ -12,7 +12,7 @@
 //   node dist/bench/ringbuf.js            or   BENCH_ONLY=ringbuf npm run bench
 //   env: RB_TOTAL (5000000) RB_RING (16777216) RB_ROUNDS (3) RB_DRAIN_TOTAL (6000000)
 //        RB_DRAIN_RING (536870912) RB_SECTIONS ("concurrent drop drain") RB_CONS_CPU (0) RB_PROD_CPU (1)
-//        RB_YARDSTICK (/work/shared/yardstick/ringbuf)
+//        RB_YARDSTICK (/work/shared/yardstick/ringbuf) RB_RECORD (1: also go-readinto vs bpf2ts-rec)
 
 import { execFileSync, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
@@ -33,6 +33,8 @@ export interface RingbufBenchOptions {
   consCpu: number;
   prodCpu: number;
   yardstick: string;
+  /** Also run go-readinto and bpf2ts-rec (RingBuf.onRecord) in every section. */
+  withRecord: boolean;
 }
 
 /** One RESULT line (and its PRODUCER line), parsed. */
@@ -66,7 +68,7 @@ export interface SectionSummary {
   title: string;
   consumers: ConsumerSummary[];
   /** bpf2ts ÷ Go and bpf2ts ÷ C, on median events/s and on events per CPU-second. */
-  ratios: { vsGo: number; vsC: number; vsGoCpu: number; vsCCpu: number };
+  ratios: { vsGo: number; vsC: number; vsGoCpu: number; vsCCpu: number; recVsGoReadinto: number; recVsC: number };
 }
 
 export interface RingbufBenchResult {
@@ -88,6 +90,7 @@ function options(): RingbufBenchOptions {
     consCpu: Number(env("RB_CONS_CPU", "0")),
     prodCpu: Number(env("RB_PROD_CPU", "1")),
     yardstick: env("RB_YARDSTICK", "/work/shared/yardstick/ringbuf"),
+    withRecord: env("RB_RECORD", "1") !== "0",
   };
 }
 
@@ -135,7 +138,8 @@ const median = (xs: number[]) => {
 };
 
 function summarize(section: string, title: string, runs: RunResult[], labels: string[]): SectionSummary {
-  const consumers = labels.map((c): ConsumerSummary => {
+  const present = labels.filter((c) => runs.some((r) => r.section === section && r.consumer === c));
+  const consumers = present.map((c): ConsumerSummary => {
     const mine = runs.filter((r) => r.section === section && r.consumer === c);
     const ok = mine.filter((r) => r.ok);
     const num = (r: RunResult, k: string) => Number(r.fields[k] ?? 0);
@@ -154,20 +158,21 @@ function summarize(section: string, title: string, runs: RunResult[], labels: st
       failures: mine.length - ok.length,
     };
   });
-  const by = (l: string) => consumers.find((c) => c.consumer === l)!;
-  const ours = by("bpf2ts");
-  const go = by("go-decode");
-  const c = by("c-poll");
-  const ratio = (a: number, b: number) => (b > 0 ? a / b : 0);
+  const by = (l: string) => consumers.find((c) => c.consumer === l);
+  const ratio = (a: ConsumerSummary | undefined, b: ConsumerSummary | undefined, k: "eventsPerSecond" | "eventsPerCpuSecond") =>
+    a && b && b[k] > 0 ? a[k] / b[k] : 0;
+  const [ours, go, c, rec, goInto] = [by("bpf2ts"), by("go-decode"), by("c-poll"), by("bpf2ts-rec"), by("go-readinto")];
   return {
     section,
     title,
     consumers,
     ratios: {
-      vsGo: ratio(ours.eventsPerSecond, go.eventsPerSecond),
-      vsC: ratio(ours.eventsPerSecond, c.eventsPerSecond),
-      vsGoCpu: ratio(ours.eventsPerCpuSecond, go.eventsPerCpuSecond),
-      vsCCpu: ratio(ours.eventsPerCpuSecond, c.eventsPerCpuSecond),
+      vsGo: ratio(ours, go, "eventsPerSecond"),
+      vsC: ratio(ours, c, "eventsPerSecond"),
+      vsGoCpu: ratio(ours, go, "eventsPerCpuSecond"),
+      vsCCpu: ratio(ours, c, "eventsPerCpuSecond"),
+      recVsGoReadinto: ratio(rec, goInto, "eventsPerSecond"),
+      recVsC: ratio(rec, c, "eventsPerSecond"),
     },
   };
 }
@@ -185,7 +190,9 @@ export async function runRingbufBench(partial: Partial<RingbufBenchOptions> = {}
     return empty(`building the yardstick failed: ${(e as Error).message.split("\n")[0]}`);
   }
   const consumerJs = join(here, "ringbuf", "consumer.js");
-  const labels = ["c-poll", "go-decode", "bpf2ts"];
+  // bpf2ts-rec (RingBuf.onRecord, fields read in place) is shown next to go-readinto: the reader
+  // without per-event objects. The ratios are taken on bpf2ts (decoded objects) vs go-decode.
+  const labels = ["c-poll", "go-decode", "bpf2ts", "go-readinto", "bpf2ts-rec"];
   const runs: RunResult[] = [];
   const sections: SectionSummary[] = [];
   const prod = String(o.prodCpu);
@@ -223,6 +230,10 @@ export async function runRingbufBench(partial: Partial<RingbufBenchOptions> = {}
       runs.push(runOne(p.key, "c-poll", ["./rbcons", "--label", "c-poll", "--prod-cpu", prod, "--method", "poll", ...p.extra.c, "--ring", String(p.ring), "--total", String(p.total)], dir, o.consCpu));
       runs.push(runOne(p.key, "go-decode", ["./gocons", "-label", "go-decode", "-prod-cpu", prod, "-variant", "decode", ...p.extra.go, "-ring", String(p.ring), "-total", String(p.total)], join(dir, "gocons"), o.consCpu));
       runs.push(runOne(p.key, "bpf2ts", [process.execPath, consumerJs, "--dir", dir, "--label", "bpf2ts", "--prod-cpu", prod, "--variant", "decode", ...p.extra.node, "--ring", String(p.ring), "--total", String(p.total)], dir, o.consCpu));
+      if (o.withRecord) {
+        runs.push(runOne(p.key, "go-readinto", ["./gocons", "-label", "go-readinto", "-prod-cpu", prod, "-variant", "readinto", ...p.extra.go, "-ring", String(p.ring), "-total", String(p.total)], join(dir, "gocons"), o.consCpu));
+        runs.push(runOne(p.key, "bpf2ts-rec", [process.execPath, consumerJs, "--dir", dir, "--label", "bpf2ts-rec", "--prod-cpu", prod, "--variant", "record", ...p.extra.node, "--ring", String(p.ring), "--total", String(p.total)], dir, o.consCpu));
+      }
     }
     sections.push(summarize(p.key, p.title, runs, labels));
   }
@@ -235,16 +246,19 @@ export function formatRingbufBench(r: RingbufBenchResult): string {
   const f = (n: number, d = 0) => n.toFixed(d);
   for (const s of r.sections) {
     lines.push(`-- ${s.title}`);
-    lines.push(`${"consumer".padEnd(10)} ${"runs".padStart(4)} ${"events/s".padStart(10)} ${"(min - max)".padStart(23)} ${"drop%".padStart(6)} ${"cpu_s".padStart(6)} ${"ev/cpu-s".padStart(10)} ${"ring-full".padStart(9)} ${"gaps".padStart(5)}`);
+    lines.push(`${"consumer".padEnd(11)} ${"runs".padStart(4)} ${"events/s".padStart(10)} ${"(min - max)".padStart(23)} ${"drop%".padStart(6)} ${"cpu_s".padStart(6)} ${"ev/cpu-s".padStart(10)} ${"ring-full".padStart(9)} ${"gaps".padStart(5)}`);
     for (const c of s.consumers) {
       lines.push(
-        `${c.consumer.padEnd(10)} ${String(c.runs).padStart(4)} ${f(c.eventsPerSecond).padStart(10)} ${`(${f(c.minEventsPerSecond)} - ${f(c.maxEventsPerSecond)})`.padStart(23)} ${f(c.dropPct, 3).padStart(6)} ${f(c.cpuSeconds, 3).padStart(6)} ${f(c.eventsPerCpuSecond).padStart(10)} ${f(c.ringFull).padStart(9)} ${f(c.gaps).padStart(5)}${c.failures ? `  (${c.failures} failed)` : ""}`,
+        `${c.consumer.padEnd(11)} ${String(c.runs).padStart(4)} ${f(c.eventsPerSecond).padStart(10)} ${`(${f(c.minEventsPerSecond)} - ${f(c.maxEventsPerSecond)})`.padStart(23)} ${f(c.dropPct, 3).padStart(6)} ${f(c.cpuSeconds, 3).padStart(6)} ${f(c.eventsPerCpuSecond).padStart(10)} ${f(c.ringFull).padStart(9)} ${f(c.gaps).padStart(5)}${c.failures ? `  (${c.failures} failed)` : ""}`,
       );
     }
     const v = (x: number, t: number) => (x >= t ? "meets" : "MISSES");
     lines.push(
       `ratios: bpf2ts/Go ${f(s.ratios.vsGo, 2)}× (target ≥ 1.0: ${v(s.ratios.vsGo, 1)}), bpf2ts/C ${f(s.ratios.vsC, 2)}× (target ≥ 0.5: ${v(s.ratios.vsC, 0.5)}); per CPU-second: /Go ${f(s.ratios.vsGoCpu, 2)}×, /C ${f(s.ratios.vsCCpu, 2)}×`,
     );
+    if (s.ratios.recVsGoReadinto > 0) {
+      lines.push(`in place (no object per event): bpf2ts-rec/go-readinto ${f(s.ratios.recVsGoReadinto, 2)}×, bpf2ts-rec/C ${f(s.ratios.recVsC, 2)}×`);
+    }
     lines.push("");
   }
   for (const run of r.runs.filter((x) => !x.ok)) lines.push(`FAILED ${run.section} ${run.consumer}: ${run.error}`);

@@ -248,6 +248,35 @@ test("ringbuf: a concurrent producer's 300k events arrive in order, many per wak
   }
 });
 
+test("ringbuf: onRecord hands records over in place, without decoding", async (t) => {
+  if (!(await requireFeature(t, "root", "ringbuf", "clang"))) return;
+  const obj = await ringObject(["produce"]);
+  try {
+    const rb = obj.maps.events as RingBuf<Event>;
+    const seqs: number[] = [];
+    let wrong = 0;
+    const done = new Promise<void>((resolve) => {
+      rb.onRecord((data, offset, length) => {
+        const seq = Number(data.getBigUint64(offset + Event.fields.seq!.offset, LE));
+        if (length !== Event.size || data.getUint32(offset + Event.fields.pid!.offset, LE) !== process.pid) wrong++;
+        seqs.push(seq);
+        if (seqs.length === 3000) resolve();
+      });
+    });
+    for (let i = 0; i < 3; i++) produce(obj, 1000);
+    await done;
+    t.is(wrong, 0);
+    t.deepEqual(seqs, Array.from({ length: 3000 }, (_, i) => i));
+    // Switching back to decoded events.
+    const next = new Promise<Event>((resolve) => rb.onEvent(resolve));
+    produce(obj, 1);
+    t.is((await next).seq, 3000n);
+    t.is(seqs.length, 3000, "the record callback was replaced");
+  } finally {
+    obj.close();
+  }
+});
+
 test("ringbuf: raw records of every length across the wrap, discarded records skipped", async (t) => {
   if (!(await requireFeature(t, "root", "ringbuf", "clang"))) return;
   const obj = await ringObject(["produce"]);

@@ -20,7 +20,7 @@
 import { addon } from "./addon.js";
 import type { Codec } from "./codec.js";
 import type { NativeRingBufHandle } from "./events-addon.js";
-import { EventReader, type Sink } from "./event-reader.js";
+import { type CallbackOptions, type EventCallback, EventReader, type Sink } from "./event-reader.js";
 import type { MapHandle } from "./handles.js";
 
 // Header bits: BUSY is bit 31 (tested as `header < 0` on the Int32Array), DISCARD bit 30.
@@ -53,6 +53,14 @@ export interface RingBufOptions {
   /** Most events handled per wakeup (and queued for read()/events()). Default 65536. */
   maxBatch?: number;
 }
+
+/**
+ * A record in place: its bytes are `data[offset, offset + length)`, in the ring's own memory. Valid
+ * (and read-only) only while the callback runs.
+ */
+export type RecordCallback = (data: DataView, offset: number, length: number) => void;
+
+const ignore = (): void => undefined;
 
 /** `view` of a `Struct`, present when the codec is one. */
 type MaybeStruct<E> = Codec<E> & { view?: (v: DataView, o?: number) => E };
@@ -98,6 +106,7 @@ export class RingBuf<E = Uint8Array> extends EventReader<E> {
   #raw: "copy" | "view";
   #lazy: boolean;
   #discarded = 0;
+  #onRecord: RecordCallback | undefined;
 
   constructor(map: MapHandle, codec?: Codec<E>, options: RingBufOptions = {}) {
     super(map, options.maxBatch);
@@ -149,6 +158,33 @@ export class RingBuf<E = Uint8Array> extends EventReader<E> {
     return Number(Atomics.load(this.#producerPos, 0)) - this.#pos;
   }
 
+  /**
+   * The fastest way to read: `cb(data, offset, length)` per record, no decoding and no allocation.
+   * Read just the fields you need with the codec's field offsets, e.g.
+   * `data.getUint32(offset + Event.fields.pid.offset, LE)`. The memory is the ring's: valid only
+   * during the callback, and read-only. Otherwise like `onEvent` (replaces it; `stop()` ends it).
+   */
+  onRecord(cb: RecordCallback, options?: CallbackOptions): this {
+    super.onEvent(ignore, options);
+    this.#onRecord = cb;
+    return this;
+  }
+
+  override onEvent(cb: EventCallback<E, []>, options?: CallbackOptions): this {
+    this.#onRecord = undefined;
+    return super.onEvent(cb, options);
+  }
+
+  override onBatch(cb: (events: E[]) => void, options?: CallbackOptions): this {
+    this.#onRecord = undefined;
+    return super.onBatch(cb, options);
+  }
+
+  override stop(): void {
+    this.#onRecord = undefined;
+    super.stop();
+  }
+
   protected startPoll(onReadable: (errno?: number) => void): void {
     this.#native.start(onReadable);
   }
@@ -171,6 +207,7 @@ export class RingBuf<E = Uint8Array> extends EventReader<E> {
     const minLen = this.#minLen;
     const lazy = this.#lazy && !copy;
     const rawView = this.#raw === "view" && !copy;
+    const onRecord = copy ? undefined : this.#onRecord;
     // Publishing consumer_pos costs a BigInt, so it is done every PUBLISH_EVERY bytes and at the end.
     const publishEvery = Math.min(65536, this.size >>> 2);
     let pos = this.#pos;
@@ -194,6 +231,11 @@ export class RingBuf<E = Uint8Array> extends EventReader<E> {
         off = (off + step) & mask;
         if ((header & DISCARD_BIT) !== 0) {
           discarded++;
+        } else if (onRecord !== undefined) {
+          n++;
+          this.delivered++;
+          onRecord(data, at, len);
+          if (!this.#open) return n;
         } else {
           if (len < minLen) throw this.#short(len, pos - step);
           let event: E;
