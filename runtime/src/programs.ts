@@ -255,7 +255,7 @@ export class Program<K extends ProgramKind = ProgramKind> {
 
   /** Attaches with options for this kind (defaults from the section name where it names a target). */
   attach(...args: AttachArgs<K>): LinkOf<K> {
-    this.fd; // loaded and open
+    void this.fd; // throws unless loaded and open
     const opts = (args[0] ?? {}) as Record<string, unknown>;
     const natives = this.attachNative(opts);
     const link = this.kind === "iter" ? new IterLink(this.name, natives, this.host.owner) : new Link(this.name, natives, this.host.owner);
@@ -264,7 +264,7 @@ export class Program<K extends ProgramKind = ProgramKind> {
 
   /** Attaches as libbpf would from the SEC() name alone (what `BpfObject.attach()` uses). */
   attachAuto(): Link {
-    this.fd;
+    void this.fd; // throws unless loaded and open
     const n = this.call(() => addon().attachAuto(this.native, this.name), "attach");
     return this.kind === "iter" ? new IterLink(this.name, [n], this.host.owner) : new Link(this.name, [n], this.host.owner);
   }
