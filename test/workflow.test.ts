@@ -30,7 +30,8 @@ test("generates every program; a second run skips; a header change rebuilds only
     t.notRegex(first.stdout, /\x1b\[/);
     const after1 = treeHashes(dir);
 
-    const second = await cli(dir, ["generate"]);
+    // From a subdirectory: the same config (found upwards), the same cache, paths shown from there.
+    const second = await cli(join(dir, "bpf"), ["generate"]);
     t.is(second.code, 0);
     t.deepEqual(counts(second.stdout), [0, 2]);
     t.regex(second.stdout, /a: up to date/);
