@@ -11,6 +11,7 @@
 // C does, with union members grouped so an encoder can pick one; bitfields carry their storage unit.
 
 import { Kind, type Btf, type Member, type Type, type TypeId } from "./btf/types.js";
+import { cDeclaration, kindName } from "./c-decl.js";
 import { Bpf2tsError } from "./errors.js";
 import { memberName, NameScope, pascalCase, typeName } from "./names.js";
 
@@ -532,7 +533,7 @@ export class LayoutEngine {
 
   /** The C declaration of `name` with type `id`, as a reader would write it (`const char *argv[4]`). */
   cDecl(id: TypeId, name: string): string {
-    return declare(this.btf, id, name, 0);
+    return cDeclaration(this.btf, id, name);
   }
 }
 
@@ -557,58 +558,3 @@ function withPadding(fields: readonly FieldNode[], size: number): FieldNode[] {
 }
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-
-function kindName(kind: Kind): string {
-  return (
-    ["VOID", "INT", "PTR", "ARRAY", "STRUCT", "UNION", "ENUM", "FWD", "TYPEDEF", "VOLATILE", "CONST", "RESTRICT", "FUNC", "FUNC_PROTO", "VAR", "DATASEC", "FLOAT", "DECL_TAG", "TYPE_TAG", "ENUM64"][kind] ??
-    `#${kind}`
-  );
-}
-
-/** A small C declarator printer for TSDoc (`u64 (*fn)(int)`, `char comm[16]`, `const volatile u32 x`). */
-function declare(btf: Btf, id: TypeId, inner: string, depth: number): string {
-  const t = btf.types[id];
-  if (t === undefined || depth > 32) return `<type ${id}> ${inner}`.trim();
-  const withName = (base: string): string => (inner ? `${base} ${inner}` : base);
-  switch (t.kind) {
-    case Kind.Void:
-      return withName("void");
-    case Kind.Int:
-    case Kind.Float:
-    case Kind.Typedef:
-      return withName(t.name);
-    case Kind.Struct:
-      return withName(t.name ? `struct ${t.name}` : "struct { … }");
-    case Kind.Union:
-      return withName(t.name ? `union ${t.name}` : "union { … }");
-    case Kind.Enum:
-    case Kind.Enum64:
-      return withName(t.name ? `enum ${t.name}` : "enum { … }");
-    case Kind.Fwd:
-      return withName(`${t.union ? "union" : "struct"} ${t.name}`);
-    case Kind.Const:
-    case Kind.Volatile:
-    case Kind.Restrict: {
-      const q = t.kind === Kind.Const ? "const" : t.kind === Kind.Volatile ? "volatile" : "restrict";
-      const target = btf.types[t.type];
-      // Qualifiers of a pointer go after the star; of anything else, before the type.
-      if (target?.kind === Kind.Ptr) return declare(btf, t.type, `${q} ${inner}`.trim(), depth + 1);
-      return `${q} ${declare(btf, t.type, inner, depth + 1)}`;
-    }
-    case Kind.TypeTag:
-      return declare(btf, t.type, inner, depth + 1);
-    case Kind.Ptr: {
-      const target = btf.types[t.type];
-      const needsParens = target?.kind === Kind.Array || target?.kind === Kind.FuncProto;
-      return declare(btf, t.type, needsParens ? `(*${inner})` : `*${inner}`, depth + 1);
-    }
-    case Kind.Array:
-      return declare(btf, t.type, `${inner}[${t.nelems === 0 ? "" : t.nelems}]`, depth + 1);
-    case Kind.FuncProto: {
-      const params = t.params.map((p) => (p.type === 0 ? "..." : declare(btf, p.type, p.name, depth + 1))).join(", ");
-      return declare(btf, t.returnType, `${inner}(${params || "void"})`, depth + 1);
-    }
-    default:
-      return withName(t.name || kindName(t.kind));
-  }
-}
