@@ -72,6 +72,13 @@ interface SecMark {
 
 const BLANKED_MACROS = new Set(["__uint", "__type", "__array", "__ulong", "SEC"]);
 
+/** Attribute-like macros of libbpf and kernel headers that, unexpanded, derail the C grammar. */
+const BLANKED_WORDS = new Set([
+  "__always_inline", "__noinline", "__weak", "__hidden", "__inline", "__unused", "__maybe_unused",
+  "__ksym", "__kconfig", "__kptr", "__kptr_untrusted", "__percpu_kptr", "__rcu", "__user", "__iomem",
+  "__arg_ctx", "__arg_nonnull", "__arg_nullable", "__arg_trusted", "__arg_arena", "__noreturn",
+]);
+
 /** Replaces the macros with spaces (newlines kept); returns the new text and where each SEC was. */
 export function blankMacros(text: string): { text: string; secs: SecMark[] } {
   const out = text.split("");
@@ -91,7 +98,10 @@ export function blankMacros(text: string): { text: string; secs: SecMark[] } {
       const word = m[0];
       let j = i + word.length;
       while (j < text.length && (text[j] === " " || text[j] === "\t")) j++;
-      if (BLANKED_MACROS.has(word) && text[j] === "(") {
+      if (BLANKED_WORDS.has(word)) {
+        blank(i, i + word.length);
+        i += word.length;
+      } else if (BLANKED_MACROS.has(word) && text[j] === "(") {
         const close = matchParen(text, j);
         if (close < 0) break;
         let end = close + 1;
@@ -384,7 +394,7 @@ class Scanner {
       } else if (fn === "bpf_ringbuf_output" && args.length >= 3) {
         map = mapArg(args[0]!);
         spelling = this.dataType(call, args[1]!) ?? this.sizeofType(call, args[2]!);
-      } else if (fn === "bpf_perf_event_output" && args.length >= 5) {
+      } else if ((fn === "bpf_perf_event_output" || fn === "bpf_skb_output" || fn === "bpf_xdp_output") && args.length >= 5) {
         map = mapArg(args[1]!);
         spelling = this.dataType(call, args[3]!) ?? this.sizeofType(call, args[4]!);
       }
@@ -420,6 +430,15 @@ class Scanner {
       if (left?.type === "identifier") {
         const v = this.variableType(call, left.text);
         if (v && v.pointers === 1) return v.spelling;
+      }
+    }
+    if (parent?.type === "return_statement") {
+      // `static struct event *reserve(void) { return bpf_ringbuf_reserve(…); }`: the function's type.
+      let fn: Node | null = parent;
+      while (fn && fn.type !== "function_definition") fn = fn.parent;
+      const declarator = fn?.childForFieldName("declarator");
+      if (fn && declarator?.type === "pointer_declarator" && declarator.childForFieldName("declarator")?.type === "function_declarator") {
+        return specifierSpelling(fn.childForFieldName("type"));
       }
     }
     return undefined;

@@ -26,6 +26,7 @@ const eventCases: ReadonlyArray<{ name: string; body: string; expect: Record<str
   { name: "perf_event_output of a local", body: "struct event ev = {};\n bpf_perf_event_output(ctx, &perf, BPF_F_CURRENT_CPU, &ev, sizeof(ev));", expect: { perf: "struct event" } },
   { name: "perf_event_output of a typedef local", body: "event_t ev;\n bpf_perf_event_output(ctx, &perf, 0xffffffffULL, &ev, sizeof(ev));", expect: { perf: "event_t" } },
   { name: "perf_event_output from a global", body: "bpf_perf_event_output(ctx, &perf, 0, &global_ev, sizeof(global_ev));", expect: { perf: "struct other" } },
+  { name: "bpf_skb_output / bpf_xdp_output", body: "struct event ev = {};\n bpf_skb_output(ctx, &perf, 0, &ev, sizeof(ev));", expect: { perf: "struct event" } },
   { name: "union record", body: "union rec *r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);", expect: { rb: "union rec" } },
   { name: "an int array is not a record type", body: "int vals[4];\n bpf_ringbuf_output(&rb, &vals, sizeof(vals), 0);", expect: {} },
   { name: "no call, no event", body: "int x = 1;", expect: {} },
@@ -43,6 +44,14 @@ int prog(void *ctx) {
     t.deepEqual(scan.events, c.expect);
   });
 }
+
+test("events: a helper that returns the reservation gives its return type", (t) => {
+  const scan = scanSource(
+    `${MAPS}\nstatic __always_inline struct event *reserve_event(void) { return bpf_ringbuf_reserve(&rb, sizeof(struct event) + 0, 0); }\nstatic void *raw(void) { return bpf_ringbuf_reserve(&perf, 8, 0); }`,
+    "x.c",
+  );
+  t.deepEqual(scan.events, { rb: "struct event" });
+});
 
 test("events: the first record type wins, a second one is a warning", (t) => {
   const scan = scanSource(
@@ -182,6 +191,8 @@ test("blankMacros keeps every offset and line, and ignores comments and strings"
   t.regex(text, /\/\/ SEC\("no"\)/);
   t.regex(text, /"__uint\(a, b\)"/);
   t.deepEqual(secs.map((s) => s.name), [".maps", "tp/x/y"]);
+  t.is(blankMacros("static __always_inline int g(void);").text, "static                 int g(void);");
+  t.is(blankMacros("int my__always_inline_x;").text, "int my__always_inline_x;");
   t.is(src.slice(secs[1]!.start, secs[1]!.end), 'SEC("tp/x/y")');
 });
 
