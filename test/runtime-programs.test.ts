@@ -4,7 +4,7 @@
 import test from "ava";
 import { spawnSync } from "node:child_process";
 import dgram from "node:dgram";
-import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { once } from "node:events";
@@ -185,17 +185,25 @@ test.serial("perf_event: CPU-clock samples on every CPU, some in this busy proce
   if (!(await requireFeature(t, "root", "perf_event", "clang"))) return;
   const { obj, v } = load(["on_sample"]);
   try {
+    // CPU time of the main thread (utime + stime, in clock ticks of 10 ms).
+    const cpuMs = () => {
+      const f = readFileSync(`/proc/self/task/${process.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+      return (Number(f[11]) + Number(f[12])) * 10;
+    };
     const link = obj.programs.on_sample!.attach({ frequency: 1000 });
-    const end = Date.now() + 300;
+    const cpu0 = cpuMs();
+    const deadline = Date.now() + 5000;
     let x = 0;
-    while (Date.now() < end) x += Math.sqrt(x + 1);
+    // Spin until the main thread has had 300 ms of CPU (on a busy machine that takes longer).
+    while (cpuMs() - cpu0 < 300 && Date.now() < deadline) for (let i = 0; i < 1e5; i++) x += Math.sqrt(x + i);
     link.close();
+    const cpu = cpuMs() - cpu0;
     const total = v.perf_samples.get() as bigint;
-    const mine = v.perf_target_samples.get() as bigint;
-    t.log(`samples: ${total} total, ${mine} in this process's main thread (x=${x > 0})`);
-    // 300 ms at 1000 Hz on the CPU we spin on: well over 50 samples of us.
-    t.true(mine >= 50n, `only ${mine} samples of the busy main thread`);
-    t.true(total >= mine);
+    const mine = Number(v.perf_target_samples.get());
+    t.log(`samples: ${total} total, ${mine} of the main thread over ${cpu} ms of its CPU time (x=${x > 0})`);
+    // A 1 kHz CPU clock samples a thread about once per ms of its CPU time.
+    t.true(mine >= cpu * 0.5 && mine <= cpu * 1.5 + 30, `${mine} samples for ${cpu} ms of CPU`);
+    t.true(total >= BigInt(mine));
     const after = v.perf_samples.get();
     await new Promise((r) => setTimeout(r, 50));
     t.is(v.perf_samples.get(), after, "no samples after close");
