@@ -1,13 +1,11 @@
 // C declarations of BTF types as a reader would write them (`char comm[16]`, `u64 (*fn)(int)`,
 // `const volatile u32 x`), for the TSDoc of generated code and for error messages.
 
-import { Kind, type Btf, type TypeId } from "./btf/types.js";
+import { Kind, kindNames, type Btf, type TypeId } from "./btf/types.js";
 
+/** bpftool's name of a BTF kind (`STRUCT`, `FUNC_PROTO`). */
 export function kindName(kind: Kind): string {
-  return (
-    ["VOID", "INT", "PTR", "ARRAY", "STRUCT", "UNION", "ENUM", "FWD", "TYPEDEF", "VOLATILE", "CONST", "RESTRICT", "FUNC", "FUNC_PROTO", "VAR", "DATASEC", "FLOAT", "DECL_TAG", "TYPE_TAG", "ENUM64"][kind] ??
-    `#${kind}`
-  );
+  return kindNames[kind] ?? `#${kind}`;
 }
 
 /** The C declaration of `name` with type `id` (an abstract declarator when `name` is empty). */
