@@ -8,7 +8,7 @@ import { existsSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { buildGo, requireFeature } from "./helpers/kernel.js";
-import { repoRoot, sleep } from "./tracers-support.js";
+import { assertReleased, linkCount, processKernelIds, repoRoot, sleep } from "./tracers-support.js";
 import { ElfImage, STT_FUNC } from "../bpf/lib/elf-symbols.js";
 import { findReturns, instructionLength } from "../bpf/lib/x86-returns.js";
 import { log2Histogram } from "../bpf/lib/format.js";
@@ -147,9 +147,6 @@ test.serial("execsnoop's CLI (the README demo) prints exec events as JSON lines 
   let err = "";
   proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
   proc.stderr!.on("data", (d: Buffer) => (err += d.toString()));
-  const links = () => (JSON.parse(execFileSync("bpftool", ["link", "list", "-j"], { encoding: "utf8" }) || "[]") as Array<{ id: number }>).length;
-  // Attached when both tracepoint links exist; poll for them rather than guess a delay.
-  const before = links();
   const token = `cli-${process.pid}-${Date.now()}`;
   let seen = false;
   for (let i = 0; i < 100 && !seen; i++) {
@@ -164,10 +161,12 @@ test.serial("execsnoop's CLI (the README demo) prints exec events as JSON lines 
   t.deepEqual(e.args, ["/bin/echo", token]);
   t.is(e.ppid, process.pid);
   t.is(e.retval, 0);
-  const during = links();
+  // What the CLI holds in the kernel, read from its fds while it runs.
+  const ids = processKernelIds(proc.pid!);
+  t.is(ids.programs.length, 2, "both execsnoop programs loaded");
+  t.is(linkCount(ids), 2, "and attached");
   proc.kill("SIGINT");
   const code = await new Promise((r) => proc.on("exit", (c) => r(c)));
   t.is(code, 0, "a clean exit on Ctrl-C");
-  await sleep(200);
-  t.true(links() <= during - 2, `its two links are gone (${before} before, ${during} while running, ${links()} after)`);
+  await assertReleased(t, ids);
 });

@@ -3,7 +3,7 @@
 
 import type { ExecutionContext } from "ava";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 export const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
@@ -55,6 +55,31 @@ export function kernelIds(objs: HasFds): KernelIds {
     if (id !== undefined) maps.push(id);
   }
   return { programs, maps };
+}
+
+/** The kernel ids of every BPF program and map another process holds an fd to (/proc/PID/fdinfo). */
+export function processKernelIds(pid: number): KernelIds {
+  const programs = new Set<number>();
+  const maps = new Set<number>();
+  let fds: string[] = [];
+  try {
+    fds = readdirSync(`/proc/${pid}/fdinfo`);
+  } catch {
+    return { programs: [], maps: [] };
+  }
+  for (const fd of fds) {
+    let info: string;
+    try {
+      info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, "utf8");
+    } catch {
+      continue;
+    }
+    const prog = /^prog_id:\s*(\d+)/m.exec(info);
+    const map = /^map_id:\s*(\d+)/m.exec(info);
+    if (prog && !/^link_id:/m.test(info)) programs.add(Number(prog[1]));
+    if (map) maps.add(Number(map[1]));
+  }
+  return { programs: [...programs].sort(), maps: [...maps].sort() };
 }
 
 function exists(kind: "prog" | "map", id: number): boolean {
