@@ -7,7 +7,7 @@ import type { ObjectDescriptor } from "@bpf2ts/runtime";
 import type { ExecutionContext } from "ava";
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -174,7 +174,10 @@ export function compileBpf(file: string, extraFlags: string[] = []): Buffer {
   const src = resolve(join(repoRoot, "test/bpf"), file);
   const inc = vmlinuxDir();
   const args = ["-O2", "-g", "-target", "bpfel", "-D__TARGET_ARCH_x86", "-I", join(repoRoot, "test/bpf"), "-I", inc, ...extraFlags];
-  const out = join(cacheDir, "bpf", `${basename(file, ".c")}-${hashOf(readFileSync(src), args.join(" "))}.o`);
+  // Keyed by the source, the flags and the headers it may include (vmlinux.h can be regenerated).
+  const headers = [join(inc, "vmlinux.h"), ...readdirSync(join(repoRoot, "test/bpf")).filter((f) => f.endsWith(".h")).map((f) => join(repoRoot, "test/bpf", f))];
+  const stamp = headers.map((h) => (existsSync(h) ? `${h}:${statSync(h).size}:${statSync(h).mtimeMs}` : "")).join(",");
+  const out = join(cacheDir, "bpf", `${basename(file, ".c")}-${hashOf(readFileSync(src), args.join(" "), stamp)}.o`);
   if (!existsSync(out)) {
     const tmp = `${out}.${process.pid}.tmp.o`;
     mkdirSync(dirname(out), { recursive: true });
