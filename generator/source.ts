@@ -257,9 +257,11 @@ class Scanner {
   private declaration(decl: Node): void {
     const type = decl.childForFieldName("type");
     const doc = this.docOf(decl);
-    if (type && /_specifier$/.test(type.type)) this.typeSpecifier(type, undefined);
+    const declarators = decl.childrenForFieldName("declarator");
+    // `struct x { … } __attribute__((packed));` is a declaration without declarators: the doc is the type's.
+    if (type && /_specifier$/.test(type.type)) this.typeSpecifier(type, declarators.length === 0 ? doc : undefined);
     const sec = this.secWithin(decl.startIndex, decl.endIndex, false);
-    for (const d of decl.childrenForFieldName("declarator")) {
+    for (const d of declarators) {
       const name = declaratorName(d);
       if (!name || d.type === "function_declarator") continue;
       if (sec === ".maps") {

@@ -105,6 +105,9 @@ enum kind {
 /// A point.
 typedef struct { int x; int y; } point_t;
 
+/** Packed. */
+struct packed_one { char c; int i; } __attribute__((packed));
+
 /* a plain comment is not documentation */
 struct plain { int a; };
 
@@ -153,6 +156,7 @@ test("docs: types, fields, enum values, maps, variables and programs", (t) => {
     event: "An exec event.\n\nSent for each execve.",
     kind: "Kinds of events.",
     point_t: "A point.",
+    packed_one: "Packed.",
   });
   t.deepEqual(scan.docs.fields, {
     "event.pid": "Process id.",
@@ -173,7 +177,7 @@ test("docs: types, fields, enum values, maps, variables and programs", (t) => {
 
 test("declared types and sections", (t) => {
   const scan = scanSource(DOCS, "docs.bpf.c");
-  t.deepEqual(scan.declaredTypes, ["enum kind", "point_t", "struct event", "struct plain", "struct spaced"]);
+  t.deepEqual(scan.declaredTypes, ["enum kind", "point_t", "struct event", "struct packed_one", "struct plain", "struct spaced"]);
   t.deepEqual(scan.sections, {
     events: ".maps",
     handle_exec: "tracepoint/syscalls/sys_enter_execve",
