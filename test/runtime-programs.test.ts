@@ -269,6 +269,25 @@ test.serial("xdp on loopback: counts real packets", async (t) => {
   }
 });
 
+test.serial("xdp in skb mode (netlink attach with flags) counts packets and detaches on close", async (t) => {
+  if (!(await requireFeature(t, "root", "xdp", "clang"))) return;
+  const { obj, v } = load(["on_xdp"]);
+  try {
+    const link = obj.programs.on_xdp!.attach({ interface: "lo", mode: "skb" });
+    t.is(link.fd, -1, "a netlink attachment, not a bpf_link");
+    await udpToLoopback(47112, ["a", "b"]);
+    await new Promise((r) => setTimeout(r, 20));
+    t.true((v.xdp_packets.get() as bigint) >= 2n);
+    link.close();
+    const after = v.xdp_packets.get();
+    await udpToLoopback(47112, ["c", "d"]);
+    await new Promise((r) => setTimeout(r, 20));
+    t.is(v.xdp_packets.get(), after, "detached");
+  } finally {
+    obj.close();
+  }
+});
+
 test.serial("tc egress on loopback: counts UDP to port 47111", async (t) => {
   if (!(await requireFeature(t, "root", "tc", "clang"))) return;
   const { obj, v } = load(["on_tc"]);
