@@ -142,12 +142,19 @@ export interface EnumLayout {
   readonly values: readonly { readonly name: string; readonly value: bigint }[];
 }
 
-/** A typedef kept by name: `type <name> = <target>` for typedefs of structs, unions and enums. */
+/**
+ * A typedef kept by name: `type <name> = <target>` for typedefs of structs, unions and enums (then
+ * `target` is the generated type's name), and for typedefs of plain values asked for by name
+ * (`--type pid_t`; then `value` is set and `target` is empty).
+ */
 export interface TypedefAlias {
   readonly typeId: TypeId;
   readonly cName: string;
   readonly name: string;
   readonly target: string;
+  readonly value?: ValueLayout;
+  /** `typedef __u32 pid_type`. */
+  readonly cDecl: string;
 }
 
 // ————————————————————————————————————————————————————————— sizes and alignment
@@ -281,6 +288,11 @@ export class LayoutEngine {
     if (t.kind === Kind.Typedef) {
       const v = this.value(id, { path: typeName(this.stem, t.name), cPath: t.name });
       if (v.kind === "composite" || v.kind === "enum") return v.ref;
+      const name = typeName(this.stem, t.name);
+      if (!this.aliases.has(t.id)) {
+        this.typeNames.claim(name, `typedef ${t.name}`);
+        this.aliases.set(t.id, { typeId: t.id, cName: t.name, name, target: "", value: v, cDecl: `typedef ${this.cDecl(t.type, t.name)}` });
+      }
     }
     return undefined;
   }
@@ -336,7 +348,7 @@ export class LayoutEngine {
     const name = typeName(this.stem, t.name);
     if (name === target || this.aliases.has(t.id)) return;
     this.typeNames.claim(name, `typedef ${t.name}`);
-    this.aliases.set(t.id, { typeId: t.id, cName: t.name, name, target });
+    this.aliases.set(t.id, { typeId: t.id, cName: t.name, name, target, cDecl: `typedef ${this.cDecl(t.type, t.name)}` });
   }
 
   private enumLayout(t: Type & { kind: Kind.Enum | Kind.Enum64 }, at: Visit): EnumLayout {

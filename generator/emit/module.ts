@@ -111,7 +111,7 @@ export function emitModule(input: ModuleInput): string {
   const composites = engine.allComposites();
   const enums = engine.allEnums();
   const aliases = engine.allAliases();
-  if (composites.length > 0 || aliases.length > 0) ctx.typeImports.add("Struct");
+  if (composites.length > 0) ctx.typeImports.add("Struct");
   const structNames = new Set(composites.map((c) => c.name));
   for (const e of enums) {
     ctx.moduleScope.claim(e.name, e.cDecl);

@@ -183,7 +183,12 @@ export function emitEnum(w: CodeBlockWriter, e: EnumLayout, docs: TypeDocs): voi
 }
 
 export function emitAlias(w: CodeBlockWriter, a: TypedefAlias, isStruct: boolean): void {
-  docComment(w, [`\`typedef … ${a.cName}\` (BTF type id ${a.typeId}): the same type as {@link ${a.target}}.`]);
+  if (a.value) {
+    docComment(w, [`\`${a.cDecl}\` (BTF type id ${a.typeId}).`]);
+    w.writeLine(`export type ${a.name} = ${tsType(a.value)};`);
+    return;
+  }
+  docComment(w, [`\`${a.cDecl}\` (BTF type id ${a.typeId}): the same type as {@link ${a.target}}.`]);
   w.writeLine(`export type ${a.name} = ${a.target};`);
   if (isStruct) w.writeLine(`export const ${a.name}: Struct<${a.target}> = ${a.target};`);
   else w.writeLine(`export const ${a.name} = ${a.target};`);
