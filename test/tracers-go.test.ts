@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { get } from "node:http";
 import { join } from "node:path";
 import { buildGo, requireFeature } from "./helpers/kernel.js";
-import { assertReleased, kernelIds, linkCount, repoRoot, run, sleep, waitFor } from "./tracers-support.js";
+import { assertReleased, kernelIds, linkCount, processKernelIds, repoRoot, run, sleep, waitFor } from "./tracers-support.js";
 import { loadGotrace, type GotraceEvent } from "../bpf/gotrace/gotrace.js";
 import { loadHttptrace, type HttptraceEvent } from "../bpf/httptrace/httptrace.js";
 import { GoBinary, go119Offsets, goroutineStatus } from "../bpf/lib/go-binary.js";
@@ -162,5 +162,52 @@ test.serial("httptrace times each request of an unmodified Go net/http server: m
     t.is(await httpGet(port, "/hello"), 200, "the server keeps working after the probes are gone");
   } finally {
     server.kill();
+  }
+});
+
+const cli = (name: string) => join(repoRoot, "dist/bpf", name, "cli.js");
+
+test.serial("the httptrace and gotrace CLIs attach by binary path and print JSON lines", async (t) => {
+  if (!(await haveGo(t))) return;
+  const bin = buildGo("httpserver", goSource("httptrace/testdata/server/main.go"));
+  const server = spawn(bin, [], { stdio: ["ignore", "pipe", "ignore"] });
+  let banner = "";
+  server.stdout!.on("data", (d: Buffer) => (banner += d.toString()));
+  const tracer = run(process.execPath, [cli("httptrace"), "--binary", bin, "--json", "--duration", "30"]);
+  try {
+    t.true(await waitFor(() => /listening \d+/.test(banner)));
+    const port = Number(/listening (\d+)/.exec(banner)![1]);
+    const ids = () => processKernelIds(tracer.child.pid!);
+    t.true(await waitFor(() => linkCount(ids()) >= 2, 8000), "entry and return uprobes attached");
+    t.is(await httpGet(port, "/cli-check"), 200);
+    t.true(await waitFor(() => tracer.stdout().includes("/cli-check")), tracer.stdout());
+    const held = ids();
+    tracer.child.kill("SIGINT");
+    t.is(await tracer.exited, 0);
+    const e = JSON.parse(tracer.stdout().trim().split("\n").find((l) => l.includes("/cli-check"))!) as { method: string; path: string; status: number; durationNs: number; pid: number };
+    t.like(e, { method: "GET", path: "/cli-check", status: 200, pid: server.pid });
+    t.true(e.durationNs > 0);
+    await assertReleased(t, held);
+  } finally {
+    tracer.child.kill();
+    server.kill();
+  }
+
+  const app = buildGo("goapp", goSource("gotrace/testdata/goapp/main.go"));
+  const gt = run(process.execPath, [cli("gotrace"), "--binary", app, "--events", "newproc", "--json", "--duration", "30"]);
+  try {
+    t.true(await waitFor(() => linkCount(processKernelIds(gt.child.pid!)) === 1, 8000), "one uprobe for --events newproc");
+    const target = run(app, ["3"], { stdin: "pipe" });
+    target.child.stdin!.end("go\n");
+    await target.exited;
+    t.true(await waitFor(() => (gt.stdout().match(/main\.main\.func1/g)?.length) === 3), gt.stdout());
+    gt.child.kill("SIGINT");
+    t.is(await gt.exited, 0);
+    const lines = gt.stdout().trim().split("\n").map((l) => JSON.parse(l) as { event: string; goid: number; fn: string; caller: string; pid: number });
+    const workers = lines.filter((l) => l.fn === "main.main.func1");
+    t.is(workers.length, 3);
+    t.true(workers.every((w) => w.event === "newproc" && w.goid === 1 && w.caller === "main.main" && w.pid === target.child.pid));
+  } finally {
+    gt.child.kill();
   }
 });

@@ -5,9 +5,9 @@
 import test from "ava";
 import { execFile, execFileSync, spawn } from "node:child_process";
 import { existsSync, realpathSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { promisify } from "node:util";
-import { buildGo, requireFeature } from "./helpers/kernel.js";
+import { buildC, buildGo, requireFeature } from "./helpers/kernel.js";
 import { assertReleased, linkCount, processKernelIds, repoRoot, sleep } from "./tracers-support.js";
 import { ElfImage, STT_FUNC } from "../bpf/lib/elf-symbols.js";
 import { findReturns, instructionLength } from "../bpf/lib/x86-returns.js";
@@ -169,4 +169,22 @@ test.serial("execsnoop's CLI (the README demo) prints exec events as JSON lines 
   const code = await new Promise((r) => proc.on("exit", (c) => r(c)));
   t.is(code, 0, "a clean exit on Ctrl-C");
   await assertReleased(t, ids);
+});
+
+test.serial("profile's CLI prints folded stacks with symbolized user frames", async (t) => {
+  if (!(await requireFeature(t, "root", "perf_event", "btf", "gcc"))) return;
+  const bin = buildC("spin", `__attribute__((noinline)) void spin_here_forever(void) { for (volatile unsigned long i = 0;; i++); }\nint main(void) { spin_here_forever(); }\n`, ["-O1", "-fno-omit-frame-pointer"]);
+  const spinner = spawn(bin, [], { stdio: "ignore" });
+  try {
+    const { stdout } = await execFileP(process.execPath, [cli("profile"), "--pid", String(spinner.pid), "--duration", "2", "--frequency", "99"]);
+    const lines = stdout.trim().split("\n");
+    t.true(lines.length >= 1, stdout);
+    for (const l of lines) t.regex(l, /^[^; ]+(;[^ ]+)* \d+$/, "folded format: comm;frames count");
+    const total = lines.reduce((s, l) => s + Number(l.slice(l.lastIndexOf(" ") + 1)), 0);
+    const inSpin = lines.filter((l) => l.includes(";spin_here_forever")).reduce((s, l) => s + Number(l.slice(l.lastIndexOf(" ") + 1)), 0);
+    t.true(total > 0 && inSpin * 2 >= total, `most samples in spin_here_forever (${inSpin}/${total})`);
+    t.true(lines.every((l) => l.startsWith(basename(bin).slice(0, 15) + ";")), "comm first");
+  } finally {
+    spinner.kill();
+  }
 });
