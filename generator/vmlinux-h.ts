@@ -28,6 +28,9 @@ const enum State {
 }
 
 type Composite = Struct | Union;
+
+/** Declarator steps allowed per top-level definition (task_struct needs a few thousand). */
+const MAX_STEPS = 1_000_000;
 type Enumeration = Enum | Enum64;
 
 class CHeaderWriter {
@@ -40,6 +43,8 @@ class CHeaderWriter {
   /** Anonymous enums used by some other type are written inline there, not on their own. */
   private readonly referenced: Uint8Array;
   private readonly packedCache = new Map<TypeId, boolean>();
+  /** Declarator steps for the current top-level definition (see MAX_STEPS). */
+  private steps = 0;
   /** Tags (`struct foo`) already declared or defined at file scope in the output. */
   private readonly tagsOut = new Set<string>();
 
@@ -204,10 +209,12 @@ class CHeaderWriter {
       throw new BtfError(`vmlinux.h: type ${id} '${t.name}' contains itself`, { typeId: id });
     }
     this.state[id] = State.InProgress;
+    this.steps = 0;
     switch (t.kind) {
       case Kind.Struct:
       case Kind.Union:
         for (const m of t.members) this.need(m.type, true, 0);
+        this.steps = 0;
         this.tagsOut.add(`${t.kind === Kind.Union ? "union" : "struct"} ${this.name(id)}`);
         this.out.push(`${this.composite(t, "")};`, "");
         break;
@@ -219,6 +226,7 @@ class CHeaderWriter {
         // A compiler built-in: redefining it is an error, and every compiler has it.
         if (t.name === "__builtin_va_list") break;
         this.need(t.type, false, 0);
+        this.steps = 0;
         this.out.push(`typedef ${this.declarator(t.type, this.name(id), "", 0)};`, "");
         break;
       default:
@@ -264,7 +272,7 @@ class CHeaderWriter {
         return;
       case Kind.Struct:
       case Kind.Union:
-        if (t.name === "") for (const m of t.members) this.need(m.type, true, depth + 1);
+        if (t.name === "") this.once(id, () => { for (const m of t.members) this.need(m.type, true, depth + 1); });
         else if (complete) this.define(id);
         else this.declare(id);
         return;
@@ -277,19 +285,36 @@ class CHeaderWriter {
         this.declare(id);
         return;
       case Kind.FuncProto:
-        this.need(t.returnType, false, depth + 1);
-        for (const p of t.params) if (p.type !== 0) this.need(p.type, false, depth + 1);
+        this.once(id, () => {
+          this.need(t.returnType, false, depth + 1);
+          for (const p of t.params) if (p.type !== 0) this.need(p.type, false, depth + 1);
+        });
         return;
       default:
         return;
     }
   }
 
+  /**
+   * Runs `visit` for an anonymous composite or a prototype once: what it needs does not change, and
+   * on a corrupted graph revisiting could take exponential time. Meeting it again inside itself
+   * is a cycle C cannot express.
+   */
+  private once(id: TypeId, visit: () => void): void {
+    const st = this.state[id];
+    if (st === State.Done) return;
+    if (st === State.InProgress) throw new BtfError(`vmlinux.h: type ${id} contains itself`, { typeId: id });
+    this.state[id] = State.InProgress;
+    visit();
+    this.state[id] = State.Done;
+  }
+
   // ---- printing ----
 
   /** A declarator: the type of `id` declaring `inner` (a name, or "" for an abstract declarator). */
   private declarator(id: TypeId, inner: string, indent: string, depth: number): string {
-    if (depth > 128) throw new BtfError(`vmlinux.h: type ${id}: declarator too deep (cycle?)`, { typeId: id });
+    // Declarators nest without limit only on corrupted graphs: bound depth and total work.
+    if (depth > 128 || ++this.steps > MAX_STEPS) throw new BtfError(`vmlinux.h: type ${id}: declarator too deep or too large (cycle?)`, { typeId: id });
     const t = this.type(id);
     const join = (base: string) => (inner === "" ? base : inner[0] === "[" ? base + inner : `${base} ${inner}`);
     switch (t.kind) {
@@ -427,7 +452,7 @@ class CHeaderWriter {
         if (!packed) return undefined;
         throw new BtfError(`vmlinux.h: type ${t.id} '${t.name}': member '${m.name}' at bit ${target} overlaps the previous member (ends at bit ${cur})`, { typeId: t.id });
       }
-      if (natural < target) padding(lines, indent, cur, target);
+      if (natural < target) padding(lines, indent, cur, target, t);
       lines.push(`${indent}${decl}${m.bitSize ? `: ${m.bitSize}` : ""};`);
       cur = target + size;
     }
@@ -438,12 +463,12 @@ class CHeaderWriter {
       throw new BtfError(`vmlinux.h: type ${t.id} '${t.name}': members end at bit ${cur}, past its size ${t.size}`, { typeId: t.id });
     }
     if (roundUp(cur, align * 8) < end) {
-      if (!union) padding(lines, indent, cur, end);
+      if (!union) padding(lines, indent, cur, end, t);
       // Every union member starts at 0: one unnamed bit-field, or an anonymous struct of them, sets the size.
       else if (end <= 64) lines.push(`${indent}${end <= 8 ? "char" : end <= 16 ? "short" : end <= 32 ? "int" : "long"}: ${end};`);
       else {
         lines.push(`${indent}struct {`);
-        padding(lines, indent + "\t", 0, end);
+        padding(lines, indent + "\t", 0, end, t);
         lines.push(`${indent}};`);
       }
     }
@@ -459,8 +484,13 @@ function roundUp(x: number, to: number): number {
   return Math.ceil(x / to) * to;
 }
 
+/** Padding lines allowed per gap: 64 KiB of `long: 64;`, far past any real struct's hole. */
+const MAX_PADDING_LINES = 8192;
+
 /** Unnamed bit-fields covering bits [from, to): each aligned to its own type, so C puts it exactly there. */
-function padding(lines: string[], indent: string, from: number, to: number): void {
+function padding(lines: string[], indent: string, from: number, to: number, t: Composite): void {
+  if (to - from > MAX_PADDING_LINES * 64)
+    throw new BtfError(`vmlinux.h: type ${t.id} '${t.name}': a gap of ${to - from} bits is too large to pad (corrupted offsets?)`, { typeId: t.id });
   while (from < to) {
     let bits: number;
     let type: string;
