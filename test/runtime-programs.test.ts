@@ -288,7 +288,7 @@ test.serial("xdp in skb mode (netlink attach with flags) counts packets and deta
   }
 });
 
-test.serial("tc egress on loopback: counts UDP to port 47111", async (t) => {
+test.serial("tc egress and ingress on loopback: count UDP to port 47111, detach independently", async (t) => {
   if (!(await requireFeature(t, "root", "tc", "clang"))) return;
   const { obj, v } = load(["on_tc"]);
   try {
@@ -298,9 +298,18 @@ test.serial("tc egress on loopback: counts UDP to port 47111", async (t) => {
     await udpToLoopback(47113, ["other port"]);
     await new Promise((r) => setTimeout(r, 20));
     t.is(v.tc_packets.get(), 4n);
+    // Ingress too: on loopback each datagram now passes both hooks.
+    const ingress = obj.programs.on_tc!.attach({ interface: "lo", direction: "ingress" });
+    await udpToLoopback(47111, ["5", "6"]);
+    await new Promise((r) => setTimeout(r, 20));
+    t.is(v.tc_packets.get(), 8n);
     link.close();
-    await udpToLoopback(47111, ["5"]);
-    t.is(v.tc_packets.get(), 4n, "detached on close");
+    await udpToLoopback(47111, ["7"]);
+    await new Promise((r) => setTimeout(r, 20));
+    t.is(v.tc_packets.get(), 9n, "egress detached, ingress still counts");
+    ingress.close();
+    await udpToLoopback(47111, ["8"]);
+    t.is(v.tc_packets.get(), 9n, "both detached");
   } finally {
     obj.close();
   }

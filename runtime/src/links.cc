@@ -63,7 +63,6 @@ class NativeLink : public Napi::ObjectWrap<NativeLink> {
   bpf_link* link = nullptr;
   bpf_tc_hook tc_hook = {};
   bpf_tc_opts tc_opts = {};
-  bool tc_destroy_hook = false;
   int ifindex = 0;
   uint32_t xdp_flags = 0;
   int sock_fd = -1;
@@ -85,9 +84,9 @@ class NativeLink : public Napi::ObjectWrap<NativeLink> {
         o.sz = sizeof o;
         o.handle = tc_opts.handle;
         o.priority = tc_opts.priority;
+        // Only our filter goes. The clsact qdisc stays: libbpf 1.1's hook destroy for one direction
+        // flushes every filter there, other users' included, and an empty clsact costs nothing.
         bpf_tc_detach(&tc_hook, &o);
-        // Only a clsact qdisc this link created is removed: others may hold other filters.
-        if (tc_destroy_hook) bpf_tc_hook_destroy(&tc_hook);
         break;
       }
       case Kind::kXdp: {
@@ -305,16 +304,12 @@ Napi::Value AttachTc(const Napi::CallbackInfo& info) {
   LogCapture log;
   int err = bpf_tc_hook_create(&l->tc_hook);
   if (err && err != -EEXIST) ThrowErrno(env, err, what + " (create clsact qdisc)");
-  l->tc_destroy_hook = err == 0;
   l->tc_opts.sz = sizeof l->tc_opts;
   l->tc_opts.prog_fd = bpf_program__fd(t.prog);
   l->tc_opts.priority = info.Length() > 4 && !IsMissing(info[4]) ? UintArg(info, 4) : 0;
   l->tc_opts.handle = info.Length() > 5 && !IsMissing(info[5]) ? UintArg(info, 5) : 0;
   err = bpf_tc_attach(&l->tc_hook, &l->tc_opts);
-  if (err) {
-    if (l->tc_destroy_hook) bpf_tc_hook_destroy(&l->tc_hook);
-    ThrowErrno(env, err, what);
-  }
+  if (err) ThrowErrno(env, err, what);
   l->tc_opts.prog_fd = 0;
   l->tc_opts.prog_id = 0;
   l->tc_opts.flags = 0;
