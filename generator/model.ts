@@ -433,6 +433,44 @@ interface MapDef {
 }
 
 function readMaps(ctx: Ctx): MapModel[] {
+  return [...readBtfMaps(ctx), ...readStructOpsMaps(ctx)].sort((a, b) => compare(a.name, b.name));
+}
+
+/**
+ * `SEC(".struct_ops")` / `SEC(".struct_ops.link")` variables: libbpf makes each a struct_ops map (one
+ * entry, key u32) whose value is the variable's struct, filled with the programs it points at.
+ */
+function readStructOpsMaps(ctx: Ctx): MapModel[] {
+  const { btf, file } = ctx;
+  const maps: MapModel[] = [];
+  for (const sec of btf.types) {
+    if (sec.kind !== Kind.Datasec || (sec.name !== ".struct_ops" && sec.name !== ".struct_ops.link")) continue;
+    for (const info of sec.vars) {
+      const where: Where = { file, section: sec.name, what: `struct_ops variable at offset ${info.offset}` };
+      const v = typeAt(btf, info.type, where);
+      if (v.kind !== Kind.Var) throw new ModelError(`${file}: ${sec.name}: entry ${info.type} is ${kindName(v)}, expected VAR`, { file, section: sec.name, typeId: info.type });
+      maps.push({
+        name: v.name,
+        type: "struct_ops",
+        typeNumber: mapTypeNames.indexOf("struct_ops"),
+        keySize: 4,
+        valueTypeId: v.type,
+        valueSize: sizeOf(btf, v.type, { ...where, what: `struct_ops map "${v.name}"` }),
+        maxEntries: 1,
+        flags: sec.name === ".struct_ops.link" ? BPF_F_LINK : 0,
+        pinning: "none",
+        varTypeId: v.id,
+        defTypeId: v.type,
+      });
+    }
+  }
+  return maps;
+}
+
+/** `BPF_F_LINK`: a struct_ops map attached through a bpf_link (`.struct_ops.link`). */
+const BPF_F_LINK = 1 << 13;
+
+function readBtfMaps(ctx: Ctx): MapModel[] {
   const { btf, file } = ctx;
   const datasec = btf.types.find((t) => t.kind === Kind.Datasec && t.name === ".maps");
   if (!datasec || datasec.kind !== Kind.Datasec) return [];
@@ -467,7 +505,7 @@ function readMaps(ctx: Ctx): MapModel[] {
     }
     maps.push(model);
   }
-  return maps.sort((a, b) => compare(a.name, b.name));
+  return maps;
 }
 
 const kindName = (t: Type): string => kindNames[t.kind] ?? `kind ${t.kind}`;

@@ -307,6 +307,24 @@ test("maps: a type used only through bpf_ringbuf_reserve is reported missing", a
   t.is(model.maps[0]!.event?.typeId, undefined);
 });
 
+test("maps: struct_ops variables become struct_ops maps", async (t) => {
+  const { elf, btf } = await compileC(`
+    struct my_ops { int (*init)(void); int x; long y; };
+    SEC("struct_ops/init") int my_init(void) { return 0; }
+    SEC(".struct_ops.link") struct my_ops linked = { .init = (void *)my_init, .x = 3 };
+    SEC(".struct_ops") struct my_ops plain = { .init = (void *)my_init, .x = 4 };
+    char L[] SEC("license") = "GPL";
+  `);
+  const model = buildModel(elf, btf);
+  t.deepEqual(model.maps.map((m) => [m.name, m.type, m.typeNumber, m.keySize, m.valueSize, m.maxEntries, m.flags]), [
+    ["linked", "struct_ops", 26, 4, 24, 1, 1 << 13],
+    ["plain", "struct_ops", 26, 4, 24, 1, 0],
+  ]);
+  t.is(btf.types[model.maps[0]!.valueTypeId!]?.name, "my_ops");
+  t.deepEqual(model.programs.map((p) => [p.name, p.progType, p.target]), [["my_init", "struct_ops", { type: "struct_ops", member: "init" }]]);
+  t.deepEqual(model.variables, [], "struct_ops sections are not variables");
+});
+
 test("maps: the legacy maps section is rejected with a clear message", async (t) => {
   const { elf, btf } = await compileC(`
     struct bpf_map_def { unsigned int type, key_size, value_size, max_entries, map_flags; };
