@@ -157,3 +157,20 @@ test("error: symbol table linked to a non-string section", (t) => {
   t.is(err?.name, "ElfError");
   t.regex(err!.message, /section \.symtab: sh_link \d+ is not a string table/);
 });
+
+test("extended section numbering (e_shnum = 0, e_shstrndx = SHN_XINDEX) reads counts from section 0", (t) => {
+  const original = readFileSync(root + "fixtures/objects/minimal.bpfeb.o");
+  const expected = readElf(original, "m.o");
+  const b = new Uint8Array(original);
+  const v = new DataView(b.buffer, b.byteOffset);
+  const shoff = Number(v.getBigUint64(40, false));
+  const shnum = v.getUint16(60, false);
+  const shstrndx = v.getUint16(62, false);
+  v.setUint16(60, 0, false);
+  v.setUint16(62, 0xffff, false);
+  v.setBigUint64(shoff + 32, BigInt(shnum), false); // sh_size of section 0
+  v.setUint32(shoff + 40, shstrndx, false); // sh_link of section 0
+  const elf = readElf(b, "m.o");
+  t.deepEqual(elf.sections.slice(1).map((s) => s.name), expected.sections.slice(1).map((s) => s.name));
+  t.is(elf.symbols().length, expected.symbols().length);
+});
