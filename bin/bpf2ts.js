@@ -1,5 +1,11 @@
 #!/usr/bin/env node
 // The bpf2ts command: all logic lives in the compiled generator (dist/generator/cli.js).
-import { main } from "../dist/generator/cli.js";
-
-process.exitCode = await main(process.argv.slice(2));
+let cli;
+try {
+  cli = await import("../dist/generator/cli.js");
+} catch (e) {
+  if (e?.code !== "ERR_MODULE_NOT_FOUND" || !String(e.message).includes("dist/generator/cli.js")) throw e;
+  process.stderr.write("bpf2ts: the generator is not built: run `npm run build:ts` in the bpf2ts package\n");
+  process.exit(1);
+}
+process.exitCode = await cli.main(process.argv.slice(2));
