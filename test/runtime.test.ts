@@ -89,6 +89,16 @@ test.serial("bad input is a BpfError, never a crash", async (t) => {
   await t.throwsAsync(loadObject(basic(), { maxEntries: { counts: -1 } }), { name: "BpfError", message: /positive integer/ });
 });
 
+test.serial("btfPath: CO-RE against a given BTF file; a missing one is named in the error", async (t) => {
+  if (!(await requireFeature(t, "root", "bpf", "btf", "tracepoint", "clang"))) return;
+  const obj = await loadObject(basic(), { btfPath: "/sys/kernel/btf/vmlinux" });
+  t.true(obj.programs.onOpenat!.fd > 0);
+  obj.close();
+  const e = await t.throwsAsync<BpfError>(loadObject(basic(), { btfPath: "/nonexistent/vmlinux.btf" }), { name: "BpfError", code: "ENOENT" });
+  t.regex(e!.message, /failed to parse target BTF/);
+  t.regex(e!.hint ?? "", /\/nonexistent\/vmlinux\.btf/);
+});
+
 test.serial("logLevel keeps the verifier log of a successful load", async (t) => {
   if (!(await requireFeature(t, "root", "bpf", "tracepoint", "clang"))) return;
   const obj = await loadObject(basic(), { logLevel: 1 });

@@ -451,7 +451,10 @@ function load<C>(descriptor: ObjectDescriptor, opts: LoadOptions<C>, run: (n: Na
   let sections = new Map<string, string>();
   const failed = (e: unknown): never => {
     native.close();
-    throw fromNative(e, { context: `load ${descriptor.name}`, sectionOf: (p) => sections.get(p) });
+    const n = e as { errno?: number; log?: string };
+    // With a custom BTF path, a BTF failure is about that file, not the kernel.
+    const hint = opts.btfPath && n.errno === errno.ENOENT && /BTF/.test(n.log ?? "") ? `the BTF file given as btfPath (${opts.btfPath}) could not be read` : undefined;
+    throw fromNative(e, { context: `load ${descriptor.name}`, sectionOf: (p) => sections.get(p), ...(hint ? { hint } : {}) });
   };
   const finish = (): BpfObject => {
     try {
