@@ -127,12 +127,12 @@ const errorCases: { title: string; bytes: () => Uint8Array; match: RegExp; secti
   { title: "section header table past end", bytes: () => patched((_, v) => v.setUint32(40, 0x100000, true)), match: /section header 0 extends past end of file \(offset 0x100000, size 0x40, file size 0x[0-9a-f]+\)/ },
   { title: "small section header size", bytes: () => patched((_, v) => v.setUint16(58, 10, true)), match: /section header size 10/ },
   { title: "section data past end", section: "#1",
-    bytes: () => patched((b, v) => v.setUint32(Number(v.getBigUint64(40, true)) + 64 + 32, 0xfffff, true)),
+    bytes: () => patched((_, v) => v.setUint32(Number(v.getBigUint64(40, true)) + 64 + 32, 0xfffff, true)),
     match: /^x\.o: section #1 data extends past end of file \(offset 0x[0-9a-f]+, size 0xfffff, file size 0x[0-9a-f]+\)$/ },
   { title: "huge 64-bit offset", bytes: () => patched((_, v) => v.setUint32(44, 0xffffffff, true)), match: /64-bit value at offset 0x28 is too large/ },
   { title: "section name index out of range", bytes: () => patched((_, v) => v.setUint16(62, 500, true)), match: /section name table index 500 out of range/ },
   { title: "section name offset past string table",
-    bytes: () => patched((b, v) => v.setUint32(Number(v.getBigUint64(40, true)) + 64, 0xffff, true)),
+    bytes: () => patched((_, v) => v.setUint32(Number(v.getBigUint64(40, true)) + 64, 0xffff, true)),
     match: /name of section #1: string offset 0xffff past end of string table/ },
 ];
 
