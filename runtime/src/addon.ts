@@ -5,7 +5,7 @@ import { createRequire } from "node:module";
 import type { EventsAddon } from "./events-addon.js";
 
 /** The ABI this TypeScript expects; the addon exports its own and a mismatch refuses to load. */
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 
 export interface NativeProgramInfo {
   name: string;
