@@ -1,8 +1,9 @@
 // Builds the native addon (build/Release/bpf2ts.node). First checks for libbpf and the build tools
 // and fails early naming the Debian packages (node-gyp's own error would be a wall of compiler
-// output); `--check` stops after that. Then runs node-gyp against the installed Node headers.
+// output); `--check` stops after that. Then runs node-gyp against the installed Node headers,
+// incrementally (`--clean` for a full rebuild).
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 
 const problems = [];
 const run = (cmd, args) => {
@@ -30,10 +31,15 @@ if (process.argv.includes("--check")) process.exit(0);
 // node-gyp fetches Node's headers from the network unless told where they are; Debian's nodejs
 // ships them in /usr/include/node.
 const gyp = process.env.npm_config_node_gyp ? [process.execPath, process.env.npm_config_node_gyp] : ["node-gyp"];
-const args = ["rebuild"];
-if (existsSync("/usr/include/node/node_api.h")) args.push("--nodedir=/usr");
+const nodedir = existsSync("/usr/include/node/node_api.h") ? ["--nodedir=/usr"] : [];
+const gypRun = (args) => execFileSync(gyp[0], [...gyp.slice(1), ...args, ...nodedir], { stdio: "inherit" });
+// Incremental by default: configure only when binding.gyp changed, then build only what changed.
+// (`rebuild` would delete build/ first, breaking every process that loads the addon meanwhile.)
+const clean = process.argv.includes("--clean");
+const makefile = "build/Makefile";
 try {
-  execFileSync(gyp[0], [...gyp.slice(1), ...args], { stdio: "inherit" });
+  if (clean || !existsSync(makefile) || statSync("binding.gyp").mtimeMs > statSync(makefile).mtimeMs) gypRun(clean ? ["rebuild"] : ["configure"]);
+  if (!clean) gypRun(["build"]);
 } catch (e) {
   process.exit(typeof e.status === "number" ? e.status : 1);
 }
