@@ -124,6 +124,8 @@ export interface CompositeLayout {
   readonly name: string;
   /** `struct event`, `union { … }` (for anonymous types: the path it was named from). */
   readonly cDecl: string;
+  /** What C calls it: the tag, a typedef's name, or the member path of an anonymous type (`event.args`). */
+  readonly label: string;
   readonly size: number;
   readonly align: number;
   /** Fields in offset order; a union's body is a single UnionGroup. */
@@ -396,6 +398,7 @@ export class LayoutEngine {
         cName: t.name,
         name,
         cDecl: t.name ? `${keyword} ${t.name}` : `${keyword} { … } (${at.cPath})`,
+        label: t.name || at.cPath,
         size: t.size,
         align,
         fields: t.kind === Kind.Struct ? withPadding(fields, t.size) : fields,

@@ -110,7 +110,7 @@ export function emitComposite(w: CodeBlockWriter, c: CompositeLayout, docs: Type
   });
   w.newLine();
   w.write(`export const ${c.name}: Struct<${c.name}> = `).inlineBlock(() => {
-    w.writeLine(`name: ${JSON.stringify(c.cName || c.name)},`);
+    w.writeLine(`name: ${JSON.stringify(c.label)},`);
     w.writeLine(`size: ${c.size},`);
     w.writeLine(`align: ${c.align},`);
     w.write("fields: ").inlineBlock(() => {
