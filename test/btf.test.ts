@@ -304,3 +304,28 @@ test("resolve, sizeof, alignof and isPacked", (t) => {
   selfPtr.ref(Kind.Ptr, 1);
   t.is(t.throws(() => typeName(parseBtf(selfPtr.build()), 1))?.name, "BtfError");
 });
+
+// ---- .BTF.ext errors ----
+
+const extCases: { title: string; patch: (b: Uint8Array, v: DataView, le: boolean) => Uint8Array; match: RegExp }[] = [
+  { title: "truncated header", patch: (b) => b.subarray(0, 10), match: /header truncated \(size 10, need 24\)/ },
+  { title: "bad magic", patch: (b) => { b[0] = 0x12; return b; }, match: /bad magic/ },
+  { title: "func_info past end", patch: (b, v, le) => { v.setUint32(12, 0xffff, le); return b; }, match: /func_info extends past end of section/ },
+  { title: "record size too small", patch: (b, v, le) => { v.setUint32(v.getUint32(4, le) + v.getUint32(16, le), 4, le); return b; }, match: /line_info: record size 4 is invalid \(minimum 16\)/ },
+  { title: "record count past end", patch: (b, v, le) => { const o = v.getUint32(4, le) + v.getUint32(8, le) + 4; v.setUint32(o + 4, 1000, le); return b; }, match: /func_info: 1000 records for .* extend past end of block/ },
+  { title: "section name outside the strings", patch: (b, v, le) => { const o = v.getUint32(4, le) + v.getUint32(8, le) + 4; v.setUint32(o, 0xfffffff, le); return b; }, match: /func_info section name: string offset 0xfffffff is not in the \.BTF string section/ },
+];
+
+for (const c of extCases)
+  for (const target of ["bpfel", "bpfeb"])
+    test(`.BTF.ext ${target}: error on ${c.title}`, (t) => {
+      const rel = `fixtures/objects/kinds.${target}.o`;
+      const elf = readElf(readFileSync(root + rel), rel);
+      const btf = parseBtf(elf.section(".BTF")!.data());
+      const bytes = new Uint8Array(elf.section(".BTF.ext")!.data());
+      const patched = c.patch(bytes, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), target === "bpfel");
+      const err = t.throws(() => parseBtfExt(patched, btf, { file: "x.o" }));
+      t.is(err?.name, "BtfError");
+      t.regex(err!.message, /^x\.o: section \.BTF\.ext: /);
+      t.regex(err!.message, c.match);
+    });
