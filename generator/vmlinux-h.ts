@@ -28,10 +28,10 @@ const enum State {
 }
 
 type Composite = Struct | Union;
+type Enumeration = Enum | Enum64;
 
 /** Declarator steps allowed per top-level definition (task_struct needs a few thousand). */
 const MAX_STEPS = 1_000_000;
-type Enumeration = Enum | Enum64;
 
 class CHeaderWriter {
   private readonly out: string[] = [];
@@ -205,7 +205,7 @@ class CHeaderWriter {
     if (st === State.Done) return;
     const t = this.type(id);
     if (st === State.InProgress) {
-      // A typedef may point back at itself through a struct that uses it by pointer: fine once declared.
+      // Only a by-value cycle gets here (pointers need declarations, not definitions): not C.
       throw new BtfError(`vmlinux.h: type ${id} '${t.name}' contains itself`, { typeId: id });
     }
     this.state[id] = State.InProgress;
