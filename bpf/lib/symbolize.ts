@@ -56,10 +56,39 @@ interface Mapping {
   path: string;
 }
 
-/** Symbolizes user addresses of live processes; ELF files are read once and cached. */
+interface JitSym {
+  start: bigint;
+  end: bigint;
+  name: string;
+}
+
+/**
+ * Symbolizes user addresses of live processes; ELF files are read once and cached. JIT-compiled code
+ * (Node with --perf-basic-prof, the JVM with perf-map-agent, …) resolves through /tmp/perf-PID.map.
+ */
 export class UserSymbols {
   readonly #maps = new Map<number, Mapping[] | null>();
   readonly #images = new Map<string, ElfImage | null>();
+  readonly #jit = new Map<number, JitSym[] | null>();
+
+  #jitSymbols(pid: number): JitSym[] | null {
+    let j = this.#jit.get(pid);
+    if (j !== undefined) return j;
+    try {
+      j = readFileSync(`/proc/${pid}/root/tmp/perf-${pid}.map`, "utf8")
+        .split("\n")
+        .map((line) => /^([0-9a-fA-F]+) ([0-9a-fA-F]+) (.+)$/.exec(line))
+        .filter((m): m is RegExpExecArray => m !== null)
+        .map((m) => {
+          const start = BigInt("0x" + m[1]);
+          return { start, end: start + BigInt("0x" + m[2]), name: m[3]! };
+        });
+    } catch {
+      j = null;
+    }
+    this.#jit.set(pid, j);
+    return j;
+  }
 
   #mappings(pid: number): Mapping[] | null {
     let m = this.#maps.get(pid);
@@ -101,7 +130,11 @@ export class UserSymbols {
   lookup(pid: number, address: bigint): string | undefined {
     const maps = this.#mappings(pid);
     const m = maps?.find((x) => address >= x.start && address < x.end);
-    if (!m) return undefined;
+    if (!m) {
+      // Last entry wins: JIT code is moved and re-emitted, and perf maps are append-only.
+      const jit = this.#jitSymbols(pid);
+      return jit?.findLast((x) => address >= x.start && address < x.end)?.name;
+    }
     const img = this.#image(pid, m.path);
     const base = m.path.slice(m.path.lastIndexOf("/") + 1);
     if (!img) return `[${base}]`;
@@ -113,5 +146,6 @@ export class UserSymbols {
   /** Forgets cached mappings (processes come and go); ELF images stay cached. */
   forgetProcesses(): void {
     this.#maps.clear();
+    this.#jit.clear();
   }
 }

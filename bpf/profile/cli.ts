@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // profile: samples on-CPU stacks at a fixed frequency and prints them folded ("comm;f1;f2;…;leaf N"),
 // the input of flamegraph.pl and speedscope. Kernel frames come from /proc/kallsyms (suffixed "_[k]"),
-// user frames from the ELF symbols of each sampled process's mappings.
+// user frames from the ELF symbols of each sampled process's mappings, JIT frames from
+// /tmp/perf-PID.map (node --perf-basic-prof). Processes must still run when the profile is printed.
 
 import { type CliSpec, intOption, main, out, parseCli, reportLost, toJson, untilStopped, UsageError } from "../lib/cli.js";
 import { KernelSymbols, UserSymbols } from "../lib/symbolize.js";
@@ -72,7 +73,7 @@ main(spec.name, async () => {
     const stacks = foldedStacks(objs, ksyms, usyms).sort((a, b) => (b.count > a.count ? 1 : b.count < a.count ? -1 : 0));
     for (const s of stacks) {
       if (v.json) out(toJson(s));
-      else out(`${[s.comm.replace(/[; ]/g, "_"), ...s.frames].join(";")} ${s.count}`);
+      else out(`${[s.comm.replace(/[; ]/g, "_"), ...s.frames.map((f) => f.replace(/;/g, ":"))].join(";")} ${s.count}`);
     }
     reportLost("samples", objs.variables.lostSamples.get());
   } finally {
