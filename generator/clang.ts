@@ -11,7 +11,6 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { arch as hostArch, tmpdir } from "node:os";
 import { delimiter, dirname, join, resolve } from "node:path";
 import { CompileError, ToolNotFoundError, UsageError } from "./errors.js";
-import { splitShellWords } from "./shell-words.js";
 
 export { splitShellWords } from "./shell-words.js";
 
