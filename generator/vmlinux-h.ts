@@ -40,7 +40,10 @@ class CHeaderWriter {
   private readonly names: string[] = [];
   /** Resolved enumerator names, per enum id. */
   private readonly enumerators = new Map<TypeId, string[]>();
-  /** Anonymous enums used by some other type are written inline there, not on their own. */
+  /**
+   * How many types use each anonymous enum (saturating at 2): one user writes it inline; with none
+   * or several it is written on its own once, and users see its integer type.
+   */
   private readonly referenced: Uint8Array;
   private readonly packedCache = new Map<TypeId, boolean>();
   /** Declarator steps for the current top-level definition (see MAX_STEPS). */
@@ -74,7 +77,7 @@ class CHeaderWriter {
           break;
         case Kind.Enum:
         case Kind.Enum64:
-          if (t.name !== "" || !this.referenced[t.id]) this.define(t.id);
+          if (t.name !== "" || this.referenced[t.id] !== 1) this.define(t.id);
           break;
         case Kind.Fwd:
           this.declare(t.id);
@@ -150,7 +153,7 @@ class CHeaderWriter {
   private markReferenced(): void {
     const mark = (id: TypeId) => {
       const t = this.btf.types[id];
-      if (t && (t.kind === Kind.Enum || t.kind === Kind.Enum64)) this.referenced[id] = 1;
+      if (t && (t.kind === Kind.Enum || t.kind === Kind.Enum64) && this.referenced[id]! < 2) this.referenced[id]!++;
     };
     for (const t of this.btf.types) {
       switch (t.kind) {
@@ -330,7 +333,8 @@ class CHeaderWriter {
         return join(t.name === "" ? this.composite(t, indent) : `${t.kind === Kind.Union ? "union" : "struct"} ${this.name(id)}`);
       case Kind.Enum:
       case Kind.Enum64:
-        return join(t.name === "" ? this.enumeration(t, indent) : `enum ${this.name(id)}`);
+        if (t.name !== "") return join(`enum ${this.name(id)}`);
+        return join(this.referenced[id] === 1 ? this.enumeration(t, indent) : integerType(t.size, t.signed));
       case Kind.Fwd:
         return join(`${t.union ? "union" : "struct"} ${this.name(id)}`);
       case Kind.Ptr: {
@@ -478,6 +482,12 @@ class CHeaderWriter {
   private memberBits(id: TypeId): number {
     return sizeof(this.btf, id) * 8;
   }
+}
+
+/** The C integer type of a size and signedness (what an anonymous enum shared by several users becomes). */
+function integerType(size: number, signed: boolean): string {
+  const base = size === 1 ? "char" : size === 2 ? "short" : size === 8 ? "long long" : "int";
+  return `${signed ? "signed" : "unsigned"} ${base}`;
 }
 
 function roundUp(x: number, to: number): number {

@@ -133,6 +133,10 @@ test("built BTF: padding, over-aligned and packed structs, name clashes, enums, 
   b.enum32("e8", 8, [["E8_A", 1]]);
   b.enum64("e64", [["E64_MAX", 0xffffffffffffffffn]]);
   b.enum32("", 4, [["ANON_TOP", 7]]);
+  // an anonymous enum used by two structs: written once on its own, the users see its integer type
+  const shared = b.enum32("", 2, [["SHARED_A", 1]]);
+  b.composite(Kind.Struct, "user1", 2, [{ name: "e", type: shared, bitOffset: 0 }]);
+  b.composite(Kind.Struct, "user2", 4, [{ name: "x", type: shared, bitOffset: 0 }, { name: "y", type: shared, bitOffset: 16 }]);
   // a pointer cycle through a typedef, and a FWD with the name of a definition
   const nodeFwd = b.fwd("node", false);
   const nodePtr = b.ref(Kind.Ptr, nodeFwd);
@@ -160,7 +164,7 @@ test("built BTF: padding, over-aligned and packed structs, name clashes, enums, 
     ...lines,
     '_Static_assert(sizeof(struct dup) == 4 && sizeof(struct dup___2) == 8, "dup");',
     '_Static_assert(sizeof(enum e8) == 8 && sizeof(enum e1) == 4, "enum sizes");',
-    '_Static_assert(clash___2 == 1 && E1_B == -2 && ANON_TOP == 7, "enumerators");',
+    '_Static_assert(clash___2 == 1 && E1_B == -2 && ANON_TOP == 7 && SHARED_A == 1, "enumerators");',
     "int use(struct node *n, visit_fn f) { return f(n) + n->next->val; }",
   ].join("\n") + "\n");
   t.pass();
