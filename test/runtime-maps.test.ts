@@ -105,6 +105,10 @@ test.serial("per-CPU hash and array: one value per possible CPU, 8-byte stride, 
     ph.set(9, mine.map(BigInt));
     t.deepEqual(ph.get(9), mine.map(BigInt));
     t.is(ph.sum(10), undefined);
+    // Batch ops use the same per-CPU layout.
+    const rows = new Map(ph.lookupBatch());
+    t.deepEqual(rows.get(9), mine.map(BigInt));
+    t.is(rows.get(7)!.reduce((x, y) => x + y, 0n), 23n);
     t.throws(() => pa.set(1, [1]), { instanceOf: RangeError });
   })();
 });
