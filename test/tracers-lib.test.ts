@@ -4,7 +4,7 @@
 
 import test from "ava";
 import { execFile, execFileSync, spawn } from "node:child_process";
-import { existsSync, realpathSync } from "node:fs";
+import { existsSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { promisify } from "node:util";
 import { buildC, buildGo, requireFeature } from "./helpers/kernel.js";
@@ -14,6 +14,7 @@ import { findReturns, instructionLength } from "../bpf/lib/x86-returns.js";
 import { log2Histogram } from "../bpf/lib/format.js";
 import { formatAddress, tcpState } from "../bpf/lib/net.js";
 import { syscallName, syscallNumber } from "../bpf/lib/syscalls.js";
+import { UserSymbols } from "../bpf/lib/symbolize.js";
 import { toJson } from "../bpf/lib/cli.js";
 import { readFileSync } from "node:fs";
 
@@ -186,5 +187,28 @@ test.serial("profile's CLI prints folded stacks with symbolized user frames", as
     t.true(lines.every((l) => l.startsWith(basename(bin).slice(0, 15) + ";")), "comm first");
   } finally {
     spinner.kill();
+  }
+});
+
+test.serial("user symbols come from ELF files mapped by the process, JIT frames from /tmp/perf-PID.map", (t) => {
+  const usyms = new UserSymbols();
+  // This very process: node's own symbols resolve an address inside its text.
+  const maps = readFileSync("/proc/self/maps", "utf8").split("\n").map((l) => l.split(/\s+/));
+  const exe = realpathSync(process.execPath);
+  const text = maps.find((f) => f[5] === exe && f[1]!.includes("x"))!;
+  const start = BigInt("0x" + text[0]!.split("-")[0]);
+  const img = new ElfImage(exe);
+  const fn = img.symbols.find((s) => s.type === STT_FUNC && s.size > 16 && img.fileOffset(s.address)! >= BigInt("0x" + text[2]!))!;
+  const addr = start + (img.fileOffset(fn.address)! - BigInt("0x" + text[2]!)) + 4n;
+  t.is(usyms.lookup(process.pid, addr), fn.name);
+  // An address in no file mapping resolves through the perf map when there is one.
+  const perfMap = `/tmp/perf-${process.pid}.map`;
+  writeFileSync(perfMap, "10 20 JS:~old\n10 20 JS:*fresh [eval]:1:2\n");
+  try {
+    const fresh = new UserSymbols();
+    t.is(fresh.lookup(process.pid, 0x18n), "JS:*fresh [eval]:1:2", "the last entry for an address wins");
+    t.is(fresh.lookup(process.pid, 0x40n), undefined);
+  } finally {
+    rmSync(perfMap, { force: true });
   }
 });
