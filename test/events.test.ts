@@ -277,6 +277,45 @@ test("ringbuf: onRecord hands records over in place, without decoding", async (t
   }
 });
 
+test("ringbuf: batches: onBatch, read({ batch: true }) and batches() hand over every event once", async (t) => {
+  if (!(await requireFeature(t, "root", "ringbuf", "clang"))) return;
+  const obj = await ringObject(["produce"]);
+  try {
+    const rb = obj.maps.events as RingBuf<Event>;
+    const batches: bigint[][] = [];
+    const got = new Promise<void>((resolve) => {
+      rb.onBatch((events) => {
+        batches.push(events.map((e) => e.seq));
+        if (batches.flat().length === 500) resolve();
+      });
+    });
+    produce(obj, 200);
+    produce(obj, 300);
+    await got;
+    rb.stop();
+    t.deepEqual(batches.flat(), Array.from({ length: 500 }, (_, i) => BigInt(i)));
+    t.true(batches.length <= 2, `one array per wakeup (${batches.length})`);
+
+    produce(obj, 100);
+    const all = await rb.read({ batch: true });
+    t.deepEqual(all.map((e) => e.seq), Array.from({ length: 100 }, (_, i) => BigInt(500 + i)));
+
+    const ac = new AbortController();
+    const seen: bigint[] = [];
+    const loop = (async () => {
+      for await (const batch of rb.batches({ signal: ac.signal })) {
+        seen.push(...batch.map((e) => e.seq));
+        if (seen.length === 50) ac.abort();
+      }
+    })();
+    produce(obj, 50);
+    await loop;
+    t.deepEqual(seen, Array.from({ length: 50 }, (_, i) => BigInt(600 + i)));
+  } finally {
+    obj.close();
+  }
+});
+
 test("ringbuf: raw records of every length across the wrap, discarded records skipped", async (t) => {
   if (!(await requireFeature(t, "root", "ringbuf", "clang"))) return;
   const obj = await ringObject(["produce"]);
