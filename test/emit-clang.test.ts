@@ -20,7 +20,7 @@ const cases: { symbol: string; struct: string; c: string }[] = [
   {
     symbol: "init_bits",
     struct: "TypesBits",
-    c: "struct bits init_bits = { .a = 5, .b = -3, .c = 0x123456, .d = 1, .e = 1000, .wide = 0x123456789aULL, .swide = -12345, .on = 1, .tint = BLUE, .tail = 0xdeadbeef };",
+    c: "struct bits init_bits = { .a = 5, .b = -3, .c = 0x123456, .d = 1, .e = 1000, .wide = 0x123456789aULL, .swide = -12345, .on = 1, .tint = BLUE, .tail = 0xdeadbeef, .wbits = W_NEG };",
   },
   {
     symbol: "init_scalars",
@@ -45,7 +45,7 @@ const cases: { symbol: string; struct: string; c: string }[] = [
 
 /** The values the initialisers spell, as decode must produce them on a host of `target`'s byte order. */
 const expected = (target: "bpfel" | "bpfeb"): Record<string, unknown> => ({
-  TypesBits: { a: 5, b: -3, c: 0x123456, d: 1, e: 1000, wide: 0x123456789an, swide: -12345, on: true, tint: 4, tail: 0xdeadbeef },
+  TypesBits: { a: 5, b: -3, c: 0x123456, d: 1, e: 1000, wide: 0x123456789an, swide: -12345, on: true, tint: 4, tail: 0xdeadbeef, wbits: -2n },
   TypesScalars: {
     u8: 200, s8: -100, u16: 60000, s16: -30000, u32: 4000000000, s32: -2000000000, u64: 0xfedcba9876543210n, s64: -0x123456789abcdefn, flag: true, ch: 120, sch: -5, uch: 250,
     f32: 1.5, f64: -2.25, u128: (0x0102030405060708n << 64n) | 0x090a0b0c0d0e0f10n, s128: -(1n << 100n), ptr: 0x1000n, namePtr: 0n, callback: 0n,

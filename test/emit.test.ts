@@ -135,7 +135,7 @@ test("scalars: 64/128-bit and pointers are bigints, bool is boolean, floats are 
 
 test("bitfields sign-extend and stay inside their bits", (t) => {
   const buf = new DataView(new ArrayBuffer(types.TypesBits.size));
-  const x: types.TypesBits = { a: 7, b: -16, c: 0xffffff, d: 1, e: 1023, wide: 2n ** 40n - 1n, swide: -(2 ** 19), on: true, tint: types.TypesColor.GREEN, tail: 99 };
+  const x: types.TypesBits = { a: 7, b: -16, c: 0xffffff, d: 1, e: 1023, wide: 2n ** 40n - 1n, swide: -(2 ** 19), on: true, tint: types.TypesColor.GREEN, tail: 99, wbits: types.TypesWide64.W_NEG };
   types.TypesBits.encode(x, buf);
   t.deepEqual(types.TypesBits.decode(buf), x);
   types.TypesBits.encode({ ...x, b: 15, swide: 2 ** 19 - 1 }, buf);

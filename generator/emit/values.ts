@@ -185,21 +185,33 @@ export function flexEncodeStmts(t: ValueLayout, x: string, off: string): string[
   return arrayEncodeStmts(t.elem, `codecs.flexCount(v, ${off}, ${sizeOf(t.elem)})`, x, off, 0);
 }
 
+/** Bitfields of 64-bit enums are bigints whatever their width; other bitfields are numbers up to 32 bits. */
+function bitfieldIsBig(f: BitfieldLayout): boolean {
+  return f.type.kind === "enum" ? f.type.ref.wide : f.bits > 32;
+}
+
+/** The number-only codec path needs a 1/2/4-byte unit and a number value. */
+function bitfieldNeedsBigint(f: BitfieldLayout): boolean {
+  return bitfieldIsBig(f) || f.size > 4 || ![1, 2, 4].includes(f.size);
+}
+
 /** Decode expression of a bitfield. */
 export function bitfieldDecodeExpr(f: BitfieldLayout, off: string): string {
-  const wide = f.bits > 32 || f.size > 4 || ![1, 2, 4].includes(f.size);
   const signed = f.signed ? "true" : "false";
-  let raw = wide
+  let raw = bitfieldNeedsBigint(f)
     ? `codecs.getBits(v, ${off}, ${f.size}, ${f.bitOffset}, ${f.bits}, ${signed})`
     : `codecs.getBitsN(v, ${off}, ${f.size}, ${f.bitOffset}, ${f.bits}, ${signed})`;
-  if (wide && f.bits <= 32) raw = `Number(${raw})`;
+  if (bitfieldNeedsBigint(f) && !bitfieldIsBig(f)) raw = `Number(${raw})`;
   if (f.type.kind === "bool") return `${raw} !== 0`;
   if (f.type.kind === "enum") return `${raw} as ${f.type.ref.name}`;
   return raw;
 }
 
 export function bitfieldEncodeStmts(f: BitfieldLayout, x: string, off: string): string[] {
-  const wide = f.bits > 32 || f.size > 4 || ![1, 2, 4].includes(f.size);
   const value = f.type.kind === "bool" ? `${x} ? 1 : 0` : x;
-  return [wide ? `codecs.setBits(v, ${off}, ${f.size}, ${f.bitOffset}, ${f.bits}, ${value});` : `codecs.setBitsN(v, ${off}, ${f.size}, ${f.bitOffset}, ${f.bits}, ${value});`];
+  return [
+    bitfieldNeedsBigint(f)
+      ? `codecs.setBits(v, ${off}, ${f.size}, ${f.bitOffset}, ${f.bits}, ${value});`
+      : `codecs.setBitsN(v, ${off}, ${f.size}, ${f.bitOffset}, ${f.bits}, ${value});`,
+  ];
 }
