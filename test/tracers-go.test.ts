@@ -9,7 +9,7 @@ import { get } from "node:http";
 import { join } from "node:path";
 import { buildGo, requireFeature } from "./helpers/kernel.js";
 import { assertReleased, kernelIds, linkCount, processKernelIds, repoRoot, run, sleep, waitFor } from "./tracers-support.js";
-import { loadGotrace, type GotraceEvent } from "../bpf/gotrace/gotrace.js";
+import { GotraceEventKind, loadGotrace, type GotraceEvent } from "../bpf/gotrace/gotrace.js";
 import { loadHttptrace, type HttptraceEvent } from "../bpf/httptrace/httptrace.js";
 import { GoBinary, go119Offsets, goroutineStatus } from "../bpf/lib/go-binary.js";
 
@@ -75,11 +75,11 @@ test.serial("gotrace sees goroutine creation, state changes and allocations with
     t.is(lines.length, 4, app.stdout());
     const go = new GoBinary(bin);
     for (const [, goid, parent, size] of lines) {
-      const alloc = events.find((e) => e.kind === 3 && e.arg === BigInt(size!));
+      const alloc = events.find((e) => e.kind === GotraceEventKind.EVENT_MALLOCGC && e.arg === BigInt(size!));
       t.truthy(alloc, `mallocgc of ${size} bytes traced`);
       t.is(alloc!.goid, BigInt(goid!), `allocation of ${size} bytes made by goroutine ${goid}`);
-      t.true(events.some((e) => e.kind === 2 && e.goid === BigInt(goid!) && goroutineStatus(e.newStatus) === "running"), `goroutine ${goid} ran`);
-      const spawned = events.filter((e) => e.kind === 1 && e.goid === BigInt(parent!) && go.elf.functionAt(e.arg)?.name === "main.main.func1");
+      t.true(events.some((e) => e.kind === GotraceEventKind.EVENT_CASGSTATUS && e.goid === BigInt(goid!) && goroutineStatus(e.newStatus) === "running"), `goroutine ${goid} ran`);
+      const spawned = events.filter((e) => e.kind === GotraceEventKind.EVENT_NEWPROC && e.goid === BigInt(parent!) && go.elf.functionAt(e.arg)?.name === "main.main.func1");
       t.is(spawned.length, 4, "main created the four workers: newproc1 events carry the creator's goid and the function");
     }
     t.true(events.every((e) => e.pid === app.child.pid), "targPid filters in the kernel");
@@ -98,16 +98,16 @@ test.serial("gotrace's sampling map, set from user space, thins out mallocgc eve
   const objs = await loadGotrace({ constants: { targPid: app.child.pid! } });
   const events: GotraceEvent[] = [];
   try {
-    objs.maps.sampling.set(3, 0xffffffff); // one mallocgc in 2^32 - 1: none, in practice
+    objs.maps.sampling.set(GotraceEventKind.EVENT_MALLOCGC, 0xffffffff); // one mallocgc in 2^32 - 1: none, in practice
     objs.programs.handleNewproc1.attach({ path: bin, symbol: "runtime.newproc1", pid: app.child.pid! });
     objs.programs.handleMallocgc.attach({ path: bin, symbol: "runtime.mallocgc", pid: app.child.pid! });
     objs.maps.events.onEvent((e) => events.push(e));
     app.child.stdin!.end("go\n");
     await app.exited;
     await sleep(100);
-    t.true(events.some((e) => e.kind === 1), "newproc1 events still arrive");
-    t.false(events.some((e) => e.kind === 3), "mallocgc events are sampled away");
-    t.is(objs.maps.sampling.get(3), 0xffffffff);
+    t.true(events.some((e) => e.kind === GotraceEventKind.EVENT_NEWPROC), "newproc1 events still arrive");
+    t.false(events.some((e) => e.kind === GotraceEventKind.EVENT_MALLOCGC), "mallocgc events are sampled away");
+    t.is(objs.maps.sampling.get(GotraceEventKind.EVENT_MALLOCGC), 0xffffffff);
   } finally {
     objs.close();
     app.child.kill();

@@ -6,10 +6,10 @@
 import { type CliSpec, drain, intOption, main, out, parseCli, stringOption, toJson, untilStopped, UsageError, watchLost } from "../lib/cli.js";
 import { clock } from "../lib/format.js";
 import { GoBinary, go119Offsets, goroutineStatus } from "../lib/go-binary.js";
-import { loadGotrace, type GotraceEvent } from "./gotrace.js";
+import { GotraceEventKind, loadGotrace, type GotraceEvent } from "./gotrace.js";
 
-/** event.kind values (gotrace.bpf.c). */
-const EventKind = { newproc: 1, casgstatus: 2, mallocgc: 3 } as const;
+/** --events names → event kinds (the C enum event_kind, generated as GotraceEventKind). */
+const EventKind = { newproc: GotraceEventKind.EVENT_NEWPROC, casgstatus: GotraceEventKind.EVENT_CASGSTATUS, mallocgc: GotraceEventKind.EVENT_MALLOCGC } as const;
 
 const spec = {
   name: "gotrace",

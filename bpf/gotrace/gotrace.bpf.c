@@ -17,13 +17,27 @@ const volatile __u32 targ_pid = 0;
 /** Only report mallocgc calls of at least this many bytes. */
 const volatile __u64 min_alloc_size = 0;
 
-/* What a Go runtime event is (event.kind). */
-/* runtime.newproc1: a goroutine creates another. */
-#define EVENT_NEWPROC 1
-/* runtime.casgstatus: a goroutine changes state. */
-#define EVENT_CASGSTATUS 2
-/* runtime.mallocgc: a heap allocation. */
-#define EVENT_MALLOCGC 3
+/** What a Go runtime event is. */
+enum event_kind {
+	/** runtime.newproc1: a goroutine creates another. */
+	EVENT_NEWPROC = 1,
+	/** runtime.casgstatus: a goroutine changes state. */
+	EVENT_CASGSTATUS = 2,
+	/** runtime.mallocgc: a heap allocation. */
+	EVENT_MALLOCGC = 3,
+};
+
+/** Goroutine states (runtime2.go); a state may carry the 0x1000 _Gscan bit. */
+enum goroutine_status {
+	G_IDLE = 0,
+	G_RUNNABLE = 1,
+	G_RUNNING = 2,
+	G_SYSCALL = 3,
+	G_WAITING = 4,
+	G_DEAD = 6,
+	G_COPYSTACK = 8,
+	G_PREEMPTED = 9,
+};
 
 /** One Go runtime event. */
 struct event {
@@ -42,12 +56,9 @@ struct event {
 	__u32 pid;
 	/** Thread id (the M running the goroutine). */
 	__u32 tid;
-	/** Which runtime function fired: 1 NEWPROC (newproc1), 2 CASGSTATUS (casgstatus), 3 MALLOCGC (mallocgc). */
-	__u32 kind;
-	/**
-	 * CASGSTATUS: the state left (runtime2.go: 0 idle, 1 runnable, 2 running, 3 syscall, 4 waiting,
-	 * 6 dead, 8 copystack, 9 preempted; maybe with the 0x1000 _Gscan bit).
-	 */
+	/** Which runtime function fired. */
+	enum event_kind kind;
+	/** CASGSTATUS: the state left (a goroutine_status, maybe with the 0x1000 _Gscan bit). */
 	__u32 old_status;
 	/** CASGSTATUS: the state entered. */
 	__u32 new_status;
@@ -84,7 +95,7 @@ static __always_inline __s64 read_goid(__u64 g)
 }
 
 /* Applies pid filter and sampling, then reserves an event with the common fields filled. */
-static __always_inline struct event *start_event(__u32 kind, __s64 goid)
+static __always_inline struct event *start_event(enum event_kind kind, __s64 goid)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 key = kind, *rate;
