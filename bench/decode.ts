@@ -3,10 +3,13 @@
 // u64 pad[3]); the decoder is the golden module's `BenchEvent.decode`, exactly as generated. Events
 // sit back to back in one big buffer, as a ring buffer batch delivers them.
 //
-// Run: node dist/bench/decode.js [--seconds 2]   (target ≥ 14 M events/s on the 2-core dev machine)
+// Run: node dist/bench/decode.js [--seconds 2] [--compare]   (target ≥ 14 M events/s on the 2-core
+// dev machine). `--compare` also runs a table-interpreted decoder over the same fields, the style the
+// generated straight-line code was chosen against.
 
 import { pathToFileURL } from "node:url";
-import { BenchEvent } from "../fixtures/golden/bench/bench.js";
+import { codecs, LE } from "@bpf2ts/runtime";
+import { BenchEvent, type BenchEvent as Event } from "../fixtures/golden/bench/bench.js";
 
 export interface DecodeBenchResult {
   readonly name: string;
@@ -32,16 +35,51 @@ function makeBatch(count: number): DataView {
   return view;
 }
 
+/**
+ * The alternative the generated style was chosen against: one generic decoder interpreting a field
+ * table (what a runtime-compiled, descriptor-driven codec does), over the same fields.
+ */
+type FieldKind = "u64" | "u32" | "cstring" | "u64s";
+const table: readonly { name: keyof Event; kind: FieldKind; offset: number; count: number }[] = [
+  { name: "seq", kind: "u64", offset: 0, count: 1 },
+  { name: "ts", kind: "u64", offset: 8, count: 1 },
+  { name: "pid", kind: "u32", offset: 16, count: 1 },
+  { name: "cpu", kind: "u32", offset: 20, count: 1 },
+  { name: "comm", kind: "cstring", offset: 24, count: 16 },
+  { name: "pad", kind: "u64s", offset: 40, count: 3 },
+];
+function interpretedDecode(v: DataView, o: number): Event {
+  const out: Record<string, unknown> = {};
+  for (const f of table) {
+    switch (f.kind) {
+      case "u64":
+        out[f.name] = v.getBigUint64(o + f.offset, LE);
+        break;
+      case "u32":
+        out[f.name] = v.getUint32(o + f.offset, LE);
+        break;
+      case "cstring":
+        out[f.name] = codecs.cstring(v, o + f.offset, f.count);
+        break;
+      case "u64s":
+        out[f.name] = codecs.typedArray(BigUint64Array, v, o + f.offset, f.count);
+        break;
+    }
+  }
+  return out as unknown as Event;
+}
+
 /** Decodes the batch in a loop for about `seconds` seconds; returns events/s. */
-export function runDecodeBench(opts: { seconds?: number; batch?: number } = {}): DecodeBenchResult {
+export function runDecodeBench(opts: { seconds?: number; batch?: number; decoder?: "generated" | "interpreted" } = {}): DecodeBenchResult {
   const seconds = opts.seconds ?? 2;
   const batch = opts.batch ?? 4096;
   const view = makeBatch(batch);
   const size = BenchEvent.size;
+  const decode = opts.decoder === "interpreted" ? interpretedDecode : BenchEvent.decode;
   let sink = 0;
   const pass = (): void => {
     for (let i = 0, o = 0; i < batch; i++, o += size) {
-      const e = BenchEvent.decode(view, o);
+      const e = decode(view, o);
       sink += e.pid + e.comm.length;
     }
   };
@@ -61,11 +99,16 @@ export function runDecodeBench(opts: { seconds?: number; batch?: number } = {}):
   const cpu = process.cpuUsage(cpu0);
   const secs = Number(elapsed) / 1e9;
   const cpuSecs = (cpu.user + cpu.system) / 1e6;
-  return { name: "decode 64-byte event (generated BenchEvent.decode)", events, seconds: secs, eventsPerSecond: events / secs, eventsPerCpuSecond: events / cpuSecs };
+  const name = opts.decoder === "interpreted" ? "decode 64-byte event (table-interpreted, for comparison)" : "decode 64-byte event (generated BenchEvent.decode)";
+  return { name, events, seconds: secs, eventsPerSecond: events / secs, eventsPerCpuSecond: events / cpuSecs };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const i = process.argv.indexOf("--seconds");
-  const r = runDecodeBench({ seconds: i > 0 ? Number(process.argv[i + 1]) : 2 });
-  console.log(`${r.name}: ${(r.eventsPerSecond / 1e6).toFixed(2)} M events/s wall, ${(r.eventsPerCpuSecond / 1e6).toFixed(2)} M events/s of CPU time (${r.events} events in ${r.seconds.toFixed(2)} s)`);
+  const seconds = i > 0 ? Number(process.argv[i + 1]) : 2;
+  const compare = process.argv.includes("--compare");
+  for (const decoder of compare ? (["generated", "interpreted", "generated", "interpreted"] as const) : (["generated"] as const)) {
+    const r = runDecodeBench({ seconds, decoder });
+    console.log(`${r.name}: ${(r.eventsPerSecond / 1e6).toFixed(2)} M events/s wall, ${(r.eventsPerCpuSecond / 1e6).toFixed(2)} M events/s of CPU time (${r.events} events in ${r.seconds.toFixed(2)} s)`);
+  }
 }
