@@ -6,7 +6,7 @@
 // and with DWARF stripped while .BTF/.BTF.ext stay (`llvm-strip -g`). cilium/ebpf's bpf2go does the same.
 
 import { spawn } from "node:child_process";
-import { accessSync, constants, existsSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdtempSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { arch as hostArch, tmpdir } from "node:os";
 import { delimiter, dirname, join, resolve } from "node:path";
@@ -216,7 +216,8 @@ export function clangArgs(opts: { source: string; output: string; depfile: strin
 
 /** Compiles one target into a temporary directory; nothing is written anywhere else. */
 export async function compile(opts: CompileOptions): Promise<CompileResult> {
-  const dir = await mkdtemp(join(opts.tempRoot ?? tmpdir(), "bpf2ts-"));
+  // Synchronous, so that clang is spawned within this call (callers overlap work with it).
+  const dir = mkdtempSync(join(opts.tempRoot ?? tmpdir(), "bpf2ts-"));
   try {
     const output = join(dir, "out.o");
     const depfile = join(dir, "out.d");

@@ -83,6 +83,14 @@ export async function buildOutputs(o: GenerateOptions): Promise<BuiltOutput> {
   if (!o.source && !o.objects?.length) throw new UsageError("generate: a C source (or --obj FILE) is required");
   const warnings: string[] = [];
   const sourceText = o.source ? (await readInput(resolve(cwd, o.source), o.source)).toString("utf8") : undefined;
+  let clang: Tool | undefined;
+  const needClang = async () => (clang ??= await findClang({ ...(o.cc !== undefined && { cc: o.cc }), env }));
+  const inputs = new Set<string>();
+  // clang takes seconds: start it, and scan the source while it runs.
+  const loading = loadObjects(o, cwd, env, needClang);
+  loading.catch(() => undefined); // awaited below; no unhandled rejection while the scan runs
+  await new Promise((r) => setImmediate(r)); // let the compiles spawn before the synchronous scan
+
   let scan: SourceScan | undefined;
   if (sourceText !== undefined) {
     const sourcePath = resolve(cwd, o.source!);
@@ -96,30 +104,10 @@ export async function buildOutputs(o: GenerateOptions): Promise<BuiltOutput> {
   }
   if (scan) warnings.push(...scan.warnings.map((w) => `${o.source}: ${w}`));
 
-  let clang: Tool | undefined;
-  const needClang = async () => (clang ??= await findClang({ ...(o.cc !== undefined && { cc: o.cc }), env }));
-  const inputs = new Set<string>();
-  const objects: Array<{ target: Target; bytes: Uint8Array; name: string }> = [];
-  if (o.objects?.length) {
-    for (const obj of o.objects) {
-      const bytes = await readInput(resolve(cwd, obj), obj);
-      inputs.add(resolve(cwd, obj));
-      const elf = readElf(bytes, obj);
-      objects.push({ target: { endian: elf.littleEndian ? "bpfel" : "bpfeb" }, bytes, name: obj });
-    }
-  } else {
-    const targets = parseTargets(o.target ?? "bpfel,bpfeb");
-    const cc = await needClang();
-    const strip = o.strip === false ? undefined : findStrip(cc, env);
-    const results = await Promise.all(
-      targets.map((target) => compile({ source: o.source!, target, clang: cc, ...(strip && { strip }), cflags: o.cflags ?? [], cwd, env })),
-    );
-    results.forEach((r, i) => {
-      objects.push({ target: targets[i]!, bytes: r.object, name: `${objectStem(o.stem, targets[i]!)}.o` });
-      r.inputs.forEach((p) => inputs.add(p));
-      if (r.warnings.trim()) warnings.push(r.warnings.replace(/\n$/, ""));
-    });
-  }
+  const loaded = await loading;
+  const objects = loaded.objects;
+  loaded.inputs.forEach((p) => inputs.add(p));
+  warnings.push(...loaded.warnings);
 
   const targetObjects: TargetObject[] = [];
   const models: ObjectModel[] = [];
@@ -208,6 +196,40 @@ function readTextOrUndefined(path: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+interface LoadedObjects {
+  readonly objects: Array<{ target: Target; bytes: Uint8Array; name: string }>;
+  readonly inputs: readonly string[];
+  readonly warnings: readonly string[];
+}
+
+/** The `--obj` files, or the source compiled for each target (in parallel). */
+async function loadObjects(o: GenerateOptions, cwd: string, env: NodeJS.ProcessEnv, needClang: () => Promise<Tool>): Promise<LoadedObjects> {
+  const objects: LoadedObjects["objects"] = [];
+  const inputs: string[] = [];
+  const warnings: string[] = [];
+  if (o.objects?.length) {
+    for (const obj of o.objects) {
+      const bytes = await readInput(resolve(cwd, obj), obj);
+      inputs.push(resolve(cwd, obj));
+      const elf = readElf(bytes, obj);
+      objects.push({ target: { endian: elf.littleEndian ? "bpfel" : "bpfeb" }, bytes, name: obj });
+    }
+    return { objects, inputs, warnings };
+  }
+  const targets = parseTargets(o.target ?? "bpfel,bpfeb");
+  const cc = await needClang();
+  const strip = o.strip === false ? undefined : findStrip(cc, env);
+  const results = await Promise.all(
+    targets.map((target) => compile({ source: o.source!, target, clang: cc, ...(strip && { strip }), cflags: o.cflags ?? [], cwd, env })),
+  );
+  results.forEach((r, i) => {
+    objects.push({ target: targets[i]!, bytes: r.object, name: `${objectStem(o.stem, targets[i]!)}.o` });
+    inputs.push(...r.inputs);
+    if (r.warnings.trim()) warnings.push(r.warnings.replace(/\n$/, ""));
+  });
+  return { objects, inputs, warnings };
 }
 
 async function readInput(path: string, shown: string): Promise<Buffer> {
