@@ -240,7 +240,6 @@ class ElfReader implements ElfFile {
       const type = this.u32(o + 4);
       const offset = this.u64(o + 24, `#${i}`);
       const size = this.u64(o + 32, `#${i}`);
-      if (type !== SHT_NOBITS && type !== SHT_NULL) this.checkRange(`section #${i} data`, offset, size, `#${i}`);
       raw.push({
         nameOff: this.u32(o),
         hdr: {
@@ -261,10 +260,14 @@ class ElfReader implements ElfFile {
     if (shstrndx !== SHN_UNDEF) {
       const s = raw[shstrndx];
       if (!s) throw this.error(`${name}: section name table index ${shstrndx} out of range (${shnum} sections)`);
+      this.checkRange(`section #${shstrndx} (section names)`, s.hdr.offset, s.hdr.size, `#${shstrndx}`);
       strtab = this.bytes.subarray(s.hdr.offset, s.hdr.offset + s.hdr.size);
     }
     return raw.map(({ nameOff, hdr }) => {
       const secName = strtab ? this.cstring(strtab, nameOff, `name of section #${hdr.index}`) : "";
+      // Checked once the name is known, so the message can say which section is cut short.
+      if (hdr.type !== SHT_NOBITS && hdr.type !== SHT_NULL)
+        this.checkRange(`section ${secName || `#${hdr.index}`}: data`, hdr.offset, hdr.size, secName || `#${hdr.index}`);
       const bytes = this.bytes;
       const data =
         hdr.type === SHT_NOBITS || hdr.type === SHT_NULL

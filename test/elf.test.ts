@@ -126,9 +126,15 @@ const errorCases: { title: string; bytes: () => Uint8Array; match: RegExp; secti
   { title: "truncated header", bytes: () => patched(() => {}).subarray(0, 40), match: /ELF header truncated/ },
   { title: "section header table past end", bytes: () => patched((_, v) => v.setUint32(40, 0x100000, true)), match: /section header 0 extends past end of file \(offset 0x100000, size 0x40, file size 0x[0-9a-f]+\)/ },
   { title: "small section header size", bytes: () => patched((_, v) => v.setUint16(58, 10, true)), match: /section header size 10/ },
-  { title: "section data past end", section: "#1",
+  { title: "section name table past end", section: "#1",
     bytes: () => patched((_, v) => v.setUint32(Number(v.getBigUint64(40, true)) + 64 + 32, 0xfffff, true)),
-    match: /^x\.o: section #1 data extends past end of file \(offset 0x[0-9a-f]+, size 0xfffff, file size 0x[0-9a-f]+\)$/ },
+    match: /^x\.o: section #1 \(section names\) extends past end of file \(offset 0x[0-9a-f]+, size 0xfffff, file size 0x[0-9a-f]+\)$/ },
+  { title: ".BTF data past end", section: ".BTF",
+    bytes: () => patched((b, v) => {
+      const elf = readElf(b);
+      v.setUint32(Number(v.getBigUint64(40, true)) + elf.section(".BTF")!.index * 64 + 32, 0x100000, true);
+    }),
+    match: /^x\.o: section \.BTF: data extends past end of file \(offset 0x[0-9a-f]+, size 0x100000, file size 0x[0-9a-f]+\)$/ },
   { title: "huge 64-bit offset", bytes: () => patched((_, v) => v.setUint32(44, 0xffffffff, true)), match: /64-bit value at offset 0x28 is too large/ },
   { title: "section name index out of range", bytes: () => patched((_, v) => v.setUint16(62, 500, true)), match: /section name table index 500 out of range/ },
   { title: "section name offset past string table",
