@@ -8,17 +8,18 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, st
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { once } from "node:events";
-import { cgroup2Root, codecs, loadObjectSync, type BpfError, socketFd, type BpfObject, type IterLink, type Variable, type VariableDescriptor } from "@bpf2ts/runtime";
+import { cgroup2Root, codecs, loadObjectSync, type BpfError, type StackTraceMap, socketFd, type BpfObject, type IterLink, type Variable, type VariableDescriptor } from "@bpf2ts/runtime";
 import { buildC, buildGo, compileBpf, descriptor, missingReason, requireFeature } from "./helpers/kernel.js";
 
 const globals = [
   "raw_tp_count", "raw_tp_last_id", "tp_btf_count", "tp_btf_last_id", "uprobe_count", "uprobe_a", "uprobe_b",
   "uprobe_pid", "uretprobe_count", "uretprobe_ret", "perf_samples", "perf_target_samples", "xdp_packets",
-  "xdp_bytes", "tc_packets", "socket_seen", "socket_dropped", "kprobe_hits", "cgroup_packets",
+  "xdp_bytes", "tc_packets", "socket_seen", "socket_dropped", "kprobe_hits", "cgroup_packets", "user_stack_id",
+  "kernel_stack_id",
 ] as const;
 type Global = (typeof globals)[number];
 
-/** Offsets of the .bss globals from the object's symbol table (the test does not use the generator). */
+/** Offsets of the .bss/.data globals from the object's symbol table (the test does not use the generator). */
 function bssLayout(obj: Buffer): Record<string, VariableDescriptor> {
   const file = join(tmpdir(), `bpf2ts-progs-${process.pid}.o`);
   writeFileSync(file, obj);
@@ -26,12 +27,12 @@ function bssLayout(obj: Buffer): Record<string, VariableDescriptor> {
   rmSync(file, { force: true });
   const vars: Record<string, VariableDescriptor> = {};
   for (const line of out.stdout.split("\n")) {
-    const m = /^([0-9a-f]+)\s.*\s(\.bss)\s+([0-9a-f]+)\s+(\w+)$/.exec(line.trim());
+    const m = /^([0-9a-f]+)\s.*\s(\.bss|\.data)\s+([0-9a-f]+)\s+(\w+)$/.exec(line.trim());
     if (!m) continue;
     const size = parseInt(m[3]!, 16);
     const name = m[4]!;
-    const signed = name === "uprobe_a" || name === "uprobe_b" || name === "uretprobe_ret";
-    vars[name] = { name, section: ".bss", offset: parseInt(m[1]!, 16), codec: size === 4 ? codecs.u32 : signed ? codecs.s64 : codecs.u64 };
+    const signed = ["uprobe_a", "uprobe_b", "uretprobe_ret", "user_stack_id", "kernel_stack_id"].includes(name);
+    vars[name] = { name, section: m[2]!, offset: parseInt(m[1]!, 16), codec: size === 4 ? codecs.u32 : signed ? codecs.s64 : codecs.u64 };
   }
   return vars;
 }
@@ -192,7 +193,7 @@ test.serial("uprobe on a Go 1.19 binary by Go symbol names (main.Add, main.(*cou
   }
 });
 
-test.serial("perf_event: CPU-clock samples on every CPU, some in this busy process", async (t) => {
+test.serial("perf_event: CPU-clock samples match this thread's CPU time; StackTraceMap holds its real stacks", async (t) => {
   if (!(await requireFeature(t, "root", "perf_event", "clang"))) return;
   const { obj, v } = load(["on_sample"]);
   try {
@@ -215,6 +216,17 @@ test.serial("perf_event: CPU-clock samples on every CPU, some in this busy proce
     // A 1 kHz CPU clock samples a thread about once per ms of its CPU time.
     t.true(mine >= cpu * 0.5 && mine <= cpu * 1.5 + 30, `${mine} samples for ${cpu} ms of CPU`);
     t.true(total >= BigInt(mine));
+
+    // The last sample's stacks: user frames lie in executable mappings of this process, kernel
+    // frames in the kernel half of the address space.
+    const stacks = obj.maps.stacks as StackTraceMap;
+    const user = stacks.get(Number(v.user_stack_id.get()));
+    const kernel = stacks.get(Number(v.kernel_stack_id.get()));
+    const exec = readFileSync("/proc/self/maps", "utf8").split("\n").filter((l) => /^\S+ ..x/.test(l)).map((l) => l.split(" ")[0]!.split("-").map((x) => BigInt(`0x${x}`)));
+    t.truthy(user, `user stack id ${v.user_stack_id.get()}`);
+    t.true(user!.length >= 1);
+    for (const ip of user!) t.true(exec.some(([lo, hi]) => ip >= lo! && ip < hi!), `user frame 0x${ip.toString(16)} is in an executable mapping`);
+    if (kernel) for (const ip of kernel) t.true(ip >= 0xffff800000000000n, `kernel frame 0x${ip.toString(16)}`);
     const after = v.perf_samples.get();
     await new Promise((r) => setTimeout(r, 50));
     t.is(v.perf_samples.get(), after, "no samples after close");

@@ -25,6 +25,15 @@ __u64 socket_seen = 0;
 __u64 socket_dropped = 0;
 __u64 kprobe_hits = 0;
 __u64 cgroup_packets = 0;
+__s64 user_stack_id = -1;
+__s64 kernel_stack_id = -1;
+
+struct {
+  __uint(type, BPF_MAP_TYPE_STACK_TRACE);
+  __uint(max_entries, 1024);
+  __uint(key_size, sizeof(__u32));
+  __uint(value_size, 127 * sizeof(__u64));
+} stacks SEC(".maps");
 
 static __always_inline bool is_target(void) {
   // The main thread only (its tid is the tgid): Node's other threads make syscalls of their own.
@@ -67,7 +76,11 @@ int BPF_KRETPROBE(on_add_ret, long ret) {
 SEC("perf_event")
 int on_sample(struct bpf_perf_event_data *ctx) {
   __sync_fetch_and_add(&perf_samples, 1);
-  if (is_target()) __sync_fetch_and_add(&perf_target_samples, 1);
+  if (is_target()) {
+    __sync_fetch_and_add(&perf_target_samples, 1);
+    user_stack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
+    kernel_stack_id = bpf_get_stackid(ctx, &stacks, 0);
+  }
   return 0;
 }
 
