@@ -51,9 +51,14 @@ class CHeaderWriter {
   /** Tags (`struct foo`) already declared or defined at file scope in the output. */
   private readonly tagsOut = new Set<string>();
 
+  private readonly alignCache: Uint8Array;
+  private readonly sizeCache: Float64Array;
+
   constructor(private readonly btf: Btf) {
     this.state = new Uint8Array(btf.types.length);
     this.referenced = new Uint8Array(btf.types.length);
+    this.alignCache = new Uint8Array(btf.types.length);
+    this.sizeCache = new Float64Array(btf.types.length).fill(-1);
   }
 
   write(guard: string): string {
@@ -421,8 +426,11 @@ class CHeaderWriter {
     return t.size % max !== 0;
   }
 
+  /** alignof, cached per id (asked for every member, several times). */
   private align(id: TypeId): number {
-    return alignof(this.btf, id);
+    let a = this.alignCache[id]!;
+    if (a === 0) this.alignCache[id] = a = alignof(this.btf, id);
+    return a;
   }
 
   /**
@@ -445,7 +453,7 @@ class CHeaderWriter {
       let natural: number;
       let size: number;
       if (m.bitSize > 0) {
-        const unit = sizeof(this.btf, m.type) * 8;
+        const unit = this.memberBits(m.type);
         natural = packed || Math.floor(cur / unit) === Math.floor((cur + m.bitSize - 1) / unit) ? cur : roundUp(cur, unit);
         size = m.bitSize;
       } else {
@@ -479,8 +487,11 @@ class CHeaderWriter {
     return lines;
   }
 
+  /** sizeof in bits, cached per id. */
   private memberBits(id: TypeId): number {
-    return sizeof(this.btf, id) * 8;
+    let bits = this.sizeCache[id]!;
+    if (bits < 0) this.sizeCache[id] = bits = sizeof(this.btf, id) * 8;
+    return bits;
   }
 }
 
