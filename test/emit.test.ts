@@ -205,6 +205,9 @@ test("a flexible array member decodes what the buffer holds past its offset", (t
   new Uint8Array(buf.buffer).set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], off);
   const d = types.TypesFlex.decode(buf);
   t.deepEqual(Array.from(d.data), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  // A record inside a bigger view (a ring buffer's pages): its length bounds the array.
+  t.deepEqual(Array.from(types.TypesFlex.decode(buf, 0, off + 4).data), [1, 2, 3, 4]);
+  t.deepEqual(Array.from(types.TypesFlex.view(buf, 0, off + 2).data), [1, 2]);
   const small = new DataView(new ArrayBuffer(types.TypesFlex.size));
   t.is(types.TypesFlex.decode(small).data.length, types.TypesFlex.size - off);
   const out = new DataView(new ArrayBuffer(off + 4));

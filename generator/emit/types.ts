@@ -37,18 +37,18 @@ function leafType(f: ValueField | BitfieldLayout): string {
 function leafDecode(f: ValueField | BitfieldLayout): string {
   const off = at("o", f.offset);
   if (f.node === "bitfield") return bitfieldDecodeExpr(f, off);
-  return f.flexible ? flexDecodeExpr(f.type, off) : decodeExpr(f.type, off);
+  return f.flexible ? flexDecodeExpr(f.type, off, f.offset) : decodeExpr(f.type, off);
 }
 
 function leafEncode(f: ValueField | BitfieldLayout, x: string): string[] {
   const off = at("o", f.offset);
   if (f.node === "bitfield") return bitfieldEncodeStmts(f, x, off);
-  return f.flexible ? flexEncodeStmts(f.type, x, off) : encodeStmts(f.type, x, off);
+  return f.flexible ? flexEncodeStmts(f.type, x, off, f.offset) : encodeStmts(f.type, x, off);
 }
 
 function leafView(f: ValueField | BitfieldLayout): string {
   if (f.node === "bitfield") return bitfieldDecodeExpr(f, at("o", f.offset));
-  return f.flexible ? flexDecodeExpr(f.type, at("o", f.offset)) : viewExpr(f.type, at("o", f.offset));
+  return f.flexible ? flexDecodeExpr(f.type, at("o", f.offset), f.offset) : viewExpr(f.type, at("o", f.offset));
 }
 
 function fieldDoc(c: CompositeLayout, f: ValueField | BitfieldLayout, docs: TypeDocs): string[] {
@@ -56,7 +56,7 @@ function fieldDoc(c: CompositeLayout, f: ValueField | BitfieldLayout, docs: Type
     f.node === "bitfield"
       ? `bits ${f.bitOffset}..${f.bitOffset + f.bits - 1} of the ${f.size}-byte unit at offset ${f.offset}`
       : f.flexible
-        ? `offset ${f.offset}, flexible array (the rest of the buffer)`
+        ? `offset ${f.offset}, flexible array (the rest of the record: decode/view take its length)`
         : `offset ${f.offset}, ${f.size} byte${f.size === 1 ? "" : "s"}`;
   const lines = [`\`${f.cDecl}\` — ${where}.`];
   if (f.node === "value" && !f.flexible && f.type.kind === "string") {
@@ -65,6 +65,10 @@ function fieldDoc(c: CompositeLayout, f: ValueField | BitfieldLayout, docs: Type
   const doc = c.cName ? docs.fields[`${c.cName}.${f.cName}`] : undefined;
   if (doc) lines.push(...doc.split("\n"));
   return lines;
+}
+
+function hasFlexible(c: CompositeLayout): boolean {
+  return c.fields.some((n) => n.node === "value" && n.flexible === true);
 }
 
 /** True when encode writes every byte of the composite itself (no padding, groups or partial writes). */
@@ -120,7 +124,10 @@ export function emitComposite(w: CodeBlockWriter, c: CompositeLayout, docs: Type
       }
     });
     w.write(",").newLine();
-    w.write(`decode(v: DataView, o = 0): ${c.name} `).inlineBlock(() => {
+    // Records with a flexible array member carry their length: ring buffers hand out a view of the
+    // whole ring, so "to the end of the view" would read past the record.
+    const len = hasFlexible(c) ? ", n = v.byteLength - o" : "";
+    w.write(`decode(v: DataView, o = 0${len}): ${c.name} `).inlineBlock(() => {
       if (all.length === 0) {
         w.writeLine("return {};");
         return;
@@ -138,7 +145,7 @@ export function emitComposite(w: CodeBlockWriter, c: CompositeLayout, docs: Type
       for (const s of stmts) w.writeLine(s);
     });
     w.write(",").newLine();
-    w.write(`view(v: DataView, o = 0): ${c.name} `).inlineBlock(() => {
+    w.write(`view(v: DataView, o = 0${len}): ${c.name} `).inlineBlock(() => {
       if (all.length === 0) {
         w.writeLine("return {};");
         return;

@@ -169,20 +169,25 @@ export function viewExpr(t: ValueLayout, off: string): string {
   return decodeExpr(t, off);
 }
 
-/** Flexible array member: elements are whatever the buffer holds from `off` on. */
-export function flexDecodeExpr(t: ValueLayout, off: string): string {
-  if (t.kind === "string") return `codecs.cstring(v, ${off}, codecs.flexCount(v, ${off}, 1))`;
+/**
+ * Flexible array member at byte `rel` of its struct: its elements are what the record holds past it.
+ * Decoders of such structs take the record's length `n` (default: the rest of the view).
+ */
+export function flexDecodeExpr(t: ValueLayout, off: string, rel: number): string {
+  if (t.kind === "string") return `codecs.cstring(v, ${off}, codecs.flexCount(n - ${rel}, 1))`;
   if (t.kind !== "array") return decodeExpr(t, off);
-  const count = `codecs.flexCount(v, ${off}, ${sizeOf(t.elem)})`;
+  const count = `codecs.flexCount(n - ${rel}, ${sizeOf(t.elem)})`;
   const typed = typedArrayOf(t.elem);
   if (typed) return `codecs.typedArray(${typed}, v, ${off}, ${count})`;
   return `Array.from({ length: ${count} }, (_, i0) => ${decodeExpr(t.elem, `${off} + i0 * ${sizeOf(t.elem)}`, 1)})`;
 }
 
-export function flexEncodeStmts(t: ValueLayout, x: string, off: string): string[] {
-  if (t.kind === "string") return [`codecs.setCstring(v, ${off}, codecs.flexCount(v, ${off}, 1), ${x});`];
+/** Encoding writes as many elements as the view has room for past the fixed part. */
+export function flexEncodeStmts(t: ValueLayout, x: string, off: string, rel: number): string[] {
+  const room = `v.byteLength - o - ${rel}`;
+  if (t.kind === "string") return [`codecs.setCstring(v, ${off}, codecs.flexCount(${room}, 1), ${x});`];
   if (t.kind !== "array") return encodeStmts(t, x, off);
-  return arrayEncodeStmts(t.elem, `codecs.flexCount(v, ${off}, ${sizeOf(t.elem)})`, x, off, 0);
+  return arrayEncodeStmts(t.elem, `codecs.flexCount(${room}, ${sizeOf(t.elem)})`, x, off, 0);
 }
 
 /** Bitfields of 64-bit enums are bigints whatever their width; other bitfields are numbers up to 32 bits. */

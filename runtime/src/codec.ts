@@ -13,7 +13,12 @@ export interface Codec<T> {
   /** Size in bytes as the kernel lays it out. */
   readonly size: number;
   readonly align: number;
-  decode(view: DataView, offset?: number): T;
+  /**
+   * `length` is the record's size from `offset` when the view holds more than the record (a ring
+   * buffer's pages): only types ending in a flexible array member read it; the default is the rest
+   * of the view.
+   */
+  decode(view: DataView, offset?: number, length?: number): T;
   encode(value: T, view: DataView, offset?: number): void;
 }
 
@@ -30,7 +35,7 @@ export interface Struct<T> extends Codec<T> {
   readonly name: string;
   readonly fields: Readonly<Record<string, FieldInfo>>;
   /** A lazy view: getters (and setters) that read the bytes at access time, no copy. */
-  view(view: DataView, offset?: number): T;
+  view(view: DataView, offset?: number, length?: number): T;
 }
 
 function scalar<T>(size: number, get: (v: DataView, o: number) => T, set: (v: DataView, o: number, x: T) => void): Codec<T> {
@@ -251,9 +256,9 @@ function setTypedArray(ctor: TypedArrayCtor<unknown>, v: DataView, o: number, n:
   dst.set(new Uint8Array(tmp.buffer));
 }
 
-/** Elements of `elemSize` bytes a flexible array member at `o` holds: what the view has left. */
-function flexCount(v: DataView, o: number, elemSize: number): number {
-  return o >= v.byteLength ? 0 : Math.floor((v.byteLength - o) / elemSize);
+/** Elements of `elemSize` bytes that fit in `bytes` (a flexible array member's share of a record). */
+function flexCount(bytes: number, elemSize: number): number {
+  return bytes <= 0 ? 0 : Math.floor(bytes / elemSize);
 }
 
 /** Zeroes `n` bytes (encoders clear padding and union tails so keys compare equal in the kernel). */
