@@ -63,24 +63,29 @@ test.serial("gotrace sees goroutine creation, state changes and allocations with
   const events: GotraceEvent[] = [];
   try {
     const at = (symbol: string) => ({ path: bin, symbol, pid: app.child.pid! });
+    const go = new GoBinary(bin);
+    const rets = go.returnOffsets("runtime.newproc1");
     objs.programs.handleNewproc1.attach(at("runtime.newproc1"));
+    for (const offset of rets) objs.programs.handleNewproc1Return.attach({ ...at("runtime.newproc1"), offset });
     objs.programs.handleCasgstatus.attach(at("runtime.casgstatus"));
     objs.programs.handleMallocgc.attach(at("runtime.mallocgc"));
-    t.is(linkCount(ids), 3);
+    t.is(linkCount(ids), 3 + rets.length);
     objs.maps.events.onEvent((e) => events.push(e));
     app.child.stdin!.end("go\n");
     t.is(await app.exited, 0);
     await sleep(100);
     const lines = app.stdout().trim().split("\n").map((l) => /^goroutine (\d+) parent (\d+) alloc (\d+)$/.exec(l)!);
     t.is(lines.length, 4, app.stdout());
-    const go = new GoBinary(bin);
     for (const [, goid, parent, size] of lines) {
       const alloc = events.find((e) => e.kind === GotraceEventKind.EVENT_MALLOCGC && e.arg === BigInt(size!));
       t.truthy(alloc, `mallocgc of ${size} bytes traced`);
       t.is(alloc!.goid, BigInt(goid!), `allocation of ${size} bytes made by goroutine ${goid}`);
       t.true(events.some((e) => e.kind === GotraceEventKind.EVENT_CASGSTATUS && e.goid === BigInt(goid!) && goroutineStatus(e.newStatus) === "running"), `goroutine ${goid} ran`);
-      const spawned = events.filter((e) => e.kind === GotraceEventKind.EVENT_NEWPROC && e.goid === BigInt(parent!) && go.elf.functionAt(e.arg)?.name === "main.main.func1");
-      t.is(spawned.length, 4, "main created the four workers: newproc1 events carry the creator's goid and the function");
+      const created = events.filter((e) => e.kind === GotraceEventKind.EVENT_NEWPROC && e.newGoid === BigInt(goid!));
+      t.is(created.length, 1, `the creation of goroutine ${goid} was traced once`);
+      t.is(created[0]!.goid, BigInt(parent!), "by its parent");
+      t.is(go.elf.functionAt(created[0]!.arg)?.name, "main.main.func1", "running the closure of the go statement");
+      t.is(go.elf.functionAt(created[0]!.pc)?.name, "main.main", "from main.main");
     }
     t.true(events.every((e) => e.pid === app.child.pid), "targPid filters in the kernel");
     t.is(objs.variables.lostEvents.get(), 0n);
@@ -100,6 +105,7 @@ test.serial("gotrace's sampling map, set from user space, thins out mallocgc eve
   try {
     objs.maps.sampling.set(GotraceEventKind.EVENT_MALLOCGC, 0xffffffff); // one mallocgc in 2^32 - 1: none, in practice
     objs.programs.handleNewproc1.attach({ path: bin, symbol: "runtime.newproc1", pid: app.child.pid! });
+    for (const offset of new GoBinary(bin).returnOffsets("runtime.newproc1")) objs.programs.handleNewproc1Return.attach({ path: bin, symbol: "runtime.newproc1", offset, pid: app.child.pid! });
     objs.programs.handleMallocgc.attach({ path: bin, symbol: "runtime.mallocgc", pid: app.child.pid! });
     objs.maps.events.onEvent((e) => events.push(e));
     app.child.stdin!.end("go\n");
@@ -196,17 +202,20 @@ test.serial("the httptrace and gotrace CLIs attach by binary path and print JSON
   const app = buildGo("goapp", goSource("gotrace/testdata/goapp/main.go"));
   const gt = run(process.execPath, [cli("gotrace"), "--binary", app, "--events", "newproc", "--json", "--duration", "30"]);
   try {
-    t.true(await waitFor(() => linkCount(processKernelIds(gt.child.pid!)) === 1, 8000), "one uprobe for --events newproc");
+    const newprocProbes = 1 + new GoBinary(app).returnOffsets("runtime.newproc1").length;
+    t.true(await waitFor(() => linkCount(processKernelIds(gt.child.pid!)) === newprocProbes, 8000), "entry and return uprobes for --events newproc");
     const target = run(app, ["3"], { stdin: "pipe" });
     target.child.stdin!.end("go\n");
     await target.exited;
     t.true(await waitFor(() => (gt.stdout().match(/main\.main\.func1/g)?.length) === 3), gt.stdout());
     gt.child.kill("SIGINT");
     t.is(await gt.exited, 0);
-    const lines = gt.stdout().trim().split("\n").map((l) => JSON.parse(l) as { event: string; goid: number; fn: string; caller: string; pid: number });
+    const lines = gt.stdout().trim().split("\n").map((l) => JSON.parse(l) as { event: string; goid: number; newGoid: number; fn: string; caller: string; pid: number });
     const workers = lines.filter((l) => l.fn === "main.main.func1");
     t.is(workers.length, 3);
     t.true(workers.every((w) => w.event === "newproc" && w.goid === 1 && w.caller === "main.main" && w.pid === target.child.pid));
+    const printed = target.stdout().trim().split("\n").map((l) => Number(/^goroutine (\d+)/.exec(l)![1])).sort();
+    t.deepEqual(workers.map((w) => w.newGoid).sort(), printed, "the ids of the new goroutines are the ones they print");
   } finally {
     gt.child.kill();
   }

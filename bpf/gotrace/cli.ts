@@ -48,7 +48,11 @@ main(spec.name, async () => {
     objs.maps.sampling.set(EventKind.mallocgc, intOption(v, "sample-malloc", 1, 2 ** 32 - 1) ?? 1);
     objs.maps.sampling.set(EventKind.casgstatus, intOption(v, "sample-casgstatus", 1, 2 ** 32 - 1) ?? 1);
     const attachTo = (symbol: string) => ({ path, symbol, ...(pid !== undefined && { pid }) });
-    if (wanted.has("newproc")) objs.programs.handleNewproc1.attach(attachTo("runtime.newproc1"));
+    if (wanted.has("newproc")) {
+      // Entry notes the creator; each RET reports the new goroutine with its id (uretprobes break Go).
+      objs.programs.handleNewproc1.attach(attachTo("runtime.newproc1"));
+      for (const offset of go.returnOffsets("runtime.newproc1")) objs.programs.handleNewproc1Return.attach({ ...attachTo("runtime.newproc1"), offset });
+    }
     if (wanted.has("casgstatus")) objs.programs.handleCasgstatus.attach(attachTo("runtime.casgstatus"));
     if (wanted.has("mallocgc")) objs.programs.handleMallocgc.attach(attachTo("runtime.mallocgc"));
 
@@ -60,8 +64,8 @@ main(spec.name, async () => {
       let kind: string;
       if (e.kind === EventKind.newproc) {
         kind = "newproc";
-        detail = { fn: fn(e.arg), caller: fn(e.pc) };
-        text = `go ${detail.fn} (from ${detail.caller})`;
+        detail = { newGoid: e.newGoid, fn: fn(e.arg), caller: fn(e.pc) };
+        text = `go ${detail.fn} -> goroutine ${e.newGoid} (from ${detail.caller})`;
       } else if (e.kind === EventKind.casgstatus) {
         kind = "casgstatus";
         detail = { from: goroutineStatus(e.oldStatus), to: goroutineStatus(e.newStatus) };

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * gotrace: the Go runtime of an unmodified Go binary seen from outside. Uprobes on runtime.newproc1
- * (goroutine creation), runtime.casgstatus (goroutine state changes) and runtime.mallocgc (heap
- * allocations) report goroutine ids, read from `g` structures: the current g is in R14 under the amd64
- * Go register ABI (Go ≥ 1.17), arguments arrive in RAX, RBX, RCX, … . Offsets into Go's structures
+ * (goroutine creation: its entry and each of its RET instructions, as uretprobes break Go stacks),
+ * runtime.casgstatus (goroutine state changes) and runtime.mallocgc (heap allocations) report
+ * goroutine ids, read from `g` structures: the current g is in R14 under the amd64 Go register ABI
+ * (Go ≥ 1.17), arguments arrive in RAX, RBX, RCX, …, results in RAX. Offsets into Go's structures
  * differ between Go versions and come from user space as constants (defaults: Go 1.19–1.20, amd64).
  */
 #include "vmlinux.h"
@@ -52,6 +53,8 @@ struct event {
 	__u64 arg;
 	/** NEWPROC: the PC of the `go` statement; MALLOCGC: address of the allocated type (0: untyped). */
 	__u64 pc;
+	/** NEWPROC: the id of the goroutine created (read from newproc1's result). */
+	__s64 new_goid;
 	/** Process id (tgid). */
 	__u32 pid;
 	/** Thread id (the M running the goroutine). */
@@ -64,6 +67,24 @@ struct event {
 	__u32 new_status;
 	__u32 __pad;
 };
+
+/** A newproc1 call between its entry and its return, keyed by thread id (it runs on the system stack). */
+struct newproc_call {
+	/** Goroutine executing the `go` statement. */
+	__s64 parent_goid;
+	/** Entry PC of the new goroutine's function. */
+	__u64 fn;
+	/** PC of the `go` statement. */
+	__u64 callerpc;
+};
+
+/** newproc1 calls in flight. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct newproc_call);
+} newprocs SEC(".maps");
 
 /** Events, read by user space. */
 struct {
@@ -115,6 +136,7 @@ static __always_inline struct event *start_event(enum event_kind kind, __s64 goi
 	e->goid = goid;
 	e->arg = 0;
 	e->pc = 0;
+	e->new_goid = 0;
 	e->pid = id >> 32;
 	e->tid = (__u32)id;
 	e->kind = kind;
@@ -124,21 +146,46 @@ static __always_inline struct event *start_event(enum event_kind kind, __s64 goi
 	return e;
 }
 
-/** func newproc1(fn *funcval, callergp *g, callerpc uintptr) *g — runs on the system stack. */
+/**
+ * Entry of func newproc1(fn *funcval, callergp *g, callerpc uintptr) *g: notes the creator and the
+ * function. The event is sent from the RET probes, once the new goroutine has its id.
+ */
 SEC("uprobe")
 int handle_newproc1(struct pt_regs *ctx)
 {
-	__u64 fn = ctx->ax, callergp = ctx->bx, callerpc = ctx->cx, entry = 0;
+	__u64 id = bpf_get_current_pid_tgid(), fn = ctx->ax;
+	__u32 tid = (__u32)id;
+	struct newproc_call call = {};
+
+	if (targ_pid && targ_pid != id >> 32)
+		return 0;
+	call.parent_goid = read_goid(ctx->bx);
+	call.callerpc = ctx->cx;
+	if (fn)
+		bpf_probe_read_user(&call.fn, sizeof(call.fn), (void *)fn); /* funcval.fn */
+	bpf_map_update_elem(&newprocs, &tid, &call, BPF_ANY);
+	return 0;
+}
+
+/** A RET instruction of newproc1: RAX holds the new g, whose goid is assigned by now. */
+SEC("uprobe")
+int handle_newproc1_return(struct pt_regs *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct newproc_call *call;
 	struct event *e;
 
-	e = start_event(EVENT_NEWPROC, read_goid(callergp));
-	if (!e)
+	call = bpf_map_lookup_elem(&newprocs, &tid);
+	if (!call)
 		return 0;
-	if (fn)
-		bpf_probe_read_user(&entry, sizeof(entry), (void *)fn); /* funcval.fn */
-	e->arg = entry;
-	e->pc = callerpc;
-	bpf_ringbuf_submit(e, 0);
+	e = start_event(EVENT_NEWPROC, call->parent_goid);
+	if (e) {
+		e->arg = call->fn;
+		e->pc = call->callerpc;
+		e->new_goid = read_goid(ctx->ax);
+		bpf_ringbuf_submit(e, 0);
+	}
+	bpf_map_delete_elem(&newprocs, &tid);
 	return 0;
 }
 
