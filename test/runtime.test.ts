@@ -3,8 +3,11 @@
 
 import test from "ava";
 import { closeSync, openSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
 import { codecs, loadObject, objectSpec, type BpfError, type HashMap, type Variable } from "@bpf2ts/runtime";
-import { compileBpf, descriptor, requireFeature } from "./helpers/kernel.js";
+import { compileBpf, descriptor, repoRoot, requireFeature } from "./helpers/kernel.js";
 
 const basic = () =>
   descriptor("basic", compileBpf("runtime-basic.bpf.c"), {
@@ -123,4 +126,37 @@ test.serial("loadObject verifies off the JS thread; its failures carry the verif
   const e = await t.throwsAsync<BpfError>(loadObject(descriptor("bad", compileBpf("runtime-bad.bpf.c"))), { name: "BpfError" });
   t.is(e!.program, "bad_deref");
   t.regex(e!.log, /invalid mem access/);
+});
+
+test.serial("the addon works in worker threads alongside the main thread", async (t) => {
+  if (!(await requireFeature(t, "root", "bpf", "tracepoint", "clang"))) return;
+  const runtimeUrl = pathToFileURL(join(repoRoot, "runtime/dist/index.js")).href;
+  const obj = compileBpf("runtime-basic.bpf.c").toString("base64");
+  const src = `
+    import { parentPort, workerData } from "node:worker_threads";
+    const rt = await import(${JSON.stringify(runtimeUrl)});
+    const d = { name: "basic", objects: { le: workerData }, maps: { counts: { name: "counts", type: "hash", key: rt.codecs.u32, value: rt.codecs.u64 } } };
+    let sum = 0n;
+    for (let i = 0; i < 20; i++) {
+      const o = await rt.loadObject(d);
+      o.maps.counts.set(i, BigInt(i));
+      sum += o.maps.counts.get(i);
+      const l = o.programs.on_openat.attach();
+      o.close();
+      if (!l.closed) throw new Error("link not closed with its object");
+    }
+    parentPort.postMessage(String(sum));
+  `;
+  const url = new URL(`data:text/javascript,${encodeURIComponent(src)}`);
+  const run = () =>
+    new Promise<string>((resolve, reject) => {
+      const w = new Worker(url, { workerData: obj });
+      w.once("message", resolve);
+      w.once("error", reject);
+    });
+  const main = (async () => {
+    for (let i = 0; i < 10; i++) (await loadObject(basic())).close();
+  })();
+  const results = await Promise.all([run(), run(), main]);
+  t.deepEqual(results.slice(0, 2), ["190", "190"]);
 });

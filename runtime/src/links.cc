@@ -25,8 +25,6 @@ namespace bpf2ts {
 
 namespace {
 
-Napi::FunctionReference* link_ctor = nullptr;
-
 class NativeLink : public Napi::ObjectWrap<NativeLink> {
  public:
   enum class Kind { kNone, kLibbpf, kTc, kXdp, kSocket };
@@ -40,7 +38,7 @@ class NativeLink : public Napi::ObjectWrap<NativeLink> {
                                        InstanceMethod("detach", &NativeLink::Detach),
                                        InstanceMethod("close", &NativeLink::Close),
                                    });
-    link_ctor = new Napi::FunctionReference(Napi::Persistent(f));
+    Data(env).link_ctor = Napi::Persistent(f);
     exports.Set("NativeLink", f);
   }
 
@@ -48,13 +46,14 @@ class NativeLink : public Napi::ObjectWrap<NativeLink> {
   ~NativeLink() override { Release(); }
 
   static Napi::Object New(Napi::Env env, NativeLink** out) {
-    Napi::Object o = link_ctor->New({});
+    Napi::Object o = Data(env).link_ctor.New({});
     *out = Unwrap(o);
     return o;
   }
 
   static NativeLink* From(const Napi::Value& v) {
-    if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(link_ctor->Value()))
+    Napi::FunctionReference& ctor = Data(v.Env()).link_ctor;
+    if (!v.IsObject() || ctor.IsEmpty() || !v.As<Napi::Object>().InstanceOf(ctor.Value()))
       throw Napi::TypeError::New(v.Env(), "expected a NativeLink");
     return Unwrap(v.As<Napi::Object>());
   }

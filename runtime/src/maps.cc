@@ -157,8 +157,9 @@ struct Slot {
   uint8_t* value = nullptr;
   uint8_t* block = nullptr;
 };
-std::vector<Slot> slots;
-std::vector<uint32_t> free_slots;
+// Per thread: each worker thread's env makes and frees its own slots on its own thread.
+thread_local std::vector<Slot> slots;
+thread_local std::vector<uint32_t> free_slots;
 
 void FreeSlot(napi_env, void* data, void* hint) {
   uint32_t id = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(hint));

@@ -11,7 +11,6 @@
 namespace bpf2ts {
 
 namespace {
-Napi::FunctionReference* object_ctor = nullptr;
 constexpr size_t kLogBufSize = 4 * 1024 * 1024;
 }  // namespace
 
@@ -34,7 +33,7 @@ void NativeObject::Init(Napi::Env env, Napi::Object exports) {
                                      InstanceMethod("mmap", &NativeObject::Mmap),
                                      InstanceMethod("close", &NativeObject::Close),
                                  });
-  object_ctor = new Napi::FunctionReference(Napi::Persistent(f));
+  Data(env).object_ctor = Napi::Persistent(f);
   exports.Set("NativeObject", f);
 }
 
@@ -86,7 +85,8 @@ void NativeObject::Release(bool detach) {
 }
 
 NativeObject* NativeObject::From(const Napi::Value& v) {
-  if (!v.IsObject() || object_ctor == nullptr || !v.As<Napi::Object>().InstanceOf(object_ctor->Value()))
+  Napi::FunctionReference& ctor = Data(v.Env()).object_ctor;
+  if (!v.IsObject() || ctor.IsEmpty() || !v.As<Napi::Object>().InstanceOf(ctor.Value()))
     throw Napi::TypeError::New(v.Env(), "expected a NativeObject");
   return Unwrap(v.As<Napi::Object>());
 }

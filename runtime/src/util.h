@@ -98,6 +98,22 @@ class LogCapture {
 // Installs the print callback (once, at module init).
 void InstallLibbpfPrint();
 
+// Per-environment state (each worker thread loads the addon into its own env): the constructors
+// that `From()` checks instances against.
+struct AddonData {
+  Napi::FunctionReference object_ctor;
+  Napi::FunctionReference link_ctor;
+};
+
+inline AddonData& Data(Napi::Env env) {
+  AddonData* d = env.GetInstanceData<AddonData>();
+  if (d == nullptr) {
+    d = new AddonData();
+    env.SetInstanceData(d);  // deleted by Node when the env goes away
+  }
+  return *d;
+}
+
 // Module-init hooks of each .cc file.
 void InitObject(Napi::Env env, Napi::Object exports);
 void InitMaps(Napi::Env env, Napi::Object exports);
