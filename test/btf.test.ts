@@ -220,6 +220,18 @@ test("lists are built on first read; enum values and datasec vars survive a spre
   t.deepEqual(s.members, [{ name: "x", type: 1, bitOffset: 0, bitSize: 0 }]);
 });
 
+test("a blob at an unaligned offset parses the same (copied once, not misread)", (t) => {
+  for (const le of orders) {
+    const b = new BtfBuilder();
+    b.int("int", 4, { signed: true });
+    b.composite(Kind.Struct, "s", 8, [{ name: "a", type: 1, bitOffset: 0 }, { name: "b", type: 1, bitOffset: 32 }]);
+    const blob = b.build(le);
+    const shifted = new Uint8Array(blob.length + 3);
+    shifted.set(blob, 3);
+    t.is(formatRaw(parseBtf(shifted.subarray(3))), formatRaw(parseBtf(blob)));
+  }
+});
+
 test("split BTF continues ids and strings from its base", (t) => {
   const base = new BtfBuilder();
   base.int("int", 4, { signed: true });
