@@ -133,9 +133,6 @@ export function out(line: string): void {
   process.stdout.write(line + "\n");
 }
 
-process.stdout.on("error", (e: NodeJS.ErrnoException) => {
-  if (e.code === "EPIPE") process.kill(process.pid, "SIGTERM");
-});
 
 /** The lost-events line printed when a tracer stops (to stderr, so `--json` output stays clean). */
 export function reportLost(what: string, lost: bigint | number): void {
@@ -164,6 +161,10 @@ export function watchLost(read: () => bigint, what: string, everyMs = 1000): () 
 
 /** Runs a CLI's main, mapping UsageError to exit code 2 and other errors to 1 with "name: message". */
 export function main(name: string, body: () => Promise<void>): void {
+  // `tracer | head`: a closed pipe stops the tracer through the normal SIGTERM path (links detached).
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.kill(process.pid, "SIGTERM");
+  });
   body().then(
     () => process.exit(0),
     (e: unknown) => {
