@@ -63,7 +63,7 @@ function fieldDoc(c: CompositeLayout, f: ValueField | BitfieldLayout, docs: Type
     lines.push(`Decoded up to the first NUL (UTF-8); the raw bytes: \`codecs.bytes(view, offset + ${c.name}.fields.${f.name}.offset, ${f.size})\`.`);
   }
   const doc = c.cName ? docs.fields[`${c.cName}.${f.cName}`] : undefined;
-  if (doc) lines.push(...doc.split("\n"));
+  if (doc) lines.push("", ...doc.split("\n"));
   return lines;
 }
 
