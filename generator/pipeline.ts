@@ -267,7 +267,9 @@ async function addMissingTypes(m: MissingTypesInput): Promise<Btf> {
   const spell = (name: string): string => {
     if (/\s/.test(name.trim()) || declared.has(name)) return name.trim();
     for (const kw of ["struct", "union", "enum"]) if (declared.has(`${kw} ${name}`)) return `${kw} ${name}`;
-    return name;
+    // Not in the source or its project headers (vmlinux.h is not scanned): most such names are
+    // kernel structs. A wrong guess only drops the name from the compile's retry below.
+    return `struct ${name.trim()}`;
   };
   const spellings = [...new Set(model.missingTypes.map(spell))];
   const compileWith = (list: readonly string[]) =>

@@ -146,6 +146,15 @@ test("generate: unreadable input and unknown --type exit 1", async (t) => {
   t.deepEqual(readdirSync(dir), ["exec.bpf.c"]);
 });
 
+test("generate: --type of a kernel struct the object does not use comes from vmlinux.h", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "bpf2ts-cli-test-"));
+  const r = await bpf2ts(["generate", "exec", join(repoRoot, "bpf/execsnoop/execsnoop.bpf.c"), "--target", "x64", "--type", "hlist_node", "--output-dir", dir, "--", `-I${join(repoRoot, "bpf")}`], { cwd: dir });
+  t.is(r.code, 0, r.stderr);
+  const ts = readFileSync(join(dir, "exec.ts"), "utf8");
+  t.regex(ts, /export interface ExecHlistNode \{/);
+  t.regex(ts, /export const ExecHlistNode: Struct<ExecHlistNode> = \{[^]*?size: 16,/);
+});
+
 test("inspect: programs, maps, variables, inferred event type", async (t) => {
   const dir = scratch();
   const built = await bpf2ts(["generate", "exec", "exec.bpf.c", "--target", "bpfel", "--", "-DSLOTS=8"], { cwd: dir });
