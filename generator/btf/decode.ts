@@ -14,7 +14,7 @@
 // cannot fail. `members` and `params` are prototype getters, so `{ ...t }` does not copy them
 // (read them explicitly); enum values and datasec vars are own getters and do spread.
 
-import { BtfError, type Where, label } from "./wire.js";
+import { BtfError, BTF_INT_BOOL, BTF_INT_CHAR, BTF_INT_SIGNED, type Where, label } from "./wire.js";
 import type { StringTable } from "./strings.js";
 import { Kind, kindNames, type Type, type Member, type EnumValue, type Param, type VarSecinfo, type TypeId } from "./types.js";
 
@@ -143,7 +143,7 @@ function decodeRare(ctx: Lists, L: ReturnType<typeof lazyLists>, errors: Errors,
       if (bits === 0 || bits + bitOffset > sizeOrType * 8)
         throw errors.fail(id, `INT bits ${bits} at offset ${bitOffset} do not fit in ${sizeOrType} bytes`);
       if (bitOffset !== 0 || bits !== sizeOrType * 8) ctx.legacyBitfields = true;
-      return { kind: Kind.Int, id, name, size: sizeOrType, signed: (enc & 1) !== 0, char: (enc & 2) !== 0, bool: (enc & 4) !== 0, bitOffset, bits };
+      return { kind: Kind.Int, id, name, size: sizeOrType, signed: (enc & BTF_INT_SIGNED) !== 0, char: (enc & BTF_INT_CHAR) !== 0, bool: (enc & BTF_INT_BOOL) !== 0, bitOffset, bits };
     }
     case Kind.Enum64:
     case Kind.Datasec: {

@@ -23,18 +23,11 @@ export class BtfError extends Error {
 export const BTF_MAGIC = 0xeb9f;
 export const BTF_HEADER_MIN = 24;
 
-// struct btf_type.info
-export const vlenOf = (info: number) => info & 0xffff;
-export const kindOf = (info: number) => (info >>> 24) & 0x1f;
-export const kindFlagOf = (info: number) => info >>> 31;
-
-// BTF_KIND_INT encoding word
+// struct btf_type.info: bits 0-15 vlen, 24-28 kind, 31 kind_flag. The INT encoding word: bits 0-7
+// nr_bits, 16-23 offset, 24-27 encoding (BTF_INT_*). decode.ts reads them inline.
 export const BTF_INT_SIGNED = 1 << 0;
 export const BTF_INT_CHAR = 1 << 1;
 export const BTF_INT_BOOL = 1 << 2;
-export const intEncoding = (w: number) => (w >>> 24) & 0x0f;
-export const intOffset = (w: number) => (w >>> 16) & 0xff;
-export const intBits = (w: number) => w & 0xff;
 
 export interface BtfHeader {
   readonly littleEndian: boolean;
