@@ -2,7 +2,7 @@
 // the temp dir so reruns are fast. The objects are real clang output: the tests read what clang writes.
 
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -48,13 +48,15 @@ export async function compileC(source: string, opts: { endian?: Target["endian"]
   if (existsSync(cached)) {
     bytes = readFileSync(cached);
   } else {
-    const src = join(cacheDir, `${key}.c`);
+    // Another test worker may compile the same source at the same time: never rewrite a file in place.
+    const src = join(cacheDir, `${key}.${process.pid}.c`);
     writeFileSync(src, text);
     const clang = await findClang();
     const result = await compile({ source: src, target: { endian }, clang, strip: findStrip(clang), cwd: cacheDir });
     bytes = result.object;
-    writeFileSync(cached + ".tmp", bytes);
-    renameSync(cached + ".tmp", cached);
+    writeFileSync(`${cached}.${process.pid}.tmp`, bytes);
+    renameSync(`${cached}.${process.pid}.tmp`, cached);
+    rmSync(src, { force: true });
   }
   const name = opts.name ?? "test.o";
   const elf = readElf(bytes, name);
