@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <linux/perf_event.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -65,6 +66,8 @@ class NativeLink : public Napi::ObjectWrap<NativeLink> {
   int ifindex = 0;
   uint32_t xdp_flags = 0;
   int sock_fd = -1;
+  ino_t sock_ino = 0;
+  dev_t sock_dev = 0;
 
   int LinkFd(Napi::Env env) {
     if (kind == Kind::kNone) ThrowErrno(env, EBADF, "link is closed");
@@ -94,8 +97,12 @@ class NativeLink : public Napi::ObjectWrap<NativeLink> {
         break;
       }
       case Kind::kSocket: {
-        int dummy = 0;
-        setsockopt(sock_fd, SOL_SOCKET, SO_DETACH_BPF, &dummy, sizeof dummy);
+        // Only if the fd is still the socket we attached to (it may have been closed and reused).
+        struct stat st;
+        if (fstat(sock_fd, &st) == 0 && st.st_ino == sock_ino && st.st_dev == sock_dev) {
+          int dummy = 0;
+          setsockopt(sock_fd, SOL_SOCKET, SO_DETACH_BPF, &dummy, sizeof dummy);
+        }
         break;
       }
       case Kind::kNone:
@@ -339,6 +346,11 @@ Napi::Value AttachSocket(const Napi::CallbackInfo& info) {
     ThrowErrno(info.Env(), errno, "attach " + t.name + " to socket fd " + std::to_string(sock));
   NativeLink* l;
   Napi::Object o = NativeLink::New(info.Env(), &l);
+  struct stat st;
+  if (fstat(sock, &st) == 0) {
+    l->sock_ino = st.st_ino;
+    l->sock_dev = st.st_dev;
+  }
   l->kind = NativeLink::Kind::kSocket;
   l->sock_fd = sock;
   return o;
