@@ -4,6 +4,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
+#include <linux/if_link.h>
 #include <linux/perf_event.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -65,6 +66,7 @@ class NativeLink : public Napi::ObjectWrap<NativeLink> {
   bpf_tc_opts tc_opts = {};
   int ifindex = 0;
   uint32_t xdp_flags = 0;
+  int xdp_prog_fd = -1;  // our own dup: the object may be gone by the time the link is released
   int sock_fd = -1;
   ino_t sock_ino = 0;
   dev_t sock_dev = 0;
@@ -92,8 +94,11 @@ class NativeLink : public Napi::ObjectWrap<NativeLink> {
         break;
       }
       case Kind::kXdp: {
-        LIBBPF_OPTS(bpf_xdp_attach_opts, o);
-        bpf_xdp_detach(ifindex, xdp_flags, &o);
+        // XDP_FLAGS_REPLACE + old_prog_fd: detach only if our program is still the one attached.
+        LIBBPF_OPTS(bpf_xdp_attach_opts, o, .old_prog_fd = xdp_prog_fd);
+        bpf_xdp_detach(ifindex, xdp_flags | XDP_FLAGS_REPLACE, &o);
+        close(xdp_prog_fd);
+        xdp_prog_fd = -1;
         break;
       }
       case Kind::kSocket: {
@@ -291,7 +296,8 @@ Napi::Value AttachXdp(const Napi::CallbackInfo& info) {
   Napi::Object o = NativeLink::New(info.Env(), &l);
   l->kind = NativeLink::Kind::kXdp;
   l->ifindex = ifindex;
-  l->xdp_flags = flags;
+  l->xdp_flags = flags & ~static_cast<uint32_t>(XDP_FLAGS_REPLACE | XDP_FLAGS_UPDATE_IF_NOEXIST);
+  l->xdp_prog_fd = fcntl(bpf_program__fd(t.prog), F_DUPFD_CLOEXEC, 0);
   return o;
 }
 
