@@ -24,36 +24,43 @@ import {
 export interface DropwatchEvent {
   /**
    * `__u64 ts_ns` — offset 0, 8 bytes.
+   *
    * Kernel monotonic time, in nanoseconds.
    */
   tsNs: bigint;
   /**
    * `__u64 skbaddr` — offset 8, 8 bytes.
+   *
    * Kernel address of the freed sk_buff.
    */
   skbaddr: bigint;
   /**
    * `__u64 location` — offset 16, 8 bytes.
+   *
    * Address of the kernel function that dropped it.
    */
   location: bigint;
   /**
    * `__u32 reason` — offset 24, 4 bytes.
+   *
    * Why the kernel dropped it (enum skb_drop_reason; 2 NOT_SPECIFIED, 3 NO_SOCKET, …).
    */
   reason: number;
   /**
    * `__u32 pid` — offset 28, 4 bytes.
+   *
    * Process id current at the drop (often unrelated: drops happen in softirq).
    */
   pid: number;
   /**
    * `__s32 stack_id` — offset 32, 4 bytes.
+   *
    * Id of the kernel stack in stacks, or a negative errno.
    */
   stackId: number;
   /**
    * `__u16 protocol` — offset 36, 2 bytes.
+   *
    * Ethertype of the packet, host byte order.
    */
   protocol: number;
@@ -62,6 +69,7 @@ export interface DropwatchEvent {
   /**
    * `char comm[16]` — offset 40, 16 bytes.
    * Decoded up to the first NUL (UTF-8); the raw bytes: `codecs.bytes(view, offset + DropwatchEvent.fields.comm.offset, 16)`.
+   *
    * Command name of the current task.
    */
   comm: string;

@@ -25,47 +25,56 @@ import {
 export interface ExecsnoopEvent {
   /**
    * `__u64 ts_ns` — offset 0, 8 bytes.
+   *
    * Kernel monotonic time at exit, in nanoseconds.
    */
   tsNs: bigint;
   /**
    * `__u32 pid` — offset 8, 4 bytes.
+   *
    * Process id (tgid) of the caller.
    */
   pid: number;
   /**
    * `__u32 ppid` — offset 12, 4 bytes.
+   *
    * Parent's process id, read through task->real_parent->tgid (CO-RE).
    */
   ppid: number;
   /**
    * `__u32 uid` — offset 16, 4 bytes.
+   *
    * Real user id of the caller.
    */
   uid: number;
   /**
    * `__s32 retval` — offset 20, 4 bytes.
+   *
    * execve() return code: 0, or a negative errno.
    */
   retval: number;
   /**
    * `__u32 args_count` — offset 24, 4 bytes.
+   *
    * Number of arguments captured in args.
    */
   argsCount: number;
   /**
    * `__u32 args_truncated` — offset 28, 4 bytes.
+   *
    * Set when argv held more than MAX_ARGS arguments.
    */
   argsTruncated: number;
   /**
    * `char comm[16]` — offset 32, 16 bytes.
    * Decoded up to the first NUL (UTF-8); the raw bytes: `codecs.bytes(view, offset + ExecsnoopEvent.fields.comm.offset, 16)`.
+   *
    * Command name after the exec (the program's basename).
    */
   comm: string;
   /**
    * `char args[16][96]` — offset 48, 1536 bytes.
+   *
    * The first MAX_ARGS arguments, each NUL-terminated and cut to ARG_LEN bytes.
    */
   args: string[];

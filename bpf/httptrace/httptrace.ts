@@ -24,38 +24,45 @@ import {
 export interface HttptraceEvent {
   /**
    * `__u64 ts_ns` — offset 0, 8 bytes.
+   *
    * Kernel monotonic time at completion, in nanoseconds.
    */
   tsNs: bigint;
   /**
    * `__u64 duration_ns` — offset 8, 8 bytes.
+   *
    * Time spent in ServeHTTP, in nanoseconds.
    */
   durationNs: bigint;
   /**
    * `__s64 goid` — offset 16, 8 bytes.
+   *
    * Goroutine that served the request.
    */
   goid: bigint;
   /**
    * `__u32 pid` — offset 24, 4 bytes.
+   *
    * Process id (tgid).
    */
   pid: number;
   /**
    * `__u32 status` — offset 28, 4 bytes.
+   *
    * HTTP status written by the handler (0: unknown or never written, which net/http sends as 200).
    */
   status: number;
   /**
    * `char method[8]` — offset 32, 8 bytes.
    * Decoded up to the first NUL (UTF-8); the raw bytes: `codecs.bytes(view, offset + HttptraceEvent.fields.method.offset, 8)`.
+   *
    * Request method, e.g. "GET".
    */
   method: string;
   /**
    * `char path[128]` — offset 40, 128 bytes.
    * Decoded up to the first NUL (UTF-8); the raw bytes: `codecs.bytes(view, offset + HttptraceEvent.fields.path.offset, 128)`.
+   *
    * Request path.
    */
   path: string;
@@ -149,28 +156,33 @@ export const HttptraceEvent: Struct<HttptraceEvent> = {
 export interface HttptraceHttpRequest {
   /**
    * `__u64 start_ns` — offset 0, 8 bytes.
+   *
    * Kernel monotonic time at entry, in nanoseconds.
    */
   startNs: bigint;
   /**
    * `__u64 writer_itab` — offset 8, 8 bytes.
+   *
    * Itab of the ResponseWriter interface.
    */
   writerItab: bigint;
   /**
    * `__u64 writer` — offset 16, 8 bytes.
+   *
    * Data pointer of the ResponseWriter interface (a *response for HTTP/1).
    */
   writer: bigint;
   /**
    * `char method[8]` — offset 24, 8 bytes.
    * Decoded up to the first NUL (UTF-8); the raw bytes: `codecs.bytes(view, offset + HttptraceHttpRequest.fields.method.offset, 8)`.
+   *
    * Request method, e.g. "GET".
    */
   method: string;
   /**
    * `char path[128]` — offset 32, 128 bytes.
    * Decoded up to the first NUL (UTF-8); the raw bytes: `codecs.bytes(view, offset + HttptraceHttpRequest.fields.path.offset, 128)`.
+   *
    * Request path, cut to PATH_LEN - 1 bytes.
    */
   path: string;
@@ -246,6 +258,7 @@ export const HttptraceHttpRequest: Struct<HttptraceHttpRequest> = {
 export interface HttptraceRequestKey {
   /**
    * `__u32 pid` — offset 0, 4 bytes.
+   *
    * Process id (tgid).
    */
   pid: number;
@@ -253,6 +266,7 @@ export interface HttptraceRequestKey {
   __pad: number;
   /**
    * `__s64 goid` — offset 8, 8 bytes.
+   *
    * Goroutine serving the request.
    */
   goid: bigint;

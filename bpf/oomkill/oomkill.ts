@@ -22,51 +22,61 @@ import {
 export interface OomkillEvent {
   /**
    * `__u64 ts_ns` — offset 0, 8 bytes.
+   *
    * Kernel monotonic time, in nanoseconds.
    */
   tsNs: bigint;
   /**
    * `__u64 total_vm_kb` — offset 8, 8 bytes.
+   *
    * Total virtual memory of the victim, in kB.
    */
   totalVmKb: bigint;
   /**
    * `__u64 anon_rss_kb` — offset 16, 8 bytes.
+   *
    * Resident anonymous memory of the victim, in kB.
    */
   anonRssKb: bigint;
   /**
    * `__u64 file_rss_kb` — offset 24, 8 bytes.
+   *
    * Resident file-backed memory of the victim, in kB.
    */
   fileRssKb: bigint;
   /**
    * `__u64 shmem_rss_kb` — offset 32, 8 bytes.
+   *
    * Resident shared memory of the victim, in kB.
    */
   shmemRssKb: bigint;
   /**
    * `__u64 pgtables_kb` — offset 40, 8 bytes.
+   *
    * Page tables of the victim, in kB.
    */
   pgtablesKb: bigint;
   /**
    * `__u32 victim_pid` — offset 48, 4 bytes.
+   *
    * Process id of the victim.
    */
   victimPid: number;
   /**
    * `__u32 victim_uid` — offset 52, 4 bytes.
+   *
    * User id of the victim.
    */
   victimUid: number;
   /**
    * `__u32 trigger_pid` — offset 56, 4 bytes.
+   *
    * Process id of the task that triggered the OOM (current at mark time).
    */
   triggerPid: number;
   /**
    * `__s16 oom_score_adj` — offset 60, 2 bytes.
+   *
    * oom_score_adj of the victim.
    */
   oomScoreAdj: number;
@@ -75,12 +85,14 @@ export interface OomkillEvent {
   /**
    * `char victim_comm[16]` — offset 64, 16 bytes.
    * Decoded up to the first NUL (UTF-8); the raw bytes: `codecs.bytes(view, offset + OomkillEvent.fields.victimComm.offset, 16)`.
+   *
    * Command name of the victim.
    */
   victimComm: string;
   /**
    * `char trigger_comm[16]` — offset 80, 16 bytes.
    * Decoded up to the first NUL (UTF-8); the raw bytes: `codecs.bytes(view, offset + OomkillEvent.fields.triggerComm.offset, 16)`.
+   *
    * Command name of the triggering task.
    */
   triggerComm: string;

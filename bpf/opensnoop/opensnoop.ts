@@ -24,16 +24,19 @@ import {
 export interface OpensnoopArgsT {
   /**
    * `__u64 fname` — offset 0, 8 bytes.
+   *
    * User-space address of the path.
    */
   fname: bigint;
   /**
    * `__s32 flags` — offset 8, 4 bytes.
+   *
    * open(2) flags (O_RDONLY, O_CREAT, …).
    */
   flags: number;
   /**
    * `__u32 mode` — offset 12, 4 bytes.
+   *
    * Mode for O_CREAT.
    */
   mode: number;
@@ -93,53 +96,63 @@ export const OpensnoopArgsT: Struct<OpensnoopArgsT> = {
 export interface OpensnoopEvent {
   /**
    * `__u64 ts_ns` — offset 0, 8 bytes.
+   *
    * Kernel monotonic time at exit, in nanoseconds.
    */
   tsNs: bigint;
   /**
    * `__u32 pid` — offset 8, 4 bytes.
+   *
    * Process id (tgid).
    */
   pid: number;
   /**
    * `__u32 tid` — offset 12, 4 bytes.
+   *
    * Thread id.
    */
   tid: number;
   /**
    * `__u32 uid` — offset 16, 4 bytes.
+   *
    * Real user id.
    */
   uid: number;
   /**
    * `__s32 fd` — offset 20, 4 bytes.
+   *
    * The new file descriptor, or -1 when the open failed.
    */
   fd: number;
   /**
    * `__s32 err` — offset 24, 4 bytes.
+   *
    * errno when the open failed, otherwise 0.
    */
   err: number;
   /**
    * `__s32 flags` — offset 28, 4 bytes.
+   *
    * open(2) flags.
    */
   flags: number;
   /**
    * `__u32 mode` — offset 32, 4 bytes.
+   *
    * Mode for O_CREAT.
    */
   mode: number;
   /**
    * `char comm[16]` — offset 36, 16 bytes.
    * Decoded up to the first NUL (UTF-8); the raw bytes: `codecs.bytes(view, offset + OpensnoopEvent.fields.comm.offset, 16)`.
+   *
    * Command name of the caller.
    */
   comm: string;
   /**
    * `char fname[256]` — offset 52, 256 bytes.
    * Decoded up to the first NUL (UTF-8); the raw bytes: `codecs.bytes(view, offset + OpensnoopEvent.fields.fname.offset, 256)`.
+   *
    * The path as passed to openat(), cut to NAME_MAX_LEN bytes.
    */
   fname: string;

@@ -23,22 +23,26 @@ import {
 export interface ProfileKeyT {
   /**
    * `__u32 pid` — offset 0, 4 bytes.
+   *
    * Process id (tgid).
    */
   pid: number;
   /**
    * `__s32 user_stack_id` — offset 4, 4 bytes.
+   *
    * Id of the user stack in stacks, or a negative errno when none was taken.
    */
   userStackId: number;
   /**
    * `__s32 kern_stack_id` — offset 8, 4 bytes.
+   *
    * Id of the kernel stack in stacks, or a negative errno when none was taken.
    */
   kernStackId: number;
   /**
    * `char comm[16]` — offset 12, 16 bytes.
    * Decoded up to the first NUL (UTF-8); the raw bytes: `codecs.bytes(view, offset + ProfileKeyT.fields.comm.offset, 16)`.
+   *
    * Command name.
    */
   comm: string;

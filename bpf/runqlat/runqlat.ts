@@ -20,12 +20,14 @@ import {
 export interface RunqlatHist {
   /**
    * `__u32 slots[27]` — offset 0, 108 bytes.
+   *
    * Counts per power-of-two bucket.
    */
   slots: Uint32Array;
   /**
    * `char comm[16]` — offset 108, 16 bytes.
    * Decoded up to the first NUL (UTF-8); the raw bytes: `codecs.bytes(view, offset + RunqlatHist.fields.comm.offset, 16)`.
+   *
    * Command name of the task (when keyed per process or thread).
    */
   comm: string;

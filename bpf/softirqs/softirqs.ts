@@ -23,21 +23,25 @@ import {
 export interface SoftirqsSoftirqStat {
   /**
    * `__u64 count` — offset 0, 8 bytes.
+   *
    * Handler runs.
    */
   count: bigint;
   /**
    * `__u64 total_ns` — offset 8, 8 bytes.
+   *
    * Time inside the handler, in nanoseconds.
    */
   totalNs: bigint;
   /**
    * `__u64 max_ns` — offset 16, 8 bytes.
+   *
    * Longest single run, in nanoseconds.
    */
   maxNs: bigint;
   /**
    * `__u32 slots[27]` — offset 24, 108 bytes.
+   *
    * log2 latency zones: slots[i] counts runs in [2^i, 2^(i+1)) µs (ns with targ_ns).
    */
   slots: Uint32Array;

@@ -22,16 +22,19 @@ import {
 export interface SyscountSyscallStat {
   /**
    * `__u64 count` — offset 0, 8 bytes.
+   *
    * Completed calls.
    */
   count: bigint;
   /**
    * `__u64 errors` — offset 8, 8 bytes.
+   *
    * Failed calls (negative return value).
    */
   errors: bigint;
   /**
    * `__u64 total_ns` — offset 16, 8 bytes.
+   *
    * Time spent inside the calls, in nanoseconds.
    */
   totalNs: bigint;

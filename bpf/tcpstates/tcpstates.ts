@@ -25,46 +25,55 @@ import {
 export interface TcpstatesEvent {
   /**
    * `__u64 skaddr` — offset 0, 8 bytes.
+   *
    * Kernel address of the socket: identifies it across events.
    */
   skaddr: bigint;
   /**
    * `__u64 ts_ns` — offset 8, 8 bytes.
+   *
    * Kernel monotonic time of the change, in nanoseconds.
    */
   tsNs: bigint;
   /**
    * `__u64 delta_ns` — offset 16, 8 bytes.
+   *
    * Time spent in oldstate, in nanoseconds (0 when the socket was first seen in this run).
    */
   deltaNs: bigint;
   /**
    * `__u32 pid` — offset 24, 4 bytes.
+   *
    * Process id current when the change happened (may be unrelated for softirq-driven changes).
    */
   pid: number;
   /**
    * `__s32 oldstate` — offset 28, 4 bytes.
+   *
    * State left (TCP_ESTABLISHED = 1 … TCP_NEW_SYN_RECV = 12).
    */
   oldstate: number;
   /**
    * `__s32 newstate` — offset 32, 4 bytes.
+   *
    * State entered.
    */
   newstate: number;
   /**
    * `__u16 family` — offset 36, 2 bytes.
+   *
    * Address family: 2 (AF_INET) or 10 (AF_INET6).
    */
   family: number;
   /**
    * `__u16 sport` — offset 38, 2 bytes.
+   *
    * Local port, host byte order.
    */
   sport: number;
   /**
    * `__u16 dport` — offset 40, 2 bytes.
+   *
    * Remote port, host byte order.
    */
   dport: number;
@@ -72,17 +81,20 @@ export interface TcpstatesEvent {
   __pad: number;
   /**
    * `__u8 saddr[16]` — offset 44, 16 bytes.
+   *
    * Local address: 4 bytes for IPv4, 16 for IPv6, network byte order.
    */
   saddr: Uint8Array;
   /**
    * `__u8 daddr[16]` — offset 60, 16 bytes.
+   *
    * Remote address: 4 bytes for IPv4, 16 for IPv6, network byte order.
    */
   daddr: Uint8Array;
   /**
    * `char comm[16]` — offset 76, 16 bytes.
    * Decoded up to the first NUL (UTF-8); the raw bytes: `codecs.bytes(view, offset + TcpstatesEvent.fields.comm.offset, 16)`.
+   *
    * Command name of the current task.
    */
   comm: string;
