@@ -128,7 +128,9 @@ test("every libbpf section definition has a case", (t) => {
   t.deepEqual(uncovered, []);
 });
 
-const LIBBPF = "/usr/lib/x86_64-linux-gnu/libbpf.so.1";
+const LIBBPF =
+  ["x86_64-linux-gnu", "aarch64-linux-gnu", "s390x-linux-gnu", "powerpc64le-linux-gnu", "riscv64-linux-gnu"].map((t) => `/usr/lib/${t}/libbpf.so.1`).find(existsSync) ??
+  "/usr/lib64/libbpf.so.1";
 
 test("section table agrees with the libbpf the runtime links (its .rodata strings)", (t) => {
   if (!existsSync(LIBBPF)) return t.fail(`${LIBBPF} missing: bash scripts/setup.sh installs libbpf-dev`);
