@@ -258,6 +258,22 @@ test.serial("xdp testRun: verdicts and data_out are the program's", async (t) =>
   }
 });
 
+test.serial("syscall testRun: context in, retval out, context written back", async (t) => {
+  if (!(await requireFeature(t, "root", "bpf", "clang"))) return;
+  const { obj } = load(["add_ctx"]);
+  try {
+    const ctx = new Uint8Array(24);
+    const v = new DataView(ctx.buffer);
+    v.setBigUint64(0, 40n, true);
+    v.setBigUint64(8, 2n, true);
+    const r = obj.programs.add_ctx!.testRun({ ctx });
+    t.is(r.retval, 80);
+    t.is(v.getBigUint64(16, true), 42n, "the kernel copied the context back");
+  } finally {
+    obj.close();
+  }
+});
+
 async function udpToLoopback(port: number, messages: string[], bind?: dgram.Socket): Promise<void> {
   const c = dgram.createSocket("udp4");
   for (const m of messages) await new Promise<void>((res, rej) => c.send(m, port, "127.0.0.1", (e) => (e ? rej(e) : res())));

@@ -145,6 +145,19 @@ int on_task(struct bpf_iter__task *ctx) {
   return 0;
 }
 
+// A syscall program run with BPF_PROG_TEST_RUN: reads its context and writes a result into it.
+struct add_args {
+  __u64 a;
+  __u64 b;
+  __u64 sum;
+};
+
+SEC("syscall")
+int add_ctx(struct add_args *ctx) {
+  ctx->sum = ctx->a + ctx->b;
+  return (int)(ctx->a * 2);
+}
+
 SEC("kprobe/do_nanosleep")
 int on_kprobe(struct pt_regs *ctx) {
   __sync_fetch_and_add(&kprobe_hits, 1);
