@@ -351,13 +351,13 @@ class Scanner {
       const text = prev.text;
       // `/** doc */ A,` on one line documents A; otherwise the comment must stand alone on its line.
       const inline = !gap.includes("\n") && text.startsWith("/**") && lines.length === 0;
-      if (/\n[ \t]*\n/.test(gap) || (!inline && !this.ownsLine(prev))) break;
+      if (/\n[ \t\r]*\n/.test(gap) || (!inline && !this.ownsLine(prev))) break;
       if (text.startsWith("/**")) {
         if (lines.length === 0) return cleanBlock(text) || undefined;
         break;
       }
       if (!text.startsWith("//")) break;
-      lines.unshift(text.replace(/^\/\/\/?!?[ \t]?/, ""));
+      lines.unshift(text.replace(/^\/\/\/?!?[ \t]?/, "").replace(/\s+$/, ""));
       boundary = prev.startIndex;
       prev = prev.previousSibling;
     }
@@ -617,7 +617,7 @@ function functionName(fn: Node): string | undefined {
 /** `/** … *\/` → its text without the markers and leading `*`s. */
 function cleanBlock(text: string): string {
   const body = text.replace(/^\/\*\*?!?<?/, "").replace(/\*\/$/, "");
-  const lines = body.split("\n").map((l) => l.replace(/^[ \t]*\*(?!\/)[ \t]?/, "").replace(/[ \t]+$/, ""));
+  const lines = body.split("\n").map((l) => l.replace(/^[ \t]*\*(?!\/)[ \t]?/, "").replace(/\s+$/, ""));
   while (lines.length && !lines[0]!.trim()) lines.shift();
   // Text on the opening line (`/** Doc.`) does not share the indentation of the lines below it.
   if (lines.length && !body.startsWith("\n") && !/^\s*\n/.test(body)) lines[0] = lines[0]!.trimStart();

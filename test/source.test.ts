@@ -175,6 +175,13 @@ test("docs: types, fields, enum values, maps, variables and programs", (t) => {
   });
 });
 
+test("docs: CRLF line endings read the same", (t) => {
+  const lf = scanSource(DOCS, "docs.bpf.c");
+  const crlf = scanSource(DOCS.replace(/\n/g, "\r\n"), "docs.bpf.c");
+  t.deepEqual(crlf.docs, lf.docs);
+  t.deepEqual(crlf.declaredTypes, lf.declaredTypes);
+});
+
 test("declared types and sections", (t) => {
   const scan = scanSource(DOCS, "docs.bpf.c");
   t.deepEqual(scan.declaredTypes, ["enum kind", "point_t", "struct event", "struct packed_one", "struct plain", "struct spaced"]);
