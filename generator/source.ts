@@ -327,8 +327,7 @@ class Scanner {
       // SEC("x") precedes the function: take the last SEC that ends before the function starts,
       // with only whitespace between.
       const start = from + 1;
-      let best: SecMark | undefined;
-      for (const s of this.secs) if (s.end <= start && /^\s*$/.test(this.blanked.slice(s.end, start))) best = s;
+      const best = this.secJustBefore(start);
       if (best) return best.name;
       // Or between the declarator and the body (`int f(void) SEC("x") { … }` is rare but legal).
       return this.secs.find((s) => s.start >= start && s.end <= to)?.name;
@@ -336,11 +335,24 @@ class Scanner {
     return this.secs.find((s) => s.start >= from && s.end <= to)?.name;
   }
 
+  /** The SEC() that ends right before `pos`, with only blanks between (SEC marks are in text order). */
+  private secJustBefore(pos: number): SecMark | undefined {
+    let lo = 0;
+    let hi = this.secs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.secs[mid]!.end <= pos) lo = mid + 1;
+      else hi = mid;
+    }
+    const s = this.secs[lo - 1];
+    return s && /^\s*$/.test(this.blanked.slice(s.end, pos)) ? s : undefined;
+  }
+
   /** The doc comment directly above `node` (`/** … *\/` or consecutive `//` lines), if any. */
   private docOf(node: Node): string | undefined {
     let start = node.startIndex;
     // A SEC() line between the comment and a function belongs to the function.
-    for (const s of this.secs) if (s.end <= start && /^\s*$/.test(this.blanked.slice(s.end, start))) start = Math.min(start, s.start);
+    start = this.secJustBefore(start)?.start ?? start;
     const lines: string[] = [];
     let prev = node.previousSibling;
     let boundary = start;
