@@ -39,8 +39,17 @@ function materialize(x: unknown): unknown {
   if (typeof x === "string") return x.includes("\uFFFD") ? "<invalid utf-8>" : x;
   if (ArrayBuffer.isView(x)) return Array.from(x as unknown as ArrayLike<unknown>);
   if (Array.isArray(x)) return x.map(materialize);
-  if (typeof x === "object" && x !== null) return Object.fromEntries(Object.keys(x).map((k) => [k, materialize((x as Record<string, unknown>)[k])]));
+  if (typeof x === "object" && x !== null) return Object.fromEntries(keysOf(x).map((k) => [k, materialize((x as Record<string, unknown>)[k])]));
   return x;
+}
+
+/** Own keys of a plain object; the accessor names of a view (they live on its class's prototype). */
+function keysOf(x: object): string[] {
+  const proto = Object.getPrototypeOf(x) as object | null;
+  if (proto === Object.prototype || proto === null) return Object.keys(x);
+  return Object.entries(Object.getOwnPropertyDescriptors(proto))
+    .filter(([, d]) => d.get !== undefined)
+    .map(([k]) => k);
 }
 
 /** True when every leaf is an integer, bigint or integer typed array (strings, floats and bools normalise). */

@@ -146,26 +146,52 @@ export function emitComposite(w: CodeBlockWriter, c: CompositeLayout, docs: Type
     });
     w.write(",").newLine();
     w.write(`view(v: DataView, o = 0${len}): ${c.name} `).inlineBlock(() => {
-      if (all.length === 0) {
-        w.writeLine("return {};");
-        return;
-      }
-      w.write("return ").inlineBlock(() => {
-        for (const { field } of all) {
-          const type = leafType(field);
-          w.writeLine(`get ${field.name}(): ${type} {`);
-          w.indent().write(`return ${leafView(field)};`).newLine();
-          w.writeLine("},");
-          w.writeLine(`set ${field.name}(x: ${type}) {`);
-          for (const s of leafEncode(field, "x")) w.indent().write(s).newLine();
-          w.writeLine("},");
-        }
-      });
-      w.write(";").newLine();
+      w.writeLine(all.length === 0 ? "return {};" : `return new ${viewClassName(c)}(v, o${len ? ", n" : ""});`);
     });
     w.write(",").newLine();
   });
   w.write(";").newLine();
+  if (all.length > 0) emitViewClass(w, c, all);
+}
+
+/** Not exported; `_` never appears inside a generated type name, so it cannot clash with one. */
+function viewClassName(c: CompositeLayout): string {
+  return `${c.name}_View`;
+}
+
+/**
+ * The lazy view: a class with accessors on its prototype over (view, offset), so making one costs
+ * one small object (an object literal with accessors costs a closure per accessor: measured 20×
+ * slower). Private fields keep the view's own state out of the members' names.
+ */
+function emitViewClass(w: CodeBlockWriter, c: CompositeLayout, all: readonly Leaf[]): void {
+  const flex = hasFlexible(c);
+  w.blankLine();
+  w.write(`class ${viewClassName(c)} implements ${c.name} `).block(() => {
+    w.writeLine("readonly #v: DataView;");
+    w.writeLine("readonly #o: number;");
+    if (flex) w.writeLine("readonly #n: number;");
+    w.write(`constructor(v: DataView, o: number${flex ? ", n: number" : ""}) `).block(() => {
+      w.writeLine("this.#v = v;");
+      w.writeLine("this.#o = o;");
+      if (flex) w.writeLine("this.#n = n;");
+    });
+    for (const { field } of all) {
+      const type = leafType(field);
+      const usesN = field.node === "value" && field.flexible === true;
+      w.write(`get ${field.name}(): ${type} `).block(() => {
+        w.writeLine(`const v = this.#v, o = this.#o${usesN ? ", n = this.#n" : ""};`);
+        w.writeLine(`return ${leafView(field)};`);
+      });
+      w.write(`set ${field.name}(x: ${type}) `).block(() => {
+        w.writeLine("const v = this.#v, o = this.#o;");
+        for (const st of leafEncode(field, "x")) w.writeLine(st);
+      });
+    }
+    w.write(`[Symbol.for("nodejs.util.inspect.custom")](): ${c.name} `).block(() => {
+      w.writeLine(`return ${c.name}.decode(this.#v, this.#o${flex ? ", this.#n" : ""});`);
+    });
+  });
 }
 
 function enumLiteral(e: EnumLayout, value: bigint): string {
