@@ -34,7 +34,12 @@ export interface Struct<T> extends Codec<T> {
   /** The C name (`event`), or the generated path name for anonymous types. */
   readonly name: string;
   readonly fields: Readonly<Record<string, FieldInfo>>;
-  /** A lazy view: getters (and setters) that read the bytes at access time, no copy. */
+  /**
+   * A lazy view: getters (and setters) that read the bytes at access time, no copy. Views are class
+   * instances with accessors on the prototype: spread and JSON.stringify see no fields (use decode
+   * for a plain object); util.inspect shows the decoded value. Valid only while the bytes are (a ring
+   * buffer record: during its callback).
+   */
   view(view: DataView, offset?: number, length?: number): T;
 }
 
