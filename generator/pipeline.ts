@@ -109,36 +109,40 @@ export async function buildOutputs(o: GenerateOptions): Promise<BuiltOutput> {
   loaded.inputs.forEach((p) => inputs.add(p));
   warnings.push(...loaded.warnings);
 
-  const targetObjects: TargetObject[] = [];
-  const models: ObjectModel[] = [];
-  for (const obj of objects) {
-    const elf = readElf(obj.bytes, obj.name);
-    const btfSection = elf.section(".BTF");
-    if (!btfSection) {
-      throw new ModelError(`${obj.name}: no .BTF section; compile with -g (bpf2ts adds it) and do not strip BTF`, { file: obj.name, section: ".BTF" });
-    }
-    let btf: Btf = parseBtf(btfSection.data(), { file: obj.name, section: ".BTF" });
-    const modelOptions = {
-      file: obj.name,
-      ...(o.events && { events: o.events }),
-      ...(o.types && { types: o.types }),
-      ...(scan && { source: scan }),
-    };
-    let model = buildModel(elf, btf, modelOptions);
-    if (model.missingTypes.length > 0) {
-      btf = await addMissingTypes({ model, btf, scan, source: o.source, target: obj.target, clang: o.source ? await needClang() : undefined, cflags: o.cflags ?? [], cwd, env });
-      model = buildModel(elf, btf, modelOptions);
-      checkResolved(model, o);
-    }
-    warnings.push(...model.warnings);
-    for (const map of model.maps) {
-      if (map.event && map.event.typeId === undefined) {
-        warnings.push(`${obj.name}: map "${map.name}": record type ${map.event.cType} (from the source) not found; its events stay raw bytes (set one with --event ${map.name}=<type>)`);
+  // One model per object; their types-only compiles (if any) run in parallel.
+  const built = await Promise.all(
+    objects.map(async (obj) => {
+      const notes: string[] = [];
+      const elf = readElf(obj.bytes, obj.name);
+      const btfSection = elf.section(".BTF");
+      if (!btfSection) {
+        throw new ModelError(`${obj.name}: no .BTF section; compile with -g (bpf2ts adds it) and do not strip BTF`, { file: obj.name, section: ".BTF" });
       }
-    }
-    models.push(model);
-    targetObjects.push({ target: obj.target.endian, object: obj.bytes, model });
-  }
+      let btf: Btf = parseBtf(btfSection.data(), { file: obj.name, section: ".BTF" });
+      const modelOptions = {
+        file: obj.name,
+        ...(o.events && { events: o.events }),
+        ...(o.types && { types: o.types }),
+        ...(scan && { source: scan }),
+      };
+      let model = buildModel(elf, btf, modelOptions);
+      if (model.missingTypes.length > 0) {
+        btf = await addMissingTypes({ model, btf, scan, source: o.source, target: obj.target, clang: o.source ? await needClang() : undefined, cflags: o.cflags ?? [], cwd, env });
+        model = buildModel(elf, btf, modelOptions);
+        checkResolved(model, o);
+      }
+      notes.push(...model.warnings);
+      for (const map of model.maps) {
+        if (map.event && map.event.typeId === undefined) {
+          notes.push(`${obj.name}: map "${map.name}": record type ${map.event.cType} (from the source) not found; its events stay raw bytes (set one with --event ${map.name}=<type>)`);
+        }
+      }
+      return { model, notes, target: { target: obj.target.endian, object: obj.bytes, model } satisfies TargetObject };
+    }),
+  );
+  for (const b of built) warnings.push(...b.notes);
+  const models = built.map((b) => b.model);
+  const targetObjects = built.map((b) => b.target);
 
   const sourceName = o.source ? basename(o.source) : basename(o.objects![0]!);
   const hashed = sourceText !== undefined ? Buffer.from(sourceText) : objects[0]!.bytes;
