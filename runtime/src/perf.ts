@@ -157,7 +157,7 @@ export class PerfEventArray<E = Uint8Array> extends EventReader<E, [cpu: number]
         if (size < this.#minLen) {
           throw this.error("ESHORT", `sample from cpu ${cpu} has ${size} bytes, its codec needs ${this.#minLen}`);
         }
-        const event = codec ? codec.decode(view, at) : (new Uint8Array(view.buffer, at, size) as E);
+        const event = codec ? codec.decode(view, at, size) : (new Uint8Array(view.buffer, at, size) as E);
         n++;
         this.delivered++;
         sink(event, cpu);

@@ -63,7 +63,7 @@ export type RecordCallback = (data: DataView, offset: number, length: number) =>
 const ignore = (): void => undefined;
 
 /** `view` of a `Struct`, present when the codec is one. */
-type MaybeStruct<E> = Codec<E> & { view?: (v: DataView, o?: number) => E };
+type MaybeStruct<E> = Codec<E> & { view?: (v: DataView, o?: number, length?: number) => E };
 
 /**
  * Reads a ring buffer map's events: `onEvent(cb)` / `onBatch(cb)` from the event loop, or
@@ -242,9 +242,9 @@ export class RingBuf<E = Uint8Array> extends EventReader<E> {
           if (codec === undefined) {
             event = (rawView ? new Uint8Array(this.#buffer, this.#dataStart + at, len) : this.#copy(at, len)) as E;
           } else if (lazy) {
-            event = codec.view!(data, at);
+            event = codec.view!(data, at, len);
           } else {
-            event = codec.decode(data, at);
+            event = codec.decode(data, at, len);
           }
           n++;
           this.delivered++;
