@@ -38,9 +38,14 @@ test.serial("2000 load/attach/read/close cycles: open fds and RSS stay flat", as
     await got;
     const packets = (obj.variables.packets as Variable<bigint>).get();
     const lens = (obj.maps.lens as HashMap<number, bigint>).get(8 + payload.length);
-    const events = (obj.maps.events as RingBuf<number>).consume();
+    const rb = obj.maps.events as RingBuf<number>;
+    const events = rb.consume();
+    // Closing a reader and asking again gives a fresh one (one open reader per map at a time).
+    rb.close();
+    const again = obj.maps.events as RingBuf<number>;
+    const fresh = again !== rb && !again.closed && again.consume().length === 0;
     obj.close();
-    return packets === 1n && lens === 1n && events.length === 1 && events[0] === 8 + payload.length;
+    return fresh && packets === 1n && lens === 1n && events.length === 1 && events[0] === 8 + payload.length;
   };
 
   try {

@@ -270,6 +270,8 @@ export class BpfObject implements Disposable, ResourceOwner {
         enumerable: true,
         get: () => {
           if (this.closed) throw closedError(`map ${m.name}`);
+          // A reader the user closed (to stop reading) is replaced by a fresh one on next access.
+          if (made instanceof RingBuf || made instanceof PerfEventArray) if (made.closed) made = undefined;
           made ??= wrapMap(new ObjectMap(this, m.name, info.fd, addon().mapInfo(info.fd)), m.key, m.value);
           return made;
         },
