@@ -44,14 +44,14 @@ function generateCommand(io: Io) {
         .option("cc", { type: "string", describe: "clang binary (env BPF2TS_CC; default: clang, clang-19 … clang-14 on PATH)" })
         .option("cflags", { type: "string", describe: "flags for clang, shell-quoted (env BPF2TS_CFLAGS)" })
         .option("target", { type: "string", default: "bpfel,bpfeb", describe: `comma-separated targets: ${targetNames.join(", ")}` })
-        .option("type", { type: "string", array: true, describe: "also emit this C type (repeatable)" })
+        .option("type", { type: "string", describe: "also emit this C type (repeatable)" })
         .option("global-types", { type: "boolean", default: true, describe: "emit every named type the source declares (--no-global-types: only those reachable from maps, variables and --type)" })
         .option("output-dir", { type: "string", default: ".", describe: "where to write the module and objects" })
         .option("output-stem", { type: "string", describe: "file name stem (default: the stem)" })
         .option("strip", { type: "boolean", default: true, describe: "strip DWARF with llvm-strip (BTF is kept)" })
         .option("makebase", { type: "string", describe: "write <stem>.d, a make dependency file with paths relative to this directory" })
-        .option("obj", { type: "string", array: true, describe: "generate from this compiled object instead of compiling (one per byte order)" })
-        .option("event", { type: "string", array: true, describe: "record type of a ring buffer / perf event array: map=type (repeatable)" })
+        .option("obj", { type: "string", describe: "generate from this compiled object instead of compiling (one per byte order)" })
+        .option("event", { type: "string", describe: "record type of a ring buffer / perf event array: map=type (repeatable)" })
         .option("package", { type: "string", describe: "write a complete npm package into this directory" })
         .option("force", { type: "boolean", default: false, describe: "with a config: regenerate even programs whose inputs did not change" })
         .example("$0 generate", "every program of bpf2ts.config.json (or package.json's \"bpf2ts\" field), in parallel, skipping unchanged ones")
@@ -107,7 +107,7 @@ function inspectCommand(io: Io) {
       y
         .positional("object", { type: "string", describe: "a compiled .o (with BTF)" })
         .option("source", { type: "string", describe: "the C source, to show inferred event types and doc comments" })
-        .option("event", { type: "string", array: true, describe: "record type of a ring buffer / perf event array: map=type" })
+        .option("event", { type: "string", describe: "record type of a ring buffer / perf event array: map=type" })
         .option("json", { type: "boolean", default: false, describe: "print the object model as JSON" }),
     handler: async (argv: Record<string, unknown>) => {
       const file = String(argv.object);

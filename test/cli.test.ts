@@ -125,7 +125,8 @@ test("generate: missing clang names the package; --obj works without clang", asy
 
   const built = await bpf2ts(["generate", "exec", "exec.bpf.c", "--target", "bpfel", "--", "-DSLOTS=4"], { cwd: dir, env: { PATH: `${clangDir()}:${process.env.PATH}` } });
   t.is(built.code, 0, built.stderr);
-  const fromObj = await bpf2ts(["generate", "again", "--obj", "exec_bpfel.o", "--event", "events=struct event", "--type", "event"], { cwd: dir, env: { PATH: "/nonexistent" } });
+  // Repeatable options take one value each: "--type event again.bpf.c" must not swallow the positional.
+  const fromObj = await bpf2ts(["generate", "again", "--event", "events=struct event", "--type", "event", "--obj", "exec_bpfel.o"], { cwd: dir, env: { PATH: "/nonexistent" } });
   // The object lacks `struct event` and there is no source to compile it from: a clear failure.
   t.is(fromObj.code, 1);
   t.regex(fromObj.stderr, /type(s)? .*struct event.* not found in the object's BTF \(give the C source/);
@@ -140,7 +141,7 @@ test("generate: unreadable input and unknown --type exit 1", async (t) => {
   const missing = await bpf2ts(["generate", "exec", "nope.bpf.c"], { cwd: dir });
   t.is(missing.code, 1);
   t.is(missing.stderr, "bpf2ts: nope.bpf.c: cannot read: no such file\n");
-  const badType = await bpf2ts(["generate", "exec", "exec.bpf.c", "--target", "bpfel", "--type", "no_such_type", "--", "-DSLOTS=1"], { cwd: dir });
+  const badType = await bpf2ts(["generate", "exec", "--type", "no_such_type", "exec.bpf.c", "--target", "bpfel", "--", "-DSLOTS=1"], { cwd: dir });
   t.is(badType.code, 1);
   t.regex(badType.stderr, /type no_such_type not found/);
   t.deepEqual(readdirSync(dir), ["exec.bpf.c"]);
