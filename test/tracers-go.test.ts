@@ -4,10 +4,11 @@
 
 import test, { type ExecutionContext } from "ava";
 import { execFileSync, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { get } from "node:http";
 import { join } from "node:path";
-import { buildGo, requireFeature } from "./helpers/kernel.js";
+import { buildGo, cacheDir, requireFeature } from "./helpers/kernel.js";
 import { assertReleased, kernelIds, linkCount, processKernelIds, repoRoot, run, sleep, waitFor } from "./tracers-support.js";
 import { GotraceEventKind, loadGotrace, type GotraceEvent } from "../bpf/gotrace/gotrace.js";
 import { loadHttptrace, type HttptraceEvent } from "../bpf/httptrace/httptrace.js";
@@ -80,6 +81,7 @@ test.serial("gotrace sees goroutine creation, state changes and allocations with
       const alloc = events.find((e) => e.kind === GotraceEventKind.EVENT_MALLOCGC && e.arg === BigInt(size!));
       t.truthy(alloc, `mallocgc of ${size} bytes traced`);
       t.is(alloc!.goid, BigInt(goid!), `allocation of ${size} bytes made by goroutine ${goid}`);
+      t.is(alloc!.funcIp, go.func("runtime.mallocgc").address, "the probed function's run-time address (no load base: not a PIE)");
       t.true(events.some((e) => e.kind === GotraceEventKind.EVENT_CASGSTATUS && e.goid === BigInt(goid!) && goroutineStatus(e.newStatus) === "running"), `goroutine ${goid} ran`);
       const created = events.filter((e) => e.kind === GotraceEventKind.EVENT_NEWPROC && e.newGoid === BigInt(goid!));
       t.is(created.length, 1, `the creation of goroutine ${goid} was traced once`);
@@ -218,5 +220,48 @@ test.serial("the httptrace and gotrace CLIs attach by binary path and print JSON
     t.deepEqual(workers.map((w) => w.newGoid).sort(), printed, "the ids of the new goroutines are the ones they print");
   } finally {
     gt.child.kill();
+  }
+});
+
+/** Like buildGo, but a position-independent executable (go build -buildmode=pie), cached by source hash. */
+function buildGoPie(name: string, source: string): string {
+  const dir = join(cacheDir, "pie", `${name}-${createHash("sha256").update(source).digest("hex").slice(0, 16)}`);
+  const out = join(dir, name);
+  if (!existsSync(out)) {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "main.go"), source);
+    execFileSync("go", ["build", "-buildmode=pie", "-o", `${out}.${process.pid}.tmp`, "main.go"], {
+      cwd: dir,
+      stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env, GOPATH: "/usr/share/gocode", GO111MODULE: "off", GOFLAGS: "", GOCACHE: join(cacheDir, "gocache") },
+    });
+    renameSync(`${out}.${process.pid}.tmp`, out);
+  }
+  return out;
+}
+
+test.serial("gotrace handles position-independent Go binaries: uprobes by symbol, PCs through the load base", async (t) => {
+  if (!(await haveGo(t))) return;
+  // goapp rather than the HTTP server: a PIE build recompiles the standard library it uses.
+  const bin = buildGoPie("goapp", goSource("gotrace/testdata/goapp/main.go"));
+  const go = new GoBinary(bin);
+  t.true(go.pie);
+  const tracer = run(process.execPath, [cli("gotrace"), "--binary", bin, "--events", "newproc", "--json", "--duration", "30"]);
+  const app = run(bin, ["2"], { stdin: "pipe" });
+  try {
+    t.true(await waitFor(() => linkCount(processKernelIds(tracer.child.pid!)) >= 2, 8000), "uprobes attached");
+    const bias = go.loadBias(app.child.pid!);
+    t.truthy(bias, "a PIE is loaded at a non-zero base");
+    t.is(bias! % 4096n, 0n, "page aligned");
+    t.is(go.loadBias(process.pid), undefined, "a process that does not map the binary has no bias");
+    app.child.stdin!.end("go\n");
+    await app.exited;
+    t.true(await waitFor(() => (tracer.stdout().match(/main\.main\.func1/g) ?? []).length === 2), tracer.stdout());
+    const workers = tracer.stdout().trim().split("\n").map((l) => JSON.parse(l) as { fn: string; caller: string; goid: number }).filter((e) => e.fn === "main.main.func1");
+    t.true(workers.every((w) => w.caller === "main.main" && w.goid === 1), "run-time PCs resolved to symbols through the process's mappings");
+  } finally {
+    tracer.child.kill("SIGINT");
+    await tracer.exited;
+    app.child.kill();
   }
 });

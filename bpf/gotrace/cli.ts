@@ -56,7 +56,10 @@ main(spec.name, async () => {
     if (wanted.has("casgstatus")) objs.programs.handleCasgstatus.attach(attachTo("runtime.casgstatus"));
     if (wanted.has("mallocgc")) objs.programs.handleMallocgc.attach(attachTo("runtime.mallocgc"));
 
-    const fn = (pc: bigint) => (go.pie ? `0x${pc.toString(16)}` : (go.elf.functionAt(pc)?.name ?? `0x${pc.toString(16)}`));
+    // PCs are run-time addresses. Each event carries the run-time address of the probed function, so
+    // the load base of a position-independent binary is known even after the process has exited.
+    const probed = { [EventKind.newproc]: go.func("runtime.newproc1").address, [EventKind.casgstatus]: go.func("runtime.casgstatus").address, [EventKind.mallocgc]: go.func("runtime.mallocgc").address };
+    const fn = (e: GotraceEvent, pc: bigint) => go.elf.functionAt(pc - (e.funcIp - probed[e.kind]))?.name ?? `0x${pc.toString(16)}`;
     if (!v.json) out(`${"TIME".padEnd(8)} ${"PID".padEnd(7)} ${"GOID".padStart(6)} ${"EVENT".padEnd(10)} DETAIL`);
     const print = (e: GotraceEvent): void => {
       let detail: Record<string, unknown>;
@@ -64,7 +67,7 @@ main(spec.name, async () => {
       let kind: string;
       if (e.kind === EventKind.newproc) {
         kind = "newproc";
-        detail = { newGoid: e.newGoid, fn: fn(e.arg), caller: fn(e.pc) };
+        detail = { newGoid: e.newGoid, fn: fn(e, e.arg), caller: fn(e, e.pc) };
         text = `go ${detail.fn} -> goroutine ${e.newGoid} (from ${detail.caller})`;
       } else if (e.kind === EventKind.casgstatus) {
         kind = "casgstatus";

@@ -55,6 +55,11 @@ struct event {
 	__u64 pc;
 	/** NEWPROC: the id of the goroutine created (read from newproc1's result). */
 	__s64 new_goid;
+	/**
+	 * Run-time address of the probed function's entry: against its link-time address it gives the load
+	 * base of a position-independent binary, even after the process has exited.
+	 */
+	__u64 func_ip;
 	/** Process id (tgid). */
 	__u32 pid;
 	/** Thread id (the M running the goroutine). */
@@ -76,6 +81,8 @@ struct newproc_call {
 	__u64 fn;
 	/** PC of the `go` statement. */
 	__u64 callerpc;
+	/** Run-time address of newproc1. */
+	__u64 func_ip;
 };
 
 /** newproc1 calls in flight. */
@@ -137,6 +144,7 @@ static __always_inline struct event *start_event(enum event_kind kind, __s64 goi
 	e->arg = 0;
 	e->pc = 0;
 	e->new_goid = 0;
+	e->func_ip = 0;
 	e->pid = id >> 32;
 	e->tid = (__u32)id;
 	e->kind = kind;
@@ -161,6 +169,7 @@ int handle_newproc1(struct pt_regs *ctx)
 		return 0;
 	call.parent_goid = read_goid(ctx->bx);
 	call.callerpc = ctx->cx;
+	call.func_ip = ctx->ip;
 	if (fn)
 		bpf_probe_read_user(&call.fn, sizeof(call.fn), (void *)fn); /* funcval.fn */
 	bpf_map_update_elem(&newprocs, &tid, &call, BPF_ANY);
@@ -183,6 +192,7 @@ int handle_newproc1_return(struct pt_regs *ctx)
 		e->arg = call->fn;
 		e->pc = call->callerpc;
 		e->new_goid = read_goid(ctx->ax);
+		e->func_ip = call->func_ip;
 		bpf_ringbuf_submit(e, 0);
 	}
 	bpf_map_delete_elem(&newprocs, &tid);
@@ -198,6 +208,7 @@ int handle_casgstatus(struct pt_regs *ctx)
 	e = start_event(EVENT_CASGSTATUS, read_goid(ctx->ax));
 	if (!e)
 		return 0;
+	e->func_ip = ctx->ip;
 	e->old_status = (__u32)ctx->bx;
 	e->new_status = (__u32)ctx->cx;
 	bpf_ringbuf_submit(e, 0);
@@ -218,6 +229,7 @@ int handle_mallocgc(struct pt_regs *ctx)
 		return 0;
 	e->arg = size;
 	e->pc = ctx->bx;
+	e->func_ip = ctx->ip;
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }

@@ -35,7 +35,11 @@ main(spec.name, async () => {
     process.stderr.write(`httptrace: ${path} is ${go.version}; struct offsets assume Go 1.17–1.20\n`);
   }
   const returns = go.returnOffsets(SERVE_HTTP);
-  const itab = go.pie ? undefined : go.address(RESPONSE_ITAB);
+  // The ResponseWriter check compares run-time addresses: a PIE needs its load base, known with --pid.
+  const bias = pid !== undefined ? go.loadBias(pid) : go.pie ? undefined : 0n;
+  const linkItab = go.address(RESPONSE_ITAB);
+  const itab = bias !== undefined && linkItab !== undefined ? linkItab + bias : undefined;
+  if (itab === undefined) process.stderr.write(`httptrace: status codes unavailable (${go.pie ? "position-independent binary: pass --pid" : `no ${RESPONSE_ITAB} symbol`})\n`);
   const objs = await loadHttptrace({
     constants: {
       goidOffset: go119Offsets.goid,

@@ -2,6 +2,7 @@
 // one, its Go version (from the build info), the addresses and RET offsets of runtime functions, and
 // the struct offsets their BPF programs assume. Only amd64 binaries of Go ≥ 1.17 (register ABI) work.
 
+import { readFileSync, realpathSync } from "node:fs";
 import { ElfImage } from "./elf-symbols.js";
 import { findReturns } from "./x86-returns.js";
 
@@ -69,6 +70,31 @@ export class GoBinary {
   /** Whether the binary is position-independent (symbol addresses then need the load base). */
   get pie(): boolean {
     return this.elf.type === 3;
+  }
+
+  /**
+   * What to add to link-time addresses to get the addresses in process `pid`: 0 for fixed-address
+   * executables, the load base of a PIE (from /proc/PID/maps: its mapping at file offset 0).
+   * Undefined when the process does not map this binary.
+   */
+  loadBias(pid: number): bigint | undefined {
+    if (!this.pie) return 0n;
+    let maps: string;
+    let exe: string;
+    try {
+      maps = readFileSync(`/proc/${pid}/maps`, "utf8");
+      exe = realpathSync(this.path);
+    } catch {
+      return undefined;
+    }
+    for (const line of maps.split("\n")) {
+      const f = line.trim().split(/\s+/);
+      if (f.length >= 6 && f[5] === exe && BigInt("0x" + f[2]) === 0n) {
+        const start = BigInt("0x" + f[0]!.split("-")[0]);
+        return start - (this.elf.addressOfOffset(0n) ?? 0n);
+      }
+    }
+    return undefined;
   }
 }
 
