@@ -114,64 +114,93 @@ export const DropwatchEvent: Struct<DropwatchEvent> = {
     codecs.setCstring(v, o + 40, 16, x.comm);
   },
   view(v: DataView, o = 0): DropwatchEvent {
-    return {
-      get tsNs(): bigint {
-        return v.getBigUint64(o, LE);
-      },
-      set tsNs(x: bigint) {
-        v.setBigUint64(o, x, LE);
-      },
-      get skbaddr(): bigint {
-        return v.getBigUint64(o + 8, LE);
-      },
-      set skbaddr(x: bigint) {
-        v.setBigUint64(o + 8, x, LE);
-      },
-      get location(): bigint {
-        return v.getBigUint64(o + 16, LE);
-      },
-      set location(x: bigint) {
-        v.setBigUint64(o + 16, x, LE);
-      },
-      get reason(): number {
-        return v.getUint32(o + 24, LE);
-      },
-      set reason(x: number) {
-        v.setUint32(o + 24, x, LE);
-      },
-      get pid(): number {
-        return v.getUint32(o + 28, LE);
-      },
-      set pid(x: number) {
-        v.setUint32(o + 28, x, LE);
-      },
-      get stackId(): number {
-        return v.getInt32(o + 32, LE);
-      },
-      set stackId(x: number) {
-        v.setInt32(o + 32, x, LE);
-      },
-      get protocol(): number {
-        return v.getUint16(o + 36, LE);
-      },
-      set protocol(x: number) {
-        v.setUint16(o + 36, x, LE);
-      },
-      get __pad(): number {
-        return v.getUint16(o + 38, LE);
-      },
-      set __pad(x: number) {
-        v.setUint16(o + 38, x, LE);
-      },
-      get comm(): string {
-        return codecs.cstring(v, o + 40, 16);
-      },
-      set comm(x: string) {
-        codecs.setCstring(v, o + 40, 16, x);
-      },
-    };
+    return new DropwatchEvent_View(v, o);
   },
 };
+
+class DropwatchEvent_View implements DropwatchEvent {
+  readonly #v: DataView;
+  readonly #o: number;
+  constructor(v: DataView, o: number) {
+    this.#v = v;
+    this.#o = o;
+  }
+  get tsNs(): bigint {
+    const v = this.#v, o = this.#o;
+    return v.getBigUint64(o, LE);
+  }
+  set tsNs(x: bigint) {
+    const v = this.#v, o = this.#o;
+    v.setBigUint64(o, x, LE);
+  }
+  get skbaddr(): bigint {
+    const v = this.#v, o = this.#o;
+    return v.getBigUint64(o + 8, LE);
+  }
+  set skbaddr(x: bigint) {
+    const v = this.#v, o = this.#o;
+    v.setBigUint64(o + 8, x, LE);
+  }
+  get location(): bigint {
+    const v = this.#v, o = this.#o;
+    return v.getBigUint64(o + 16, LE);
+  }
+  set location(x: bigint) {
+    const v = this.#v, o = this.#o;
+    v.setBigUint64(o + 16, x, LE);
+  }
+  get reason(): number {
+    const v = this.#v, o = this.#o;
+    return v.getUint32(o + 24, LE);
+  }
+  set reason(x: number) {
+    const v = this.#v, o = this.#o;
+    v.setUint32(o + 24, x, LE);
+  }
+  get pid(): number {
+    const v = this.#v, o = this.#o;
+    return v.getUint32(o + 28, LE);
+  }
+  set pid(x: number) {
+    const v = this.#v, o = this.#o;
+    v.setUint32(o + 28, x, LE);
+  }
+  get stackId(): number {
+    const v = this.#v, o = this.#o;
+    return v.getInt32(o + 32, LE);
+  }
+  set stackId(x: number) {
+    const v = this.#v, o = this.#o;
+    v.setInt32(o + 32, x, LE);
+  }
+  get protocol(): number {
+    const v = this.#v, o = this.#o;
+    return v.getUint16(o + 36, LE);
+  }
+  set protocol(x: number) {
+    const v = this.#v, o = this.#o;
+    v.setUint16(o + 36, x, LE);
+  }
+  get __pad(): number {
+    const v = this.#v, o = this.#o;
+    return v.getUint16(o + 38, LE);
+  }
+  set __pad(x: number) {
+    const v = this.#v, o = this.#o;
+    v.setUint16(o + 38, x, LE);
+  }
+  get comm(): string {
+    const v = this.#v, o = this.#o;
+    return codecs.cstring(v, o + 40, 16);
+  }
+  set comm(x: string) {
+    const v = this.#v, o = this.#o;
+    codecs.setCstring(v, o + 40, 16, x);
+  }
+  [Symbol.for("nodejs.util.inspect.custom")](): DropwatchEvent {
+    return DropwatchEvent.decode(this.#v, this.#o);
+  }
+}
 
 /** Values of the `.rodata` constants (`const volatile` globals), set before load. */
 export interface DropwatchConstants {

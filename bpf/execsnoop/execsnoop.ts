@@ -125,69 +125,98 @@ export const ExecsnoopEvent: Struct<ExecsnoopEvent> = {
     }
   },
   view(v: DataView, o = 0): ExecsnoopEvent {
-    return {
-      get tsNs(): bigint {
-        return v.getBigUint64(o, LE);
-      },
-      set tsNs(x: bigint) {
-        v.setBigUint64(o, x, LE);
-      },
-      get pid(): number {
-        return v.getUint32(o + 8, LE);
-      },
-      set pid(x: number) {
-        v.setUint32(o + 8, x, LE);
-      },
-      get ppid(): number {
-        return v.getUint32(o + 12, LE);
-      },
-      set ppid(x: number) {
-        v.setUint32(o + 12, x, LE);
-      },
-      get uid(): number {
-        return v.getUint32(o + 16, LE);
-      },
-      set uid(x: number) {
-        v.setUint32(o + 16, x, LE);
-      },
-      get retval(): number {
-        return v.getInt32(o + 20, LE);
-      },
-      set retval(x: number) {
-        v.setInt32(o + 20, x, LE);
-      },
-      get argsCount(): number {
-        return v.getUint32(o + 24, LE);
-      },
-      set argsCount(x: number) {
-        v.setUint32(o + 24, x, LE);
-      },
-      get argsTruncated(): number {
-        return v.getUint32(o + 28, LE);
-      },
-      set argsTruncated(x: number) {
-        v.setUint32(o + 28, x, LE);
-      },
-      get comm(): string {
-        return codecs.cstring(v, o + 32, 16);
-      },
-      set comm(x: string) {
-        codecs.setCstring(v, o + 32, 16, x);
-      },
-      get args(): string[] {
-        return Array.from({ length: 16 }, (_, i0) => codecs.cstring(v, o + 48 + i0 * 96, 96));
-      },
-      set args(x: string[]) {
-        for (let i0 = 0; i0 < 16 && i0 < x.length; i0++) {
-          const e0 = x[i0];
-          if (e0 !== undefined) {
-            codecs.setCstring(v, o + 48 + i0 * 96, 96, e0);
-          }
-        }
-      },
-    };
+    return new ExecsnoopEvent_View(v, o);
   },
 };
+
+class ExecsnoopEvent_View implements ExecsnoopEvent {
+  readonly #v: DataView;
+  readonly #o: number;
+  constructor(v: DataView, o: number) {
+    this.#v = v;
+    this.#o = o;
+  }
+  get tsNs(): bigint {
+    const v = this.#v, o = this.#o;
+    return v.getBigUint64(o, LE);
+  }
+  set tsNs(x: bigint) {
+    const v = this.#v, o = this.#o;
+    v.setBigUint64(o, x, LE);
+  }
+  get pid(): number {
+    const v = this.#v, o = this.#o;
+    return v.getUint32(o + 8, LE);
+  }
+  set pid(x: number) {
+    const v = this.#v, o = this.#o;
+    v.setUint32(o + 8, x, LE);
+  }
+  get ppid(): number {
+    const v = this.#v, o = this.#o;
+    return v.getUint32(o + 12, LE);
+  }
+  set ppid(x: number) {
+    const v = this.#v, o = this.#o;
+    v.setUint32(o + 12, x, LE);
+  }
+  get uid(): number {
+    const v = this.#v, o = this.#o;
+    return v.getUint32(o + 16, LE);
+  }
+  set uid(x: number) {
+    const v = this.#v, o = this.#o;
+    v.setUint32(o + 16, x, LE);
+  }
+  get retval(): number {
+    const v = this.#v, o = this.#o;
+    return v.getInt32(o + 20, LE);
+  }
+  set retval(x: number) {
+    const v = this.#v, o = this.#o;
+    v.setInt32(o + 20, x, LE);
+  }
+  get argsCount(): number {
+    const v = this.#v, o = this.#o;
+    return v.getUint32(o + 24, LE);
+  }
+  set argsCount(x: number) {
+    const v = this.#v, o = this.#o;
+    v.setUint32(o + 24, x, LE);
+  }
+  get argsTruncated(): number {
+    const v = this.#v, o = this.#o;
+    return v.getUint32(o + 28, LE);
+  }
+  set argsTruncated(x: number) {
+    const v = this.#v, o = this.#o;
+    v.setUint32(o + 28, x, LE);
+  }
+  get comm(): string {
+    const v = this.#v, o = this.#o;
+    return codecs.cstring(v, o + 32, 16);
+  }
+  set comm(x: string) {
+    const v = this.#v, o = this.#o;
+    codecs.setCstring(v, o + 32, 16, x);
+  }
+  get args(): string[] {
+    const v = this.#v, o = this.#o;
+    return Array.from({ length: 16 }, (_, i0) => codecs.cstring(v, o + 48 + i0 * 96, 96));
+  }
+  set args(x: string[]) {
+    const v = this.#v, o = this.#o;
+    for (let i0 = 0; i0 < 16 && i0 < x.length; i0++) {
+      const e0 = x[i0];
+      if (e0 !== undefined) {
+        codecs.setCstring(v, o + 48 + i0 * 96, 96, e0);
+      }
+    }
+  }
+  [Symbol.for("nodejs.util.inspect.custom")](): ExecsnoopEvent {
+    return ExecsnoopEvent.decode(this.#v, this.#o);
+  }
+}
 
 /** Values of the `.rodata` constants (`const volatile` globals), set before load. */
 export interface ExecsnoopConstants {

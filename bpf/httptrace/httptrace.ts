@@ -101,52 +101,77 @@ export const HttptraceEvent: Struct<HttptraceEvent> = {
     codecs.setCstring(v, o + 40, 128, x.path);
   },
   view(v: DataView, o = 0): HttptraceEvent {
-    return {
-      get tsNs(): bigint {
-        return v.getBigUint64(o, LE);
-      },
-      set tsNs(x: bigint) {
-        v.setBigUint64(o, x, LE);
-      },
-      get durationNs(): bigint {
-        return v.getBigUint64(o + 8, LE);
-      },
-      set durationNs(x: bigint) {
-        v.setBigUint64(o + 8, x, LE);
-      },
-      get goid(): bigint {
-        return v.getBigInt64(o + 16, LE);
-      },
-      set goid(x: bigint) {
-        v.setBigInt64(o + 16, x, LE);
-      },
-      get pid(): number {
-        return v.getUint32(o + 24, LE);
-      },
-      set pid(x: number) {
-        v.setUint32(o + 24, x, LE);
-      },
-      get status(): number {
-        return v.getUint32(o + 28, LE);
-      },
-      set status(x: number) {
-        v.setUint32(o + 28, x, LE);
-      },
-      get method(): string {
-        return codecs.cstring(v, o + 32, 8);
-      },
-      set method(x: string) {
-        codecs.setCstring(v, o + 32, 8, x);
-      },
-      get path(): string {
-        return codecs.cstring(v, o + 40, 128);
-      },
-      set path(x: string) {
-        codecs.setCstring(v, o + 40, 128, x);
-      },
-    };
+    return new HttptraceEvent_View(v, o);
   },
 };
+
+class HttptraceEvent_View implements HttptraceEvent {
+  readonly #v: DataView;
+  readonly #o: number;
+  constructor(v: DataView, o: number) {
+    this.#v = v;
+    this.#o = o;
+  }
+  get tsNs(): bigint {
+    const v = this.#v, o = this.#o;
+    return v.getBigUint64(o, LE);
+  }
+  set tsNs(x: bigint) {
+    const v = this.#v, o = this.#o;
+    v.setBigUint64(o, x, LE);
+  }
+  get durationNs(): bigint {
+    const v = this.#v, o = this.#o;
+    return v.getBigUint64(o + 8, LE);
+  }
+  set durationNs(x: bigint) {
+    const v = this.#v, o = this.#o;
+    v.setBigUint64(o + 8, x, LE);
+  }
+  get goid(): bigint {
+    const v = this.#v, o = this.#o;
+    return v.getBigInt64(o + 16, LE);
+  }
+  set goid(x: bigint) {
+    const v = this.#v, o = this.#o;
+    v.setBigInt64(o + 16, x, LE);
+  }
+  get pid(): number {
+    const v = this.#v, o = this.#o;
+    return v.getUint32(o + 24, LE);
+  }
+  set pid(x: number) {
+    const v = this.#v, o = this.#o;
+    v.setUint32(o + 24, x, LE);
+  }
+  get status(): number {
+    const v = this.#v, o = this.#o;
+    return v.getUint32(o + 28, LE);
+  }
+  set status(x: number) {
+    const v = this.#v, o = this.#o;
+    v.setUint32(o + 28, x, LE);
+  }
+  get method(): string {
+    const v = this.#v, o = this.#o;
+    return codecs.cstring(v, o + 32, 8);
+  }
+  set method(x: string) {
+    const v = this.#v, o = this.#o;
+    codecs.setCstring(v, o + 32, 8, x);
+  }
+  get path(): string {
+    const v = this.#v, o = this.#o;
+    return codecs.cstring(v, o + 40, 128);
+  }
+  set path(x: string) {
+    const v = this.#v, o = this.#o;
+    codecs.setCstring(v, o + 40, 128, x);
+  }
+  [Symbol.for("nodejs.util.inspect.custom")](): HttptraceEvent {
+    return HttptraceEvent.decode(this.#v, this.#o);
+  }
+}
 
 /**
  * `struct http_request` (BTF type id 11): 160 bytes, aligned to 8.
@@ -215,40 +240,61 @@ export const HttptraceHttpRequest: Struct<HttptraceHttpRequest> = {
     codecs.setCstring(v, o + 32, 128, x.path);
   },
   view(v: DataView, o = 0): HttptraceHttpRequest {
-    return {
-      get startNs(): bigint {
-        return v.getBigUint64(o, LE);
-      },
-      set startNs(x: bigint) {
-        v.setBigUint64(o, x, LE);
-      },
-      get writerItab(): bigint {
-        return v.getBigUint64(o + 8, LE);
-      },
-      set writerItab(x: bigint) {
-        v.setBigUint64(o + 8, x, LE);
-      },
-      get writer(): bigint {
-        return v.getBigUint64(o + 16, LE);
-      },
-      set writer(x: bigint) {
-        v.setBigUint64(o + 16, x, LE);
-      },
-      get method(): string {
-        return codecs.cstring(v, o + 24, 8);
-      },
-      set method(x: string) {
-        codecs.setCstring(v, o + 24, 8, x);
-      },
-      get path(): string {
-        return codecs.cstring(v, o + 32, 128);
-      },
-      set path(x: string) {
-        codecs.setCstring(v, o + 32, 128, x);
-      },
-    };
+    return new HttptraceHttpRequest_View(v, o);
   },
 };
+
+class HttptraceHttpRequest_View implements HttptraceHttpRequest {
+  readonly #v: DataView;
+  readonly #o: number;
+  constructor(v: DataView, o: number) {
+    this.#v = v;
+    this.#o = o;
+  }
+  get startNs(): bigint {
+    const v = this.#v, o = this.#o;
+    return v.getBigUint64(o, LE);
+  }
+  set startNs(x: bigint) {
+    const v = this.#v, o = this.#o;
+    v.setBigUint64(o, x, LE);
+  }
+  get writerItab(): bigint {
+    const v = this.#v, o = this.#o;
+    return v.getBigUint64(o + 8, LE);
+  }
+  set writerItab(x: bigint) {
+    const v = this.#v, o = this.#o;
+    v.setBigUint64(o + 8, x, LE);
+  }
+  get writer(): bigint {
+    const v = this.#v, o = this.#o;
+    return v.getBigUint64(o + 16, LE);
+  }
+  set writer(x: bigint) {
+    const v = this.#v, o = this.#o;
+    v.setBigUint64(o + 16, x, LE);
+  }
+  get method(): string {
+    const v = this.#v, o = this.#o;
+    return codecs.cstring(v, o + 24, 8);
+  }
+  set method(x: string) {
+    const v = this.#v, o = this.#o;
+    codecs.setCstring(v, o + 24, 8, x);
+  }
+  get path(): string {
+    const v = this.#v, o = this.#o;
+    return codecs.cstring(v, o + 32, 128);
+  }
+  set path(x: string) {
+    const v = this.#v, o = this.#o;
+    codecs.setCstring(v, o + 32, 128, x);
+  }
+  [Symbol.for("nodejs.util.inspect.custom")](): HttptraceHttpRequest {
+    return HttptraceHttpRequest.decode(this.#v, this.#o);
+  }
+}
 
 /**
  * `struct request_key` (BTF type id 22): 16 bytes, aligned to 8.
@@ -293,28 +339,45 @@ export const HttptraceRequestKey: Struct<HttptraceRequestKey> = {
     v.setBigInt64(o + 8, x.goid, LE);
   },
   view(v: DataView, o = 0): HttptraceRequestKey {
-    return {
-      get pid(): number {
-        return v.getUint32(o, LE);
-      },
-      set pid(x: number) {
-        v.setUint32(o, x, LE);
-      },
-      get __pad(): number {
-        return v.getUint32(o + 4, LE);
-      },
-      set __pad(x: number) {
-        v.setUint32(o + 4, x, LE);
-      },
-      get goid(): bigint {
-        return v.getBigInt64(o + 8, LE);
-      },
-      set goid(x: bigint) {
-        v.setBigInt64(o + 8, x, LE);
-      },
-    };
+    return new HttptraceRequestKey_View(v, o);
   },
 };
+
+class HttptraceRequestKey_View implements HttptraceRequestKey {
+  readonly #v: DataView;
+  readonly #o: number;
+  constructor(v: DataView, o: number) {
+    this.#v = v;
+    this.#o = o;
+  }
+  get pid(): number {
+    const v = this.#v, o = this.#o;
+    return v.getUint32(o, LE);
+  }
+  set pid(x: number) {
+    const v = this.#v, o = this.#o;
+    v.setUint32(o, x, LE);
+  }
+  get __pad(): number {
+    const v = this.#v, o = this.#o;
+    return v.getUint32(o + 4, LE);
+  }
+  set __pad(x: number) {
+    const v = this.#v, o = this.#o;
+    v.setUint32(o + 4, x, LE);
+  }
+  get goid(): bigint {
+    const v = this.#v, o = this.#o;
+    return v.getBigInt64(o + 8, LE);
+  }
+  set goid(x: bigint) {
+    const v = this.#v, o = this.#o;
+    v.setBigInt64(o + 8, x, LE);
+  }
+  [Symbol.for("nodejs.util.inspect.custom")](): HttptraceRequestKey {
+    return HttptraceRequestKey.decode(this.#v, this.#o);
+  }
+}
 
 /** Values of the `.rodata` constants (`const volatile` globals), set before load. */
 export interface HttptraceConstants {

@@ -149,88 +149,125 @@ export const OomkillEvent: Struct<OomkillEvent> = {
     codecs.setCstring(v, o + 80, 16, x.triggerComm);
   },
   view(v: DataView, o = 0): OomkillEvent {
-    return {
-      get tsNs(): bigint {
-        return v.getBigUint64(o, LE);
-      },
-      set tsNs(x: bigint) {
-        v.setBigUint64(o, x, LE);
-      },
-      get totalVmKb(): bigint {
-        return v.getBigUint64(o + 8, LE);
-      },
-      set totalVmKb(x: bigint) {
-        v.setBigUint64(o + 8, x, LE);
-      },
-      get anonRssKb(): bigint {
-        return v.getBigUint64(o + 16, LE);
-      },
-      set anonRssKb(x: bigint) {
-        v.setBigUint64(o + 16, x, LE);
-      },
-      get fileRssKb(): bigint {
-        return v.getBigUint64(o + 24, LE);
-      },
-      set fileRssKb(x: bigint) {
-        v.setBigUint64(o + 24, x, LE);
-      },
-      get shmemRssKb(): bigint {
-        return v.getBigUint64(o + 32, LE);
-      },
-      set shmemRssKb(x: bigint) {
-        v.setBigUint64(o + 32, x, LE);
-      },
-      get pgtablesKb(): bigint {
-        return v.getBigUint64(o + 40, LE);
-      },
-      set pgtablesKb(x: bigint) {
-        v.setBigUint64(o + 40, x, LE);
-      },
-      get victimPid(): number {
-        return v.getUint32(o + 48, LE);
-      },
-      set victimPid(x: number) {
-        v.setUint32(o + 48, x, LE);
-      },
-      get victimUid(): number {
-        return v.getUint32(o + 52, LE);
-      },
-      set victimUid(x: number) {
-        v.setUint32(o + 52, x, LE);
-      },
-      get triggerPid(): number {
-        return v.getUint32(o + 56, LE);
-      },
-      set triggerPid(x: number) {
-        v.setUint32(o + 56, x, LE);
-      },
-      get oomScoreAdj(): number {
-        return v.getInt16(o + 60, LE);
-      },
-      set oomScoreAdj(x: number) {
-        v.setInt16(o + 60, x, LE);
-      },
-      get __pad(): number {
-        return v.getUint16(o + 62, LE);
-      },
-      set __pad(x: number) {
-        v.setUint16(o + 62, x, LE);
-      },
-      get victimComm(): string {
-        return codecs.cstring(v, o + 64, 16);
-      },
-      set victimComm(x: string) {
-        codecs.setCstring(v, o + 64, 16, x);
-      },
-      get triggerComm(): string {
-        return codecs.cstring(v, o + 80, 16);
-      },
-      set triggerComm(x: string) {
-        codecs.setCstring(v, o + 80, 16, x);
-      },
-    };
+    return new OomkillEvent_View(v, o);
   },
 };
+
+class OomkillEvent_View implements OomkillEvent {
+  readonly #v: DataView;
+  readonly #o: number;
+  constructor(v: DataView, o: number) {
+    this.#v = v;
+    this.#o = o;
+  }
+  get tsNs(): bigint {
+    const v = this.#v, o = this.#o;
+    return v.getBigUint64(o, LE);
+  }
+  set tsNs(x: bigint) {
+    const v = this.#v, o = this.#o;
+    v.setBigUint64(o, x, LE);
+  }
+  get totalVmKb(): bigint {
+    const v = this.#v, o = this.#o;
+    return v.getBigUint64(o + 8, LE);
+  }
+  set totalVmKb(x: bigint) {
+    const v = this.#v, o = this.#o;
+    v.setBigUint64(o + 8, x, LE);
+  }
+  get anonRssKb(): bigint {
+    const v = this.#v, o = this.#o;
+    return v.getBigUint64(o + 16, LE);
+  }
+  set anonRssKb(x: bigint) {
+    const v = this.#v, o = this.#o;
+    v.setBigUint64(o + 16, x, LE);
+  }
+  get fileRssKb(): bigint {
+    const v = this.#v, o = this.#o;
+    return v.getBigUint64(o + 24, LE);
+  }
+  set fileRssKb(x: bigint) {
+    const v = this.#v, o = this.#o;
+    v.setBigUint64(o + 24, x, LE);
+  }
+  get shmemRssKb(): bigint {
+    const v = this.#v, o = this.#o;
+    return v.getBigUint64(o + 32, LE);
+  }
+  set shmemRssKb(x: bigint) {
+    const v = this.#v, o = this.#o;
+    v.setBigUint64(o + 32, x, LE);
+  }
+  get pgtablesKb(): bigint {
+    const v = this.#v, o = this.#o;
+    return v.getBigUint64(o + 40, LE);
+  }
+  set pgtablesKb(x: bigint) {
+    const v = this.#v, o = this.#o;
+    v.setBigUint64(o + 40, x, LE);
+  }
+  get victimPid(): number {
+    const v = this.#v, o = this.#o;
+    return v.getUint32(o + 48, LE);
+  }
+  set victimPid(x: number) {
+    const v = this.#v, o = this.#o;
+    v.setUint32(o + 48, x, LE);
+  }
+  get victimUid(): number {
+    const v = this.#v, o = this.#o;
+    return v.getUint32(o + 52, LE);
+  }
+  set victimUid(x: number) {
+    const v = this.#v, o = this.#o;
+    v.setUint32(o + 52, x, LE);
+  }
+  get triggerPid(): number {
+    const v = this.#v, o = this.#o;
+    return v.getUint32(o + 56, LE);
+  }
+  set triggerPid(x: number) {
+    const v = this.#v, o = this.#o;
+    v.setUint32(o + 56, x, LE);
+  }
+  get oomScoreAdj(): number {
+    const v = this.#v, o = this.#o;
+    return v.getInt16(o + 60, LE);
+  }
+  set oomScoreAdj(x: number) {
+    const v = this.#v, o = this.#o;
+    v.setInt16(o + 60, x, LE);
+  }
+  get __pad(): number {
+    const v = this.#v, o = this.#o;
+    return v.getUint16(o + 62, LE);
+  }
+  set __pad(x: number) {
+    const v = this.#v, o = this.#o;
+    v.setUint16(o + 62, x, LE);
+  }
+  get victimComm(): string {
+    const v = this.#v, o = this.#o;
+    return codecs.cstring(v, o + 64, 16);
+  }
+  set victimComm(x: string) {
+    const v = this.#v, o = this.#o;
+    codecs.setCstring(v, o + 64, 16, x);
+  }
+  get triggerComm(): string {
+    const v = this.#v, o = this.#o;
+    return codecs.cstring(v, o + 80, 16);
+  }
+  set triggerComm(x: string) {
+    const v = this.#v, o = this.#o;
+    codecs.setCstring(v, o + 80, 16, x);
+  }
+  [Symbol.for("nodejs.util.inspect.custom")](): OomkillEvent {
+    return OomkillEvent.decode(this.#v, this.#o);
+  }
+}
 
 /** Values of the `.rodata` constants (`const volatile` globals), set before load. */
 export interface OomkillConstants {}

@@ -63,28 +63,45 @@ export const OpensnoopArgsT: Struct<OpensnoopArgsT> = {
     v.setUint32(o + 12, x.mode, LE);
   },
   view(v: DataView, o = 0): OpensnoopArgsT {
-    return {
-      get fname(): bigint {
-        return v.getBigUint64(o, LE);
-      },
-      set fname(x: bigint) {
-        v.setBigUint64(o, x, LE);
-      },
-      get flags(): number {
-        return v.getInt32(o + 8, LE);
-      },
-      set flags(x: number) {
-        v.setInt32(o + 8, x, LE);
-      },
-      get mode(): number {
-        return v.getUint32(o + 12, LE);
-      },
-      set mode(x: number) {
-        v.setUint32(o + 12, x, LE);
-      },
-    };
+    return new OpensnoopArgsT_View(v, o);
   },
 };
+
+class OpensnoopArgsT_View implements OpensnoopArgsT {
+  readonly #v: DataView;
+  readonly #o: number;
+  constructor(v: DataView, o: number) {
+    this.#v = v;
+    this.#o = o;
+  }
+  get fname(): bigint {
+    const v = this.#v, o = this.#o;
+    return v.getBigUint64(o, LE);
+  }
+  set fname(x: bigint) {
+    const v = this.#v, o = this.#o;
+    v.setBigUint64(o, x, LE);
+  }
+  get flags(): number {
+    const v = this.#v, o = this.#o;
+    return v.getInt32(o + 8, LE);
+  }
+  set flags(x: number) {
+    const v = this.#v, o = this.#o;
+    v.setInt32(o + 8, x, LE);
+  }
+  get mode(): number {
+    const v = this.#v, o = this.#o;
+    return v.getUint32(o + 12, LE);
+  }
+  set mode(x: number) {
+    const v = this.#v, o = this.#o;
+    v.setUint32(o + 12, x, LE);
+  }
+  [Symbol.for("nodejs.util.inspect.custom")](): OpensnoopArgsT {
+    return OpensnoopArgsT.decode(this.#v, this.#o);
+  }
+}
 
 /**
  * `struct event` (BTF type id 63): 312 bytes, aligned to 8.
@@ -201,70 +218,101 @@ export const OpensnoopEvent: Struct<OpensnoopEvent> = {
     codecs.setCstring(v, o + 52, 256, x.fname);
   },
   view(v: DataView, o = 0): OpensnoopEvent {
-    return {
-      get tsNs(): bigint {
-        return v.getBigUint64(o, LE);
-      },
-      set tsNs(x: bigint) {
-        v.setBigUint64(o, x, LE);
-      },
-      get pid(): number {
-        return v.getUint32(o + 8, LE);
-      },
-      set pid(x: number) {
-        v.setUint32(o + 8, x, LE);
-      },
-      get tid(): number {
-        return v.getUint32(o + 12, LE);
-      },
-      set tid(x: number) {
-        v.setUint32(o + 12, x, LE);
-      },
-      get uid(): number {
-        return v.getUint32(o + 16, LE);
-      },
-      set uid(x: number) {
-        v.setUint32(o + 16, x, LE);
-      },
-      get fd(): number {
-        return v.getInt32(o + 20, LE);
-      },
-      set fd(x: number) {
-        v.setInt32(o + 20, x, LE);
-      },
-      get err(): number {
-        return v.getInt32(o + 24, LE);
-      },
-      set err(x: number) {
-        v.setInt32(o + 24, x, LE);
-      },
-      get flags(): number {
-        return v.getInt32(o + 28, LE);
-      },
-      set flags(x: number) {
-        v.setInt32(o + 28, x, LE);
-      },
-      get mode(): number {
-        return v.getUint32(o + 32, LE);
-      },
-      set mode(x: number) {
-        v.setUint32(o + 32, x, LE);
-      },
-      get comm(): string {
-        return codecs.cstring(v, o + 36, 16);
-      },
-      set comm(x: string) {
-        codecs.setCstring(v, o + 36, 16, x);
-      },
-      get fname(): string {
-        return codecs.cstring(v, o + 52, 256);
-      },
-      set fname(x: string) {
-        codecs.setCstring(v, o + 52, 256, x);
-      },
-    };
+    return new OpensnoopEvent_View(v, o);
   },
 };
+
+class OpensnoopEvent_View implements OpensnoopEvent {
+  readonly #v: DataView;
+  readonly #o: number;
+  constructor(v: DataView, o: number) {
+    this.#v = v;
+    this.#o = o;
+  }
+  get tsNs(): bigint {
+    const v = this.#v, o = this.#o;
+    return v.getBigUint64(o, LE);
+  }
+  set tsNs(x: bigint) {
+    const v = this.#v, o = this.#o;
+    v.setBigUint64(o, x, LE);
+  }
+  get pid(): number {
+    const v = this.#v, o = this.#o;
+    return v.getUint32(o + 8, LE);
+  }
+  set pid(x: number) {
+    const v = this.#v, o = this.#o;
+    v.setUint32(o + 8, x, LE);
+  }
+  get tid(): number {
+    const v = this.#v, o = this.#o;
+    return v.getUint32(o + 12, LE);
+  }
+  set tid(x: number) {
+    const v = this.#v, o = this.#o;
+    v.setUint32(o + 12, x, LE);
+  }
+  get uid(): number {
+    const v = this.#v, o = this.#o;
+    return v.getUint32(o + 16, LE);
+  }
+  set uid(x: number) {
+    const v = this.#v, o = this.#o;
+    v.setUint32(o + 16, x, LE);
+  }
+  get fd(): number {
+    const v = this.#v, o = this.#o;
+    return v.getInt32(o + 20, LE);
+  }
+  set fd(x: number) {
+    const v = this.#v, o = this.#o;
+    v.setInt32(o + 20, x, LE);
+  }
+  get err(): number {
+    const v = this.#v, o = this.#o;
+    return v.getInt32(o + 24, LE);
+  }
+  set err(x: number) {
+    const v = this.#v, o = this.#o;
+    v.setInt32(o + 24, x, LE);
+  }
+  get flags(): number {
+    const v = this.#v, o = this.#o;
+    return v.getInt32(o + 28, LE);
+  }
+  set flags(x: number) {
+    const v = this.#v, o = this.#o;
+    v.setInt32(o + 28, x, LE);
+  }
+  get mode(): number {
+    const v = this.#v, o = this.#o;
+    return v.getUint32(o + 32, LE);
+  }
+  set mode(x: number) {
+    const v = this.#v, o = this.#o;
+    v.setUint32(o + 32, x, LE);
+  }
+  get comm(): string {
+    const v = this.#v, o = this.#o;
+    return codecs.cstring(v, o + 36, 16);
+  }
+  set comm(x: string) {
+    const v = this.#v, o = this.#o;
+    codecs.setCstring(v, o + 36, 16, x);
+  }
+  get fname(): string {
+    const v = this.#v, o = this.#o;
+    return codecs.cstring(v, o + 52, 256);
+  }
+  set fname(x: string) {
+    const v = this.#v, o = this.#o;
+    codecs.setCstring(v, o + 52, 256, x);
+  }
+  [Symbol.for("nodejs.util.inspect.custom")](): OpensnoopEvent {
+    return OpensnoopEvent.decode(this.#v, this.#o);
+  }
+}
 
 /** Values of the `.rodata` constants (`const volatile` globals), set before load. */
 export interface OpensnoopConstants {

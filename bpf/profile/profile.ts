@@ -72,34 +72,53 @@ export const ProfileKeyT: Struct<ProfileKeyT> = {
     codecs.setCstring(v, o + 12, 16, x.comm);
   },
   view(v: DataView, o = 0): ProfileKeyT {
-    return {
-      get pid(): number {
-        return v.getUint32(o, LE);
-      },
-      set pid(x: number) {
-        v.setUint32(o, x, LE);
-      },
-      get userStackId(): number {
-        return v.getInt32(o + 4, LE);
-      },
-      set userStackId(x: number) {
-        v.setInt32(o + 4, x, LE);
-      },
-      get kernStackId(): number {
-        return v.getInt32(o + 8, LE);
-      },
-      set kernStackId(x: number) {
-        v.setInt32(o + 8, x, LE);
-      },
-      get comm(): string {
-        return codecs.cstring(v, o + 12, 16);
-      },
-      set comm(x: string) {
-        codecs.setCstring(v, o + 12, 16, x);
-      },
-    };
+    return new ProfileKeyT_View(v, o);
   },
 };
+
+class ProfileKeyT_View implements ProfileKeyT {
+  readonly #v: DataView;
+  readonly #o: number;
+  constructor(v: DataView, o: number) {
+    this.#v = v;
+    this.#o = o;
+  }
+  get pid(): number {
+    const v = this.#v, o = this.#o;
+    return v.getUint32(o, LE);
+  }
+  set pid(x: number) {
+    const v = this.#v, o = this.#o;
+    v.setUint32(o, x, LE);
+  }
+  get userStackId(): number {
+    const v = this.#v, o = this.#o;
+    return v.getInt32(o + 4, LE);
+  }
+  set userStackId(x: number) {
+    const v = this.#v, o = this.#o;
+    v.setInt32(o + 4, x, LE);
+  }
+  get kernStackId(): number {
+    const v = this.#v, o = this.#o;
+    return v.getInt32(o + 8, LE);
+  }
+  set kernStackId(x: number) {
+    const v = this.#v, o = this.#o;
+    v.setInt32(o + 8, x, LE);
+  }
+  get comm(): string {
+    const v = this.#v, o = this.#o;
+    return codecs.cstring(v, o + 12, 16);
+  }
+  set comm(x: string) {
+    const v = this.#v, o = this.#o;
+    codecs.setCstring(v, o + 12, 16, x);
+  }
+  [Symbol.for("nodejs.util.inspect.custom")](): ProfileKeyT {
+    return ProfileKeyT.decode(this.#v, this.#o);
+  }
+}
 
 /** Values of the `.rodata` constants (`const volatile` globals), set before load. */
 export interface ProfileConstants {

@@ -51,22 +51,37 @@ export const RunqlatHist: Struct<RunqlatHist> = {
     codecs.setCstring(v, o + 108, 16, x.comm);
   },
   view(v: DataView, o = 0): RunqlatHist {
-    return {
-      get slots(): Uint32Array {
-        return codecs.typedArrayView(Uint32Array, v, o, 27);
-      },
-      set slots(x: Uint32Array) {
-        codecs.setTypedArray(Uint32Array, v, o, 27, x);
-      },
-      get comm(): string {
-        return codecs.cstring(v, o + 108, 16);
-      },
-      set comm(x: string) {
-        codecs.setCstring(v, o + 108, 16, x);
-      },
-    };
+    return new RunqlatHist_View(v, o);
   },
 };
+
+class RunqlatHist_View implements RunqlatHist {
+  readonly #v: DataView;
+  readonly #o: number;
+  constructor(v: DataView, o: number) {
+    this.#v = v;
+    this.#o = o;
+  }
+  get slots(): Uint32Array {
+    const v = this.#v, o = this.#o;
+    return codecs.typedArrayView(Uint32Array, v, o, 27);
+  }
+  set slots(x: Uint32Array) {
+    const v = this.#v, o = this.#o;
+    codecs.setTypedArray(Uint32Array, v, o, 27, x);
+  }
+  get comm(): string {
+    const v = this.#v, o = this.#o;
+    return codecs.cstring(v, o + 108, 16);
+  }
+  set comm(x: string) {
+    const v = this.#v, o = this.#o;
+    codecs.setCstring(v, o + 108, 16, x);
+  }
+  [Symbol.for("nodejs.util.inspect.custom")](): RunqlatHist {
+    return RunqlatHist.decode(this.#v, this.#o);
+  }
+}
 
 /** Values of the `.rodata` constants (`const volatile` globals), set before load. */
 export interface RunqlatConstants {

@@ -72,34 +72,53 @@ export const SoftirqsSoftirqStat: Struct<SoftirqsSoftirqStat> = {
     codecs.setTypedArray(Uint32Array, v, o + 24, 27, x.slots);
   },
   view(v: DataView, o = 0): SoftirqsSoftirqStat {
-    return {
-      get count(): bigint {
-        return v.getBigUint64(o, LE);
-      },
-      set count(x: bigint) {
-        v.setBigUint64(o, x, LE);
-      },
-      get totalNs(): bigint {
-        return v.getBigUint64(o + 8, LE);
-      },
-      set totalNs(x: bigint) {
-        v.setBigUint64(o + 8, x, LE);
-      },
-      get maxNs(): bigint {
-        return v.getBigUint64(o + 16, LE);
-      },
-      set maxNs(x: bigint) {
-        v.setBigUint64(o + 16, x, LE);
-      },
-      get slots(): Uint32Array {
-        return codecs.typedArrayView(Uint32Array, v, o + 24, 27);
-      },
-      set slots(x: Uint32Array) {
-        codecs.setTypedArray(Uint32Array, v, o + 24, 27, x);
-      },
-    };
+    return new SoftirqsSoftirqStat_View(v, o);
   },
 };
+
+class SoftirqsSoftirqStat_View implements SoftirqsSoftirqStat {
+  readonly #v: DataView;
+  readonly #o: number;
+  constructor(v: DataView, o: number) {
+    this.#v = v;
+    this.#o = o;
+  }
+  get count(): bigint {
+    const v = this.#v, o = this.#o;
+    return v.getBigUint64(o, LE);
+  }
+  set count(x: bigint) {
+    const v = this.#v, o = this.#o;
+    v.setBigUint64(o, x, LE);
+  }
+  get totalNs(): bigint {
+    const v = this.#v, o = this.#o;
+    return v.getBigUint64(o + 8, LE);
+  }
+  set totalNs(x: bigint) {
+    const v = this.#v, o = this.#o;
+    v.setBigUint64(o + 8, x, LE);
+  }
+  get maxNs(): bigint {
+    const v = this.#v, o = this.#o;
+    return v.getBigUint64(o + 16, LE);
+  }
+  set maxNs(x: bigint) {
+    const v = this.#v, o = this.#o;
+    v.setBigUint64(o + 16, x, LE);
+  }
+  get slots(): Uint32Array {
+    const v = this.#v, o = this.#o;
+    return codecs.typedArrayView(Uint32Array, v, o + 24, 27);
+  }
+  set slots(x: Uint32Array) {
+    const v = this.#v, o = this.#o;
+    codecs.setTypedArray(Uint32Array, v, o + 24, 27, x);
+  }
+  [Symbol.for("nodejs.util.inspect.custom")](): SoftirqsSoftirqStat {
+    return SoftirqsSoftirqStat.decode(this.#v, this.#o);
+  }
+}
 
 /** Values of the `.rodata` constants (`const volatile` globals), set before load. */
 export interface SoftirqsConstants {

@@ -61,28 +61,45 @@ export const SyscountSyscallStat: Struct<SyscountSyscallStat> = {
     v.setBigUint64(o + 16, x.totalNs, LE);
   },
   view(v: DataView, o = 0): SyscountSyscallStat {
-    return {
-      get count(): bigint {
-        return v.getBigUint64(o, LE);
-      },
-      set count(x: bigint) {
-        v.setBigUint64(o, x, LE);
-      },
-      get errors(): bigint {
-        return v.getBigUint64(o + 8, LE);
-      },
-      set errors(x: bigint) {
-        v.setBigUint64(o + 8, x, LE);
-      },
-      get totalNs(): bigint {
-        return v.getBigUint64(o + 16, LE);
-      },
-      set totalNs(x: bigint) {
-        v.setBigUint64(o + 16, x, LE);
-      },
-    };
+    return new SyscountSyscallStat_View(v, o);
   },
 };
+
+class SyscountSyscallStat_View implements SyscountSyscallStat {
+  readonly #v: DataView;
+  readonly #o: number;
+  constructor(v: DataView, o: number) {
+    this.#v = v;
+    this.#o = o;
+  }
+  get count(): bigint {
+    const v = this.#v, o = this.#o;
+    return v.getBigUint64(o, LE);
+  }
+  set count(x: bigint) {
+    const v = this.#v, o = this.#o;
+    v.setBigUint64(o, x, LE);
+  }
+  get errors(): bigint {
+    const v = this.#v, o = this.#o;
+    return v.getBigUint64(o + 8, LE);
+  }
+  set errors(x: bigint) {
+    const v = this.#v, o = this.#o;
+    v.setBigUint64(o + 8, x, LE);
+  }
+  get totalNs(): bigint {
+    const v = this.#v, o = this.#o;
+    return v.getBigUint64(o + 16, LE);
+  }
+  set totalNs(x: bigint) {
+    const v = this.#v, o = this.#o;
+    v.setBigUint64(o + 16, x, LE);
+  }
+  [Symbol.for("nodejs.util.inspect.custom")](): SyscountSyscallStat {
+    return SyscountSyscallStat.decode(this.#v, this.#o);
+  }
+}
 
 /** Values of the `.rodata` constants (`const volatile` globals), set before load. */
 export interface SyscountConstants {

@@ -152,88 +152,125 @@ export const TcpstatesEvent: Struct<TcpstatesEvent> = {
     codecs.setCstring(v, o + 76, 16, x.comm);
   },
   view(v: DataView, o = 0): TcpstatesEvent {
-    return {
-      get skaddr(): bigint {
-        return v.getBigUint64(o, LE);
-      },
-      set skaddr(x: bigint) {
-        v.setBigUint64(o, x, LE);
-      },
-      get tsNs(): bigint {
-        return v.getBigUint64(o + 8, LE);
-      },
-      set tsNs(x: bigint) {
-        v.setBigUint64(o + 8, x, LE);
-      },
-      get deltaNs(): bigint {
-        return v.getBigUint64(o + 16, LE);
-      },
-      set deltaNs(x: bigint) {
-        v.setBigUint64(o + 16, x, LE);
-      },
-      get pid(): number {
-        return v.getUint32(o + 24, LE);
-      },
-      set pid(x: number) {
-        v.setUint32(o + 24, x, LE);
-      },
-      get oldstate(): number {
-        return v.getInt32(o + 28, LE);
-      },
-      set oldstate(x: number) {
-        v.setInt32(o + 28, x, LE);
-      },
-      get newstate(): number {
-        return v.getInt32(o + 32, LE);
-      },
-      set newstate(x: number) {
-        v.setInt32(o + 32, x, LE);
-      },
-      get family(): number {
-        return v.getUint16(o + 36, LE);
-      },
-      set family(x: number) {
-        v.setUint16(o + 36, x, LE);
-      },
-      get sport(): number {
-        return v.getUint16(o + 38, LE);
-      },
-      set sport(x: number) {
-        v.setUint16(o + 38, x, LE);
-      },
-      get dport(): number {
-        return v.getUint16(o + 40, LE);
-      },
-      set dport(x: number) {
-        v.setUint16(o + 40, x, LE);
-      },
-      get __pad(): number {
-        return v.getUint16(o + 42, LE);
-      },
-      set __pad(x: number) {
-        v.setUint16(o + 42, x, LE);
-      },
-      get saddr(): Uint8Array {
-        return codecs.typedArrayView(Uint8Array, v, o + 44, 16);
-      },
-      set saddr(x: Uint8Array) {
-        codecs.setTypedArray(Uint8Array, v, o + 44, 16, x);
-      },
-      get daddr(): Uint8Array {
-        return codecs.typedArrayView(Uint8Array, v, o + 60, 16);
-      },
-      set daddr(x: Uint8Array) {
-        codecs.setTypedArray(Uint8Array, v, o + 60, 16, x);
-      },
-      get comm(): string {
-        return codecs.cstring(v, o + 76, 16);
-      },
-      set comm(x: string) {
-        codecs.setCstring(v, o + 76, 16, x);
-      },
-    };
+    return new TcpstatesEvent_View(v, o);
   },
 };
+
+class TcpstatesEvent_View implements TcpstatesEvent {
+  readonly #v: DataView;
+  readonly #o: number;
+  constructor(v: DataView, o: number) {
+    this.#v = v;
+    this.#o = o;
+  }
+  get skaddr(): bigint {
+    const v = this.#v, o = this.#o;
+    return v.getBigUint64(o, LE);
+  }
+  set skaddr(x: bigint) {
+    const v = this.#v, o = this.#o;
+    v.setBigUint64(o, x, LE);
+  }
+  get tsNs(): bigint {
+    const v = this.#v, o = this.#o;
+    return v.getBigUint64(o + 8, LE);
+  }
+  set tsNs(x: bigint) {
+    const v = this.#v, o = this.#o;
+    v.setBigUint64(o + 8, x, LE);
+  }
+  get deltaNs(): bigint {
+    const v = this.#v, o = this.#o;
+    return v.getBigUint64(o + 16, LE);
+  }
+  set deltaNs(x: bigint) {
+    const v = this.#v, o = this.#o;
+    v.setBigUint64(o + 16, x, LE);
+  }
+  get pid(): number {
+    const v = this.#v, o = this.#o;
+    return v.getUint32(o + 24, LE);
+  }
+  set pid(x: number) {
+    const v = this.#v, o = this.#o;
+    v.setUint32(o + 24, x, LE);
+  }
+  get oldstate(): number {
+    const v = this.#v, o = this.#o;
+    return v.getInt32(o + 28, LE);
+  }
+  set oldstate(x: number) {
+    const v = this.#v, o = this.#o;
+    v.setInt32(o + 28, x, LE);
+  }
+  get newstate(): number {
+    const v = this.#v, o = this.#o;
+    return v.getInt32(o + 32, LE);
+  }
+  set newstate(x: number) {
+    const v = this.#v, o = this.#o;
+    v.setInt32(o + 32, x, LE);
+  }
+  get family(): number {
+    const v = this.#v, o = this.#o;
+    return v.getUint16(o + 36, LE);
+  }
+  set family(x: number) {
+    const v = this.#v, o = this.#o;
+    v.setUint16(o + 36, x, LE);
+  }
+  get sport(): number {
+    const v = this.#v, o = this.#o;
+    return v.getUint16(o + 38, LE);
+  }
+  set sport(x: number) {
+    const v = this.#v, o = this.#o;
+    v.setUint16(o + 38, x, LE);
+  }
+  get dport(): number {
+    const v = this.#v, o = this.#o;
+    return v.getUint16(o + 40, LE);
+  }
+  set dport(x: number) {
+    const v = this.#v, o = this.#o;
+    v.setUint16(o + 40, x, LE);
+  }
+  get __pad(): number {
+    const v = this.#v, o = this.#o;
+    return v.getUint16(o + 42, LE);
+  }
+  set __pad(x: number) {
+    const v = this.#v, o = this.#o;
+    v.setUint16(o + 42, x, LE);
+  }
+  get saddr(): Uint8Array {
+    const v = this.#v, o = this.#o;
+    return codecs.typedArrayView(Uint8Array, v, o + 44, 16);
+  }
+  set saddr(x: Uint8Array) {
+    const v = this.#v, o = this.#o;
+    codecs.setTypedArray(Uint8Array, v, o + 44, 16, x);
+  }
+  get daddr(): Uint8Array {
+    const v = this.#v, o = this.#o;
+    return codecs.typedArrayView(Uint8Array, v, o + 60, 16);
+  }
+  set daddr(x: Uint8Array) {
+    const v = this.#v, o = this.#o;
+    codecs.setTypedArray(Uint8Array, v, o + 60, 16, x);
+  }
+  get comm(): string {
+    const v = this.#v, o = this.#o;
+    return codecs.cstring(v, o + 76, 16);
+  }
+  set comm(x: string) {
+    const v = this.#v, o = this.#o;
+    codecs.setCstring(v, o + 76, 16, x);
+  }
+  [Symbol.for("nodejs.util.inspect.custom")](): TcpstatesEvent {
+    return TcpstatesEvent.decode(this.#v, this.#o);
+  }
+}
 
 /** Values of the `.rodata` constants (`const volatile` globals), set before load. */
 export interface TcpstatesConstants {
