@@ -274,11 +274,11 @@ test.serial("syscall testRun: context in, retval out, context written back", asy
   }
 });
 
-async function udpToLoopback(port: number, messages: string[], bind?: dgram.Socket): Promise<void> {
+/** Sends each message as one UDP datagram to 127.0.0.1:`port`, waiting for each send. */
+async function udpToLoopback(port: number, messages: string[]): Promise<void> {
   const c = dgram.createSocket("udp4");
   for (const m of messages) await new Promise<void>((res, rej) => c.send(m, port, "127.0.0.1", (e) => (e ? rej(e) : res())));
   c.close();
-  void bind;
 }
 
 test.serial("xdp on loopback: counts real packets", async (t) => {
