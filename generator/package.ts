@@ -366,11 +366,32 @@ function readmeSections(opts: PackageOptions, name: string, hasCli: boolean): Re
   const constants = table(["option", "C name", "C type", "section", "meaning"], varRows(model.variables.filter((v) => v.constant)), "None.");
   const variables = table(["`variables.`", "C name", "C type", "section", "meaning"], varRows(model.variables.filter((v) => !v.constant)), "None.");
   const firstEvent = eventMaps[0];
-  const usage = firstEvent
+  // Programs whose SEC() names no target (uprobes without a binary, perf_event, XDP, …) attach explicitly.
+  const manual = model.programs.find((p) => !p.autoAttach);
+  const manualHint = manual ? `objs.programs.${memberName(manual.name)}.attach({ /* ${attachHint(manual.kind)} */ });\n` : "";
+  const usage = manualHint + (firstEvent
     ? `objs.maps.${memberName(firstEvent.name)}.onEvent((e) => console.log(e));\n// … later: objs.close() detaches the links and frees the maps`
-    : `// read objs.maps.* — e.g. for (const [k, v] of objs.maps.${model.maps[0] ? memberName(model.maps[0].name) : "x"}.entries()) …\n// … later: objs.close() detaches the links and frees the maps`;
+    : `// read objs.maps.* — e.g. for (const [k, v] of objs.maps.${model.maps[0] ? memberName(model.maps[0].name) : "x"}.entries()) …\n// … later: objs.close() detaches the links and frees the maps`);
   const cli = hasCli ? `\n## Command line\n\n\`\`\`sh\nnpx ${stem} --help\nsudo npx ${stem} --duration 10        # text lines\nsudo npx ${stem} --json | jq .        # one JSON object per line\n\`\`\`\n` : "";
   return { load: names.load, usage, cli, programs, maps, events, constants, variables, packageName: name };
+}
+
+/** What an explicit attach of this program kind needs, for the README's example. */
+function attachHint(kind: string): string {
+  switch (kind) {
+    case "uprobe":
+    case "uretprobe":
+      return "path, symbol, offset?, pid?";
+    case "perf_event":
+      return "frequency?, cpus?";
+    case "xdp":
+    case "tc":
+      return "interface";
+    case "socket":
+      return "fd";
+    default:
+      return "see AttachOptions";
+  }
 }
 
 /** The members of an event struct as a table (name, C type, offset, size, doc). */
