@@ -361,8 +361,10 @@ test.serial("dropwatch reports a UDP packet to a closed port as NO_SOCKET with i
     const tx = createSocket("udp4");
     await new Promise<void>((r) => tx.send("dropped", port, "127.0.0.1", () => r()));
     tx.close();
-    t.true(await waitFor(() => events.some((e) => e.pid === process.pid)), "the drop arrives");
-    const e = events.find((x) => x.pid === process.pid)!;
+    // Loopback delivery runs the receive softirq in the sender's context, or in ksoftirqd when deferred.
+    const ours = (x: DropwatchEvent) => x.pid === process.pid || x.comm.startsWith("ksoftirqd");
+    t.true(await waitFor(() => events.some(ours)), "the drop arrives");
+    const e = events.find(ours)!;
     t.is(e.protocol, 0x0800);
     if (noSocket !== undefined) t.is(e.reason, noSocket);
     const ksyms = new KernelSymbols();
@@ -370,7 +372,7 @@ test.serial("dropwatch reports a UDP packet to a closed port as NO_SOCKET with i
     t.true(e.stackId >= 0, "kernel stack recorded");
     const stack = (objs.maps.stacks.get(e.stackId) ?? []).map((ip) => ksyms.lookup(ip));
     t.true(stack.some((f) => f?.includes("udp")), stack.join(" < "));
-    t.true(stack.some((f) => f?.includes("sendmsg")), "the stack reaches the sender's syscall");
+    if (e.pid === process.pid) t.true(stack.some((f) => f?.includes("sendmsg")), "the stack reaches the sender's syscall");
   } finally {
     objs.close();
   }
