@@ -4,7 +4,7 @@
 
 import test from "ava";
 import { execFile, execFileSync, spawn } from "node:child_process";
-import { existsSync, readdirSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { promisify } from "node:util";
 import { buildC, buildGo, requireFeature } from "./helpers/kernel.js";
@@ -16,7 +16,6 @@ import { formatAddress, tcpState } from "../bpf/lib/net.js";
 import { syscallName, syscallNumber } from "../bpf/lib/syscalls.js";
 import { UserSymbols } from "../bpf/lib/symbolize.js";
 import { toJson } from "../bpf/lib/cli.js";
-import { readFileSync } from "node:fs";
 
 const execFileP = promisify(execFile);
 
