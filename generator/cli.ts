@@ -12,7 +12,7 @@ import { readElf } from "./elf.js";
 import { Bpf2tsError, UsageError } from "./errors.js";
 import { formatInspect } from "./inspect.js";
 import { buildModel } from "./model.js";
-import { parseEventOptions, runGenerate, VERSION } from "./pipeline.js";
+import { completeTypes, parseEventOptions, runGenerate, VERSION } from "./pipeline.js";
 import { scanSourceTree } from "./source-tree.js";
 import { checkCommand, configOptions, generateConfigured, initCommand, vmlinuxCommand, watchCommand } from "./workflow-cli.js";
 
@@ -108,7 +108,10 @@ function inspectCommand(io: Io) {
         .positional("object", { type: "string", describe: "a compiled .o (with BTF)" })
         .option("source", { type: "string", describe: "the C source, to show inferred event types and doc comments" })
         .option("event", { type: "string", describe: "record type of a ring buffer / perf event array: map=type" })
-        .option("json", { type: "boolean", default: false, describe: "print the object model as JSON" }),
+        .option("json", { type: "boolean", default: false, describe: "print the object model as JSON" })
+        .option("cc", { type: "string", describe: "clang, to compile record types the object's BTF lacks from --source" })
+        .option("cflags", { type: "string", describe: "flags for that compile, shell-quoted (as given to generate)" })
+        .usage("$0 inspect <object> [--source file.bpf.c] [options] [-- <clang flags>]"),
     handler: async (argv: Record<string, unknown>) => {
       const file = String(argv.object);
       const bytes = await readOrFail(resolve(io.cwd, file), file);
@@ -119,7 +122,14 @@ function inspectCommand(io: Io) {
       const source = argv.source !== undefined ? String(argv.source) : undefined;
       if (source !== undefined) await readOrFail(resolve(io.cwd, source), source);
       const scan = source !== undefined ? scanSourceTree(resolve(io.cwd, source), source, readTextOrUndefined) : undefined;
-      const model = buildModel(elf, btf, { file, events: parseEventOptions(asList(argv.event)), ...(scan && { source: scan }) });
+      const modelOptions = { file, events: parseEventOptions(asList(argv.event)), ...(scan && { source: scan }) };
+      let model = buildModel(elf, btf, modelOptions);
+      if (source !== undefined && model.missingTypes.length > 0) {
+        // Record types only reserved never reach the object's BTF: compile them from the source as generate does.
+        const cflags = [...splitShellWords(String(argv.cflags ?? io.env.BPF2TS_CFLAGS ?? "")), ...asList(argv["--"])];
+        const more = await completeTypes(model, btf, { source, ...(scan && { scan }), ...(argv.cc !== undefined && { cc: String(argv.cc) }), cflags, cwd: io.cwd, env: io.env });
+        if (more !== btf) model = buildModel(elf, more, modelOptions);
+      }
       if (argv.json) {
         const { btf: _btf, ...rest } = model;
         io.stdout(JSON.stringify(rest, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v), 2) + "\n");

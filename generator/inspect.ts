@@ -2,7 +2,7 @@
 // the user-space side: programs and where they attach, maps with their key/value types, variables,
 // license and the named types.
 
-import { Kind, typeName, type Btf, type TypeId } from "./btf/index.js";
+import { Kind, sizeof, typeName, type Btf, type TypeId } from "./btf/index.js";
 import type { AttachTarget, MapModel, ObjectModel } from "./model.js";
 
 /** The listing, as lines of aligned columns. */
@@ -62,7 +62,7 @@ function mapRow(btf: Btf, m: MapModel): string[] {
   const key = m.keyTypeId !== undefined ? `key ${typeName(btf, m.keyTypeId)} (${m.keySize} B)` : m.keySize ? `key ${m.keySize} B` : "";
   const value = m.valueTypeId !== undefined ? `value ${typeName(btf, m.valueTypeId)} (${m.valueSize} B)` : m.valueSize ? `value ${m.valueSize} B` : "";
   const event = m.event
-    ? `event ${m.event.cType}${m.event.typeId === undefined ? " (not in the object's BTF)" : ""} (${m.event.origin === "override" ? "from --event" : "inferred from source"})`
+    ? `event ${m.event.cType} (${m.event.typeId === undefined ? "not in the object's BTF" : `${sizeOfOrZero(btf, m.event.typeId)} B`}, ${m.event.origin === "override" ? "from --event" : "inferred from source"})`
     : "";
   return [
     m.name,
@@ -73,6 +73,14 @@ function mapRow(btf: Btf, m: MapModel): string[] {
     m.pinning === "by_name" ? "pinned by name" : "",
     event,
   ];
+}
+
+function sizeOfOrZero(btf: Btf, id: TypeId): number {
+  try {
+    return sizeof(btf, id);
+  } catch {
+    return 0;
+  }
 }
 
 function describeTarget(t: AttachTarget): string | undefined {

@@ -245,6 +245,22 @@ async function readInput(path: string, shown: string): Promise<Buffer> {
   }
 }
 
+/**
+ * For `inspect --source`: the object's BTF plus the types its model lacks, compiled from the source
+ * like `generate` does; the object's own BTF when that is not possible (no clang, flags missing).
+ */
+export async function completeTypes(model: ObjectModel, btf: Btf, o: { source: string; scan?: SourceScan; cc?: string; cflags?: readonly string[]; cwd?: string; env?: NodeJS.ProcessEnv }): Promise<Btf> {
+  if (model.missingTypes.length === 0) return btf;
+  const env = o.env ?? process.env;
+  try {
+    const clang = await findClang({ ...(o.cc !== undefined && { cc: o.cc }), env });
+    const target: Target = { endian: model.littleEndian ? "bpfel" : "bpfeb" };
+    return await addMissingTypes({ model, btf, scan: o.scan, source: o.source, target, clang, cflags: o.cflags ?? [], cwd: o.cwd ?? process.cwd(), env });
+  } catch {
+    return btf;
+  }
+}
+
 interface MissingTypesInput {
   readonly model: ObjectModel;
   readonly btf: Btf;

@@ -160,12 +160,16 @@ test("inspect: programs, maps, variables, inferred event type", async (t) => {
   const dir = scratch();
   const built = await bpf2ts(["generate", "exec", "exec.bpf.c", "--target", "bpfel", "--", "-DSLOTS=8"], { cwd: dir });
   t.is(built.code, 0, built.stderr);
-  const r = await bpf2ts(["inspect", "exec_bpfel.o", "--source", "exec.bpf.c"], { cwd: dir });
+  const r = await bpf2ts(["inspect", "exec_bpfel.o", "--source", "exec.bpf.c", "--cflags", "-DSLOTS=8"], { cwd: dir });
   t.is(r.code, 0, r.stderr);
   t.regex(r.stdout, /^exec_bpfel\.o: little-endian BPF object, license "GPL"\n/);
   t.regex(r.stdout, /handle_exec +SEC\("tracepoint\/syscalls\/sys_enter_execve"\) +tracepoint +tracepoint syscalls:sys_enter_execve +\d+ insns +auto-attach/);
   t.regex(r.stdout, /counts +array +key __u32 \(4 B\), value __u64 \(8 B\) +max_entries 8/);
-  t.regex(r.stdout, /events +ringbuf +- +max_entries 4096 +event struct event \(not in the object's BTF\) \(inferred from source\)/);
+  // The record type is only reserved: inspect compiles it from the source, as generate does.
+  t.regex(r.stdout, /events +ringbuf +- +max_entries 4096 +event struct event \(20 B, inferred from source\)/);
+  const noClang = await bpf2ts(["inspect", "exec_bpfel.o", "--source", "exec.bpf.c"], { cwd: dir, env: { PATH: "/nonexistent" } });
+  t.is(noClang.code, 0, noClang.stderr);
+  t.regex(noClang.stdout, /event struct event \(not in the object's BTF, inferred from source\)/);
   t.regex(r.stdout, /\.rodata\+0 +const volatile __u32 target_pid +4 B +constant/);
   const json = await bpf2ts(["inspect", "exec_bpfel.o", "--json"], { cwd: dir });
   t.is(json.code, 0);
