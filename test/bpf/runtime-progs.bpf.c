@@ -78,8 +78,14 @@ int on_sample(struct bpf_perf_event_data *ctx) {
   __sync_fetch_and_add(&perf_samples, 1);
   if (is_target()) {
     __sync_fetch_and_add(&perf_target_samples, 1);
-    user_stack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
-    kernel_stack_id = bpf_get_stackid(ctx, &stacks, 0);
+    /* Keep the last ids that were stored: without BPF_F_REUSE_STACKID a bucket holding another stack
+     * answers -EEXIST, and a stored bucket is never overwritten, so a kept id stays valid. */
+    long id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
+    if (id >= 0)
+      user_stack_id = id;
+    id = bpf_get_stackid(ctx, &stacks, 0);
+    if (id >= 0)
+      kernel_stack_id = id;
   }
   return 0;
 }
