@@ -109,7 +109,8 @@ export async function buildOutputs(o: GenerateOptions): Promise<BuiltOutput> {
   loaded.inputs.forEach((p) => inputs.add(p));
   warnings.push(...loaded.warnings);
 
-  // One model per object; their types-only compiles (if any) run in parallel.
+  // One model per object; the types-only compile (if any) is shared by them.
+  const typesOnly: NonNullable<MissingTypesInput["typesOnly"]> = new Map();
   const built = await Promise.all(
     objects.map(async (obj) => {
       const notes: string[] = [];
@@ -127,7 +128,7 @@ export async function buildOutputs(o: GenerateOptions): Promise<BuiltOutput> {
       };
       let model = buildModel(elf, btf, modelOptions);
       if (model.missingTypes.length > 0) {
-        btf = await addMissingTypes({ model, btf, scan, source: o.source, target: obj.target, clang: o.source ? await needClang() : undefined, cflags: o.cflags ?? [], cwd, env });
+        btf = await addMissingTypes({ model, btf, scan, source: o.source, target: obj.target, clang: o.source ? await needClang() : undefined, cflags: o.cflags ?? [], cwd, env, typesOnly });
         model = buildModel(elf, btf, modelOptions);
         checkResolved(model, o);
       }
@@ -271,6 +272,8 @@ interface MissingTypesInput {
   readonly cflags: readonly string[];
   readonly cwd: string;
   readonly env: NodeJS.ProcessEnv;
+  /** Types-only compiles already started in this run, by the type list they compile. */
+  readonly typesOnly?: Map<string, ReturnType<typeof compileTypesOnly>>;
 }
 
 /**
@@ -292,8 +295,16 @@ async function addMissingTypes(m: MissingTypesInput): Promise<Btf> {
     return `struct ${name.trim()}`;
   };
   const spellings = [...new Set(model.missingTypes.map(spell))];
-  const compileWith = (list: readonly string[]) =>
-    compileTypesOnly({ source: m.source!, target: m.target, clang: m.clang!, cflags: m.cflags, cwd: m.cwd, env: m.env, spellings: list });
+  // Types lay out the same for bpfel and bpfeb, so the targets of one run share each compile.
+  const compileWith = (list: readonly string[]) => {
+    const key = list.join("\n");
+    let compiled = m.typesOnly?.get(key);
+    if (!compiled) {
+      compiled = compileTypesOnly({ source: m.source!, target: m.target, clang: m.clang!, cflags: m.cflags, cwd: m.cwd, env: m.env, spellings: list });
+      m.typesOnly?.set(key, compiled);
+    }
+    return compiled;
+  };
   let result;
   try {
     result = await compileWith(spellings);
