@@ -5,7 +5,7 @@ import { createRequire } from "node:module";
 import type { EventsAddon } from "./events-addon.js";
 
 /** The ABI this TypeScript expects; the addon exports its own and a mismatch refuses to load. */
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 
 export interface NativeProgramInfo {
   name: string;
@@ -106,11 +106,11 @@ export interface CoreAddon {
   mapUpdateBatch(fd: number, keys: Uint8Array, values: Uint8Array, count: number, flags: number): [number, number];
   mapDeleteBatch(fd: number, keys: Uint8Array, count: number): [number, number];
   mapFreeze(fd: number): number;
-  /** Native key/value memory for one map wrapper: [slot, ArrayBuffer [key (8-aligned) | value]]. */
-  mapBuffers(keySize: number, valueSize: number): [number, ArrayBuffer];
-  slotLookup(slot: number, fd: number, flags: number): number;
-  slotUpdate(slot: number, fd: number, flags: number): number;
-  slotDelete(slot: number, fd: number): number;
+  /**
+   * Native memory for one map wrapper, [fd int32, flags u32 | key (8-aligned) | value], and three
+   * functions bound to it that act on whatever fd, flags, key and value it holds: 0 or -errno.
+   */
+  mapMemory(keySize: number, valueSize: number): [ArrayBuffer, () => number, () => number, () => number];
   mapInfo(fd: number): NativeMapMeta;
   mapCreate(type: number, name: string, keySize: number, valueSize: number, maxEntries: number, flags: number): number;
   objGet(path: string): number;

@@ -8,7 +8,8 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
-#include <vector>
+#include <new>
+#include <utility>
 
 #include "util.h"
 
@@ -147,71 +148,21 @@ Napi::Value ObjPin(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// ---- Bound buffers: the hot path. A map wrapper asks once for its key/value memory; afterwards a
-// lookup or update passes just (slot, fd, flags), skipping the typed-array unwrapping of every call.
-// The memory is native, exposed to JS as one external ArrayBuffer [key | value]; when that buffer is
-// collected, the slot is freed. Slot numbers are validated on every call.
+// ---- Bound map memory: the hot path. A map wrapper asks once for native memory
+// [header: fd int32, flags uint32 | key (8-aligned) | value], exposed to JS as one external
+// ArrayBuffer, and for three functions bound to that memory. JS writes the key, value, fd and flags
+// straight into the buffer; a lookup is then a call with no arguments: no argument unwrapping, no
+// slot table, one int back. Each function holds the buffer as a property, so the memory (freed with
+// the buffer) outlives every function that can touch it.
 
-struct Slot {
-  uint8_t* key = nullptr;  // null for keyless maps (queues, stacks)
-  uint8_t* value = nullptr;
-  uint8_t* block = nullptr;
+struct MapMemory {
+  int32_t fd;
+  uint32_t flags;
 };
-// Per thread: each worker thread's env makes and frees its own slots on its own thread.
-thread_local std::vector<Slot> slots;
-thread_local std::vector<uint32_t> free_slots;
+constexpr size_t kHeader = sizeof(MapMemory);
+static_assert(kHeader == 8, "header is two 32-bit words");
 
-void FreeSlot(napi_env, void* data, void* hint) {
-  uint32_t id = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(hint));
-  free(data);
-  if (id < slots.size()) {
-    slots[id] = Slot{};
-    free_slots.push_back(id);
-  }
-}
-
-// mapBuffers(keySize, valueSize): [slot, ArrayBuffer(keySize rounded to 8 + valueSize)]
-Napi::Value MapBuffers(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  RequireArgs(info, 2, "mapBuffers");
-  uint32_t ks = UintArg(info, 0), vs = UintArg(info, 1);
-  size_t koff = (static_cast<size_t>(ks) + 7) & ~static_cast<size_t>(7);
-  size_t total = koff + vs;
-  if (total == 0) total = 8;
-  uint8_t* block = static_cast<uint8_t*>(calloc(1, total));
-  if (block == nullptr) ThrowErrno(env, ENOMEM, "map buffers");
-  uint32_t id;
-  if (!free_slots.empty()) {
-    id = free_slots.back();
-    free_slots.pop_back();
-  } else {
-    id = static_cast<uint32_t>(slots.size());
-    slots.emplace_back();
-  }
-  slots[id] = Slot{ks ? block : nullptr, block + koff, block};
-  napi_value ab;
-  napi_status st = napi_create_external_arraybuffer(env, block, total, FreeSlot, reinterpret_cast<void*>(static_cast<uintptr_t>(id)), &ab);
-  if (st != napi_ok) {
-    FreeSlot(env, block, reinterpret_cast<void*>(static_cast<uintptr_t>(id)));
-    ThrowErrno(env, ENOMEM, "map buffers");
-  }
-  Napi::Array out = Napi::Array::New(env, 2);
-  out.Set(0u, Napi::Number::New(env, id));
-  out.Set(1u, Napi::Value(env, ab));
-  return out;
-}
-
-// Raw N-API for the three hot calls: fewer layers than node-addon-api's wrappers.
-inline const Slot* SlotArgs(napi_env env, napi_callback_info cb, int32_t* fd, int64_t* flags) {
-  size_t argc = 3;
-  napi_value argv[3];
-  napi_get_cb_info(env, cb, &argc, argv, nullptr, nullptr);
-  uint32_t id = UINT32_MAX;
-  if (argc < 2 || napi_get_value_uint32(env, argv[0], &id) != napi_ok || napi_get_value_int32(env, argv[1], fd) != napi_ok) return nullptr;
-  if (flags != nullptr && (argc < 3 || napi_get_value_int64(env, argv[2], flags) != napi_ok)) *flags = 0;
-  if (id >= slots.size() || slots[id].block == nullptr) return nullptr;
-  return &slots[id];
-}
+void FreeBlock(napi_env, void* data, void*) { free(data); }
 
 inline napi_value Int(napi_env env, int r) {
   napi_value v;
@@ -219,36 +170,73 @@ inline napi_value Int(napi_env env, int r) {
   return v;
 }
 
-// slotLookup(slot, fd, flags): 0 | -errno   (-EINVAL for a bad slot)
-napi_value SlotLookup(napi_env env, napi_callback_info cb) {
-  int32_t fd;
-  int64_t flags;
-  const Slot* s = SlotArgs(env, cb, &fd, &flags);
-  if (s == nullptr) return Int(env, -EINVAL);
-  return Int(env, flags ? bpf_map_lookup_elem_flags(fd, s->key, s->value, flags) : bpf_map_lookup_elem(fd, s->key, s->value));
+// Per-function data: the block plus where key and value sit in it.
+struct Bound {
+  uint8_t* block;
+  uint8_t* key;
+  uint8_t* value;
+};
+
+inline const Bound* BoundOf(napi_env env, napi_callback_info cb) {
+  void* data = nullptr;
+  napi_get_cb_info(env, cb, nullptr, nullptr, nullptr, &data);
+  return static_cast<const Bound*>(data);
 }
 
-// slotUpdate(slot, fd, flags): 0 | -errno
-napi_value SlotUpdate(napi_env env, napi_callback_info cb) {
-  int32_t fd;
-  int64_t flags;
-  const Slot* s = SlotArgs(env, cb, &fd, &flags);
-  if (s == nullptr) return Int(env, -EINVAL);
-  return Int(env, bpf_map_update_elem(fd, s->key, s->value, flags));
+inline const MapMemory* Header(const Bound* b) { return reinterpret_cast<const MapMemory*>(b->block); }
+
+// lookup(): 0 | -errno, into the value area
+napi_value BoundLookup(napi_env env, napi_callback_info cb) {
+  const Bound* b = BoundOf(env, cb);
+  const MapMemory* h = Header(b);
+  return Int(env, h->flags ? bpf_map_lookup_elem_flags(h->fd, b->key, b->value, h->flags) : bpf_map_lookup_elem(h->fd, b->key, b->value));
 }
 
-// slotDelete(slot, fd): 0 | -errno
-napi_value SlotDelete(napi_env env, napi_callback_info cb) {
-  int32_t fd;
-  const Slot* s = SlotArgs(env, cb, &fd, nullptr);
-  if (s == nullptr) return Int(env, -EINVAL);
-  return Int(env, bpf_map_delete_elem(fd, s->key));
+// update(): 0 | -errno, from the value area with the header's flags
+napi_value BoundUpdate(napi_env env, napi_callback_info cb) {
+  const Bound* b = BoundOf(env, cb);
+  const MapMemory* h = Header(b);
+  return Int(env, bpf_map_update_elem(h->fd, b->key, b->value, h->flags));
 }
 
-void SetRaw(napi_env env, napi_value exports, const char* name, napi_callback fn) {
-  napi_value f;
-  napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, nullptr, &f);
-  napi_set_named_property(env, exports, name, f);
+// delete(): 0 | -errno
+napi_value BoundDelete(napi_env env, napi_callback_info cb) {
+  const Bound* b = BoundOf(env, cb);
+  return Int(env, bpf_map_delete_elem(Header(b)->fd, b->key));
+}
+
+// mapMemory(keySize, valueSize): [ArrayBuffer, lookup, update, delete]
+Napi::Value MapMemoryNew(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireArgs(info, 2, "mapMemory");
+  uint32_t ks = UintArg(info, 0), vs = UintArg(info, 1);
+  size_t koff = kHeader;
+  size_t voff = koff + ((static_cast<size_t>(ks) + 7) & ~static_cast<size_t>(7));
+  size_t total = voff + vs;
+  // The Bound record rides at the end of the same allocation, so one free releases everything.
+  size_t boff = (total + alignof(Bound) - 1) & ~(alignof(Bound) - 1);
+  uint8_t* block = static_cast<uint8_t*>(calloc(1, boff + sizeof(Bound)));
+  if (block == nullptr) ThrowErrno(env, ENOMEM, "map memory");
+  reinterpret_cast<MapMemory*>(block)->fd = -1;
+  auto* bound = new (block + boff) Bound{block, ks ? block + koff : nullptr, block + voff};
+  napi_value ab;
+  if (napi_create_external_arraybuffer(env, block, total, FreeBlock, nullptr, &ab) != napi_ok) {
+    free(block);
+    ThrowErrno(env, ENOMEM, "map memory");
+  }
+  Napi::Array out = Napi::Array::New(env, 4);
+  out.Set(0u, Napi::Value(env, ab));
+  const std::pair<const char*, napi_callback> fns[] = {{"lookup", BoundLookup}, {"update", BoundUpdate}, {"delete", BoundDelete}};
+  uint32_t i = 1;
+  for (const auto& [name, fn] : fns) {
+    napi_value f;
+    if (napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, bound, &f) != napi_ok) ThrowErrno(env, ENOMEM, "map memory");
+    // Keeps the memory alive while the function is.
+    napi_property_descriptor keep = {"memory", nullptr, nullptr, nullptr, nullptr, ab, napi_default, nullptr};
+    napi_define_properties(env, f, 1, &keep);
+    out.Set(i++, Napi::Value(env, f));
+  }
+  return out;
 }
 
 }  // namespace
@@ -264,10 +252,7 @@ void InitMaps(Napi::Env env, Napi::Object exports) {
   exports.Set("mapDeleteBatch", Napi::Function::New(env, MapDeleteBatch, "mapDeleteBatch"));
   exports.Set("mapFreeze", Napi::Function::New(env, MapFreeze, "mapFreeze"));
   exports.Set("mapInfo", Napi::Function::New(env, MapInfo, "mapInfo"));
-  exports.Set("mapBuffers", Napi::Function::New(env, MapBuffers, "mapBuffers"));
-  SetRaw(env, exports, "slotLookup", SlotLookup);
-  SetRaw(env, exports, "slotUpdate", SlotUpdate);
-  SetRaw(env, exports, "slotDelete", SlotDelete);
+  exports.Set("mapMemory", Napi::Function::New(env, MapMemoryNew, "mapMemory"));
   exports.Set("mapCreate", Napi::Function::New(env, MapCreate, "mapCreate"));
   exports.Set("objGet", Napi::Function::New(env, ObjGet, "objGet"));
   exports.Set("objPin", Napi::Function::New(env, ObjPin, "objPin"));

@@ -35,8 +35,12 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
   protected readonly keyView: DataView;
   protected readonly valueBuf: Uint8Array;
   protected readonly valueView: DataView;
-  /** Native slot of keyBuf/valueBuf: get/set/has/delete pass only (slot, fd, flags). */
-  protected readonly slot: number;
+  /** Header of the native memory: [0] the fd, [1] the flags the bound calls use. */
+  private readonly control: Int32Array;
+  /** Bound to the native memory: act on the key/value written there, return 0 or -errno. */
+  private readonly lookupNative: () => number;
+  private readonly updateNative: () => number;
+  private readonly deleteNative: () => number;
 
   constructor(handle: MapHandle, key?: Codec<K>, value?: Codec<V>, valueBytes = handle.valueSize) {
     this.handle = handle;
@@ -45,12 +49,16 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
     this.valueCodec = value ?? (rawCodec(valueBytes) as unknown as Codec<V>);
     checkSize(handle, "key", this.keyCodec as Codec<unknown>, handle.keySize);
     checkSize(handle, "value", this.valueCodec as Codec<unknown>, valueBytes);
-    // Native memory [key | value], freed when this wrapper (and so the buffer) is collected.
-    const [slot, block] = this.native.mapBuffers(handle.keySize, valueBytes);
-    const valueAt = (handle.keySize + 7) & ~7;
-    this.slot = slot;
-    this.keyBuf = handle.keySize > 0 ? new Uint8Array(block, 0, handle.keySize) : null;
-    this.keyView = new DataView(block, 0, handle.keySize);
+    // Native memory [fd, flags | key | value], freed when this wrapper (and so the buffer) is collected.
+    const [block, lookup, update, del] = this.native.mapMemory(handle.keySize, valueBytes);
+    const keyAt = 8;
+    const valueAt = keyAt + ((handle.keySize + 7) & ~7);
+    this.control = new Int32Array(block, 0, 2);
+    this.lookupNative = lookup;
+    this.updateNative = update;
+    this.deleteNative = del;
+    this.keyBuf = handle.keySize > 0 ? new Uint8Array(block, keyAt, handle.keySize) : null;
+    this.keyView = new DataView(block, keyAt, handle.keySize);
     this.valueBuf = new Uint8Array(block, valueAt, valueBytes);
     this.valueView = new DataView(block, valueAt, valueBytes);
   }
@@ -85,39 +93,46 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
 
   /** The value at `key`, or `undefined` if there is none. */
   get(key: K): V | undefined {
-    const fd = this.handle.fd;
-    this.encodeKey(key);
-    const r = this.native.slotLookup(this.slot, fd, 0);
+    const r = this.lookupRaw(key);
     if (r === 0) return this.valueCodec.decode(this.valueView, 0);
     if (r === -errno.ENOENT) return undefined;
     return this.fail("lookup", r);
   }
 
   has(key: K): boolean {
-    const fd = this.handle.fd;
-    this.encodeKey(key);
-    const r = this.native.slotLookup(this.slot, fd, 0);
+    const r = this.lookupRaw(key);
     if (r === 0) return true;
     if (r === -errno.ENOENT) return false;
     return this.fail("lookup", r);
   }
 
+  /** One lookup into the value buffer: 0 or -errno. The fd is read first: a closed map throws EBADF. */
+  private lookupRaw(key: K): number {
+    const control = this.control;
+    control[0] = this.handle.fd;
+    control[1] = 0;
+    if (this.keyBuf) this.keyCodec.encode(key, this.keyView, 0);
+    return this.lookupNative();
+  }
+
   /** Sets `key` to `value`. "noexist" fails with EEXIST if present, "exist" with ENOENT if absent. */
   set(key: K, value: V, flag: UpdateFlag = "any"): void {
-    const fd = this.handle.fd;
+    const control = this.control;
+    control[0] = this.handle.fd;
     const f = updateFlags[flag];
     if (f === undefined) throw new BpfError(`map ${this.handle.name}: update: unknown flag "${String(flag)}"`, { errno: errno.EINVAL, code: "EINVAL", map: this.handle.name });
+    control[1] = f;
     this.valueCodec.encode(value, this.valueView, 0);
-    this.encodeKey(key);
-    const r = this.native.slotUpdate(this.slot, fd, f);
+    if (this.keyBuf) this.keyCodec.encode(key, this.keyView, 0);
+    const r = this.updateNative();
     if (r !== 0) this.fail("update", r);
   }
 
   /** Deletes `key`; false if it was not there. */
   delete(key: K): boolean {
-    const fd = this.handle.fd;
-    this.encodeKey(key);
-    const r = this.native.slotDelete(this.slot, fd);
+    this.control[0] = this.handle.fd;
+    if (this.keyBuf) this.keyCodec.encode(key, this.keyView, 0);
+    const r = this.deleteNative();
     if (r === 0) return true;
     if (r === -errno.ENOENT) return false;
     return this.fail("delete", r);
