@@ -5,7 +5,7 @@ import { createRequire } from "node:module";
 import type { EventsAddon } from "./events-addon.js";
 
 /** The ABI this TypeScript expects; the addon exports its own and a mismatch refuses to load. */
-export const ABI_VERSION = 3;
+export const ABI_VERSION = 4;
 
 export interface NativeProgramInfo {
   name: string;
@@ -107,10 +107,11 @@ export interface CoreAddon {
   mapDeleteBatch(fd: number, keys: Uint8Array, count: number): [number, number];
   mapFreeze(fd: number): number;
   /**
-   * Native memory for one map wrapper, [fd int32, flags u32 | key (8-aligned) | value], and three
-   * functions bound to it that act on whatever fd, flags, key and value it holds: 0 or -errno.
+   * Native memory for one map wrapper, [fd i32, flags u32, result i32, 0 | key (8-aligned) | value],
+   * and lookup/update/delete functions bound to it that act on whatever fd, flags, key and value it
+   * holds and leave 0 or -errno in `result`.
    */
-  mapMemory(keySize: number, valueSize: number): [ArrayBuffer, () => number, () => number, () => number];
+  mapMemory(keySize: number, valueSize: number): [ArrayBuffer, () => void, () => void, () => void];
   mapInfo(fd: number): NativeMapMeta;
   mapCreate(type: number, name: string, keySize: number, valueSize: number, maxEntries: number, flags: number): number;
   objGet(path: string): number;

@@ -149,26 +149,22 @@ Napi::Value ObjPin(const Napi::CallbackInfo& info) {
 }
 
 // ---- Bound map memory: the hot path. A map wrapper asks once for native memory
-// [header: fd int32, flags uint32 | key (8-aligned) | value], exposed to JS as one external
-// ArrayBuffer, and for three functions bound to that memory. JS writes the key, value, fd and flags
-// straight into the buffer; a lookup is then a call with no arguments: no argument unwrapping, no
-// slot table, one int back. Each function holds the buffer as a property, so the memory (freed with
+// [header: fd int32, flags uint32, result int32, 0 | key (8-aligned) | value], exposed to JS as one
+// external ArrayBuffer, and for three functions bound to that memory. JS writes the key, value, fd
+// and flags straight into the buffer; a lookup is then a call with no arguments and no return value
+// (the result, 0 or -errno, lands in the header): no argument unwrapping, no slot table, no handle. Each function holds the buffer as a property, so the memory (freed with
 // the buffer) outlives every function that can touch it.
 
 struct MapMemory {
   int32_t fd;
   uint32_t flags;
+  int32_t result;
+  int32_t unused;
 };
 constexpr size_t kHeader = sizeof(MapMemory);
-static_assert(kHeader == 8, "header is two 32-bit words");
+static_assert(kHeader == 16, "header is four 32-bit words");
 
 void FreeBlock(napi_env, void* data, void*) { free(data); }
-
-inline napi_value Int(napi_env env, int r) {
-  napi_value v;
-  napi_create_int32(env, r, &v);
-  return v;
-}
 
 // Per-function data: the block plus where key and value sit in it.
 struct Bound {
@@ -183,26 +179,32 @@ inline const Bound* BoundOf(napi_env env, napi_callback_info cb) {
   return static_cast<const Bound*>(data);
 }
 
-inline const MapMemory* Header(const Bound* b) { return reinterpret_cast<const MapMemory*>(b->block); }
+inline MapMemory* Header(const Bound* b) { return reinterpret_cast<MapMemory*>(b->block); }
 
-// lookup(): 0 | -errno, into the value area
+// Each returns nothing (undefined) and leaves 0 or -errno in the header's result.
+
+// lookup(): into the value area
 napi_value BoundLookup(napi_env env, napi_callback_info cb) {
   const Bound* b = BoundOf(env, cb);
-  const MapMemory* h = Header(b);
-  return Int(env, h->flags ? bpf_map_lookup_elem_flags(h->fd, b->key, b->value, h->flags) : bpf_map_lookup_elem(h->fd, b->key, b->value));
+  MapMemory* h = Header(b);
+  h->result = h->flags ? bpf_map_lookup_elem_flags(h->fd, b->key, b->value, h->flags) : bpf_map_lookup_elem(h->fd, b->key, b->value);
+  return nullptr;
 }
 
-// update(): 0 | -errno, from the value area with the header's flags
+// update(): from the value area with the header's flags
 napi_value BoundUpdate(napi_env env, napi_callback_info cb) {
   const Bound* b = BoundOf(env, cb);
-  const MapMemory* h = Header(b);
-  return Int(env, bpf_map_update_elem(h->fd, b->key, b->value, h->flags));
+  MapMemory* h = Header(b);
+  h->result = bpf_map_update_elem(h->fd, b->key, b->value, h->flags);
+  return nullptr;
 }
 
-// delete(): 0 | -errno
+// delete()
 napi_value BoundDelete(napi_env env, napi_callback_info cb) {
   const Bound* b = BoundOf(env, cb);
-  return Int(env, bpf_map_delete_elem(Header(b)->fd, b->key));
+  MapMemory* h = Header(b);
+  h->result = bpf_map_delete_elem(h->fd, b->key);
+  return nullptr;
 }
 
 // mapMemory(keySize, valueSize): [ArrayBuffer, lookup, update, delete]

@@ -35,12 +35,12 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
   protected readonly keyView: DataView;
   protected readonly valueBuf: Uint8Array;
   protected readonly valueView: DataView;
-  /** Header of the native memory: [0] the fd, [1] the flags the bound calls use. */
+  /** Header of the native memory: [0] fd and [1] flags for the bound calls, [2] their 0 or -errno. */
   private readonly control: Int32Array;
-  /** Bound to the native memory: act on the key/value written there, return 0 or -errno. */
-  private readonly lookupNative: () => number;
-  private readonly updateNative: () => number;
-  private readonly deleteNative: () => number;
+  /** Bound to the native memory: act on the key/value written there (no arguments, no return value). */
+  private readonly lookupNative: () => void;
+  private readonly updateNative: () => void;
+  private readonly deleteNative: () => void;
 
   constructor(handle: MapHandle, key?: Codec<K>, value?: Codec<V>, valueBytes = handle.valueSize) {
     this.handle = handle;
@@ -49,11 +49,11 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
     this.valueCodec = value ?? (rawCodec(valueBytes) as unknown as Codec<V>);
     checkSize(handle, "key", this.keyCodec as Codec<unknown>, handle.keySize);
     checkSize(handle, "value", this.valueCodec as Codec<unknown>, valueBytes);
-    // Native memory [fd, flags | key | value], freed when this wrapper (and so the buffer) is collected.
+    // Native memory [fd, flags, result, 0 | key | value], freed when this wrapper (and so the buffer) is collected.
     const [block, lookup, update, del] = this.native.mapMemory(handle.keySize, valueBytes);
-    const keyAt = 8;
+    const keyAt = 16;
     const valueAt = keyAt + ((handle.keySize + 7) & ~7);
-    this.control = new Int32Array(block, 0, 2);
+    this.control = new Int32Array(block, 0, 4);
     this.lookupNative = lookup;
     this.updateNative = update;
     this.deleteNative = del;
@@ -112,7 +112,8 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
     control[0] = this.handle.fd;
     control[1] = 0;
     if (this.keyBuf) this.keyCodec.encode(key, this.keyView, 0);
-    return this.lookupNative();
+    this.lookupNative();
+    return control[2]!;
   }
 
   /** Sets `key` to `value`. "noexist" fails with EEXIST if present, "exist" with ENOENT if absent. */
@@ -124,15 +125,18 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
     control[1] = f;
     this.valueCodec.encode(value, this.valueView, 0);
     if (this.keyBuf) this.keyCodec.encode(key, this.keyView, 0);
-    const r = this.updateNative();
+    this.updateNative();
+    const r = control[2]!;
     if (r !== 0) this.fail("update", r);
   }
 
   /** Deletes `key`; false if it was not there. */
   delete(key: K): boolean {
-    this.control[0] = this.handle.fd;
+    const control = this.control;
+    control[0] = this.handle.fd;
     if (this.keyBuf) this.keyCodec.encode(key, this.keyView, 0);
-    const r = this.deleteNative();
+    this.deleteNative();
+    const r = control[2]!;
     if (r === 0) return true;
     if (r === -errno.ENOENT) return false;
     return this.fail("delete", r);
