@@ -90,10 +90,11 @@ export const DropwatchEvent: Struct<DropwatchEvent> = {
     comm: { offset: 40, size: 16 },
   },
   decode(v: DataView, o = 0): DropwatchEvent {
+    const w = codecs.words(v, o, 24), u = w.u64, i = w.at;
     return {
-      tsNs: v.getBigUint64(o, LE),
-      skbaddr: v.getBigUint64(o + 8, LE),
-      location: v.getBigUint64(o + 16, LE),
+      tsNs: u[i]!,
+      skbaddr: u[i + 1]!,
+      location: u[i + 2]!,
       reason: v.getUint32(o + 24, LE),
       pid: v.getUint32(o + 28, LE),
       stackId: v.getInt32(o + 32, LE),

@@ -95,8 +95,9 @@ export const ExecsnoopEvent: Struct<ExecsnoopEvent> = {
     args: { offset: 48, size: 1536 },
   },
   decode(v: DataView, o = 0): ExecsnoopEvent {
+    const w = codecs.words(v, o, 8), u = w.u64, i = w.at;
     return {
-      tsNs: v.getBigUint64(o, LE),
+      tsNs: u[i]!,
       pid: v.getUint32(o + 8, LE),
       ppid: v.getUint32(o + 12, LE),
       uid: v.getUint32(o + 16, LE),

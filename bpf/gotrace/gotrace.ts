@@ -124,13 +124,14 @@ export const GotraceEvent: Struct<GotraceEvent> = {
     __pad: { offset: 68, size: 4 },
   },
   decode(v: DataView, o = 0): GotraceEvent {
+    const w = codecs.words(v, o, 48), u = w.u64, s = w.s64, i = w.at;
     return {
-      tsNs: v.getBigUint64(o, LE),
-      goid: v.getBigInt64(o + 8, LE),
-      arg: v.getBigUint64(o + 16, LE),
-      pc: v.getBigUint64(o + 24, LE),
-      newGoid: v.getBigInt64(o + 32, LE),
-      funcIp: v.getBigUint64(o + 40, LE),
+      tsNs: u[i]!,
+      goid: s[i + 1]!,
+      arg: u[i + 2]!,
+      pc: u[i + 3]!,
+      newGoid: s[i + 4]!,
+      funcIp: u[i + 5]!,
       pid: v.getUint32(o + 48, LE),
       tid: v.getUint32(o + 52, LE),
       kind: v.getUint32(o + 56, LE) as GotraceEventKind,
@@ -308,11 +309,12 @@ export const GotraceNewprocCall: Struct<GotraceNewprocCall> = {
     funcIp: { offset: 24, size: 8 },
   },
   decode(v: DataView, o = 0): GotraceNewprocCall {
+    const w = codecs.words(v, o, 32), u = w.u64, s = w.s64, i = w.at;
     return {
-      parentGoid: v.getBigInt64(o, LE),
-      fn: v.getBigUint64(o + 8, LE),
-      callerpc: v.getBigUint64(o + 16, LE),
-      funcIp: v.getBigUint64(o + 24, LE),
+      parentGoid: s[i]!,
+      fn: u[i + 1]!,
+      callerpc: u[i + 2]!,
+      funcIp: u[i + 3]!,
     };
   },
   encode(x: GotraceNewprocCall, v: DataView, o = 0): void {

@@ -81,10 +81,11 @@ export const HttptraceEvent: Struct<HttptraceEvent> = {
     path: { offset: 40, size: 128 },
   },
   decode(v: DataView, o = 0): HttptraceEvent {
+    const w = codecs.words(v, o, 24), u = w.u64, s = w.s64, i = w.at;
     return {
-      tsNs: v.getBigUint64(o, LE),
-      durationNs: v.getBigUint64(o + 8, LE),
-      goid: v.getBigInt64(o + 16, LE),
+      tsNs: u[i]!,
+      durationNs: u[i + 1]!,
+      goid: s[i + 2]!,
       pid: v.getUint32(o + 24, LE),
       status: v.getUint32(o + 28, LE),
       method: codecs.cstring(v, o + 32, 8),
@@ -224,10 +225,11 @@ export const HttptraceHttpRequest: Struct<HttptraceHttpRequest> = {
     path: { offset: 32, size: 128 },
   },
   decode(v: DataView, o = 0): HttptraceHttpRequest {
+    const w = codecs.words(v, o, 24), u = w.u64, i = w.at;
     return {
-      startNs: v.getBigUint64(o, LE),
-      writerItab: v.getBigUint64(o + 8, LE),
-      writer: v.getBigUint64(o + 16, LE),
+      startNs: u[i]!,
+      writerItab: u[i + 1]!,
+      writer: u[i + 2]!,
       method: codecs.cstring(v, o + 24, 8),
       path: codecs.cstring(v, o + 32, 128),
     };
@@ -327,10 +329,11 @@ export const HttptraceRequestKey: Struct<HttptraceRequestKey> = {
     goid: { offset: 8, size: 8 },
   },
   decode(v: DataView, o = 0): HttptraceRequestKey {
+    const w = codecs.words(v, o, 16), s = w.s64, i = w.at;
     return {
       pid: v.getUint32(o, LE),
       __pad: v.getUint32(o + 4, LE),
-      goid: v.getBigInt64(o + 8, LE),
+      goid: s[i + 1]!,
     };
   },
   encode(x: HttptraceRequestKey, v: DataView, o = 0): void {

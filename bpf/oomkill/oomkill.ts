@@ -117,13 +117,14 @@ export const OomkillEvent: Struct<OomkillEvent> = {
     triggerComm: { offset: 80, size: 16 },
   },
   decode(v: DataView, o = 0): OomkillEvent {
+    const w = codecs.words(v, o, 48), u = w.u64, i = w.at;
     return {
-      tsNs: v.getBigUint64(o, LE),
-      totalVmKb: v.getBigUint64(o + 8, LE),
-      anonRssKb: v.getBigUint64(o + 16, LE),
-      fileRssKb: v.getBigUint64(o + 24, LE),
-      shmemRssKb: v.getBigUint64(o + 32, LE),
-      pgtablesKb: v.getBigUint64(o + 40, LE),
+      tsNs: u[i]!,
+      totalVmKb: u[i + 1]!,
+      anonRssKb: u[i + 2]!,
+      fileRssKb: u[i + 3]!,
+      shmemRssKb: u[i + 4]!,
+      pgtablesKb: u[i + 5]!,
       victimPid: v.getUint32(o + 48, LE),
       victimUid: v.getUint32(o + 52, LE),
       triggerPid: v.getUint32(o + 56, LE),

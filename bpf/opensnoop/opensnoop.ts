@@ -51,8 +51,9 @@ export const OpensnoopArgsT: Struct<OpensnoopArgsT> = {
     mode: { offset: 12, size: 4 },
   },
   decode(v: DataView, o = 0): OpensnoopArgsT {
+    const w = codecs.words(v, o, 8), u = w.u64, i = w.at;
     return {
-      fname: v.getBigUint64(o, LE),
+      fname: u[i]!,
       flags: v.getInt32(o + 8, LE),
       mode: v.getUint32(o + 12, LE),
     };
@@ -191,8 +192,9 @@ export const OpensnoopEvent: Struct<OpensnoopEvent> = {
     fname: { offset: 52, size: 256 },
   },
   decode(v: DataView, o = 0): OpensnoopEvent {
+    const w = codecs.words(v, o, 8), u = w.u64, i = w.at;
     return {
-      tsNs: v.getBigUint64(o, LE),
+      tsNs: u[i]!,
       pid: v.getUint32(o + 8, LE),
       tid: v.getUint32(o + 12, LE),
       uid: v.getUint32(o + 16, LE),

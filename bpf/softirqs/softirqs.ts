@@ -57,10 +57,11 @@ export const SoftirqsSoftirqStat: Struct<SoftirqsSoftirqStat> = {
     slots: { offset: 24, size: 108 },
   },
   decode(v: DataView, o = 0): SoftirqsSoftirqStat {
+    const w = codecs.words(v, o, 24), u = w.u64, i = w.at;
     return {
-      count: v.getBigUint64(o, LE),
-      totalNs: v.getBigUint64(o + 8, LE),
-      maxNs: v.getBigUint64(o + 16, LE),
+      count: u[i]!,
+      totalNs: u[i + 1]!,
+      maxNs: u[i + 2]!,
       slots: codecs.typedArray(Uint32Array, v, o + 24, 27),
     };
   },

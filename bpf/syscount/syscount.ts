@@ -49,10 +49,11 @@ export const SyscountSyscallStat: Struct<SyscountSyscallStat> = {
     totalNs: { offset: 16, size: 8 },
   },
   decode(v: DataView, o = 0): SyscountSyscallStat {
+    const w = codecs.words(v, o, 24), u = w.u64, i = w.at;
     return {
-      count: v.getBigUint64(o, LE),
-      errors: v.getBigUint64(o + 8, LE),
-      totalNs: v.getBigUint64(o + 16, LE),
+      count: u[i]!,
+      errors: u[i + 1]!,
+      totalNs: u[i + 2]!,
     };
   },
   encode(x: SyscountSyscallStat, v: DataView, o = 0): void {

@@ -119,10 +119,11 @@ export const TcpstatesEvent: Struct<TcpstatesEvent> = {
     comm: { offset: 76, size: 16 },
   },
   decode(v: DataView, o = 0): TcpstatesEvent {
+    const w = codecs.words(v, o, 24), u = w.u64, i = w.at;
     return {
-      skaddr: v.getBigUint64(o, LE),
-      tsNs: v.getBigUint64(o + 8, LE),
-      deltaNs: v.getBigUint64(o + 16, LE),
+      skaddr: u[i]!,
+      tsNs: u[i + 1]!,
+      deltaNs: u[i + 2]!,
       pid: v.getUint32(o + 24, LE),
       oldstate: v.getInt32(o + 28, LE),
       newstate: v.getInt32(o + 32, LE),

@@ -4,7 +4,7 @@
 
 import type CodeBlockWriter from "code-block-writer";
 import type { BitfieldLayout, CompositeLayout, EnumLayout, FieldNode, TypedefAlias, ValueField } from "../layout.js";
-import { at, bitfieldDecodeExpr, bitfieldEncodeStmts, bitfieldType, decodeExpr, encodeStmts, flexDecodeExpr, flexEncodeStmts, tsType, viewExpr } from "./values.js";
+import { at, bitfieldDecodeExpr, bitfieldEncodeStmts, bitfieldType, decodeExpr, encodeStmts, flexDecodeExpr, flexEncodeStmts, tsType, viewExpr, type WordRead, wordRead } from "./values.js";
 import { docComment } from "./writer.js";
 
 /** Doc comments from the source scan, keyed by C names. */
@@ -38,6 +38,10 @@ function leafDecode(f: ValueField | BitfieldLayout): string {
   const off = at("o", f.offset);
   if (f.node === "bitfield") return bitfieldDecodeExpr(f, off);
   return f.flexible ? flexDecodeExpr(f.type, off, f.offset) : decodeExpr(f.type, off);
+}
+
+function leafWordRead(f: ValueField | BitfieldLayout): WordRead | undefined {
+  return f.node === "value" && !f.flexible ? wordRead(f.type, f.offset) : undefined;
 }
 
 function leafEncode(f: ValueField | BitfieldLayout, x: string): string[] {
@@ -132,8 +136,18 @@ export function emitComposite(w: CodeBlockWriter, c: CompositeLayout, docs: Type
         w.writeLine("return {};");
         return;
       }
+      // Records aligned to 8 are 8-aligned in every buffer the runtime hands out; packed ones would
+      // mostly take the copying path, so they keep DataView reads.
+      const reads = all.map(({ field }) => (c.align >= 8 ? leafWordRead(field) : undefined));
+      const used = reads.filter((r): r is WordRead => r !== undefined);
+      if (used.length > 0) {
+        // Only the bytes the word reads cover are checked, as the DataView reads they replace would.
+        const end = Math.max(...used.map((r) => r.end));
+        const arrays = ["u", "s"].filter((k) => used.some((r) => r.words === k)).map((k) => `, ${k} = w.${k}64`);
+        w.writeLine(`const w = codecs.words(v, o, ${end})${arrays.join("")}, i = w.at;`);
+      }
       w.write("return ").inlineBlock(() => {
-        for (const { field } of all) w.writeLine(`${field.name}: ${leafDecode(field)},`);
+        all.forEach(({ field }, k) => w.writeLine(`${field.name}: ${reads[k]?.expr ?? leafDecode(field)},`));
       });
       w.write(";").newLine();
     });

@@ -118,6 +118,37 @@ export function decodeExpr(t: ValueLayout, off: string, depth = 0): string {
   }
 }
 
+/**
+ * Decoders read 64-bit integers at offsets that are multiples of 8 as elements of whole-buffer
+ * `BigUint64Array`/`BigInt64Array` views (`codecs.words`: `u`, `s` and the record's word index `i`):
+ * an element load TurboFan compiles inline, where `getBigUint64` calls a builtin, and an array field
+ * copies element by element into a small on-heap typed array. Other values read through `v`.
+ */
+export interface WordRead {
+  /** The expression, over `u` (unsigned words), `s` (signed words) and `i`. */
+  readonly expr: string;
+  readonly words: "u" | "s";
+  /** Bytes from the record start the read needs (its end). */
+  readonly end: number;
+}
+
+/** The word read for a value at byte `rel` of its record, when it has one. */
+export function wordRead(t: ValueLayout, rel: number): WordRead | undefined {
+  if (rel % 8 !== 0) return undefined;
+  const words = wordsOf(t.kind === "array" ? t.elem : t);
+  if (words === undefined) return undefined;
+  const index = rel === 0 ? "i" : `i + ${rel / 8}`;
+  if (t.kind !== "array") return { expr: `${words}[${index}]!`, words, end: rel + 8 };
+  const copy = words === "u" ? "u64Array" : "s64Array";
+  return { expr: `codecs.${copy}(${words}, ${index}, ${t.length})`, words, end: rel + 8 * t.length };
+}
+
+function wordsOf(t: ValueLayout): "u" | "s" | undefined {
+  if (t.kind === "pointer") return "u";
+  if (t.kind === "int" && t.size === 8) return t.signed ? "s" : "u";
+  return undefined;
+}
+
 /** Statements encoding the value expression `x` of type `t` at offset expression `off`. */
 export function encodeStmts(t: ValueLayout, x: string, off: string, depth = 0): string[] {
   switch (t.kind) {

@@ -2,7 +2,7 @@
 //
 // Generated modules describe every C struct as a `Struct<T>` whose decode/encode/view are straight-line
 // code with constant offsets. The helpers here are the few pieces that generated code shares (strings,
-// bitfields, typed arrays) and the scalar codecs for map keys and values that are plain numbers.
+// bitfields, typed arrays, 64-bit words) and the scalar codecs for map keys and values that are plain numbers.
 
 import { endianness } from "node:os";
 
@@ -244,6 +244,102 @@ function typedArray<A>(ctor: TypedArrayCtor<A> & { new (length: number): A }, v:
   return new ctor(copy.buffer, 0, n);
 }
 
+/**
+ * The 64-bit words of a decoded record, for generated decoders: `u64[at]` (`s64[at]`) is the record's
+ * first word. Reading them as typed-array elements compiles to an inline load, where `getBigUint64`
+ * calls a builtin. Aligned records get a shared instance over the whole buffer: decoders copy `u64`,
+ * `s64` and `at` to locals before decoding anything nested, which reuses it.
+ */
+export class Words {
+  #s64: BigInt64Array | undefined;
+  constructor(
+    public u64: BigUint64Array,
+    public at: number,
+  ) {}
+  get s64(): BigInt64Array {
+    return (this.#s64 ??= new BigInt64Array(this.u64.buffer, this.u64.byteOffset, this.u64.length));
+  }
+  rebind(u64: BigUint64Array): void {
+    this.u64 = u64;
+    this.#s64 = undefined;
+  }
+}
+
+// Typed arrays are in the machine's byte order and `LE` normally is too (both come from the host),
+// but tests simulate the other order by replacing `endianness`: then words are byte-swapped copies,
+// so `u64[at]` reads what `getBigUint64(o, LE)` does, and array copies swap back to machine order.
+const machineLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const swapped = LE !== machineLE;
+const swapView = new DataView(new ArrayBuffer(8));
+
+// The last DataView's geometry, read once: its getters are builtin calls.
+let wordsView: DataView | undefined;
+let wordsBase = 0;
+let wordsLimit = 0;
+const sharedWords = new Words(new BigUint64Array(0), 0);
+
+function bindWords(v: DataView): void {
+  const buffer = v.buffer as ArrayBuffer & { resizable?: boolean; growable?: boolean };
+  // A resizable buffer's views change length: not cached, every record takes the copying path.
+  if (buffer.resizable === true || buffer.growable === true) {
+    wordsView = undefined;
+    wordsLimit = -1;
+    return;
+  }
+  wordsView = v;
+  wordsBase = v.byteOffset;
+  wordsLimit = v.byteLength;
+  sharedWords.rebind(new BigUint64Array(buffer, 0, Math.floor(buffer.byteLength / 8)));
+}
+
+/**
+ * The words of the `end` bytes at `o`: over the buffer itself when they are 8-aligned there, else
+ * over a fresh aligned copy. A detached buffer's words are empty, so it takes the copying path,
+ * which throws as a DataView read would.
+ */
+function words(v: DataView, o: number, end: number): Words {
+  if (v !== wordsView) bindWords(v);
+  const a = wordsBase + o;
+  if (!swapped && a % 8 === 0 && o >= 0 && o + end <= wordsLimit && (a + end) / 8 <= sharedWords.u64.length) {
+    sharedWords.at = a / 8;
+    return sharedWords;
+  }
+  return copiedWords(v, o, end);
+}
+
+function copiedWords(v: DataView, o: number, end: number): Words {
+  if (o < 0 || o + end > v.byteLength) throw new RangeError(`codecs.words: ${end} bytes at offset ${o} pass the end of a ${v.byteLength}-byte view`);
+  const copy = new Uint8Array(Math.ceil(end / 8) * 8);
+  copy.set(new Uint8Array(v.buffer, v.byteOffset + o, end));
+  if (swapped) for (let k = 0; k < copy.length; k += 8) copy.subarray(k, k + 8).reverse();
+  return new Words(new BigUint64Array(copy.buffer), 0);
+}
+
+/** A copy of `n` words from `i` (a `u64 x[n]` field), element by element into an on-heap array. */
+function u64Array(u: BigUint64Array, i: number, n: number): BigUint64Array {
+  const out = new BigUint64Array(n);
+  if (swapped) for (let k = 0; k < n; k++) out[k] = swapU64(u[i + k]!);
+  else for (let k = 0; k < n; k++) out[k] = u[i + k]!;
+  return out;
+}
+
+function s64Array(s: BigInt64Array, i: number, n: number): BigInt64Array {
+  const out = new BigInt64Array(n);
+  if (swapped) for (let k = 0; k < n; k++) out[k] = swapS64(s[i + k]!);
+  else for (let k = 0; k < n; k++) out[k] = s[i + k]!;
+  return out;
+}
+
+function swapU64(x: bigint): bigint {
+  swapView.setBigUint64(0, x, true);
+  return swapView.getBigUint64(0, false);
+}
+
+function swapS64(x: bigint): bigint {
+  swapView.setBigInt64(0, x, true);
+  return swapView.getBigInt64(0, false);
+}
+
 /** A live typed array over the bytes when they are aligned for it (zero-copy views), else a copy. */
 function typedArrayView<A>(ctor: TypedArrayCtor<A> & { new (length: number): A }, v: DataView, o: number, n: number): A {
   const at = v.byteOffset + o;
@@ -331,6 +427,9 @@ export const codecs = {
   typedArray,
   typedArrayView,
   setTypedArray,
+  words,
+  u64Array,
+  s64Array,
   flexCount,
   zero,
   u128,
