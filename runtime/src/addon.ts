@@ -5,7 +5,7 @@ import { createRequire } from "node:module";
 import type { EventsAddon } from "./events-addon.js";
 
 /** The ABI this TypeScript expects; the addon exports its own and a mismatch refuses to load. */
-export const ABI_VERSION = 4;
+export const ABI_VERSION = 5;
 
 export interface NativeProgramInfo {
   name: string;
@@ -108,10 +108,16 @@ export interface CoreAddon {
   mapFreeze(fd: number): number;
   /**
    * Native memory for one map wrapper, [fd i32, flags u32, result i32, 0 | key (8-aligned) | value],
-   * and lookup/update/delete functions bound to it that act on whatever fd, flags, key and value it
-   * holds and leave 0 or -errno in `result`.
+   * and its slot number for the slot calls.
    */
-  mapMemory(keySize: number, valueSize: number): [ArrayBuffer, () => void, () => void, () => void];
+  mapMemory(keySize: number, valueSize: number): [number, ArrayBuffer];
+  /**
+   * Act on whatever fd, flags, key and value the slot's memory holds and leave 0 or -errno in its
+   * `result` (untouched for a bad slot).
+   */
+  slotLookup(slot: number): void;
+  slotUpdate(slot: number): void;
+  slotDelete(slot: number): void;
   mapInfo(fd: number): NativeMapMeta;
   mapCreate(type: number, name: string, keySize: number, valueSize: number, maxEntries: number, flags: number): number;
   objGet(path: string): number;

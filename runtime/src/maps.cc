@@ -8,8 +8,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
-#include <new>
-#include <utility>
+#include <vector>
 
 #include "util.h"
 
@@ -148,12 +147,13 @@ Napi::Value ObjPin(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// ---- Bound map memory: the hot path. A map wrapper asks once for native memory
+// ---- Map memory: the hot path. A map wrapper asks once for native memory
 // [header: fd int32, flags uint32, result int32, 0 | key (8-aligned) | value], exposed to JS as one
-// external ArrayBuffer, and for three functions bound to that memory. JS writes the key, value, fd
-// and flags straight into the buffer; a lookup is then a call with no arguments and no return value
-// (the result, 0 or -errno, lands in the header): no argument unwrapping, no slot table, no handle. Each function holds the buffer as a property, so the memory (freed with
-// the buffer) outlives every function that can touch it.
+// external ArrayBuffer and known to the addon by a slot number. JS writes the key, value, fd and
+// flags straight into the buffer; a lookup is then slotLookup(slot): one small-integer argument, no
+// return value (0 or -errno lands in the header's result), so no typed-array unwrapping and no handle
+// per call. The three functions are shared by all maps, which keeps their call sites monomorphic for
+// the JIT. When the buffer is collected the slot is freed; slot numbers are validated on every call.
 
 struct MapMemory {
   int32_t fd;
@@ -164,81 +164,94 @@ struct MapMemory {
 constexpr size_t kHeader = sizeof(MapMemory);
 static_assert(kHeader == 16, "header is four 32-bit words");
 
-void FreeBlock(napi_env, void* data, void*) { free(data); }
-
-// Per-function data: the block plus where key and value sit in it.
-struct Bound {
-  uint8_t* block;
-  uint8_t* key;
-  uint8_t* value;
+struct Slot {
+  MapMemory* header = nullptr;  // null for a free slot
+  uint8_t* key = nullptr;       // null for keyless maps (queues, stacks)
+  uint8_t* value = nullptr;
 };
+// Per thread: each worker thread's env makes and frees its own slots on its own thread.
+thread_local std::vector<Slot> slots;
+thread_local std::vector<uint32_t> free_slots;
 
-inline const Bound* BoundOf(napi_env env, napi_callback_info cb) {
-  void* data = nullptr;
-  napi_get_cb_info(env, cb, nullptr, nullptr, nullptr, &data);
-  return static_cast<const Bound*>(data);
+void FreeSlot(napi_env, void* data, void* hint) {
+  uint32_t id = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(hint));
+  free(data);
+  if (id < slots.size()) {
+    slots[id] = Slot{};
+    free_slots.push_back(id);
+  }
 }
 
-inline MapMemory* Header(const Bound* b) { return reinterpret_cast<MapMemory*>(b->block); }
-
-// Each returns nothing (undefined) and leaves 0 or -errno in the header's result.
-
-// lookup(): into the value area
-napi_value BoundLookup(napi_env env, napi_callback_info cb) {
-  const Bound* b = BoundOf(env, cb);
-  MapMemory* h = Header(b);
-  h->result = h->flags ? bpf_map_lookup_elem_flags(h->fd, b->key, b->value, h->flags) : bpf_map_lookup_elem(h->fd, b->key, b->value);
-  return nullptr;
-}
-
-// update(): from the value area with the header's flags
-napi_value BoundUpdate(napi_env env, napi_callback_info cb) {
-  const Bound* b = BoundOf(env, cb);
-  MapMemory* h = Header(b);
-  h->result = bpf_map_update_elem(h->fd, b->key, b->value, h->flags);
-  return nullptr;
-}
-
-// delete()
-napi_value BoundDelete(napi_env env, napi_callback_info cb) {
-  const Bound* b = BoundOf(env, cb);
-  MapMemory* h = Header(b);
-  h->result = bpf_map_delete_elem(h->fd, b->key);
-  return nullptr;
-}
-
-// mapMemory(keySize, valueSize): [ArrayBuffer, lookup, update, delete]
+// mapMemory(keySize, valueSize): [slot, ArrayBuffer]
 Napi::Value MapMemoryNew(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RequireArgs(info, 2, "mapMemory");
   uint32_t ks = UintArg(info, 0), vs = UintArg(info, 1);
-  size_t koff = kHeader;
-  size_t voff = koff + ((static_cast<size_t>(ks) + 7) & ~static_cast<size_t>(7));
+  size_t voff = kHeader + ((static_cast<size_t>(ks) + 7) & ~static_cast<size_t>(7));
   size_t total = voff + vs;
-  // The Bound record rides at the end of the same allocation, so one free releases everything.
-  size_t boff = (total + alignof(Bound) - 1) & ~(alignof(Bound) - 1);
-  uint8_t* block = static_cast<uint8_t*>(calloc(1, boff + sizeof(Bound)));
+  uint8_t* block = static_cast<uint8_t*>(calloc(1, total));
   if (block == nullptr) ThrowErrno(env, ENOMEM, "map memory");
-  reinterpret_cast<MapMemory*>(block)->fd = -1;
-  auto* bound = new (block + boff) Bound{block, ks ? block + koff : nullptr, block + voff};
+  uint32_t id;
+  if (!free_slots.empty()) {
+    id = free_slots.back();
+    free_slots.pop_back();
+  } else {
+    id = static_cast<uint32_t>(slots.size());
+    slots.emplace_back();
+  }
+  auto* header = reinterpret_cast<MapMemory*>(block);
+  header->fd = -1;
+  slots[id] = Slot{header, ks ? block + kHeader : nullptr, block + voff};
+  void* hint = reinterpret_cast<void*>(static_cast<uintptr_t>(id));
   napi_value ab;
-  if (napi_create_external_arraybuffer(env, block, total, FreeBlock, nullptr, &ab) != napi_ok) {
-    free(block);
+  if (napi_create_external_arraybuffer(env, block, total, FreeSlot, hint, &ab) != napi_ok) {
+    FreeSlot(env, block, hint);
     ThrowErrno(env, ENOMEM, "map memory");
   }
-  Napi::Array out = Napi::Array::New(env, 4);
-  out.Set(0u, Napi::Value(env, ab));
-  const std::pair<const char*, napi_callback> fns[] = {{"lookup", BoundLookup}, {"update", BoundUpdate}, {"delete", BoundDelete}};
-  uint32_t i = 1;
-  for (const auto& [name, fn] : fns) {
-    napi_value f;
-    if (napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, bound, &f) != napi_ok) ThrowErrno(env, ENOMEM, "map memory");
-    // Keeps the memory alive while the function is.
-    napi_property_descriptor keep = {"memory", nullptr, nullptr, nullptr, nullptr, ab, napi_default, nullptr};
-    napi_define_properties(env, f, 1, &keep);
-    out.Set(i++, Napi::Value(env, f));
-  }
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Number::New(env, id));
+  out.Set(1u, Napi::Value(env, ab));
   return out;
+}
+
+// The slot named by the one argument, or null (a bad slot: the caller's result stays untouched).
+inline const Slot* SlotArg(napi_env env, napi_callback_info cb) {
+  size_t argc = 1;
+  napi_value arg;
+  napi_get_cb_info(env, cb, &argc, &arg, nullptr, nullptr);
+  uint32_t id;
+  if (argc < 1 || napi_get_value_uint32(env, arg, &id) != napi_ok || id >= slots.size() || slots[id].header == nullptr) return nullptr;
+  return &slots[id];
+}
+
+// slotLookup(slot): result = lookup into the value area
+napi_value SlotLookup(napi_env env, napi_callback_info cb) {
+  if (const Slot* s = SlotArg(env, cb)) {
+    MapMemory* h = s->header;
+    h->result = h->flags ? bpf_map_lookup_elem_flags(h->fd, s->key, s->value, h->flags) : bpf_map_lookup_elem(h->fd, s->key, s->value);
+  }
+  return nullptr;
+}
+
+// slotUpdate(slot): result = update from the value area with the header's flags
+napi_value SlotUpdate(napi_env env, napi_callback_info cb) {
+  if (const Slot* s = SlotArg(env, cb)) {
+    MapMemory* h = s->header;
+    h->result = bpf_map_update_elem(h->fd, s->key, s->value, h->flags);
+  }
+  return nullptr;
+}
+
+// slotDelete(slot): result = delete
+napi_value SlotDelete(napi_env env, napi_callback_info cb) {
+  if (const Slot* s = SlotArg(env, cb)) s->header->result = bpf_map_delete_elem(s->header->fd, s->key);
+  return nullptr;
+}
+
+void SetRaw(napi_env env, napi_value exports, const char* name, napi_callback fn) {
+  napi_value f;
+  napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, nullptr, &f);
+  napi_set_named_property(env, exports, name, f);
 }
 
 }  // namespace
@@ -255,6 +268,9 @@ void InitMaps(Napi::Env env, Napi::Object exports) {
   exports.Set("mapFreeze", Napi::Function::New(env, MapFreeze, "mapFreeze"));
   exports.Set("mapInfo", Napi::Function::New(env, MapInfo, "mapInfo"));
   exports.Set("mapMemory", Napi::Function::New(env, MapMemoryNew, "mapMemory"));
+  SetRaw(env, exports, "slotLookup", SlotLookup);
+  SetRaw(env, exports, "slotUpdate", SlotUpdate);
+  SetRaw(env, exports, "slotDelete", SlotDelete);
   exports.Set("mapCreate", Napi::Function::New(env, MapCreate, "mapCreate"));
   exports.Set("objGet", Napi::Function::New(env, ObjGet, "objGet"));
   exports.Set("objPin", Napi::Function::New(env, ObjPin, "objPin"));

@@ -35,12 +35,10 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
   protected readonly keyView: DataView;
   protected readonly valueBuf: Uint8Array;
   protected readonly valueView: DataView;
-  /** Header of the native memory: [0] fd and [1] flags for the bound calls, [2] their 0 or -errno. */
+  /** Header of the native memory: [0] fd and [1] flags for the slot calls, [2] their 0 or -errno. */
   private readonly control: Int32Array;
-  /** Bound to the native memory: act on the key/value written there (no arguments, no return value). */
-  private readonly lookupNative: () => void;
-  private readonly updateNative: () => void;
-  private readonly deleteNative: () => void;
+  /** The addon's number for this wrapper's memory. */
+  private readonly slot: number;
 
   constructor(handle: MapHandle, key?: Codec<K>, value?: Codec<V>, valueBytes = handle.valueSize) {
     this.handle = handle;
@@ -50,13 +48,11 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
     checkSize(handle, "key", this.keyCodec as Codec<unknown>, handle.keySize);
     checkSize(handle, "value", this.valueCodec as Codec<unknown>, valueBytes);
     // Native memory [fd, flags, result, 0 | key | value], freed when this wrapper (and so the buffer) is collected.
-    const [block, lookup, update, del] = this.native.mapMemory(handle.keySize, valueBytes);
+    const [slot, block] = this.native.mapMemory(handle.keySize, valueBytes);
     const keyAt = 16;
     const valueAt = keyAt + ((handle.keySize + 7) & ~7);
+    this.slot = slot;
     this.control = new Int32Array(block, 0, 4);
-    this.lookupNative = lookup;
-    this.updateNative = update;
-    this.deleteNative = del;
     this.keyBuf = handle.keySize > 0 ? new Uint8Array(block, keyAt, handle.keySize) : null;
     this.keyView = new DataView(block, keyAt, handle.keySize);
     this.valueBuf = new Uint8Array(block, valueAt, valueBytes);
@@ -112,7 +108,8 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
     control[0] = this.handle.fd;
     control[1] = 0;
     if (this.keyBuf) this.keyCodec.encode(key, this.keyView, 0);
-    this.lookupNative();
+    control[2] = -errno.EINVAL; // stays for a bad slot
+    this.native.slotLookup(this.slot);
     return control[2]!;
   }
 
@@ -125,7 +122,8 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
     control[1] = f;
     this.valueCodec.encode(value, this.valueView, 0);
     if (this.keyBuf) this.keyCodec.encode(key, this.keyView, 0);
-    this.updateNative();
+    control[2] = -errno.EINVAL;
+    this.native.slotUpdate(this.slot);
     const r = control[2]!;
     if (r !== 0) this.fail("update", r);
   }
@@ -135,7 +133,8 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
     const control = this.control;
     control[0] = this.handle.fd;
     if (this.keyBuf) this.keyCodec.encode(key, this.keyView, 0);
-    this.deleteNative();
+    control[2] = -errno.EINVAL;
+    this.native.slotDelete(this.slot);
     const r = control[2]!;
     if (r === 0) return true;
     if (r === -errno.ENOENT) return false;
