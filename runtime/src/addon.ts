@@ -107,7 +107,7 @@ export interface CoreAddon {
   mapDeleteBatch(fd: number, keys: Uint8Array, count: number): [number, number];
   mapFreeze(fd: number): number;
   /**
-   * Native memory for one map wrapper, [fd i32, flags u32, result i32, 0 | key (8-aligned) | value],
+   * Native memory for one map wrapper, [fd i32, flags u32, result i32, (addon) | key (8-aligned) | value],
    * and its slot number for the slot calls.
    */
   mapMemory(keySize: number, valueSize: number): [number, ArrayBuffer];

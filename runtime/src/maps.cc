@@ -148,7 +148,7 @@ Napi::Value ObjPin(const Napi::CallbackInfo& info) {
 }
 
 // ---- Map memory: the hot path. A map wrapper asks once for native memory
-// [header: fd int32, flags uint32, result int32, 0 | key (8-aligned) | value], exposed to JS as one
+// [header: fd int32, flags uint32, result int32, slot id | key (8-aligned) | value], exposed to JS as one
 // external ArrayBuffer and known to the addon by a slot number. JS writes the key, value, fd and
 // flags straight into the buffer; a lookup is then slotLookup(slot): one small-integer argument, no
 // return value (0 or -errno lands in the header's result), so no typed-array unwrapping and no handle
@@ -159,7 +159,7 @@ struct MapMemory {
   int32_t fd;
   uint32_t flags;
   int32_t result;
-  int32_t unused;
+  int32_t slot;  // for the finalizer; outside the words JS sees
 };
 constexpr size_t kHeader = sizeof(MapMemory);
 static_assert(kHeader == 16, "header is four 32-bit words");
@@ -169,43 +169,59 @@ struct Slot {
   uint8_t* key = nullptr;       // null for keyless maps (queues, stacks)
   uint8_t* value = nullptr;
 };
-// Per thread: each worker thread's env makes and frees its own slots on its own thread.
-thread_local std::vector<Slot> slots;
-thread_local std::vector<uint32_t> free_slots;
+// One table per env (the main thread and each worker), reached as the slot functions' data rather
+// than through thread-local storage (a __tls_get_addr call per map access in a shared object). It
+// lives until both its env is torn down and the last of its buffers is collected, whichever is later.
+struct SlotTable {
+  std::vector<Slot> slots;
+  std::vector<uint32_t> free_slots;
+  size_t live = 0;
+  bool env_gone = false;
+};
 
 void FreeSlot(napi_env, void* data, void* hint) {
-  uint32_t id = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(hint));
+  auto* table = static_cast<SlotTable*>(hint);
+  uint32_t id = static_cast<uint32_t>(static_cast<MapMemory*>(data)->slot);
   free(data);
-  if (id < slots.size()) {
-    slots[id] = Slot{};
-    free_slots.push_back(id);
+  if (id < table->slots.size()) {
+    table->slots[id] = Slot{};
+    table->free_slots.push_back(id);
   }
+  if (--table->live == 0 && table->env_gone) delete table;
+}
+
+void EnvGone(void* arg) {
+  auto* table = static_cast<SlotTable*>(arg);
+  table->env_gone = true;
+  if (table->live == 0) delete table;
 }
 
 // mapMemory(keySize, valueSize): [slot, ArrayBuffer]
 Napi::Value MapMemoryNew(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RequireArgs(info, 2, "mapMemory");
+  auto* table = static_cast<SlotTable*>(info.Data());
   uint32_t ks = UintArg(info, 0), vs = UintArg(info, 1);
   size_t voff = kHeader + ((static_cast<size_t>(ks) + 7) & ~static_cast<size_t>(7));
   size_t total = voff + vs;
   uint8_t* block = static_cast<uint8_t*>(calloc(1, total));
   if (block == nullptr) ThrowErrno(env, ENOMEM, "map memory");
   uint32_t id;
-  if (!free_slots.empty()) {
-    id = free_slots.back();
-    free_slots.pop_back();
+  if (!table->free_slots.empty()) {
+    id = table->free_slots.back();
+    table->free_slots.pop_back();
   } else {
-    id = static_cast<uint32_t>(slots.size());
-    slots.emplace_back();
+    id = static_cast<uint32_t>(table->slots.size());
+    table->slots.emplace_back();
   }
   auto* header = reinterpret_cast<MapMemory*>(block);
   header->fd = -1;
-  slots[id] = Slot{header, ks ? block + kHeader : nullptr, block + voff};
-  void* hint = reinterpret_cast<void*>(static_cast<uintptr_t>(id));
+  header->slot = static_cast<int32_t>(id);
+  table->slots[id] = Slot{header, ks ? block + kHeader : nullptr, block + voff};
+  table->live++;
   napi_value ab;
-  if (napi_create_external_arraybuffer(env, block, total, FreeSlot, hint, &ab) != napi_ok) {
-    FreeSlot(env, block, hint);
+  if (napi_create_external_arraybuffer(env, block, total, FreeSlot, table, &ab) != napi_ok) {
+    FreeSlot(env, block, table);
     ThrowErrno(env, ENOMEM, "map memory");
   }
   Napi::Array out = Napi::Array::New(env, 2);
@@ -218,7 +234,9 @@ Napi::Value MapMemoryNew(const Napi::CallbackInfo& info) {
 inline const Slot* SlotArg(napi_env env, napi_callback_info cb) {
   size_t argc = 1;
   napi_value arg;
-  napi_get_cb_info(env, cb, &argc, &arg, nullptr, nullptr);
+  void* data;
+  napi_get_cb_info(env, cb, &argc, &arg, nullptr, &data);
+  const std::vector<Slot>& slots = static_cast<SlotTable*>(data)->slots;
   uint32_t id;
   if (argc < 1 || napi_get_value_uint32(env, arg, &id) != napi_ok || id >= slots.size() || slots[id].header == nullptr) return nullptr;
   return &slots[id];
@@ -248,9 +266,9 @@ napi_value SlotDelete(napi_env env, napi_callback_info cb) {
   return nullptr;
 }
 
-void SetRaw(napi_env env, napi_value exports, const char* name, napi_callback fn) {
+void SetRaw(napi_env env, napi_value exports, const char* name, napi_callback fn, void* data) {
   napi_value f;
-  napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, nullptr, &f);
+  napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, data, &f);
   napi_set_named_property(env, exports, name, f);
 }
 
@@ -267,10 +285,12 @@ void InitMaps(Napi::Env env, Napi::Object exports) {
   exports.Set("mapDeleteBatch", Napi::Function::New(env, MapDeleteBatch, "mapDeleteBatch"));
   exports.Set("mapFreeze", Napi::Function::New(env, MapFreeze, "mapFreeze"));
   exports.Set("mapInfo", Napi::Function::New(env, MapInfo, "mapInfo"));
-  exports.Set("mapMemory", Napi::Function::New(env, MapMemoryNew, "mapMemory"));
-  SetRaw(env, exports, "slotLookup", SlotLookup);
-  SetRaw(env, exports, "slotUpdate", SlotUpdate);
-  SetRaw(env, exports, "slotDelete", SlotDelete);
+  auto* table = new SlotTable();
+  napi_add_env_cleanup_hook(env, EnvGone, table);
+  exports.Set("mapMemory", Napi::Function::New(env, MapMemoryNew, "mapMemory", table));
+  SetRaw(env, exports, "slotLookup", SlotLookup, table);
+  SetRaw(env, exports, "slotUpdate", SlotUpdate, table);
+  SetRaw(env, exports, "slotDelete", SlotDelete, table);
   exports.Set("mapCreate", Napi::Function::New(env, MapCreate, "mapCreate"));
   exports.Set("objGet", Napi::Function::New(env, ObjGet, "objGet"));
   exports.Set("objPin", Napi::Function::New(env, ObjPin, "objPin"));

@@ -39,6 +39,13 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
   private readonly control: Int32Array;
   /** The addon's number for this wrapper's memory. */
   private readonly slot: number;
+  /**
+   * The addon's slot calls, held here: a load from the addon's exports object (too many properties
+   * for a fast layout) would miss the inline cache on every call.
+   */
+  private readonly slotLookup: (slot: number) => void;
+  private readonly slotUpdate: (slot: number) => void;
+  private readonly slotDelete: (slot: number) => void;
 
   constructor(handle: MapHandle, key?: Codec<K>, value?: Codec<V>, valueBytes = handle.valueSize) {
     this.handle = handle;
@@ -47,12 +54,15 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
     this.valueCodec = value ?? (rawCodec(valueBytes) as unknown as Codec<V>);
     checkSize(handle, "key", this.keyCodec as Codec<unknown>, handle.keySize);
     checkSize(handle, "value", this.valueCodec as Codec<unknown>, valueBytes);
-    // Native memory [fd, flags, result, 0 | key | value], freed when this wrapper (and so the buffer) is collected.
+    // Native memory [fd, flags, result, (addon) | key | value], freed when this wrapper (and so the buffer) is collected.
     const [slot, block] = this.native.mapMemory(handle.keySize, valueBytes);
     const keyAt = 16;
     const valueAt = keyAt + ((handle.keySize + 7) & ~7);
     this.slot = slot;
-    this.control = new Int32Array(block, 0, 4);
+    this.slotLookup = this.native.slotLookup;
+    this.slotUpdate = this.native.slotUpdate;
+    this.slotDelete = this.native.slotDelete;
+    this.control = new Int32Array(block, 0, 3); // the 4th word is the addon's own
     this.keyBuf = handle.keySize > 0 ? new Uint8Array(block, keyAt, handle.keySize) : null;
     this.keyView = new DataView(block, keyAt, handle.keySize);
     this.valueBuf = new Uint8Array(block, valueAt, valueBytes);
@@ -109,7 +119,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
     control[1] = 0;
     if (this.keyBuf) this.keyCodec.encode(key, this.keyView, 0);
     control[2] = -errno.EINVAL; // stays for a bad slot
-    this.native.slotLookup(this.slot);
+    this.slotLookup(this.slot);
     return control[2]!;
   }
 
@@ -123,7 +133,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
     this.valueCodec.encode(value, this.valueView, 0);
     if (this.keyBuf) this.keyCodec.encode(key, this.keyView, 0);
     control[2] = -errno.EINVAL;
-    this.native.slotUpdate(this.slot);
+    this.slotUpdate(this.slot);
     const r = control[2]!;
     if (r !== 0) this.fail("update", r);
   }
@@ -134,7 +144,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
     control[0] = this.handle.fd;
     if (this.keyBuf) this.keyCodec.encode(key, this.keyView, 0);
     control[2] = -errno.EINVAL;
-    this.native.slotDelete(this.slot);
+    this.slotDelete(this.slot);
     const r = control[2]!;
     if (r === 0) return true;
     if (r === -errno.ENOENT) return false;
