@@ -7,9 +7,9 @@
 // NODE_EXTRA_CA_CERTS is removed from the child's environment: when set (as on this machine) Node
 // loads the whole CA bundle at startup (~60 ms), which has nothing to do with parsing BTF.
 
-import { spawnSync } from "node:child_process";
 import { closeSync, existsSync, openSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { median, timeCommand } from "./util.js";
 
 export interface BtfBenchResult {
   name: string;
@@ -26,19 +26,10 @@ export interface BtfBenchResult {
 const cli = fileURLToPath(new URL("./btf-parse-cli.js", import.meta.url));
 const headerCli = fileURLToPath(new URL("./vmlinux-h-cli.js", import.meta.url));
 
+/** Times one whole process; its stdout goes to `stdout` (a pipe, returned, or an open fd). */
 function timeRun(cmd: string, args: string[], env: NodeJS.ProcessEnv, stdout: "pipe" | number = "pipe"): { ms: number; stdout: string } {
-  const start = performance.now();
-  const r = spawnSync(cmd, args, { env, encoding: "utf8", stdio: ["ignore", stdout, "pipe"] });
-  const ms = performance.now() - start;
-  if (r.status !== 0) throw new Error(`bench: ${cmd} ${args.join(" ")} failed (${r.status}): ${r.stderr || r.error}`);
-  return { ms, stdout: r.stdout };
+  return timeCommand(cmd, args, { env, stdio: ["ignore", stdout, "pipe"] });
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 export function runBtfBench(opts: { runs?: number; file?: string } = {}): BtfBenchResult {
   const file = opts.file ?? "/sys/kernel/btf/vmlinux";

@@ -52,11 +52,11 @@ export function runGenerateBench(runs = Number(process.env.BENCH_RUNS ?? 5)): Ge
       timeCommand(bpf2go, ["-cc", "clang-19", "-strip", "llvm-strip-19", "execsnoop", source, "--", ...cflags], {
         cwd: goOut,
         env: { ...process.env, GOPACKAGE: "main" },
-      });
+      }).ms;
     const tsRun = () =>
       timeCommand(process.execPath, [join(root, "bin/bpf2ts.js"), "generate", "execsnoop", source, "--cc", "clang-19", "--output-dir", tsOut, "--", ...cflags], {
         cwd: root,
-      });
+      }).ms;
     goRun(); // warm the page cache for clang and the headers
     tsRun();
     const ours: number[] = [];

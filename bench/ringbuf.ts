@@ -19,6 +19,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { median } from "./util.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const env = (k: string, d: string) => process.env[k] ?? d;
@@ -130,12 +131,6 @@ function runOne(section: string, label: string, argv: string[], cwd: string, con
   }
   return { section, consumer: label, ok: true, fields: parseKv(res), producer: parseKv(prod) };
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const n = s.length;
-  return n === 0 ? 0 : n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
-};
 
 function summarize(section: string, title: string, runs: RunResult[], labels: string[]): SectionSummary {
   const present = labels.filter((c) => runs.some((r) => r.section === section && r.consumer === c));
