@@ -2,7 +2,6 @@
 // become one clear line on stderr (clang's diagnostics verbatim before it) and an exit code:
 // 0 ok, 1 failure, 2 bad usage. Stacks only with BPF2TS_DEBUG=1.
 
-import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { relative, resolve } from "node:path";
 import yargs, { type Argv } from "yargs";
@@ -12,7 +11,7 @@ import { readElf } from "./elf.js";
 import { Bpf2tsError, UsageError } from "./errors.js";
 import { formatInspect } from "./inspect.js";
 import { buildModel } from "./model.js";
-import { completeTypes, parseEventOptions, runGenerate, VERSION } from "./pipeline.js";
+import { completeTypes, parseEventOptions, readTextOrUndefined, runGenerate, VERSION } from "./pipeline.js";
 import { scanSourceTree } from "./source-tree.js";
 import { checkCommand, configOptions, generateConfigured, initCommand, vmlinuxCommand, watchCommand } from "./workflow-cli.js";
 
@@ -138,14 +137,6 @@ function inspectCommand(io: Io) {
       }
     },
   };
-}
-
-function readTextOrUndefined(path: string): string | undefined {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return undefined;
-  }
 }
 
 async function readOrFail(path: string, shown: string): Promise<Buffer> {

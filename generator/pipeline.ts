@@ -195,7 +195,8 @@ function dedupeWarnings(warnings: readonly string[], objectNames: readonly strin
   });
 }
 
-function readTextOrUndefined(path: string): string | undefined {
+/** A file's text, or undefined when it cannot be read (the source scan then skips that header). */
+export function readTextOrUndefined(path: string): string | undefined {
   try {
     return readFileSync(path, "utf8");
   } catch {
