@@ -30,14 +30,8 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
-# The runtime's native addon: rebuilt when missing or older than its sources.
-addon=runtime/build/Release/bpf2ts.node
-if [ -f runtime/binding.gyp ]; then
-  if [ ! -f "$addon" ] || [ -n "$(find runtime/src runtime/binding.gyp -newer "$addon" \( -name '*.cc' -o -name '*.h' -o -name binding.gyp \) 2>/dev/null | head -1)" ]; then
-    echo "setup: building the runtime addon" >&2
-    npm run --silent build:native >/dev/null
-  fi
-fi
+# The runtime's native addon: its build script is incremental (make rebuilds only what changed).
+npm run --silent build:native >/dev/null
 
 # Kernel filesystems used by tracepoints, uprobes and pinning.
 if [ "$(id -u)" = 0 ]; then
