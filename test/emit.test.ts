@@ -1,7 +1,7 @@
 // The generated codecs, exercised through the compiled goldens: round trips over random bytes,
 // views reading and writing the same bytes as decode/encode, and the mapping rules on crafted values.
 import test from "ava";
-import type { Struct } from "@bpf2ts/runtime";
+import { codecs, LE, type Struct } from "@bpf2ts/runtime";
 import * as bench from "../fixtures/golden/bench/bench.js";
 import * as maps from "../fixtures/golden/maps/maps.js";
 import * as types from "../fixtures/golden/types/types.js";
@@ -181,6 +181,28 @@ test("char arrays are NUL-trimmed strings; numeric arrays typed; 2-D arrays are 
   const live = types.TypesArrays.view(buf).words;
   live[1] = 77n;
   t.is(types.TypesArrays.decode(buf).words[1], 77n);
+});
+
+test("64-bit stores (codecs.set64) write the same bytes as DataView, aligned or not, and throw as it does", (t) => {
+  const buf = new ArrayBuffer(40);
+  const wantBuf = new ArrayBuffer(40);
+  for (const [base, o] of [[0, 8], [8, 0], [3, 5], [4, 9]] as const) {
+    const v = new DataView(buf, base, 32);
+    const want = new DataView(wantBuf, base, 32);
+    for (const x of [0n, 1n, 0xfedcba9876543210n, -2n, 2n ** 64n + 7n]) {
+      codecs.set64(v, o, x);
+      want.setBigUint64(o, x, LE);
+      t.deepEqual(new Uint8Array(buf), new Uint8Array(wantBuf), `base ${base}, offset ${o}, value ${x}`);
+      t.is(codecs.words(v, o, 8).s64[codecs.words(v, o, 8).at], BigInt.asIntN(64, x));
+    }
+    t.throws(() => codecs.set64(v, 30, 1n), { instanceOf: RangeError });
+    t.throws(() => codecs.set64(v, -8, 1n), { instanceOf: RangeError });
+  }
+  const moved = new ArrayBuffer(16);
+  const mv = new DataView(moved);
+  codecs.set64(mv, 8, 5n);
+  structuredClone(moved, { transfer: [moved] }); // detaches `moved`
+  t.throws(() => codecs.set64(mv, 8, 6n), { instanceOf: TypeError });
 });
 
 test("unions decode every member; encode lets the first present member win", (t) => {

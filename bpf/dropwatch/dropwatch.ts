@@ -104,9 +104,9 @@ export const DropwatchEvent: Struct<DropwatchEvent> = {
     };
   },
   encode(x: DropwatchEvent, v: DataView, o = 0): void {
-    v.setBigUint64(o, x.tsNs, LE);
-    v.setBigUint64(o + 8, x.skbaddr, LE);
-    v.setBigUint64(o + 16, x.location, LE);
+    codecs.set64(v, o, x.tsNs);
+    codecs.set64(v, o + 8, x.skbaddr);
+    codecs.set64(v, o + 16, x.location);
     v.setUint32(o + 24, x.reason, LE);
     v.setUint32(o + 28, x.pid, LE);
     v.setInt32(o + 32, x.stackId, LE);
@@ -132,7 +132,7 @@ class DropwatchEvent_View implements DropwatchEvent {
   }
   set tsNs(x: bigint) {
     const v = this.#v, o = this.#o;
-    v.setBigUint64(o, x, LE);
+    codecs.set64(v, o, x);
   }
   get skbaddr(): bigint {
     const v = this.#v, o = this.#o;
@@ -140,7 +140,7 @@ class DropwatchEvent_View implements DropwatchEvent {
   }
   set skbaddr(x: bigint) {
     const v = this.#v, o = this.#o;
-    v.setBigUint64(o + 8, x, LE);
+    codecs.set64(v, o + 8, x);
   }
   get location(): bigint {
     const v = this.#v, o = this.#o;
@@ -148,7 +148,7 @@ class DropwatchEvent_View implements DropwatchEvent {
   }
   set location(x: bigint) {
     const v = this.#v, o = this.#o;
-    v.setBigUint64(o + 16, x, LE);
+    codecs.set64(v, o + 16, x);
   }
   get reason(): number {
     const v = this.#v, o = this.#o;

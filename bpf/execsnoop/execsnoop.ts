@@ -110,7 +110,7 @@ export const ExecsnoopEvent: Struct<ExecsnoopEvent> = {
   },
   encode(x: ExecsnoopEvent, v: DataView, o = 0): void {
     codecs.zero(v, o, 1584);
-    v.setBigUint64(o, x.tsNs, LE);
+    codecs.set64(v, o, x.tsNs);
     v.setUint32(o + 8, x.pid, LE);
     v.setUint32(o + 12, x.ppid, LE);
     v.setUint32(o + 16, x.uid, LE);
@@ -143,7 +143,7 @@ class ExecsnoopEvent_View implements ExecsnoopEvent {
   }
   set tsNs(x: bigint) {
     const v = this.#v, o = this.#o;
-    v.setBigUint64(o, x, LE);
+    codecs.set64(v, o, x);
   }
   get pid(): number {
     const v = this.#v, o = this.#o;

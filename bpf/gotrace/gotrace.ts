@@ -141,12 +141,12 @@ export const GotraceEvent: Struct<GotraceEvent> = {
     };
   },
   encode(x: GotraceEvent, v: DataView, o = 0): void {
-    v.setBigUint64(o, x.tsNs, LE);
-    v.setBigInt64(o + 8, x.goid, LE);
-    v.setBigUint64(o + 16, x.arg, LE);
-    v.setBigUint64(o + 24, x.pc, LE);
-    v.setBigInt64(o + 32, x.newGoid, LE);
-    v.setBigUint64(o + 40, x.funcIp, LE);
+    codecs.set64(v, o, x.tsNs);
+    codecs.set64(v, o + 8, x.goid);
+    codecs.set64(v, o + 16, x.arg);
+    codecs.set64(v, o + 24, x.pc);
+    codecs.set64(v, o + 32, x.newGoid);
+    codecs.set64(v, o + 40, x.funcIp);
     v.setUint32(o + 48, x.pid, LE);
     v.setUint32(o + 52, x.tid, LE);
     v.setUint32(o + 56, x.kind, LE);
@@ -172,7 +172,7 @@ class GotraceEvent_View implements GotraceEvent {
   }
   set tsNs(x: bigint) {
     const v = this.#v, o = this.#o;
-    v.setBigUint64(o, x, LE);
+    codecs.set64(v, o, x);
   }
   get goid(): bigint {
     const v = this.#v, o = this.#o;
@@ -180,7 +180,7 @@ class GotraceEvent_View implements GotraceEvent {
   }
   set goid(x: bigint) {
     const v = this.#v, o = this.#o;
-    v.setBigInt64(o + 8, x, LE);
+    codecs.set64(v, o + 8, x);
   }
   get arg(): bigint {
     const v = this.#v, o = this.#o;
@@ -188,7 +188,7 @@ class GotraceEvent_View implements GotraceEvent {
   }
   set arg(x: bigint) {
     const v = this.#v, o = this.#o;
-    v.setBigUint64(o + 16, x, LE);
+    codecs.set64(v, o + 16, x);
   }
   get pc(): bigint {
     const v = this.#v, o = this.#o;
@@ -196,7 +196,7 @@ class GotraceEvent_View implements GotraceEvent {
   }
   set pc(x: bigint) {
     const v = this.#v, o = this.#o;
-    v.setBigUint64(o + 24, x, LE);
+    codecs.set64(v, o + 24, x);
   }
   get newGoid(): bigint {
     const v = this.#v, o = this.#o;
@@ -204,7 +204,7 @@ class GotraceEvent_View implements GotraceEvent {
   }
   set newGoid(x: bigint) {
     const v = this.#v, o = this.#o;
-    v.setBigInt64(o + 32, x, LE);
+    codecs.set64(v, o + 32, x);
   }
   get funcIp(): bigint {
     const v = this.#v, o = this.#o;
@@ -212,7 +212,7 @@ class GotraceEvent_View implements GotraceEvent {
   }
   set funcIp(x: bigint) {
     const v = this.#v, o = this.#o;
-    v.setBigUint64(o + 40, x, LE);
+    codecs.set64(v, o + 40, x);
   }
   get pid(): number {
     const v = this.#v, o = this.#o;
@@ -318,10 +318,10 @@ export const GotraceNewprocCall: Struct<GotraceNewprocCall> = {
     };
   },
   encode(x: GotraceNewprocCall, v: DataView, o = 0): void {
-    v.setBigInt64(o, x.parentGoid, LE);
-    v.setBigUint64(o + 8, x.fn, LE);
-    v.setBigUint64(o + 16, x.callerpc, LE);
-    v.setBigUint64(o + 24, x.funcIp, LE);
+    codecs.set64(v, o, x.parentGoid);
+    codecs.set64(v, o + 8, x.fn);
+    codecs.set64(v, o + 16, x.callerpc);
+    codecs.set64(v, o + 24, x.funcIp);
   },
   view(v: DataView, o = 0): GotraceNewprocCall {
     return new GotraceNewprocCall_View(v, o);
@@ -341,7 +341,7 @@ class GotraceNewprocCall_View implements GotraceNewprocCall {
   }
   set parentGoid(x: bigint) {
     const v = this.#v, o = this.#o;
-    v.setBigInt64(o, x, LE);
+    codecs.set64(v, o, x);
   }
   get fn(): bigint {
     const v = this.#v, o = this.#o;
@@ -349,7 +349,7 @@ class GotraceNewprocCall_View implements GotraceNewprocCall {
   }
   set fn(x: bigint) {
     const v = this.#v, o = this.#o;
-    v.setBigUint64(o + 8, x, LE);
+    codecs.set64(v, o + 8, x);
   }
   get callerpc(): bigint {
     const v = this.#v, o = this.#o;
@@ -357,7 +357,7 @@ class GotraceNewprocCall_View implements GotraceNewprocCall {
   }
   set callerpc(x: bigint) {
     const v = this.#v, o = this.#o;
-    v.setBigUint64(o + 16, x, LE);
+    codecs.set64(v, o + 16, x);
   }
   get funcIp(): bigint {
     const v = this.#v, o = this.#o;
@@ -365,7 +365,7 @@ class GotraceNewprocCall_View implements GotraceNewprocCall {
   }
   set funcIp(x: bigint) {
     const v = this.#v, o = this.#o;
-    v.setBigUint64(o + 24, x, LE);
+    codecs.set64(v, o + 24, x);
   }
   [Symbol.for("nodejs.util.inspect.custom")](): GotraceNewprocCall {
     return GotraceNewprocCall.decode(this.#v, this.#o);

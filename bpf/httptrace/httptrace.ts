@@ -93,9 +93,9 @@ export const HttptraceEvent: Struct<HttptraceEvent> = {
     };
   },
   encode(x: HttptraceEvent, v: DataView, o = 0): void {
-    v.setBigUint64(o, x.tsNs, LE);
-    v.setBigUint64(o + 8, x.durationNs, LE);
-    v.setBigInt64(o + 16, x.goid, LE);
+    codecs.set64(v, o, x.tsNs);
+    codecs.set64(v, o + 8, x.durationNs);
+    codecs.set64(v, o + 16, x.goid);
     v.setUint32(o + 24, x.pid, LE);
     v.setUint32(o + 28, x.status, LE);
     codecs.setCstring(v, o + 32, 8, x.method);
@@ -119,7 +119,7 @@ class HttptraceEvent_View implements HttptraceEvent {
   }
   set tsNs(x: bigint) {
     const v = this.#v, o = this.#o;
-    v.setBigUint64(o, x, LE);
+    codecs.set64(v, o, x);
   }
   get durationNs(): bigint {
     const v = this.#v, o = this.#o;
@@ -127,7 +127,7 @@ class HttptraceEvent_View implements HttptraceEvent {
   }
   set durationNs(x: bigint) {
     const v = this.#v, o = this.#o;
-    v.setBigUint64(o + 8, x, LE);
+    codecs.set64(v, o + 8, x);
   }
   get goid(): bigint {
     const v = this.#v, o = this.#o;
@@ -135,7 +135,7 @@ class HttptraceEvent_View implements HttptraceEvent {
   }
   set goid(x: bigint) {
     const v = this.#v, o = this.#o;
-    v.setBigInt64(o + 16, x, LE);
+    codecs.set64(v, o + 16, x);
   }
   get pid(): number {
     const v = this.#v, o = this.#o;
@@ -235,9 +235,9 @@ export const HttptraceHttpRequest: Struct<HttptraceHttpRequest> = {
     };
   },
   encode(x: HttptraceHttpRequest, v: DataView, o = 0): void {
-    v.setBigUint64(o, x.startNs, LE);
-    v.setBigUint64(o + 8, x.writerItab, LE);
-    v.setBigUint64(o + 16, x.writer, LE);
+    codecs.set64(v, o, x.startNs);
+    codecs.set64(v, o + 8, x.writerItab);
+    codecs.set64(v, o + 16, x.writer);
     codecs.setCstring(v, o + 24, 8, x.method);
     codecs.setCstring(v, o + 32, 128, x.path);
   },
@@ -259,7 +259,7 @@ class HttptraceHttpRequest_View implements HttptraceHttpRequest {
   }
   set startNs(x: bigint) {
     const v = this.#v, o = this.#o;
-    v.setBigUint64(o, x, LE);
+    codecs.set64(v, o, x);
   }
   get writerItab(): bigint {
     const v = this.#v, o = this.#o;
@@ -267,7 +267,7 @@ class HttptraceHttpRequest_View implements HttptraceHttpRequest {
   }
   set writerItab(x: bigint) {
     const v = this.#v, o = this.#o;
-    v.setBigUint64(o + 8, x, LE);
+    codecs.set64(v, o + 8, x);
   }
   get writer(): bigint {
     const v = this.#v, o = this.#o;
@@ -275,7 +275,7 @@ class HttptraceHttpRequest_View implements HttptraceHttpRequest {
   }
   set writer(x: bigint) {
     const v = this.#v, o = this.#o;
-    v.setBigUint64(o + 16, x, LE);
+    codecs.set64(v, o + 16, x);
   }
   get method(): string {
     const v = this.#v, o = this.#o;
@@ -339,7 +339,7 @@ export const HttptraceRequestKey: Struct<HttptraceRequestKey> = {
   encode(x: HttptraceRequestKey, v: DataView, o = 0): void {
     v.setUint32(o, x.pid, LE);
     v.setUint32(o + 4, x.__pad, LE);
-    v.setBigInt64(o + 8, x.goid, LE);
+    codecs.set64(v, o + 8, x.goid);
   },
   view(v: DataView, o = 0): HttptraceRequestKey {
     return new HttptraceRequestKey_View(v, o);
@@ -375,7 +375,7 @@ class HttptraceRequestKey_View implements HttptraceRequestKey {
   }
   set goid(x: bigint) {
     const v = this.#v, o = this.#o;
-    v.setBigInt64(o + 8, x, LE);
+    codecs.set64(v, o + 8, x);
   }
   [Symbol.for("nodejs.util.inspect.custom")](): HttptraceRequestKey {
     return HttptraceRequestKey.decode(this.#v, this.#o);

@@ -135,12 +135,12 @@ export const OomkillEvent: Struct<OomkillEvent> = {
     };
   },
   encode(x: OomkillEvent, v: DataView, o = 0): void {
-    v.setBigUint64(o, x.tsNs, LE);
-    v.setBigUint64(o + 8, x.totalVmKb, LE);
-    v.setBigUint64(o + 16, x.anonRssKb, LE);
-    v.setBigUint64(o + 24, x.fileRssKb, LE);
-    v.setBigUint64(o + 32, x.shmemRssKb, LE);
-    v.setBigUint64(o + 40, x.pgtablesKb, LE);
+    codecs.set64(v, o, x.tsNs);
+    codecs.set64(v, o + 8, x.totalVmKb);
+    codecs.set64(v, o + 16, x.anonRssKb);
+    codecs.set64(v, o + 24, x.fileRssKb);
+    codecs.set64(v, o + 32, x.shmemRssKb);
+    codecs.set64(v, o + 40, x.pgtablesKb);
     v.setUint32(o + 48, x.victimPid, LE);
     v.setUint32(o + 52, x.victimUid, LE);
     v.setUint32(o + 56, x.triggerPid, LE);
@@ -167,7 +167,7 @@ class OomkillEvent_View implements OomkillEvent {
   }
   set tsNs(x: bigint) {
     const v = this.#v, o = this.#o;
-    v.setBigUint64(o, x, LE);
+    codecs.set64(v, o, x);
   }
   get totalVmKb(): bigint {
     const v = this.#v, o = this.#o;
@@ -175,7 +175,7 @@ class OomkillEvent_View implements OomkillEvent {
   }
   set totalVmKb(x: bigint) {
     const v = this.#v, o = this.#o;
-    v.setBigUint64(o + 8, x, LE);
+    codecs.set64(v, o + 8, x);
   }
   get anonRssKb(): bigint {
     const v = this.#v, o = this.#o;
@@ -183,7 +183,7 @@ class OomkillEvent_View implements OomkillEvent {
   }
   set anonRssKb(x: bigint) {
     const v = this.#v, o = this.#o;
-    v.setBigUint64(o + 16, x, LE);
+    codecs.set64(v, o + 16, x);
   }
   get fileRssKb(): bigint {
     const v = this.#v, o = this.#o;
@@ -191,7 +191,7 @@ class OomkillEvent_View implements OomkillEvent {
   }
   set fileRssKb(x: bigint) {
     const v = this.#v, o = this.#o;
-    v.setBigUint64(o + 24, x, LE);
+    codecs.set64(v, o + 24, x);
   }
   get shmemRssKb(): bigint {
     const v = this.#v, o = this.#o;
@@ -199,7 +199,7 @@ class OomkillEvent_View implements OomkillEvent {
   }
   set shmemRssKb(x: bigint) {
     const v = this.#v, o = this.#o;
-    v.setBigUint64(o + 32, x, LE);
+    codecs.set64(v, o + 32, x);
   }
   get pgtablesKb(): bigint {
     const v = this.#v, o = this.#o;
@@ -207,7 +207,7 @@ class OomkillEvent_View implements OomkillEvent {
   }
   set pgtablesKb(x: bigint) {
     const v = this.#v, o = this.#o;
-    v.setBigUint64(o + 40, x, LE);
+    codecs.set64(v, o + 40, x);
   }
   get victimPid(): number {
     const v = this.#v, o = this.#o;

@@ -59,7 +59,7 @@ export const OpensnoopArgsT: Struct<OpensnoopArgsT> = {
     };
   },
   encode(x: OpensnoopArgsT, v: DataView, o = 0): void {
-    v.setBigUint64(o, x.fname, LE);
+    codecs.set64(v, o, x.fname);
     v.setInt32(o + 8, x.flags, LE);
     v.setUint32(o + 12, x.mode, LE);
   },
@@ -81,7 +81,7 @@ class OpensnoopArgsT_View implements OpensnoopArgsT {
   }
   set fname(x: bigint) {
     const v = this.#v, o = this.#o;
-    v.setBigUint64(o, x, LE);
+    codecs.set64(v, o, x);
   }
   get flags(): number {
     const v = this.#v, o = this.#o;
@@ -208,7 +208,7 @@ export const OpensnoopEvent: Struct<OpensnoopEvent> = {
   },
   encode(x: OpensnoopEvent, v: DataView, o = 0): void {
     codecs.zero(v, o, 312);
-    v.setBigUint64(o, x.tsNs, LE);
+    codecs.set64(v, o, x.tsNs);
     v.setUint32(o + 8, x.pid, LE);
     v.setUint32(o + 12, x.tid, LE);
     v.setUint32(o + 16, x.uid, LE);
@@ -237,7 +237,7 @@ class OpensnoopEvent_View implements OpensnoopEvent {
   }
   set tsNs(x: bigint) {
     const v = this.#v, o = this.#o;
-    v.setBigUint64(o, x, LE);
+    codecs.set64(v, o, x);
   }
   get pid(): number {
     const v = this.#v, o = this.#o;

@@ -67,9 +67,9 @@ export const SoftirqsSoftirqStat: Struct<SoftirqsSoftirqStat> = {
   },
   encode(x: SoftirqsSoftirqStat, v: DataView, o = 0): void {
     codecs.zero(v, o, 136);
-    v.setBigUint64(o, x.count, LE);
-    v.setBigUint64(o + 8, x.totalNs, LE);
-    v.setBigUint64(o + 16, x.maxNs, LE);
+    codecs.set64(v, o, x.count);
+    codecs.set64(v, o + 8, x.totalNs);
+    codecs.set64(v, o + 16, x.maxNs);
     codecs.setTypedArray(Uint32Array, v, o + 24, 27, x.slots);
   },
   view(v: DataView, o = 0): SoftirqsSoftirqStat {
@@ -90,7 +90,7 @@ class SoftirqsSoftirqStat_View implements SoftirqsSoftirqStat {
   }
   set count(x: bigint) {
     const v = this.#v, o = this.#o;
-    v.setBigUint64(o, x, LE);
+    codecs.set64(v, o, x);
   }
   get totalNs(): bigint {
     const v = this.#v, o = this.#o;
@@ -98,7 +98,7 @@ class SoftirqsSoftirqStat_View implements SoftirqsSoftirqStat {
   }
   set totalNs(x: bigint) {
     const v = this.#v, o = this.#o;
-    v.setBigUint64(o + 8, x, LE);
+    codecs.set64(v, o + 8, x);
   }
   get maxNs(): bigint {
     const v = this.#v, o = this.#o;
@@ -106,7 +106,7 @@ class SoftirqsSoftirqStat_View implements SoftirqsSoftirqStat {
   }
   set maxNs(x: bigint) {
     const v = this.#v, o = this.#o;
-    v.setBigUint64(o + 16, x, LE);
+    codecs.set64(v, o + 16, x);
   }
   get slots(): Uint32Array {
     const v = this.#v, o = this.#o;

@@ -57,9 +57,9 @@ export const SyscountSyscallStat: Struct<SyscountSyscallStat> = {
     };
   },
   encode(x: SyscountSyscallStat, v: DataView, o = 0): void {
-    v.setBigUint64(o, x.count, LE);
-    v.setBigUint64(o + 8, x.errors, LE);
-    v.setBigUint64(o + 16, x.totalNs, LE);
+    codecs.set64(v, o, x.count);
+    codecs.set64(v, o + 8, x.errors);
+    codecs.set64(v, o + 16, x.totalNs);
   },
   view(v: DataView, o = 0): SyscountSyscallStat {
     return new SyscountSyscallStat_View(v, o);
@@ -79,7 +79,7 @@ class SyscountSyscallStat_View implements SyscountSyscallStat {
   }
   set count(x: bigint) {
     const v = this.#v, o = this.#o;
-    v.setBigUint64(o, x, LE);
+    codecs.set64(v, o, x);
   }
   get errors(): bigint {
     const v = this.#v, o = this.#o;
@@ -87,7 +87,7 @@ class SyscountSyscallStat_View implements SyscountSyscallStat {
   }
   set errors(x: bigint) {
     const v = this.#v, o = this.#o;
-    v.setBigUint64(o + 8, x, LE);
+    codecs.set64(v, o + 8, x);
   }
   get totalNs(): bigint {
     const v = this.#v, o = this.#o;
@@ -95,7 +95,7 @@ class SyscountSyscallStat_View implements SyscountSyscallStat {
   }
   set totalNs(x: bigint) {
     const v = this.#v, o = this.#o;
-    v.setBigUint64(o + 16, x, LE);
+    codecs.set64(v, o + 16, x);
   }
   [Symbol.for("nodejs.util.inspect.custom")](): SyscountSyscallStat {
     return SyscountSyscallStat.decode(this.#v, this.#o);

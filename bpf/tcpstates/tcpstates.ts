@@ -138,9 +138,9 @@ export const TcpstatesEvent: Struct<TcpstatesEvent> = {
   },
   encode(x: TcpstatesEvent, v: DataView, o = 0): void {
     codecs.zero(v, o, 96);
-    v.setBigUint64(o, x.skaddr, LE);
-    v.setBigUint64(o + 8, x.tsNs, LE);
-    v.setBigUint64(o + 16, x.deltaNs, LE);
+    codecs.set64(v, o, x.skaddr);
+    codecs.set64(v, o + 8, x.tsNs);
+    codecs.set64(v, o + 16, x.deltaNs);
     v.setUint32(o + 24, x.pid, LE);
     v.setInt32(o + 28, x.oldstate, LE);
     v.setInt32(o + 32, x.newstate, LE);
@@ -170,7 +170,7 @@ class TcpstatesEvent_View implements TcpstatesEvent {
   }
   set skaddr(x: bigint) {
     const v = this.#v, o = this.#o;
-    v.setBigUint64(o, x, LE);
+    codecs.set64(v, o, x);
   }
   get tsNs(): bigint {
     const v = this.#v, o = this.#o;
@@ -178,7 +178,7 @@ class TcpstatesEvent_View implements TcpstatesEvent {
   }
   set tsNs(x: bigint) {
     const v = this.#v, o = this.#o;
-    v.setBigUint64(o + 8, x, LE);
+    codecs.set64(v, o + 8, x);
   }
   get deltaNs(): bigint {
     const v = this.#v, o = this.#o;
@@ -186,7 +186,7 @@ class TcpstatesEvent_View implements TcpstatesEvent {
   }
   set deltaNs(x: bigint) {
     const v = this.#v, o = this.#o;
-    v.setBigUint64(o + 16, x, LE);
+    codecs.set64(v, o + 16, x);
   }
   get pid(): number {
     const v = this.#v, o = this.#o;

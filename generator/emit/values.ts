@@ -158,6 +158,8 @@ export function encodeStmts(t: ValueLayout, x: string, off: string, depth = 0): 
     case "bool":
     case "enum": {
       if (t.kind === "int" && t.size === 16) return [`codecs.setI128(v, ${off}, ${x});`];
+      // 64-bit integers are stored as words when aligned (codecs.set64), as decoders read them.
+      if (wordsOf(t) !== undefined) return [`codecs.set64(v, ${off}, ${x});`];
       const a = dataViewAccessor(t)!;
       const value = t.kind === "bool" ? `${x} ? 1 : 0` : x;
       return [`v.${a.set}(${off}, ${value}${a.endian ? ", LE" : ""});`];

@@ -315,6 +315,25 @@ function copiedWords(v: DataView, o: number, end: number): Words {
   return new Words(new BigUint64Array(copy.buffer), 0);
 }
 
+/**
+ * Stores a 64-bit integer (signed or not: the bits are the same) at `o`, for generated encoders: an
+ * element store into the buffer's shared words when aligned, which TurboFan compiles inline, where
+ * `setBigUint64` calls a builtin. Otherwise, and for a detached buffer, the DataView store (which
+ * throws as it should).
+ */
+function set64(v: DataView, o: number, x: bigint): void {
+  if (v !== wordsView) bindWords(v);
+  const a = wordsBase + o;
+  if (!swapped && a % 8 === 0 && o >= 0 && o + 8 <= wordsLimit && a / 8 < sharedWords.u64.length) sharedWords.u64[a / 8] = x;
+  else v.setBigUint64(o, x, LE);
+}
+
+/** A 64-bit unsigned integer at `o`, read as a word when aligned (see `words`). */
+function get64(v: DataView, o: number): bigint {
+  const w = words(v, o, 8);
+  return w.u64[w.at]!;
+}
+
 /** A copy of `n` words from `i` (a `u64 x[n]` field), element by element into an on-heap array. */
 function u64Array(u: BigUint64Array, i: number, n: number): BigUint64Array {
   const out = new BigUint64Array(n);
@@ -410,8 +429,8 @@ export const codecs = {
   s16: scalar(2, (v, o) => v.getInt16(o, LE), (v, o, x: number) => v.setInt16(o, x, LE)),
   u32: scalar(4, (v, o) => v.getUint32(o, LE), (v, o, x: number) => v.setUint32(o, x, LE)),
   s32: scalar(4, (v, o) => v.getInt32(o, LE), (v, o, x: number) => v.setInt32(o, x, LE)),
-  u64: scalar(8, (v, o) => v.getBigUint64(o, LE), (v, o, x: bigint) => v.setBigUint64(o, BigInt(x), LE)),
-  s64: scalar(8, (v, o) => v.getBigInt64(o, LE), (v, o, x: bigint) => v.setBigInt64(o, BigInt(x), LE)),
+  u64: scalar(8, get64, (v, o, x: bigint) => set64(v, o, BigInt(x))),
+  s64: scalar(8, (v, o) => v.getBigInt64(o, LE), (v, o, x: bigint) => set64(v, o, BigInt(x))),
   f32: scalar(4, (v, o) => v.getFloat32(o, LE), (v, o, x: number) => v.setFloat32(o, x, LE)),
   f64: scalar(8, (v, o) => v.getFloat64(o, LE), (v, o, x: number) => v.setFloat64(o, x, LE)),
   bool: scalar(1, (v, o) => v.getUint8(o) !== 0, (v, o, x: boolean) => v.setUint8(o, x ? 1 : 0)),
@@ -428,6 +447,7 @@ export const codecs = {
   typedArrayView,
   setTypedArray,
   words,
+  set64,
   u64Array,
   s64Array,
   flexCount,
