@@ -1,6 +1,9 @@
 // Hash-map lookups and updates from user space: bpf2ts against C over libbpf and Go over
 // cilium/ebpf 0.9.1 (/work/shared/yardstick/maps, built and run in the same bench run). Same shape
 // as the yardstick: 4-byte key, 16-byte value, 1024 keys in a 4096-entry hash, 2 M operations.
+// Each side runs as its own process pinned to the same CPU (MAPS_CPU, default 0), bpf2ts too
+// (`node dist/bench/maps.js --rates N` prints its rates as JSON), so none shares its CPU with the
+// bench process or migrates mid-run.
 
 import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync } from "node:fs";
@@ -64,6 +67,14 @@ function bpf2tsRates(n: number): OpsRate {
   }
 }
 
+const cpu = process.env.MAPS_CPU ?? "0";
+
+/** `cmd args` pinned to the bench CPU with taskset (util-linux), or as is where there is none. */
+function pinned(cmd: string, args: string[] = []): string {
+  const [file, argv] = existsSync("/usr/bin/taskset") ? ["/usr/bin/taskset", ["-c", cpu, cmd, ...args]] : [cmd, args];
+  return execFileSync(file, argv, { encoding: "utf8" });
+}
+
 /** Builds the yardstick in a scratch copy (the shared directory stays untouched); returns its runners. */
 function yardstick(notes: string[]): { c?: () => OpsRate | undefined; go?: () => OpsRate | undefined } {
   if (!existsSync(YARDSTICK)) {
@@ -80,13 +91,13 @@ function yardstick(notes: string[]): { c?: () => OpsRate | undefined; go?: () =>
   const out: { c?: () => OpsRate | undefined; go?: () => OpsRate | undefined } = {};
   try {
     execFileSync("make", ["-s", "lookup"], { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
-    out.c = () => parse(execFileSync(join(dir, "lookup"), { encoding: "utf8" }), "C");
+    out.c = () => parse(pinned(join(dir, "lookup")), "C");
   } catch (e) {
     notes.push(`C yardstick failed to build: ${(e as Error).message.split("\n")[0]}`);
   }
   try {
     execFileSync("make", ["-s", "go/gomap"], { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
-    out.go = () => parse(execFileSync(join(dir, "go/gomap"), { encoding: "utf8" }), "Go");
+    out.go = () => parse(pinned(join(dir, "go/gomap")), "Go");
   } catch (e) {
     notes.push(`Go yardstick failed to build: ${(e as Error).message.split("\n")[0]}`);
   }
@@ -107,10 +118,10 @@ export async function runMapsBench(opts: { ops?: number; rounds?: number } = {})
   const n = opts.ops ?? 2_000_000;
   const notes: string[] = [];
   const ys = yardstick(notes);
-  bpf2tsRates(Math.min(n, 200_000)); // warm up the JIT
+  const ours = () => JSON.parse(pinned(process.execPath, [fileURLToPath(import.meta.url), "--rates", String(n)])) as OpsRate;
   const r: { bpf2ts?: OpsRate; c?: OpsRate; go?: OpsRate } = {};
   for (let i = 0; i < (opts.rounds ?? 5); i++) {
-    r.bpf2ts = best(r.bpf2ts, bpf2tsRates(n));
+    r.bpf2ts = best(r.bpf2ts, ours());
     try {
       const c = best(r.c, ys.c?.());
       if (c) r.c = c;
@@ -126,7 +137,7 @@ export async function runMapsBench(opts: { ops?: number; rounds?: number } = {})
 const fmt = (x: number) => `${(x / 1e6).toFixed(2)} M/s (${(1e9 / x).toFixed(0)} ns/op)`;
 
 export function formatMapsBench(r: MapsBenchResult): string {
-  const lines = ["maps: hash map, 4-byte key, 16-byte value, 1024 keys, user-space ops (best of interleaved rounds)"];
+  const lines = [`maps: hash map, 4-byte key, 16-byte value, 1024 keys, user-space ops (best of interleaved rounds, each process pinned to CPU ${cpu})`];
   const row = (who: string, x: OpsRate | undefined) => {
     if (x) lines.push(`  ${who.padEnd(7)} lookup ${fmt(x.lookupPerSec)}   update ${fmt(x.updatePerSec)}`);
   };
@@ -141,5 +152,12 @@ export function formatMapsBench(r: MapsBenchResult): string {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  console.log(formatMapsBench(await runMapsBench()));
+  const rates = process.argv.indexOf("--rates");
+  if (rates > 0) {
+    const n = Number(process.argv[rates + 1]);
+    bpf2tsRates(Math.min(n, 200_000)); // warm up the JIT
+    console.log(JSON.stringify(bpf2tsRates(n)));
+  } else {
+    console.log(formatMapsBench(await runMapsBench()));
+  }
 }
