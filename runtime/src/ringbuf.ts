@@ -11,8 +11,8 @@
 //
 // Memory ordering: producer_pos and each header are read with Atomics.load (acquire on every
 // platform V8 supports; plain loads for headers on x86, see ACQUIRE_HEADERS) before the bytes they
-// guard; consumer_pos is published with Atomics.store after each record was decoded (or, for raw
-// views, after the callback returned).
+// guard; consumer_pos is published with Atomics.store after the records before it were decoded (or,
+// for raw views, after their callbacks returned).
 //
 // consumer_pos is published every PUBLISH_BYTES of records and whenever a drain stops (caught up,
 // batch full or closed). The kernel's adaptive wakeup fires only when a commit finds the consumer
@@ -286,9 +286,10 @@ export class RingBuf<E = Uint8Array> extends EventReader<E> {
   }
 
   /**
-   * Stores consumer_pos in full (when its high half changes, and after each drain): the low half first, so that a kernel reading
-   * between the two stores sees a position behind ours (less free space for a moment), never ahead
-   * of it (which would let the producer overwrite a record not yet read).
+   * Stores consumer_pos in full (after each drain, and when its high half changes): the low half
+   * first, so that a kernel reading between the two stores sees a position behind ours (less free
+   * space for a moment), never ahead of it (which would let the producer overwrite a record not yet
+   * read).
    */
   #publish(pos: number): void {
     const high = Math.floor(pos / 2 ** 32);
