@@ -3,14 +3,14 @@
 
 import test from "ava";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readElf } from "../generator/elf.js";
 import { parseBtf, Kind, type Btf, type ParsedBtf } from "../generator/btf/index.js";
 import { formatCHeader } from "../generator/vmlinux-h.js";
 import { BtfBuilder } from "./helpers/btf-builder.js";
+import { makeTempDir, removeDir, tempDir } from "./helpers/temp-dir.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const VMLINUX = "/sys/kernel/btf/vmlinux";
@@ -19,7 +19,7 @@ const CLANG = process.env.BPF2TS_CC ?? "clang-19";
 
 /** Compiles `source` next to `header` (as vmlinux.h) for the BPF target; returns clang's diagnostics or throws them. */
 function compile(header: string, source: string): string {
-  const dir = mkdtempSync(join(tmpdir(), "bpf2ts-vmlinux-h-"));
+  const dir = makeTempDir("bpf2ts-vmlinux-h-");
   try {
     writeFileSync(join(dir, "vmlinux.h"), header);
     writeFileSync(join(dir, "test.bpf.c"), source);
@@ -28,7 +28,7 @@ function compile(header: string, source: string): string {
   } catch (e) {
     throw new Error(`clang failed:\n${(e as { stderr?: string }).stderr ?? e}`);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    removeDir(dir);
   }
 }
 
@@ -226,7 +226,7 @@ test("vmlinux: the project's tracers (bpf/*/*.bpf.c) compile against the generat
         .map((d) => join(bpfDir, d.name, `${d.name}.bpf.c`)).filter((f) => existsSync(f))
     : [];
   if (sources.length === 0) return t.pass("no tracers in this checkout");
-  const dir = mkdtempSync(join(tmpdir(), "bpf2ts-vmlinux-h-"));
+  const dir = tempDir(t, "bpf2ts-vmlinux-h-");
   try {
     writeFileSync(join(dir, "vmlinux.h"), vmlinux().header);
     // One clang process, syntax and semantics only: the header is what is under test.
@@ -236,7 +236,5 @@ test("vmlinux: the project's tracers (bpf/*/*.bpf.c) compile against the generat
     t.pass();
   } catch (e) {
     t.fail(`clang failed:\n${(e as { stderr?: string }).stderr ?? e}`);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
   }
 });

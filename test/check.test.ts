@@ -2,16 +2,16 @@
 // unified diffs, nothing on disk is touched, and `--obj` works from committed objects without clang.
 // The diff itself is checked against GNU diff (`diff --minimal`) as an oracle and by applying it.
 
-import test from "ava";
+import test, { type ExecutionContext } from "ava";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { unifiedDiff } from "../generator/unified-diff.js";
-import { cleanup, cli, helloSource, makeProject, treeHashes, writeFiles } from "./helpers/workflow-project.js";
+import { tempDir } from "./helpers/temp-dir.js";
+import { cli, helloSource, makeProject, treeHashes, writeFiles } from "./helpers/workflow-project.js";
 
-const project = () =>
-  makeProject({
+const project = (t: ExecutionContext) =>
+  makeProject(t, {
     "bpf/common.h": "#define VALUE 7\n",
     "bpf/a.bpf.c": helloSource({ header: "common.h" }),
     "bpf/b.bpf.c": helloSource({ value: "2" }),
@@ -19,106 +19,94 @@ const project = () =>
   });
 
 test("fresh tree: exit 0; stale header: exit 1 naming each stale file with a diff; disk untouched", async (t) => {
-  const dir = project();
-  try {
-    t.is((await cli(dir, ["generate"])).code, 0);
-    const fresh = await cli(dir, ["check"]);
-    t.is(fresh.code, 0, fresh.stderr);
-    t.is(fresh.stdout, "check: 2 programs up to date\n");
+  const dir = project(t);
+  t.is((await cli(dir, ["generate"])).code, 0);
+  const fresh = await cli(dir, ["check"]);
+  t.is(fresh.code, 0, fresh.stderr);
+  t.is(fresh.stdout, "check: 2 programs up to date\n");
 
-    writeFileSync(join(dir, "bpf/common.h"), "#define VALUE 8\n");
-    const before = treeHashes(dir);
-    const stale = await cli(dir, ["check"]);
-    t.is(stale.code, 1);
-    t.deepEqual(treeHashes(dir), before, "check writes nothing");
-    t.regex(stale.stdout, /^stale   bpf\/a\.ts \(\+\d+ -\d+\)$/m);
-    t.regex(stale.stdout, /^stale   bpf\/a_bpfel\.o \(binary, \d+ → \d+ bytes\)$/m);
-    t.notRegex(stale.stdout, /gen\/b/, "b does not include the header");
-    t.regex(stale.stdout, /^--- bpf\/a\.ts \(on disk\)\n\+\+\+ bpf\/a\.ts \(regenerated\)\n@@ -\d+,\d+ \+\d+,\d+ @@/m);
-    // The header of the module records the source's hash only; here the object (embedded) changed.
-    t.regex(stale.stdout, /^-    le: "[A-Za-z0-9+/=]{100,}… \(\d+ more characters\)$/m, "long base64 lines are cut");
-    t.regex(stale.stderr, /^bpf2ts: check: 1 of 2 programs out of date \(2 files: a\); run `bpf2ts generate` and commit the result$/m);
+  writeFileSync(join(dir, "bpf/common.h"), "#define VALUE 8\n");
+  const before = treeHashes(dir);
+  const stale = await cli(dir, ["check"]);
+  t.is(stale.code, 1);
+  t.deepEqual(treeHashes(dir), before, "check writes nothing");
+  t.regex(stale.stdout, /^stale   bpf\/a\.ts \(\+\d+ -\d+\)$/m);
+  t.regex(stale.stdout, /^stale   bpf\/a_bpfel\.o \(binary, \d+ → \d+ bytes\)$/m);
+  t.notRegex(stale.stdout, /gen\/b/, "b does not include the header");
+  t.regex(stale.stdout, /^--- bpf\/a\.ts \(on disk\)\n\+\+\+ bpf\/a\.ts \(regenerated\)\n@@ -\d+,\d+ \+\d+,\d+ @@/m);
+  // The header of the module records the source's hash only; here the object (embedded) changed.
+  t.regex(stale.stdout, /^-    le: "[A-Za-z0-9+/=]{100,}… \(\d+ more characters\)$/m, "long base64 lines are cut");
+  t.regex(stale.stderr, /^bpf2ts: check: 1 of 2 programs out of date \(2 files: a\); run `bpf2ts generate` and commit the result$/m);
 
-    // After regenerating, fresh again.
-    t.is((await cli(dir, ["generate"])).code, 0);
-    t.is((await cli(dir, ["check"])).code, 0);
+  // After regenerating, fresh again.
+  t.is((await cli(dir, ["generate"])).code, 0);
+  t.is((await cli(dir, ["check"])).code, 0);
 
-    // Only an object differs (as with another clang build): the summary points at --obj.
-    const obj = join(dir, "bpf/a_bpfel.o");
-    const bytes = readFileSync(obj);
-    bytes[bytes.length - 1] ^= 0xff;
-    writeFileSync(obj, bytes);
-    const objects = await cli(dir, ["check"]);
-    t.is(objects.code, 1);
-    t.regex(objects.stdout, /^stale   bpf\/a_bpfel\.o \(binary, (\d+) → \1 bytes\)$/m);
-    t.notRegex(objects.stdout, /a\.ts/);
-    t.regex(objects.stderr, /only objects differ: if this clang is not the one that built them, use `bpf2ts check --obj`/);
-  } finally {
-    cleanup(dir);
-  }
+  // Only an object differs (as with another clang build): the summary points at --obj.
+  const obj = join(dir, "bpf/a_bpfel.o");
+  const bytes = readFileSync(obj);
+  bytes[bytes.length - 1] ^= 0xff;
+  writeFileSync(obj, bytes);
+  const objects = await cli(dir, ["check"]);
+  t.is(objects.code, 1);
+  t.regex(objects.stdout, /^stale   bpf\/a_bpfel\.o \(binary, (\d+) → \1 bytes\)$/m);
+  t.notRegex(objects.stdout, /a\.ts/);
+  t.regex(objects.stderr, /only objects differ: if this clang is not the one that built them, use `bpf2ts check --obj`/);
 });
 
 test("missing and extra files; naming programs checks only those", async (t) => {
-  const dir = project();
-  try {
-    t.is((await cli(dir, ["generate"])).code, 0);
-    rmSync(join(dir, "gen/b.ts"));
-    // b now only targets bpfel: its bpfeb object is no longer generated.
-    writeFiles(dir, { "bpf2ts.config.json": { programs: [{ source: "bpf/a.bpf.c", target: "bpfel" }, { source: "bpf/b.bpf.c", outputDir: "gen", target: "bpfel" }] } });
-    const r = await cli(dir, ["check"]);
-    t.is(r.code, 1);
-    t.regex(r.stdout, /^missing gen\/b\.ts$/m);
-    t.regex(r.stdout, /^extra   gen\/b_bpfeb\.o \(no longer generated\)$/m);
-    t.notRegex(r.stdout, /bpf\/a/);
-    t.regex(r.stderr, /check: 1 of 2 programs out of date \(2 files: b\)/);
-    const onlyA = await cli(dir, ["check", "a"]);
-    t.is(onlyA.code, 0);
-    t.is(onlyA.stdout, "check: 1 program up to date\n");
-  } finally {
-    cleanup(dir);
-  }
+  const dir = project(t);
+  t.is((await cli(dir, ["generate"])).code, 0);
+  rmSync(join(dir, "gen/b.ts"));
+  // b now only targets bpfel: its bpfeb object is no longer generated.
+  writeFiles(dir, { "bpf2ts.config.json": { programs: [{ source: "bpf/a.bpf.c", target: "bpfel" }, { source: "bpf/b.bpf.c", outputDir: "gen", target: "bpfel" }] } });
+  const r = await cli(dir, ["check"]);
+  t.is(r.code, 1);
+  t.regex(r.stdout, /^missing gen\/b\.ts$/m);
+  t.regex(r.stdout, /^extra   gen\/b_bpfeb\.o \(no longer generated\)$/m);
+  t.notRegex(r.stdout, /bpf\/a/);
+  t.regex(r.stderr, /check: 1 of 2 programs out of date \(2 files: b\)/);
+  const onlyA = await cli(dir, ["check", "a"]);
+  t.is(onlyA.code, 0);
+  t.is(onlyA.stdout, "check: 1 program up to date\n");
 });
 
 test("--obj: checks the TypeScript against committed objects with no clang on PATH", async (t) => {
-  const dir = project();
-  try {
-    t.is((await cli(dir, ["generate"])).code, 0);
-    const noClang = { ...process.env, PATH: "/nonexistent", BPF2TS_CC: "" };
-    const withoutObj = await cli(dir, ["check"], noClang);
-    t.is(withoutObj.code, 1);
-    t.regex(withoutObj.stderr, /a: cannot regenerate: clang: none found on PATH/);
-    t.regex(withoutObj.stderr, /check: 2 could not be regenerated \(a, b\)/);
+  const dir = project(t);
+  t.is((await cli(dir, ["generate"])).code, 0);
+  const noClang = { ...process.env, PATH: "/nonexistent", BPF2TS_CC: "" };
+  const withoutObj = await cli(dir, ["check"], noClang);
+  t.is(withoutObj.code, 1);
+  t.regex(withoutObj.stderr, /a: cannot regenerate: clang: none found on PATH/);
+  t.regex(withoutObj.stderr, /check: 2 could not be regenerated \(a, b\)/);
 
-    const ok = await cli(dir, ["check", "--obj"], noClang);
-    t.is(ok.code, 0, ok.stderr);
-    t.is(ok.stdout, "check: 2 programs up to date (from committed objects)\n");
+  const ok = await cli(dir, ["check", "--obj"], noClang);
+  t.is(ok.code, 0, ok.stderr);
+  t.is(ok.stdout, "check: 2 programs up to date (from committed objects)\n");
 
-    // A hand edit of the module is caught; so is a source edit not regenerated (the header records
-    // the source's sha256), all without clang.
-    const ts = join(dir, "gen/b.ts");
-    writeFileSync(ts, readFileSync(ts, "utf8").replace("export interface", "// edited\nexport interface"));
-    writeFileSync(join(dir, "bpf/a.bpf.c"), helloSource({ header: "common.h" }) + "/* changed */\n");
-    const stale = await cli(dir, ["check", "--obj"], noClang);
-    t.is(stale.code, 1);
-    t.regex(stale.stdout, /^stale   gen\/b\.ts \(\+0 -1\)$/m);
-    t.regex(stale.stdout, /^-\/\/ edited$/m);
-    t.regex(stale.stdout, /^stale   bpf\/a\.ts \(\+1 -1\)$/m);
-    t.regex(stale.stdout, /^\+\/\/ @generated by bpf2ts .* from a\.bpf\.c/m);
+  // A hand edit of the module is caught; so is a source edit not regenerated (the header records
+  // the source's sha256), all without clang.
+  const ts = join(dir, "gen/b.ts");
+  writeFileSync(ts, readFileSync(ts, "utf8").replace("export interface", "// edited\nexport interface"));
+  writeFileSync(join(dir, "bpf/a.bpf.c"), helloSource({ header: "common.h" }) + "/* changed */\n");
+  const stale = await cli(dir, ["check", "--obj"], noClang);
+  t.is(stale.code, 1);
+  t.regex(stale.stdout, /^stale   gen\/b\.ts \(\+0 -1\)$/m);
+  t.regex(stale.stdout, /^-\/\/ edited$/m);
+  t.regex(stale.stdout, /^stale   bpf\/a\.ts \(\+1 -1\)$/m);
+  t.regex(stale.stdout, /^\+\/\/ @generated by bpf2ts .* from a\.bpf\.c/m);
 
-    // An event type only the types-only compile can recover: without clang, a message that says so.
-    writeFiles(dir, { "bpf/c.bpf.c": helloSource({ eventOnlyInRingbuf: true }), "bpf2ts.config.json": { programs: [{ source: "bpf/a.bpf.c", target: "bpfel" }, { source: "bpf/b.bpf.c", outputDir: "gen" }, { source: "bpf/c.bpf.c", target: "bpfel" }] } });
-    t.is((await cli(dir, ["generate", "c"])).code, 0);
-    const needsClang = await cli(dir, ["check", "--obj", "c"], noClang);
-    t.is(needsClang.code, 1);
-    t.regex(needsClang.stderr, /check --obj: c: the module needs types that are not in the committed object's BTF/);
+  // An event type only the types-only compile can recover: without clang, a message that says so.
+  writeFiles(dir, { "bpf/c.bpf.c": helloSource({ eventOnlyInRingbuf: true }), "bpf2ts.config.json": { programs: [{ source: "bpf/a.bpf.c", target: "bpfel" }, { source: "bpf/b.bpf.c", outputDir: "gen" }, { source: "bpf/c.bpf.c", target: "bpfel" }] } });
+  t.is((await cli(dir, ["generate", "c"])).code, 0);
+  const needsClang = await cli(dir, ["check", "--obj", "c"], noClang);
+  t.is(needsClang.code, 1);
+  t.regex(needsClang.stderr, /check --obj: c: the module needs types that are not in the committed object's BTF/);
 
-    rmSync(join(dir, "bpf/a_bpfel.o"));
-    const noObject = await cli(dir, ["check", "--obj", "a"], noClang);
-    t.is(noObject.code, 1);
-    t.regex(noObject.stderr, /check --obj: a: no committed object bpf\/a_bpfel\.o to generate from/);
-  } finally {
-    cleanup(dir);
-  }
+  rmSync(join(dir, "bpf/a_bpfel.o"));
+  const noObject = await cli(dir, ["check", "--obj", "a"], noClang);
+  t.is(noObject.code, 1);
+  t.regex(noObject.stderr, /check --obj: a: no committed object bpf\/a_bpfel\.o to generate from/);
 });
 
 /** Applies a unified diff to `a` (an independent reading of the format). */
@@ -146,36 +134,32 @@ function applyDiff(a: string, diff: string): string {
 }
 
 test("unifiedDiff: applies cleanly and is as small as GNU diff --minimal, on random edits", (t) => {
-  const tmp = mkdtempSync(join(tmpdir(), "bpf2ts-diff-"));
-  try {
-    let seed = 12345;
-    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
-    for (let round = 0; round < 60; round++) {
-      const a = Array.from({ length: rand(40) }, () => `line ${rand(8)}`);
-      const b = [...a];
-      for (let e = rand(6); e >= 0; e--) {
-        const at = rand(b.length + 1);
-        if (rand(2) && b.length) b.splice(at, 1);
-        else b.splice(at, 0, `new ${rand(5)}`);
-      }
-      const aText = a.length ? a.join("\n") + "\n" : "";
-      const bText = b.length ? b.join("\n") + "\n" : "";
-      const d = unifiedDiff("a", "b", aText, bText);
-      t.is(applyDiff(aText, d.text), bText, `round ${round}`);
-      writeFileSync(join(tmp, "a"), aText);
-      writeFileSync(join(tmp, "b"), bText);
-      let gnu = "";
-      try {
-        execFileSync("diff", ["--minimal", "-u", join(tmp, "a"), join(tmp, "b")], { encoding: "utf8" });
-      } catch (e) {
-        gnu = String((e as { stdout: string }).stdout);
-      }
-      const body = gnu.split("\n").slice(2);
-      t.is(d.added, body.filter((l) => l.startsWith("+")).length, `round ${round} added`);
-      t.is(d.removed, body.filter((l) => l.startsWith("-")).length, `round ${round} removed`);
-      if (aText === bText) t.is(d.text, "");
+  const tmp = tempDir(t, "bpf2ts-diff-");
+  let seed = 12345;
+  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+  for (let round = 0; round < 60; round++) {
+    const a = Array.from({ length: rand(40) }, () => `line ${rand(8)}`);
+    const b = [...a];
+    for (let e = rand(6); e >= 0; e--) {
+      const at = rand(b.length + 1);
+      if (rand(2) && b.length) b.splice(at, 1);
+      else b.splice(at, 0, `new ${rand(5)}`);
     }
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
+    const aText = a.length ? a.join("\n") + "\n" : "";
+    const bText = b.length ? b.join("\n") + "\n" : "";
+    const d = unifiedDiff("a", "b", aText, bText);
+    t.is(applyDiff(aText, d.text), bText, `round ${round}`);
+    writeFileSync(join(tmp, "a"), aText);
+    writeFileSync(join(tmp, "b"), bText);
+    let gnu = "";
+    try {
+      execFileSync("diff", ["--minimal", "-u", join(tmp, "a"), join(tmp, "b")], { encoding: "utf8" });
+    } catch (e) {
+      gnu = String((e as { stdout: string }).stdout);
+    }
+    const body = gnu.split("\n").slice(2);
+    t.is(d.added, body.filter((l) => l.startsWith("+")).length, `round ${round} added`);
+    t.is(d.removed, body.filter((l) => l.startsWith("-")).length, `round ${round} removed`);
+    if (aText === bText) t.is(d.text, "");
   }
 });

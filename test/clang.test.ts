@@ -2,8 +2,8 @@
 // reproducible output, clang's diagnostics passed through verbatim, dependency files, flags splitting,
 // targets, and the types-only compile that recovers types the object's BTF lacks.
 
-import test from "ava";
-import { mkdtempSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import test, { type ExecutionContext } from "ava";
+import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseBtf } from "../generator/btf/index.js";
@@ -12,11 +12,12 @@ import { clangArgs, compile, compileTypesOnly, findClang, findStrip, formatDepfi
 import { readElf } from "../generator/elf.js";
 import { mergeTypes } from "../generator/merge-types.js";
 import { buildModel, resolveTypeName } from "../generator/model.js";
+import { tempDir } from "./helpers/temp-dir.js";
 
-const tmp = (prefix: string) => mkdtempSync(join(tmpdir(), `bpf2ts-clang-test-${prefix}-`));
+const tmp = (t: ExecutionContext, prefix: string) => tempDir(t, `bpf2ts-clang-test-${prefix}-`);
 
 test("findClang: no clang on PATH names the Debian package", async (t) => {
-  const empty = tmp("path");
+  const empty = tmp(t, "path");
   const err = await t.throwsAsync(findClang({ env: { PATH: empty } }));
   t.is(err?.name, "ToolNotFoundError");
   t.regex(err!.message, /apt-get install clang-19/);
@@ -26,7 +27,7 @@ test("findClang: no clang on PATH names the Debian package", async (t) => {
 test("findClang: --cc and BPF2TS_CC win, and a bad one is named", async (t) => {
   const real = which("clang-19") ?? which("clang");
   if (!real) return t.fail("clang-19 is required for these tests (bash scripts/setup.sh)");
-  const dir = tmp("cc");
+  const dir = tmp(t, "cc");
   symlinkSync(real, join(dir, "my-clang"));
   const viaEnv = await findClang({ env: { PATH: dir, BPF2TS_CC: "my-clang" } });
   t.is(viaEnv.path, join(dir, "my-clang"));
@@ -41,7 +42,7 @@ test("findStrip: matches clang's major version, names llvm-NN when missing", asy
   const clang = await findClang();
   const strip = findStrip(clang);
   t.regex(strip.path, new RegExp(`llvm-strip(-${clang.major})?$`));
-  const err = t.throws(() => findStrip({ path: "/x/clang-17", major: 17 }, { PATH: tmp("strip") }));
+  const err = t.throws(() => findStrip({ path: "/x/clang-17", major: 17 }, { PATH: tmp(t, "strip") }));
   t.is(err?.name, "ToolNotFoundError");
   t.regex(err!.message, /tried llvm-strip-17, llvm-strip\); install it with: apt-get install llvm-17/);
 });
@@ -110,8 +111,8 @@ __attribute__((section("tp/a/b"), used)) int p(void *ctx) {
 char LICENSE[] __attribute__((section("license"), used)) = "GPL";
 `;
 
-function project(): string {
-  const dir = tmp("proj");
+function project(t: ExecutionContext): string {
+  const dir = tmp(t, "proj");
   mkdirSync(join(dir, "inc"));
   writeFileSync(join(dir, "inc", "defs.h"), "typedef unsigned long long __u64;\n");
   writeFileSync(join(dir, "prog.bpf.c"), SOURCE);
@@ -121,7 +122,7 @@ function project(): string {
 test("compile: the same source in two directories gives identical bytes; inputs come from the depfile", async (t) => {
   const clang = await findClang();
   const strip = findStrip(clang);
-  const [a, b] = [project(), project()];
+  const [a, b] = [project(t), project(t)];
   const ra = await compile({ source: "prog.bpf.c", target: { endian: "bpfel" }, clang, strip, cwd: a });
   const rb = await compile({ source: "prog.bpf.c", target: { endian: "bpfel" }, clang, strip, cwd: b });
   t.true(ra.object.equals(rb.object), "no absolute path or identification in the object");
@@ -142,9 +143,9 @@ test("compile: the same source in two directories gives identical bytes; inputs 
 
 test("compile: a syntax error carries clang's diagnostic verbatim and leaves nothing behind", async (t) => {
   const clang = await findClang();
-  const dir = tmp("err");
+  const dir = tmp(t, "err");
   writeFileSync(join(dir, "bad.bpf.c"), "int f(void) { return 1 }\n");
-  const tempRoot = tmp("root");
+  const tempRoot = tmp(t, "root");
   const err = await t.throwsAsync(compile({ source: "bad.bpf.c", target: { endian: "bpfel" }, clang, cwd: dir, tempRoot }));
   t.is(err?.name, "CompileError");
   t.regex(err!.message, /clang: compiling bad\.bpf\.c for bpfel failed \(exit 1\)/);
@@ -157,7 +158,7 @@ test("compile: a syntax error carries clang's diagnostic verbatim and leaves not
 
 test("compileTypesOnly + mergeTypes: a type only reserved gets BTF, object ids unchanged", async (t) => {
   const clang = await findClang();
-  const dir = project();
+  const dir = project(t);
   const shipped = await compile({ source: "prog.bpf.c", target: { endian: "bpfel" }, clang, strip: findStrip(clang), cwd: dir });
   const elf = readElf(shipped.object, "prog.o");
   const btf = parseBtf(elf.section(".BTF")!.data());

@@ -1,13 +1,13 @@
 // The CLI as a user runs it: `node bin/bpf2ts.js …` in a scratch directory, checking exit codes
 // (0 ok, 1 failure, 2 usage), what is printed, and what is (or is not) written.
 
-import test from "ava";
+import test, { type ExecutionContext } from "ava";
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { which } from "../generator/clang.js";
 import { PRELUDE, repoRoot } from "./helpers/compile-c.js";
+import { tempDir } from "./helpers/temp-dir.js";
 
 const bin = join(repoRoot, "bin", "bpf2ts.js");
 const pkg = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { version: string };
@@ -50,8 +50,9 @@ int handle_exec(void *ctx) {
 char LICENSE[] SEC("license") = "GPL";
 `;
 
-function scratch(source = PROGRAM): string {
-  const dir = mkdtempSync(join(tmpdir(), "bpf2ts-cli-test-"));
+/** A scratch directory holding exec.bpf.c, removed when the test ends. */
+function scratch(t: ExecutionContext, source = PROGRAM): string {
+  const dir = tempDir(t, "bpf2ts-cli-test-");
   writeFileSync(join(dir, "exec.bpf.c"), source);
   return dir;
 }
@@ -83,7 +84,7 @@ test("bad usage exits 2 with a message and no stack", async (t) => {
 });
 
 test("generate: writes the module and both objects, byte-identical on rerun", async (t) => {
-  const dir = scratch();
+  const dir = scratch(t);
   const r = await bpf2ts(["generate", "exec", "exec.bpf.c", "--output-dir", "gen", "--", "-DSLOTS=8"], { cwd: dir });
   t.is(r.code, 0, r.stderr);
   t.is(r.stdout, "wrote gen/exec.ts\nwrote gen/exec_bpfeb.o\nwrote gen/exec_bpfel.o\n");
@@ -100,7 +101,7 @@ test("generate: writes the module and both objects, byte-identical on rerun", as
 });
 
 test("generate: a clang error is printed verbatim, exits 1 and writes nothing", async (t) => {
-  const dir = scratch();
+  const dir = scratch(t);
   const r = await bpf2ts(["generate", "exec", "exec.bpf.c", "--target", "bpfel"], { cwd: dir });
   t.is(r.code, 1);
   t.regex(r.stderr, /^exec\.bpf\.c:\d+:2: error: "SLOTS must be defined"\n/);
@@ -109,7 +110,7 @@ test("generate: a clang error is printed verbatim, exits 1 and writes nothing", 
 });
 
 test("generate: --target, --output-stem, --makebase, quoted --cflags", async (t) => {
-  const dir = scratch(PROGRAM.replace('#error "SLOTS must be defined"', "#error no").replace("#ifndef SLOTS", '#if !defined(SLOTS) || !defined(NAME)'));
+  const dir = scratch(t, PROGRAM.replace('#error "SLOTS must be defined"', "#error no").replace("#ifndef SLOTS", '#if !defined(SLOTS) || !defined(NAME)'));
   const r = await bpf2ts(["generate", "exec", "exec.bpf.c", "--target", "x64", "--output-stem", "execsnoop", "--makebase", ".", "--cflags", `-DSLOTS=2 '-DNAME="a b"'`], { cwd: dir });
   t.is(r.code, 0, r.stderr);
   t.deepEqual(readdirSync(dir).sort(), ["exec.bpf.c", "execsnoop.d", "execsnoop.ts", "execsnoop_bpfel.o"]);
@@ -118,7 +119,7 @@ test("generate: --target, --output-stem, --makebase, quoted --cflags", async (t)
 });
 
 test("generate: missing clang names the package; --obj works without clang", async (t) => {
-  const dir = scratch();
+  const dir = scratch(t);
   const noClang = await bpf2ts(["generate", "exec", "exec.bpf.c"], { cwd: dir, env: { PATH: "/nonexistent" } });
   t.is(noClang.code, 1);
   t.regex(noClang.stderr, /bpf2ts: clang: none found on PATH .*apt-get install clang-19/);
@@ -137,7 +138,7 @@ test("generate: missing clang names the package; --obj works without clang", asy
 });
 
 test("generate: unreadable input and unknown --type exit 1", async (t) => {
-  const dir = scratch();
+  const dir = scratch(t);
   const missing = await bpf2ts(["generate", "exec", "nope.bpf.c"], { cwd: dir });
   t.is(missing.code, 1);
   t.is(missing.stderr, "bpf2ts: nope.bpf.c: cannot read: no such file\n");
@@ -148,7 +149,7 @@ test("generate: unreadable input and unknown --type exit 1", async (t) => {
 });
 
 test("generate: --type of a kernel struct the object does not use comes from vmlinux.h", async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), "bpf2ts-cli-test-"));
+  const dir = tempDir(t, "bpf2ts-cli-test-");
   const r = await bpf2ts(["generate", "exec", join(repoRoot, "bpf/execsnoop/execsnoop.bpf.c"), "--target", "x64", "--type", "hlist_node", "--output-dir", dir, "--", `-I${join(repoRoot, "bpf")}`], { cwd: dir });
   t.is(r.code, 0, r.stderr);
   const ts = readFileSync(join(dir, "exec.ts"), "utf8");
@@ -157,7 +158,7 @@ test("generate: --type of a kernel struct the object does not use comes from vml
 });
 
 test("inspect: programs, maps, variables, inferred event type", async (t) => {
-  const dir = scratch();
+  const dir = scratch(t);
   const built = await bpf2ts(["generate", "exec", "exec.bpf.c", "--target", "bpfel", "--", "-DSLOTS=8"], { cwd: dir });
   t.is(built.code, 0, built.stderr);
   const r = await bpf2ts(["inspect", "exec_bpfel.o", "--source", "exec.bpf.c", "--cflags", "-DSLOTS=8"], { cwd: dir });

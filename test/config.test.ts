@@ -4,63 +4,51 @@
 import test from "ava";
 import { join } from "node:path";
 import { findConfig, generateOptions, loadConfigFile, parseConfig, selectPrograms } from "../generator/config.js";
-import { cleanup, cli, makeProject } from "./helpers/workflow-project.js";
+import { cli, makeProject } from "./helpers/workflow-project.js";
 
 const C = "int x;\n";
 
 test("bpf2ts.config.json: defaults, stems from file names, inherited cc/cflags/target, paths relative to the config", (t) => {
-  const dir = makeProject({ "bpf/exec.bpf.c": C, "bpf/open.c": C, "bpf2ts.config.json": {
+  const dir = makeProject(t, { "bpf/exec.bpf.c": C, "bpf/open.c": C, "bpf2ts.config.json": {
     cc: "clang-19", cflags: "-I include -DX='a b'", target: "bpfel",
     programs: [
       { source: "bpf/exec.bpf.c" },
       { source: "bpf/open.c", stem: "opener", cflags: ["-DY=1"], target: ["bpfel", "bpfeb"], outputDir: "gen", types: ["struct a"], events: { events: " struct event " }, globalTypes: false, strip: false },
     ],
   } });
-  try {
-    const config = findConfig(join(dir, "bpf"));
-    t.is(config.file, join(dir, "bpf2ts.config.json"));
-    t.is(config.dir, dir);
-    t.is(config.cacheDir, join(dir, ".bpf2ts-cache"));
-    const [exec, open] = config.programs;
-    t.deepEqual(exec, { stem: "exec", source: "bpf/exec.bpf.c", target: "bpfel", cflags: ["-I", "include", "-DX=a b"], outputDir: "bpf", cc: "clang-19" });
-    t.deepEqual(open, {
-      stem: "opener", source: "bpf/open.c", target: "bpfel,bpfeb", cflags: ["-I", "include", "-DX=a b", "-DY=1"], outputDir: "gen",
-      types: ["struct a"], events: { events: "struct event" }, globalTypes: false, strip: false, cc: "clang-19",
-    });
-    const o = generateOptions(config, open!, {});
-    t.is(o.cwd, dir);
-    t.is(o.outputDir, "gen");
-    t.false(o.strip);
-    t.deepEqual(selectPrograms(config, ["opener"]).map((p) => p.stem), ["opener"]);
-    const e = t.throws(() => selectPrograms(config, ["nope"]));
-    t.is(e?.name, "ConfigError");
-    t.regex(e!.message, /no program "nope" \(configured: exec, opener\)/);
-  } finally {
-    cleanup(dir);
-  }
+  const config = findConfig(join(dir, "bpf"));
+  t.is(config.file, join(dir, "bpf2ts.config.json"));
+  t.is(config.dir, dir);
+  t.is(config.cacheDir, join(dir, ".bpf2ts-cache"));
+  const [exec, open] = config.programs;
+  t.deepEqual(exec, { stem: "exec", source: "bpf/exec.bpf.c", target: "bpfel", cflags: ["-I", "include", "-DX=a b"], outputDir: "bpf", cc: "clang-19" });
+  t.deepEqual(open, {
+    stem: "opener", source: "bpf/open.c", target: "bpfel,bpfeb", cflags: ["-I", "include", "-DX=a b", "-DY=1"], outputDir: "gen",
+    types: ["struct a"], events: { events: "struct event" }, globalTypes: false, strip: false, cc: "clang-19",
+  });
+  const o = generateOptions(config, open!, {});
+  t.is(o.cwd, dir);
+  t.is(o.outputDir, "gen");
+  t.false(o.strip);
+  t.deepEqual(selectPrograms(config, ["opener"]).map((p) => p.stem), ["opener"]);
+  const e = t.throws(() => selectPrograms(config, ["nope"]));
+  t.is(e?.name, "ConfigError");
+  t.regex(e!.message, /no program "nope" \(configured: exec, opener\)/);
 });
 
 test("package.json \"bpf2ts\" field; the walk stops at a package.json without one", (t) => {
-  const dir = makeProject({ "a.bpf.c": C, "package.json": { name: "x", bpf2ts: { programs: [{ source: "a.bpf.c" }] } }, "sub/package.json": { name: "y" } });
-  try {
-    const config = findConfig(dir);
-    t.is(config.label, "package.json");
-    t.deepEqual(config.programs.map((p) => p.stem), ["a"]);
-    const e = t.throws(() => findConfig(join(dir, "sub")));
-    t.is(e?.name, "ConfigError");
-    t.regex(e!.message, /sub\/package\.json: no "bpf2ts" field and no bpf2ts\.config\.json beside it/);
-    // --config names a file explicitly, even a package.json elsewhere.
-    t.is(findConfig(join(dir, "sub"), "../package.json").programs.length, 1);
-    // bpf2ts.config.json wins over package.json in the same directory.
-    const both = makeProject({ "b.bpf.c": C, "package.json": { bpf2ts: { programs: [{ source: "nope.c" }] } }, "bpf2ts.config.json": { programs: [{ source: "b.bpf.c" }] } });
-    try {
-      t.deepEqual(findConfig(both).programs.map((p) => p.stem), ["b"]);
-    } finally {
-      cleanup(both);
-    }
-  } finally {
-    cleanup(dir);
-  }
+  const dir = makeProject(t, { "a.bpf.c": C, "package.json": { name: "x", bpf2ts: { programs: [{ source: "a.bpf.c" }] } }, "sub/package.json": { name: "y" } });
+  const config = findConfig(dir);
+  t.is(config.label, "package.json");
+  t.deepEqual(config.programs.map((p) => p.stem), ["a"]);
+  const e = t.throws(() => findConfig(join(dir, "sub")));
+  t.is(e?.name, "ConfigError");
+  t.regex(e!.message, /sub\/package\.json: no "bpf2ts" field and no bpf2ts\.config\.json beside it/);
+  // --config names a file explicitly, even a package.json elsewhere.
+  t.is(findConfig(join(dir, "sub"), "../package.json").programs.length, 1);
+  // bpf2ts.config.json wins over package.json in the same directory.
+  const both = makeProject(t, { "b.bpf.c": C, "package.json": { bpf2ts: { programs: [{ source: "nope.c" }] } }, "bpf2ts.config.json": { programs: [{ source: "b.bpf.c" }] } });
+  t.deepEqual(findConfig(both).programs.map((p) => p.stem), ["b"]);
 });
 
 // Each bad config and the key path its error must name (and a fragment of the detail).
@@ -93,49 +81,36 @@ const bad: ReadonlyArray<[string, unknown, RegExp]> = [
 ];
 
 test("every bad key is named in the error", (t) => {
-  const dir = makeProject({ "a.bpf.c": C, "9.bpf.c": C });
-  try {
-    for (const [what, value, message] of bad) {
-      const e = t.throws(() => parseConfig(value, { file: join(dir, "bpf2ts.config.json"), fileLabel: "bpf2ts.config.json", keyPrefix: "" }), undefined, what);
-      t.is(e?.name, "ConfigError", what);
-      t.regex(e!.message, message, what);
-      t.is((e as { file?: string }).file, join(dir, "bpf2ts.config.json"), what);
-    }
-  } finally {
-    cleanup(dir);
+  const dir = makeProject(t, { "a.bpf.c": C, "9.bpf.c": C });
+  for (const [what, value, message] of bad) {
+    const e = t.throws(() => parseConfig(value, { file: join(dir, "bpf2ts.config.json"), fileLabel: "bpf2ts.config.json", keyPrefix: "" }), undefined, what);
+    t.is(e?.name, "ConfigError", what);
+    t.regex(e!.message, message, what);
+    t.is((e as { file?: string }).file, join(dir, "bpf2ts.config.json"), what);
   }
 });
 
 test("in package.json the key path starts at bpf2ts; bad JSON is reported with the file", (t) => {
-  const dir = makeProject({ "a.bpf.c": C, "package.json": { bpf2ts: { programs: [{ source: "a.bpf.c" }, { source: "a.bpf.c", stem: "b", target: "nope" }] } } });
-  const broken = makeProject({ "bpf2ts.config.json": "{ programs: [] " });
-  try {
-    const e = t.throws(() => loadConfigFile(join(dir, "package.json")));
-    t.regex(e!.message, /^package\.json: bpf2ts\.programs\[1\]\.target: unknown target "nope"/);
-    t.is((e as { member?: string }).member, "bpf2ts.programs[1].target");
-    const j = t.throws(() => findConfig(broken));
-    t.is(j?.name, "ConfigError");
-    t.regex(j!.message, /^bpf2ts\.config\.json: not valid JSON/);
-  } finally {
-    cleanup(dir);
-    cleanup(broken);
-  }
+  const dir = makeProject(t, { "a.bpf.c": C, "package.json": { bpf2ts: { programs: [{ source: "a.bpf.c" }, { source: "a.bpf.c", stem: "b", target: "nope" }] } } });
+  const broken = makeProject(t, { "bpf2ts.config.json": "{ programs: [] " });
+  const e = t.throws(() => loadConfigFile(join(dir, "package.json")));
+  t.regex(e!.message, /^package\.json: bpf2ts\.programs\[1\]\.target: unknown target "nope"/);
+  t.is((e as { member?: string }).member, "bpf2ts.programs[1].target");
+  const j = t.throws(() => findConfig(broken));
+  t.is(j?.name, "ConfigError");
+  t.regex(j!.message, /^bpf2ts\.config\.json: not valid JSON/);
 });
 
 test("the CLI reports config errors with the key path and exit code 1", async (t) => {
-  const dir = makeProject({ "a.bpf.c": C, "bpf2ts.config.json": { programs: [{ source: "a.bpf.c", target: "bpfle" }] } });
-  try {
-    for (const args of [["generate"], ["check"]]) {
-      const r = await cli(dir, args);
-      t.is(r.code, 1, args.join(" "));
-      t.regex(r.stderr, /^bpf2ts: bpf2ts\.config\.json: programs\[0\]\.target: unknown target "bpfle"/m);
-      t.notRegex(r.stderr, /internal error/);
-    }
-    // Per-program flags with no program named are a usage error, not silently dropped.
-    const flags = await cli(dir, ["generate", "--cflags", "-DX", "--", "-I", "inc"]);
-    t.is(flags.code, 2);
-    t.regex(flags.stderr, /generate: --cflags, -- <clang flags> apply to one program \(bpf2ts generate <stem> <file\.bpf\.c>\); for configured programs put them in the config/);
-  } finally {
-    cleanup(dir);
+  const dir = makeProject(t, { "a.bpf.c": C, "bpf2ts.config.json": { programs: [{ source: "a.bpf.c", target: "bpfle" }] } });
+  for (const args of [["generate"], ["check"]]) {
+    const r = await cli(dir, args);
+    t.is(r.code, 1, args.join(" "));
+    t.regex(r.stderr, /^bpf2ts: bpf2ts\.config\.json: programs\[0\]\.target: unknown target "bpfle"/m);
+    t.notRegex(r.stderr, /internal error/);
   }
+  // Per-program flags with no program named are a usage error, not silently dropped.
+  const flags = await cli(dir, ["generate", "--cflags", "-DX", "--", "-I", "inc"]);
+  t.is(flags.code, 2);
+  t.regex(flags.stderr, /generate: --cflags, -- <clang flags> apply to one program \(bpf2ts generate <stem> <file\.bpf\.c>\); for configured programs put them in the config/);
 });

@@ -4,13 +4,13 @@
 // in a child process that sees a big-endian host (`os.endianness()` answered by a module hook).
 import test from "ava";
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { run, which } from "../generator/clang.js";
 import { readElf } from "../generator/elf.js";
+import { tempDir } from "./helpers/temp-dir.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const clang = ["clang-19", "clang"].map((c) => which(c)).find((p) => p !== undefined);
@@ -122,35 +122,31 @@ for (const target of ["bpfel", "bpfeb"] as const) {
       t.pass();
       return;
     }
-    const dir = mkdtempSync(join(tmpdir(), "bpf2ts-emit-clang-"));
-    try {
-      const src = join(dir, "init.c");
-      writeFileSync(src, `#include "types.bpf.c"\n${cases.map((c) => c.c).join("\n")}\n`);
-      const obj = join(dir, "init.o");
-      const r = await run(clang, ["-O2", "-g", "-target", target, "-I", join(root, "fixtures"), "-I", join(root, "fixtures", "include"), "-c", src, "-o", obj]);
-      t.is(r.code, 0, r.stderr);
-      if (r.code !== 0) return;
-      const elf = readElf(new Uint8Array(readFileSync(obj)), obj);
-      const data = elf.section(".data")!;
-      const bytesOf = new Map(elf.symbols().filter((s) => s.shndx === data.index).map((s) => [s.name, Buffer.from(data.data().subarray(s.value, s.value + s.size))]));
-      const input = cases.map((c) => ({ struct: c.struct, hex: bytesOf.get(c.symbol)!.toString("hex") }));
-      t.true(input.every((i) => i.hex.length > 0));
-      writeFileSync(join(dir, "input.json"), JSON.stringify(input));
-      writeFileSync(join(dir, "child.mjs"), childScript);
-      writeFileSync(join(dir, "hook.mjs"), bigEndianHook);
-      writeFileSync(join(dir, "register.mjs"), `import { register } from "node:module";\nregister(${JSON.stringify(pathToFileURL(join(dir, "hook.mjs")).href)});\n`);
-      const modUrl = pathToFileURL(join(root, "dist", "fixtures", "golden", "types", "types.js")).href;
-      const args = [...(target === "bpfeb" ? ["--import", pathToFileURL(join(dir, "register.mjs")).href] : []), join(dir, "child.mjs"), modUrl, join(dir, "input.json")];
-      const { stdout } = await promisify(execFile)(process.execPath, args, { cwd: root });
-      const out = JSON.parse(stdout) as Record<string, { decoded: unknown; encoded: string }>;
-      for (const c of input) {
-        const got = out[c.struct]!;
-        const want = plain(expected(target)[c.struct]);
-        t.deepEqual(pick(got.decoded, want, target === "bpfeb"), want, `${target} ${c.struct}: decode`);
-        t.is(got.encoded, c.hex, `${target} ${c.struct}: encode(decode(clang bytes)) differs from clang's bytes`);
-      }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+    const dir = tempDir(t, "bpf2ts-emit-clang-");
+    const src = join(dir, "init.c");
+    writeFileSync(src, `#include "types.bpf.c"\n${cases.map((c) => c.c).join("\n")}\n`);
+    const obj = join(dir, "init.o");
+    const r = await run(clang, ["-O2", "-g", "-target", target, "-I", join(root, "fixtures"), "-I", join(root, "fixtures", "include"), "-c", src, "-o", obj]);
+    t.is(r.code, 0, r.stderr);
+    if (r.code !== 0) return;
+    const elf = readElf(new Uint8Array(readFileSync(obj)), obj);
+    const data = elf.section(".data")!;
+    const bytesOf = new Map(elf.symbols().filter((s) => s.shndx === data.index).map((s) => [s.name, Buffer.from(data.data().subarray(s.value, s.value + s.size))]));
+    const input = cases.map((c) => ({ struct: c.struct, hex: bytesOf.get(c.symbol)!.toString("hex") }));
+    t.true(input.every((i) => i.hex.length > 0));
+    writeFileSync(join(dir, "input.json"), JSON.stringify(input));
+    writeFileSync(join(dir, "child.mjs"), childScript);
+    writeFileSync(join(dir, "hook.mjs"), bigEndianHook);
+    writeFileSync(join(dir, "register.mjs"), `import { register } from "node:module";\nregister(${JSON.stringify(pathToFileURL(join(dir, "hook.mjs")).href)});\n`);
+    const modUrl = pathToFileURL(join(root, "dist", "fixtures", "golden", "types", "types.js")).href;
+    const args = [...(target === "bpfeb" ? ["--import", pathToFileURL(join(dir, "register.mjs")).href] : []), join(dir, "child.mjs"), modUrl, join(dir, "input.json")];
+    const { stdout } = await promisify(execFile)(process.execPath, args, { cwd: root });
+    const out = JSON.parse(stdout) as Record<string, { decoded: unknown; encoded: string }>;
+    for (const c of input) {
+      const got = out[c.struct]!;
+      const want = plain(expected(target)[c.struct]);
+      t.deepEqual(pick(got.decoded, want, target === "bpfeb"), want, `${target} ${c.struct}: decode`);
+      t.is(got.encoded, c.hex, `${target} ${c.struct}: encode(decode(clang bytes)) differs from clang's bytes`);
     }
   });
 }

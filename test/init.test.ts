@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { findClangFormat, formatC } from "../generator/init.js";
 import { requireFeature } from "./helpers/kernel.js";
-import { cleanup, cli, makeProject, repoRoot, treeHashes } from "./helpers/workflow-project.js";
+import { cli, makeProject, repoRoot, treeHashes } from "./helpers/workflow-project.js";
 
 const run = promisify(execFile);
 const ms = (x: number) => `${Math.round(x)} ms`;
@@ -24,114 +24,102 @@ function linkModules(dir: string): void {
 test("init scaffolds a tracer that generates, compiles and runs: an exec is seen through the ring buffer", async (t) => {
   t.timeout(90000);
   if (!(await requireFeature(t, "root", "btf", "clang", "tracepoint", "ringbuf"))) return;
-  const dir = makeProject({});
-  try {
-    const t0 = performance.now();
-    const init = await cli(dir, ["init", "snoop"]);
-    const t1 = performance.now();
-    t.is(init.code, 0, init.stderr);
-    for (const f of ["bpf/snoop.bpf.c", "bpf/vmlinux.h", "src/snoop-main.ts", "package.json", "tsconfig.json", ".gitignore", ".clang-format"]) {
-      t.true(existsSync(join(dir, f)), f);
-    }
-    t.regex(init.stdout, /next:\n {2}npm install\n {2}npm run build/);
-    const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as Record<string, Record<string, unknown>>;
-    t.deepEqual(pkg.bpf2ts, { programs: [{ source: "bpf/snoop.bpf.c", outputDir: "src", target: "native" }] });
-    t.is(pkg.scripts!.start, "node dist/snoop-main.js");
-    t.is(pkg.scripts!.check, "bpf2ts check");
-    const c = readFileSync(join(dir, "bpf/snoop.bpf.c"), "utf8");
-    t.regex(c, /SEC\("license"\) = "GPL"/);
-    t.regex(c, /BPF_MAP_TYPE_RINGBUF/);
-    t.regex(c, /SEC\("tracepoint\/syscalls\/sys_enter_execve"\)/);
-    t.notRegex(c, /\{\{/);
-
-    // `npm run build`: bpf2ts generate (from the config init wrote), then tsc.
-    const gen = await cli(dir, ["generate"]);
-    const t2 = performance.now();
-    t.is(gen.code, 0, gen.stderr);
-    t.regex(gen.stdout, /snoop: wrote src\/snoop\.ts, src\/snoop_bpfel\.o/);
-    linkModules(dir);
-    await run(process.execPath, [join(repoRoot, "node_modules/typescript/bin/tsc"), "-p", "."], { cwd: dir });
-    t.true(existsSync(join(dir, "dist/snoop-main.js")));
-    t.log(`init ${ms(t1 - t0)}, generate ${ms(t2 - t1)}, tsc ${ms(performance.now() - t2)}`);
-
-    // Run it (as `npm start` would) and exec a marker binary until it reports it.
-    const child = spawn(process.execPath, ["dist/snoop-main.js", "--count", "200", "--duration", "20"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (b: Buffer) => (out += b.toString()));
-    child.stderr.on("data", (b: Buffer) => (err += b.toString()));
-    const exited = new Promise<number | null>((r) => child.on("exit", r));
-    const deadline = Date.now() + 20000;
-    while (!/tracing execve/.test(err) && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    let seen = false;
-    while (!seen && child.exitCode === null && Date.now() < deadline) {
-      await run("/bin/true", []);
-      await new Promise((r) => setTimeout(r, 100));
-      seen = /^\d+\t\d+\t\S+\t\/bin\/true$/m.test(out);
-    }
-    child.kill("SIGINT");
-    const code = await exited;
-    t.true(seen, `no event for /bin/true; stdout:\n${out}\nstderr:\n${err}`);
-    t.is(code, 0, err);
-    t.regex(out, /^PID\tUID\tCOMM\tFILENAME$/m);
-  } finally {
-    cleanup(dir);
+  const dir = makeProject(t, {});
+  const t0 = performance.now();
+  const init = await cli(dir, ["init", "snoop"]);
+  const t1 = performance.now();
+  t.is(init.code, 0, init.stderr);
+  for (const f of ["bpf/snoop.bpf.c", "bpf/vmlinux.h", "src/snoop-main.ts", "package.json", "tsconfig.json", ".gitignore", ".clang-format"]) {
+    t.true(existsSync(join(dir, f)), f);
   }
+  t.regex(init.stdout, /next:\n {2}npm install\n {2}npm run build/);
+  const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as Record<string, Record<string, unknown>>;
+  t.deepEqual(pkg.bpf2ts, { programs: [{ source: "bpf/snoop.bpf.c", outputDir: "src", target: "native" }] });
+  t.is(pkg.scripts!.start, "node dist/snoop-main.js");
+  t.is(pkg.scripts!.check, "bpf2ts check");
+  const c = readFileSync(join(dir, "bpf/snoop.bpf.c"), "utf8");
+  t.regex(c, /SEC\("license"\) = "GPL"/);
+  t.regex(c, /BPF_MAP_TYPE_RINGBUF/);
+  t.regex(c, /SEC\("tracepoint\/syscalls\/sys_enter_execve"\)/);
+  t.notRegex(c, /\{\{/);
+
+  // `npm run build`: bpf2ts generate (from the config init wrote), then tsc.
+  const gen = await cli(dir, ["generate"]);
+  const t2 = performance.now();
+  t.is(gen.code, 0, gen.stderr);
+  t.regex(gen.stdout, /snoop: wrote src\/snoop\.ts, src\/snoop_bpfel\.o/);
+  linkModules(dir);
+  await run(process.execPath, [join(repoRoot, "node_modules/typescript/bin/tsc"), "-p", "."], { cwd: dir });
+  t.true(existsSync(join(dir, "dist/snoop-main.js")));
+  t.log(`init ${ms(t1 - t0)}, generate ${ms(t2 - t1)}, tsc ${ms(performance.now() - t2)}`);
+
+  // Run it (as `npm start` would) and exec a marker binary until it reports it.
+  const child = spawn(process.execPath, ["dist/snoop-main.js", "--count", "200", "--duration", "20"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+  child.stderr.on("data", (b: Buffer) => (err += b.toString()));
+  const exited = new Promise<number | null>((r) => child.on("exit", r));
+  const deadline = Date.now() + 20000;
+  while (!/tracing execve/.test(err) && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  let seen = false;
+  while (!seen && child.exitCode === null && Date.now() < deadline) {
+    await run("/bin/true", []);
+    await new Promise((r) => setTimeout(r, 100));
+    seen = /^\d+\t\d+\t\S+\t\/bin\/true$/m.test(out);
+  }
+  child.kill("SIGINT");
+  const code = await exited;
+  t.true(seen, `no event for /bin/true; stdout:\n${out}\nstderr:\n${err}`);
+  t.is(code, 0, err);
+  t.regex(out, /^PID\tUID\tCOMM\tFILENAME$/m);
 });
 
 test("init extends an existing project and refuses to clobber; bad names write nothing", async (t) => {
-  const dir = makeProject({
+  const dir = makeProject(t, {
     "package.json": { name: "mine", scripts: { start: "node app.js", build: "make" }, dependencies: { left: "1.0.0" } },
     "bpf/vmlinux.h": "/* mine */\n",
     ".gitignore": "dist/\nsecrets\n",
   });
-  try {
-    const r = await cli(dir, ["init", "tool"]);
-    t.is(r.code, 0, r.stderr);
-    t.regex(r.stderr, /note: kept the existing bpf\/vmlinux\.h/);
-    t.is(readFileSync(join(dir, "bpf/vmlinux.h"), "utf8"), "/* mine */\n");
-    const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as Record<string, Record<string, unknown>>;
-    t.is(pkg.name as unknown, "mine");
-    t.is(pkg.scripts!.start, "node app.js", "user scripts are kept");
-    t.is(pkg.scripts!.build, "make");
-    t.is(pkg.scripts!["start:tool"], "node dist/tool-main.js");
-    t.is(pkg.scripts!.generate, "bpf2ts generate");
-    t.is(pkg.dependencies!.left, "1.0.0");
-    t.is(pkg.dependencies!["@bpf2ts/runtime"], "^0.1.0");
-    t.regex(r.stdout, /sudo npm run start:tool/);
-    t.is(readFileSync(join(dir, ".gitignore"), "utf8"), "dist/\nsecrets\nnode_modules/\n.bpf2ts-cache/\n");
+  const r = await cli(dir, ["init", "tool"]);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stderr, /note: kept the existing bpf\/vmlinux\.h/);
+  t.is(readFileSync(join(dir, "bpf/vmlinux.h"), "utf8"), "/* mine */\n");
+  const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as Record<string, Record<string, unknown>>;
+  t.is(pkg.name as unknown, "mine");
+  t.is(pkg.scripts!.start, "node app.js", "user scripts are kept");
+  t.is(pkg.scripts!.build, "make");
+  t.is(pkg.scripts!["start:tool"], "node dist/tool-main.js");
+  t.is(pkg.scripts!.generate, "bpf2ts generate");
+  t.is(pkg.dependencies!.left, "1.0.0");
+  t.is(pkg.dependencies!["@bpf2ts/runtime"], "^0.1.0");
+  t.regex(r.stdout, /sudo npm run start:tool/);
+  t.is(readFileSync(join(dir, ".gitignore"), "utf8"), "dist/\nsecrets\nnode_modules/\n.bpf2ts-cache/\n");
 
-    // A second tracer joins the config; the same one again is refused without touching anything.
-    t.is((await cli(dir, ["init", "other", "--no-vmlinux"])).code, 0);
-    const programs = (JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { bpf2ts: { programs: Array<{ source: string }> } }).bpf2ts.programs;
-    t.deepEqual(programs.map((p) => p.source), ["bpf/tool.bpf.c", "bpf/other.bpf.c"]);
-    const before = treeHashes(dir);
-    const again = await cli(dir, ["init", "tool"]);
-    t.is(again.code, 1);
-    t.regex(again.stderr, /init: bpf\/tool\.bpf\.c and src\/tool-main\.ts already exist; pass --force to replace/);
-    const forced = await cli(dir, ["init", "tool", "--force", "--no-vmlinux"]);
-    t.is(forced.code, 1);
-    t.regex(forced.stderr, /package\.json: bpf2ts already configures a program "tool"/);
-    for (const name of ["Bad", "1x", "a-b"]) {
-      const bad = await cli(dir, ["init", name]);
-      t.is(bad.code, 1, name);
-      t.regex(bad.stderr, new RegExp(`init: "${name}" is not a usable tracer name`), name);
-    }
-    t.deepEqual(treeHashes(dir), before, "failed inits write nothing");
-
-    // With a bpf2ts.config.json, programs go there.
-    const withConfig = makeProject({ "bpf2ts.config.json": { programs: [{ source: "x.c" }] }, "x.c": "" });
-    try {
-      t.is((await cli(withConfig, ["init", "third", "--no-vmlinux"])).code, 0);
-      const cfg = JSON.parse(readFileSync(join(withConfig, "bpf2ts.config.json"), "utf8")) as { programs: unknown[] };
-      t.is(cfg.programs.length, 2);
-      t.is((JSON.parse(readFileSync(join(withConfig, "package.json"), "utf8")) as { bpf2ts?: unknown }).bpf2ts, undefined);
-    } finally {
-      cleanup(withConfig);
-    }
-  } finally {
-    cleanup(dir);
+  // A second tracer joins the config; the same one again is refused without touching anything.
+  t.is((await cli(dir, ["init", "other", "--no-vmlinux"])).code, 0);
+  const programs = (JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { bpf2ts: { programs: Array<{ source: string }> } }).bpf2ts.programs;
+  t.deepEqual(programs.map((p) => p.source), ["bpf/tool.bpf.c", "bpf/other.bpf.c"]);
+  const before = treeHashes(dir);
+  const again = await cli(dir, ["init", "tool"]);
+  t.is(again.code, 1);
+  t.regex(again.stderr, /init: bpf\/tool\.bpf\.c and src\/tool-main\.ts already exist; pass --force to replace/);
+  const forced = await cli(dir, ["init", "tool", "--force", "--no-vmlinux"]);
+  t.is(forced.code, 1);
+  t.regex(forced.stderr, /package\.json: bpf2ts already configures a program "tool"/);
+  for (const name of ["Bad", "1x", "a-b"]) {
+    const bad = await cli(dir, ["init", name]);
+    t.is(bad.code, 1, name);
+    t.regex(bad.stderr, new RegExp(`init: "${name}" is not a usable tracer name`), name);
   }
+  t.deepEqual(treeHashes(dir), before, "failed inits write nothing");
+
+  // With a bpf2ts.config.json, programs go there.
+  const withConfig = makeProject(t, { "bpf2ts.config.json": { programs: [{ source: "x.c" }] }, "x.c": "" });
+  t.is((await cli(withConfig, ["init", "third", "--no-vmlinux"])).code, 0);
+  const cfg = JSON.parse(readFileSync(join(withConfig, "bpf2ts.config.json"), "utf8")) as { programs: unknown[] };
+  t.is(cfg.programs.length, 2);
+  t.is((JSON.parse(readFileSync(join(withConfig, "package.json"), "utf8")) as { bpf2ts?: unknown }).bpf2ts, undefined);
 });
 
 test("the scaffold's C is clang-format clean with its own style", async (t) => {
@@ -140,17 +128,13 @@ test("the scaffold's C is clang-format clean with its own style", async (t) => {
     t.pass();
     return;
   }
-  const dir = makeProject({});
-  try {
-    t.is((await cli(dir, ["init", "fmt", "--no-vmlinux"])).code, 0);
-    const c = readFileSync(join(dir, "bpf/fmt.bpf.c"), "utf8");
-    const again = await formatC(c, join(dir, ".clang-format"), "fmt.bpf.c");
-    t.is(again.text, c);
-    t.is(again.note, undefined);
-    // And it does format: a squashed copy comes back as the scaffold.
-    const squashed = await formatC(c.replace(/\n\t+/g, "\n"), join(dir, ".clang-format"), "fmt.bpf.c");
-    t.is(squashed.text, c);
-  } finally {
-    cleanup(dir);
-  }
+  const dir = makeProject(t, {});
+  t.is((await cli(dir, ["init", "fmt", "--no-vmlinux"])).code, 0);
+  const c = readFileSync(join(dir, "bpf/fmt.bpf.c"), "utf8");
+  const again = await formatC(c, join(dir, ".clang-format"), "fmt.bpf.c");
+  t.is(again.text, c);
+  t.is(again.note, undefined);
+  // And it does format: a squashed copy comes back as the scaffold.
+  const squashed = await formatC(c.replace(/\n\t+/g, "\n"), join(dir, ".clang-format"), "fmt.bpf.c");
+  t.is(squashed.text, c);
 });

@@ -4,8 +4,7 @@
 // cannot reach, are checked through initialised globals: clang writes the bits into .data, and the
 // bytes must show exactly the bits the layout says (in memory order for each byte order).
 import test from "ava";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { codecs } from "@bpf2ts/runtime";
@@ -15,6 +14,7 @@ import { readElf } from "../generator/elf.js";
 import { layoutModule } from "../generator/emit/roots.js";
 import type { BitfieldLayout, CompositeLayout, FieldNode, ValueLayout } from "../generator/layout.js";
 import { buildOutputs } from "../generator/pipeline.js";
+import { tempDir } from "./helpers/temp-dir.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const clang = ["clang-19", "clang"].map((c) => which(c)).find((p) => p !== undefined);
@@ -136,49 +136,45 @@ for (const name of fixtures) {
       cflags: ["-Ifixtures/include"],
       cwd: root,
     });
-    const dir = mkdtempSync(join(tmpdir(), "bpf2ts-oracle-"));
-    try {
-      for (const model of built.models) {
-        const target = model.littleEndian ? "bpfel" : "bpfeb";
-        const layouts = layoutModule(name, model, { globalTypes: true, ...(built.scan && { declaredTypes: built.scan.declaredTypes }) });
-        const composites = layouts.engine.allComposites();
-        const src = oracleSource(name, composites, layouts.engine.allEnums(), model.btf);
-        t.deepEqual(src.unspelled, [], `${target}: every composite can be named in C`);
-        t.true(src.checked >= Math.min(composites.length, 3), `${target}: ${src.checked} composites checked`);
-        const file = join(dir, `${name}-${target}.c`);
-        const obj = join(dir, `${name}-${target}.o`);
-        writeFileSync(file, src.text);
-        const r = await run(clang, ["-O2", "-g", "-target", target, "-I", join(root, "fixtures"), "-I", join(root, "fixtures", "include"), "-Wno-unused-variable", "-c", file, "-o", obj]);
-        t.is(r.code, 0, `${target}: clang rejected the layout:\n${r.stderr}`);
-        if (r.code !== 0) continue;
-        if (src.probes.length === 0) continue;
-        const elf = readElf(new Uint8Array(readFileSync(obj)), obj);
-        const dataSection = elf.section(".data")!;
-        const data = dataSection.data();
-        // In a relocatable object the DATASEC offsets are still 0 (libbpf fills them in): use symbols.
-        const dataIndex = dataSection.index;
-        const vars = new Map<string, { offset: number; size: number }>();
-        for (const sym of elf.symbols()) if (sym.shndx === dataIndex && sym.name.startsWith("probe_")) vars.set(sym.name, { offset: sym.value, size: sym.size });
-        for (const p of src.probes) {
-          const at = vars.get(p.symbol);
-          if (!at) {
-            t.fail(`${target}: probe ${p.symbol} (${p.what}) not in .data`);
-            continue;
-          }
-          const bytes = Array.from(data.subarray(at.offset, at.offset + at.size));
-          t.deepEqual(bytes, expectedBits(p, at.size, model.littleEndian), `${target}: ${p.what} = ${p.value} lands on other bits than the layout says`);
-          if (model.littleEndian) {
-            // And the runtime codec reads those bits back (the host here is little-endian).
-            const v = new DataView(new Uint8Array(bytes).buffer);
-            const got = codecs.getBits(v, p.field.offset, p.field.size, p.field.bitOffset, p.field.bits, p.field.signed);
-            const want = p.value === "one" ? 1n : p.field.signed ? -1n : (1n << BigInt(p.field.bits)) - 1n;
-            t.is(got, p.field.type.kind === "bool" ? 1n : want, `${p.what}: codecs.getBits`);
-          }
+    const dir = tempDir(t, "bpf2ts-oracle-");
+    for (const model of built.models) {
+      const target = model.littleEndian ? "bpfel" : "bpfeb";
+      const layouts = layoutModule(name, model, { globalTypes: true, ...(built.scan && { declaredTypes: built.scan.declaredTypes }) });
+      const composites = layouts.engine.allComposites();
+      const src = oracleSource(name, composites, layouts.engine.allEnums(), model.btf);
+      t.deepEqual(src.unspelled, [], `${target}: every composite can be named in C`);
+      t.true(src.checked >= Math.min(composites.length, 3), `${target}: ${src.checked} composites checked`);
+      const file = join(dir, `${name}-${target}.c`);
+      const obj = join(dir, `${name}-${target}.o`);
+      writeFileSync(file, src.text);
+      const r = await run(clang, ["-O2", "-g", "-target", target, "-I", join(root, "fixtures"), "-I", join(root, "fixtures", "include"), "-Wno-unused-variable", "-c", file, "-o", obj]);
+      t.is(r.code, 0, `${target}: clang rejected the layout:\n${r.stderr}`);
+      if (r.code !== 0) continue;
+      if (src.probes.length === 0) continue;
+      const elf = readElf(new Uint8Array(readFileSync(obj)), obj);
+      const dataSection = elf.section(".data")!;
+      const data = dataSection.data();
+      // In a relocatable object the DATASEC offsets are still 0 (libbpf fills them in): use symbols.
+      const dataIndex = dataSection.index;
+      const vars = new Map<string, { offset: number; size: number }>();
+      for (const sym of elf.symbols()) if (sym.shndx === dataIndex && sym.name.startsWith("probe_")) vars.set(sym.name, { offset: sym.value, size: sym.size });
+      for (const p of src.probes) {
+        const at = vars.get(p.symbol);
+        if (!at) {
+          t.fail(`${target}: probe ${p.symbol} (${p.what}) not in .data`);
+          continue;
         }
-        t.log(`${target}: ${src.checked} composites, ${layouts.engine.allEnums().length} enums, ${src.probes.length / 2} bitfields checked by clang`);
+        const bytes = Array.from(data.subarray(at.offset, at.offset + at.size));
+        t.deepEqual(bytes, expectedBits(p, at.size, model.littleEndian), `${target}: ${p.what} = ${p.value} lands on other bits than the layout says`);
+        if (model.littleEndian) {
+          // And the runtime codec reads those bits back (the host here is little-endian).
+          const v = new DataView(new Uint8Array(bytes).buffer);
+          const got = codecs.getBits(v, p.field.offset, p.field.size, p.field.bitOffset, p.field.bits, p.field.signed);
+          const want = p.value === "one" ? 1n : p.field.signed ? -1n : (1n << BigInt(p.field.bits)) - 1n;
+          t.is(got, p.field.type.kind === "bool" ? 1n : want, `${p.what}: codecs.getBits`);
+        }
       }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+      t.log(`${target}: ${src.checked} composites, ${layouts.engine.allEnums().length} enums, ${src.probes.length / 2} bitfields checked by clang`);
     }
   });
 }

@@ -3,13 +3,13 @@
 
 import test from "ava";
 import { spawnSync } from "node:child_process";
-import { chmodSync, closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, closeSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { codecs, loadObject, objectSpec, type BpfError, type HashMap, type Variable } from "@bpf2ts/runtime";
 import { compileBpf, descriptor, repoRoot, requireFeature, requireKernel } from "./helpers/kernel.js";
+import { tempDir } from "./helpers/temp-dir.js";
 
 const basic = () =>
   descriptor("basic", compileBpf("runtime-basic.bpf.c"), {
@@ -165,34 +165,30 @@ test.serial("the addon works in worker threads alongside the main thread", async
 
 test.serial("without privileges a load fails with EPERM and a hint about root/CAP_BPF", async (t) => {
   if (!(await requireFeature(t, "root", "bpf", "clang"))) return;
-  const dir = mkdtempSync(join(tmpdir(), "bpf2ts-noprivs-"));
-  try {
-    chmodSync(dir, 0o755);
-    const obj = join(dir, "basic.o");
-    writeFileSync(obj, compileBpf("runtime-basic.bpf.c"), { mode: 0o644 });
-    const script = join(dir, "load.mjs");
-    writeFileSync(
-      script,
-      `const rt = await import(${JSON.stringify(pathToFileURL(join(repoRoot, "runtime/dist/index.js")).href)});
-       const fs = await import("node:fs");
-       try { await rt.loadObject({ name: "basic", objects: { le: fs.readFileSync(${JSON.stringify(obj)}) } }); console.log("{}"); }
-       catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, errno: e.errno, hint: e.hint })); }`,
-      { mode: 0o644 },
-    );
-    // uid/gid 65534 (nobody) with every capability dropped.
-    const r = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", process.execPath, script], { encoding: "utf8" });
-    if (r.error) {
-      t.log(`setpriv (util-linux) unavailable: ${r.error.message}`);
-      if (requireKernel) t.fail("setpriv is needed to drop privileges");
-      else t.pass();
-      return;
-    }
-    const e = JSON.parse(r.stdout.trim() || "{}") as { name?: string; code?: string; errno?: number; hint?: string };
-    t.is(e.name, "BpfError", r.stderr);
-    t.is(e.code, "EPERM");
-    t.is(e.errno, 1);
-    t.regex(e.hint ?? "", /root|CAP_BPF/);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+  const dir = tempDir(t, "bpf2ts-noprivs-");
+  chmodSync(dir, 0o755);
+  const obj = join(dir, "basic.o");
+  writeFileSync(obj, compileBpf("runtime-basic.bpf.c"), { mode: 0o644 });
+  const script = join(dir, "load.mjs");
+  writeFileSync(
+    script,
+    `const rt = await import(${JSON.stringify(pathToFileURL(join(repoRoot, "runtime/dist/index.js")).href)});
+     const fs = await import("node:fs");
+     try { await rt.loadObject({ name: "basic", objects: { le: fs.readFileSync(${JSON.stringify(obj)}) } }); console.log("{}"); }
+     catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, errno: e.errno, hint: e.hint })); }`,
+    { mode: 0o644 },
+  );
+  // uid/gid 65534 (nobody) with every capability dropped.
+  const r = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", process.execPath, script], { encoding: "utf8" });
+  if (r.error) {
+    t.log(`setpriv (util-linux) unavailable: ${r.error.message}`);
+    if (requireKernel) t.fail("setpriv is needed to drop privileges");
+    else t.pass();
+    return;
   }
+  const e = JSON.parse(r.stdout.trim() || "{}") as { name?: string; code?: string; errno?: number; hint?: string };
+  t.is(e.name, "BpfError", r.stderr);
+  t.is(e.code, "EPERM");
+  t.is(e.errno, 1);
+  t.regex(e.hint ?? "", /root|CAP_BPF/);
 });

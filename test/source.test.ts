@@ -2,11 +2,11 @@
 // writes them), doc comments, declared types, and the macro blanking that makes libbpf C parseable.
 
 import test from "ava";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { blankMacros, scanSource } from "../generator/source.js";
 import { localIncludes, scanSourceTree } from "../generator/source-tree.js";
+import { tempDir } from "./helpers/temp-dir.js";
 
 const MAPS = `
 struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 1 << 12); } rb SEC(".maps");
@@ -222,7 +222,7 @@ test("garbage input yields an empty scan, not an exception", (t) => {
 });
 
 test("scanSourceTree: local headers add types and docs; the source wins; big headers and cycles are fine", (t) => {
-  const dir = mkdtempSync(join(tmpdir(), "bpf2ts-scan-tree-"));
+  const dir = tempDir(t, "bpf2ts-scan-tree-");
   mkdirSync(join(dir, "sub"));
   writeFileSync(join(dir, "prog.bpf.c"), `#include "vmlinux.h"\n#include "prog.h"\n#include <bpf/bpf_helpers.h>\n/** From the source. */\nstruct shared { int a; };\n${MAPS}\nSEC("xdp") int p(void *ctx) { struct event *e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0); return 0; }\n`);
   writeFileSync(join(dir, "prog.h"), `#pragma once\n#include "sub/more.h"\n/** An event, declared in a header. */\nstruct event {\n  /** Pid. */\n  int pid;\n};\n/** From the header. */\nstruct shared { int a; };\n`);

@@ -4,14 +4,14 @@
 
 import test from "ava";
 import { execFile, execFileSync, spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { requireFeature } from "./helpers/kernel.js";
 import { linkCount, processKernelIds, repoRoot, waitFor } from "./tracers-support.js";
 import { packageFiles, writePackageFiles, sourceSummary } from "../generator/package.js";
 import type { ObjectModel } from "../generator/model.js";
+import { tempDir } from "./helpers/temp-dir.js";
 
 const execFileP = promisify(execFile);
 const tsc = join(repoRoot, "node_modules", "typescript", "bin", "tsc");
@@ -22,70 +22,65 @@ function files(dir: string, prefix = ""): string[] {
 }
 
 test.serial("generate --package writes an installable package: package.json, README, tsconfig, module, objects, CLI", async (t) => {
-  const work = mkdtempSync(join(tmpdir(), "bpf2ts-pkg-"));
-  try {
-    const pkg = join(work, "execsnoop");
-    execFileSync(process.execPath, [join(repoRoot, "bin/bpf2ts.js"), "generate", "execsnoop", "bpf/execsnoop/execsnoop.bpf.c", "--target", "x64", "--package", pkg, "--", "-I", "bpf"], { cwd: repoRoot, stdio: "pipe" });
-    t.deepEqual(files(pkg), ["README.md", "package.json", "src/cli.ts", "src/execsnoop.ts", "src/execsnoop_bpfel.o", "src/lib/cli.ts", "src/lib/format.ts", "tsconfig.json"]);
-    const json = JSON.parse(readFileSync(join(pkg, "package.json"), "utf8"));
-    t.is(json.name, "execsnoop");
-    t.deepEqual(json.os, ["linux"]);
-    t.truthy(json.engines.node);
-    t.is(json.type, "module");
-    t.deepEqual(json.exports["."], { types: "./dist/execsnoop.d.ts", default: "./dist/execsnoop.js" });
-    t.deepEqual(json.bin, { execsnoop: "./dist/cli.js" });
-    t.deepEqual(Object.keys(json.dependencies), ["@bpf2ts/runtime"], "the runtime is the only dependency");
-    t.is(json.license, "GPL-2.0-only", "from the object's license string");
-    t.regex(json.description, /execve\(\)/, "from the source's leading comment");
-    const readme = readFileSync(join(pkg, "README.md"), "utf8");
-    for (const name of ["handleExecveEnter", "tracepoint/syscalls/sys_exit_execve", "`events`", "ExecsnoopEvent", "`argsTruncated`", "targComm", "ignoreFailed", "lostEvents", "loadExecsnoop"]) {
-      t.true(readme.includes(name), `README mentions ${name}`);
-    }
-    t.notRegex(readme, /\{\{\w+\}\}/, "every placeholder filled");
-    // The CLI's imports of the shared helpers were rewritten to the package layout.
-    t.regex(readFileSync(join(pkg, "src/cli.ts"), "utf8"), /from "\.\/lib\/cli\.js"/);
-  } finally {
-    rmSync(work, { recursive: true, force: true });
+  const work = tempDir(t, "bpf2ts-pkg-");
+  const pkg = join(work, "execsnoop");
+  execFileSync(process.execPath, [join(repoRoot, "bin/bpf2ts.js"), "generate", "execsnoop", "bpf/execsnoop/execsnoop.bpf.c", "--target", "x64", "--package", pkg, "--", "-I", "bpf"], { cwd: repoRoot, stdio: "pipe" });
+  t.deepEqual(files(pkg), ["README.md", "package.json", "src/cli.ts", "src/execsnoop.ts", "src/execsnoop_bpfel.o", "src/lib/cli.ts", "src/lib/format.ts", "tsconfig.json"]);
+  const json = JSON.parse(readFileSync(join(pkg, "package.json"), "utf8"));
+  t.is(json.name, "execsnoop");
+  t.deepEqual(json.os, ["linux"]);
+  t.truthy(json.engines.node);
+  t.is(json.type, "module");
+  t.deepEqual(json.exports["."], { types: "./dist/execsnoop.d.ts", default: "./dist/execsnoop.js" });
+  t.deepEqual(json.bin, { execsnoop: "./dist/cli.js" });
+  t.deepEqual(Object.keys(json.dependencies), ["@bpf2ts/runtime"], "the runtime is the only dependency");
+  t.is(json.license, "GPL-2.0-only", "from the object's license string");
+  t.regex(json.description, /execve\(\)/, "from the source's leading comment");
+  const readme = readFileSync(join(pkg, "README.md"), "utf8");
+  for (const name of ["handleExecveEnter", "tracepoint/syscalls/sys_exit_execve", "`events`", "ExecsnoopEvent", "`argsTruncated`", "targComm", "ignoreFailed", "lostEvents", "loadExecsnoop"]) {
+    t.true(readme.includes(name), `README mentions ${name}`);
   }
+  t.notRegex(readme, /\{\{\w+\}\}/, "every placeholder filled");
+  // The CLI's imports of the shared helpers were rewritten to the package layout.
+  t.regex(readFileSync(join(pkg, "src/cli.ts"), "utf8"), /from "\.\/lib\/cli\.js"/);
 });
 
 test.serial("the packed package installs offline into a new project, type-checks, imports, runs its CLI and traces", async (t) => {
-  const work = mkdtempSync(join(tmpdir(), "bpf2ts-pkg-"));
-  try {
-    // 1. The package, built with tsc against the runtime the way its own `npm run build` would.
-    const pkg = join(work, "execsnoop");
-    execFileSync(process.execPath, [join(repoRoot, "bin/bpf2ts.js"), "generate", "execsnoop", "bpf/execsnoop/execsnoop.bpf.c", "--target", "x64", "--package", pkg, "--", "-I", "bpf"], { cwd: repoRoot, stdio: "pipe" });
-    mkdirSync(join(pkg, "node_modules/@bpf2ts"), { recursive: true });
-    mkdirSync(join(pkg, "node_modules/@types"), { recursive: true });
-    symlinkSync(join(repoRoot, "runtime"), join(pkg, "node_modules/@bpf2ts/runtime"));
-    symlinkSync(join(repoRoot, "node_modules/@types/node"), join(pkg, "node_modules/@types/node"));
-    await execFileP(process.execPath, [tsc, "-p", pkg]);
-    t.true(existsSync(join(pkg, "dist/execsnoop.d.ts")) && existsSync(join(pkg, "dist/cli.js")));
+  const work = tempDir(t, "bpf2ts-pkg-");
+  // 1. The package, built with tsc against the runtime the way its own `npm run build` would.
+  const pkg = join(work, "execsnoop");
+  execFileSync(process.execPath, [join(repoRoot, "bin/bpf2ts.js"), "generate", "execsnoop", "bpf/execsnoop/execsnoop.bpf.c", "--target", "x64", "--package", pkg, "--", "-I", "bpf"], { cwd: repoRoot, stdio: "pipe" });
+  mkdirSync(join(pkg, "node_modules/@bpf2ts"), { recursive: true });
+  mkdirSync(join(pkg, "node_modules/@types"), { recursive: true });
+  symlinkSync(join(repoRoot, "runtime"), join(pkg, "node_modules/@bpf2ts/runtime"));
+  symlinkSync(join(repoRoot, "node_modules/@types/node"), join(pkg, "node_modules/@types/node"));
+  await execFileP(process.execPath, [tsc, "-p", pkg]);
+  t.true(existsSync(join(pkg, "dist/execsnoop.d.ts")) && existsSync(join(pkg, "dist/cli.js")));
 
-    // 2. npm pack both packages (the runtime as the user would get it from the registry).
-    const tarballs = join(work, "tarballs");
-    mkdirSync(tarballs);
-    await execFileP("npm", ["pack", "--ignore-scripts", "--pack-destination", tarballs], { cwd: pkg, env: quietNpm });
-    await execFileP("npm", ["pack", "--ignore-scripts", "--pack-destination", tarballs], { cwd: join(repoRoot, "runtime"), env: quietNpm });
-    const tgz = readdirSync(tarballs).sort();
-    t.deepEqual(tgz, ["bpf2ts-runtime-0.1.0.tgz", "execsnoop-0.1.0.tgz"]);
+  // 2. npm pack both packages (the runtime as the user would get it from the registry).
+  const tarballs = join(work, "tarballs");
+  mkdirSync(tarballs);
+  await execFileP("npm", ["pack", "--ignore-scripts", "--pack-destination", tarballs], { cwd: pkg, env: quietNpm });
+  await execFileP("npm", ["pack", "--ignore-scripts", "--pack-destination", tarballs], { cwd: join(repoRoot, "runtime"), env: quietNpm });
+  const tgz = readdirSync(tarballs).sort();
+  t.deepEqual(tgz, ["bpf2ts-runtime-0.1.0.tgz", "execsnoop-0.1.0.tgz"]);
 
-    // 3. A fresh project installs them offline.
-    const app = join(work, "app");
-    mkdirSync(app);
-    writeFileSync(join(app, "package.json"), JSON.stringify({ name: "app", version: "1.0.0", private: true, type: "module" }));
-    await execFileP("npm", ["install", "--offline", "--ignore-scripts", "--no-audit", "--no-fund", ...tgz.map((f) => join(tarballs, f))], { cwd: app, env: quietNpm });
-    t.true(existsSync(join(app, "node_modules/execsnoop/dist/execsnoop.js")));
-    t.true(existsSync(join(app, "node_modules/.bin/execsnoop")), "the CLI is linked as a bin");
+  // 3. A fresh project installs them offline.
+  const app = join(work, "app");
+  mkdirSync(app);
+  writeFileSync(join(app, "package.json"), JSON.stringify({ name: "app", version: "1.0.0", private: true, type: "module" }));
+  await execFileP("npm", ["install", "--offline", "--ignore-scripts", "--no-audit", "--no-fund", ...tgz.map((f) => join(tarballs, f))], { cwd: app, env: quietNpm });
+  t.true(existsSync(join(app, "node_modules/execsnoop/dist/execsnoop.js")));
+  t.true(existsSync(join(app, "node_modules/.bin/execsnoop")), "the CLI is linked as a bin");
 
-    // 4. Consumer code type-checks against the installed declarations — and wrong code does not.
-    mkdirSync(join(app, "node_modules/@types"), { recursive: true });
-    symlinkSync(join(repoRoot, "node_modules/@types/node"), join(app, "node_modules/@types/node"));
-    const tsconfig = { compilerOptions: { module: "NodeNext", moduleResolution: "NodeNext", target: "ES2022", lib: ["ES2023", "ESNext.Disposable"], strict: true, noEmit: true, skipLibCheck: true, types: ["node"] } };
-    writeFileSync(join(app, "tsconfig.json"), JSON.stringify({ ...tsconfig, files: ["good.ts", "bad.ts"] }));
-    writeFileSync(
-      join(app, "good.ts"),
-      `import { loadExecsnoop, ExecsnoopEvent, type ExecsnoopObjects } from "execsnoop";
+  // 4. Consumer code type-checks against the installed declarations — and wrong code does not.
+  mkdirSync(join(app, "node_modules/@types"), { recursive: true });
+  symlinkSync(join(repoRoot, "node_modules/@types/node"), join(app, "node_modules/@types/node"));
+  const tsconfig = { compilerOptions: { module: "NodeNext", moduleResolution: "NodeNext", target: "ES2022", lib: ["ES2023", "ESNext.Disposable"], strict: true, noEmit: true, skipLibCheck: true, types: ["node"] } };
+  writeFileSync(join(app, "tsconfig.json"), JSON.stringify({ ...tsconfig, files: ["good.ts", "bad.ts"] }));
+  writeFileSync(
+    join(app, "good.ts"),
+    `import { loadExecsnoop, ExecsnoopEvent, type ExecsnoopObjects } from "execsnoop";
 const size: number = ExecsnoopEvent.size;
 export async function watch(): Promise<string[]> {
   const objs: ExecsnoopObjects = await loadExecsnoop({ constants: { targComm: "ls", ignoreFailed: true } });
@@ -96,40 +91,37 @@ export async function watch(): Promise<string[]> {
   return seen.concat(String(size));
 }
 `,
-    );
-    writeFileSync(join(app, "bad.ts"), `import { loadExecsnoop } from "execsnoop";\nexport const o = await loadExecsnoop({ constants: { targComm: 42 } });\nexport const x: number = (await o.maps.events.read()).nosuchfield;\n`);
-    const diagnostics = await execFileP(process.execPath, [tsc, "-p", app]).then(() => "", (e: { stdout: string }) => e.stdout);
-    const errors = diagnostics.split("\n").filter((l) => l.includes("error TS"));
-    t.false(errors.some((l) => l.includes("good.ts")), `consumer code type-checks: ${diagnostics}`);
-    t.true(errors.some((l) => /bad\.ts\(2,/.test(l) && /'number' is not assignable to type 'string'/.test(l)), "a wrong constant type is a type error");
-    t.true(errors.some((l) => /bad\.ts\(3,/.test(l) && /nosuchfield/.test(l)), "an unknown event field is a type error");
-    t.is(errors.length, 2, diagnostics);
+  );
+  writeFileSync(join(app, "bad.ts"), `import { loadExecsnoop } from "execsnoop";\nexport const o = await loadExecsnoop({ constants: { targComm: 42 } });\nexport const x: number = (await o.maps.events.read()).nosuchfield;\n`);
+  const diagnostics = await execFileP(process.execPath, [tsc, "-p", app]).then(() => "", (e: { stdout: string }) => e.stdout);
+  const errors = diagnostics.split("\n").filter((l) => l.includes("error TS"));
+  t.false(errors.some((l) => l.includes("good.ts")), `consumer code type-checks: ${diagnostics}`);
+  t.true(errors.some((l) => /bad\.ts\(2,/.test(l) && /'number' is not assignable to type 'string'/.test(l)), "a wrong constant type is a type error");
+  t.true(errors.some((l) => /bad\.ts\(3,/.test(l) && /nosuchfield/.test(l)), "an unknown event field is a type error");
+  t.is(errors.length, 2, diagnostics);
 
-    // 5. It imports and its CLI runs.
-    const { stdout } = await execFileP(process.execPath, ["--input-type=module", "-e", `import * as m from "execsnoop"; console.log(typeof m.loadExecsnoop, m.ExecsnoopEvent.size, typeof m.execsnoopSpec)`], { cwd: app });
-    t.is(stdout.trim(), "function 1584 function");
-    const help = await execFileP(join(app, "node_modules/.bin/execsnoop"), ["--help"]);
-    t.regex(help.stdout, /Usage: execsnoop/);
+  // 5. It imports and its CLI runs.
+  const { stdout } = await execFileP(process.execPath, ["--input-type=module", "-e", `import * as m from "execsnoop"; console.log(typeof m.loadExecsnoop, m.ExecsnoopEvent.size, typeof m.execsnoopSpec)`], { cwd: app });
+  t.is(stdout.trim(), "function 1584 function");
+  const help = await execFileP(join(app, "node_modules/.bin/execsnoop"), ["--help"]);
+  t.regex(help.stdout, /Usage: execsnoop/);
 
-    // 6. Live, where the kernel allows: the installed runtime gets the addon its native build makes
-    // (copied from this checkout's build instead of compiling again), then the package traces an exec.
-    if (!(await requireFeature(t, "root", "tracepoint", "ringbuf", "btf"))) return;
-    const addon = join(repoRoot, "runtime/build/Release/bpf2ts.node");
-    mkdirSync(join(app, "node_modules/@bpf2ts/runtime/build/Release"), { recursive: true });
-    copyFileSync(addon, join(app, "node_modules/@bpf2ts/runtime/build/Release/bpf2ts.node"));
-    const cli = spawn(join(app, "node_modules/.bin/execsnoop"), ["--json", "--duration", "2", "--comm", "true"], { cwd: app, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    cli.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-    t.true(await waitFor(() => linkCount(processKernelIds(cli.pid!)) === 2, 5000), "the installed CLI loaded and attached");
-    const token = `pkg-${process.pid}`;
-    await execFileP("/bin/true", [token]);
-    const code = await new Promise((r) => cli.on("exit", r));
-    t.is(code, 0);
-    const events = out.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as { comm: string; args: string[]; ppid: number });
-    t.true(events.some((e) => e.comm === "true" && e.args[1] === token && e.ppid === process.pid), out);
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
+  // 6. Live, where the kernel allows: the installed runtime gets the addon its native build makes
+  // (copied from this checkout's build instead of compiling again), then the package traces an exec.
+  if (!(await requireFeature(t, "root", "tracepoint", "ringbuf", "btf"))) return;
+  const addon = join(repoRoot, "runtime/build/Release/bpf2ts.node");
+  mkdirSync(join(app, "node_modules/@bpf2ts/runtime/build/Release"), { recursive: true });
+  copyFileSync(addon, join(app, "node_modules/@bpf2ts/runtime/build/Release/bpf2ts.node"));
+  const cli = spawn(join(app, "node_modules/.bin/execsnoop"), ["--json", "--duration", "2", "--comm", "true"], { cwd: app, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  cli.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  t.true(await waitFor(() => linkCount(processKernelIds(cli.pid!)) === 2, 5000), "the installed CLI loaded and attached");
+  const token = `pkg-${process.pid}`;
+  await execFileP("/bin/true", [token]);
+  const code = await new Promise((r) => cli.on("exit", r));
+  t.is(code, 0);
+  const events = out.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as { comm: string; args: string[]; ppid: number });
+  t.true(events.some((e) => e.comm === "true" && e.args[1] === token && e.ppid === process.pid), out);
 });
 
 test("package writing refuses bad names and never clobbers a directory that is not a package", (t) => {
@@ -140,22 +132,18 @@ test("package writing refuses bad names and never clobbers a directory that is n
   const missing = t.throws(() => packageFiles({ stem: "x", generated: new Map(), model, bpf2tsVersion: "0", runtimeVersion: "0" }));
   t.regex(missing!.message, /no x\.ts/);
 
-  const work = mkdtempSync(join(tmpdir(), "bpf2ts-pkg-"));
-  try {
-    const precious = join(work, "notes");
-    mkdirSync(precious);
-    writeFileSync(join(precious, "keep.txt"), "mine");
-    const clobber = t.throws(() => writePackageFiles(precious, new Map([["package.json", "{}"]])));
-    t.is(clobber?.name, "PackageError");
-    t.is(readFileSync(join(precious, "keep.txt"), "utf8"), "mine", "left untouched");
-    // An earlier package is replaced whole: stale files do not survive.
-    const pkg = join(work, "pkg");
-    writePackageFiles(pkg, new Map([["package.json", "{}"], ["src/old.ts", "old"]]));
-    writePackageFiles(pkg, new Map([["package.json", "{}"], ["src/new.ts", "new"]]));
-    t.deepEqual(files(pkg), ["package.json", "src/new.ts"]);
-    t.deepEqual(readdirSync(work).sort(), ["notes", "pkg"], "no temporary directories left behind");
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
+  const work = tempDir(t, "bpf2ts-pkg-");
+  const precious = join(work, "notes");
+  mkdirSync(precious);
+  writeFileSync(join(precious, "keep.txt"), "mine");
+  const clobber = t.throws(() => writePackageFiles(precious, new Map([["package.json", "{}"]])));
+  t.is(clobber?.name, "PackageError");
+  t.is(readFileSync(join(precious, "keep.txt"), "utf8"), "mine", "left untouched");
+  // An earlier package is replaced whole: stale files do not survive.
+  const pkg = join(work, "pkg");
+  writePackageFiles(pkg, new Map([["package.json", "{}"], ["src/old.ts", "old"]]));
+  writePackageFiles(pkg, new Map([["package.json", "{}"], ["src/new.ts", "new"]]));
+  t.deepEqual(files(pkg), ["package.json", "src/new.ts"]);
+  t.deepEqual(readdirSync(work).sort(), ["notes", "pkg"], "no temporary directories left behind");
   t.regex(sourceSummary(join(repoRoot, "bpf/tcpstates/tcpstates.bpf.c")) ?? "", /^tcpstates: every TCP state change/);
 });

@@ -6,7 +6,7 @@ import test from "ava";
 import { execFile, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { createSocket } from "node:dgram";
-import { accessSync, chmodSync, closeSync, copyFileSync, readFileSync, mkdirSync, openSync, rmdirSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { accessSync, chmodSync, closeSync, copyFileSync, readFileSync, mkdirSync, openSync, rmdirSync, writeFileSync, existsSync } from "node:fs";
 import { createServer, connect, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
@@ -26,6 +26,7 @@ import { syscallName } from "../bpf/lib/syscalls.js";
 import { formatAddress, tcpState } from "../bpf/lib/net.js";
 import { KernelSymbols, UserSymbols } from "../bpf/lib/symbolize.js";
 import { symbolicValues } from "../bpf/lib/tracefs.js";
+import { tempDir } from "./helpers/temp-dir.js";
 
 const execFileP = promisify(execFile);
 
@@ -86,8 +87,7 @@ test.serial("execsnoop counts the events a full ring buffer drops: read + lost =
   if (!(await requireFeature(t, "root", "tracepoint", "ringbuf", "btf"))) return;
   // A uniquely named copy of true(1), so the comm filter sees only our execs.
   const name = `b2t${process.pid}`.slice(0, 15);
-  const dir = join(tmpdir(), `bpf2ts-lost-${process.pid}`);
-  mkdirSync(dir, { recursive: true });
+  const dir = tempDir(t, "bpf2ts-lost-");
   const bin = join(dir, name);
   copyFileSync("/bin/true", bin);
   chmodSync(bin, 0o755);
@@ -105,7 +105,6 @@ test.serial("execsnoop counts the events a full ring buffer drops: read + lost =
     t.is(BigInt(read.length) + lost, BigInt(execs), "every exec is either delivered or counted as lost");
   } finally {
     objs.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 });
 
@@ -114,8 +113,7 @@ test.serial("opensnoop pairs openat enter/exit: path, flags, fd and errno", asyn
   const objs = await loadOpensnoop({ constants: { targPid: process.pid } });
   const ids = kernelIds(objs);
   const events: OpensnoopEvent[] = [];
-  const dir = join(tmpdir(), `bpf2ts-opensnoop-${process.pid}`);
-  mkdirSync(dir, { recursive: true });
+  const dir = tempDir(t, "bpf2ts-opensnoop-");
   try {
     await objs.attach();
     objs.maps.events.onEvent((e) => events.push(e));
@@ -139,7 +137,6 @@ test.serial("opensnoop pairs openat enter/exit: path, flags, fd and errno", asyn
     t.true(events.every((e) => e.pid === process.pid), "targPid filters in the kernel");
   } finally {
     objs.close();
-    rmSync(dir, { recursive: true, force: true });
   }
   await assertReleased(t, ids);
 });

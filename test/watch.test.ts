@@ -6,7 +6,7 @@ import test from "ava";
 import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cleanup, helloSource, makeProject, repoRoot } from "./helpers/workflow-project.js";
+import { helloSource, makeProject, repoRoot } from "./helpers/workflow-project.js";
 
 /** A child process whose output can be awaited for a pattern, with a deadline. */
 function startCli(cwd: string, args: string[]) {
@@ -41,7 +41,7 @@ function startCli(cwd: string, args: string[]) {
 
 test("watch regenerates on header and source changes, reports clang errors, and stops on SIGINT", async (t) => {
   t.timeout(60000);
-  const dir = makeProject({
+  const dir = makeProject(t, {
     "bpf/common.h": "#define VALUE 7\n",
     "bpf/w.bpf.c": helloSource({ header: "common.h" }),
     "bpf2ts.config.json": { target: "bpfel", programs: [{ source: "bpf/w.bpf.c" }] },
@@ -89,6 +89,5 @@ test("watch regenerates on header and source changes, reports clang errors, and 
     t.is(w.err().slice(errMark), "");
   } finally {
     if (w.child.exitCode === null) w.child.kill("SIGKILL");
-    cleanup(dir);
   }
 });

@@ -1,12 +1,13 @@
 // Temporary projects for the workflow tests (config, check, watch, init): small eBPF programs that
 // compile in a fraction of a second (no vmlinux.h), and the CLI run in-process with captured output.
 
+import type { ExecutionContext } from "ava";
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { main } from "../../generator/cli.js";
+import { tempDir } from "./temp-dir.js";
 
 export const repoRoot = fileURLToPath(new URL("../../..", import.meta.url));
 
@@ -57,9 +58,9 @@ char LICENSE[] SEC("license") = "GPL";
 `;
 }
 
-/** A fresh directory under the OS temp dir holding `files` (path → contents); removed by `cleanup`. */
-export function makeProject(files: Record<string, string | object>): string {
-  const dir = mkdtempSync(join(tmpdir(), "bpf2ts-wf-"));
+/** A fresh directory under the OS temp dir holding `files` (path → contents), removed when `t` ends. */
+export function makeProject(t: ExecutionContext<unknown>, files: Record<string, string | object>): string {
+  const dir = tempDir(t, "bpf2ts-wf-");
   writeFiles(dir, files);
   return dir;
 }
@@ -69,10 +70,6 @@ export function writeFiles(dir: string, files: Record<string, string | object>):
     mkdirSync(dirname(join(dir, path)), { recursive: true });
     writeFileSync(join(dir, path), typeof contents === "string" ? contents : JSON.stringify(contents, null, 2) + "\n");
   }
-}
-
-export function cleanup(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
 }
 
 export interface CliRun {
