@@ -59,6 +59,8 @@ export interface ConsumerSummary {
   /** Events per second of consumer CPU time: steadier than wall rate on a shared machine. */
   eventsPerCpuSecond: number;
   dropPct: number;
+  /** Producer attempts per second of its loop: how fast the producer ran beside this consumer. */
+  offeredPerSecond: number;
   gaps: number;
   ringFull: number;
   failures: number;
@@ -148,6 +150,7 @@ function summarize(section: string, title: string, runs: RunResult[], labels: st
       cpuSeconds: median(ok.map((r) => num(r, "cpu_s"))),
       eventsPerCpuSecond: median(ok.map((r) => (num(r, "cpu_s") > 0 ? num(r, "received") / num(r, "cpu_s") : 0))),
       dropPct: median(ok.map((r) => num(r, "drop_pct"))),
+      offeredPerSecond: median(ok.map((r) => (Number(r.producer.secs ?? 0) > 0 ? Number(r.producer.attempts ?? 0) / Number(r.producer.secs) : 0))),
       gaps: median(ok.map((r) => num(r, "gaps"))),
       ringFull: median(ok.map((r) => Number(r.producer.stall_runs ?? 0))),
       failures: mine.length - ok.length,
@@ -241,10 +244,10 @@ export function formatRingbufBench(r: RingbufBenchResult): string {
   const f = (n: number, d = 0) => n.toFixed(d);
   for (const s of r.sections) {
     lines.push(`-- ${s.title}`);
-    lines.push(`${"consumer".padEnd(11)} ${"runs".padStart(4)} ${"events/s".padStart(10)} ${"(min - max)".padStart(23)} ${"drop%".padStart(6)} ${"cpu_s".padStart(6)} ${"ev/cpu-s".padStart(10)} ${"ring-full".padStart(9)} ${"gaps".padStart(5)}`);
+    lines.push(`${"consumer".padEnd(11)} ${"runs".padStart(4)} ${"events/s".padStart(10)} ${"(min - max)".padStart(23)} ${"drop%".padStart(6)} ${"cpu_s".padStart(6)} ${"ev/cpu-s".padStart(10)} ${"ring-full".padStart(9)} ${"offered/s".padStart(10)} ${"gaps".padStart(9)}`);
     for (const c of s.consumers) {
       lines.push(
-        `${c.consumer.padEnd(11)} ${String(c.runs).padStart(4)} ${f(c.eventsPerSecond).padStart(10)} ${`(${f(c.minEventsPerSecond)} - ${f(c.maxEventsPerSecond)})`.padStart(23)} ${f(c.dropPct, 3).padStart(6)} ${f(c.cpuSeconds, 3).padStart(6)} ${f(c.eventsPerCpuSecond).padStart(10)} ${f(c.ringFull).padStart(9)} ${f(c.gaps).padStart(5)}${c.failures ? `  (${c.failures} failed)` : ""}`,
+        `${c.consumer.padEnd(11)} ${String(c.runs).padStart(4)} ${f(c.eventsPerSecond).padStart(10)} ${`(${f(c.minEventsPerSecond)} - ${f(c.maxEventsPerSecond)})`.padStart(23)} ${f(c.dropPct, 3).padStart(6)} ${f(c.cpuSeconds, 3).padStart(6)} ${f(c.eventsPerCpuSecond).padStart(10)} ${f(c.ringFull).padStart(9)} ${f(c.offeredPerSecond).padStart(10)} ${f(c.gaps).padStart(9)}${c.failures ? `  (${c.failures} failed)` : ""}`,
       );
     }
     const v = (x: number, t: number) => (x >= t ? "meets" : "MISSES");
@@ -257,7 +260,7 @@ export function formatRingbufBench(r: RingbufBenchResult): string {
     lines.push("");
   }
   for (const run of r.runs.filter((x) => !x.ok)) lines.push(`FAILED ${run.section} ${run.consumer}: ${run.error}`);
-  lines.push(`consumer pinned to CPU ${r.options.consCpu}, producer to CPU ${r.options.prodCpu}; events/s = received / (sentinel time - first event time), medians of ${r.options.rounds} interleaved rounds; ev/cpu-s = received / consumer CPU seconds; ring-full = producer runs that hit a full ring (0 = not consumer-limited). ${f(r.seconds, 0)} s in all.`);
+  lines.push(`consumer pinned to CPU ${r.options.consCpu}, producer to CPU ${r.options.prodCpu}; events/s = received / (sentinel time - first event time), medians of ${r.options.rounds} interleaved rounds; ev/cpu-s = received / consumer CPU seconds; ring-full = producer runs that hit a full ring (0 = not consumer-limited); offered/s = producer attempts / its loop time, which each consumer changes: its consumer_pos stores and the wakeups it asks for slow the producer, so in drop mode a consumer that slows the producer less sees more attempts and a larger drop% for the same events/s. ${f(r.seconds, 0)} s in all.`);
   return lines.join("\n");
 }
 
