@@ -120,7 +120,7 @@ export async function runMapsBench(opts: { ops?: number; rounds?: number } = {})
   const ys = yardstick(notes);
   const ours = () => JSON.parse(pinned(process.execPath, [fileURLToPath(import.meta.url), "--rates", String(n)])) as OpsRate;
   const r: { bpf2ts?: OpsRate; c?: OpsRate; go?: OpsRate } = {};
-  for (let i = 0; i < (opts.rounds ?? 5); i++) {
+  for (let i = 0; i < (opts.rounds ?? 9); i++) {
     r.bpf2ts = best(r.bpf2ts, ours());
     try {
       const c = best(r.c, ys.c?.());
