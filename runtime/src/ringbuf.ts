@@ -86,7 +86,8 @@ type MaybeStruct<E> = Codec<E> & { view?: (v: DataView, o?: number, length?: num
  * - Events are decoded with the codec straight from the ring's memory; decoded objects are plain
  *   copies. Raw views (`raw: "view"`) and lazy views (`lazy: true`) point into the ring and are only
  *   valid until the `onEvent` callback returns; after `close()` they read as empty.
- * - Each wakeup hands over everything available (up to `maxBatch`), then the ring space is released.
+ * - Each wakeup hands over everything available (up to `maxBatch`); the ring space of handled
+ *   records goes back to the kernel every 4 KiB and when the batch ends.
  * - Losses: ring buffers have no kernel-side loss counter. When the ring is full,
  *   `bpf_ringbuf_reserve`/`bpf_ringbuf_output` fail in the BPF program, which must count its own
  *   drops (a global variable is the usual way). `discarded` counts records the program discarded.
