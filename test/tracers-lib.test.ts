@@ -9,7 +9,7 @@ import { basename, join } from "node:path";
 import { promisify } from "node:util";
 import { buildC, buildGo, requireFeature } from "./helpers/kernel.js";
 import { assertReleased, linkCount, processKernelIds, repoRoot, sleep } from "./tracers-support.js";
-import { ElfImage, STT_FUNC } from "../bpf/lib/elf-symbols.js";
+import { ElfImage, STT_FUNC } from "@bpf2ts/runtime";
 import { findReturns, instructionLength } from "../bpf/lib/x86-returns.js";
 import { log2Histogram } from "../bpf/lib/format.js";
 import { formatAddress, tcpState } from "../bpf/lib/net.js";

@@ -3,7 +3,7 @@
 // the struct offsets their BPF programs assume. Only amd64 binaries of Go ≥ 1.17 (register ABI) work.
 
 import { readFileSync, realpathSync } from "node:fs";
-import { ElfImage } from "./elf-symbols.js";
+import { ElfImage } from "@bpf2ts/runtime";
 import { findReturns } from "./x86-returns.js";
 
 export class GoBinaryError extends Error {

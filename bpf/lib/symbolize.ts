@@ -2,7 +2,7 @@
 // through /proc/PID/maps and the ELF symbols of the mapped files. Used by profile and dropwatch.
 
 import { readFileSync } from "node:fs";
-import { ElfImage } from "./elf-symbols.js";
+import { ElfImage } from "@bpf2ts/runtime";
 
 interface KSym {
   address: bigint;

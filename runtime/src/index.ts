@@ -24,6 +24,9 @@ export { EventReaderError } from "./event-reader.js";
 export { BpfError, type BpfErrorFields } from "./errors.js";
 export { AddonError } from "./addon.js";
 export { possibleCpus, possibleCpuCount, onlineCpus, parseCpuList } from "./cpus.js";
-export { readFunctionSymbols, resolveSymbolOffset, type ElfSymbol } from "./elf-symbols.js";
+export {
+  ElfImage, ElfSymbolsError, readFunctionSymbols, resolveSymbolOffset, STT_FUNC, STT_OBJECT,
+  type ElfSymbol, type FunctionSymbol,
+} from "./elf-symbols.js";
 export type { MapHandle, MapTypeName, ResourceOwner, Closeable } from "./handles.js";
 export { haveProgramType, haveMapType, haveHelper, libbpfVersion } from "./features.js";
