@@ -211,6 +211,9 @@ export class RingBuf<E = Uint8Array> extends EventReader<E> {
   }
 
   protected closeNative(): void {
+    // Release what was handed over, also when a callback closes mid-drain: the next reader of the
+    // map starts where this one stopped, not at its last 4 KiB step (which would repeat records).
+    if (this.#open) this.#publish(this.#pos);
     this.#open = false;
     this.#native.close();
   }
@@ -254,6 +257,7 @@ export class RingBuf<E = Uint8Array> extends EventReader<E> {
         } else if (onRecord !== undefined) {
           n++;
           this.delivered++;
+          this.#pos = pos; // handed over: a close() from the callback releases it
           onRecord(data, at, len);
           if (!this.#open) return n;
         } else {
@@ -268,6 +272,7 @@ export class RingBuf<E = Uint8Array> extends EventReader<E> {
           }
           n++;
           this.delivered++;
+          this.#pos = pos; // handed over: a close() from the callback releases it
           sink(event);
           if (!this.#open) return n; // closed by the callback: the pages are gone
         }
