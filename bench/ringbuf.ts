@@ -10,7 +10,7 @@
 // The yardstick is copied to a temp dir and built there (its own directory is read-only).
 //
 //   node dist/bench/ringbuf.js            or   BENCH_ONLY=ringbuf npm run bench
-//   env: RB_TOTAL (3000000) RB_RING (16777216) RB_ROUNDS (3) RB_DRAIN_TOTAL (5000000)
+//   env: RB_TOTAL (20000000, as the yardstick; short runs measure the JIT warming up) RB_RING (16777216) RB_ROUNDS (3) RB_DRAIN_TOTAL (5000000)
 //        RB_DRAIN_RING (536870912) RB_SECTIONS ("concurrent drop drain") RB_CONS_CPU (0) RB_PROD_CPU (1)
 //        RB_YARDSTICK (/work/shared/yardstick/ringbuf) RB_RECORD (1: also go-readinto vs bpf2ts-rec)
 
@@ -84,7 +84,7 @@ export interface RingbufBenchResult {
 
 function options(): RingbufBenchOptions {
   return {
-    total: Number(env("RB_TOTAL", "3000000")),
+    total: Number(env("RB_TOTAL", "20000000")),
     ring: Number(env("RB_RING", String(16 << 20))),
     rounds: Number(env("RB_ROUNDS", "3")),
     drainTotal: Number(env("RB_DRAIN_TOTAL", "5000000")),
