@@ -19,7 +19,8 @@ export interface NativeProgramInfo {
   fd: number;
 }
 
-export interface NativeMapInfo {
+/** A map's kernel shape, as both libbpf (before load) and the kernel (by fd) describe it. */
+export interface NativeMapShape {
   name: string;
   type: number;
   typeName: string;
@@ -27,6 +28,10 @@ export interface NativeMapInfo {
   valueSize: number;
   maxEntries: number;
   flags: number;
+}
+
+/** A map of a loaded object, from libbpf. */
+export interface NativeMapInfo extends NativeMapShape {
   internal: boolean;
   pinPath?: string;
   fd: number;
@@ -71,14 +76,8 @@ export interface NativeTestRunResult {
   ctxOut?: Uint8Array;
 }
 
-export interface NativeMapMeta {
-  type: number;
-  typeName: string;
-  keySize: number;
-  valueSize: number;
-  maxEntries: number;
-  flags: number;
-  name: string;
+/** Any map by fd, from the kernel (BPF_OBJ_GET_INFO_BY_FD). */
+export interface NativeMapMeta extends NativeMapShape {
   id: number;
 }
 

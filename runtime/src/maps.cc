@@ -19,6 +19,14 @@ namespace {
 // libbpf 1.x low-level calls return -errno directly.
 inline Napi::Number Ret(Napi::Env env, int r) { return Napi::Number::New(env, r); }
 
+// [ret, count]: what the batch calls return (count: the elements the kernel handled).
+Napi::Array RetCount(Napi::Env env, int r, uint32_t count) {
+  Napi::Array res = Napi::Array::New(env, 2);
+  res.Set(0u, Ret(env, r));
+  res.Set(1u, Napi::Number::New(env, count));
+  return res;
+}
+
 // mapLookup(fd, key, value, flags): 0 | -errno
 Napi::Value MapLookup(const Napi::CallbackInfo& info) {
   Bytes k = BytesArg(info, 1), v = BytesArg(info, 2);
@@ -63,10 +71,7 @@ Napi::Value MapLookupBatch(const Napi::CallbackInfo& info) {
   LIBBPF_OPTS(bpf_map_batch_opts, opts);
   int r = del ? bpf_map_lookup_and_delete_batch(IntArg(info, 0), in.data, out.data, keys.data, vals.data, &count, &opts)
               : bpf_map_lookup_batch(IntArg(info, 0), in.data, out.data, keys.data, vals.data, &count, &opts);
-  Napi::Array res = Napi::Array::New(env, 2);
-  res.Set(0u, Ret(env, r));
-  res.Set(1u, Napi::Number::New(env, count));
-  return res;
+  return RetCount(env, r, count);
 }
 
 // mapUpdateBatch(fd, keys, values, count, flags): [ret, count]
@@ -76,10 +81,7 @@ Napi::Value MapUpdateBatch(const Napi::CallbackInfo& info) {
   uint32_t count = UintArg(info, 3);
   LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = static_cast<__u64>(info[4].As<Napi::Number>().Int64Value()));
   int r = bpf_map_update_batch(IntArg(info, 0), keys.data, vals.data, &count, &opts);
-  Napi::Array res = Napi::Array::New(env, 2);
-  res.Set(0u, Ret(env, r));
-  res.Set(1u, Napi::Number::New(env, count));
-  return res;
+  return RetCount(env, r, count);
 }
 
 // mapDeleteBatch(fd, keys, count): [ret, count]
@@ -89,10 +91,7 @@ Napi::Value MapDeleteBatch(const Napi::CallbackInfo& info) {
   uint32_t count = UintArg(info, 2);
   LIBBPF_OPTS(bpf_map_batch_opts, opts);
   int r = bpf_map_delete_batch(IntArg(info, 0), keys.data, &count, &opts);
-  Napi::Array res = Napi::Array::New(env, 2);
-  res.Set(0u, Ret(env, r));
-  res.Set(1u, Napi::Number::New(env, count));
-  return res;
+  return RetCount(env, r, count);
 }
 
 Napi::Value MapFreeze(const Napi::CallbackInfo& info) {
