@@ -108,8 +108,6 @@ export class RingBuf<E = Uint8Array> extends EventReader<E> {
   /** consumer_pos as two u32 halves, and the index of the low one (host byte order). */
   #consumerHalves: Uint32Array;
   #lowHalf: number;
-  /** The high half last stored. */
-  #high: number;
   #producerPos: BigUint64Array;
   #headers: Int32Array;
   #data: DataView;
@@ -155,7 +153,6 @@ export class RingBuf<E = Uint8Array> extends EventReader<E> {
     this.#data = new DataView(producer, native.pageSize, 2 * this.size);
     this.#mask = this.size - 1;
     this.#pos = Number(Atomics.load(this.#consumerPos, 0));
-    this.#high = Math.floor(this.#pos / 2 ** 32);
     this.#codec = codec as MaybeStruct<E> | undefined;
     this.#minLen = codec ? codec.size : 0;
     this.#raw = options.raw ?? "copy";
@@ -233,8 +230,9 @@ export class RingBuf<E = Uint8Array> extends EventReader<E> {
     const onRecord = copy ? undefined : this.#onRecord;
     const halves = this.#consumerHalves;
     const low = this.#lowHalf;
-    // Below this position the high half of consumer_pos stays what it is (every 4 GiB it changes).
-    const highLimit = (this.#high + 1) * 2 ** 32;
+    // Every drain leaves consumer_pos at #pos, high half included; below this limit the high half
+    // stays the same (it changes every 4 GiB), so storing the low half is enough.
+    const highLimit = (Math.floor(this.#pos / 2 ** 32) + 1) * 2 ** 32;
     const publishEvery = Math.min(PUBLISH_BYTES, this.size >>> 2);
     let pos = this.#pos;
     let published = pos;
@@ -301,10 +299,8 @@ export class RingBuf<E = Uint8Array> extends EventReader<E> {
    * read).
    */
   #publish(pos: number): void {
-    const high = Math.floor(pos / 2 ** 32);
     Atomics.store(this.#consumerHalves, this.#lowHalf, pos >>> 0);
-    Atomics.store(this.#consumerHalves, 1 - this.#lowHalf, high);
-    this.#high = high;
+    Atomics.store(this.#consumerHalves, 1 - this.#lowHalf, Math.floor(pos / 2 ** 32));
   }
 
   #copy(at: number, len: number): Uint8Array {
