@@ -10,9 +10,9 @@
 // process: decoders sharing one loop make its call site polymorphic, which measures the mix, not them.
 
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { codecs, LE } from "@bpf2ts/runtime";
+import { runPinned } from "./util.js";
 import { BenchEvent, type BenchEvent as Event } from "../fixtures/golden/bench/bench.js";
 
 export interface DecodeBenchResult {
@@ -144,9 +144,8 @@ export function runDecodeBench(opts: { seconds?: number; batch?: number; decoder
 export function runDecodeBenchPinned(opts: { runs?: number; seconds?: number } = {}): DecodeBenchResult & { runs: number; minEventsPerCpuSecond: number; maxEventsPerCpuSecond: number } {
   const self = fileURLToPath(import.meta.url);
   const argv = [self, "--seconds", String(opts.seconds ?? 2), "--json"];
-  const pin = existsSync("/usr/bin/taskset") ? ["/usr/bin/taskset", ["-c", process.env.DECODE_CPU ?? "0", process.execPath, ...argv]] as const : [process.execPath, argv] as const;
   const results: DecodeBenchResult[] = [];
-  for (let i = 0; i < (opts.runs ?? 5); i++) results.push(JSON.parse(execFileSync(pin[0], pin[1], { encoding: "utf8" })) as DecodeBenchResult);
+  for (let i = 0; i < (opts.runs ?? 5); i++) results.push(JSON.parse(runPinned(process.env.DECODE_CPU ?? "0", process.execPath, argv)) as DecodeBenchResult);
   results.sort((a, b) => a.eventsPerCpuSecond - b.eventsPerCpuSecond);
   const mid = results[Math.floor(results.length / 2)]!;
   return { ...mid, runs: results.length, minEventsPerCpuSecond: results[0]!.eventsPerCpuSecond, maxEventsPerCpuSecond: results.at(-1)!.eventsPerCpuSecond };

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { codecs, createMap, type HashMap } from "@bpf2ts/runtime";
+import { runPinned } from "./util.js";
 // The fixture's `struct val { __u64 a, b; }` with its codec as `bpf2ts generate` emits it, so the
 // benchmark measures what a user's generated module does.
 import { type BenchVal as Val, BenchVal } from "../fixtures/golden/bench/bench.js";
@@ -69,11 +70,8 @@ function bpf2tsRates(n: number): OpsRate {
 
 const cpu = process.env.MAPS_CPU ?? "0";
 
-/** `cmd args` pinned to the bench CPU with taskset (util-linux), or as is where there is none. */
-function pinned(cmd: string, args: string[] = []): string {
-  const [file, argv] = existsSync("/usr/bin/taskset") ? ["/usr/bin/taskset", ["-c", cpu, cmd, ...args]] : [cmd, args];
-  return execFileSync(file, argv, { encoding: "utf8" });
-}
+/** `cmd args` pinned to the bench CPU; its stdout. */
+const pinned = (cmd: string, args: string[] = []) => runPinned(cpu, cmd, args);
 
 /** Builds the yardstick in a scratch copy (the shared directory stays untouched); returns its runners. */
 function yardstick(notes: string[]): { c?: () => OpsRate | undefined; go?: () => OpsRate | undefined } {

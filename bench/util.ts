@@ -1,6 +1,7 @@
-// Small helpers shared by the benchmarks: timing whole processes and taking medians.
+// Small helpers shared by the benchmarks: timing whole processes, pinning them, taking medians.
 
-import { spawnSync, type SpawnSyncOptions } from "node:child_process";
+import { execFileSync, spawnSync, type SpawnSyncOptions } from "node:child_process";
+import { existsSync } from "node:fs";
 
 /** The median of `xs`; 0 for none (a consumer with no successful run). */
 export function median(xs: readonly number[]): number {
@@ -20,4 +21,13 @@ export function timeCommand(cmd: string, args: readonly string[], opts: SpawnSyn
   const ms = performance.now() - start;
   if (r.status !== 0) throw new Error(`bench: ${cmd} ${args.join(" ")} failed (${r.status ?? r.signal}): ${r.stderr || r.error}`);
   return { ms, stdout: r.stdout ?? "" };
+}
+
+/**
+ * Runs `cmd args` pinned to `cpu` with taskset (util-linux), or as is where there is none, and
+ * returns its stdout; throws on failure.
+ */
+export function runPinned(cpu: string, cmd: string, args: readonly string[] = []): string {
+  const [file, argv] = existsSync("/usr/bin/taskset") ? ["/usr/bin/taskset", ["-c", cpu, cmd, ...args]] : [cmd, [...args]];
+  return execFileSync(file, argv, { encoding: "utf8" });
 }
