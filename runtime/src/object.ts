@@ -425,7 +425,7 @@ function resolveName<T extends { name: string }>(d: ObjectDescriptor, table: Arr
 
 function positiveInteger(d: ObjectDescriptor, map: string, option: string, n: unknown, allowZero = false): number {
   if (typeof n !== "number" || !Number.isInteger(n) || n < (allowZero ? 0 : 1) || n > 0xffffffff) {
-    throw new BpfError(`load ${d.name}: ${option} of map ${map} must be a ${allowZero ? "non-negative" : "positive"} 32-bit integer, not ${String(n)}`, { errno: errno.EINVAL, code: "EINVAL", map });
+    throw new BpfError(`load ${d.name}: ${option} of map ${map} must be a ${allowZero ? "non-negative" : "positive"} integer below 2^32, not ${String(n)}`, { errno: errno.EINVAL, code: "EINVAL", map });
   }
   return n;
 }
