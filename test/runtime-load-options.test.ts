@@ -1,13 +1,15 @@
 // libbpf's load knobs through LoadOptions, against the live kernel: a stack-trace map declared with
 // value size 0 sized at load and holding real stacks; a map left uncreated beside the optional
 // program that uses it; one hook in fentry/kprobe/tracepoint variants chosen by the feature probes;
-// a tp_btf program retargeted with attachTarget; and errors that name what exists.
+// a tp_btf program retargeted with attachTarget; errors that name what exists; and attach defaults
+// and kinds from the contract's section table (the descriptor's target, a cgroup/connect4 program).
 
 import test from "ava";
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmdirSync } from "node:fs";
+import { join } from "node:path";
 import {
-  codecs, fentryCanAttach, haveKernelFunction, kprobeExists, loadObjectSync, tracepointExists,
+  cgroup2Root, codecs, fentryCanAttach, haveKernelFunction, kprobeExists, loadObjectSync, tracepointExists,
   type BpfError, type BpfObject, type LoadOptions, type ObjectDescriptor, type StackTraceMap, type Variable, type VariableDescriptor,
 } from "@bpf2ts/runtime";
 import { parseBtf } from "../generator/btf/index.js";
@@ -42,7 +44,7 @@ function load(opts: LoadOptions): { obj: BpfObject; v: Record<string, Variable<b
 }
 
 const only = (...names: string[]): LoadOptions["programs"] =>
-  Object.fromEntries(["on_kill", "optional_counter", "nanosleep_fentry", "nanosleep_kprobe", "nanosleep_tp", "on_task_event"].map((n) => [n, { autoload: names.includes(n) }]));
+  Object.fromEntries(["on_kill", "optional_counter", "nanosleep_fentry", "nanosleep_kprobe", "nanosleep_tp", "on_task_event", "on_connect4"].map((n) => [n, { autoload: names.includes(n) }]));
 
 const PERF_MAX_STACK_DEPTH = 127;
 
@@ -214,5 +216,30 @@ test.serial("program.attach() takes its defaults from the descriptor's target, n
     t.true(v.kernel_stack_id!.get() >= 0n, "attached to sys_enter_getppid, the descriptor's target");
   } finally {
     obj.close();
+  }
+});
+
+test.serial("cgroup/connect4 is a cgroup_sock_addr program: attached to a cgroup, it sees that cgroup's connects only", async (t) => {
+  if (!(await requireFeature(t, "root", "cgroup_skb", "btf", "clang"))) return;
+  const root = cgroup2Root();
+  if (!existsSync(join(root, "cgroup.procs"))) return void t.fail(`no cgroup v2 hierarchy at ${root}`);
+  const cg = join(root, `bpf2ts-contract-${process.pid}`);
+  mkdirSync(cg, { recursive: true });
+  const { obj, v } = load({ programs: only("on_connect4"), maps: { stackmap: { valueSize: 8 } } });
+  try {
+    const p = obj.programs.on_connect4!;
+    t.is(p.kind, "cgroup_sock_addr");
+    t.is((await obj.attach()).links.length, 0, "attach() leaves cgroup programs to program.attach({ cgroup })");
+    const link = p.attach({ cgroup: cg });
+    const connect = `const s=require("dgram").createSocket("udp4");s.connect(47116,"127.0.0.1",()=>s.close());`;
+    const r = spawnSync("sh", ["-c", `echo $$ > ${cg}/cgroup.procs && exec ${process.execPath} -e '${connect}'`], { encoding: "utf8" });
+    t.is(r.status, 0, r.stderr);
+    // This process is not in the cgroup: its connect is not seen.
+    spawnSync(process.execPath, ["-e", connect]);
+    link.close();
+    t.is(v.connect4_hits!.get(), 1n);
+  } finally {
+    obj.close();
+    rmdirSync(cg);
   }
 });

@@ -5,6 +5,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 
 const volatile __u32 target_tgid = 0;
 
@@ -15,6 +16,7 @@ __u32 nanosleep_variant = 0;
 __u64 tp_btf_hits = 0;
 __u32 tp_btf_tgid = 0;
 __u32 tp_btf_parent = 0;
+__u64 connect4_hits = 0;
 
 /* No value_size: user space sets perf_max_stack_depth * sizeof(u64) before load. */
 struct {
@@ -90,6 +92,13 @@ int on_task_event(u64 *ctx) {
   tp_btf_tgid = tgid;
   tp_btf_parent = parent;
   return 0;
+}
+
+/* A sock-addr hook (libbpf: CGROUP_SOCK_ADDR), attached to a cgroup. */
+SEC("cgroup/connect4")
+int on_connect4(struct bpf_sock_addr *ctx) {
+  if (ctx->user_port == bpf_htons(47116)) __sync_fetch_and_add(&connect4_hits, 1);
+  return 1;
 }
 
 char LICENSE[] SEC("license") = "GPL";
