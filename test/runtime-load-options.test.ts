@@ -158,9 +158,11 @@ test.serial("fentry when available, else kprobe, else tracepoint: the probes cho
 
 test.serial("tp_btf retargeted with programs.attachTarget fires on the other tracepoint", async (t) => {
   if (!(await requireFeature(t, "root", "tp_btf", "btf", "clang"))) return;
+  const targets: unknown[] = [];
   const run = async (opts: LoadOptions["programs"]) => {
     const { obj, v } = load({ programs: opts, maps: { stackmap: { valueSize: 8 } } });
     try {
+      targets.push(obj.programs.on_task_event!.target);
       const links = await obj.attach();
       const child = spawnSync("/bin/true");
       links.close();
@@ -179,6 +181,9 @@ test.serial("tp_btf retargeted with programs.attachTarget fires on the other tra
   t.true(exec.hits >= 1n);
   t.is(exec.tgid, exec.child, "the exec'ing child");
   t.is(exec.parent, process.pid);
+  t.deepEqual(targets, [{ type: "btf", name: "sched_process_fork" }, { type: "btf", name: "sched_process_exec" }], "program.target follows the retarget");
+  const e = t.throws<BpfError>(() => load({ programs: { on_task_event: true as never } }), { name: "BpfError" });
+  t.regex(e!.message, /programs\.on_task_event must be \{ autoload\?, attachTarget\? \}/);
 });
 
 test.serial("load options name the map or program and list what exists", async (t) => {

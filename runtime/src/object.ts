@@ -280,7 +280,7 @@ export class BpfObject implements Disposable, ResourceOwner {
   #owned: Closeable[] = [];
 
   /** @internal Use `loadObject`. */
-  constructor(descriptor: ObjectDescriptor, native: NativeObject) {
+  constructor(descriptor: ObjectDescriptor, native: NativeObject, retargeted: ReadonlyMap<string, string> = new Map()) {
     this.name = descriptor.name;
     this.#native = native;
     finalizer.register(this, native, this);
@@ -289,7 +289,8 @@ export class BpfObject implements Disposable, ResourceOwner {
     const progs: Record<string, Program<any>> = {};
     for (const [ts, p] of programTable(descriptor, native)) {
       // Hand-written descriptors may leave the target out: read it from the section once, here.
-      const target = p.target ?? parseSection(p.section)?.target ?? { type: "none" };
+      const moved = retargeted.get(p.name);
+      const target: AttachTarget = moved !== undefined ? { type: "btf", name: moved } : p.target ?? parseSection(p.section)?.target ?? { type: "none" };
       progs[ts] = new Program(host, p.name, p.section, p.kind, target);
     }
     this.programs = progs;
@@ -430,7 +431,9 @@ function positiveInteger(d: ObjectDescriptor, map: string, option: string, n: un
   return n;
 }
 
-function configure<C>(d: ObjectDescriptor, native: NativeObject, opts: LoadOptions<C>): void {
+/** Applies the load options to the opened object; returns the programs given another attach target. */
+function configure<C>(d: ObjectDescriptor, native: NativeObject, opts: LoadOptions<C>): Map<string, string> {
+  const retargeted = new Map<string, string>();
   const progs = programTable(d, native);
   if (Array.isArray(opts.programs)) {
     const keep = new Set<string>();
@@ -439,11 +442,13 @@ function configure<C>(d: ObjectDescriptor, native: NativeObject, opts: LoadOptio
   } else if (opts.programs) {
     for (const [key, o] of Object.entries(opts.programs)) {
       const c = resolveName(d, progs, key, "program", "programs");
+      if (typeof o !== "object" || o === null) throw new BpfError(`load ${d.name}: programs.${key} must be { autoload?, attachTarget? }, not ${String(o)}`, { errno: errno.EINVAL, code: "EINVAL", program: c });
       if (o.autoload !== undefined) native.setAutoload(c, o.autoload);
       if (o.attachTarget !== undefined) {
         if (typeof o.attachTarget !== "string" || !o.attachTarget) throw new BpfError(`load ${d.name}: programs.${key}.attachTarget must be a function or tracepoint name`, { errno: errno.EINVAL, code: "EINVAL", program: c });
         const name = o.attachTarget;
         call(() => native.setAttachTarget(c, name), `load ${d.name}: program ${c}: attach target "${name}"`, { program: c });
+        retargeted.set(c, name);
       }
     }
   }
@@ -454,6 +459,7 @@ function configure<C>(d: ObjectDescriptor, native: NativeObject, opts: LoadOptio
   }
   for (const [key, o] of Object.entries(opts.maps ?? {})) {
     const c = resolveName(d, maps, key, "map", "maps");
+    if (typeof o !== "object" || o === null) throw new BpfError(`load ${d.name}: maps.${key} must be { maxEntries?, keySize?, valueSize?, autocreate? }, not ${String(o)}`, { errno: errno.EINVAL, code: "EINVAL", map: c });
     const at = `load ${d.name}: map ${c}`;
     if (o.maxEntries !== undefined) native.setMaxEntries(c, positiveInteger(d, c, "maxEntries", o.maxEntries));
     if (o.keySize !== undefined) call(() => native.setKeySize(c, positiveInteger(d, c, "keySize", o.keySize, true)), `${at}: key size`, { map: c });
@@ -465,6 +471,7 @@ function configure<C>(d: ObjectDescriptor, native: NativeObject, opts: LoadOptio
   }
   if (opts.constants) setConstants(d, native, opts.constants as Record<string, unknown>);
   if (opts.logLevel) native.setLogLevel(opts.logLevel);
+  return retargeted;
 }
 
 function call(fn: () => void, context: string, place: { map?: string; program?: string }): void {
@@ -526,15 +533,16 @@ function load<C>(descriptor: ObjectDescriptor, opts: LoadOptions<C>, run: (n: Na
   };
   const finish = (): BpfObject => {
     try {
-      return new BpfObject(descriptor, native);
+      return new BpfObject(descriptor, native, retargeted);
     } catch (e) {
       native.close();
       throw e;
     }
   };
   let pending: string | Promise<string>;
+  let retargeted = new Map<string, string>();
   try {
-    configure(descriptor, native, opts);
+    retargeted = configure(descriptor, native, opts);
     sections = new Map(native.programs().map((p) => [p.name, p.section]));
     pending = run(native);
   } catch (e) {
