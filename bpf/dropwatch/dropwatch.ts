@@ -266,7 +266,7 @@ const descriptor: ObjectDescriptor = {
     be: undefined,
   },
   programs: {
-    handleKfreeSkb: { name: "handle_kfree_skb", section: "tracepoint/skb/kfree_skb", kind: "tracepoint" },
+    handleKfreeSkb: { name: "handle_kfree_skb", section: "tracepoint/skb/kfree_skb", kind: "tracepoint", target: { type: "tracepoint", category: "skb", event: "kfree_skb" } },
   },
   maps: {
     events: { name: "events", type: "ringbuf", value: DropwatchEvent },

@@ -309,8 +309,8 @@ const descriptor: ObjectDescriptor = {
     be: undefined,
   },
   programs: {
-    handleExecveEnter: { name: "handle_execve_enter", section: "tracepoint/syscalls/sys_enter_execve", kind: "tracepoint" },
-    handleExecveExit: { name: "handle_execve_exit", section: "tracepoint/syscalls/sys_exit_execve", kind: "tracepoint" },
+    handleExecveEnter: { name: "handle_execve_enter", section: "tracepoint/syscalls/sys_enter_execve", kind: "tracepoint", target: { type: "tracepoint", category: "syscalls", event: "sys_enter_execve" } },
+    handleExecveExit: { name: "handle_execve_exit", section: "tracepoint/syscalls/sys_exit_execve", kind: "tracepoint", target: { type: "tracepoint", category: "syscalls", event: "sys_exit_execve" } },
   },
   maps: {
     events: { name: "events", type: "ringbuf", value: ExecsnoopEvent },

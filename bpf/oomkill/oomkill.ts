@@ -308,7 +308,7 @@ const descriptor: ObjectDescriptor = {
     be: undefined,
   },
   programs: {
-    handleMarkVictim: { name: "handle_mark_victim", section: "tracepoint/oom/mark_victim", kind: "tracepoint" },
+    handleMarkVictim: { name: "handle_mark_victim", section: "tracepoint/oom/mark_victim", kind: "tracepoint", target: { type: "tracepoint", category: "oom", event: "mark_victim" } },
   },
   maps: {
     events: { name: "events", type: "ringbuf", value: OomkillEvent },

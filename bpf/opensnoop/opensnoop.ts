@@ -400,8 +400,8 @@ const descriptor: ObjectDescriptor = {
     be: undefined,
   },
   programs: {
-    handleOpenatEnter: { name: "handle_openat_enter", section: "tracepoint/syscalls/sys_enter_openat", kind: "tracepoint" },
-    handleOpenatExit: { name: "handle_openat_exit", section: "tracepoint/syscalls/sys_exit_openat", kind: "tracepoint" },
+    handleOpenatEnter: { name: "handle_openat_enter", section: "tracepoint/syscalls/sys_enter_openat", kind: "tracepoint", target: { type: "tracepoint", category: "syscalls", event: "sys_enter_openat" } },
+    handleOpenatExit: { name: "handle_openat_exit", section: "tracepoint/syscalls/sys_exit_openat", kind: "tracepoint", target: { type: "tracepoint", category: "syscalls", event: "sys_exit_openat" } },
   },
   maps: {
     events: { name: "events", type: "ringbuf", value: OpensnoopEvent },

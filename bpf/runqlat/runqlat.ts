@@ -157,9 +157,9 @@ const descriptor: ObjectDescriptor = {
     be: undefined,
   },
   programs: {
-    handleSchedSwitch: { name: "handle_sched_switch", section: "tp_btf/sched_switch", kind: "tp_btf" },
-    handleSchedWakeup: { name: "handle_sched_wakeup", section: "tp_btf/sched_wakeup", kind: "tp_btf" },
-    handleSchedWakeupNew: { name: "handle_sched_wakeup_new", section: "tp_btf/sched_wakeup_new", kind: "tp_btf" },
+    handleSchedSwitch: { name: "handle_sched_switch", section: "tp_btf/sched_switch", kind: "tp_btf", target: { type: "btf", name: "sched_switch" } },
+    handleSchedWakeup: { name: "handle_sched_wakeup", section: "tp_btf/sched_wakeup", kind: "tp_btf", target: { type: "btf", name: "sched_wakeup" } },
+    handleSchedWakeupNew: { name: "handle_sched_wakeup_new", section: "tp_btf/sched_wakeup_new", kind: "tp_btf", target: { type: "btf", name: "sched_wakeup_new" } },
   },
   maps: {
     hists: { name: "hists", type: "hash", key: codecs.u32, value: RunqlatHist },

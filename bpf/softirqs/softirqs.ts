@@ -177,8 +177,8 @@ const descriptor: ObjectDescriptor = {
     be: undefined,
   },
   programs: {
-    handleSoftirqEntry: { name: "handle_softirq_entry", section: "tracepoint/irq/softirq_entry", kind: "tracepoint" },
-    handleSoftirqExit: { name: "handle_softirq_exit", section: "tracepoint/irq/softirq_exit", kind: "tracepoint" },
+    handleSoftirqEntry: { name: "handle_softirq_entry", section: "tracepoint/irq/softirq_entry", kind: "tracepoint", target: { type: "tracepoint", category: "irq", event: "softirq_entry" } },
+    handleSoftirqExit: { name: "handle_softirq_exit", section: "tracepoint/irq/softirq_exit", kind: "tracepoint", target: { type: "tracepoint", category: "irq", event: "softirq_exit" } },
   },
   maps: {
     start: { name: "start", type: "percpu_array", key: codecs.u32, value: codecs.u64 },

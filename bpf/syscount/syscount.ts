@@ -170,8 +170,8 @@ const descriptor: ObjectDescriptor = {
     be: undefined,
   },
   programs: {
-    handleSysEnter: { name: "handle_sys_enter", section: "tracepoint/raw_syscalls/sys_enter", kind: "tracepoint" },
-    handleSysExit: { name: "handle_sys_exit", section: "tracepoint/raw_syscalls/sys_exit", kind: "tracepoint" },
+    handleSysEnter: { name: "handle_sys_enter", section: "tracepoint/raw_syscalls/sys_enter", kind: "tracepoint", target: { type: "tracepoint", category: "raw_syscalls", event: "sys_enter" } },
+    handleSysExit: { name: "handle_sys_exit", section: "tracepoint/raw_syscalls/sys_exit", kind: "tracepoint", target: { type: "tracepoint", category: "raw_syscalls", event: "sys_exit" } },
   },
   maps: {
     pidCounts: { name: "pid_counts", type: "percpu_hash", key: codecs.u32, value: codecs.u64 },

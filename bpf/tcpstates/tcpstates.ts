@@ -336,7 +336,7 @@ const descriptor: ObjectDescriptor = {
     be: undefined,
   },
   programs: {
-    handleSetState: { name: "handle_set_state", section: "tracepoint/sock/inet_sock_set_state", kind: "tracepoint" },
+    handleSetState: { name: "handle_set_state", section: "tracepoint/sock/inet_sock_set_state", kind: "tracepoint", target: { type: "tracepoint", category: "sock", event: "inet_sock_set_state" } },
   },
   maps: {
     events: { name: "events", type: "ringbuf", value: TcpstatesEvent },

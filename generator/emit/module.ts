@@ -262,8 +262,13 @@ function docLines(doc: string | undefined): string[] {
   return doc ? ["", ...doc.split("\n")] : [];
 }
 
+/** A program's descriptor entry; the parsed attach target travels with it so the runtime never re-reads SEC(). */
 function programParts(p: ProgramModel): string[] {
-  return [`name: ${JSON.stringify(p.name)}`, `section: ${JSON.stringify(p.section)}`, `kind: ${JSON.stringify(p.kind)}`];
+  const parts = [`name: ${JSON.stringify(p.name)}`, `section: ${JSON.stringify(p.section)}`, `kind: ${JSON.stringify(p.kind)}`];
+  if (p.target.type !== "none") {
+    parts.push(`target: { ${Object.entries(p.target).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(", ")} }`);
+  }
+  return parts;
 }
 
 function mapSummary(m: MapModel, event: string | undefined): string {

@@ -5,7 +5,7 @@ export { LE, codecs, rawCodec, toBytes, fromBytes, type Codec, type Struct, type
 export {
   loadObject, loadObjectSync, objectSpec, wrapMap, BpfObject,
   type ObjectDescriptor, type ProgramDescriptor, type MapDescriptor, type VariableDescriptor,
-  type LoadOptions, type ObjectSpec, type ProgramSpec, type MapSpec, type AnyMap,
+  type LoadOptions, type MapLoadOptions, type ProgramLoadOptions, type ObjectSpec, type ProgramSpec, type MapSpec, type AnyMap,
 } from "./object.js";
 export {
   Program, kindOfSection, socketFd, cgroup2Root,
@@ -29,4 +29,9 @@ export {
   type ElfSymbol, type FunctionSymbol,
 } from "./elf-symbols.js";
 export type { MapHandle, MapTypeName, ResourceOwner, Closeable } from "./handles.js";
-export { haveProgramType, haveMapType, haveHelper, libbpfVersion } from "./features.js";
+export {
+  haveProgramType, haveMapType, haveHelper, libbpfVersion, haveKernelFunction, fentryCanAttach, kprobeExists, tracepointExists,
+} from "./features.js";
+export {
+  cgroupKinds, parseSection, programKinds, sectionDefs, type AttachTarget, type SectionDef, type SectionInfo,
+} from "./contract/index.js";
