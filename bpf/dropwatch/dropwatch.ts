@@ -210,7 +210,7 @@ class DropwatchEvent_View implements DropwatchEvent {
   }
   get comm(): string {
     const v = this.#v, o = this.#o, n = this.#n;
-    return codecs.cstring(v, o + 40, codecs.present(n - 40, 1, 16));
+    return n >= 56 ? codecs.cstring(v, o + 40, 16) : codecs.cstring(v, o + 40, codecs.present(n - 40, 1, 16));
   }
   set comm(x: string) {
     const v = this.#v, o = this.#o;

@@ -213,7 +213,7 @@ class ExecsnoopEvent_View implements ExecsnoopEvent {
   }
   get comm(): string {
     const v = this.#v, o = this.#o, n = this.#n;
-    return codecs.cstring(v, o + 32, codecs.present(n - 32, 1, 16));
+    return n >= 48 ? codecs.cstring(v, o + 32, 16) : codecs.cstring(v, o + 32, codecs.present(n - 32, 1, 16));
   }
   set comm(x: string) {
     const v = this.#v, o = this.#o;
@@ -221,7 +221,7 @@ class ExecsnoopEvent_View implements ExecsnoopEvent {
   }
   get args(): string[] {
     const v = this.#v, o = this.#o, n = this.#n;
-    return Array.from({ length: codecs.present(n - 48, 96, 16, 1) }, (_, i0) => codecs.cstring(v, o + 48 + i0 * 96, codecs.present(n - (48 + i0 * 96), 1, 96)));
+    return n >= 1584 ? Array.from({ length: 16 }, (_, i0) => codecs.cstring(v, o + 48 + i0 * 96, 96)) : Array.from({ length: codecs.present(n - 48, 96, 16, 1) }, (_, i0) => codecs.cstring(v, o + 48 + i0 * 96, codecs.present(n - (48 + i0 * 96), 1, 96)));
   }
   set args(x: string[]) {
     const v = this.#v, o = this.#o;

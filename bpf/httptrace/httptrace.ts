@@ -171,7 +171,7 @@ class HttptraceEvent_View implements HttptraceEvent {
   }
   get method(): string {
     const v = this.#v, o = this.#o, n = this.#n;
-    return codecs.cstring(v, o + 32, codecs.present(n - 32, 1, 8));
+    return n >= 40 ? codecs.cstring(v, o + 32, 8) : codecs.cstring(v, o + 32, codecs.present(n - 32, 1, 8));
   }
   set method(x: string) {
     const v = this.#v, o = this.#o;
@@ -179,7 +179,7 @@ class HttptraceEvent_View implements HttptraceEvent {
   }
   get path(): string {
     const v = this.#v, o = this.#o, n = this.#n;
-    return codecs.cstring(v, o + 40, codecs.present(n - 40, 1, 128));
+    return n >= 168 ? codecs.cstring(v, o + 40, 128) : codecs.cstring(v, o + 40, codecs.present(n - 40, 1, 128));
   }
   set path(x: string) {
     const v = this.#v, o = this.#o;
@@ -309,7 +309,7 @@ class HttptraceHttpRequest_View implements HttptraceHttpRequest {
   }
   get method(): string {
     const v = this.#v, o = this.#o, n = this.#n;
-    return codecs.cstring(v, o + 24, codecs.present(n - 24, 1, 8));
+    return n >= 32 ? codecs.cstring(v, o + 24, 8) : codecs.cstring(v, o + 24, codecs.present(n - 24, 1, 8));
   }
   set method(x: string) {
     const v = this.#v, o = this.#o;
@@ -317,7 +317,7 @@ class HttptraceHttpRequest_View implements HttptraceHttpRequest {
   }
   get path(): string {
     const v = this.#v, o = this.#o, n = this.#n;
-    return codecs.cstring(v, o + 32, codecs.present(n - 32, 1, 128));
+    return n >= 160 ? codecs.cstring(v, o + 32, 128) : codecs.cstring(v, o + 32, codecs.present(n - 32, 1, 128));
   }
   set path(x: string) {
     const v = this.#v, o = this.#o;

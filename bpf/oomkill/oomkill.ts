@@ -273,7 +273,7 @@ class OomkillEvent_View implements OomkillEvent {
   }
   get victimComm(): string {
     const v = this.#v, o = this.#o, n = this.#n;
-    return codecs.cstring(v, o + 64, codecs.present(n - 64, 1, 16));
+    return n >= 80 ? codecs.cstring(v, o + 64, 16) : codecs.cstring(v, o + 64, codecs.present(n - 64, 1, 16));
   }
   set victimComm(x: string) {
     const v = this.#v, o = this.#o;
@@ -281,7 +281,7 @@ class OomkillEvent_View implements OomkillEvent {
   }
   get triggerComm(): string {
     const v = this.#v, o = this.#o, n = this.#n;
-    return codecs.cstring(v, o + 80, codecs.present(n - 80, 1, 16));
+    return n >= 96 ? codecs.cstring(v, o + 80, 16) : codecs.cstring(v, o + 80, codecs.present(n - 80, 1, 16));
   }
   set triggerComm(x: string) {
     const v = this.#v, o = this.#o;

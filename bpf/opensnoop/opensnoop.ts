@@ -328,7 +328,7 @@ class OpensnoopEvent_View implements OpensnoopEvent {
   }
   get comm(): string {
     const v = this.#v, o = this.#o, n = this.#n;
-    return codecs.cstring(v, o + 36, codecs.present(n - 36, 1, 16));
+    return n >= 52 ? codecs.cstring(v, o + 36, 16) : codecs.cstring(v, o + 36, codecs.present(n - 36, 1, 16));
   }
   set comm(x: string) {
     const v = this.#v, o = this.#o;
@@ -336,7 +336,7 @@ class OpensnoopEvent_View implements OpensnoopEvent {
   }
   get fname(): string {
     const v = this.#v, o = this.#o, n = this.#n;
-    return codecs.cstring(v, o + 52, codecs.present(n - 52, 1, 256));
+    return n >= 308 ? codecs.cstring(v, o + 52, 256) : codecs.cstring(v, o + 52, codecs.present(n - 52, 1, 256));
   }
   set fname(x: string) {
     const v = this.#v, o = this.#o;

@@ -122,7 +122,7 @@ class ProfileKeyT_View implements ProfileKeyT {
   }
   get comm(): string {
     const v = this.#v, o = this.#o, n = this.#n;
-    return codecs.cstring(v, o + 12, codecs.present(n - 12, 1, 16));
+    return n >= 28 ? codecs.cstring(v, o + 12, 16) : codecs.cstring(v, o + 12, codecs.present(n - 12, 1, 16));
   }
   set comm(x: string) {
     const v = this.#v, o = this.#o;

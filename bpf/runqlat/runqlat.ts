@@ -75,7 +75,7 @@ class RunqlatHist_View implements RunqlatHist {
   }
   get slots(): Uint32Array {
     const v = this.#v, o = this.#o, n = this.#n;
-    return codecs.typedArrayView(Uint32Array, v, o, codecs.present(n, 4, 27));
+    return n >= 108 ? codecs.typedArrayView(Uint32Array, v, o, 27) : codecs.typedArrayView(Uint32Array, v, o, codecs.present(n, 4, 27));
   }
   set slots(x: Uint32Array) {
     const v = this.#v, o = this.#o;
@@ -83,7 +83,7 @@ class RunqlatHist_View implements RunqlatHist {
   }
   get comm(): string {
     const v = this.#v, o = this.#o, n = this.#n;
-    return codecs.cstring(v, o + 108, codecs.present(n - 108, 1, 16));
+    return n >= 124 ? codecs.cstring(v, o + 108, 16) : codecs.cstring(v, o + 108, codecs.present(n - 108, 1, 16));
   }
   set comm(x: string) {
     const v = this.#v, o = this.#o;

@@ -123,7 +123,7 @@ class SoftirqsSoftirqStat_View implements SoftirqsSoftirqStat {
   }
   get slots(): Uint32Array {
     const v = this.#v, o = this.#o, n = this.#n;
-    return codecs.typedArrayView(Uint32Array, v, o + 24, codecs.present(n - 24, 4, 27));
+    return n >= 132 ? codecs.typedArrayView(Uint32Array, v, o + 24, 27) : codecs.typedArrayView(Uint32Array, v, o + 24, codecs.present(n - 24, 4, 27));
   }
   set slots(x: Uint32Array) {
     const v = this.#v, o = this.#o;

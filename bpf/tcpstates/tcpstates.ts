@@ -268,7 +268,7 @@ class TcpstatesEvent_View implements TcpstatesEvent {
   }
   get saddr(): Uint8Array {
     const v = this.#v, o = this.#o, n = this.#n;
-    return codecs.typedArrayView(Uint8Array, v, o + 44, codecs.present(n - 44, 1, 16));
+    return n >= 60 ? codecs.typedArrayView(Uint8Array, v, o + 44, 16) : codecs.typedArrayView(Uint8Array, v, o + 44, codecs.present(n - 44, 1, 16));
   }
   set saddr(x: Uint8Array) {
     const v = this.#v, o = this.#o;
@@ -276,7 +276,7 @@ class TcpstatesEvent_View implements TcpstatesEvent {
   }
   get daddr(): Uint8Array {
     const v = this.#v, o = this.#o, n = this.#n;
-    return codecs.typedArrayView(Uint8Array, v, o + 60, codecs.present(n - 60, 1, 16));
+    return n >= 76 ? codecs.typedArrayView(Uint8Array, v, o + 60, 16) : codecs.typedArrayView(Uint8Array, v, o + 60, codecs.present(n - 60, 1, 16));
   }
   set daddr(x: Uint8Array) {
     const v = this.#v, o = this.#o;
@@ -284,7 +284,7 @@ class TcpstatesEvent_View implements TcpstatesEvent {
   }
   get comm(): string {
     const v = this.#v, o = this.#o, n = this.#n;
-    return codecs.cstring(v, o + 76, codecs.present(n - 76, 1, 16));
+    return n >= 92 ? codecs.cstring(v, o + 76, 16) : codecs.cstring(v, o + 76, codecs.present(n - 76, 1, 16));
   }
   set comm(x: string) {
     const v = this.#v, o = this.#o;

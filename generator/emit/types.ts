@@ -4,7 +4,7 @@
 
 import type CodeBlockWriter from "code-block-writer";
 import type { BitfieldLayout, CompositeLayout, EnumLayout, FieldNode, TypedefAlias, ValueField } from "../layout.js";
-import { at, bitfieldDecodeExpr, bitfieldEncodeStmts, bitfieldType, decodeExpr, encodeStmts, flexDecodeExpr, flexEncodeStmts, partialBitfieldDecodeExpr, partialDecodeExpr, tsType, type WordRead, wordRead } from "./values.js";
+import { at, bitfieldDecodeExpr, bitfieldEncodeStmts, bitfieldType, decodeExpr, encodeStmts, flexDecodeExpr, flexEncodeStmts, partialBitfieldDecodeExpr, partialDecodeExpr, tsType, viewGetterExpr, type WordRead, wordRead } from "./values.js";
 import { docComment } from "./writer.js";
 
 /** Doc comments from the source scan, keyed by C names. */
@@ -54,7 +54,8 @@ function leafEncode(f: ValueField | BitfieldLayout, x: string): string[] {
 function leafPartial(f: ValueField | BitfieldLayout, view: boolean): string {
   const off = at("o", f.offset);
   if (f.node === "bitfield") return partialBitfieldDecodeExpr(f, off);
-  return f.flexible ? flexDecodeExpr(f.type, off, f.offset) : partialDecodeExpr(f.type, off, { k: f.offset, terms: "" }, 0, view);
+  if (f.flexible) return flexDecodeExpr(f.type, off, f.offset);
+  return view ? viewGetterExpr(f.type, off, f.offset) : partialDecodeExpr(f.type, off, { k: f.offset, terms: "" });
 }
 
 function fieldDoc(c: CompositeLayout, f: ValueField | BitfieldLayout, docs: TypeDocs): string[] {

@@ -338,6 +338,21 @@ export function partialDecodeExpr(t: ValueLayout, off: string, rel: RecordOffset
   }
 }
 
+/**
+ * What a lazy view's getter returns for the value at byte `rel` of a record of `n` bytes: live
+ * sub-views for structs and aligned typed arrays. One comparison picks the whole value's plain read
+ * (what views of whole records, the common case, run) or its partial form.
+ */
+export function viewGetterExpr(t: ValueLayout, off: string, rel: number): string {
+  const here: RecordOffset = { k: rel, terms: "" };
+  if (t.kind === "composite") return `${t.ref.name}.view(v, ${off}, ${bytesFrom(here)})`;
+  const partial = partialDecodeExpr(t, off, here, 0, true);
+  if (t.kind !== "string" && t.kind !== "bytes" && t.kind !== "array") return partial;
+  const typed = t.kind === "array" ? typedArrayOf(t.elem) : undefined;
+  const whole = typed && t.kind === "array" ? `codecs.typedArrayView(${typed}, v, ${off}, ${t.length})` : decodeExpr(t, off);
+  return `${holds(here, sizeOf(t))} ? ${whole} : ${partial}`;
+}
+
 /** A bitfield counts as present when the record holds its whole storage unit. */
 export function partialBitfieldDecodeExpr(f: BitfieldLayout, off: string): string {
   const zero = f.type.kind === "bool" ? "false" : bitfieldIsBig(f) ? "0n" : "0";

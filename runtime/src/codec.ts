@@ -41,7 +41,8 @@ export interface Struct<T> extends Codec<T> {
    * A lazy view: getters (and setters) that read the bytes at access time, no copy. Views are class
    * instances with accessors on the prototype: spread and JSON.stringify see no fields (use decode
    * for a plain object); util.inspect shows the decoded value. Valid only while the bytes are (a ring
-   * buffer record: during its callback).
+   * buffer record: during its callback). Getters read what a record of `length` bytes holds, as
+   * decode does.
    */
   view(view: DataView, offset?: number, length?: number): T;
 }

@@ -29,8 +29,12 @@ export interface PerfEventArrayOptions {
 export type LostCallback = (cpu: number, count: number) => void;
 
 /**
- * Reads a perf event array's samples: `onEvent((event, cpu) => …)`, `onBatch`, `read()`,
+ * Reads a perf event array's samples: `onEvent((event, cpu, length) => …)`, `onBatch`, `read()`,
  * `events()` or `consume()`, plus `lost` / `lostByCpu` / `onLost()` for samples the kernel dropped.
+ *
+ * Samples of any length decode (a short one partially, see `Codec.decode`). Their length is what the
+ * program submitted padded with zero bytes so that the sample and its 4-byte size header end
+ * 8-aligned (the kernel's layout); `recordsOf(codec)` keeps length and tail for every way of reading.
  *
  * Samples of one CPU arrive in order; across CPUs the order is per wakeup (CPU by CPU). The kernel
  * reports losses when it next has room in that CPU's buffer, so `lost` can lag until the next

@@ -87,7 +87,8 @@ type MaybeStruct<E> = Codec<E> & { view?: (v: DataView, o?: number, length?: num
  * ```
  *
  * - Events are decoded with the codec straight from the ring's memory; decoded objects are plain
- *   copies. Raw views (`raw: "view"`) and lazy views (`lazy: true`) point into the ring and are only
+ *   copies. Records of any length decode (a short one partially, see `Codec.decode`); callbacks get
+ *   `(event, length)`, and `recordsOf(codec)` keeps length and tail for every way of reading. Raw views (`raw: "view"`) and lazy views (`lazy: true`) point into the ring and are only
  *   valid until the `onEvent` callback returns; after `close()` they read as empty.
  * - Each wakeup hands over everything available (up to `maxBatch`); the ring space of handled
  *   records goes back to the kernel every 4 KiB and when the batch ends.
