@@ -120,7 +120,7 @@ export const DropwatchEvent: Struct<DropwatchEvent> = {
   },
 };
 
-/** `DropwatchEvent.decode` of a record of `n` < 56 bytes: the fields it holds, the one it cuts through cut to the bytes present, the rest zero. */
+/** `DropwatchEvent.decode` of a record of `n` < 56 bytes: the fields it holds as usual, a string or array it ends in cut to what is present, the rest zero. */
 function DropwatchEvent_partial(v: DataView, o: number, n: number): DropwatchEvent {
   return {
     tsNs: n >= 8 ? v.getBigUint64(o, LE) : 0n,

@@ -131,7 +131,7 @@ export const ExecsnoopEvent: Struct<ExecsnoopEvent> = {
   },
 };
 
-/** `ExecsnoopEvent.decode` of a record of `n` < 1584 bytes: the fields it holds, the one it cuts through cut to the bytes present, the rest zero. */
+/** `ExecsnoopEvent.decode` of a record of `n` < 1584 bytes: the fields it holds as usual, a string or array it ends in cut to what is present, the rest zero. */
 function ExecsnoopEvent_partial(v: DataView, o: number, n: number): ExecsnoopEvent {
   return {
     tsNs: n >= 8 ? v.getBigUint64(o, LE) : 0n,

@@ -160,7 +160,7 @@ export const GotraceEvent: Struct<GotraceEvent> = {
   },
 };
 
-/** `GotraceEvent.decode` of a record of `n` < 72 bytes: the fields it holds, the one it cuts through cut to the bytes present, the rest zero. */
+/** `GotraceEvent.decode` of a record of `n` < 72 bytes: the fields it holds as usual, a string or array it ends in cut to what is present, the rest zero. */
 function GotraceEvent_partial(v: DataView, o: number, n: number): GotraceEvent {
   return {
     tsNs: n >= 8 ? v.getBigUint64(o, LE) : 0n,
@@ -350,7 +350,7 @@ export const GotraceNewprocCall: Struct<GotraceNewprocCall> = {
   },
 };
 
-/** `GotraceNewprocCall.decode` of a record of `n` < 32 bytes: the fields it holds, the one it cuts through cut to the bytes present, the rest zero. */
+/** `GotraceNewprocCall.decode` of a record of `n` < 32 bytes: the fields it holds as usual, a string or array it ends in cut to what is present, the rest zero. */
 function GotraceNewprocCall_partial(v: DataView, o: number, n: number): GotraceNewprocCall {
   return {
     parentGoid: n >= 8 ? v.getBigInt64(o, LE) : 0n,

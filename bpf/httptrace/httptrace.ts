@@ -107,7 +107,7 @@ export const HttptraceEvent: Struct<HttptraceEvent> = {
   },
 };
 
-/** `HttptraceEvent.decode` of a record of `n` < 168 bytes: the fields it holds, the one it cuts through cut to the bytes present, the rest zero. */
+/** `HttptraceEvent.decode` of a record of `n` < 168 bytes: the fields it holds as usual, a string or array it ends in cut to what is present, the rest zero. */
 function HttptraceEvent_partial(v: DataView, o: number, n: number): HttptraceEvent {
   return {
     tsNs: n >= 8 ? v.getBigUint64(o, LE) : 0n,
@@ -263,7 +263,7 @@ export const HttptraceHttpRequest: Struct<HttptraceHttpRequest> = {
   },
 };
 
-/** `HttptraceHttpRequest.decode` of a record of `n` < 160 bytes: the fields it holds, the one it cuts through cut to the bytes present, the rest zero. */
+/** `HttptraceHttpRequest.decode` of a record of `n` < 160 bytes: the fields it holds as usual, a string or array it ends in cut to what is present, the rest zero. */
 function HttptraceHttpRequest_partial(v: DataView, o: number, n: number): HttptraceHttpRequest {
   return {
     startNs: n >= 8 ? v.getBigUint64(o, LE) : 0n,
@@ -377,7 +377,7 @@ export const HttptraceRequestKey: Struct<HttptraceRequestKey> = {
   },
 };
 
-/** `HttptraceRequestKey.decode` of a record of `n` < 16 bytes: the fields it holds, the one it cuts through cut to the bytes present, the rest zero. */
+/** `HttptraceRequestKey.decode` of a record of `n` < 16 bytes: the fields it holds as usual, a string or array it ends in cut to what is present, the rest zero. */
 function HttptraceRequestKey_partial(v: DataView, o: number, n: number): HttptraceRequestKey {
   return {
     pid: n >= 4 ? v.getUint32(o, LE) : 0,

@@ -155,7 +155,7 @@ export const OomkillEvent: Struct<OomkillEvent> = {
   },
 };
 
-/** `OomkillEvent.decode` of a record of `n` < 96 bytes: the fields it holds, the one it cuts through cut to the bytes present, the rest zero. */
+/** `OomkillEvent.decode` of a record of `n` < 96 bytes: the fields it holds as usual, a string or array it ends in cut to what is present, the rest zero. */
 function OomkillEvent_partial(v: DataView, o: number, n: number): OomkillEvent {
   return {
     tsNs: n >= 8 ? v.getBigUint64(o, LE) : 0n,

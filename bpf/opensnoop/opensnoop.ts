@@ -69,7 +69,7 @@ export const OpensnoopArgsT: Struct<OpensnoopArgsT> = {
   },
 };
 
-/** `OpensnoopArgsT.decode` of a record of `n` < 16 bytes: the fields it holds, the one it cuts through cut to the bytes present, the rest zero. */
+/** `OpensnoopArgsT.decode` of a record of `n` < 16 bytes: the fields it holds as usual, a string or array it ends in cut to what is present, the rest zero. */
 function OpensnoopArgsT_partial(v: DataView, o: number, n: number): OpensnoopArgsT {
   return {
     fname: n >= 8 ? v.getBigUint64(o, LE) : 0n,
@@ -237,7 +237,7 @@ export const OpensnoopEvent: Struct<OpensnoopEvent> = {
   },
 };
 
-/** `OpensnoopEvent.decode` of a record of `n` < 312 bytes: the fields it holds, the one it cuts through cut to the bytes present, the rest zero. */
+/** `OpensnoopEvent.decode` of a record of `n` < 312 bytes: the fields it holds as usual, a string or array it ends in cut to what is present, the rest zero. */
 function OpensnoopEvent_partial(v: DataView, o: number, n: number): OpensnoopEvent {
   return {
     tsNs: n >= 8 ? v.getBigUint64(o, LE) : 0n,

@@ -77,7 +77,7 @@ export const ProfileKeyT: Struct<ProfileKeyT> = {
   },
 };
 
-/** `ProfileKeyT.decode` of a record of `n` < 28 bytes: the fields it holds, the one it cuts through cut to the bytes present, the rest zero. */
+/** `ProfileKeyT.decode` of a record of `n` < 28 bytes: the fields it holds as usual, a string or array it ends in cut to what is present, the rest zero. */
 function ProfileKeyT_partial(v: DataView, o: number, n: number): ProfileKeyT {
   return {
     pid: n >= 4 ? v.getUint32(o, LE) : 0,

@@ -56,7 +56,7 @@ export const RunqlatHist: Struct<RunqlatHist> = {
   },
 };
 
-/** `RunqlatHist.decode` of a record of `n` < 124 bytes: the fields it holds, the one it cuts through cut to the bytes present, the rest zero. */
+/** `RunqlatHist.decode` of a record of `n` < 124 bytes: the fields it holds as usual, a string or array it ends in cut to what is present, the rest zero. */
 function RunqlatHist_partial(v: DataView, o: number, n: number): RunqlatHist {
   return {
     slots: codecs.typedArray(Uint32Array, v, o, codecs.present(n, 4, 27)),

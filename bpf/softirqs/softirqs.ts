@@ -78,7 +78,7 @@ export const SoftirqsSoftirqStat: Struct<SoftirqsSoftirqStat> = {
   },
 };
 
-/** `SoftirqsSoftirqStat.decode` of a record of `n` < 136 bytes: the fields it holds, the one it cuts through cut to the bytes present, the rest zero. */
+/** `SoftirqsSoftirqStat.decode` of a record of `n` < 136 bytes: the fields it holds as usual, a string or array it ends in cut to what is present, the rest zero. */
 function SoftirqsSoftirqStat_partial(v: DataView, o: number, n: number): SoftirqsSoftirqStat {
   return {
     count: n >= 8 ? v.getBigUint64(o, LE) : 0n,

@@ -67,7 +67,7 @@ export const SyscountSyscallStat: Struct<SyscountSyscallStat> = {
   },
 };
 
-/** `SyscountSyscallStat.decode` of a record of `n` < 24 bytes: the fields it holds, the one it cuts through cut to the bytes present, the rest zero. */
+/** `SyscountSyscallStat.decode` of a record of `n` < 24 bytes: the fields it holds as usual, a string or array it ends in cut to what is present, the rest zero. */
 function SyscountSyscallStat_partial(v: DataView, o: number, n: number): SyscountSyscallStat {
   return {
     count: n >= 8 ? v.getBigUint64(o, LE) : 0n,

@@ -158,7 +158,7 @@ export const TcpstatesEvent: Struct<TcpstatesEvent> = {
   },
 };
 
-/** `TcpstatesEvent.decode` of a record of `n` < 96 bytes: the fields it holds, the one it cuts through cut to the bytes present, the rest zero. */
+/** `TcpstatesEvent.decode` of a record of `n` < 96 bytes: the fields it holds as usual, a string or array it ends in cut to what is present, the rest zero. */
 function TcpstatesEvent_partial(v: DataView, o: number, n: number): TcpstatesEvent {
   return {
     skaddr: n >= 8 ? v.getBigUint64(o, LE) : 0n,

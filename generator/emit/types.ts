@@ -171,8 +171,10 @@ export function emitComposite(w: CodeBlockWriter, c: CompositeLayout, docs: Type
     w.write(",").newLine();
   });
   w.write(";").newLine();
-  if (all.length > 0) emitPartialDecoder(w, c, all);
-  if (all.length > 0) emitViewClass(w, c, all);
+  if (all.length > 0) {
+    emitPartialDecoder(w, c, all);
+    emitViewClass(w, c, all);
+  }
 }
 
 /** Not exported; `_` never appears inside a generated type name, so it cannot clash with one. */
@@ -190,7 +192,7 @@ function partialName(c: CompositeLayout): string {
  */
 function emitPartialDecoder(w: CodeBlockWriter, c: CompositeLayout, all: readonly Leaf[]): void {
   w.blankLine();
-  docComment(w, [`\`${c.name}.decode\` of a record of \`n\` < ${c.size} bytes: the fields it holds, the one it cuts through cut to the bytes present, the rest zero.`]);
+  docComment(w, [`\`${c.name}.decode\` of a record of \`n\` < ${c.size} bytes: the fields it holds as usual, a string or array it ends in cut to what is present, the rest zero.`]);
   w.write(`function ${partialName(c)}(v: DataView, o: number, n: number): ${c.name} `).block(() => {
     w.write("return ").inlineBlock(() => {
       for (const { field } of all) w.writeLine(`${field.name}: ${leafPartial(field, false)},`);
