@@ -89,7 +89,8 @@ export const DropwatchEvent: Struct<DropwatchEvent> = {
     __pad: { offset: 38, size: 2 },
     comm: { offset: 40, size: 16 },
   },
-  decode(v: DataView, o = 0): DropwatchEvent {
+  decode(v: DataView, o = 0, n = 56): DropwatchEvent {
+    if (n < 56) return DropwatchEvent_partial(v, o, n);
     const w = codecs.words(v, o, 24), u = w.u64, i = w.at;
     return {
       tsNs: u[i]!,
@@ -114,92 +115,109 @@ export const DropwatchEvent: Struct<DropwatchEvent> = {
     v.setUint16(o + 38, x.__pad, LE);
     codecs.setCstring(v, o + 40, 16, x.comm);
   },
-  view(v: DataView, o = 0): DropwatchEvent {
-    return new DropwatchEvent_View(v, o);
+  view(v: DataView, o = 0, n = 56): DropwatchEvent {
+    return new DropwatchEvent_View(v, o, n);
   },
 };
+
+/** `DropwatchEvent.decode` of a record of `n` < 56 bytes: the fields it holds as usual, a string or array it ends in cut to what is present, the rest zero. */
+function DropwatchEvent_partial(v: DataView, o: number, n: number): DropwatchEvent {
+  return {
+    tsNs: n >= 8 ? v.getBigUint64(o, LE) : 0n,
+    skbaddr: n >= 16 ? v.getBigUint64(o + 8, LE) : 0n,
+    location: n >= 24 ? v.getBigUint64(o + 16, LE) : 0n,
+    reason: n >= 28 ? v.getUint32(o + 24, LE) : 0,
+    pid: n >= 32 ? v.getUint32(o + 28, LE) : 0,
+    stackId: n >= 36 ? v.getInt32(o + 32, LE) : 0,
+    protocol: n >= 38 ? v.getUint16(o + 36, LE) : 0,
+    __pad: n >= 40 ? v.getUint16(o + 38, LE) : 0,
+    comm: codecs.cstring(v, o + 40, codecs.present(n - 40, 1, 16)),
+  };
+}
 
 class DropwatchEvent_View implements DropwatchEvent {
   readonly #v: DataView;
   readonly #o: number;
-  constructor(v: DataView, o: number) {
+  readonly #n: number;
+  constructor(v: DataView, o: number, n: number) {
     this.#v = v;
     this.#o = o;
+    this.#n = n;
   }
   get tsNs(): bigint {
-    const v = this.#v, o = this.#o;
-    return v.getBigUint64(o, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 8 ? v.getBigUint64(o, LE) : 0n;
   }
   set tsNs(x: bigint) {
     const v = this.#v, o = this.#o;
     codecs.set64(v, o, x);
   }
   get skbaddr(): bigint {
-    const v = this.#v, o = this.#o;
-    return v.getBigUint64(o + 8, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 16 ? v.getBigUint64(o + 8, LE) : 0n;
   }
   set skbaddr(x: bigint) {
     const v = this.#v, o = this.#o;
     codecs.set64(v, o + 8, x);
   }
   get location(): bigint {
-    const v = this.#v, o = this.#o;
-    return v.getBigUint64(o + 16, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 24 ? v.getBigUint64(o + 16, LE) : 0n;
   }
   set location(x: bigint) {
     const v = this.#v, o = this.#o;
     codecs.set64(v, o + 16, x);
   }
   get reason(): number {
-    const v = this.#v, o = this.#o;
-    return v.getUint32(o + 24, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 28 ? v.getUint32(o + 24, LE) : 0;
   }
   set reason(x: number) {
     const v = this.#v, o = this.#o;
     v.setUint32(o + 24, x, LE);
   }
   get pid(): number {
-    const v = this.#v, o = this.#o;
-    return v.getUint32(o + 28, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 32 ? v.getUint32(o + 28, LE) : 0;
   }
   set pid(x: number) {
     const v = this.#v, o = this.#o;
     v.setUint32(o + 28, x, LE);
   }
   get stackId(): number {
-    const v = this.#v, o = this.#o;
-    return v.getInt32(o + 32, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 36 ? v.getInt32(o + 32, LE) : 0;
   }
   set stackId(x: number) {
     const v = this.#v, o = this.#o;
     v.setInt32(o + 32, x, LE);
   }
   get protocol(): number {
-    const v = this.#v, o = this.#o;
-    return v.getUint16(o + 36, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 38 ? v.getUint16(o + 36, LE) : 0;
   }
   set protocol(x: number) {
     const v = this.#v, o = this.#o;
     v.setUint16(o + 36, x, LE);
   }
   get __pad(): number {
-    const v = this.#v, o = this.#o;
-    return v.getUint16(o + 38, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 40 ? v.getUint16(o + 38, LE) : 0;
   }
   set __pad(x: number) {
     const v = this.#v, o = this.#o;
     v.setUint16(o + 38, x, LE);
   }
   get comm(): string {
-    const v = this.#v, o = this.#o;
-    return codecs.cstring(v, o + 40, 16);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 56 ? codecs.cstring(v, o + 40, 16) : codecs.cstring(v, o + 40, codecs.present(n - 40, 1, 16));
   }
   set comm(x: string) {
     const v = this.#v, o = this.#o;
     codecs.setCstring(v, o + 40, 16, x);
   }
   [Symbol.for("nodejs.util.inspect.custom")](): DropwatchEvent {
-    return DropwatchEvent.decode(this.#v, this.#o);
+    return DropwatchEvent.decode(this.#v, this.#o, this.#n);
   }
 }
 

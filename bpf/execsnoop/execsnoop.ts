@@ -94,7 +94,8 @@ export const ExecsnoopEvent: Struct<ExecsnoopEvent> = {
     comm: { offset: 32, size: 16 },
     args: { offset: 48, size: 1536 },
   },
-  decode(v: DataView, o = 0): ExecsnoopEvent {
+  decode(v: DataView, o = 0, n = 1584): ExecsnoopEvent {
+    if (n < 1584) return ExecsnoopEvent_partial(v, o, n);
     const w = codecs.words(v, o, 8), u = w.u64, i = w.at;
     return {
       tsNs: u[i]!,
@@ -125,85 +126,102 @@ export const ExecsnoopEvent: Struct<ExecsnoopEvent> = {
       }
     }
   },
-  view(v: DataView, o = 0): ExecsnoopEvent {
-    return new ExecsnoopEvent_View(v, o);
+  view(v: DataView, o = 0, n = 1584): ExecsnoopEvent {
+    return new ExecsnoopEvent_View(v, o, n);
   },
 };
+
+/** `ExecsnoopEvent.decode` of a record of `n` < 1584 bytes: the fields it holds as usual, a string or array it ends in cut to what is present, the rest zero. */
+function ExecsnoopEvent_partial(v: DataView, o: number, n: number): ExecsnoopEvent {
+  return {
+    tsNs: n >= 8 ? v.getBigUint64(o, LE) : 0n,
+    pid: n >= 12 ? v.getUint32(o + 8, LE) : 0,
+    ppid: n >= 16 ? v.getUint32(o + 12, LE) : 0,
+    uid: n >= 20 ? v.getUint32(o + 16, LE) : 0,
+    retval: n >= 24 ? v.getInt32(o + 20, LE) : 0,
+    argsCount: n >= 28 ? v.getUint32(o + 24, LE) : 0,
+    argsTruncated: n >= 32 ? v.getUint32(o + 28, LE) : 0,
+    comm: codecs.cstring(v, o + 32, codecs.present(n - 32, 1, 16)),
+    args: Array.from({ length: codecs.present(n - 48, 96, 16, 1) }, (_, i0) => codecs.cstring(v, o + 48 + i0 * 96, codecs.present(n - (48 + i0 * 96), 1, 96))),
+  };
+}
 
 class ExecsnoopEvent_View implements ExecsnoopEvent {
   readonly #v: DataView;
   readonly #o: number;
-  constructor(v: DataView, o: number) {
+  readonly #n: number;
+  constructor(v: DataView, o: number, n: number) {
     this.#v = v;
     this.#o = o;
+    this.#n = n;
   }
   get tsNs(): bigint {
-    const v = this.#v, o = this.#o;
-    return v.getBigUint64(o, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 8 ? v.getBigUint64(o, LE) : 0n;
   }
   set tsNs(x: bigint) {
     const v = this.#v, o = this.#o;
     codecs.set64(v, o, x);
   }
   get pid(): number {
-    const v = this.#v, o = this.#o;
-    return v.getUint32(o + 8, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 12 ? v.getUint32(o + 8, LE) : 0;
   }
   set pid(x: number) {
     const v = this.#v, o = this.#o;
     v.setUint32(o + 8, x, LE);
   }
   get ppid(): number {
-    const v = this.#v, o = this.#o;
-    return v.getUint32(o + 12, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 16 ? v.getUint32(o + 12, LE) : 0;
   }
   set ppid(x: number) {
     const v = this.#v, o = this.#o;
     v.setUint32(o + 12, x, LE);
   }
   get uid(): number {
-    const v = this.#v, o = this.#o;
-    return v.getUint32(o + 16, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 20 ? v.getUint32(o + 16, LE) : 0;
   }
   set uid(x: number) {
     const v = this.#v, o = this.#o;
     v.setUint32(o + 16, x, LE);
   }
   get retval(): number {
-    const v = this.#v, o = this.#o;
-    return v.getInt32(o + 20, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 24 ? v.getInt32(o + 20, LE) : 0;
   }
   set retval(x: number) {
     const v = this.#v, o = this.#o;
     v.setInt32(o + 20, x, LE);
   }
   get argsCount(): number {
-    const v = this.#v, o = this.#o;
-    return v.getUint32(o + 24, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 28 ? v.getUint32(o + 24, LE) : 0;
   }
   set argsCount(x: number) {
     const v = this.#v, o = this.#o;
     v.setUint32(o + 24, x, LE);
   }
   get argsTruncated(): number {
-    const v = this.#v, o = this.#o;
-    return v.getUint32(o + 28, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 32 ? v.getUint32(o + 28, LE) : 0;
   }
   set argsTruncated(x: number) {
     const v = this.#v, o = this.#o;
     v.setUint32(o + 28, x, LE);
   }
   get comm(): string {
-    const v = this.#v, o = this.#o;
-    return codecs.cstring(v, o + 32, 16);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 48 ? codecs.cstring(v, o + 32, 16) : codecs.cstring(v, o + 32, codecs.present(n - 32, 1, 16));
   }
   set comm(x: string) {
     const v = this.#v, o = this.#o;
     codecs.setCstring(v, o + 32, 16, x);
   }
   get args(): string[] {
-    const v = this.#v, o = this.#o;
-    return Array.from({ length: 16 }, (_, i0) => codecs.cstring(v, o + 48 + i0 * 96, 96));
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 1584 ? Array.from({ length: 16 }, (_, i0) => codecs.cstring(v, o + 48 + i0 * 96, 96)) : Array.from({ length: codecs.present(n - 48, 96, 16, 1) }, (_, i0) => codecs.cstring(v, o + 48 + i0 * 96, codecs.present(n - (48 + i0 * 96), 1, 96)));
   }
   set args(x: string[]) {
     const v = this.#v, o = this.#o;
@@ -215,7 +233,7 @@ class ExecsnoopEvent_View implements ExecsnoopEvent {
     }
   }
   [Symbol.for("nodejs.util.inspect.custom")](): ExecsnoopEvent {
-    return ExecsnoopEvent.decode(this.#v, this.#o);
+    return ExecsnoopEvent.decode(this.#v, this.#o, this.#n);
   }
 }
 
@@ -296,7 +314,7 @@ export interface ExecsnoopObjects extends BpfObject {
 const targCommConstant: Codec<string> = {
   size: 16,
   align: 1,
-  decode: (v: DataView, o = 0): string => codecs.cstring(v, o, 16),
+  decode: (v: DataView, o = 0, n = 16): string => (n >= 16 ? codecs.cstring(v, o, 16) : codecs.cstring(v, o, codecs.present(n, 1, 16))),
   encode: (x: string, v: DataView, o = 0): void => {
     codecs.setCstring(v, o, 16, x);
   },

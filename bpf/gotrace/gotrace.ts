@@ -123,7 +123,8 @@ export const GotraceEvent: Struct<GotraceEvent> = {
     newStatus: { offset: 64, size: 4 },
     __pad: { offset: 68, size: 4 },
   },
-  decode(v: DataView, o = 0): GotraceEvent {
+  decode(v: DataView, o = 0, n = 72): GotraceEvent {
+    if (n < 72) return GotraceEvent_partial(v, o, n);
     const w = codecs.words(v, o, 48), u = w.u64, s = w.s64, i = w.at;
     return {
       tsNs: u[i]!,
@@ -154,116 +155,136 @@ export const GotraceEvent: Struct<GotraceEvent> = {
     v.setUint32(o + 64, x.newStatus, LE);
     v.setUint32(o + 68, x.__pad, LE);
   },
-  view(v: DataView, o = 0): GotraceEvent {
-    return new GotraceEvent_View(v, o);
+  view(v: DataView, o = 0, n = 72): GotraceEvent {
+    return new GotraceEvent_View(v, o, n);
   },
 };
+
+/** `GotraceEvent.decode` of a record of `n` < 72 bytes: the fields it holds as usual, a string or array it ends in cut to what is present, the rest zero. */
+function GotraceEvent_partial(v: DataView, o: number, n: number): GotraceEvent {
+  return {
+    tsNs: n >= 8 ? v.getBigUint64(o, LE) : 0n,
+    goid: n >= 16 ? v.getBigInt64(o + 8, LE) : 0n,
+    arg: n >= 24 ? v.getBigUint64(o + 16, LE) : 0n,
+    pc: n >= 32 ? v.getBigUint64(o + 24, LE) : 0n,
+    newGoid: n >= 40 ? v.getBigInt64(o + 32, LE) : 0n,
+    funcIp: n >= 48 ? v.getBigUint64(o + 40, LE) : 0n,
+    pid: n >= 52 ? v.getUint32(o + 48, LE) : 0,
+    tid: n >= 56 ? v.getUint32(o + 52, LE) : 0,
+    kind: (n >= 60 ? v.getUint32(o + 56, LE) : 0) as GotraceEventKind,
+    oldStatus: n >= 64 ? v.getUint32(o + 60, LE) : 0,
+    newStatus: n >= 68 ? v.getUint32(o + 64, LE) : 0,
+    __pad: n >= 72 ? v.getUint32(o + 68, LE) : 0,
+  };
+}
 
 class GotraceEvent_View implements GotraceEvent {
   readonly #v: DataView;
   readonly #o: number;
-  constructor(v: DataView, o: number) {
+  readonly #n: number;
+  constructor(v: DataView, o: number, n: number) {
     this.#v = v;
     this.#o = o;
+    this.#n = n;
   }
   get tsNs(): bigint {
-    const v = this.#v, o = this.#o;
-    return v.getBigUint64(o, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 8 ? v.getBigUint64(o, LE) : 0n;
   }
   set tsNs(x: bigint) {
     const v = this.#v, o = this.#o;
     codecs.set64(v, o, x);
   }
   get goid(): bigint {
-    const v = this.#v, o = this.#o;
-    return v.getBigInt64(o + 8, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 16 ? v.getBigInt64(o + 8, LE) : 0n;
   }
   set goid(x: bigint) {
     const v = this.#v, o = this.#o;
     codecs.set64(v, o + 8, x);
   }
   get arg(): bigint {
-    const v = this.#v, o = this.#o;
-    return v.getBigUint64(o + 16, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 24 ? v.getBigUint64(o + 16, LE) : 0n;
   }
   set arg(x: bigint) {
     const v = this.#v, o = this.#o;
     codecs.set64(v, o + 16, x);
   }
   get pc(): bigint {
-    const v = this.#v, o = this.#o;
-    return v.getBigUint64(o + 24, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 32 ? v.getBigUint64(o + 24, LE) : 0n;
   }
   set pc(x: bigint) {
     const v = this.#v, o = this.#o;
     codecs.set64(v, o + 24, x);
   }
   get newGoid(): bigint {
-    const v = this.#v, o = this.#o;
-    return v.getBigInt64(o + 32, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 40 ? v.getBigInt64(o + 32, LE) : 0n;
   }
   set newGoid(x: bigint) {
     const v = this.#v, o = this.#o;
     codecs.set64(v, o + 32, x);
   }
   get funcIp(): bigint {
-    const v = this.#v, o = this.#o;
-    return v.getBigUint64(o + 40, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 48 ? v.getBigUint64(o + 40, LE) : 0n;
   }
   set funcIp(x: bigint) {
     const v = this.#v, o = this.#o;
     codecs.set64(v, o + 40, x);
   }
   get pid(): number {
-    const v = this.#v, o = this.#o;
-    return v.getUint32(o + 48, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 52 ? v.getUint32(o + 48, LE) : 0;
   }
   set pid(x: number) {
     const v = this.#v, o = this.#o;
     v.setUint32(o + 48, x, LE);
   }
   get tid(): number {
-    const v = this.#v, o = this.#o;
-    return v.getUint32(o + 52, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 56 ? v.getUint32(o + 52, LE) : 0;
   }
   set tid(x: number) {
     const v = this.#v, o = this.#o;
     v.setUint32(o + 52, x, LE);
   }
   get kind(): GotraceEventKind {
-    const v = this.#v, o = this.#o;
-    return v.getUint32(o + 56, LE) as GotraceEventKind;
+    const v = this.#v, o = this.#o, n = this.#n;
+    return (n >= 60 ? v.getUint32(o + 56, LE) : 0) as GotraceEventKind;
   }
   set kind(x: GotraceEventKind) {
     const v = this.#v, o = this.#o;
     v.setUint32(o + 56, x, LE);
   }
   get oldStatus(): number {
-    const v = this.#v, o = this.#o;
-    return v.getUint32(o + 60, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 64 ? v.getUint32(o + 60, LE) : 0;
   }
   set oldStatus(x: number) {
     const v = this.#v, o = this.#o;
     v.setUint32(o + 60, x, LE);
   }
   get newStatus(): number {
-    const v = this.#v, o = this.#o;
-    return v.getUint32(o + 64, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 68 ? v.getUint32(o + 64, LE) : 0;
   }
   set newStatus(x: number) {
     const v = this.#v, o = this.#o;
     v.setUint32(o + 64, x, LE);
   }
   get __pad(): number {
-    const v = this.#v, o = this.#o;
-    return v.getUint32(o + 68, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 72 ? v.getUint32(o + 68, LE) : 0;
   }
   set __pad(x: number) {
     const v = this.#v, o = this.#o;
     v.setUint32(o + 68, x, LE);
   }
   [Symbol.for("nodejs.util.inspect.custom")](): GotraceEvent {
-    return GotraceEvent.decode(this.#v, this.#o);
+    return GotraceEvent.decode(this.#v, this.#o, this.#n);
   }
 }
 
@@ -308,7 +329,8 @@ export const GotraceNewprocCall: Struct<GotraceNewprocCall> = {
     callerpc: { offset: 16, size: 8 },
     funcIp: { offset: 24, size: 8 },
   },
-  decode(v: DataView, o = 0): GotraceNewprocCall {
+  decode(v: DataView, o = 0, n = 32): GotraceNewprocCall {
+    if (n < 32) return GotraceNewprocCall_partial(v, o, n);
     const w = codecs.words(v, o, 32), u = w.u64, s = w.s64, i = w.at;
     return {
       parentGoid: s[i]!,
@@ -323,52 +345,64 @@ export const GotraceNewprocCall: Struct<GotraceNewprocCall> = {
     codecs.set64(v, o + 16, x.callerpc);
     codecs.set64(v, o + 24, x.funcIp);
   },
-  view(v: DataView, o = 0): GotraceNewprocCall {
-    return new GotraceNewprocCall_View(v, o);
+  view(v: DataView, o = 0, n = 32): GotraceNewprocCall {
+    return new GotraceNewprocCall_View(v, o, n);
   },
 };
+
+/** `GotraceNewprocCall.decode` of a record of `n` < 32 bytes: the fields it holds as usual, a string or array it ends in cut to what is present, the rest zero. */
+function GotraceNewprocCall_partial(v: DataView, o: number, n: number): GotraceNewprocCall {
+  return {
+    parentGoid: n >= 8 ? v.getBigInt64(o, LE) : 0n,
+    fn: n >= 16 ? v.getBigUint64(o + 8, LE) : 0n,
+    callerpc: n >= 24 ? v.getBigUint64(o + 16, LE) : 0n,
+    funcIp: n >= 32 ? v.getBigUint64(o + 24, LE) : 0n,
+  };
+}
 
 class GotraceNewprocCall_View implements GotraceNewprocCall {
   readonly #v: DataView;
   readonly #o: number;
-  constructor(v: DataView, o: number) {
+  readonly #n: number;
+  constructor(v: DataView, o: number, n: number) {
     this.#v = v;
     this.#o = o;
+    this.#n = n;
   }
   get parentGoid(): bigint {
-    const v = this.#v, o = this.#o;
-    return v.getBigInt64(o, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 8 ? v.getBigInt64(o, LE) : 0n;
   }
   set parentGoid(x: bigint) {
     const v = this.#v, o = this.#o;
     codecs.set64(v, o, x);
   }
   get fn(): bigint {
-    const v = this.#v, o = this.#o;
-    return v.getBigUint64(o + 8, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 16 ? v.getBigUint64(o + 8, LE) : 0n;
   }
   set fn(x: bigint) {
     const v = this.#v, o = this.#o;
     codecs.set64(v, o + 8, x);
   }
   get callerpc(): bigint {
-    const v = this.#v, o = this.#o;
-    return v.getBigUint64(o + 16, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 24 ? v.getBigUint64(o + 16, LE) : 0n;
   }
   set callerpc(x: bigint) {
     const v = this.#v, o = this.#o;
     codecs.set64(v, o + 16, x);
   }
   get funcIp(): bigint {
-    const v = this.#v, o = this.#o;
-    return v.getBigUint64(o + 24, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 32 ? v.getBigUint64(o + 24, LE) : 0n;
   }
   set funcIp(x: bigint) {
     const v = this.#v, o = this.#o;
     codecs.set64(v, o + 24, x);
   }
   [Symbol.for("nodejs.util.inspect.custom")](): GotraceNewprocCall {
-    return GotraceNewprocCall.decode(this.#v, this.#o);
+    return GotraceNewprocCall.decode(this.#v, this.#o, this.#n);
   }
 }
 

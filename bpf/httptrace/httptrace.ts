@@ -80,7 +80,8 @@ export const HttptraceEvent: Struct<HttptraceEvent> = {
     method: { offset: 32, size: 8 },
     path: { offset: 40, size: 128 },
   },
-  decode(v: DataView, o = 0): HttptraceEvent {
+  decode(v: DataView, o = 0, n = 168): HttptraceEvent {
+    if (n < 168) return HttptraceEvent_partial(v, o, n);
     const w = codecs.words(v, o, 24), u = w.u64, s = w.s64, i = w.at;
     return {
       tsNs: u[i]!,
@@ -101,76 +102,91 @@ export const HttptraceEvent: Struct<HttptraceEvent> = {
     codecs.setCstring(v, o + 32, 8, x.method);
     codecs.setCstring(v, o + 40, 128, x.path);
   },
-  view(v: DataView, o = 0): HttptraceEvent {
-    return new HttptraceEvent_View(v, o);
+  view(v: DataView, o = 0, n = 168): HttptraceEvent {
+    return new HttptraceEvent_View(v, o, n);
   },
 };
+
+/** `HttptraceEvent.decode` of a record of `n` < 168 bytes: the fields it holds as usual, a string or array it ends in cut to what is present, the rest zero. */
+function HttptraceEvent_partial(v: DataView, o: number, n: number): HttptraceEvent {
+  return {
+    tsNs: n >= 8 ? v.getBigUint64(o, LE) : 0n,
+    durationNs: n >= 16 ? v.getBigUint64(o + 8, LE) : 0n,
+    goid: n >= 24 ? v.getBigInt64(o + 16, LE) : 0n,
+    pid: n >= 28 ? v.getUint32(o + 24, LE) : 0,
+    status: n >= 32 ? v.getUint32(o + 28, LE) : 0,
+    method: codecs.cstring(v, o + 32, codecs.present(n - 32, 1, 8)),
+    path: codecs.cstring(v, o + 40, codecs.present(n - 40, 1, 128)),
+  };
+}
 
 class HttptraceEvent_View implements HttptraceEvent {
   readonly #v: DataView;
   readonly #o: number;
-  constructor(v: DataView, o: number) {
+  readonly #n: number;
+  constructor(v: DataView, o: number, n: number) {
     this.#v = v;
     this.#o = o;
+    this.#n = n;
   }
   get tsNs(): bigint {
-    const v = this.#v, o = this.#o;
-    return v.getBigUint64(o, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 8 ? v.getBigUint64(o, LE) : 0n;
   }
   set tsNs(x: bigint) {
     const v = this.#v, o = this.#o;
     codecs.set64(v, o, x);
   }
   get durationNs(): bigint {
-    const v = this.#v, o = this.#o;
-    return v.getBigUint64(o + 8, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 16 ? v.getBigUint64(o + 8, LE) : 0n;
   }
   set durationNs(x: bigint) {
     const v = this.#v, o = this.#o;
     codecs.set64(v, o + 8, x);
   }
   get goid(): bigint {
-    const v = this.#v, o = this.#o;
-    return v.getBigInt64(o + 16, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 24 ? v.getBigInt64(o + 16, LE) : 0n;
   }
   set goid(x: bigint) {
     const v = this.#v, o = this.#o;
     codecs.set64(v, o + 16, x);
   }
   get pid(): number {
-    const v = this.#v, o = this.#o;
-    return v.getUint32(o + 24, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 28 ? v.getUint32(o + 24, LE) : 0;
   }
   set pid(x: number) {
     const v = this.#v, o = this.#o;
     v.setUint32(o + 24, x, LE);
   }
   get status(): number {
-    const v = this.#v, o = this.#o;
-    return v.getUint32(o + 28, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 32 ? v.getUint32(o + 28, LE) : 0;
   }
   set status(x: number) {
     const v = this.#v, o = this.#o;
     v.setUint32(o + 28, x, LE);
   }
   get method(): string {
-    const v = this.#v, o = this.#o;
-    return codecs.cstring(v, o + 32, 8);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 40 ? codecs.cstring(v, o + 32, 8) : codecs.cstring(v, o + 32, codecs.present(n - 32, 1, 8));
   }
   set method(x: string) {
     const v = this.#v, o = this.#o;
     codecs.setCstring(v, o + 32, 8, x);
   }
   get path(): string {
-    const v = this.#v, o = this.#o;
-    return codecs.cstring(v, o + 40, 128);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 168 ? codecs.cstring(v, o + 40, 128) : codecs.cstring(v, o + 40, codecs.present(n - 40, 1, 128));
   }
   set path(x: string) {
     const v = this.#v, o = this.#o;
     codecs.setCstring(v, o + 40, 128, x);
   }
   [Symbol.for("nodejs.util.inspect.custom")](): HttptraceEvent {
-    return HttptraceEvent.decode(this.#v, this.#o);
+    return HttptraceEvent.decode(this.#v, this.#o, this.#n);
   }
 }
 
@@ -224,7 +240,8 @@ export const HttptraceHttpRequest: Struct<HttptraceHttpRequest> = {
     method: { offset: 24, size: 8 },
     path: { offset: 32, size: 128 },
   },
-  decode(v: DataView, o = 0): HttptraceHttpRequest {
+  decode(v: DataView, o = 0, n = 160): HttptraceHttpRequest {
+    if (n < 160) return HttptraceHttpRequest_partial(v, o, n);
     const w = codecs.words(v, o, 24), u = w.u64, i = w.at;
     return {
       startNs: u[i]!,
@@ -241,60 +258,73 @@ export const HttptraceHttpRequest: Struct<HttptraceHttpRequest> = {
     codecs.setCstring(v, o + 24, 8, x.method);
     codecs.setCstring(v, o + 32, 128, x.path);
   },
-  view(v: DataView, o = 0): HttptraceHttpRequest {
-    return new HttptraceHttpRequest_View(v, o);
+  view(v: DataView, o = 0, n = 160): HttptraceHttpRequest {
+    return new HttptraceHttpRequest_View(v, o, n);
   },
 };
+
+/** `HttptraceHttpRequest.decode` of a record of `n` < 160 bytes: the fields it holds as usual, a string or array it ends in cut to what is present, the rest zero. */
+function HttptraceHttpRequest_partial(v: DataView, o: number, n: number): HttptraceHttpRequest {
+  return {
+    startNs: n >= 8 ? v.getBigUint64(o, LE) : 0n,
+    writerItab: n >= 16 ? v.getBigUint64(o + 8, LE) : 0n,
+    writer: n >= 24 ? v.getBigUint64(o + 16, LE) : 0n,
+    method: codecs.cstring(v, o + 24, codecs.present(n - 24, 1, 8)),
+    path: codecs.cstring(v, o + 32, codecs.present(n - 32, 1, 128)),
+  };
+}
 
 class HttptraceHttpRequest_View implements HttptraceHttpRequest {
   readonly #v: DataView;
   readonly #o: number;
-  constructor(v: DataView, o: number) {
+  readonly #n: number;
+  constructor(v: DataView, o: number, n: number) {
     this.#v = v;
     this.#o = o;
+    this.#n = n;
   }
   get startNs(): bigint {
-    const v = this.#v, o = this.#o;
-    return v.getBigUint64(o, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 8 ? v.getBigUint64(o, LE) : 0n;
   }
   set startNs(x: bigint) {
     const v = this.#v, o = this.#o;
     codecs.set64(v, o, x);
   }
   get writerItab(): bigint {
-    const v = this.#v, o = this.#o;
-    return v.getBigUint64(o + 8, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 16 ? v.getBigUint64(o + 8, LE) : 0n;
   }
   set writerItab(x: bigint) {
     const v = this.#v, o = this.#o;
     codecs.set64(v, o + 8, x);
   }
   get writer(): bigint {
-    const v = this.#v, o = this.#o;
-    return v.getBigUint64(o + 16, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 24 ? v.getBigUint64(o + 16, LE) : 0n;
   }
   set writer(x: bigint) {
     const v = this.#v, o = this.#o;
     codecs.set64(v, o + 16, x);
   }
   get method(): string {
-    const v = this.#v, o = this.#o;
-    return codecs.cstring(v, o + 24, 8);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 32 ? codecs.cstring(v, o + 24, 8) : codecs.cstring(v, o + 24, codecs.present(n - 24, 1, 8));
   }
   set method(x: string) {
     const v = this.#v, o = this.#o;
     codecs.setCstring(v, o + 24, 8, x);
   }
   get path(): string {
-    const v = this.#v, o = this.#o;
-    return codecs.cstring(v, o + 32, 128);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 160 ? codecs.cstring(v, o + 32, 128) : codecs.cstring(v, o + 32, codecs.present(n - 32, 1, 128));
   }
   set path(x: string) {
     const v = this.#v, o = this.#o;
     codecs.setCstring(v, o + 32, 128, x);
   }
   [Symbol.for("nodejs.util.inspect.custom")](): HttptraceHttpRequest {
-    return HttptraceHttpRequest.decode(this.#v, this.#o);
+    return HttptraceHttpRequest.decode(this.#v, this.#o, this.#n);
   }
 }
 
@@ -328,7 +358,8 @@ export const HttptraceRequestKey: Struct<HttptraceRequestKey> = {
     __pad: { offset: 4, size: 4 },
     goid: { offset: 8, size: 8 },
   },
-  decode(v: DataView, o = 0): HttptraceRequestKey {
+  decode(v: DataView, o = 0, n = 16): HttptraceRequestKey {
+    if (n < 16) return HttptraceRequestKey_partial(v, o, n);
     const w = codecs.words(v, o, 16), s = w.s64, i = w.at;
     return {
       pid: v.getUint32(o, LE),
@@ -341,44 +372,55 @@ export const HttptraceRequestKey: Struct<HttptraceRequestKey> = {
     v.setUint32(o + 4, x.__pad, LE);
     codecs.set64(v, o + 8, x.goid);
   },
-  view(v: DataView, o = 0): HttptraceRequestKey {
-    return new HttptraceRequestKey_View(v, o);
+  view(v: DataView, o = 0, n = 16): HttptraceRequestKey {
+    return new HttptraceRequestKey_View(v, o, n);
   },
 };
+
+/** `HttptraceRequestKey.decode` of a record of `n` < 16 bytes: the fields it holds as usual, a string or array it ends in cut to what is present, the rest zero. */
+function HttptraceRequestKey_partial(v: DataView, o: number, n: number): HttptraceRequestKey {
+  return {
+    pid: n >= 4 ? v.getUint32(o, LE) : 0,
+    __pad: n >= 8 ? v.getUint32(o + 4, LE) : 0,
+    goid: n >= 16 ? v.getBigInt64(o + 8, LE) : 0n,
+  };
+}
 
 class HttptraceRequestKey_View implements HttptraceRequestKey {
   readonly #v: DataView;
   readonly #o: number;
-  constructor(v: DataView, o: number) {
+  readonly #n: number;
+  constructor(v: DataView, o: number, n: number) {
     this.#v = v;
     this.#o = o;
+    this.#n = n;
   }
   get pid(): number {
-    const v = this.#v, o = this.#o;
-    return v.getUint32(o, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 4 ? v.getUint32(o, LE) : 0;
   }
   set pid(x: number) {
     const v = this.#v, o = this.#o;
     v.setUint32(o, x, LE);
   }
   get __pad(): number {
-    const v = this.#v, o = this.#o;
-    return v.getUint32(o + 4, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 8 ? v.getUint32(o + 4, LE) : 0;
   }
   set __pad(x: number) {
     const v = this.#v, o = this.#o;
     v.setUint32(o + 4, x, LE);
   }
   get goid(): bigint {
-    const v = this.#v, o = this.#o;
-    return v.getBigInt64(o + 8, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 16 ? v.getBigInt64(o + 8, LE) : 0n;
   }
   set goid(x: bigint) {
     const v = this.#v, o = this.#o;
     codecs.set64(v, o + 8, x);
   }
   [Symbol.for("nodejs.util.inspect.custom")](): HttptraceRequestKey {
-    return HttptraceRequestKey.decode(this.#v, this.#o);
+    return HttptraceRequestKey.decode(this.#v, this.#o, this.#n);
   }
 }
 

@@ -116,7 +116,8 @@ export const OomkillEvent: Struct<OomkillEvent> = {
     victimComm: { offset: 64, size: 16 },
     triggerComm: { offset: 80, size: 16 },
   },
-  decode(v: DataView, o = 0): OomkillEvent {
+  decode(v: DataView, o = 0, n = 96): OomkillEvent {
+    if (n < 96) return OomkillEvent_partial(v, o, n);
     const w = codecs.words(v, o, 48), u = w.u64, i = w.at;
     return {
       tsNs: u[i]!,
@@ -149,124 +150,145 @@ export const OomkillEvent: Struct<OomkillEvent> = {
     codecs.setCstring(v, o + 64, 16, x.victimComm);
     codecs.setCstring(v, o + 80, 16, x.triggerComm);
   },
-  view(v: DataView, o = 0): OomkillEvent {
-    return new OomkillEvent_View(v, o);
+  view(v: DataView, o = 0, n = 96): OomkillEvent {
+    return new OomkillEvent_View(v, o, n);
   },
 };
+
+/** `OomkillEvent.decode` of a record of `n` < 96 bytes: the fields it holds as usual, a string or array it ends in cut to what is present, the rest zero. */
+function OomkillEvent_partial(v: DataView, o: number, n: number): OomkillEvent {
+  return {
+    tsNs: n >= 8 ? v.getBigUint64(o, LE) : 0n,
+    totalVmKb: n >= 16 ? v.getBigUint64(o + 8, LE) : 0n,
+    anonRssKb: n >= 24 ? v.getBigUint64(o + 16, LE) : 0n,
+    fileRssKb: n >= 32 ? v.getBigUint64(o + 24, LE) : 0n,
+    shmemRssKb: n >= 40 ? v.getBigUint64(o + 32, LE) : 0n,
+    pgtablesKb: n >= 48 ? v.getBigUint64(o + 40, LE) : 0n,
+    victimPid: n >= 52 ? v.getUint32(o + 48, LE) : 0,
+    victimUid: n >= 56 ? v.getUint32(o + 52, LE) : 0,
+    triggerPid: n >= 60 ? v.getUint32(o + 56, LE) : 0,
+    oomScoreAdj: n >= 62 ? v.getInt16(o + 60, LE) : 0,
+    __pad: n >= 64 ? v.getUint16(o + 62, LE) : 0,
+    victimComm: codecs.cstring(v, o + 64, codecs.present(n - 64, 1, 16)),
+    triggerComm: codecs.cstring(v, o + 80, codecs.present(n - 80, 1, 16)),
+  };
+}
 
 class OomkillEvent_View implements OomkillEvent {
   readonly #v: DataView;
   readonly #o: number;
-  constructor(v: DataView, o: number) {
+  readonly #n: number;
+  constructor(v: DataView, o: number, n: number) {
     this.#v = v;
     this.#o = o;
+    this.#n = n;
   }
   get tsNs(): bigint {
-    const v = this.#v, o = this.#o;
-    return v.getBigUint64(o, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 8 ? v.getBigUint64(o, LE) : 0n;
   }
   set tsNs(x: bigint) {
     const v = this.#v, o = this.#o;
     codecs.set64(v, o, x);
   }
   get totalVmKb(): bigint {
-    const v = this.#v, o = this.#o;
-    return v.getBigUint64(o + 8, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 16 ? v.getBigUint64(o + 8, LE) : 0n;
   }
   set totalVmKb(x: bigint) {
     const v = this.#v, o = this.#o;
     codecs.set64(v, o + 8, x);
   }
   get anonRssKb(): bigint {
-    const v = this.#v, o = this.#o;
-    return v.getBigUint64(o + 16, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 24 ? v.getBigUint64(o + 16, LE) : 0n;
   }
   set anonRssKb(x: bigint) {
     const v = this.#v, o = this.#o;
     codecs.set64(v, o + 16, x);
   }
   get fileRssKb(): bigint {
-    const v = this.#v, o = this.#o;
-    return v.getBigUint64(o + 24, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 32 ? v.getBigUint64(o + 24, LE) : 0n;
   }
   set fileRssKb(x: bigint) {
     const v = this.#v, o = this.#o;
     codecs.set64(v, o + 24, x);
   }
   get shmemRssKb(): bigint {
-    const v = this.#v, o = this.#o;
-    return v.getBigUint64(o + 32, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 40 ? v.getBigUint64(o + 32, LE) : 0n;
   }
   set shmemRssKb(x: bigint) {
     const v = this.#v, o = this.#o;
     codecs.set64(v, o + 32, x);
   }
   get pgtablesKb(): bigint {
-    const v = this.#v, o = this.#o;
-    return v.getBigUint64(o + 40, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 48 ? v.getBigUint64(o + 40, LE) : 0n;
   }
   set pgtablesKb(x: bigint) {
     const v = this.#v, o = this.#o;
     codecs.set64(v, o + 40, x);
   }
   get victimPid(): number {
-    const v = this.#v, o = this.#o;
-    return v.getUint32(o + 48, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 52 ? v.getUint32(o + 48, LE) : 0;
   }
   set victimPid(x: number) {
     const v = this.#v, o = this.#o;
     v.setUint32(o + 48, x, LE);
   }
   get victimUid(): number {
-    const v = this.#v, o = this.#o;
-    return v.getUint32(o + 52, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 56 ? v.getUint32(o + 52, LE) : 0;
   }
   set victimUid(x: number) {
     const v = this.#v, o = this.#o;
     v.setUint32(o + 52, x, LE);
   }
   get triggerPid(): number {
-    const v = this.#v, o = this.#o;
-    return v.getUint32(o + 56, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 60 ? v.getUint32(o + 56, LE) : 0;
   }
   set triggerPid(x: number) {
     const v = this.#v, o = this.#o;
     v.setUint32(o + 56, x, LE);
   }
   get oomScoreAdj(): number {
-    const v = this.#v, o = this.#o;
-    return v.getInt16(o + 60, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 62 ? v.getInt16(o + 60, LE) : 0;
   }
   set oomScoreAdj(x: number) {
     const v = this.#v, o = this.#o;
     v.setInt16(o + 60, x, LE);
   }
   get __pad(): number {
-    const v = this.#v, o = this.#o;
-    return v.getUint16(o + 62, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 64 ? v.getUint16(o + 62, LE) : 0;
   }
   set __pad(x: number) {
     const v = this.#v, o = this.#o;
     v.setUint16(o + 62, x, LE);
   }
   get victimComm(): string {
-    const v = this.#v, o = this.#o;
-    return codecs.cstring(v, o + 64, 16);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 80 ? codecs.cstring(v, o + 64, 16) : codecs.cstring(v, o + 64, codecs.present(n - 64, 1, 16));
   }
   set victimComm(x: string) {
     const v = this.#v, o = this.#o;
     codecs.setCstring(v, o + 64, 16, x);
   }
   get triggerComm(): string {
-    const v = this.#v, o = this.#o;
-    return codecs.cstring(v, o + 80, 16);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 96 ? codecs.cstring(v, o + 80, 16) : codecs.cstring(v, o + 80, codecs.present(n - 80, 1, 16));
   }
   set triggerComm(x: string) {
     const v = this.#v, o = this.#o;
     codecs.setCstring(v, o + 80, 16, x);
   }
   [Symbol.for("nodejs.util.inspect.custom")](): OomkillEvent {
-    return OomkillEvent.decode(this.#v, this.#o);
+    return OomkillEvent.decode(this.#v, this.#o, this.#n);
   }
 }
 

@@ -50,7 +50,8 @@ export const OpensnoopArgsT: Struct<OpensnoopArgsT> = {
     flags: { offset: 8, size: 4 },
     mode: { offset: 12, size: 4 },
   },
-  decode(v: DataView, o = 0): OpensnoopArgsT {
+  decode(v: DataView, o = 0, n = 16): OpensnoopArgsT {
+    if (n < 16) return OpensnoopArgsT_partial(v, o, n);
     const w = codecs.words(v, o, 8), u = w.u64, i = w.at;
     return {
       fname: u[i]!,
@@ -63,44 +64,55 @@ export const OpensnoopArgsT: Struct<OpensnoopArgsT> = {
     v.setInt32(o + 8, x.flags, LE);
     v.setUint32(o + 12, x.mode, LE);
   },
-  view(v: DataView, o = 0): OpensnoopArgsT {
-    return new OpensnoopArgsT_View(v, o);
+  view(v: DataView, o = 0, n = 16): OpensnoopArgsT {
+    return new OpensnoopArgsT_View(v, o, n);
   },
 };
+
+/** `OpensnoopArgsT.decode` of a record of `n` < 16 bytes: the fields it holds as usual, a string or array it ends in cut to what is present, the rest zero. */
+function OpensnoopArgsT_partial(v: DataView, o: number, n: number): OpensnoopArgsT {
+  return {
+    fname: n >= 8 ? v.getBigUint64(o, LE) : 0n,
+    flags: n >= 12 ? v.getInt32(o + 8, LE) : 0,
+    mode: n >= 16 ? v.getUint32(o + 12, LE) : 0,
+  };
+}
 
 class OpensnoopArgsT_View implements OpensnoopArgsT {
   readonly #v: DataView;
   readonly #o: number;
-  constructor(v: DataView, o: number) {
+  readonly #n: number;
+  constructor(v: DataView, o: number, n: number) {
     this.#v = v;
     this.#o = o;
+    this.#n = n;
   }
   get fname(): bigint {
-    const v = this.#v, o = this.#o;
-    return v.getBigUint64(o, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 8 ? v.getBigUint64(o, LE) : 0n;
   }
   set fname(x: bigint) {
     const v = this.#v, o = this.#o;
     codecs.set64(v, o, x);
   }
   get flags(): number {
-    const v = this.#v, o = this.#o;
-    return v.getInt32(o + 8, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 12 ? v.getInt32(o + 8, LE) : 0;
   }
   set flags(x: number) {
     const v = this.#v, o = this.#o;
     v.setInt32(o + 8, x, LE);
   }
   get mode(): number {
-    const v = this.#v, o = this.#o;
-    return v.getUint32(o + 12, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 16 ? v.getUint32(o + 12, LE) : 0;
   }
   set mode(x: number) {
     const v = this.#v, o = this.#o;
     v.setUint32(o + 12, x, LE);
   }
   [Symbol.for("nodejs.util.inspect.custom")](): OpensnoopArgsT {
-    return OpensnoopArgsT.decode(this.#v, this.#o);
+    return OpensnoopArgsT.decode(this.#v, this.#o, this.#n);
   }
 }
 
@@ -191,7 +203,8 @@ export const OpensnoopEvent: Struct<OpensnoopEvent> = {
     comm: { offset: 36, size: 16 },
     fname: { offset: 52, size: 256 },
   },
-  decode(v: DataView, o = 0): OpensnoopEvent {
+  decode(v: DataView, o = 0, n = 312): OpensnoopEvent {
+    if (n < 312) return OpensnoopEvent_partial(v, o, n);
     const w = codecs.words(v, o, 8), u = w.u64, i = w.at;
     return {
       tsNs: u[i]!,
@@ -219,100 +232,118 @@ export const OpensnoopEvent: Struct<OpensnoopEvent> = {
     codecs.setCstring(v, o + 36, 16, x.comm);
     codecs.setCstring(v, o + 52, 256, x.fname);
   },
-  view(v: DataView, o = 0): OpensnoopEvent {
-    return new OpensnoopEvent_View(v, o);
+  view(v: DataView, o = 0, n = 312): OpensnoopEvent {
+    return new OpensnoopEvent_View(v, o, n);
   },
 };
+
+/** `OpensnoopEvent.decode` of a record of `n` < 312 bytes: the fields it holds as usual, a string or array it ends in cut to what is present, the rest zero. */
+function OpensnoopEvent_partial(v: DataView, o: number, n: number): OpensnoopEvent {
+  return {
+    tsNs: n >= 8 ? v.getBigUint64(o, LE) : 0n,
+    pid: n >= 12 ? v.getUint32(o + 8, LE) : 0,
+    tid: n >= 16 ? v.getUint32(o + 12, LE) : 0,
+    uid: n >= 20 ? v.getUint32(o + 16, LE) : 0,
+    fd: n >= 24 ? v.getInt32(o + 20, LE) : 0,
+    err: n >= 28 ? v.getInt32(o + 24, LE) : 0,
+    flags: n >= 32 ? v.getInt32(o + 28, LE) : 0,
+    mode: n >= 36 ? v.getUint32(o + 32, LE) : 0,
+    comm: codecs.cstring(v, o + 36, codecs.present(n - 36, 1, 16)),
+    fname: codecs.cstring(v, o + 52, codecs.present(n - 52, 1, 256)),
+  };
+}
 
 class OpensnoopEvent_View implements OpensnoopEvent {
   readonly #v: DataView;
   readonly #o: number;
-  constructor(v: DataView, o: number) {
+  readonly #n: number;
+  constructor(v: DataView, o: number, n: number) {
     this.#v = v;
     this.#o = o;
+    this.#n = n;
   }
   get tsNs(): bigint {
-    const v = this.#v, o = this.#o;
-    return v.getBigUint64(o, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 8 ? v.getBigUint64(o, LE) : 0n;
   }
   set tsNs(x: bigint) {
     const v = this.#v, o = this.#o;
     codecs.set64(v, o, x);
   }
   get pid(): number {
-    const v = this.#v, o = this.#o;
-    return v.getUint32(o + 8, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 12 ? v.getUint32(o + 8, LE) : 0;
   }
   set pid(x: number) {
     const v = this.#v, o = this.#o;
     v.setUint32(o + 8, x, LE);
   }
   get tid(): number {
-    const v = this.#v, o = this.#o;
-    return v.getUint32(o + 12, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 16 ? v.getUint32(o + 12, LE) : 0;
   }
   set tid(x: number) {
     const v = this.#v, o = this.#o;
     v.setUint32(o + 12, x, LE);
   }
   get uid(): number {
-    const v = this.#v, o = this.#o;
-    return v.getUint32(o + 16, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 20 ? v.getUint32(o + 16, LE) : 0;
   }
   set uid(x: number) {
     const v = this.#v, o = this.#o;
     v.setUint32(o + 16, x, LE);
   }
   get fd(): number {
-    const v = this.#v, o = this.#o;
-    return v.getInt32(o + 20, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 24 ? v.getInt32(o + 20, LE) : 0;
   }
   set fd(x: number) {
     const v = this.#v, o = this.#o;
     v.setInt32(o + 20, x, LE);
   }
   get err(): number {
-    const v = this.#v, o = this.#o;
-    return v.getInt32(o + 24, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 28 ? v.getInt32(o + 24, LE) : 0;
   }
   set err(x: number) {
     const v = this.#v, o = this.#o;
     v.setInt32(o + 24, x, LE);
   }
   get flags(): number {
-    const v = this.#v, o = this.#o;
-    return v.getInt32(o + 28, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 32 ? v.getInt32(o + 28, LE) : 0;
   }
   set flags(x: number) {
     const v = this.#v, o = this.#o;
     v.setInt32(o + 28, x, LE);
   }
   get mode(): number {
-    const v = this.#v, o = this.#o;
-    return v.getUint32(o + 32, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 36 ? v.getUint32(o + 32, LE) : 0;
   }
   set mode(x: number) {
     const v = this.#v, o = this.#o;
     v.setUint32(o + 32, x, LE);
   }
   get comm(): string {
-    const v = this.#v, o = this.#o;
-    return codecs.cstring(v, o + 36, 16);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 52 ? codecs.cstring(v, o + 36, 16) : codecs.cstring(v, o + 36, codecs.present(n - 36, 1, 16));
   }
   set comm(x: string) {
     const v = this.#v, o = this.#o;
     codecs.setCstring(v, o + 36, 16, x);
   }
   get fname(): string {
-    const v = this.#v, o = this.#o;
-    return codecs.cstring(v, o + 52, 256);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 308 ? codecs.cstring(v, o + 52, 256) : codecs.cstring(v, o + 52, codecs.present(n - 52, 1, 256));
   }
   set fname(x: string) {
     const v = this.#v, o = this.#o;
     codecs.setCstring(v, o + 52, 256, x);
   }
   [Symbol.for("nodejs.util.inspect.custom")](): OpensnoopEvent {
-    return OpensnoopEvent.decode(this.#v, this.#o);
+    return OpensnoopEvent.decode(this.#v, this.#o, this.#n);
   }
 }
 
@@ -387,7 +418,7 @@ export interface OpensnoopObjects extends BpfObject {
 const targCommConstant: Codec<string> = {
   size: 16,
   align: 1,
-  decode: (v: DataView, o = 0): string => codecs.cstring(v, o, 16),
+  decode: (v: DataView, o = 0, n = 16): string => (n >= 16 ? codecs.cstring(v, o, 16) : codecs.cstring(v, o, codecs.present(n, 1, 16))),
   encode: (x: string, v: DataView, o = 0): void => {
     codecs.setCstring(v, o, 16, x);
   },

@@ -57,7 +57,8 @@ export const ProfileKeyT: Struct<ProfileKeyT> = {
     kernStackId: { offset: 8, size: 4 },
     comm: { offset: 12, size: 16 },
   },
-  decode(v: DataView, o = 0): ProfileKeyT {
+  decode(v: DataView, o = 0, n = 28): ProfileKeyT {
+    if (n < 28) return ProfileKeyT_partial(v, o, n);
     return {
       pid: v.getUint32(o, LE),
       userStackId: v.getInt32(o + 4, LE),
@@ -71,52 +72,64 @@ export const ProfileKeyT: Struct<ProfileKeyT> = {
     v.setInt32(o + 8, x.kernStackId, LE);
     codecs.setCstring(v, o + 12, 16, x.comm);
   },
-  view(v: DataView, o = 0): ProfileKeyT {
-    return new ProfileKeyT_View(v, o);
+  view(v: DataView, o = 0, n = 28): ProfileKeyT {
+    return new ProfileKeyT_View(v, o, n);
   },
 };
+
+/** `ProfileKeyT.decode` of a record of `n` < 28 bytes: the fields it holds as usual, a string or array it ends in cut to what is present, the rest zero. */
+function ProfileKeyT_partial(v: DataView, o: number, n: number): ProfileKeyT {
+  return {
+    pid: n >= 4 ? v.getUint32(o, LE) : 0,
+    userStackId: n >= 8 ? v.getInt32(o + 4, LE) : 0,
+    kernStackId: n >= 12 ? v.getInt32(o + 8, LE) : 0,
+    comm: codecs.cstring(v, o + 12, codecs.present(n - 12, 1, 16)),
+  };
+}
 
 class ProfileKeyT_View implements ProfileKeyT {
   readonly #v: DataView;
   readonly #o: number;
-  constructor(v: DataView, o: number) {
+  readonly #n: number;
+  constructor(v: DataView, o: number, n: number) {
     this.#v = v;
     this.#o = o;
+    this.#n = n;
   }
   get pid(): number {
-    const v = this.#v, o = this.#o;
-    return v.getUint32(o, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 4 ? v.getUint32(o, LE) : 0;
   }
   set pid(x: number) {
     const v = this.#v, o = this.#o;
     v.setUint32(o, x, LE);
   }
   get userStackId(): number {
-    const v = this.#v, o = this.#o;
-    return v.getInt32(o + 4, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 8 ? v.getInt32(o + 4, LE) : 0;
   }
   set userStackId(x: number) {
     const v = this.#v, o = this.#o;
     v.setInt32(o + 4, x, LE);
   }
   get kernStackId(): number {
-    const v = this.#v, o = this.#o;
-    return v.getInt32(o + 8, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 12 ? v.getInt32(o + 8, LE) : 0;
   }
   set kernStackId(x: number) {
     const v = this.#v, o = this.#o;
     v.setInt32(o + 8, x, LE);
   }
   get comm(): string {
-    const v = this.#v, o = this.#o;
-    return codecs.cstring(v, o + 12, 16);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 28 ? codecs.cstring(v, o + 12, 16) : codecs.cstring(v, o + 12, codecs.present(n - 12, 1, 16));
   }
   set comm(x: string) {
     const v = this.#v, o = this.#o;
     codecs.setCstring(v, o + 12, 16, x);
   }
   [Symbol.for("nodejs.util.inspect.custom")](): ProfileKeyT {
-    return ProfileKeyT.decode(this.#v, this.#o);
+    return ProfileKeyT.decode(this.#v, this.#o, this.#n);
   }
 }
 

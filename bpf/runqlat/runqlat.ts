@@ -40,7 +40,8 @@ export const RunqlatHist: Struct<RunqlatHist> = {
     slots: { offset: 0, size: 108 },
     comm: { offset: 108, size: 16 },
   },
-  decode(v: DataView, o = 0): RunqlatHist {
+  decode(v: DataView, o = 0, n = 124): RunqlatHist {
+    if (n < 124) return RunqlatHist_partial(v, o, n);
     return {
       slots: codecs.typedArray(Uint32Array, v, o, 27),
       comm: codecs.cstring(v, o + 108, 16),
@@ -50,36 +51,46 @@ export const RunqlatHist: Struct<RunqlatHist> = {
     codecs.setTypedArray(Uint32Array, v, o, 27, x.slots);
     codecs.setCstring(v, o + 108, 16, x.comm);
   },
-  view(v: DataView, o = 0): RunqlatHist {
-    return new RunqlatHist_View(v, o);
+  view(v: DataView, o = 0, n = 124): RunqlatHist {
+    return new RunqlatHist_View(v, o, n);
   },
 };
+
+/** `RunqlatHist.decode` of a record of `n` < 124 bytes: the fields it holds as usual, a string or array it ends in cut to what is present, the rest zero. */
+function RunqlatHist_partial(v: DataView, o: number, n: number): RunqlatHist {
+  return {
+    slots: codecs.typedArray(Uint32Array, v, o, codecs.present(n, 4, 27)),
+    comm: codecs.cstring(v, o + 108, codecs.present(n - 108, 1, 16)),
+  };
+}
 
 class RunqlatHist_View implements RunqlatHist {
   readonly #v: DataView;
   readonly #o: number;
-  constructor(v: DataView, o: number) {
+  readonly #n: number;
+  constructor(v: DataView, o: number, n: number) {
     this.#v = v;
     this.#o = o;
+    this.#n = n;
   }
   get slots(): Uint32Array {
-    const v = this.#v, o = this.#o;
-    return codecs.typedArrayView(Uint32Array, v, o, 27);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 108 ? codecs.typedArrayView(Uint32Array, v, o, 27) : codecs.typedArrayView(Uint32Array, v, o, codecs.present(n, 4, 27));
   }
   set slots(x: Uint32Array) {
     const v = this.#v, o = this.#o;
     codecs.setTypedArray(Uint32Array, v, o, 27, x);
   }
   get comm(): string {
-    const v = this.#v, o = this.#o;
-    return codecs.cstring(v, o + 108, 16);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 124 ? codecs.cstring(v, o + 108, 16) : codecs.cstring(v, o + 108, codecs.present(n - 108, 1, 16));
   }
   set comm(x: string) {
     const v = this.#v, o = this.#o;
     codecs.setCstring(v, o + 108, 16, x);
   }
   [Symbol.for("nodejs.util.inspect.custom")](): RunqlatHist {
-    return RunqlatHist.decode(this.#v, this.#o);
+    return RunqlatHist.decode(this.#v, this.#o, this.#n);
   }
 }
 

@@ -56,7 +56,8 @@ export const SoftirqsSoftirqStat: Struct<SoftirqsSoftirqStat> = {
     maxNs: { offset: 16, size: 8 },
     slots: { offset: 24, size: 108 },
   },
-  decode(v: DataView, o = 0): SoftirqsSoftirqStat {
+  decode(v: DataView, o = 0, n = 136): SoftirqsSoftirqStat {
+    if (n < 136) return SoftirqsSoftirqStat_partial(v, o, n);
     const w = codecs.words(v, o, 24), u = w.u64, i = w.at;
     return {
       count: u[i]!,
@@ -72,52 +73,64 @@ export const SoftirqsSoftirqStat: Struct<SoftirqsSoftirqStat> = {
     codecs.set64(v, o + 16, x.maxNs);
     codecs.setTypedArray(Uint32Array, v, o + 24, 27, x.slots);
   },
-  view(v: DataView, o = 0): SoftirqsSoftirqStat {
-    return new SoftirqsSoftirqStat_View(v, o);
+  view(v: DataView, o = 0, n = 136): SoftirqsSoftirqStat {
+    return new SoftirqsSoftirqStat_View(v, o, n);
   },
 };
+
+/** `SoftirqsSoftirqStat.decode` of a record of `n` < 136 bytes: the fields it holds as usual, a string or array it ends in cut to what is present, the rest zero. */
+function SoftirqsSoftirqStat_partial(v: DataView, o: number, n: number): SoftirqsSoftirqStat {
+  return {
+    count: n >= 8 ? v.getBigUint64(o, LE) : 0n,
+    totalNs: n >= 16 ? v.getBigUint64(o + 8, LE) : 0n,
+    maxNs: n >= 24 ? v.getBigUint64(o + 16, LE) : 0n,
+    slots: codecs.typedArray(Uint32Array, v, o + 24, codecs.present(n - 24, 4, 27)),
+  };
+}
 
 class SoftirqsSoftirqStat_View implements SoftirqsSoftirqStat {
   readonly #v: DataView;
   readonly #o: number;
-  constructor(v: DataView, o: number) {
+  readonly #n: number;
+  constructor(v: DataView, o: number, n: number) {
     this.#v = v;
     this.#o = o;
+    this.#n = n;
   }
   get count(): bigint {
-    const v = this.#v, o = this.#o;
-    return v.getBigUint64(o, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 8 ? v.getBigUint64(o, LE) : 0n;
   }
   set count(x: bigint) {
     const v = this.#v, o = this.#o;
     codecs.set64(v, o, x);
   }
   get totalNs(): bigint {
-    const v = this.#v, o = this.#o;
-    return v.getBigUint64(o + 8, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 16 ? v.getBigUint64(o + 8, LE) : 0n;
   }
   set totalNs(x: bigint) {
     const v = this.#v, o = this.#o;
     codecs.set64(v, o + 8, x);
   }
   get maxNs(): bigint {
-    const v = this.#v, o = this.#o;
-    return v.getBigUint64(o + 16, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 24 ? v.getBigUint64(o + 16, LE) : 0n;
   }
   set maxNs(x: bigint) {
     const v = this.#v, o = this.#o;
     codecs.set64(v, o + 16, x);
   }
   get slots(): Uint32Array {
-    const v = this.#v, o = this.#o;
-    return codecs.typedArrayView(Uint32Array, v, o + 24, 27);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 132 ? codecs.typedArrayView(Uint32Array, v, o + 24, 27) : codecs.typedArrayView(Uint32Array, v, o + 24, codecs.present(n - 24, 4, 27));
   }
   set slots(x: Uint32Array) {
     const v = this.#v, o = this.#o;
     codecs.setTypedArray(Uint32Array, v, o + 24, 27, x);
   }
   [Symbol.for("nodejs.util.inspect.custom")](): SoftirqsSoftirqStat {
-    return SoftirqsSoftirqStat.decode(this.#v, this.#o);
+    return SoftirqsSoftirqStat.decode(this.#v, this.#o, this.#n);
   }
 }
 

@@ -48,7 +48,8 @@ export const SyscountSyscallStat: Struct<SyscountSyscallStat> = {
     errors: { offset: 8, size: 8 },
     totalNs: { offset: 16, size: 8 },
   },
-  decode(v: DataView, o = 0): SyscountSyscallStat {
+  decode(v: DataView, o = 0, n = 24): SyscountSyscallStat {
+    if (n < 24) return SyscountSyscallStat_partial(v, o, n);
     const w = codecs.words(v, o, 24), u = w.u64, i = w.at;
     return {
       count: u[i]!,
@@ -61,44 +62,55 @@ export const SyscountSyscallStat: Struct<SyscountSyscallStat> = {
     codecs.set64(v, o + 8, x.errors);
     codecs.set64(v, o + 16, x.totalNs);
   },
-  view(v: DataView, o = 0): SyscountSyscallStat {
-    return new SyscountSyscallStat_View(v, o);
+  view(v: DataView, o = 0, n = 24): SyscountSyscallStat {
+    return new SyscountSyscallStat_View(v, o, n);
   },
 };
+
+/** `SyscountSyscallStat.decode` of a record of `n` < 24 bytes: the fields it holds as usual, a string or array it ends in cut to what is present, the rest zero. */
+function SyscountSyscallStat_partial(v: DataView, o: number, n: number): SyscountSyscallStat {
+  return {
+    count: n >= 8 ? v.getBigUint64(o, LE) : 0n,
+    errors: n >= 16 ? v.getBigUint64(o + 8, LE) : 0n,
+    totalNs: n >= 24 ? v.getBigUint64(o + 16, LE) : 0n,
+  };
+}
 
 class SyscountSyscallStat_View implements SyscountSyscallStat {
   readonly #v: DataView;
   readonly #o: number;
-  constructor(v: DataView, o: number) {
+  readonly #n: number;
+  constructor(v: DataView, o: number, n: number) {
     this.#v = v;
     this.#o = o;
+    this.#n = n;
   }
   get count(): bigint {
-    const v = this.#v, o = this.#o;
-    return v.getBigUint64(o, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 8 ? v.getBigUint64(o, LE) : 0n;
   }
   set count(x: bigint) {
     const v = this.#v, o = this.#o;
     codecs.set64(v, o, x);
   }
   get errors(): bigint {
-    const v = this.#v, o = this.#o;
-    return v.getBigUint64(o + 8, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 16 ? v.getBigUint64(o + 8, LE) : 0n;
   }
   set errors(x: bigint) {
     const v = this.#v, o = this.#o;
     codecs.set64(v, o + 8, x);
   }
   get totalNs(): bigint {
-    const v = this.#v, o = this.#o;
-    return v.getBigUint64(o + 16, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 24 ? v.getBigUint64(o + 16, LE) : 0n;
   }
   set totalNs(x: bigint) {
     const v = this.#v, o = this.#o;
     codecs.set64(v, o + 16, x);
   }
   [Symbol.for("nodejs.util.inspect.custom")](): SyscountSyscallStat {
-    return SyscountSyscallStat.decode(this.#v, this.#o);
+    return SyscountSyscallStat.decode(this.#v, this.#o, this.#n);
   }
 }
 

@@ -118,7 +118,8 @@ export const TcpstatesEvent: Struct<TcpstatesEvent> = {
     daddr: { offset: 60, size: 16 },
     comm: { offset: 76, size: 16 },
   },
-  decode(v: DataView, o = 0): TcpstatesEvent {
+  decode(v: DataView, o = 0, n = 96): TcpstatesEvent {
+    if (n < 96) return TcpstatesEvent_partial(v, o, n);
     const w = codecs.words(v, o, 24), u = w.u64, i = w.at;
     return {
       skaddr: u[i]!,
@@ -152,124 +153,145 @@ export const TcpstatesEvent: Struct<TcpstatesEvent> = {
     codecs.setTypedArray(Uint8Array, v, o + 60, 16, x.daddr);
     codecs.setCstring(v, o + 76, 16, x.comm);
   },
-  view(v: DataView, o = 0): TcpstatesEvent {
-    return new TcpstatesEvent_View(v, o);
+  view(v: DataView, o = 0, n = 96): TcpstatesEvent {
+    return new TcpstatesEvent_View(v, o, n);
   },
 };
+
+/** `TcpstatesEvent.decode` of a record of `n` < 96 bytes: the fields it holds as usual, a string or array it ends in cut to what is present, the rest zero. */
+function TcpstatesEvent_partial(v: DataView, o: number, n: number): TcpstatesEvent {
+  return {
+    skaddr: n >= 8 ? v.getBigUint64(o, LE) : 0n,
+    tsNs: n >= 16 ? v.getBigUint64(o + 8, LE) : 0n,
+    deltaNs: n >= 24 ? v.getBigUint64(o + 16, LE) : 0n,
+    pid: n >= 28 ? v.getUint32(o + 24, LE) : 0,
+    oldstate: n >= 32 ? v.getInt32(o + 28, LE) : 0,
+    newstate: n >= 36 ? v.getInt32(o + 32, LE) : 0,
+    family: n >= 38 ? v.getUint16(o + 36, LE) : 0,
+    sport: n >= 40 ? v.getUint16(o + 38, LE) : 0,
+    dport: n >= 42 ? v.getUint16(o + 40, LE) : 0,
+    __pad: n >= 44 ? v.getUint16(o + 42, LE) : 0,
+    saddr: codecs.typedArray(Uint8Array, v, o + 44, codecs.present(n - 44, 1, 16)),
+    daddr: codecs.typedArray(Uint8Array, v, o + 60, codecs.present(n - 60, 1, 16)),
+    comm: codecs.cstring(v, o + 76, codecs.present(n - 76, 1, 16)),
+  };
+}
 
 class TcpstatesEvent_View implements TcpstatesEvent {
   readonly #v: DataView;
   readonly #o: number;
-  constructor(v: DataView, o: number) {
+  readonly #n: number;
+  constructor(v: DataView, o: number, n: number) {
     this.#v = v;
     this.#o = o;
+    this.#n = n;
   }
   get skaddr(): bigint {
-    const v = this.#v, o = this.#o;
-    return v.getBigUint64(o, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 8 ? v.getBigUint64(o, LE) : 0n;
   }
   set skaddr(x: bigint) {
     const v = this.#v, o = this.#o;
     codecs.set64(v, o, x);
   }
   get tsNs(): bigint {
-    const v = this.#v, o = this.#o;
-    return v.getBigUint64(o + 8, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 16 ? v.getBigUint64(o + 8, LE) : 0n;
   }
   set tsNs(x: bigint) {
     const v = this.#v, o = this.#o;
     codecs.set64(v, o + 8, x);
   }
   get deltaNs(): bigint {
-    const v = this.#v, o = this.#o;
-    return v.getBigUint64(o + 16, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 24 ? v.getBigUint64(o + 16, LE) : 0n;
   }
   set deltaNs(x: bigint) {
     const v = this.#v, o = this.#o;
     codecs.set64(v, o + 16, x);
   }
   get pid(): number {
-    const v = this.#v, o = this.#o;
-    return v.getUint32(o + 24, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 28 ? v.getUint32(o + 24, LE) : 0;
   }
   set pid(x: number) {
     const v = this.#v, o = this.#o;
     v.setUint32(o + 24, x, LE);
   }
   get oldstate(): number {
-    const v = this.#v, o = this.#o;
-    return v.getInt32(o + 28, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 32 ? v.getInt32(o + 28, LE) : 0;
   }
   set oldstate(x: number) {
     const v = this.#v, o = this.#o;
     v.setInt32(o + 28, x, LE);
   }
   get newstate(): number {
-    const v = this.#v, o = this.#o;
-    return v.getInt32(o + 32, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 36 ? v.getInt32(o + 32, LE) : 0;
   }
   set newstate(x: number) {
     const v = this.#v, o = this.#o;
     v.setInt32(o + 32, x, LE);
   }
   get family(): number {
-    const v = this.#v, o = this.#o;
-    return v.getUint16(o + 36, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 38 ? v.getUint16(o + 36, LE) : 0;
   }
   set family(x: number) {
     const v = this.#v, o = this.#o;
     v.setUint16(o + 36, x, LE);
   }
   get sport(): number {
-    const v = this.#v, o = this.#o;
-    return v.getUint16(o + 38, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 40 ? v.getUint16(o + 38, LE) : 0;
   }
   set sport(x: number) {
     const v = this.#v, o = this.#o;
     v.setUint16(o + 38, x, LE);
   }
   get dport(): number {
-    const v = this.#v, o = this.#o;
-    return v.getUint16(o + 40, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 42 ? v.getUint16(o + 40, LE) : 0;
   }
   set dport(x: number) {
     const v = this.#v, o = this.#o;
     v.setUint16(o + 40, x, LE);
   }
   get __pad(): number {
-    const v = this.#v, o = this.#o;
-    return v.getUint16(o + 42, LE);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 44 ? v.getUint16(o + 42, LE) : 0;
   }
   set __pad(x: number) {
     const v = this.#v, o = this.#o;
     v.setUint16(o + 42, x, LE);
   }
   get saddr(): Uint8Array {
-    const v = this.#v, o = this.#o;
-    return codecs.typedArrayView(Uint8Array, v, o + 44, 16);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 60 ? codecs.typedArrayView(Uint8Array, v, o + 44, 16) : codecs.typedArrayView(Uint8Array, v, o + 44, codecs.present(n - 44, 1, 16));
   }
   set saddr(x: Uint8Array) {
     const v = this.#v, o = this.#o;
     codecs.setTypedArray(Uint8Array, v, o + 44, 16, x);
   }
   get daddr(): Uint8Array {
-    const v = this.#v, o = this.#o;
-    return codecs.typedArrayView(Uint8Array, v, o + 60, 16);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 76 ? codecs.typedArrayView(Uint8Array, v, o + 60, 16) : codecs.typedArrayView(Uint8Array, v, o + 60, codecs.present(n - 60, 1, 16));
   }
   set daddr(x: Uint8Array) {
     const v = this.#v, o = this.#o;
     codecs.setTypedArray(Uint8Array, v, o + 60, 16, x);
   }
   get comm(): string {
-    const v = this.#v, o = this.#o;
-    return codecs.cstring(v, o + 76, 16);
+    const v = this.#v, o = this.#o, n = this.#n;
+    return n >= 92 ? codecs.cstring(v, o + 76, 16) : codecs.cstring(v, o + 76, codecs.present(n - 76, 1, 16));
   }
   set comm(x: string) {
     const v = this.#v, o = this.#o;
     codecs.setCstring(v, o + 76, 16, x);
   }
   [Symbol.for("nodejs.util.inspect.custom")](): TcpstatesEvent {
-    return TcpstatesEvent.decode(this.#v, this.#o);
+    return TcpstatesEvent.decode(this.#v, this.#o, this.#n);
   }
 }
 

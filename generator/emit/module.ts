@@ -8,7 +8,7 @@ import type { MapModel, ObjectModel, ProgramModel } from "../model.js";
 import { memberName, NameScope, objectNames } from "../names.js";
 import type { ModuleLayouts } from "./roots.js";
 import { emitAlias, emitComposite, emitEnum, type TypeDocs } from "./types.js";
-import { decodeExpr, encodeStmts, tsType } from "./values.js";
+import { decodeExpr, encodeStmts, partialDecodeExpr, tsType } from "./values.js";
 import { docComment, newWriter } from "./writer.js";
 
 export interface ModuleInput {
@@ -85,7 +85,8 @@ function emitPrivateCodec(w: CodeBlockWriter, name: string, t: ValueLayout, size
   w.write(`const ${name}: Codec<${type}> = `).inlineBlock(() => {
     w.writeLine(`size: ${size},`);
     w.writeLine(`align: ${align},`);
-    w.writeLine(`decode: (v: DataView, o = 0): ${type} => ${decodeExpr(t, "o")},`);
+    // As struct decoders do: a record shorter than `size` (an event) decodes what it holds.
+    w.writeLine(`decode: (v: DataView, o = 0, n = ${size}): ${type} => (n >= ${size} ? ${decodeExpr(t, "o")} : ${partialDecodeExpr(t, "o", { k: 0, terms: "" })}),`);
     w.write(`encode: (x: ${type}, v: DataView, o = 0): void => `).inlineBlock(() => {
       for (const s of encodeStmts(t, "x", "o")) w.writeLine(s);
     });

@@ -18,9 +18,9 @@ export {
 } from "./maps.js";
 export { openPinnedMap, createMap, type MapOptions } from "./pinned.js";
 export { Variable } from "./variables.js";
-export { RingBuf, type RingBufOptions } from "./ringbuf.js";
+export { RingBuf, type RingBufOptions, type RecordCallback } from "./ringbuf.js";
 export { PerfEventArray, type PerfEventArrayOptions, type LostCallback } from "./perf.js";
-export { EventReaderError } from "./event-reader.js";
+export { EventReaderError, recordsOf, type EventRecord, type EventCallback } from "./event-reader.js";
 export { BpfError, type BpfErrorFields } from "./errors.js";
 export { AddonError } from "./addon.js";
 export { possibleCpus, possibleCpuCount, onlineCpus, parseCpuList } from "./cpus.js";
