@@ -95,8 +95,8 @@ export function recordOptions(r: BuildRecord, moduleDir: string, env?: NodeJS.Pr
   };
 }
 
-/** The shell command that regenerates the module, run from the module's directory. */
-export function recordCommand(r: BuildRecord, moduleDir: string): string {
+/** The shell command that regenerates the module at `moduleDir`, run from `fromDir` (both absolute). */
+export function recordCommand(r: BuildRecord, moduleDir: string, fromDir: string): string {
   const o = recordOptions(r, moduleDir);
   const q = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
   const args = [
@@ -111,5 +111,6 @@ export function recordCommand(r: BuildRecord, moduleDir: string): string {
     ...(r.makebase ? ["--makebase", o.makebase!] : []),
     ...(r.cflags.length ? ["--", ...r.cflags] : []),
   ].map(q);
-  return r.cwd === "." ? args.join(" ") : `(cd ${q(r.cwd)} && ${args.join(" ")})`;
+  const cd = relative(fromDir, o.cwd!);
+  return cd === "" ? args.join(" ") : `(cd ${q(cd)} && ${args.join(" ")})`;
 }

@@ -66,7 +66,7 @@ export async function checkModule(modulePath: string, opts: { obj?: boolean; env
   const fileStem = o.outputStem ?? o.stem;
   if (basename(modulePath) !== `${fileStem}.ts`) throw new CheckError(`${shown}: its build record names ${fileStem}.ts: the module was renamed or moved; regenerate it`, { file: shown });
   const check = await checkOutputs(o, { ...opts, name: shown, base: opts.cwd });
-  return { ...check, regenerate: recordCommand(record, dirname(modulePath)) };
+  return { ...check, regenerate: recordCommand(record, dirname(modulePath), opts.cwd) };
 }
 
 /** Regenerates in memory with options `o` and compares with the files on disk; `name` labels errors. */
@@ -81,9 +81,9 @@ async function checkOutputs(o: GenerateOptions, opts: { obj?: boolean; name: str
     if (sourceless) objects = objects.filter((f) => existsSync(f));
     const absent = objects.filter((f) => !existsSync(f));
     if (absent.length > 0 || objects.length === 0) {
-      throw new CheckError(`check --obj: ${opts.name}: no committed object ${(absent.length ? absent : [join(outputDir, `${fileStem}_bpfel.o`)]).map((f) => relative(opts.base, f)).join(", ")} to generate from (run bpf2ts generate and commit it, or check without --obj)`, { file: absent[0] ?? opts.name });
+      throw new CheckError(`no committed object ${(absent.length ? absent : [join(outputDir, `${fileStem}_bpfel.o`)]).map((f) => relative(opts.base, f)).join(", ")} to generate from (run bpf2ts generate and commit it, or check without --obj)`, { file: absent[0] ?? opts.name });
     }
-    o = { ...o, objects };
+    o = { ...o, objects: objects.map((f) => relative(cwd, f)) };
   }
   let built;
   try {
@@ -93,7 +93,7 @@ async function checkOutputs(o: GenerateOptions, opts: { obj?: boolean; name: str
     // event struct used only through bpf_ringbuf_reserve): say which, and what the ways out are.
     if (opts.obj && (e as Error).name === "ToolNotFoundError") {
       throw new CheckError(
-        `check --obj: ${opts.name}: ${(e as Error).message}; run check where clang is installed, or put the type in the object's BTF (use it in a map, __type(value, struct event), or declare a global of it)`,
+        `${(e as Error).message}. With --obj, clang is needed for such types only: install it where check runs, or put the type in the object's BTF (use it in a map, __type(value, struct event))`,
         { file: o.source ?? opts.name, cause: e },
       );
     }

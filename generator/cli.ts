@@ -3,7 +3,7 @@
 // 0 ok, 1 failure, 2 bad usage. Stacks only with BPF2TS_DEBUG=1.
 
 import { readFile } from "node:fs/promises";
-import { relative, resolve } from "node:path";
+import { basename, relative, resolve } from "node:path";
 import yargs, { type Argv } from "yargs";
 import { parseBtf } from "./btf/index.js";
 import { splitShellWords, targetNames } from "./clang.js";
@@ -58,7 +58,15 @@ function generateCommand(io: Io) {
         .example("$0 generate exec exec.bpf.c --target native -- -I include", "one object for this machine, with an include path"),
     handler: async (argv: Record<string, unknown>) => {
       // No source and no --obj: the programs of the config (all, or the one named).
-      if (argv.source === undefined && argv.obj === undefined) return generateConfigured(argv, asList(argv.stem), io);
+      if (argv.source === undefined && argv.obj === undefined) {
+        const stem = argv.stem === undefined ? undefined : String(argv.stem);
+        // `bpf2ts generate foo.bpf.c`: a source given where the stem goes, as bpf2go users sometimes do.
+        if (stem !== undefined && (/\.(c|h|o)$/.test(stem) || stem.includes("/"))) {
+          const guess = basename(stem).replace(/(_bpfe[lb])?\.o$/, "").replace(/(\.bpf)?\.[ch]$/, "").replace(/[^A-Za-z0-9_]/g, "_");
+          throw new UsageError(`generate: ${stem} is a file, and the stem is missing: bpf2ts generate <stem> <source.bpf.c> [options] [-- <clang flags>] (as bpf2go <ident> <source>), e.g. bpf2ts generate ${guess} ${stem}`);
+        }
+        return generateConfigured(argv, asList(argv.stem), io);
+      }
       const cflags = [
         ...splitShellWords(String(argv.cflags ?? io.env.BPF2TS_CFLAGS ?? "")),
         ...asList(argv["--"]),
@@ -114,6 +122,10 @@ function inspectCommand(io: Io) {
     handler: async (argv: Record<string, unknown>) => {
       const file = String(argv.object);
       const bytes = await readOrFail(resolve(io.cwd, file), file);
+      if (looksLikeCSource(file, bytes)) {
+        const stem = basename(file).replace(/(\.bpf)?\.[ch]$/, "").replace(/[^A-Za-z0-9_]/g, "_");
+        throw new UsageError(`inspect: ${file} is C source, not a compiled object: generate it first (bpf2ts generate ${stem} ${file}, then bpf2ts inspect ${stem}_bpfel.o --source ${file})`, { file });
+      }
       const elf = readElf(bytes, file);
       const btfSection = elf.section(".BTF");
       if (!btfSection) throw new Bpf2tsError(`${file}: no .BTF section (compile with -g)`, { file, section: ".BTF" });
@@ -137,6 +149,12 @@ function inspectCommand(io: Io) {
       }
     },
   };
+}
+
+/** A `.c`/`.h` file, or text that is not an ELF object (no NUL bytes in its start). */
+function looksLikeCSource(file: string, bytes: Buffer): boolean {
+  if (bytes.subarray(0, 4).equals(Buffer.from("\x7fELF", "latin1"))) return false;
+  return /\.[ch]$/.test(file) || (bytes.length > 0 && !bytes.subarray(0, 4096).includes(0));
 }
 
 async function readOrFail(path: string, shown: string): Promise<Buffer> {
