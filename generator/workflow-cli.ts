@@ -59,7 +59,7 @@ export function configOptions(y: Argv): Argv {
 /** `bpf2ts generate` with no source: every configured program (or those named). */
 export async function generateConfigured(argv: Record<string, unknown>, stems: readonly string[], io: WorkflowIo): Promise<void> {
   // Per-program options on the command line would be silently ignored here: say where they belong.
-  const single = ["cc", "cflags", "type", "event", "output-stem", "makebase", "package"].filter((k) => argv[k] !== undefined);
+  const single = ["cc", "cflags", "type", "event", "output-stem", "makebase", "package", "name", "version"].filter((k) => argv[k] !== undefined);
   if (asList(argv["--"]).length) single.push("-- <clang flags>");
   if (single.length) {
     throw new UsageError(`generate: ${single.map((k) => (k.startsWith("-") ? k : `--${k}`)).join(", ")} ${single.length > 1 ? "apply" : "applies"} to one program (bpf2ts generate <stem> <file.bpf.c>); for configured programs put ${single.length > 1 ? "them" : "it"} in the config`);

@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { requireFeature } from "./helpers/kernel.js";
 import { linkCount, processKernelIds, repoRoot, waitFor } from "./tracers-support.js";
-import { packageFiles, writePackageFiles, sourceSummary } from "../generator/package.js";
+import { packageFiles, sourceSummary } from "../generator/package.js";
+import { writePackageFiles } from "../generator/package-dir.js";
 import type { ObjectModel } from "../generator/model.js";
 import { tempDir } from "./helpers/temp-dir.js";
 
