@@ -238,7 +238,7 @@ export function watchCommand(io: WorkflowIo) {
 export function initCommand(io: WorkflowIo) {
   return {
     command: "init <name>",
-    describe: "scaffold a tracer: bpf/<name>.bpf.c, bpf/vmlinux.h, src/<name>-main.ts, npm scripts and config",
+    describe: "scaffold a tracer: bpf/<name>.bpf.c, bpf/vmlinux.h, src/<name>-main.mts, npm scripts and config (empty directory or existing project)",
     builder: (y: Argv) =>
       y
         .positional("name", { type: "string", describe: "the tracer's name (lowercase C identifier)" })
@@ -259,7 +259,16 @@ export function initCommand(io: WorkflowIo) {
       for (const n of r.notes) io.stderr(`note: ${n}\n`);
       for (const f of r.written) io.stdout(`wrote ${relativeTo(io.cwd, f)}\n`);
       const cd = relative(io.cwd, resolve(io.cwd, String(argv.dir ?? ".")));
-      io.stdout(`\nnext:\n${cd ? `  cd ${cd}\n` : ""}${r.createdPackageJson ? "  npm install\n" : ""}  npm run build            # bpf2ts generate, then tsc\n  sudo npm ${r.startScript === "start" ? "start    " : `run ${r.startScript}`}       # load, attach, print events (Ctrl-C stops)\n  npm run watch            # regenerate as you edit the C\n`);
+      const run = (s: string) => (s === "start" ? "npm start" : `npm run ${s}`);
+      const steps: Array<[string, string]> = [
+        ...(cd ? [[`cd ${cd}`, ""] as [string, string]] : []),
+        ["npm install", "# bpf2ts, the runtime, typescript"],
+        [run(r.scripts.build), "# bpf2ts generate, then tsc"],
+        [`sudo ${run(r.scripts.start)}`, "# load, attach, print events (Ctrl-C stops)"],
+        [run(r.scripts.watch), "# regenerate as you edit the C"],
+      ];
+      const width = Math.max(...steps.map(([c]) => c.length)) + 2;
+      io.stdout(`\nnext:\n${steps.map(([c, why]) => `  ${why ? c.padEnd(width) + why : c}`).join("\n")}\n`);
     },
   };
 }
