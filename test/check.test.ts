@@ -8,7 +8,7 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { unifiedDiff } from "../generator/unified-diff.js";
 import { tempDir } from "./helpers/temp-dir.js";
-import { cli, helloSource, makeProject, treeHashes, writeFiles } from "./helpers/workflow-project.js";
+import { cli, helloSource, makeProject, repoRoot, treeHashes, writeFiles } from "./helpers/workflow-project.js";
 
 const project = (t: ExecutionContext) =>
   makeProject(t, {
@@ -228,4 +228,12 @@ test("no config, --obj and no clang: regenerated from the objects beside the mod
   // An editor's trailing newline changes nothing: the module already ends with one.
   writeFileSync(ts, readFileSync(ts, "utf8").replace("  pid: bigint;", "  pid: number;"));
   t.is((await cli(dir, ["check", "--obj"], noClang)).code, 0);
+});
+
+test("the repository's goldens and tracers check from their build records alone", async (t) => {
+  t.timeout(120000);
+  const r = await cli(repoRoot, ["check", "--obj", "fixtures/golden", "bpf"]);
+  t.is(r.code, 0, r.stdout + r.stderr);
+  t.regex(r.stdout, /^check: \d+ modules up to date \(from committed objects\)\n$/);
+  t.true(Number(/(\d+) modules/.exec(r.stdout)?.[1]) >= 12, r.stdout);
 });

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { findClangFormat, formatC } from "../generator/init.js";
 import { requireFeature } from "./helpers/kernel.js";
-import { cli, makeProject, repoRoot, treeHashes } from "./helpers/workflow-project.js";
+import { cli, makeProject, repoRoot, treeHashes, writeFiles } from "./helpers/workflow-project.js";
 
 const run = promisify(execFile);
 const ms = (x: number) => `${Math.round(x)} ms`;
@@ -113,7 +113,15 @@ test("init extends an existing project and refuses to clobber; bad names write n
     t.is(bad.code, 1, name);
     t.regex(bad.stderr, new RegExp(`init: "${name}" is not a usable tracer name`), name);
   }
-  t.deepEqual(treeHashes(dir), before, "failed inits write nothing");
+  // A module of the user's where the tracer's generated module would go.
+  writeFiles(dir, { "src/mine.ts": "export const mine = 1;\n" });
+  const taken = await cli(dir, ["init", "mine", "--no-vmlinux"]);
+  t.is(taken.code, 1);
+  t.regex(taken.stderr, /init: src\/mine\.ts exists and bpf2ts did not generate it; the tracer's module would replace it: choose another name/);
+  delete before["src/mine.ts"];
+  const after = treeHashes(dir);
+  delete after["src/mine.ts"];
+  t.deepEqual(after, before, "failed inits write nothing");
 
   // With a bpf2ts.config.json, programs go there.
   const withConfig = makeProject(t, { "bpf2ts.config.json": { programs: [{ source: "x.c" }] }, "x.c": "" });
