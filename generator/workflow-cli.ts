@@ -159,7 +159,8 @@ async function checkJobs(argv: Record<string, unknown>, io: WorkflowIo, obj: boo
       config = findConfig(io.cwd, argv.config as string | undefined);
     } catch (e) {
       // No config at all: the modules' own records. A config that exists but is broken is an error.
-      if ((e as Error).name !== "ConfigError" || argv.config !== undefined || args.length > 0 || configExists(io.cwd)) throw e;
+      if ((e as Error).name !== "ConfigError" || argv.config !== undefined || configExists(io.cwd)) throw e;
+      if (args.length > 0) throw new UsageError(`check: ${args.join(", ")}: no such file or directory (and no config whose programs ${args.length > 1 ? "they" : "it"} could name)`);
     }
   } else if (paths.length < args.length) {
     throw new UsageError(`check: give either configured program stems or paths of generated modules, not both (no such file: ${args.filter((a) => !paths.includes(a)).join(", ")})`);
