@@ -139,6 +139,11 @@ export interface VariableModel {
   readonly varTypeId: TypeId;
   /** In a `.rodata*` section: set before load, read-only afterwards. */
   readonly constant: boolean;
+  /**
+   * `static` (BTF linkage static, a local ELF symbol, or a function-scope static such as
+   * `bpf_printk`'s `func.____fmt`): listed by `inspect` but, as in `bpftool gen skeleton`, not part
+   * of the generated API.
+   */
   readonly linkage: "static" | "global";
   readonly doc?: string;
 }
@@ -336,7 +341,7 @@ function readVariables(ctx: ModelContext): { variables: VariableModel[]; externs
         typeId: v.type,
         varTypeId: v.id,
         constant: sec.name.startsWith(".rodata"),
-        linkage: v.linkage === Linkage.Static ? "static" : "global",
+        linkage: v.linkage === Linkage.Static || place.local || v.name.includes(".") ? "static" : "global",
       });
     }
   }

@@ -231,11 +231,17 @@ async function loadObjects(o: GenerateOptions, cwd: string, env: NodeJS.ProcessE
     targets.map((target) => compile({ source: o.source!, target, clang: cc, ...(strip && { strip }), cflags: o.cflags ?? [], cwd, env })),
   );
   results.forEach((r, i) => {
-    objects.push({ target: targets[i]!, bytes: r.object, name: `${objectStem(o.stem, targets[i]!)}.o` });
+    objects.push({ target: targets[i]!, bytes: r.object, name: writtenObjectName(o, cwd, targets[i]!) });
     inputs.push(...r.inputs);
     if (r.warnings.trim()) warnings.push(r.warnings.replace(/\n$/, ""));
   });
   return { objects, inputs, warnings };
+}
+
+/** The object file generate writes for `target`, as messages name it (relative to cwd, as "wrote …" lines do). */
+function writtenObjectName(o: GenerateOptions, cwd: string, target: Target): string {
+  const path = join(resolve(cwd, o.outputDir ?? "."), `${objectStem(o.outputStem ?? o.stem, target)}.o`);
+  return relative(cwd, path) || path;
 }
 
 async function readInput(path: string, shown: string): Promise<Buffer> {
