@@ -223,7 +223,10 @@ export function buildModel(elf: ElfFile, btf: Btf, opts: ModelOptions = {}): Obj
       const event: EventTypeRef = { cType: spelling, ...(typeId !== undefined && { typeId }), origin: override !== undefined ? "override" : "source" };
       out = { ...out, event };
     } else if (EVENT_MAP_TYPES.has(m.type)) {
-      ctx.warnings.push(`${file}: map "${m.name}" (${m.type}): event type unknown; name it with --event ${m.name}=<type>`);
+      // Name the call the scan could not follow (one that names this map, else one that names none).
+      const call = source?.unfollowed.find((c) => c.map === m.name) ?? source?.unfollowed.find((c) => c.map === undefined);
+      const why = call ? `bpf2ts could not follow ${call.call} (${call.where})` : source ? "no call the scan found writes to it" : "no source to infer it from";
+      ctx.warnings.push(`${file}: map "${m.name}" (${m.type}): event type unknown: ${why}; name it with --event ${m.name}=<type>`);
     }
     return out;
   });
