@@ -1,7 +1,11 @@
-// `generate --obj`: the object must describe the types the way the source does now. An object built
-// from an older source (a field added, a size changed) would get the new layouts printed over its
-// old bytes and decode garbage, so the first difference is an error naming the type and the field.
+// `generate --obj`: the object must be built from the source as it is now. An object built from an
+// older source (a field added, a size changed) would get the new layouts printed over its old bytes
+// and decode garbage. Two checks: the layouts of the types the object's BTF holds against the
+// source's (the first difference names the type and the field), and the object's line info against
+// the source's lines (catching edits to types the object's BTF lacks, such as reserve-only events).
 
+import { basename } from "node:path";
+import type { BtfExt } from "./btf/ext.js";
 import { Kind, resolve, sizeof, typeName, type Btf, type Type, type TypeId } from "./btf/index.js";
 import { ModelError } from "./errors.js";
 
@@ -125,5 +129,27 @@ function differ(a: Btf, ai: TypeId, b: Btf, bi: TypeId, seen: Set<string>): Diff
     }
     default:
       return undefined;
+  }
+}
+
+/**
+ * The object's line info (`.BTF.ext`: the text of each source line its instructions came from)
+ * against the source as it is now: a line that reads differently means the object was built from
+ * another version of the file. Only records of the file itself (by base name) are compared.
+ */
+export function compareLineInfo(object: { ext: BtfExt; file: string }, source: { file: string; text: string }): void {
+  const lines = source.text.split("\n");
+  const name = basename(source.file);
+  for (const section of object.ext.lineInfo) {
+    for (const r of section.records) {
+      if (basename(r.fileName) !== name || r.lineNum < 1) continue;
+      const now = lines[r.lineNum - 1]?.replace(/\r$/, "");
+      if (now === undefined || now.trimEnd() !== r.line.trimEnd()) {
+        throw new ModelError(
+          `${object.file}: built from another version of ${source.file}: its line ${r.lineNum} reads ${JSON.stringify(r.line.trim())} in the object, ${now === undefined ? "and the file is shorter now" : JSON.stringify(now.trim())} in the source: rebuild the object, or generate from the source without --obj`,
+          { file: object.file, section: section.section },
+        );
+      }
+    }
   }
 }

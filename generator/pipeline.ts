@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseBtfExt } from "./btf/ext.js";
 import { Kind, parseBtf, type Btf, type TypeId } from "./btf/index.js";
 import { compile, findClang, findStrip, formatDepfile, objectStem, parseTargets, type Target, type Tool } from "./clang.js";
 import { layoutModule } from "./emit/roots.js";
@@ -14,7 +15,7 @@ import { readElf } from "./elf.js";
 import { Bpf2tsError, ModelError, UsageError } from "./errors.js";
 import { generate, type GeneratedFile, type TargetObject } from "./generate.js";
 import { mergeTypes } from "./merge-types.js";
-import { compareWithSource, type CompareRoot } from "./model-compare.js";
+import { compareLineInfo, compareWithSource, type CompareRoot } from "./model-compare.js";
 import { buildModel, resolveTypeName, type ObjectModel } from "./model.js";
 import type { SourceScan } from "./source.js";
 import { compileSourceTypes, type SourceTypes, type SourceTypesInput } from "./source-types.js";
@@ -123,7 +124,7 @@ export async function buildOutputs(o: GenerateOptions): Promise<BuiltOutput> {
       if (!btfSection) {
         throw new ModelError(`${obj.name}: no .BTF section; compile with -g (bpf2ts adds it) and do not strip BTF`, { file: obj.name, section: ".BTF" });
       }
-      const btf: Btf = parseBtf(btfSection.data(), { file: obj.name, section: ".BTF" });
+      const btf = parseBtf(btfSection.data(), { file: obj.name, section: ".BTF" });
       const modelOptions = {
         file: obj.name,
         ...(o.events && { events: o.events }),
@@ -142,6 +143,10 @@ export async function buildOutputs(o: GenerateOptions): Promise<BuiltOutput> {
           if (fromObject) checkAgainstSource(o, scan, model, btf.types.length, source.types.btf);
         }
         checkResolved(model, o);
+      }
+      const ext = elf.section(".BTF.ext");
+      if (fromObject && sourceText !== undefined && ext) {
+        compareLineInfo({ ext: parseBtfExt(ext.data(), btf, { file: obj.name, section: ".BTF.ext" }), file: obj.name }, { file: o.source!, text: sourceText });
       }
       notes.push(...model.warnings);
       for (const map of model.maps) {
