@@ -346,7 +346,9 @@ async function sourceTypesFor(m: SourceTypesRequest, optional: readonly string[]
     if (required.length > 0) {
       throw new ModelError(`${notFound(" nor compilable from the source").message}${stderr ? `:\n${stderr.trimEnd()}` : ""}`, { file: model.file, cause: e });
     }
-    notes.push(`${m.source}: the types-only compile failed, so types the object lacks are not emitted and --obj objects are not checked against the source: ${(e as Error).message}${stderr ? `\n${stderr.trimEnd()}` : ""}`);
+    // Optional work: one line says why (the first error), not clang's whole output.
+    const first = stderr?.split("\n").find((l) => / error: /.test(l));
+    notes.push(`${m.source}: the types-only compile failed (${first?.trim() ?? (e as Error).message}): types the object lacks are not emitted and --obj objects are not checked against the source`);
     return undefined;
   }
   // A spelling the compile dropped is not in this BTF either: resolveTypeName says so.
