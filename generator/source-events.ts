@@ -77,6 +77,7 @@ class EventInference {
   private readonly macros = new Map<string, Macro>();
   /** Calls inside wrappers that forward the wrapper's parameters: their call sites say what they write. */
   private readonly forwarding = new Set<Node>();
+  private readonly pointerTypedefs = new Map<string, string>();
 
   constructor(
     private readonly files: readonly EventFile[],
@@ -84,7 +85,10 @@ class EventInference {
   ) {}
 
   run(): EventFindings {
-    for (const f of this.files) this.collectMacros(f.root);
+    for (const f of this.files) {
+      this.collectMacros(f.root);
+      this.collectPointerTypedefs(f.root);
+    }
     this.findWrappers();
     const out: EventFindings = { events: [], warnings: [], unfollowed: [] };
     for (const f of this.files) {
@@ -139,6 +143,25 @@ class EventInference {
     if (this.forwarding.has(call)) return;
     const text = shown.text.replace(/\s+/g, " ").trim();
     unfollowed.push({ ...(map !== undefined && { map }), where: `${file}:${shown.startPosition.row + 1}`, call: text.length > 100 ? `${text.slice(0, 97)}...` : text });
+  }
+
+  /** `typedef struct event *event_p;`: a variable of type `event_p` points to a `struct event`. */
+  private collectPointerTypedefs(root: Node): void {
+    for (const def of root.descendantsOfType("type_definition")) {
+      const target = specifierSpelling(def.childForFieldName("type"));
+      if (!target) continue;
+      for (const d of def.childrenForFieldName("declarator")) {
+        const name = d.type === "pointer_declarator" ? d.childForFieldName("declarator") : null;
+        if (name?.type === "type_identifier") this.pointerTypedefs.set(name.text, target);
+      }
+    }
+  }
+
+  /** A variable's type as `variableType` reads it, with pointer typedefs seen through. */
+  private variableType(at: Node, name: string): VarType | undefined {
+    const v = variableType(at, name);
+    const target = v && v.pointers === 0 && !v.array ? this.pointerTypedefs.get(v.spelling) : undefined;
+    return target !== undefined ? { spelling: target, pointers: 1, array: false } : v;
   }
 
   // ---- wrappers
@@ -232,7 +255,7 @@ class EventInference {
     if (parent?.type === "assignment_expression") {
       const left = parent.childForFieldName("left");
       if (left?.type === "identifier") {
-        const v = variableType(scope, left.text);
+        const v = this.variableType(scope, left.text);
         if (v && v.pointers === 1) return recordSpelling(v.spelling);
       }
     }
@@ -250,11 +273,11 @@ class EventInference {
     if (inner.type === "pointer_expression" && inner.child(0)?.type === "&") {
       const target = unparen(inner.childForFieldName("argument")!);
       if (target.type === "identifier") {
-        const v = variableType(scope, target.text);
+        const v = this.variableType(scope, target.text);
         if (v && v.pointers === 0 && !v.array) return recordSpelling(v.spelling);
       }
     } else if (inner.type === "identifier") {
-      const v = variableType(scope, inner.text);
+      const v = this.variableType(scope, inner.text);
       if (v && v.pointers === 1 && recordSpelling(v.spelling)) return v.spelling;
       // `void *buf` / `char buf[…]` holding a record: the type some pointer is cast to from it.
       return castFrom(scope, inner.text);
@@ -272,7 +295,7 @@ class EventInference {
     const text = this.expand(arg.text);
     const deref = /\b(?:sizeof|typeof|__typeof__|__typeof)\s*\(\s*\*\s*([A-Za-z_]\w*)\s*\)/.exec(text);
     if (deref) {
-      const v = variableType(scope, deref[1]!);
+      const v = this.variableType(scope, deref[1]!);
       if (v && v.pointers === 1) return recordSpelling(v.spelling);
     }
     const tagged = /\b(?:sizeof|offsetof|__builtin_offsetof)\s*\(\s*(struct|union)\s+([A-Za-z_]\w*)/.exec(text);
@@ -280,7 +303,7 @@ class EventInference {
     const named = /\b(?:sizeof|typeof|__typeof__|offsetof|__builtin_offsetof)\s*\(\s*([A-Za-z_]\w*)\s*[,)]/.exec(text);
     if (named) {
       if (this.declared.has(named[1]!)) return named[1]; // a typedef name
-      const v = variableType(scope, named[1]!);
+      const v = this.variableType(scope, named[1]!);
       if (v && v.pointers === 0 && !v.array) return recordSpelling(v.spelling);
     }
     return undefined;

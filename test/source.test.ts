@@ -96,6 +96,12 @@ const wrapperCases: ReadonlyArray<{ name: string; defs: string; body: string; ex
     expect: { rb: "struct event" },
   },
   {
+    name: "a typedef of a pointer to the record",
+    defs: "typedef struct event *event_p;\nstatic __always_inline void *reserve_buf(__u64 sz) { return bpf_ringbuf_reserve(&rb, sz, 0); }",
+    body: "event_p e = reserve_buf(sizeof(*e));",
+    expect: { rb: "struct event" },
+  },
+  {
     name: "a byte buffer is not a record type",
     defs: "",
     body: "__u8 *p = get();\n bpf_ringbuf_output(&rb, p, 8, 0);",
