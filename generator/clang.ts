@@ -144,9 +144,12 @@ export function parseTargets(spec: string): Target[] {
 
 const hostEndian = (): Endian => (new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? "bpfel" : "bpfeb");
 
-/** `exec_bpfel`, `exec_x86_bpfel`: the stem of a target's object file, as bpf2go names them. */
-export function objectStem(stem: string, target: Target): string {
-  return target.arch ? `${stem}_${target.arch}_${target.endian}` : `${stem}_${target.endian}`;
+/**
+ * `exec_bpfel`: the stem of a target's object file as generate writes it. One module holds one object
+ * per byte order, so the architecture is not part of the name (bpf2go's `exec_x86_bpfel` is not).
+ */
+export function objectStem(stem: string, target: Pick<Target, "endian">): string {
+  return `${stem}_${target.endian}`;
 }
 
 /** The multiarch include directory (Debian: `<asm/types.h>` lives there) of the host, if present. */

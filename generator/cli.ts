@@ -126,6 +126,7 @@ function inspectCommand(io: Io) {
         .option("json", { type: "boolean", default: false, describe: "print the object model as JSON" })
         .option("cc", { type: "string", describe: "clang, to compile record types the object's BTF lacks from --source" })
         .option("cflags", { type: "string", describe: "flags for that compile, shell-quoted (as given to generate)" })
+        .option("target", { type: "string", describe: `the target the object was built for, for that compile's defines (__TARGET_ARCH_*): ${targetNames.join(", ")}` })
         .usage("$0 inspect <object> [--source file.bpf.c] [options] [-- <clang flags>]"),
     handler: async (argv: Record<string, unknown>) => {
       const file = String(argv.object);
@@ -146,7 +147,7 @@ function inspectCommand(io: Io) {
       if (source !== undefined && model.missingTypes.length > 0) {
         // Record types only reserved never reach the object's BTF: compile them from the source as generate does.
         const cflags = [...splitShellWords(String(argv.cflags ?? io.env.BPF2TS_CFLAGS ?? "")), ...asList(argv["--"])];
-        const more = await completeTypes(model, btf, { source, ...(scan && { scan }), ...(argv.cc !== undefined && { cc: String(argv.cc) }), cflags, cwd: io.cwd, env: io.env });
+        const more = await completeTypes(model, btf, { source, ...(scan && { scan }), ...(argv.cc !== undefined && { cc: String(argv.cc) }), ...(argv.target !== undefined && { target: String(argv.target) }), cflags, cwd: io.cwd, env: io.env });
         if (more !== btf) model = buildModel(elf, more, modelOptions);
       }
       if (argv.json) {

@@ -1,6 +1,7 @@
 // The pure pipeline: compiled objects + their models → the files of a generated module. No I/O, no
 // clock, no absolute paths: the same input gives the same bytes (the CLI does the reading and writing).
 
+import { objectStem } from "./clang.js";
 import { Bpf2tsError } from "./errors.js";
 import { emitModule } from "./emit/module.js";
 import { layoutModule, layoutSignature, type ModuleLayouts } from "./emit/roots.js";
@@ -80,6 +81,6 @@ export function generate(input: GenerateInput): GeneratedFile[] {
     objects,
   });
   const files: GeneratedFile[] = [{ path: `${fileStem}.ts`, contents: ts }];
-  for (const t of targets) files.push({ path: `${fileStem}_${t.target}.o`, contents: t.object });
+  for (const t of targets) files.push({ path: `${objectStem(fileStem, { endian: t.target })}.o`, contents: t.object });
   return files.sort((a, b) => (a.path < b.path ? -1 : 1));
 }

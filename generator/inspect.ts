@@ -39,8 +39,8 @@ export function formatInspect(model: ObjectModel): string {
         `${v.section}+${v.offset}`,
         cDecl(btf, v.typeId, v.name),
         `${v.size} B`,
-        v.constant ? "constant (set before load)" : "read/write",
-        v.linkage === "static" ? "static" : "",
+        // Static linkage (bpf_printk's format, function-scope statics): libbpf's skeleton leaves them out, and so does generate.
+        v.linkage === "static" ? "static (not in the generated API)" : v.constant ? "constant (set before load)" : "read/write",
       ]),
     ),
   );

@@ -2,7 +2,7 @@
 // BTF graph, each failing with a ModelError that names the file, section and type id.
 
 import { Kind, kindNames, type Btf, type Type, type TypeId } from "./btf/types.js";
-import { STT_FUNC, type ElfFile } from "./elf.js";
+import { STB_LOCAL, STT_FUNC, type ElfFile } from "./elf.js";
 import { ModelError } from "./errors.js";
 
 /** The object being read. */
@@ -21,11 +21,11 @@ export const kindName = (t: Type): string => kindNames[t.kind] ?? `kind ${t.kind
  * Where a variable really is. clang leaves DATASEC offsets and sizes at 0 in objects; libbpf fills them
  * from the symbol table at open (`btf_fixup_datasec`), and so do we.
  */
-export function placeOf(ctx: ModelContext, section: string, name: string, info: { offset: number; size: number }): { offset: number; size: number } {
+export function placeOf(ctx: ModelContext, section: string, name: string, info: { offset: number; size: number }): { offset: number; size: number; local: boolean } {
   for (const sym of ctx.elf.symbols()) {
-    if (sym.name === name && sym.sectionName === section && sym.type !== STT_FUNC) return { offset: sym.value, size: sym.size || info.size };
+    if (sym.name === name && sym.sectionName === section && sym.type !== STT_FUNC) return { offset: sym.value, size: sym.size || info.size, local: sym.bind === STB_LOCAL };
   }
-  return info;
+  return { ...info, local: false };
 }
 
 /** Follows typedefs and qualifiers to the underlying type. */

@@ -95,6 +95,11 @@ export interface VariableModel {
   readonly varTypeId: TypeId;
   /** In a `.rodata*` section: set before load, read-only afterwards. */
   readonly constant: boolean;
+  /**
+   * `static` (BTF linkage static, a local ELF symbol, or a function-scope static such as
+   * `bpf_printk`'s `func.____fmt`): listed by `inspect` but, as in `bpftool gen skeleton`, not part
+   * of the generated API.
+   */
   readonly linkage: "static" | "global";
   readonly doc?: string;
 }
@@ -174,7 +179,10 @@ export function buildModel(elf: ElfFile, btf: Btf, opts: ModelOptions = {}): Obj
       const event: EventTypeRef = { cType: spelling, ...(typeId !== undefined && { typeId }), origin: override !== undefined ? "override" : "source" };
       out = { ...out, event };
     } else if (EVENT_MAP_TYPES.has(m.type)) {
-      ctx.warnings.push(`${file}: map "${m.name}" (${m.type}): event type unknown; name it with --event ${m.name}=<type>`);
+      // Name the call the scan could not follow (one that names this map, else one that names none).
+      const call = source?.unfollowed.find((c) => c.map === m.name) ?? source?.unfollowed.find((c) => c.map === undefined);
+      const why = call ? `bpf2ts could not follow ${call.call} (${call.where})` : source ? "no call the scan found writes to it" : "no source to infer it from";
+      ctx.warnings.push(`${file}: map "${m.name}" (${m.type}): event type unknown: ${why}; name it with --event ${m.name}=<type>`);
     }
     return out;
   });
@@ -292,7 +300,7 @@ function readVariables(ctx: ModelContext): { variables: VariableModel[]; externs
         typeId: v.type,
         varTypeId: v.id,
         constant: sec.name.startsWith(".rodata"),
-        linkage: v.linkage === Linkage.Static ? "static" : "global",
+        linkage: v.linkage === Linkage.Static || place.local || v.name.includes(".") ? "static" : "global",
       });
     }
   }

@@ -32,6 +32,39 @@ export class NameClashError extends Bpf2tsError {
   }
 }
 
+/** A C name whose TS name cannot be written as an identifier; the message names the C symbol. */
+export class NameError extends Bpf2tsError {
+  override name = "NameError";
+  constructor(
+    readonly context: string,
+    readonly tsName: string,
+    readonly cName: string,
+    why: string,
+  ) {
+    super(`${context}: C name "${cName}" gives the TS name "${tsName}", which ${why}; rename it in the C source`, { symbol: cName });
+  }
+}
+
+/** Names no top-level declaration may have: JS keywords and strict-mode reserved words, and TS's primitive type names. */
+const notBindings = new Set([
+  ...[...reserved].filter((w) => !/^(constructor|prototype|hasOwnProperty|isPrototypeOf|propertyIsEnumerable|toString|toLocaleString|valueOf|__define|__lookup)/.test(w)),
+  "arguments", "eval", "any", "unknown", "never", "string", "number", "boolean", "bigint", "symbol", "object", "undefined",
+]);
+
+/**
+ * Checks a name the emitter writes as an identifier: one `ID_Start` then `ID_Continue` characters,
+ * never `__proto__` (as an object key it sets the prototype); a `binding` (a top-level const, type or
+ * interface) also not a reserved word or a primitive type's name. Returns the name; otherwise throws
+ * a NameError naming the C symbol, so that a module tsc would reject is never written.
+ */
+export function checkIdentifier(tsName: string, cName: string, context: string, kind: "property" | "binding" = "property"): string {
+  if (!/^[\p{ID_Start}$_][\p{ID_Continue}$\u200C\u200D]*$/u.test(tsName)) {
+    throw new NameError(context, tsName, cName, tsName === "" ? "is empty" : "is not a valid TypeScript identifier");
+  }
+  if (tsName === "__proto__" || (kind === "binding" && notBindings.has(tsName))) throw new NameError(context, tsName, cName, "is a reserved word");
+  return tsName;
+}
+
 /** Escapes words that cannot stand as identifiers by appending `_` (`default` → `default_`). */
 export function escapeReserved(name: string): string {
   return reserved.has(name) ? `${name}_` : name;
@@ -89,9 +122,21 @@ export function objectNames(stem: string): { load: string; spec: string; objects
  */
 export class NameScope {
   private readonly owners = new Map<string, string>();
-  constructor(readonly context: string) {}
+
+  /**
+   * `kind`: how the names are written (`binding`: top-level declarations). `taken`: names the module
+   * itself uses (runtime imports, globals such as DataView), by what uses them.
+   */
+  constructor(
+    readonly context: string,
+    private readonly kind: "property" | "binding" = "property",
+    private readonly taken: Readonly<Record<string, string>> = {},
+  ) {}
 
   claim(tsName: string, cName: string): string {
+    checkIdentifier(tsName, cName, this.context, this.kind);
+    const use = Object.hasOwn(this.taken, tsName) ? this.taken[tsName] : undefined;
+    if (use !== undefined) throw new NameError(this.context, tsName, cName, `the generated module needs for ${use}`);
     const owner = this.owners.get(tsName);
     if (owner !== undefined && owner !== cName) throw new NameClashError(this.context, tsName, [owner, cName]);
     this.owners.set(tsName, cName);

@@ -7,15 +7,19 @@ import { readFileSync } from "node:fs";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseBtf, type Btf, type TypeId } from "./btf/index.js";
-import { compile, compileTypesOnly, findClang, findStrip, formatDepfile, objectStem, parseTargets, type Target, type Tool } from "./clang.js";
 import { buildRecord, formatRecord } from "./build-record.js";
+import { parseBtfExt } from "./btf/ext.js";
+import { Kind, parseBtf, type Btf, type TypeId } from "./btf/index.js";
+import { compile, findClang, findStrip, formatDepfile, objectStem, parseTargets, type Target, type Tool } from "./clang.js";
+import { layoutModule } from "./emit/roots.js";
 import { readElf } from "./elf.js";
 import { Bpf2tsError, ModelError, ToolNotFoundError, UsageError } from "./errors.js";
 import { generate, type GeneratedFile, type TargetObject } from "./generate.js";
 import { mergeTypes } from "./merge-types.js";
+import { compareLineInfo, compareWithSource, type CompareRoot } from "./model-compare.js";
 import { buildModel, resolveTypeName, type ObjectModel } from "./model.js";
 import type { SourceScan } from "./source.js";
+import { compileSourceTypes, type SourceTypes, type SourceTypesInput } from "./source-types.js";
 import { scanSourceTree } from "./source-tree.js";
 
 /** This package's version (the header of every generated module cites it). */
@@ -111,7 +115,8 @@ export async function buildOutputs(o: GenerateOptions): Promise<BuiltOutput> {
   warnings.push(...loaded.warnings);
 
   // One model per object; the types-only compile (if any) is shared by them.
-  const typesOnly: NonNullable<MissingTypesInput["typesOnly"]> = new Map();
+  const typesOnly: NonNullable<SourceTypesInput["cache"]> = new Map();
+  const globalTypes = o.globalTypes ?? true;
   const built = await Promise.all(
     objects.map(async (obj) => {
       const notes: string[] = [];
@@ -120,7 +125,7 @@ export async function buildOutputs(o: GenerateOptions): Promise<BuiltOutput> {
       if (!btfSection) {
         throw new ModelError(`${obj.name}: no .BTF section; compile with -g (bpf2ts adds it) and do not strip BTF`, { file: obj.name, section: ".BTF" });
       }
-      let btf: Btf = parseBtf(btfSection.data(), { file: obj.name, section: ".BTF" });
+      const btf = parseBtf(btfSection.data(), { file: obj.name, section: ".BTF" });
       const modelOptions = {
         file: obj.name,
         ...(o.events && { events: o.events }),
@@ -128,11 +133,21 @@ export async function buildOutputs(o: GenerateOptions): Promise<BuiltOutput> {
         ...(scan && { source: scan }),
       };
       let model = buildModel(elf, btf, modelOptions);
-      if (model.missingTypes.length > 0) {
-        const clang = o.source ? await needClang().catch((e: unknown) => Promise.reject(typesNeedClang(model, e))) : undefined;
-        btf = await addMissingTypes({ model, btf, scan, source: o.source, target: obj.target, clang, cflags: o.cflags ?? [], cwd, env, typesOnly });
-        model = buildModel(elf, btf, modelOptions);
+      // With global types on, every type the source declares is emitted: those the object's BTF
+      // lacks (declared, never used) come from the types-only compile like reserved-only event types.
+      const declaredMissing = globalTypes && scan ? scan.declaredTypes.filter((s) => resolveTypeName(btf, s) === undefined) : [];
+      const fromObject = (o.objects?.length ?? 0) > 0;
+      if (model.missingTypes.length > 0 || (o.source !== undefined && (declaredMissing.length > 0 || fromObject))) {
+        const source = await sourceTypesFor({ model, scan, source: o.source, target: obj.target, clang: o.source ? needClang : undefined, cflags: o.cflags ?? [], cwd, env, typesOnly }, declaredMissing, notes);
+        if (source) {
+          model = buildModel(elf, mergeTypes(btf, source.types.btf, source.roots).btf, modelOptions);
+          if (fromObject) checkAgainstSource(o, scan, model, btf.types.length, source.types.btf);
+        }
         checkResolved(model, o);
+      }
+      const ext = elf.section(".BTF.ext");
+      if (fromObject && sourceText !== undefined && ext) {
+        compareLineInfo({ ext: parseBtfExt(ext.data(), btf, { file: obj.name, section: ".BTF.ext" }), file: obj.name }, { file: o.source!, text: sourceText });
       }
       notes.push(...model.warnings);
       for (const map of model.maps) {
@@ -234,7 +249,8 @@ async function loadObjects(o: GenerateOptions, cwd: string, env: NodeJS.ProcessE
       const bytes = await readInput(resolve(cwd, obj), obj);
       inputs.push(resolve(cwd, obj));
       const elf = readElf(bytes, obj);
-      objects.push({ target: { endian: elf.littleEndian ? "bpfel" : "bpfeb" }, bytes, name: obj });
+      // --target still says which architecture's defines (__TARGET_ARCH_x86) the types-only compile needs.
+      objects.push({ target: targetFor(o.target, elf.littleEndian ? "bpfel" : "bpfeb"), bytes, name: obj });
     }
     return { objects, inputs, warnings };
   }
@@ -245,11 +261,17 @@ async function loadObjects(o: GenerateOptions, cwd: string, env: NodeJS.ProcessE
     targets.map((target) => compile({ source: o.source!, target, clang: cc, ...(strip && { strip }), cflags: o.cflags ?? [], cwd, env })),
   );
   results.forEach((r, i) => {
-    objects.push({ target: targets[i]!, bytes: r.object, name: `${objectStem(o.stem, targets[i]!)}.o` });
+    objects.push({ target: targets[i]!, bytes: r.object, name: writtenObjectName(o, cwd, targets[i]!) });
     inputs.push(...r.inputs);
     if (r.warnings.trim()) warnings.push(r.warnings.replace(/\n$/, ""));
   });
   return { objects, inputs, warnings };
+}
+
+/** The object file generate writes for `target`, as messages name it (relative to cwd, as "wrote …" lines do). */
+function writtenObjectName(o: GenerateOptions, cwd: string, target: Target): string {
+  const path = join(resolve(cwd, o.outputDir ?? "."), `${objectStem(o.outputStem ?? o.stem, target)}.o`);
+  return relative(cwd, path) || path;
 }
 
 async function readInput(path: string, shown: string): Promise<Buffer> {
@@ -263,87 +285,99 @@ async function readInput(path: string, shown: string): Promise<Buffer> {
 
 /**
  * For `inspect --source`: the object's BTF plus the types its model lacks, compiled from the source
- * like `generate` does; the object's own BTF when that is not possible (no clang, flags missing).
+ * like `generate` does (for `target`'s architecture); the object's own BTF when that is not possible
+ * (no clang, flags missing).
  */
-export async function completeTypes(model: ObjectModel, btf: Btf, o: { source: string; scan?: SourceScan; cc?: string; cflags?: readonly string[]; cwd?: string; env?: NodeJS.ProcessEnv }): Promise<Btf> {
+export async function completeTypes(model: ObjectModel, btf: Btf, o: { source: string; scan?: SourceScan; cc?: string; cflags?: readonly string[]; target?: string; cwd?: string; env?: NodeJS.ProcessEnv }): Promise<Btf> {
   if (model.missingTypes.length === 0) return btf;
   const env = o.env ?? process.env;
+  const target = targetFor(o.target, model.littleEndian ? "bpfel" : "bpfeb");
   try {
     const clang = await findClang({ ...(o.cc !== undefined && { cc: o.cc }), env });
-    const target: Target = { endian: model.littleEndian ? "bpfel" : "bpfeb" };
-    return await addMissingTypes({ model, btf, scan: o.scan, source: o.source, target, clang, cflags: o.cflags ?? [], cwd: o.cwd ?? process.cwd(), env });
+    const source = await sourceTypesFor({ model, scan: o.scan, source: o.source, target, clang: async () => clang, cflags: o.cflags ?? [], cwd: o.cwd ?? process.cwd(), env }, [], []);
+    return source ? mergeTypes(btf, source.types.btf, source.roots).btf : btf;
   } catch {
     return btf;
   }
 }
 
-interface MissingTypesInput {
+/** The `--target` entry for an object of byte order `endian` (its architecture's defines), else the bare byte order. */
+function targetFor(spec: string | undefined, endian: Target["endian"]): Target {
+  return (spec !== undefined ? parseTargets(spec) : []).find((t) => t.endian === endian) ?? { endian };
+}
+
+interface SourceTypesRequest {
   readonly model: ObjectModel;
-  readonly btf: Btf;
   readonly scan: SourceScan | undefined;
   readonly source: string | undefined;
   readonly target: Target;
-  readonly clang: Tool | undefined;
+  readonly clang: (() => Promise<Tool>) | undefined;
   readonly cflags: readonly string[];
   readonly cwd: string;
   readonly env: NodeJS.ProcessEnv;
-  /** Types-only compiles already started in this run, by the type list they compile. */
-  readonly typesOnly?: Map<string, ReturnType<typeof compileTypesOnly>>;
+  readonly typesOnly?: SourceTypesInput["cache"];
 }
 
 /**
- * Types named by events or `--type` that the object's BTF lacks (bpf2go's "type not found"): compile
- * the source again with a global of each, read that BTF, and append those types to the object's graph.
+ * The types-only compile for one object: the types its model needs but lacks (event types, `--type`;
+ * required: failing to compile them is an error) and `optional` ones (declared by the source; a
+ * compile failure is then a note in `notes`). Returns the compile's BTF and the ids in it of the
+ * types to merge into the object's graph, or undefined when nothing could be compiled.
  */
-async function addMissingTypes(m: MissingTypesInput): Promise<Btf> {
+async function sourceTypesFor(m: SourceTypesRequest, optional: readonly string[], notes: string[]): Promise<{ types: SourceTypes; roots: TypeId[] } | undefined> {
   const { model } = m;
+  const required = model.missingTypes;
   const notFound = (why: string) =>
-    new ModelError(`${model.file}: type${model.missingTypes.length > 1 ? "s" : ""} ${model.missingTypes.join(", ")} not found in the object's BTF${why}`, { file: model.file });
-  if (!m.source || !m.clang) throw notFound(" (give the C source so bpf2ts can compile them into BTF)");
+    new ModelError(`${model.file}: type${required.length > 1 ? "s" : ""} ${required.join(", ")} not found in the object's BTF${why}`, { file: model.file });
+  if (!m.source || !m.clang) {
+    if (required.length > 0) throw notFound(" (give the C source so bpf2ts can compile them into BTF)");
+    return undefined;
+  }
   // A bare name must be spelled as the source declares it (`event` → `struct event`).
   const declared = new Set(m.scan?.declaredTypes ?? []);
   const spell = (name: string): string => {
     if (/\s/.test(name.trim()) || declared.has(name)) return name.trim();
     for (const kw of ["struct", "union", "enum"]) if (declared.has(`${kw} ${name}`)) return `${kw} ${name}`;
     // Not in the source or its project headers (vmlinux.h is not scanned): most such names are
-    // kernel structs. A wrong guess only drops the name from the compile's retry below.
+    // kernel structs. A wrong guess is dropped from the compile and reported by the caller.
     return `struct ${name.trim()}`;
   };
-  const spellings = [...new Set(model.missingTypes.map(spell))];
-  // Types lay out the same for bpfel and bpfeb, so the targets of one run share each compile.
-  const compileWith = (list: readonly string[]) => {
-    const key = list.join("\n");
-    let compiled = m.typesOnly?.get(key);
-    if (!compiled) {
-      compiled = compileTypesOnly({ source: m.source!, target: m.target, clang: m.clang!, cflags: m.cflags, cwd: m.cwd, env: m.env, spellings: list });
-      m.typesOnly?.set(key, compiled);
-    }
-    return compiled;
-  };
-  let result;
+  const spellings = [...new Set([...required.map(spell), ...optional])];
+  let clang: Tool;
   try {
-    result = await compileWith(spellings);
+    clang = await m.clang();
   } catch (e) {
-    // Names the source does not declare (typos, or types of headers it never includes) break the
-    // compile for all; retry with the declared ones and let the caller report the rest.
-    const known = spellings.filter((s) => declared.has(s));
-    if (known.length === 0 || known.length === spellings.length) {
-      const stderr = (e as { stderr?: string }).stderr;
+    if (required.length > 0) throw typesNeedClang(model, e);
+    notes.push(`${m.source}: ${(e as Error).message}; without it, types the object lacks are not emitted and --obj objects are not checked against the source`);
+    return undefined;
+  }
+  let types: SourceTypes;
+  try {
+    types = await compileSourceTypes({ source: m.source, target: m.target, clang, cflags: m.cflags, cwd: m.cwd, env: m.env, ...(m.typesOnly && { cache: m.typesOnly }) }, spellings);
+  } catch (e) {
+    const stderr = (e as { stderr?: string }).stderr;
+    if (required.length > 0) {
       throw new ModelError(`${notFound(" nor compilable from the source").message}${stderr ? `:\n${stderr.trimEnd()}` : ""}`, { file: model.file, cause: e });
     }
-    result = await compileWith(known);
+    // Optional work: one line says why (the first error), not clang's whole output.
+    const first = stderr?.split("\n").find((l) => / error: /.test(l));
+    notes.push(`${m.source}: the types-only compile failed (${first?.trim() ?? (e as Error).message}): types the object lacks are not emitted and --obj objects are not checked against the source`);
+    return undefined;
   }
-  const elf = readElf(result.object, "types-only compile");
-  const btfSection = elf.section(".BTF");
-  if (!btfSection) throw notFound(" (the types-only compile produced no BTF)");
-  const extra = parseBtf(btfSection.data(), { file: "types-only compile", section: ".BTF" });
-  const roots: TypeId[] = [];
-  for (const s of spellings) {
-    // A spelling the retry left out is not in this BTF either: resolveTypeName says so.
-    const id = resolveTypeName(extra, s);
-    if (id !== undefined) roots.push(id);
+  // A spelling the compile dropped is not in this BTF either: resolveTypeName says so.
+  const roots = spellings.map((s) => resolveTypeName(types.btf, s)).filter((id): id is TypeId => id !== undefined);
+  return { types, roots };
+}
+
+/** `--obj`: the layouts the module will print, as the object has them, against the source's. */
+function checkAgainstSource(o: GenerateOptions, scan: SourceScan | undefined, model: ObjectModel, objectTypes: number, sourceBtf: Btf): void {
+  const layouts = layoutModule(o.stem, model, { globalTypes: o.globalTypes ?? true, ...(scan && { declaredTypes: scan.declaredTypes }) });
+  const roots: CompareRoot[] = [];
+  for (const c of layouts.engine.allComposites()) {
+    if (c.cName && c.typeId < objectTypes) roots.push({ typeId: c.typeId, spelling: `${model.btf.types[c.typeId]?.kind === Kind.Union ? "union" : "struct"} ${c.cName}` });
   }
-  return mergeTypes(m.btf, extra, roots).btf;
+  for (const e of layouts.engine.allEnums()) if (e.cName && e.typeId < objectTypes) roots.push({ typeId: e.typeId, spelling: `enum ${e.cName}` });
+  compareWithSource({ btf: model.btf, file: model.file }, { btf: sourceBtf, file: o.source!, find: (s) => resolveTypeName(sourceBtf, s) }, roots);
 }
 
 /**

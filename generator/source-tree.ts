@@ -2,7 +2,7 @@
 // types declared in `#include "prog.h"` count as if written in the source.
 
 import { SourceError } from "./errors.js";
-import { scanSource, type SourceScan } from "./source.js";
+import { scanSources, type SourceScan } from "./source.js";
 
 
 /** Headers bigger than this (vmlinux.h is megabytes) hold no user types worth scanning. */
@@ -22,11 +22,11 @@ export function localIncludes(text: string): string[] {
  */
 export function scanSourceTree(path: string, shownName: string, read: (path: string) => string | undefined): SourceScan {
   const seen = new Set<string>();
-  const scans: SourceScan[] = [];
+  const files: Array<{ text: string; file: string }> = [];
   const visit = (file: string, shown: string, text: string) => {
     if (seen.has(file)) return;
     seen.add(file);
-    scans.push(scanSource(text, shown));
+    files.push({ text, file: shown });
     const dir = file.slice(0, file.lastIndexOf("/") + 1);
     const shownDir = shown.slice(0, shown.lastIndexOf("/") + 1);
     for (const inc of localIncludes(text)) {
@@ -39,7 +39,7 @@ export function scanSourceTree(path: string, shownName: string, read: (path: str
   const text = read(path);
   if (text === undefined) throw new SourceError(`${shownName}: cannot read`, { file: shownName });
   visit(path, shownName, text);
-  return mergeScans(scans);
+  return mergeScans(scanSources(files));
 }
 
 /** Collapses `a/./b` and `a/x/../b`. */
@@ -71,5 +71,6 @@ function mergeScans(scans: readonly SourceScan[]): SourceScan {
     declaredTypes: [...new Set(scans.flatMap((s) => s.declaredTypes))].sort(),
     sections: under((s) => s.sections),
     warnings: scans.flatMap((s) => s.warnings),
+    unfollowed: scans.flatMap((s) => s.unfollowed),
   };
 }

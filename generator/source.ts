@@ -5,11 +5,10 @@
 // `__type`, `__array`) and `SEC("…")` are not C that a parser can place, so they are blanked to
 // spaces first (keeping every offset and line), with each SEC's string remembered by position.
 
-import { createRequire } from "node:module";
 import type Parser from "tree-sitter";
 import { SourceError } from "./errors.js";
-
-type Node = Parser.SyntaxNode;
+import { inferEvents, type UnfollowedCall } from "./source-events.js";
+import { declaratorName, getParser, type Node } from "./source-syntax.js";
 
 /** Doc comments without comment markers, keyed by C name. */
 export interface SourceDocs {
@@ -36,30 +35,11 @@ export interface SourceScan {
   readonly sections: Readonly<Record<string, string>>;
   /** Ambiguities the scan noticed (a map written with two different record types, …). */
   readonly warnings: readonly string[];
+  /** Calls into ring buffers / perf event arrays whose record type the scan could not follow. */
+  readonly unfollowed: readonly UnfollowedCall[];
 }
 
 export const emptyDocs: SourceDocs = { types: {}, fields: {}, maps: {}, programs: {}, variables: {} };
-
-let parser: Parser | undefined;
-
-/**
- * tree-sitter is a native addon: loaded on first use, so commands that never scan (inspect without
- * --source, --help) neither pay for it nor fail when its binary is broken.
- */
-function getParser(): Parser {
-  if (!parser) {
-    const require = createRequire(import.meta.url);
-    try {
-      const TreeSitter = require("tree-sitter") as typeof Parser;
-      const language = require("tree-sitter-c") as Parser.Language;
-      parser = new TreeSitter();
-      parser.setLanguage(language);
-    } catch (e) {
-      throw new SourceError(`source scan: tree-sitter-c could not be loaded (${(e as Error).message}); reinstall with npm ci`, { cause: e });
-    }
-  }
-  return parser;
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Blanking libbpf's macros
@@ -168,26 +148,40 @@ function matchParen(t: string, open: number): number {
 
 /** Scans C source text. `file` is only used in messages. */
 export function scanSource(text: string, file: string): SourceScan {
-  const { text: blanked, secs } = blankMacros(text);
+  return scanSources([{ text, file }])[0]!;
+}
+
+/**
+ * Scans a source and the headers it includes, one scan per file (in order). Event inference sees all
+ * of them at once: a helper or macro defined in a header that wraps `bpf_ringbuf_reserve` is
+ * followed where the source calls it.
+ */
+export function scanSources(files: ReadonlyArray<{ readonly text: string; readonly file: string }>): SourceScan[] {
   const parser = getParser();
-  let tree: Parser.Tree;
-  try {
-    // The default 32 KiB buffer makes tree-sitter fail on larger inputs; give it the whole file.
-    tree = parser.parse(blanked, undefined, { bufferSize: Math.max(32 * 1024, blanked.length * 2 + 1024) });
-  } catch (e) {
-    throw new SourceError(`${file}: tree-sitter could not parse the source: ${(e as Error).message}`, { file, cause: e });
-  }
-  const scan = new Scanner(text, blanked, secs);
-  scan.walk(tree.rootNode);
-  scan.inferEvents(tree.rootNode);
-  return {
+  const scanners = files.map(({ text, file }) => {
+    const { text: blanked, secs } = blankMacros(text);
+    let tree: Parser.Tree;
+    try {
+      // The default 32 KiB buffer makes tree-sitter fail on larger inputs; give it the whole file.
+      tree = parser.parse(blanked, undefined, { bufferSize: Math.max(32 * 1024, blanked.length * 2 + 1024) });
+    } catch (e) {
+      throw new SourceError(`${file}: tree-sitter could not parse the source: ${(e as Error).message}`, { file, cause: e });
+    }
+    const scan = new Scanner(text, blanked, secs);
+    scan.walk(tree.rootNode);
+    return { file, scan, root: tree.rootNode };
+  });
+  const declared = new Set(scanners.flatMap((s) => [...s.scan.declared]));
+  const found = inferEvents(scanners.map((s) => ({ file: s.file, root: s.root })), declared);
+  return scanners.map(({ file, scan }, i) => ({
     file,
-    events: scan.events,
+    events: found.events[i]!,
     docs: scan.docs,
     declaredTypes: [...scan.declared].sort(),
     sections: scan.sections,
-    warnings: scan.warnings,
-  };
+    warnings: found.warnings[i]!,
+    unfollowed: found.unfollowed[i]!,
+  }));
 }
 
 /** The wrapper macros libbpf (bpf_tracing.h) uses for program signatures: the first argument is the name. */
@@ -197,10 +191,8 @@ class Scanner {
   readonly docs = { types: {}, fields: {}, maps: {}, programs: {}, variables: {} } as {
     types: Record<string, string>; fields: Record<string, string>; maps: Record<string, string>; programs: Record<string, string>; variables: Record<string, string>;
   };
-  readonly events: Record<string, string> = {};
   readonly sections: Record<string, string> = {};
   readonly declared = new Set<string>();
-  readonly warnings: string[] = [];
 
   constructor(
     private readonly original: string,
@@ -394,223 +386,6 @@ class Scanner {
     return /^[ \t]*$/.test(this.original.slice(lineStart, comment.startIndex));
   }
 
-  // ---- event types
-
-  inferEvents(root: Node): void {
-    for (const call of root.descendantsOfType("call_expression")) {
-      const fn = call.childForFieldName("function")?.text;
-      const args = call.childForFieldName("arguments")?.namedChildren ?? [];
-      let map: string | undefined;
-      let spelling: string | undefined;
-      if (fn === "bpf_ringbuf_reserve" && args.length >= 2) {
-        map = mapArg(args[0]!);
-        spelling = this.reservedType(call) ?? this.sizeofType(call, args[1]!);
-      } else if (fn === "bpf_ringbuf_output" && args.length >= 3) {
-        map = mapArg(args[0]!);
-        spelling = this.dataType(call, args[1]!) ?? this.sizeofType(call, args[2]!);
-      } else if ((fn === "bpf_perf_event_output" || fn === "bpf_skb_output" || fn === "bpf_xdp_output") && args.length >= 5) {
-        map = mapArg(args[1]!);
-        spelling = this.dataType(call, args[3]!) ?? this.sizeofType(call, args[4]!);
-      }
-      if (!map || !spelling) continue;
-      const known = this.events[map];
-      if (known === undefined) this.events[map] = spelling;
-      else if (known !== spelling) {
-        this.warnings.push(`map "${map}" receives both ${known} and ${spelling} (line ${call.startPosition.row + 1}); using ${known}`);
-      }
-    }
-  }
-
-  /** `T *e = bpf_ringbuf_reserve(…)`, `e = (T *)bpf_ringbuf_reserve(…)`: the pointee type. */
-  private reservedType(call: Node): string | undefined {
-    let node = call;
-    while (node.parent && (node.parent.type === "cast_expression" || node.parent.type === "parenthesized_expression")) {
-      if (node.parent.type === "cast_expression") {
-        const t = castPointee(node.parent);
-        if (t) return t;
-      }
-      node = node.parent;
-    }
-    const parent = node.parent;
-    if (parent?.type === "init_declarator") {
-      const decl = parent.parent;
-      const declarator = parent.childForFieldName("declarator");
-      if (decl?.type === "declaration" && declarator?.type === "pointer_declarator") {
-        return specifierSpelling(decl.childForFieldName("type"));
-      }
-    }
-    if (parent?.type === "assignment_expression") {
-      const left = parent.childForFieldName("left");
-      if (left?.type === "identifier") {
-        const v = this.variableType(call, left.text);
-        if (v && v.pointers === 1) return v.spelling;
-      }
-    }
-    if (parent?.type === "return_statement") {
-      // `static struct event *reserve(void) { return bpf_ringbuf_reserve(…); }`: the function's type.
-      let fn: Node | null = parent;
-      while (fn && fn.type !== "function_definition") fn = fn.parent;
-      const declarator = fn?.childForFieldName("declarator");
-      if (fn && declarator?.type === "pointer_declarator" && declarator.childForFieldName("declarator")?.type === "function_declarator") {
-        return specifierSpelling(fn.childForFieldName("type"));
-      }
-    }
-    return undefined;
-  }
-
-  /** The record type from the data argument: `&ev` (a struct local) or `e` (a pointer to one). */
-  private dataType(call: Node, arg: Node): string | undefined {
-    const inner = unparen(arg);
-    if (inner.type === "pointer_expression" && inner.child(0)?.type === "&") {
-      const target = unparen(inner.childForFieldName("argument")!);
-      if (target.type === "identifier") {
-        const v = this.variableType(call, target.text);
-        if (v && v.pointers === 0 && !v.array) return v.spelling;
-      }
-    } else if (inner.type === "identifier") {
-      const v = this.variableType(call, inner.text);
-      if (v && v.pointers === 1) return v.spelling;
-    } else if (inner.type === "cast_expression") {
-      return castPointee(inner);
-    }
-    return undefined;
-  }
-
-  /** `sizeof(struct event)`, `sizeof(event_t)`, `sizeof(*e)`, `sizeof(ev)`. */
-  private sizeofType(call: Node, arg: Node): string | undefined {
-    const s = unparen(arg);
-    if (s.type !== "sizeof_expression") return undefined;
-    const type = s.childForFieldName("type");
-    if (type) return specifierSpelling(type.childForFieldName("type")) ;
-    const value = unparen(s.childForFieldName("value") ?? s);
-    if (value.type === "identifier") {
-      if (this.declared.has(value.text)) return value.text; // a typedef name
-      const v = this.variableType(call, value.text);
-      if (v && v.pointers === 0 && !v.array) return v.spelling;
-    }
-    if (value.type === "pointer_expression" && value.child(0)?.type === "*") {
-      const target = unparen(value.childForFieldName("argument")!);
-      if (target.type === "identifier") {
-        const v = this.variableType(call, target.text);
-        if (v && v.pointers === 1) return v.spelling;
-      }
-    }
-    return undefined;
-  }
-
-  /** The declared type of variable `name` visible at `at`: the enclosing function's locals and params, then globals. */
-  private variableType(at: Node, name: string): VarType | undefined {
-    let fn: Node | null = at;
-    while (fn && fn.type !== "function_definition") fn = fn.parent;
-    const scopes: Node[] = [];
-    if (fn) scopes.push(fn);
-    let root: Node = at;
-    while (root.parent) root = root.parent;
-    for (const scope of scopes) {
-      for (const decl of scope.descendantsOfType(["declaration", "parameter_declaration"])) {
-        const v = declaredVar(decl, name);
-        if (v) return v;
-      }
-    }
-    for (const decl of root.namedChildren) if (decl.type === "declaration") {
-      const v = declaredVar(decl, name);
-      if (v) return v;
-    }
-    return undefined;
-  }
-}
-
-interface VarType {
-  readonly spelling: string;
-  readonly pointers: number;
-  readonly array: boolean;
-}
-
-function declaredVar(decl: Node, name: string): VarType | undefined {
-  const spelling = specifierSpelling(decl.childForFieldName("type"));
-  if (!spelling) return undefined;
-  for (let d of decl.childrenForFieldName("declarator")) {
-    let pointers = 0;
-    let array = false;
-    for (;;) {
-      if (d.type === "init_declarator") d = d.childForFieldName("declarator")!;
-      else if (d.type === "pointer_declarator") {
-        pointers++;
-        d = d.childForFieldName("declarator")!;
-      } else if (d.type === "array_declarator") {
-        array = true;
-        d = d.childForFieldName("declarator")!;
-      } else if (d.type === "parenthesized_declarator") d = d.namedChild(0)!;
-      else break;
-      if (!d) break;
-    }
-    if (d && d.type === "identifier" && d.text === name) return { spelling, pointers, array };
-  }
-  return undefined;
-}
-
-/** `struct event` / `union u` / `enum e` / `event_t` from a type node; undefined for primitives and anonymous types. */
-function specifierSpelling(type: Node | null): string | undefined {
-  if (!type) return undefined;
-  if (/^(struct|union|enum)_specifier$/.test(type.type)) {
-    const name = type.childForFieldName("name")?.text;
-    return name ? `${type.type.replace(/_specifier$/, "")} ${name}` : undefined;
-  }
-  if (type.type === "type_identifier") return type.text;
-  return undefined;
-}
-
-/** `(struct event *)x` → `struct event`. */
-function castPointee(cast: Node): string | undefined {
-  const desc = cast.childForFieldName("type");
-  if (!desc) return undefined;
-  const decl = desc.childForFieldName("declarator");
-  if (decl?.type !== "abstract_pointer_declarator" || decl.namedChildCount > 0) return undefined;
-  return specifierSpelling(desc.childForFieldName("type"));
-}
-
-/** `&events` → `events`. */
-function mapArg(arg: Node): string | undefined {
-  const a = unparen(arg);
-  if (a.type === "pointer_expression" && a.child(0)?.type === "&") {
-    const t = unparen(a.childForFieldName("argument")!);
-    if (t.type === "identifier") return t.text;
-  }
-  return undefined;
-}
-
-function unparen(n: Node): Node {
-  while (n.type === "parenthesized_expression" && n.namedChildCount === 1) n = n.namedChild(0)!;
-  return n;
-}
-
-function declaratorName(d: Node): string | undefined {
-  for (;;) {
-    switch (d.type) {
-      case "identifier":
-      case "field_identifier":
-      case "type_identifier":
-        return d.text;
-      case "init_declarator":
-      case "pointer_declarator":
-      case "array_declarator":
-      case "function_declarator":
-      case "attributed_declarator": {
-        const inner = d.childForFieldName("declarator") ?? d.namedChild(0);
-        if (!inner) return undefined;
-        d = inner;
-        break;
-      }
-      case "parenthesized_declarator": {
-        const inner = d.namedChild(0);
-        if (!inner) return undefined;
-        d = inner;
-        break;
-      }
-      default:
-        return undefined;
-    }
-  }
 }
 
 /** A function's C name; for libbpf's `BPF_PROG(name, …)` style wrappers, the macro's first argument. */

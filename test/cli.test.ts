@@ -3,11 +3,12 @@
 
 import test, { type ExecutionContext } from "ava";
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { which } from "../generator/clang.js";
 import { PRELUDE, repoRoot } from "./helpers/compile-c.js";
 import { tempDir } from "./helpers/temp-dir.js";
+import { markEsm, typeCheck } from "./helpers/typecheck.js";
 
 const bin = join(repoRoot, "bin", "bpf2ts.js");
 const pkg = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { version: string };
@@ -94,6 +95,9 @@ test("generate: writes the module and both objects, byte-identical on rerun", as
   t.regex(ts, /events: RingBuf<ExecEvent>/);
   t.regex(ts, /One exec\./);
   t.false(ts.includes(dir), "no absolute path in the output");
+  markEsm(join(dir, "gen"));
+  t.is(typeCheck([join(dir, "gen", "exec.ts")]), "", "the module compiles under tsc --strict");
+  rmSync(join(dir, "gen", "package.json"));
   const first = readdirSync(join(dir, "gen")).map((f) => readFileSync(join(dir, "gen", f)));
   const again = await bpf2ts(["generate", "exec", "exec.bpf.c", "--output-dir", "gen", "--cflags", "-DSLOTS=8"], { cwd: dir });
   t.is(again.code, 0, again.stderr);

@@ -1,10 +1,22 @@
 // generate() on hand-built models: file set, header, determinism, which types are emitted, and the
 // errors for inputs one module cannot serve.
 import test from "ava";
-import { generate, type GenerateInput, type TargetObject } from "../generator/generate.js";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { generate as generateFiles, type GenerateInput, type TargetObject } from "../generator/generate.js";
 import type { MapModel, ObjectModel, VariableModel } from "../generator/model.js";
 import { emptyDocs } from "../generator/source.js";
 import { Graph } from "./helpers/btf-graph.js";
+import { makeTempDir, removeDir } from "./helpers/temp-dir.js";
+import { markEsm, typeCheck } from "./helpers/typecheck.js";
+
+/** Every module these tests generate, type-checked by the last test. */
+const generated: string[] = [];
+function generate(i: GenerateInput): ReturnType<typeof generateFiles> {
+  const files = generateFiles(i);
+  generated.push(files[0]!.contents as string);
+  return files;
+}
 
 /** A model with one hash map (struct key → u64), one .bss variable, one program. */
 function model(opts: { littleEndian?: boolean; keySize?: number; docs?: ObjectModel["docs"] } = {}): { model: ObjectModel; declared: string[] } {
@@ -91,4 +103,49 @@ test("bad inputs fail with a clear error", (t) => {
   t.throws(() => generate(input([el(), el()])), { name: "GenerateError", message: /target bpfel given twice/ });
   t.throws(() => generate(input([{ ...el(), target: "bpfeb" }])), { name: "GenerateError", message: /bpfeb object x\.o is little-endian/ });
   t.throws(() => generate(input([el()], { stem: "9bad stem" })), { name: "GenerateError", message: /stem "9bad stem"/ });
+});
+
+test("static variables are not part of the API; a global one whose name cannot be a TS name is an error naming it", (t) => {
+  const m = model();
+  const u32 = 1; // the graph's first type: unsigned int
+  const statics: VariableModel[] = [
+    { name: "handle_exec.____fmt", section: ".rodata", offset: 0, size: 4, typeId: u32, varTypeId: 0, constant: true, linkage: "static" },
+    { name: "counter", section: ".bss", offset: 8, size: 4, typeId: u32, varTypeId: 0, constant: false, linkage: "static" },
+  ];
+  const withStatics = { ...m.model, variables: [...m.model.variables, ...statics] };
+  const ts = generate(input([el({ ...m, model: withStatics })]))[0]!.contents as string;
+  t.notRegex(ts, /Fmt|____fmt|counter/);
+  t.regex(ts, /totalEvents: Variable<bigint>;/);
+  t.regex(ts, /export interface ExecConstants \{\}/);
+
+  const bad = { ...m.model, variables: [...m.model.variables, { ...statics[0]!, linkage: "global" as const }] };
+  const err = t.throws(() => generate(input([el({ ...m, model: bad })])));
+  t.is(err?.name, "NameError");
+  t.is((err as { symbol?: string }).symbol, "handle_exec.____fmt");
+  t.regex(err!.message, /C name "handle_exec\.____fmt" gives the TS name "handleExec\.Fmt", which is not a valid TypeScript identifier/);
+});
+
+test("a type whose name would shadow what the module uses is an error, not a module tsc rejects", (t) => {
+  const g = new Graph();
+  const u32 = g.int("unsigned int", 4);
+  g.struct("view", 4, [["x", u32, 0]]);
+  const base = model().model;
+  const m: ObjectModel = { ...base, maps: [], variables: [], btf: g.btf(true) };
+  const err = t.throws(() => generate(input([{ target: "bpfel", object: Uint8Array.of(1), model: m }], { stem: "data", declaredTypes: ["struct view"] })));
+  t.is(err?.name, "NameError");
+  t.regex(err!.message, /C name "struct view" gives the TS name "DataView", which the generated module needs for the global DataView; rename it in the C source/);
+});
+
+// Declared last: the tests above are synchronous, so every module they generate is recorded by now.
+test("every module generated above type-checks under tsc --strict", (t) => {
+  t.true(generated.length >= 7, `${generated.length} modules`);
+  const dir = makeTempDir("bpf2ts-emit-generate-");
+  t.teardown(() => removeDir(dir));
+  markEsm(dir);
+  const files = generated.map((text, i) => {
+    const f = join(dir, `m${i}.ts`);
+    writeFileSync(f, text);
+    return f;
+  });
+  t.is(typeCheck(files), "");
 });

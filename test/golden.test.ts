@@ -5,9 +5,9 @@ import test from "ava";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import ts from "typescript";
 import { which } from "../generator/clang.js";
 import { buildOutputs } from "../generator/pipeline.js";
+import { typeCheck } from "./helpers/typecheck.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const goldenDir = join(root, "fixtures", "golden");
@@ -84,28 +84,8 @@ test("goldens import only the runtime's public symbols", async (t) => {
 });
 
 test("goldens type-check under tsc --strict with the strictest extra checks", (t) => {
-  const files = fixtures.map((n) => join(goldenDir, n, `${n}.ts`));
-  const program = ts.createProgram(files, {
-    strict: true,
-    noUnusedLocals: true,
-    noUnusedParameters: true,
-    noImplicitReturns: true,
-    noUncheckedIndexedAccess: true,
-    exactOptionalPropertyTypes: true,
-    noPropertyAccessFromIndexSignature: true,
-    verbatimModuleSyntax: true,
-    isolatedModules: true,
-    target: ts.ScriptTarget.ES2022,
-    module: ts.ModuleKind.NodeNext,
-    moduleResolution: ts.ModuleResolutionKind.NodeNext,
-    lib: ["lib.es2023.d.ts", "lib.esnext.disposable.d.ts"],
-    types: ["node"],
-    skipLibCheck: true,
-    noEmit: true,
-  });
-  const diagnostics = ts.getPreEmitDiagnostics(program).filter((d) => d.file === undefined || files.includes(d.file.fileName));
-  const text = ts.formatDiagnostics(diagnostics, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => root, getNewLine: () => "\n" });
-  t.is(diagnostics.length, 0, text);
+  const diagnostics = typeCheck(fixtures.map((n) => join(goldenDir, n, `${n}.ts`)));
+  t.is(diagnostics, "");
 });
 
 test("the name-clash fixture fails with both C names", async (t) => {

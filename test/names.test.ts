@@ -1,5 +1,5 @@
 import test from "ava";
-import { camelCase, escapeReserved, memberName, NameScope, objectNames, pascalCase, typeName } from "../generator/names.js";
+import { camelCase, checkIdentifier, escapeReserved, memberName, NameScope, objectNames, pascalCase, typeName } from "../generator/names.js";
 
 test("snake_case members become camelCase, keeping leading and trailing underscores", (t) => {
   const cases: [string, string][] = [
@@ -57,4 +57,29 @@ test("object-level names follow the stem", (t) => {
     maps: "ExecSnoopMaps",
     variables: "ExecSnoopVariables",
   });
+});
+
+test("checkIdentifier: valid identifiers pass; anything tsc would reject is a NameError naming the C symbol", (t) => {
+  for (const ok of ["pid", "_x", "$y", "café", "targetPid", "string", "number", "eval"]) t.is(checkIdentifier(ok, ok, "ctx"), ok);
+  for (const [ts, c] of [["handle.Fmt", "handle.____fmt"], ["a-b", "a-b"], ["", "___"], ["9x", "9x"], ["a b", "a b"]] as const) {
+    const err = t.throws(() => checkIdentifier(ts, c, "constants of x"));
+    t.is(err?.name, "NameError");
+    t.is((err as { symbol?: string }).symbol, c);
+    t.true(err!.message.startsWith(`constants of x: C name "${c}" gives the TS name "${ts}"`), err!.message);
+  }
+  // Object keys may be keywords, but __proto__ would set the prototype.
+  t.is(checkIdentifier("default", "default", "m"), "default");
+  t.throws(() => checkIdentifier("__proto__", "__proto__", "m"), { name: "NameError" });
+  // Top-level declarations may not be reserved words or primitive type names.
+  for (const w of ["class", "eval", "arguments", "string", "undefined", "let"]) t.throws(() => checkIdentifier(w, w, "m", "binding"), { name: "NameError" }, w);
+  t.is(checkIdentifier("ExecEvent", "struct event", "m", "binding"), "ExecEvent");
+});
+
+test("NameScope: claims are checked; names the module itself uses are refused", (t) => {
+  const scope = new NameScope("top-level names of data.ts", "binding", { DataView: "the global DataView" });
+  t.is(scope.claim("DataEvent", "struct event"), "DataEvent");
+  const err = t.throws(() => scope.claim("DataView", "struct view"));
+  t.is(err?.name, "NameError");
+  t.regex(err!.message, /C name "struct view" gives the TS name "DataView", which the generated module needs for the global DataView/);
+  t.throws(() => new NameScope("members").claim("a.b", "a.b"), { name: "NameError" });
 });

@@ -45,6 +45,105 @@ int prog(void *ctx) {
   });
 }
 
+/** Calls through helpers and macros, as libbpf-tools writes them (each case: file-scope definitions, then the program body). */
+const wrapperCases: ReadonlyArray<{ name: string; defs: string; body: string; expect: Record<string, string> }> = [
+  {
+    name: "reserve_buf helper, assigned",
+    defs: "static __always_inline void *reserve_buf(__u64 sz) { return bpf_ringbuf_reserve(&rb, sz, 0); }",
+    body: "struct event *e;\n e = reserve_buf(sizeof(*e));",
+    expect: { rb: "struct event" },
+  },
+  {
+    name: "reserve_buf helper, declared, through a typedef",
+    defs: "static __always_inline void *reserve_buf(__u64 sz) { void *p = bpf_ringbuf_reserve(&rb, sz, 0); return p; }",
+    body: "event_t *e = reserve_buf(sizeof(*e));",
+    expect: { rb: "event_t" },
+  },
+  {
+    name: "the map passed to the helper",
+    defs: "static void *reserve(void *map, __u64 sz) { return bpf_ringbuf_reserve(map, sz, 0); }",
+    body: "struct event *e = reserve(&rb, sizeof(*e));",
+    expect: { rb: "struct event" },
+  },
+  {
+    name: "a helper of a helper",
+    defs: "static void *reserve(void *map, __u64 sz) { return bpf_ringbuf_reserve(map, sz, 0); }\nstatic void *reserve_rb(__u64 n) { return reserve(&rb, n); }",
+    body: "struct event *e = reserve_rb(sizeof(struct event));",
+    expect: { rb: "struct event" },
+  },
+  {
+    name: "submit_buf wrapping bpf_perf_event_output",
+    defs: "static __always_inline long submit_buf(void *ctx, void *buf, __u64 sz) { return bpf_perf_event_output(ctx, &perf, BPF_F_CURRENT_CPU, buf, sz); }",
+    body: "struct event ev = {};\n submit_buf(ctx, &ev, sizeof(ev));",
+    expect: { perf: "struct event" },
+  },
+  {
+    name: "a macro wrapping bpf_perf_event_output",
+    defs: "#define SUBMIT(c, e) bpf_perf_event_output(c, &perf, BPF_F_CURRENT_CPU, e, sizeof(*(e)))",
+    body: "struct event *e = get();\n SUBMIT(ctx, e);",
+    expect: { perf: "struct event" },
+  },
+  {
+    name: "an EVENT_SIZE macro names the type when the data pointer does not",
+    defs: "#define BASE_SIZE(e) offsetof(typeof(*e), args)\n#define EVENT_SIZE(e) (BASE_SIZE(e) + e->args_size)",
+    body: "struct event *e = get();\n bpf_perf_event_output(ctx, &perf, BPF_F_CURRENT_CPU, (void *)e, EVENT_SIZE(e));",
+    expect: { perf: "struct event" },
+  },
+  {
+    name: "a buffer cast to the record",
+    defs: "",
+    body: "void *buf = get();\n struct event *e = (struct event *)buf;\n bpf_ringbuf_output(&rb, buf, 64, 0);",
+    expect: { rb: "struct event" },
+  },
+  {
+    name: "a typedef of a pointer to the record",
+    defs: "typedef struct event *event_p;\nstatic __always_inline void *reserve_buf(__u64 sz) { return bpf_ringbuf_reserve(&rb, sz, 0); }",
+    body: "event_p e = reserve_buf(sizeof(*e));",
+    expect: { rb: "struct event" },
+  },
+  {
+    name: "a byte buffer is not a record type",
+    defs: "",
+    body: "__u8 *p = get();\n bpf_ringbuf_output(&rb, p, 8, 0);",
+    expect: {},
+  },
+];
+
+for (const c of wrapperCases) {
+  test(`events through wrappers: ${c.name}`, (t) => {
+    const src = `struct event { int pid; int args_size; char args[64]; };\ntypedef struct event event_t;\n${MAPS}\n${c.defs}
+SEC("tp/a/b")
+int prog(void *ctx) {
+  ${c.body}
+  return 0;
+}`;
+    const scan = scanSource(src, "wrap.bpf.c");
+    t.deepEqual(scan.events, c.expect);
+    if (Object.keys(c.expect).length > 0) t.deepEqual(scan.unfollowed, [], "nothing left unfollowed");
+  });
+}
+
+test("events: a call the scan cannot follow is reported with its place and text", (t) => {
+  const scan = scanSource(
+    `${MAPS}\nstatic void send(void *ctx, void *p, __u32 n) { bpf_perf_event_output(ctx, &perf, 0, p, n); }\nSEC("xdp") int a(void *ctx) {\n  void *data = ctx;\n  bpf_ringbuf_output(&rb, data,\n      16, 0);\n  send(ctx, data, 4);\n  return 0;\n}`,
+    "x.bpf.c",
+  );
+  t.deepEqual(scan.events, {});
+  // The wrapper's own forwarding call is not reported: its call site is.
+  t.deepEqual(scan.unfollowed, [
+    { map: "rb", where: "x.bpf.c:8", call: "bpf_ringbuf_output(&rb, data, 16, 0)" },
+    { map: "perf", where: "x.bpf.c:10", call: "send(ctx, data, 4)" },
+  ]);
+});
+
+test("events: helpers defined in a local header are followed where the source calls them", (t) => {
+  const dir = tempDir(t, "bpf2ts-scan-wrap-");
+  writeFileSync(join(dir, "compat.h"), `${MAPS}\nstatic __always_inline void *reserve_buf(__u64 size) { return bpf_ringbuf_reserve(&rb, size, 0); }\n`);
+  writeFileSync(join(dir, "x.bpf.c"), `#include "compat.h"\nstruct event { int pid; };\nSEC("xdp") int a(void *ctx) { struct event *e = reserve_buf(sizeof(*e)); return 0; }\n`);
+  const scan = scanSourceTree(join(dir, "x.bpf.c"), "x.bpf.c", (p) => readFileSync(p, "utf8"));
+  t.deepEqual(scan.events, { rb: "struct event" });
+});
+
 test("events: a helper that returns the reservation gives its return type", (t) => {
   const scan = scanSource(
     `${MAPS}\nstatic __always_inline struct event *reserve_event(void) { return bpf_ringbuf_reserve(&rb, sizeof(struct event) + 0, 0); }\nstatic void *raw(void) { return bpf_ringbuf_reserve(&perf, 8, 0); }`,

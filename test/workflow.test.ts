@@ -6,6 +6,8 @@ import test, { type ExecutionContext } from "ava";
 import { readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { plainProgress, runParallel, ttyProgress } from "../generator/parallel.js";
+import { tempDir } from "./helpers/temp-dir.js";
+import { markEsm, typeCheck } from "./helpers/typecheck.js";
 import { cli, helloSource, makeProject, treeHashes, writeFiles } from "./helpers/workflow-project.js";
 
 const twoPrograms = (t: ExecutionContext) =>
@@ -27,6 +29,11 @@ test("generates every program; a second run skips; a header change rebuilds only
   t.regex(first.stdout, /^\[\d\/2\] a: wrote bpf\/a\.ts, bpf\/a_bpfel\.o \(\d+\.\ds\)$/m);
   t.regex(first.stdout, /^\[\d\/2\] b: wrote gen\/b\.ts, gen\/b_bpfel\.o \(\d+\.\ds\)$/m);
   t.notRegex(first.stdout, /\x1b\[/);
+  // What a config run writes compiles under tsc --strict (checked from a copy: the tree is hashed below).
+  const copy = tempDir(t, "bpf2ts-workflow-tsc-");
+  markEsm(copy);
+  for (const f of ["bpf/a.ts", "gen/b.ts"]) writeFileSync(join(copy, f.replace("/", "_")), readFileSync(join(dir, f)));
+  t.is(typeCheck([join(copy, "bpf_a.ts"), join(copy, "gen_b.ts")]), "");
   const after1 = treeHashes(dir);
 
   // From a subdirectory: the same config (found upwards), the same cache, paths shown from there.

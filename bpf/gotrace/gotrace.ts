@@ -30,6 +30,23 @@ export const GotraceEventKind = {
 export type GotraceEventKind = (typeof GotraceEventKind)[keyof typeof GotraceEventKind];
 
 /**
+ * `enum goroutine_status` (BTF type id 66): 4 bytes, unsigned.
+ *
+ * Goroutine states (runtime2.go); a state may carry the 0x1000 _Gscan bit.
+ */
+export const GotraceGoroutineStatus = {
+  G_IDLE: 0,
+  G_RUNNABLE: 1,
+  G_RUNNING: 2,
+  G_SYSCALL: 3,
+  G_WAITING: 4,
+  G_DEAD: 6,
+  G_COPYSTACK: 8,
+  G_PREEMPTED: 9,
+} as const;
+export type GotraceGoroutineStatus = (typeof GotraceGoroutineStatus)[keyof typeof GotraceGoroutineStatus];
+
+/**
  * `struct event` (BTF type id 64): 72 bytes, aligned to 8.
  *
  * One Go runtime event.

@@ -62,6 +62,17 @@ function scalarCodec(t: ValueLayout): string | undefined {
   return name ? `codecs.${name}` : undefined;
 }
 
+/**
+ * Names a generated module uses besides its own declarations: the runtime's exports (imported or
+ * not, so a later import never collides), the module-private `descriptor`, and the globals generated
+ * code reads. A type named like one of them would shadow it.
+ */
+const moduleNames: Readonly<Record<string, string>> = Object.fromEntries([
+  ...["codecs", "LE", "rawCodec", "loadObject", "objectSpec", "Codec", "Struct", "FieldInfo", "BpfObject", "ObjectDescriptor", "LoadOptions", "ObjectSpec", "Program", "ProgramKind", "Variable", "BpfMap", "HashMap", "LruHashMap", "ArrayMap", "PerCpuHashMap", "LruPerCpuHashMap", "PerCpuArrayMap", "StackTraceMap", "RingBuf", "PerfEventArray"].map((n) => [n, `the runtime's ${n}`]),
+  ["descriptor", "its descriptor"],
+  ...["DataView", "Symbol", "Promise", "Array", "Object", "Record", "Partial", "Readonly", "Uint8Array", "Int8Array", "Uint16Array", "Int16Array", "Uint32Array", "Int32Array", "Float32Array", "Float64Array", "BigInt64Array", "BigUint64Array", "BigInt", "Number", "String", "Boolean"].map((n) => [n, `the global ${n}`]),
+]);
+
 interface Ctx {
   readonly w: CodeBlockWriter;
   readonly imports: Set<string>;
@@ -105,7 +116,7 @@ export function emitModule(input: ModuleInput): string {
   const { model, layouts } = input;
   const names = objectNames(input.stem);
   const body = newWriter();
-  const ctx: Ctx = { w: body, imports: new Set(["codecs", "LE", "loadObject", "objectSpec"]), typeImports: new Set(["BpfObject", "LoadOptions", "ObjectDescriptor", "ObjectSpec"]), privateCodecs: [], moduleScope: new NameScope(`top-level names of ${input.stem}.ts`) };
+  const ctx: Ctx = { w: body, imports: new Set(["codecs", "LE", "loadObject", "objectSpec"]), typeImports: new Set(["BpfObject", "LoadOptions", "ObjectDescriptor", "ObjectSpec"]), privateCodecs: [], moduleScope: new NameScope(`top-level names of ${input.stem}.ts`, "binding", moduleNames) };
   const w = body;
   const typeDocs = docs(model);
   const { engine } = layouts;

@@ -57,7 +57,12 @@ export function layoutModule(stem: string, model: ObjectModel, opts: RootOptions
     const event = map.event?.typeId !== undefined ? engine.layoutRoot(map.event.typeId, `${map.name}_event`) : undefined;
     return { map, ...(key && { key }), ...(value && { value }), ...(event && { event }) };
   });
-  const variables = [...model.variables].sort(byName).map((variable) => ({ variable, type: engine.layoutRoot(variable.typeId, variable.name) }));
+  // Static variables (function-scope statics such as bpf_printk's format, file-scope `static`) are
+  // not part of the API, as in bpftool's skeleton: their types are not roots either.
+  const variables = model.variables
+    .filter((v) => v.linkage === "global")
+    .sort(byName)
+    .map((variable) => ({ variable, type: engine.layoutRoot(variable.typeId, variable.name) }));
   const named = new Set<TypeId>();
   for (const t of model.types) if (t.typeId !== undefined) named.add(t.typeId);
   if (opts.globalTypes && opts.declaredTypes) {

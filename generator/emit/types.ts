@@ -5,6 +5,7 @@
 import type CodeBlockWriter from "code-block-writer";
 import type { BitfieldLayout, CompositeLayout, EnumLayout, FieldNode, TypedefAlias, ValueField } from "../layout.js";
 import { at, bitfieldDecodeExpr, bitfieldEncodeStmts, bitfieldType, decodeExpr, encodeStmts, flexDecodeExpr, flexEncodeStmts, partialBitfieldDecodeExpr, partialDecodeExpr, tsType, viewGetterExpr, type WordRead, wordRead } from "./values.js";
+import { checkIdentifier } from "../names.js";
 import { docComment } from "./writer.js";
 
 /** Doc comments from the source scan, keyed by C names. */
@@ -250,7 +251,7 @@ export function emitEnum(w: CodeBlockWriter, e: EnumLayout, docs: TypeDocs): voi
     return;
   }
   w.write(`export const ${e.name} = `).inlineBlock(() => {
-    for (const v of e.values) w.writeLine(`${v.name}: ${enumLiteral(e, v.value)},`);
+    for (const v of e.values) w.writeLine(`${checkIdentifier(v.name, v.name, `values of ${e.cDecl}`)}: ${enumLiteral(e, v.value)},`);
   });
   w.write(" as const;").newLine();
   w.writeLine(`export type ${e.name} = (typeof ${e.name})[keyof typeof ${e.name}];`);
