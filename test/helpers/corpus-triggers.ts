@@ -2,7 +2,7 @@
 // bind or connect on loopback, send a signal, mount a tmpfs. Each trigger names the values the
 // manifest's expectations may use ($path, $port, $child, ...).
 
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { createServer, connect, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -164,7 +164,10 @@ function prepareUnbounded(trigger: Trigger): Prepared {
       const target = realpathSync(dir);
       return {
         vars: { dir: target },
-        cleanup,
+        cleanup: () => {
+          spawnSync("umount", ["-l", target], { stdio: "ignore" }); // only does something if the trigger failed halfway
+          cleanup();
+        },
         run: async () => {
           await must("mount", ["-t", "tmpfs", "corpus-tmpfs", target]);
           await must("umount", [target]);
