@@ -41,34 +41,39 @@ export function quoteIncludeDirs(cflags: readonly string[], cwd: string): Includ
 /**
  * Scans a source file and the project headers it includes (`#include "…"`, recursively, found where
  * clang finds them: next to the including file, then in the `-iquote`/`-I` directories), so types, docs
- * and event types declared in a project header count too. The source's own findings win over a
- * header's. `<…>` includes are system and library headers: not scanned.
+ * and event types declared in a project header count too (types of headers from the include
+ * directories only where used). The source's own findings win over a header's. `<…>` includes are
+ * system and library headers: not scanned.
  */
 export function scanSourceTree(path: string, shownName: string, read: (path: string) => string | undefined, includeDirs: readonly IncludeDir[] = []): SourceScan {
   const seen = new Set<string>();
-  const files: Array<{ text: string; file: string }> = [];
-  const visit = (file: string, shown: string, text: string) => {
+  const files: Array<{ text: string; file: string; shared: boolean }> = [];
+  // `shared`: found through an include directory (or included from such a header), like libbpf-tools'
+  // shared headers or a project's prelude of kernel typedefs. Its helpers, macros and docs count; the
+  // types it declares are not the program's own, so they are emitted only where something uses them.
+  const visit = (file: string, shown: string, text: string, shared: boolean) => {
     if (seen.has(file)) return;
     seen.add(file);
-    files.push({ text, file: shown });
+    files.push({ text, file: shown, shared });
     const dir = file.slice(0, file.lastIndexOf("/") + 1);
     const shownDir = shown.slice(0, shown.lastIndexOf("/") + 1);
     for (const inc of localIncludes(text)) {
       const candidates = inc.startsWith("/")
-        ? [{ target: inc, shown: inc }]
-        : [{ target: normalize(dir + inc), shown: normalize(shownDir + inc) }, ...includeDirs.map((d) => ({ target: normalize(`${d.path}/${inc}`), shown: normalize(`${d.shown}/${inc}`) }))];
+        ? [{ target: inc, shown: inc, shared }]
+        : [{ target: normalize(dir + inc), shown: normalize(shownDir + inc), shared }, ...includeDirs.map((d) => ({ target: normalize(`${d.path}/${inc}`), shown: normalize(`${d.shown}/${inc}`), shared: true }))];
       for (const c of candidates) {
         const header = read(c.target);
         if (header === undefined) continue;
-        if (header.length <= MAX_HEADER_BYTES) visit(c.target, c.shown, header);
+        if (header.length <= MAX_HEADER_BYTES) visit(c.target, c.shown, header, c.shared);
         break; // the first found is the one clang includes
       }
     }
   };
   const text = read(path);
   if (text === undefined) throw new SourceError(`${shownName}: cannot read`, { file: shownName });
-  visit(path, shownName, text);
-  return mergeScans(scanSources(files));
+  visit(path, shownName, text, false);
+  const scans = scanSources(files).map((scan, i) => (files[i]!.shared ? { ...scan, declaredTypes: [] } : scan));
+  return mergeScans(scans);
 }
 
 /** Collapses `a/./b` and `a/x/../b`. */
