@@ -12,7 +12,7 @@ import { Bpf2tsError, UsageError } from "./errors.js";
 import { formatInspect } from "./inspect.js";
 import { buildModel } from "./model.js";
 import { completeTypes, parseEventOptions, readTextOrUndefined, runGenerate, VERSION } from "./pipeline.js";
-import { scanSourceTree } from "./source-tree.js";
+import { quoteIncludeDirs, scanSourceTree } from "./source-tree.js";
 import { checkCommand, configOptions, generateConfigured, initCommand, vmlinuxCommand, watchCommand } from "./workflow-cli.js";
 
 interface Io {
@@ -141,12 +141,12 @@ function inspectCommand(io: Io) {
       const btf = parseBtf(btfSection.data(), { file, section: ".BTF" });
       const source = argv.source !== undefined ? String(argv.source) : undefined;
       if (source !== undefined) await readOrFail(resolve(io.cwd, source), source);
-      const scan = source !== undefined ? scanSourceTree(resolve(io.cwd, source), source, readTextOrUndefined) : undefined;
+      const cflags = [...splitShellWords(String(argv.cflags ?? io.env.BPF2TS_CFLAGS ?? "")), ...asList(argv["--"])];
+      const scan = source !== undefined ? scanSourceTree(resolve(io.cwd, source), source, readTextOrUndefined, quoteIncludeDirs(cflags, io.cwd)) : undefined;
       const modelOptions = { file, events: parseEventOptions(asList(argv.event)), ...(scan && { source: scan }) };
       let model = buildModel(elf, btf, modelOptions);
       if (source !== undefined && model.missingTypes.length > 0) {
         // Record types only reserved never reach the object's BTF: compile them from the source as generate does.
-        const cflags = [...splitShellWords(String(argv.cflags ?? io.env.BPF2TS_CFLAGS ?? "")), ...asList(argv["--"])];
         const more = await completeTypes(model, btf, { source, ...(scan && { scan }), ...(argv.cc !== undefined && { cc: String(argv.cc) }), ...(argv.target !== undefined && { target: String(argv.target) }), cflags, cwd: io.cwd, env: io.env });
         if (more !== btf) model = buildModel(elf, more, modelOptions);
       }

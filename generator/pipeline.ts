@@ -20,7 +20,7 @@ import { compareLineInfo, compareWithSource, type CompareRoot } from "./model-co
 import { buildModel, resolveTypeName, type ObjectModel } from "./model.js";
 import type { SourceScan } from "./source.js";
 import { compileSourceTypes, type SourceTypes, type SourceTypesInput } from "./source-types.js";
-import { scanSourceTree } from "./source-tree.js";
+import { quoteIncludeDirs, scanSourceTree } from "./source-tree.js";
 
 /** This package's version (the header of every generated module cites it). */
 export const VERSION: string = (() => {
@@ -100,7 +100,7 @@ export async function buildOutputs(o: GenerateOptions): Promise<BuiltOutput> {
   if (sourceText !== undefined) {
     const sourcePath = resolve(cwd, o.source!);
     try {
-      scan = scanSourceTree(sourcePath, o.source!, (p) => (p === sourcePath ? sourceText : readTextOrUndefined(p)));
+      scan = scanSourceTree(sourcePath, o.source!, (p) => (p === sourcePath ? sourceText : readTextOrUndefined(p)), quoteIncludeDirs(o.cflags ?? [], cwd));
     } catch (e) {
       // The scan only adds event types and docs: without it the module is still right, just less typed.
       if ((e as Error).name !== "SourceError") throw e;

@@ -282,13 +282,33 @@ class Scanner {
     const tag = spec.childForFieldName("name")?.text;
     if (!body) return;
     const keyword = spec.type.replace(/_specifier$/, "");
-    if (tag) {
+    // Not data of the program's own, so not API types (something that uses them still pulls them in):
+    // a map definition (`struct inner { __uint(type, …); … } inner_map SEC(".maps")`) describes a map
+    // to libbpf (bpftool's skeleton leaves it out); a CO-RE view of a kernel type (`struct
+    // task_struct___o { … } __attribute__((preserve_access_index))`) has the running kernel's layout,
+    // not the one written.
+    if (tag && !this.isMapDefinition(body) && !this.isKernelView(spec, body, tag)) {
       this.declared.add(`${keyword} ${tag}`);
       if (doc) this.docs.types[tag] = doc;
     }
     const owner = tag ?? typedefName;
     if (owner) this.members(body, owner);
     else this.members(body, undefined);
+  }
+
+  /** A `___flavour` of a kernel type, or a type marked `preserve_access_index` (itself or by a `#pragma clang attribute` region). */
+  private isKernelView(spec: Node, body: Node, tag: string): boolean {
+    if (tag.includes("___")) return true;
+    const after = this.original.slice(body.endIndex, body.endIndex + 200);
+    if (/^[^;{}]*\bpreserve_access_index\b/.test(after)) return true;
+    return (this.accessIndexRegions ??= pragmaRegions(this.original)).some(([from, to]) => spec.startIndex >= from && spec.startIndex < to);
+  }
+
+  private accessIndexRegions?: Array<[number, number]>;
+
+  /** A struct body made only of libbpf's map macros (blanked before parsing, so no fields are left). */
+  private isMapDefinition(body: Node): boolean {
+    return !body.namedChildren.some((m) => m.type === "field_declaration") && /\b__(?:uint|type|array|ulong)\s*\(/.test(this.original.slice(body.startIndex, body.endIndex));
   }
 
   private members(body: Node, path: string | undefined): void {
@@ -386,6 +406,21 @@ class Scanner {
     return /^[ \t]*$/.test(this.original.slice(lineStart, comment.startIndex));
   }
 
+}
+
+/** `#pragma clang attribute push (__attribute__((preserve_access_index)), …)` … `pop` spans of `text` (vmlinux.h style). */
+function pragmaRegions(text: string): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  const stack: Array<number | undefined> = [];
+  for (const m of text.matchAll(/^[ \t]*#[ \t]*pragma[ \t]+clang[ \t]+attribute[ \t]+(push|pop)\b(.*)$/gm)) {
+    if (m[1] === "push") stack.push(/preserve_access_index/.test(m[2]!) ? m.index! : undefined);
+    else {
+      const start = stack.pop();
+      if (start !== undefined) out.push([start, m.index!]);
+    }
+  }
+  for (const start of stack) if (start !== undefined) out.push([start, text.length]);
+  return out;
 }
 
 /** A function's C name; for libbpf's `BPF_PROG(name, …)` style wrappers, the macro's first argument. */

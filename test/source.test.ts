@@ -5,7 +5,7 @@ import test from "ava";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { blankMacros, scanSource } from "../generator/source.js";
-import { localIncludes, scanSourceTree } from "../generator/source-tree.js";
+import { localIncludes, quoteIncludeDirs, scanSourceTree } from "../generator/source-tree.js";
 import { tempDir } from "./helpers/temp-dir.js";
 
 const MAPS = `
@@ -292,6 +292,27 @@ test("declared types and sections", (t) => {
   });
 });
 
+test("map definitions and CO-RE views of kernel types are not declared types (unless used as data)", (t) => {
+  const scan = scanSource(
+    `struct inner { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, u32); __type(value, struct data); } a SEC(".maps"), b SEC(".maps");
+struct outer { __uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS); __uint(max_entries, 2); __type(key, u32); __array(values, struct inner); } o SEC(".maps");
+struct data { u64 n; };
+struct empty {};
+struct task_struct___o { volatile long state; } __attribute__((preserve_access_index));
+struct task_struct___x { unsigned int __state; };
+struct request_view { struct gendisk *rq_disk; } __attribute__((preserve_access_index));
+#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)
+struct pushed { int x; };
+#pragma clang attribute pop
+#pragma clang attribute push (__attribute__((aligned(8))), apply_to = record)
+struct aligned_one { int y; };
+#pragma clang attribute pop
+`,
+    "maps.bpf.c",
+  );
+  t.deepEqual(scan.declaredTypes, ["struct aligned_one", "struct data", "struct empty"]);
+});
+
 test("blankMacros keeps every offset and line, and ignores comments and strings", (t) => {
   const src = `struct { __uint(type, X(1, (2))); __type(key, int); } m SEC(".maps");\n// SEC("no")\nchar *s = "__uint(a, b)";\nSEC("tp/x/y")\nint f(void) { return 0; }`;
   const { text, secs } = blankMacros(src);
@@ -343,4 +364,34 @@ test("scanSourceTree: local headers add types and docs; the source wins; big hea
   t.deepEqual(scan.docs.fields, { "event.pid": "Pid." });
   t.is(scan.file, "bpf/prog.bpf.c");
   t.deepEqual(localIncludes('#include "a.h"\n  # include "b/c.h"\n#include <d.h>\n// #include "e.h"'), ["a.h", "b/c.h"]);
+});
+
+test("scanSourceTree: quoted includes are found as clang finds them: next to the includer, then -iquote, then -I; their helpers are followed", (t) => {
+  const dir = tempDir(t, "bpf2ts-scan-include-");
+  for (const d of ["tool", "quote", "common", "other"]) mkdirSync(join(dir, d));
+  writeFileSync(join(dir, "tool", "tool.bpf.c"), `#include "compat.h"\n#include "local.h"\n#include "both.h"\n${MAPS}\nSEC("xdp") int p(void *ctx) { struct event *e; e = reserve_buf(sizeof(*e)); return 0; }\n`);
+  writeFileSync(join(dir, "tool", "local.h"), "struct local_one { int a; };\n");
+  writeFileSync(join(dir, "common", "compat.h"), "static __always_inline void *reserve_buf(__u64 sz) { return bpf_ringbuf_reserve(&rb, sz, 0); }\nstruct event { int pid; };\n");
+  writeFileSync(join(dir, "common", "local.h"), "struct not_this_one { int a; };\n");
+  writeFileSync(join(dir, "quote", "both.h"), "struct from_quote { int a; };\n");
+  writeFileSync(join(dir, "common", "both.h"), "struct from_common { int a; };\n");
+  const flags = ["-I", "other", "-Icommon/", "-iquote", "quote", "-O2", "--include-directory=nowhere"];
+  const dirs = quoteIncludeDirs(flags, dir);
+  t.deepEqual(dirs.map((d) => d.shown), ["quote", "other", "common", "nowhere"]);
+  t.deepEqual(dirs.map((d) => d.path), ["quote", "other", "common", "nowhere"].map((d) => join(dir, d)));
+  const shown: string[] = [];
+  const scan = scanSourceTree(join(dir, "tool", "tool.bpf.c"), "tool/tool.bpf.c", (p) => {
+    try {
+      const text = readFileSync(p, "utf8");
+      shown.push(p.slice(dir.length + 1));
+      return text;
+    } catch {
+      return undefined;
+    }
+  }, dirs);
+  t.deepEqual(shown, ["tool/tool.bpf.c", "common/compat.h", "tool/local.h", "quote/both.h"]);
+  t.deepEqual(scan.events, { rb: "struct event" }, "the reserve helper of a header found through -I is followed");
+  t.deepEqual(scan.declaredTypes, ["struct local_one"], "types of shared headers (found through -iquote/-I) are emitted only where used");
+  // Without the directories, only the includer's own directory is searched.
+  t.deepEqual(scanSourceTree(join(dir, "tool", "tool.bpf.c"), "tool/tool.bpf.c", (p) => { try { return readFileSync(p, "utf8"); } catch { return undefined; } }).declaredTypes, ["struct local_one"]);
 });

@@ -3,7 +3,7 @@
 // clang wrote into the object (read by bpftool, not by bpf2ts), and against clang's own offsetof /
 // sizeof / _Alignof in a C file of _Static_asserts compiled with the program's source.
 
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { run } from "./corpus.js";
 
 interface BtfMember {
@@ -178,7 +178,10 @@ export function layoutChecks(tool: string, sourcePath: string, structs: Record<s
   return { problems, source: `${lines.join("\n")}\n`, checkedStructs, checkedFields };
 }
 
-const clangArgs = (includes: string[]) => ["-target", "bpfel", "-D__TARGET_ARCH_x86", "-O2", "-g", ...includes.flatMap((i) => ["-I", i]), "-Wno-unused-variable", "-Wno-unused-function"];
+// As bpf2ts compiles (generator/clang.ts): the host's multiarch directory last, for <asm/types.h>
+// under the <linux/*.h> headers that libbpf-bootstrap style programs include instead of vmlinux.h.
+const multiarch = [`/usr/include/${process.arch === "arm64" ? "aarch64" : "x86_64"}-linux-gnu`].filter((d) => existsSync(d));
+const clangArgs = (includes: string[]) => ["-target", "bpfel", "-D__TARGET_ARCH_x86", "-O2", "-g", ...includes.flatMap((i) => ["-I", i]), ...multiarch.flatMap((d) => ["-idirafter", d]), "-Wno-unused-variable", "-Wno-unused-function"];
 
 /** Compiles the assertions with the program's flags; returns clang's errors (empty when it agrees). */
 export async function clangAgrees(file: string, source: string, includes: string[]): Promise<string[]> {
