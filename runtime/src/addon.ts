@@ -171,7 +171,7 @@ export function addonPaths(): string[] {
 const INSTALL_HINT =
   "The prebuilt addon (linux-x64, linux-arm64) needs only libbpf.so.1 at run time: apt-get install libbpf1 " +
   "(Debian 12+, Ubuntu 23.04+; it brings libelf1 and zlib1g). Elsewhere build it from source: " +
-  "apt-get install libbpf-dev libelf-dev zlib1g-dev pkg-config g++ make python3, then npm rebuild @bpf2ts/runtime --build-from-source";
+  "apt-get install libbpf-dev libelf-dev zlib1g-dev pkg-config g++ make python3, then BPF2TS_BUILD_FROM_SOURCE=1 npm rebuild @bpf2ts/runtime";
 
 /** The addon, loaded once from the first of `addonPaths()` that loads and has this runtime's ABI. */
 export function addon(): Addon {
