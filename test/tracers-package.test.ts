@@ -45,7 +45,7 @@ test.serial("generate --package writes an installable package: package.json, REA
   t.regex(readFileSync(join(pkg, "src/cli.ts"), "utf8"), /from "\.\/lib\/cli\.js"/);
 });
 
-test.serial("the packed package installs offline into a new project, type-checks, imports, runs its CLI and traces", async (t) => {
+test.serial("the packed package installs into a new project (from a cold npm cache too), type-checks, imports, runs its CLI and traces", async (t) => {
   const work = tempDir(t, "bpf2ts-pkg-");
   // 1. The package, built with tsc against the runtime the way its own `npm run build` would.
   const pkg = join(work, "execsnoop");
