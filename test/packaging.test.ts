@@ -240,7 +240,7 @@ test.serial("CommonJS and ESM projects: the generated module type-checks under m
   }
 });
 
-test.serial("with no addon that loads, the error names each place looked and what to install", async (t) => {
+test.serial("with no addon that loads, the error names each place looked and what to install; npm rebuild then builds it from source", async (t) => {
   t.timeout(PACK_TIMEOUT);
   const p = await packed();
   const app = userProject(t, "commonjs");
@@ -256,4 +256,11 @@ test.serial("with no addon that loads, the error names each place looked and wha
   t.regex(err.message, /apt-get install libbpf1/);
   t.regex(err.message, /apt-get install libbpf-dev .*npm rebuild @bpf2ts\/runtime/);
   t.notRegex(err.message, /npm run /, "no script of the bpf2ts repository");
+
+  // The fallback, as the message says (this host has the build tools): the package ships what a
+  // build from source needs, and the runtime then loads build/Release.
+  await execFileP("npm", ["rebuild", "@bpf2ts/runtime"], { cwd: app, env: quietNpm });
+  const maps = `const r = require("@bpf2ts/runtime"); r.libbpfVersion(); console.log(require("fs").readFileSync("/proc/self/maps", "utf8").split("\\n").map((l) => l.split(/\\s+/).pop()).find((p) => p.endsWith("bpf2ts.node")));`;
+  const loaded = await execFileP(process.execPath, ["-e", maps], { cwd: app });
+  t.is(loaded.stdout.trim(), realpathSync(join(runtimeDir, "build", "Release", "bpf2ts.node")));
 });
