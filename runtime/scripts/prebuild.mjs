@@ -62,7 +62,13 @@ if (process.platform !== "linux") {
 }
 rmSync(join(root, "prebuilds"), { recursive: true, force: true });
 for (const arch of Object.keys(triples)) {
-  const result = build(arch);
+  let result;
+  try {
+    result = build(arch);
+  } catch (e) {
+    console.error(`@bpf2ts/runtime: the prebuilt addon for linux-${arch} failed to build: ${e.message}`);
+    process.exit(1);
+  }
   if (arch === process.arch && result.startsWith("skipped")) {
     console.error(`@bpf2ts/runtime: cannot build the prebuilt addon for linux-${arch}: ${result}`);
     process.exit(1);
