@@ -149,7 +149,9 @@ test.serial("bpf2ts and @bpf2ts/runtime pack complete from a fresh clone: built 
     const needed = [...readelf("-d", addon).matchAll(/\(NEEDED\)\s+Shared library: \[(.+?)\]/g)].map((m) => m[1]!);
     t.deepEqual(needed.filter((l) => !/^(libbpf\.so\.1|libstdc\+\+\.so\.6|libgcc_s\.so\.1|libc\.so\.6|libm\.so\.6|ld-linux-[\w-]+\.so\.\d)$/.test(l)), [], `${dir} needs ${needed.join(", ")}`);
     t.true(needed.includes("libbpf.so.1"));
-    const wanted = new Set([...readelf("--dyn-syms", addon).matchAll(/@(LIBBPF_[\d.]+)/g)].map((m) => m[1]!));
+    const symbols = readelf("--dyn-syms", addon);
+    t.regex(symbols, /\sFUNC\s+GLOBAL\s+DEFAULT\s+\d+ napi_register_module_v1$/m, `${dir} is a Node-API module`);
+    const wanted = new Set([...symbols.matchAll(/@(LIBBPF_[\d.]+)/g)].map((m) => m[1]!));
     const libbpf = `/usr/lib/${triples[a]}/libbpf.so.1`;
     if (existsSync(libbpf)) {
       const defined = new Set([...readelf("-V", libbpf).matchAll(/Name: (LIBBPF_[\d.]+)/g)].map((m) => m[1]!));
