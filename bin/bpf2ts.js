@@ -1,11 +1,24 @@
 #!/usr/bin/env node
 // The bpf2ts command: all logic lives in the compiled generator (dist/generator/cli.js).
+
+// `bpf2ts vmlinux | head`: the reader is gone, so stop quietly as a shell tool does, not with a stack.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (e) => {
+    if (e?.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}
+
 let cli;
 try {
   cli = await import("../dist/generator/cli.js");
 } catch (e) {
-  if (e?.code !== "ERR_MODULE_NOT_FOUND" || !String(e.message).includes("dist/generator/cli.js")) throw e;
-  process.stderr.write("bpf2ts: dist/generator/ is missing: this is a source checkout of bpf2ts, build it with `npm run build:ts` (the npm package ships it built)\n");
+  const notBuilt = e?.code === "ERR_MODULE_NOT_FOUND" && String(e.message).includes("dist/generator/cli.js");
+  process.stderr.write(
+    notBuilt
+      ? "bpf2ts: this copy of bpf2ts has no compiled generator (dist/ is missing): install it from the registry or a packed tarball, or in a checkout run `npm run build:ts`\n"
+      : `bpf2ts: cannot load the generator: ${e?.message ?? e}\n`,
+  );
   process.exit(1);
 }
 process.exitCode = await cli.main(process.argv.slice(2));

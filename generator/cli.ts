@@ -3,7 +3,7 @@
 // 0 ok, 1 failure, 2 bad usage. Stacks only with BPF2TS_DEBUG=1.
 
 import { readFile } from "node:fs/promises";
-import { relative, resolve } from "node:path";
+import { basename, relative, resolve } from "node:path";
 import yargs, { type Argv } from "yargs";
 import { parseBtf } from "./btf/index.js";
 import { splitShellWords, targetNames } from "./clang.js";
@@ -37,6 +37,7 @@ function generateCommand(io: Io) {
     describe: "compile a .bpf.c and generate its typed TypeScript module (no arguments: every program of the config)",
     builder: (y: Argv) =>
       configOptions(y)
+        .version(false) // `--version` is the package's version here (with --package); `bpf2ts --version` still prints bpf2ts's
         .positional("stem", { type: "string", describe: "prefix of the generated names and files (exec → exec.ts, ExecEvent); alone or omitted: programs from the config" })
         .positional("source", { type: "string", describe: "the eBPF C source (optional with --obj)" })
         .usage("$0 generate <stem> <source.c> [options] [-- <clang flags>]")
@@ -51,14 +52,24 @@ function generateCommand(io: Io) {
         .option("makebase", { type: "string", describe: "write <stem>.d, a make dependency file with paths relative to this directory" })
         .option("obj", { type: "string", describe: "generate from this compiled object instead of compiling (one per byte order)" })
         .option("event", { type: "string", describe: "record type of a ring buffer / perf event array: map=type (repeatable)" })
-        .option("package", { type: "string", describe: "write a complete npm package into this directory" })
+        .option("package", { type: "string", describe: "write a complete npm package into this directory (new, empty, or one bpf2ts made: only its own files are replaced)" })
+        .option("name", { type: "string", describe: "with --package: the npm package name (default: the stem, or the name already in its package.json)" })
+        .option("version", { type: "string", describe: "with --package: the package version (default 0.1.0, or the version already in its package.json)" })
         .option("force", { type: "boolean", default: false, describe: "with a config: regenerate even programs whose inputs did not change" })
         .example("$0 generate", "every program of bpf2ts.config.json (or package.json's \"bpf2ts\" field), in parallel, skipping unchanged ones")
         .example("$0 generate exec bpf/exec.bpf.c", "writes exec.ts, exec_bpfel.o, exec_bpfeb.o")
         .example("$0 generate exec exec.bpf.c --target native -- -I include", "one object for this machine, with an include path"),
     handler: async (argv: Record<string, unknown>) => {
       // No source and no --obj: the programs of the config (all, or the one named).
-      if (argv.source === undefined && argv.obj === undefined) return generateConfigured(argv, asList(argv.stem), io);
+      if (argv.source === undefined && argv.obj === undefined) {
+        const stem = argv.stem === undefined ? undefined : String(argv.stem);
+        // `bpf2ts generate foo.bpf.c`: a source given where the stem goes, as bpf2go users sometimes do.
+        if (stem !== undefined && (/\.(c|h|o)$/.test(stem) || stem.includes("/"))) {
+          const guess = basename(stem).replace(/(_bpfe[lb])?\.o$/, "").replace(/(\.bpf)?\.[ch]$/, "").replace(/[^A-Za-z0-9_]/g, "_");
+          throw new UsageError(`generate: ${stem} is a file, and the stem is missing: bpf2ts generate <stem> <source.bpf.c> [options] [-- <clang flags>] (as bpf2go <ident> <source>), e.g. bpf2ts generate ${guess} ${stem}`);
+        }
+        return generateConfigured(argv, asList(argv.stem), io);
+      }
       const cflags = [
         ...splitShellWords(String(argv.cflags ?? io.env.BPF2TS_CFLAGS ?? "")),
         ...asList(argv["--"]),
@@ -80,8 +91,11 @@ function generateCommand(io: Io) {
         cwd: io.cwd,
         env: io.env,
       };
+      const packageOnly = ["name", "version"].filter((k) => argv[k] !== undefined);
+      if (argv.package === undefined && packageOnly.length) throw new UsageError(`generate: ${packageOnly.map((k) => `--${k}`).join(" and ")} name${packageOnly.length > 1 ? "" : "s"} the package of --package DIR; give that too`);
       if (argv.package !== undefined) {
-        await writePackageFor(String(argv.package), options, io);
+        const pkg = { ...(argv.name !== undefined && { name: String(argv.name) }), ...(argv.version !== undefined && { version: String(argv.version) }) };
+        await writePackageFor(String(argv.package), options, pkg, io);
         return;
       }
       const result = await runGenerate(options);
@@ -92,10 +106,12 @@ function generateCommand(io: Io) {
 }
 
 /** `--package DIR`: generator/package.ts (loaded only when asked for) writes the whole package. */
-async function writePackageFor(dir: string, options: Parameters<typeof runGenerate>[0], io: Io): Promise<void> {
+async function writePackageFor(dir: string, options: Parameters<typeof runGenerate>[0], pkg: { name?: string; version?: string }, io: Io): Promise<void> {
   const { writePackage } = await import("./package.js");
-  const result = await writePackage({ ...options, packageDir: dir });
+  const result = await writePackage({ ...options, packageDir: dir, ...pkg });
   for (const f of result.written) io.stdout(`wrote ${f}\n`);
+  for (const f of result.removed) io.stdout(`removed ${f} (no longer generated)\n`);
+  for (const k of result.kept) io.stderr(`note: kept ${k.path}: ${k.why}\n`);
 }
 
 function inspectCommand(io: Io) {
@@ -114,6 +130,10 @@ function inspectCommand(io: Io) {
     handler: async (argv: Record<string, unknown>) => {
       const file = String(argv.object);
       const bytes = await readOrFail(resolve(io.cwd, file), file);
+      if (looksLikeCSource(file, bytes)) {
+        const stem = basename(file).replace(/(\.bpf)?\.[ch]$/, "").replace(/[^A-Za-z0-9_]/g, "_");
+        throw new UsageError(`inspect: ${file} is C source, not a compiled object: generate it first (bpf2ts generate ${stem} ${file}, then bpf2ts inspect ${stem}_bpfel.o --source ${file})`, { file });
+      }
       const elf = readElf(bytes, file);
       const btfSection = elf.section(".BTF");
       if (!btfSection) throw new Bpf2tsError(`${file}: no .BTF section (compile with -g)`, { file, section: ".BTF" });
@@ -137,6 +157,12 @@ function inspectCommand(io: Io) {
       }
     },
   };
+}
+
+/** A `.c`/`.h` file, or text that is not an ELF object (no NUL bytes in its start). */
+function looksLikeCSource(file: string, bytes: Buffer): boolean {
+  if (bytes.subarray(0, 4).equals(Buffer.from("\x7fELF", "latin1"))) return false;
+  return /\.[ch]$/.test(file) || (bytes.length > 0 && !bytes.subarray(0, 4096).includes(0));
 }
 
 async function readOrFail(path: string, shown: string): Promise<Buffer> {

@@ -31,6 +31,8 @@ export interface GenerateInput {
   readonly declaredTypes?: readonly string[];
   /** File name stem when it differs from `stem` (`--output-stem`). */
   readonly fileStem?: string;
+  /** The header line recording how the module was made (generator/build-record.ts). */
+  readonly record?: string;
 }
 
 export interface GeneratedFile {
@@ -72,6 +74,7 @@ export function generate(input: GenerateInput): GeneratedFile[] {
     version: input.version,
     sourceName: input.source.name,
     sourceSha256: input.source.sha256,
+    ...(input.record !== undefined && { record: input.record }),
     model: primary.model,
     layouts: layouts[0]!,
     objects,

@@ -4,63 +4,19 @@
 // type id into `ObjectModel.btf`; that graph is the object's own, possibly extended at the end with
 // types obtained from a types-only compile (see source.ts), so object type ids never change.
 
+import { parseSection, type AttachTarget, type ProgramKind } from "@bpf2ts/runtime/contract";
 import { Kind, Linkage, type Btf, type TypeId } from "./btf/types.js";
 import { SHF_EXECINSTR, STB_LOCAL, STT_FUNC, type ElfFile } from "./elf.js";
 import { ModelError } from "./errors.js";
 import { compare, kindName, placeOf, resolveTypeName, typeAt, type ModelContext, type Where } from "./model-btf.js";
 import { readMaps } from "./model-maps.js";
-import { parseSection } from "./sections.js";
 import { emptyDocs, type SourceDocs, type SourceScan } from "./source.js";
 
 export { resolveTypeName } from "./model-btf.js";
 export { mapTypeNames } from "./model-maps.js";
 
-/** Program kinds the runtime knows how to attach (docs/ARCHITECTURE.md); anything else is "other". */
-export type ProgramKind =
-  | "tracepoint"
-  | "raw_tp"
-  | "tp_btf"
-  | "kprobe"
-  | "kretprobe"
-  | "uprobe"
-  | "uretprobe"
-  | "fentry"
-  | "fexit"
-  | "perf_event"
-  | "xdp"
-  | "tc"
-  | "socket"
-  | "cgroup_skb"
-  | "cgroup_sock"
-  | "iter"
-  | "syscall"
-  | "lsm"
-  | "other";
-
-/**
- * Where a program attaches, as far as its `SEC()` string says. Hooks that need a runtime object
- * (an interface, a cgroup, a socket) are `{ type: "none" }`; their attach type is on the program.
- */
-export type AttachTarget =
-  | { readonly type: "none" }
-  /** `tracepoint/<category>/<event>` */
-  | { readonly type: "tracepoint"; readonly category: string; readonly event: string }
-  /** `raw_tp/<event>` */
-  | { readonly type: "raw_tracepoint"; readonly event: string }
-  /** A kernel BTF name: `tp_btf/<event>`, `fentry/<func>`, `lsm/<hook>`, `iter/<target>`, `freplace/<func>`. */
-  | { readonly type: "btf"; readonly name: string }
-  /** `kprobe/<func>[+<offset>]`, `kretprobe/<func>` */
-  | { readonly type: "kprobe"; readonly function: string; readonly offset: number }
-  /** `kprobe.multi/<glob>` */
-  | { readonly type: "kprobe_multi"; readonly pattern: string }
-  /** `ksyscall/<syscall>` */
-  | { readonly type: "ksyscall"; readonly syscall: string }
-  /** `uprobe/<binary>:<function>[+<offset>]` (function absent when an address is given) */
-  | { readonly type: "uprobe"; readonly binary: string; readonly function?: string; readonly offset: number }
-  /** `usdt/<binary>:<provider>:<probe>` */
-  | { readonly type: "usdt"; readonly binary: string; readonly provider: string; readonly probe: string }
-  /** `struct_ops/<member>` */
-  | { readonly type: "struct_ops"; readonly member: string };
+// Program kinds and attach targets are the runtime contract's (one SEC() table for both packages).
+export type { AttachTarget, ProgramKind };
 
 export interface ProgramModel {
   /** The C function name. */

@@ -2,10 +2,10 @@
 // templates/ — package.json (linux only, engines, exports with types, the runtime as the only
 // dependency, a `bin` when a CLI ships), README.md listing programs, maps, events, constants and
 // variables, tsconfig.json, the generated module and objects under src/, and any hand-written modules
-// beside the C source (cli.ts and what it imports). `packageFiles` is pure; `writePackage` writes
-// the result atomically (a temporary directory renamed into place), so a failure leaves no half package.
+// beside the C source (cli.ts and what it imports). `packageFiles` is pure; `writePackage` writes the
+// result through package-dir.ts, which replaces only files bpf2ts wrote and merges package.json.
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename, dirname, join, posix, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Kind, type Btf, type Type, type TypeId } from "./btf/types.js";
@@ -13,6 +13,7 @@ import { Bpf2tsError } from "./errors.js";
 import type { MapModel, ObjectModel, VariableModel } from "./model.js";
 import { buildOutputs, VERSION, type GenerateOptions } from "./pipeline.js";
 import { memberName, objectNames, typeName } from "./names.js";
+import { writePackageFiles, type PackageWrite } from "./package-dir.js";
 
 export class PackageError extends Bpf2tsError {
   override name = "PackageError";
@@ -96,17 +97,21 @@ export interface WritePackageOptions extends GenerateOptions {
 }
 
 /**
- * Generates as `bpf2ts generate` would, then writes a complete package into `packageDir` (replacing an
- * earlier package there). Returns the files written, relative to the current directory.
+ * Generates as `bpf2ts generate` would, then writes the package into `packageDir`: new or empty, or
+ * one bpf2ts made before (package-dir.ts: only files it wrote are replaced, package.json is merged).
+ * Returns the paths written, kept and removed, relative to the current directory.
  */
-export async function writePackage(o: WritePackageOptions): Promise<{ written: string[] }> {
+export async function writePackage(o: WritePackageOptions): Promise<PackageWrite> {
   const cwd = o.cwd ?? process.cwd();
-  const built = await buildOutputs(o);
+  const dir = resolve(cwd, o.packageDir);
+  // The module's build record is relative to where it will live: the package's src/.
+  const built = await buildOutputs({ ...o, outputDir: join(dir, "src") });
   const model = built.models[0];
   if (!model) throw new PackageError(`package ${o.stem}: the generator produced no object model`);
+  const generated = built.files.filter((f) => !f.path.endsWith(".d"));
   const files = packageFiles({
     stem: o.stem,
-    generated: new Map(built.files.filter((f) => !f.path.endsWith(".d")).map((f) => [f.path, f.contents])),
+    generated: new Map(generated.map((f) => [f.path, f.contents])),
     model,
     ...(o.source !== undefined && { sourcePath: resolve(cwd, o.source) }),
     ...(o.name !== undefined && { name: o.name }),
@@ -115,9 +120,10 @@ export async function writePackage(o: WritePackageOptions): Promise<{ written: s
     bpf2tsVersion: VERSION,
     runtimeVersion: runtimeVersion(),
   });
-  const dir = resolve(cwd, o.packageDir);
-  writePackageFiles(dir, files);
-  return { written: [...files.keys()].map((f) => relative(cwd, join(dir, f))) };
+  const overrides = { ...(o.name !== undefined && { name: o.name }), ...(o.version !== undefined && { version: o.version }), ...(o.description !== undefined && { description: o.description }) };
+  const r = writePackageFiles(dir, files, { generated: new Set(generated.map((f) => `src/${f.path}`)), overrides, label: o.packageDir });
+  const shown = (p: string) => relative(cwd, join(dir, p)) || p;
+  return { written: r.written.map(shown), kept: r.kept.map((k) => ({ path: shown(k.path), why: k.why })), removed: r.removed.map(shown) };
 }
 
 /** The @bpf2ts/runtime version this generator emits code for (its own dependency on it). */
@@ -130,28 +136,6 @@ export function runtimeVersion(): string {
     // fall through: same version as bpf2ts, which releases in lockstep with the runtime
   }
   return VERSION;
-}
-
-/** Writes `files` as the package at `dir`: into a fresh sibling directory first, then renamed over `dir`. */
-export function writePackageFiles(dir: string, files: ReadonlyMap<string, string | Uint8Array>): void {
-  const target = resolve(dir);
-  if (existsSync(target) && (!statSync(target).isDirectory() || (readdirSync(target).length > 0 && !existsSync(join(target, "package.json"))))) {
-    throw new PackageError(`write package ${dir}: exists and is not a package directory; refusing to replace it`, { file: dir });
-  }
-  const tmp = `${target}.bpf2ts-tmp-${process.pid}`;
-  try {
-    rmSync(tmp, { recursive: true, force: true });
-    for (const [path, contents] of files) {
-      const full = join(tmp, path);
-      mkdirSync(dirname(full), { recursive: true });
-      writeFileSync(full, contents);
-    }
-    rmSync(target, { recursive: true, force: true });
-    renameSync(tmp, target);
-  } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw new PackageError(`write package ${dir}: ${(e as Error).message}`, { file: dir, cause: e });
-  }
 }
 
 function readTemplate(dir: string, file: string): string {

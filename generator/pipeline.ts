@@ -9,8 +9,9 @@ import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseBtf, type Btf, type TypeId } from "./btf/index.js";
 import { compile, compileTypesOnly, findClang, findStrip, formatDepfile, objectStem, parseTargets, type Target, type Tool } from "./clang.js";
+import { buildRecord, formatRecord } from "./build-record.js";
 import { readElf } from "./elf.js";
-import { Bpf2tsError, ModelError, UsageError } from "./errors.js";
+import { Bpf2tsError, ModelError, ToolNotFoundError, UsageError } from "./errors.js";
 import { generate, type GeneratedFile, type TargetObject } from "./generate.js";
 import { mergeTypes } from "./merge-types.js";
 import { buildModel, resolveTypeName, type ObjectModel } from "./model.js";
@@ -128,7 +129,8 @@ export async function buildOutputs(o: GenerateOptions): Promise<BuiltOutput> {
       };
       let model = buildModel(elf, btf, modelOptions);
       if (model.missingTypes.length > 0) {
-        btf = await addMissingTypes({ model, btf, scan, source: o.source, target: obj.target, clang: o.source ? await needClang() : undefined, cflags: o.cflags ?? [], cwd, env, typesOnly });
+        const clang = o.source ? await needClang().catch((e: unknown) => Promise.reject(typesNeedClang(model, e))) : undefined;
+        btf = await addMissingTypes({ model, btf, scan, source: o.source, target: obj.target, clang, cflags: o.cflags ?? [], cwd, env, typesOnly });
         model = buildModel(elf, btf, modelOptions);
         checkResolved(model, o);
       }
@@ -147,6 +149,7 @@ export async function buildOutputs(o: GenerateOptions): Promise<BuiltOutput> {
 
   const sourceName = o.source ? basename(o.source) : basename(o.objects![0]!);
   const hashed = sourceText !== undefined ? Buffer.from(sourceText) : objects[0]!.bytes;
+  const outputDir = resolve(cwd, o.outputDir ?? ".");
   const files = generate({
     stem: o.stem,
     version: VERSION,
@@ -155,8 +158,8 @@ export async function buildOutputs(o: GenerateOptions): Promise<BuiltOutput> {
     globalTypes: o.globalTypes ?? true,
     ...(scan && { declaredTypes: scan.declaredTypes }),
     ...(o.outputStem !== undefined && { fileStem: o.outputStem }),
+    record: formatRecord(buildRecord(o, cwd, outputDir)),
   });
-  const outputDir = resolve(cwd, o.outputDir ?? ".");
   let all: GeneratedFile[] = [...files];
   if (o.makebase !== undefined) {
     const base = resolve(cwd, o.makebase);
@@ -166,6 +169,17 @@ export async function buildOutputs(o: GenerateOptions): Promise<BuiltOutput> {
     all = all.sort((a, b) => (a.path < b.path ? -1 : 1));
   }
   return { files: all, outputDir, inputs: [...inputs].sort(), warnings: dedupeWarnings(warnings, objects.map((x) => x.name)), models, ...(scan && { scan }) };
+}
+
+/** No clang for the types-only compile: which types (of which maps) needed it, and why clang is absent. */
+function typesNeedClang(model: ObjectModel, e: unknown): unknown {
+  if ((e as Error).name !== "ToolNotFoundError") return e;
+  const maps = model.maps.filter((m) => m.event && m.event.typeId === undefined).map((m) => `\`${m.name}\``);
+  const types = model.missingTypes.join(", ");
+  return new ToolNotFoundError(
+    `${model.file}: ${types} ${maps.length ? `(the records of ${maps.length > 1 ? "maps" : "map"} ${maps.join(", ")}) ` : ""}${model.missingTypes.length > 1 ? "are" : "is"} not in the object's BTF, and bpf2ts compiles ${model.missingTypes.length > 1 ? "them" : "it"} from the source with clang (types only): ${(e as Error).message}`,
+    { file: model.file, cause: e },
+  );
 }
 
 /**

@@ -2,14 +2,15 @@
 // `watch`, `init`, `vmlinux` — as yargs command modules registered by cli.ts. Each handler is a thin
 // layer over generate-all.ts, check.ts, watch.ts, init.ts and vmlinux.ts.
 
+import { existsSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { relative, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import type { Argv } from "yargs";
-import { checkProgram, formatReport, type ProgramCheck } from "./check.js";
-import { findConfig, selectPrograms } from "./config.js";
+import { checkModule, checkProgram, findGeneratedModules, formatReport, type ProgramCheck } from "./check.js";
+import { CONFIG_FILE, findConfig, selectPrograms, type Config } from "./config.js";
 import { Bpf2tsError, UsageError } from "./errors.js";
 import { generateAll } from "./generate-all.js";
-import { runParallel, plainProgress, ttyProgress, type Progress } from "./parallel.js";
+import { runParallel, plainProgress, ttyProgress, type Job, type Progress } from "./parallel.js";
 import { initProject } from "./init.js";
 import { startWatch } from "./watch.js";
 import { KERNEL_BTF, vmlinuxHeader, writeAtomically } from "./vmlinux.js";
@@ -58,7 +59,7 @@ export function configOptions(y: Argv): Argv {
 /** `bpf2ts generate` with no source: every configured program (or those named). */
 export async function generateConfigured(argv: Record<string, unknown>, stems: readonly string[], io: WorkflowIo): Promise<void> {
   // Per-program options on the command line would be silently ignored here: say where they belong.
-  const single = ["cc", "cflags", "type", "event", "output-stem", "makebase", "package"].filter((k) => argv[k] !== undefined);
+  const single = ["cc", "cflags", "type", "event", "output-stem", "makebase", "package", "name", "version"].filter((k) => argv[k] !== undefined);
   if (asList(argv["--"]).length) single.push("-- <clang flags>");
   if (single.length) {
     throw new UsageError(`generate: ${single.map((k) => (k.startsWith("-") ? k : `--${k}`)).join(", ")} ${single.length > 1 ? "apply" : "applies"} to one program (bpf2ts generate <stem> <file.bpf.c>); for configured programs put ${single.length > 1 ? "them" : "it"} in the config`);
@@ -84,30 +85,29 @@ export async function generateConfigured(argv: Record<string, unknown>, stems: r
 export function checkCommand(io: WorkflowIo) {
   return {
     command: "check [programs..]",
-    describe: "regenerate every configured program in memory and compare with the files on disk (exit 1 when any differ)",
+    describe: "regenerate in memory and compare with the files on disk (exit 1 when any differ): the configured programs, or the generated modules under the given paths",
     builder: (y: Argv) =>
       configOptions(y)
-        .positional("programs", { type: "string", array: true, describe: "stems of the programs to check (default: all)" })
+        .positional("programs", { type: "string", array: true, describe: "stems of configured programs, or files and directories holding generated modules (default: the config's programs; without a config, every module under the current directory)" })
         .option("obj", { type: "boolean", default: false, describe: "generate from the committed objects instead of compiling (CI without clang)" })
         .option("diff-lines", { type: "number", default: 200, describe: "diff lines shown per stale file" })
         .example("$0 check", "fails when a .bpf.c changed but its generated files were not regenerated")
+        .example("$0 check src", "checks every module bpf2ts generated under src/, each from the build record in its header (no config needed)")
         .example("$0 check --obj", "checks the TypeScript against the committed objects; no clang needed"),
     handler: async (argv: Record<string, unknown>) => {
-      const config = findConfig(io.cwd, argv.config as string | undefined);
-      const programs = selectPrograms(config, asList(argv.programs));
       const jobs = jobsOption(argv.jobs);
+      const obj = argv.obj === true;
+      const jobList = await checkJobs(argv, io, obj);
+      const names = jobList.map((j) => j.name);
       // A live display on a terminal only: in CI the report below is the whole output.
-      const progress = isTTY(io, programs.length) ? ttyProgress(io.stderr, programs.map((p) => p.stem), process.stderr.columns || 100) : undefined;
+      const progress = isTTY(io, names.length) ? ttyProgress(io.stderr, names, process.stderr.columns || 100) : undefined;
       let outcomes;
       try {
-        outcomes = await runParallel(
-          programs.map((p) => ({ name: p.stem, run: () => checkProgram(config, p, { obj: argv.obj === true, env: io.env }) })),
-          {
-            ...(jobs !== undefined && { concurrency: jobs }),
-            ...(progress && { progress }),
-            describe: (o) => (!o.ok ? "cannot regenerate" : (o.value as ProgramCheck).files.length ? `${(o.value as ProgramCheck).files.length} file(s) differ` : "up to date"),
-          },
-        );
+        outcomes = await runParallel(jobList, {
+          ...(jobs !== undefined && { concurrency: jobs }),
+          ...(progress && { progress }),
+          describe: (o) => (!o.ok ? "cannot regenerate" : (o.value as ProgramCheck).files.length ? `${(o.value as ProgramCheck).files.length} file(s) differ` : "up to date"),
+        });
       } finally {
         progress?.close();
       }
@@ -120,25 +120,77 @@ export function checkCommand(io: WorkflowIo) {
         }
         const stderr = (o.error as { stderr?: unknown }).stderr;
         if (typeof stderr === "string" && stderr.trim()) io.stderr(stderr.endsWith("\n") ? stderr : stderr + "\n");
-        io.stderr(`${o.name}: cannot regenerate: ${(o.error as Error)?.message ?? String(o.error)}\n`);
+        const message = (o.error as Error)?.message ?? String(o.error);
+        io.stderr(message.startsWith(`${o.name}: `) ? `${message}\n` : `${o.name}: cannot regenerate: ${message}\n`);
         failed.push(o.name);
       }
       const stale = checks.filter((c) => c.files.length > 0);
       io.stdout(formatReport(stale, io.cwd, Number(argv.diffLines ?? 200)));
+      const what = (n: number) => `${n} ${jobList.kind}${n > 1 ? "s" : ""}`;
       if (stale.length || failed.length) {
         const files = stale.reduce((n, c) => n + c.files.length, 0);
+        const regenerate = stale.every((c) => c.regenerate) ? `regenerate with ${stale.map((c) => `\`${c.regenerate}\``).join(", ")}` : "run `bpf2ts generate`";
         const parts = [
-          ...(stale.length ? [`${stale.length} of ${programs.length} program${programs.length > 1 ? "s" : ""} out of date (${files} file${files > 1 ? "s" : ""}: ${stale.map((c) => c.stem).join(", ")}); run \`bpf2ts generate\` and commit the result`] : []),
+          ...(stale.length ? [`${stale.length} of ${what(jobList.length)} out of date (${files} file${files > 1 ? "s" : ""}: ${stale.map((c) => c.stem).join(", ")}); ${regenerate} and commit the result`] : []),
           ...(failed.length ? [`${failed.length} could not be regenerated (${failed.join(", ")})`] : []),
         ];
         // Objects differ byte for byte between clang builds: point CI at --obj.
         const objectsOnly = stale.length > 0 && stale.every((c) => c.files.every((f) => f.state === "stale" && f.path.endsWith(".o")));
-        if (objectsOnly && argv.obj !== true) parts.push("only objects differ: if this clang is not the one that built them, use `bpf2ts check --obj`");
+        if (objectsOnly && !obj) parts.push("only objects differ: if this clang is not the one that built them, use `bpf2ts check --obj`");
         throw new WorkflowError(`check: ${parts.join("; ")}`);
       }
-      io.stdout(`check: ${programs.length} program${programs.length > 1 ? "s" : ""} up to date${argv.obj ? " (from committed objects)" : ""}\n`);
+      io.stdout(`check: ${what(jobList.length)} up to date${obj ? " (from committed objects)" : ""}\n`);
     },
   };
+}
+
+/**
+ * What `check` compares: the programs of the config (all, or the stems given), or — when paths are
+ * given, or there is no config — every generated module under those paths (default: the current
+ * directory), each regenerated from the build record in its header.
+ */
+async function checkJobs(argv: Record<string, unknown>, io: WorkflowIo, obj: boolean): Promise<Array<Job<ProgramCheck>> & { kind: string }> {
+  const args = asList(argv.programs);
+  const paths = args.filter((a) => existsSync(resolve(io.cwd, a)));
+  const withKind = (jobs: Array<Job<ProgramCheck>>, kind: string) => Object.assign(jobs, { kind });
+  let config: Config | undefined;
+  if (paths.length === 0) {
+    try {
+      config = findConfig(io.cwd, argv.config as string | undefined);
+    } catch (e) {
+      // No config at all: the modules' own records. A config that exists but is broken is an error.
+      if ((e as Error).name !== "ConfigError" || argv.config !== undefined || configExists(io.cwd)) throw e;
+      if (args.length > 0) throw new UsageError(`check: ${args.join(", ")}: no such file or directory (and no config whose programs ${args.length > 1 ? "they" : "it"} could name)`);
+    }
+  } else if (paths.length < args.length) {
+    throw new UsageError(`check: give either configured program stems or paths of generated modules, not both (no such file: ${args.filter((a) => !paths.includes(a)).join(", ")})`);
+  }
+  if (config) {
+    const c = config;
+    const programs = selectPrograms(c, args);
+    return withKind(programs.map((p) => ({ name: p.stem, run: () => checkProgram(c, p, { obj, env: io.env }) })), "program");
+  }
+  const roots = paths.length ? paths.map((p) => resolve(io.cwd, p)) : [io.cwd];
+  const modules = await findGeneratedModules(roots);
+  if (modules.length === 0) {
+    throw new WorkflowError(`check: no module generated by bpf2ts under ${roots.map((r) => relativeTo(io.cwd, r)).join(", ")}${paths.length ? "" : ", and no config (bpf2ts.config.json, or a \"bpf2ts\" field in package.json)"}`);
+  }
+  return withKind(modules.map((m) => ({ name: relativeTo(io.cwd, m), run: () => checkModule(m, { obj, env: io.env, cwd: io.cwd }) })), "module");
+}
+
+/** Whether a config file or a package.json with a "bpf2ts" field is at `cwd` or above (up to the first package.json). */
+function configExists(cwd: string): boolean {
+  for (let dir = resolve(cwd); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, CONFIG_FILE))) return true;
+    if (existsSync(join(dir, "package.json"))) {
+      try {
+        return (JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { bpf2ts?: unknown }).bpf2ts !== undefined;
+      } catch {
+        return true; // unreadable: let findConfig's error say so
+      }
+    }
+    if (dirname(dir) === dir) return false;
+  }
 }
 
 export const relativeTo = (cwd: string, p: string): string => relative(cwd, p) || p;
@@ -187,7 +239,7 @@ export function watchCommand(io: WorkflowIo) {
 export function initCommand(io: WorkflowIo) {
   return {
     command: "init <name>",
-    describe: "scaffold a tracer: bpf/<name>.bpf.c, bpf/vmlinux.h, src/<name>-main.ts, npm scripts and config",
+    describe: "scaffold a tracer: bpf/<name>.bpf.c, bpf/vmlinux.h, src/<name>-main.mts, npm scripts and config (empty directory or existing project)",
     builder: (y: Argv) =>
       y
         .positional("name", { type: "string", describe: "the tracer's name (lowercase C identifier)" })
@@ -208,7 +260,16 @@ export function initCommand(io: WorkflowIo) {
       for (const n of r.notes) io.stderr(`note: ${n}\n`);
       for (const f of r.written) io.stdout(`wrote ${relativeTo(io.cwd, f)}\n`);
       const cd = relative(io.cwd, resolve(io.cwd, String(argv.dir ?? ".")));
-      io.stdout(`\nnext:\n${cd ? `  cd ${cd}\n` : ""}${r.createdPackageJson ? "  npm install\n" : ""}  npm run build            # bpf2ts generate, then tsc\n  sudo npm ${r.startScript === "start" ? "start    " : `run ${r.startScript}`}       # load, attach, print events (Ctrl-C stops)\n  npm run watch            # regenerate as you edit the C\n`);
+      const run = (s: string) => (s === "start" ? "npm start" : `npm run ${s}`);
+      const steps: Array<[string, string]> = [
+        ...(cd ? [[`cd ${cd}`, ""] as [string, string]] : []),
+        ["npm install", "# bpf2ts, the runtime, typescript"],
+        [run(r.scripts.build), "# bpf2ts generate, then tsc"],
+        [`sudo ${run(r.scripts.start)}`, "# load, attach, print events (Ctrl-C stops)"],
+        [run(r.scripts.watch), "# regenerate as you edit the C"],
+      ];
+      const width = Math.max(...steps.map(([c]) => c.length)) + 2;
+      io.stdout(`\nnext:\n${steps.map(([c, why]) => `  ${why ? c.padEnd(width) + why : c}`).join("\n")}\n`);
     },
   };
 }

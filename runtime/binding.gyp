@@ -8,6 +8,7 @@
         "src/maps.cc",
         "src/links.cc",
         "src/progs.cc",
+        "src/features.cc",
         "src/ringbuf.cc",
         "src/perfbuf.cc"
       ],

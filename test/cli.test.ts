@@ -177,8 +177,51 @@ test("inspect: programs, maps, variables, inferred event type", async (t) => {
   const model = JSON.parse(json.stdout) as { programs: Array<{ name: string; kind: string }>; maps: Array<{ name: string }> };
   t.deepEqual(model.programs.map((p) => [p.name, p.kind]), [["handle_exec", "tracepoint"]]);
   t.deepEqual(model.maps.map((m) => m.name), ["counts", "events"]);
-  const notElf = await bpf2ts(["inspect", "exec.bpf.c"], { cwd: dir });
+  writeFileSync(join(dir, "junk.o"), Buffer.from([0, 1, 2, 3, 4, 5, 6, 7]));
+  const notElf = await bpf2ts(["inspect", "junk.o"], { cwd: dir });
   t.is(notElf.code, 1);
-  t.regex(notElf.stderr, /^bpf2ts: exec\.bpf\.c: not an ELF file/);
+  t.regex(notElf.stderr, /^bpf2ts: junk\.o: not an ELF file/);
   t.false(existsSync(join(dir, "exec.ts.tmp")));
+});
+
+test("a forgotten stem and inspect on C source say what happened and how to run it", async (t) => {
+  const dir = scratch(t);
+  writeFileSync(join(dir, "package.json"), '{ "name": "app" }\n');
+  const noStem = await bpf2ts(["generate", "exec.bpf.c"], { cwd: dir });
+  t.is(noStem.code, 2);
+  t.regex(noStem.stderr, /^bpf2ts: generate: exec\.bpf\.c is a file, and the stem is missing: bpf2ts generate <stem> <source\.bpf\.c> \[options\] \[-- <clang flags>\] \(as bpf2go <ident> <source>\), e\.g\. bpf2ts generate exec exec\.bpf\.c\n/);
+  t.notRegex(noStem.stderr, /config|bpf2ts\.config\.json/, "not the config error");
+  const inspectC = await bpf2ts(["inspect", "exec.bpf.c"], { cwd: dir });
+  t.is(inspectC.code, 2);
+  t.regex(inspectC.stderr, /^bpf2ts: inspect: exec\.bpf\.c is C source, not a compiled object: generate it first \(bpf2ts generate exec exec\.bpf\.c, then bpf2ts inspect exec_bpfel\.o --source exec\.bpf\.c\)\n/);
+  t.notRegex(inspectC.stderr, /magic/);
+});
+
+test("a closed stdout (bpf2ts vmlinux | head) ends quietly: no EPIPE, no stack", async (t) => {
+  if (!existsSync("/sys/kernel/btf/vmlinux")) {
+    t.log("no /sys/kernel/btf/vmlinux: nothing to print");
+    t.pass();
+    return;
+  }
+  const r = await new Promise<{ code: number | null; stderr: string; head: string }>((resolve, reject) => {
+    const child = spawn("bash", ["-c", `set -o pipefail; "${process.execPath}" "${bin}" vmlinux | head -n 2`], { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    let head = "";
+    child.stdout.on("data", (b: Buffer) => (head += b.toString()));
+    child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stderr, head }));
+  });
+  t.is(r.head, "#ifndef __VMLINUX_H__\n#define __VMLINUX_H__\n");
+  t.is(r.stderr, "", "nothing on stderr");
+  t.is(r.code, 0, "bpf2ts exits 0 when its reader stops early");
+});
+
+test("errors never point into the compiled files or their source maps", async (t) => {
+  const dir = scratch(t, "int broken(void) { return }\n");
+  for (const args of [["generate", "exec", "exec.bpf.c"], ["inspect", "nosuch.o"], ["check", "nosuch-dir-or-stem"]]) {
+    const r = await bpf2ts(args, { cwd: dir });
+    t.not(r.code, 0, args.join(" "));
+    t.notRegex(r.stderr, /dist\/|\.js:\d+|\.ts:\d+:\d+\)|\.map\b/, `${args.join(" ")}: ${r.stderr}`);
+  }
 });

@@ -20,6 +20,9 @@ async function regenerate(name: string) {
     source: `fixtures/${name}.bpf.c`,
     objects: [`fixtures/golden/${name}/${name}_bpfel.o`, `fixtures/golden/${name}/${name}_bpfeb.o`],
     cflags: ["-Ifixtures/include"],
+    // The module's build record names paths relative to where it lives.
+    outputDir: `fixtures/golden/${name}`,
+    target: "bpfel,bpfeb",
     cwd: root,
   });
 }

@@ -4,12 +4,12 @@
 
 import test from "ava";
 import { execFile, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { findClangFormat, formatC } from "../generator/init.js";
 import { requireFeature } from "./helpers/kernel.js";
-import { cli, makeProject, repoRoot, treeHashes } from "./helpers/workflow-project.js";
+import { cli, makeProject, repoRoot, treeHashes, writeFiles } from "./helpers/workflow-project.js";
 
 const run = promisify(execFile);
 const ms = (x: number) => `${Math.round(x)} ms`;
@@ -29,13 +29,13 @@ test("init scaffolds a tracer that generates, compiles and runs: an exec is seen
   const init = await cli(dir, ["init", "snoop"]);
   const t1 = performance.now();
   t.is(init.code, 0, init.stderr);
-  for (const f of ["bpf/snoop.bpf.c", "bpf/vmlinux.h", "src/snoop-main.ts", "package.json", "tsconfig.json", ".gitignore", ".clang-format"]) {
+  for (const f of ["bpf/snoop.bpf.c", "bpf/vmlinux.h", "src/snoop-main.mts", "package.json", "tsconfig.json", ".gitignore", ".clang-format"]) {
     t.true(existsSync(join(dir, f)), f);
   }
-  t.regex(init.stdout, /next:\n {2}npm install\n {2}npm run build/);
+  t.regex(init.stdout, /next:\n {2}npm install +#.*\n {2}npm run build +#.*\n {2}sudo npm start +#/);
   const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as Record<string, Record<string, unknown>>;
   t.deepEqual(pkg.bpf2ts, { programs: [{ source: "bpf/snoop.bpf.c", outputDir: "src", target: "native" }] });
-  t.is(pkg.scripts!.start, "node dist/snoop-main.js");
+  t.is(pkg.scripts!.start, "node dist/snoop-main.mjs");
   t.is(pkg.scripts!.check, "bpf2ts check");
   const c = readFileSync(join(dir, "bpf/snoop.bpf.c"), "utf8");
   t.regex(c, /SEC\("license"\) = "GPL"/);
@@ -50,11 +50,11 @@ test("init scaffolds a tracer that generates, compiles and runs: an exec is seen
   t.regex(gen.stdout, /snoop: wrote src\/snoop\.ts, src\/snoop_bpfel\.o/);
   linkModules(dir);
   await run(process.execPath, [join(repoRoot, "node_modules/typescript/bin/tsc"), "-p", "."], { cwd: dir });
-  t.true(existsSync(join(dir, "dist/snoop-main.js")));
+  t.true(existsSync(join(dir, "dist/snoop-main.mjs")));
   t.log(`init ${ms(t1 - t0)}, generate ${ms(t2 - t1)}, tsc ${ms(performance.now() - t2)}`);
 
   // Run it (as `npm start` would) and exec a marker binary until it reports it.
-  const child = spawn(process.execPath, ["dist/snoop-main.js", "--count", "200", "--duration", "20"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["dist/snoop-main.mjs", "--count", "200", "--duration", "20"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
   child.stdout.on("data", (b: Buffer) => (out += b.toString()));
@@ -89,11 +89,12 @@ test("init extends an existing project and refuses to clobber; bad names write n
   t.is(pkg.name as unknown, "mine");
   t.is(pkg.scripts!.start, "node app.js", "user scripts are kept");
   t.is(pkg.scripts!.build, "make");
-  t.is(pkg.scripts!["start:tool"], "node dist/tool-main.js");
+  t.is(pkg.scripts!["start:tool"], "node dist/tool-main.mjs");
+  t.is(pkg.scripts!["build:tool"], "bpf2ts generate && tsc -p .", "a clashing script gets the tracer's name");
   t.is(pkg.scripts!.generate, "bpf2ts generate");
   t.is(pkg.dependencies!.left, "1.0.0");
   t.is(pkg.dependencies!["@bpf2ts/runtime"], "^0.1.0");
-  t.regex(r.stdout, /sudo npm run start:tool/);
+  t.regex(r.stdout, /next:\n {2}npm install +#.*\n {2}npm run build:tool +#.*\n {2}sudo npm run start:tool +#/, "next steps name the scripts init added");
   t.is(readFileSync(join(dir, ".gitignore"), "utf8"), "dist/\nsecrets\nnode_modules/\n.bpf2ts-cache/\n");
 
   // A second tracer joins the config; the same one again is refused without touching anything.
@@ -103,7 +104,7 @@ test("init extends an existing project and refuses to clobber; bad names write n
   const before = treeHashes(dir);
   const again = await cli(dir, ["init", "tool"]);
   t.is(again.code, 1);
-  t.regex(again.stderr, /init: bpf\/tool\.bpf\.c and src\/tool-main\.ts already exist; pass --force to replace/);
+  t.regex(again.stderr, /init: bpf\/tool\.bpf\.c and src\/tool-main\.mts already exist; pass --force to replace/);
   const forced = await cli(dir, ["init", "tool", "--force", "--no-vmlinux"]);
   t.is(forced.code, 1);
   t.regex(forced.stderr, /package\.json: bpf2ts already configures a program "tool"/);
@@ -112,7 +113,15 @@ test("init extends an existing project and refuses to clobber; bad names write n
     t.is(bad.code, 1, name);
     t.regex(bad.stderr, new RegExp(`init: "${name}" is not a usable tracer name`), name);
   }
-  t.deepEqual(treeHashes(dir), before, "failed inits write nothing");
+  // A module of the user's where the tracer's generated module would go.
+  writeFiles(dir, { "src/mine.ts": "export const mine = 1;\n" });
+  const taken = await cli(dir, ["init", "mine", "--no-vmlinux"]);
+  t.is(taken.code, 1);
+  t.regex(taken.stderr, /init: src\/mine\.ts exists and bpf2ts did not generate it; the tracer's module would replace it: choose another name/);
+  delete before["src/mine.ts"];
+  const after = treeHashes(dir);
+  delete after["src/mine.ts"];
+  t.deepEqual(after, before, "failed inits write nothing");
 
   // With a bpf2ts.config.json, programs go there.
   const withConfig = makeProject(t, { "bpf2ts.config.json": { programs: [{ source: "x.c" }] }, "x.c": "" });
@@ -137,4 +146,65 @@ test("the scaffold's C is clang-format clean with its own style", async (t) => {
   // And it does format: a squashed copy comes back as the scaffold.
   const squashed = await formatC(c.replace(/\n\t+/g, "\n"), join(dir, ".clang-format"), "fmt.bpf.c");
   t.is(squashed.text, c);
+});
+
+/** Runs the scaffold's `tsc` the way its build script names it. */
+async function buildScript(dir: string): Promise<string> {
+  const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { scripts: Record<string, string> };
+  const build = Object.entries(pkg.scripts).find(([k, v]) => /^build(:|$)/.test(k) && v.startsWith("bpf2ts generate && tsc"));
+  if (!build) throw new Error(`no build script: ${JSON.stringify(pkg.scripts)}`);
+  const tscArgs = build[1].replace(/^bpf2ts generate && tsc /, "").split(" ");
+  const gen = await cli(dir, ["generate"]);
+  if (gen.code !== 0) throw new Error(gen.stderr);
+  await run(process.execPath, [join(repoRoot, "node_modules/typescript/bin/tsc"), ...tscArgs], { cwd: dir });
+  return build[0];
+}
+
+test("init in a CommonJS project (npm init -y): the type and the user's files stay, and the scaffold builds", async (t) => {
+  t.timeout(90000);
+  if (!(await requireFeature(t, "clang"))) return;
+  const userPkg = { name: "cjs-app", version: "1.0.0", description: "", main: "index.js", scripts: { test: 'echo "Error: no test specified" && exit 1' }, keywords: [], author: "", license: "ISC", type: "commonjs" };
+  const dir = makeProject(t, { "package.json": userPkg, "index.js": "module.exports = 42;\n" });
+  const r = await cli(dir, ["init", "snoop", "--no-vmlinux"]);
+  t.is(r.code, 0, r.stderr);
+  // vmlinux.h of this kernel is big: the scaffold's tracepoint only needs a few types from it.
+  writeFileSync(join(dir, "bpf/vmlinux.h"), readFileSync(join(repoRoot, "bpf/vmlinux.h")));
+  const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as Record<string, unknown>;
+  t.is(pkg.type, "commonjs", "the project's type is kept");
+  t.is(pkg.main, "index.js");
+  t.is((pkg.scripts as Record<string, string>).test, userPkg.scripts.test);
+  t.is(readFileSync(join(dir, "index.js"), "utf8"), "module.exports = 42;\n");
+  linkModules(dir);
+  t.is(await buildScript(dir), "build");
+  // The generated module follows the project (CommonJS); the main module is ESM (.mjs) with its top-level await.
+  t.regex(readFileSync(join(dir, "dist/snoop.js"), "utf8"), /exports\.loadSnoop = loadSnoop/);
+  t.regex(readFileSync(join(dir, "dist/snoop-main.mjs"), "utf8"), /await loadSnoop\(/);
+  const { stdout } = await run(process.execPath, ["--input-type=module", "-e", `import { loadSnoop, SnoopEvent } from "./dist/snoop.js"; console.log(typeof loadSnoop, SnoopEvent.size)`], { cwd: dir });
+  t.regex(stdout, /^function \d+\n$/, "the CommonJS module imports from ESM with its named exports");
+});
+
+test("init in an ESM project with its own tsconfig.json: kept byte for byte, the tracer builds with tsconfig.bpf2ts.json", async (t) => {
+  t.timeout(90000);
+  if (!(await requireFeature(t, "clang"))) return;
+  const tsconfig = '{ "compilerOptions": { "module": "commonjs", "outDir": "lib" }, "include": ["app"] }\n';
+  const dir = makeProject(t, {
+    "package.json": { name: "esm-app", version: "2.0.0", type: "module", scripts: { build: "tsc", start: "node lib/app.js", watch: "tsc -w" } },
+    "tsconfig.json": tsconfig,
+    "app/app.ts": "export const answer = 42;\n",
+  });
+  const r = await cli(dir, ["init", "snoop", "--no-vmlinux"]);
+  t.is(r.code, 0, r.stderr);
+  t.is(readFileSync(join(dir, "tsconfig.json"), "utf8"), tsconfig, "the user's tsconfig.json is untouched");
+  t.regex(r.stderr, /note: kept your tsconfig\.json; the tracer builds with tsconfig\.bpf2ts\.json .*merge/);
+  t.regex(r.stdout, /npm run build:snoop +# bpf2ts generate, then tsc\n {2}sudo npm run start:snoop +#.*\n {2}npm run watch:snoop/);
+  const scripts = (JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts;
+  t.deepEqual([scripts.build, scripts.start, scripts.watch], ["tsc", "node lib/app.js", "tsc -w"], "the user's scripts are kept");
+  writeFileSync(join(dir, "bpf/vmlinux.h"), readFileSync(join(repoRoot, "bpf/vmlinux.h")));
+  linkModules(dir);
+  t.is(await buildScript(dir), "build:snoop");
+  t.true(existsSync(join(dir, "dist/snoop-main.mjs")) && existsSync(join(dir, "dist/snoop.js")));
+  t.false(existsSync(join(dir, "dist/app.js")), "the tracer's build compiles only the tracer");
+  // A second tracer joins the same side tsconfig.
+  t.is((await cli(dir, ["init", "other", "--no-vmlinux"])).code, 0);
+  t.deepEqual((JSON.parse(readFileSync(join(dir, "tsconfig.bpf2ts.json"), "utf8")) as { files: string[] }).files, ["src/snoop.ts", "src/snoop-main.mts", "src/other.ts", "src/other-main.mts"]);
 });

@@ -1,157 +1,14 @@
 // Object model on real clang output: programs and their SEC() classification (one program per
-// section kind in sections.ts), maps with every attribute, variables in each data section, license,
+// entry of the runtime contract's section table), maps with every attribute, variables in each data section, license,
 // and the errors for what libbpf rejects.
 
 import test from "ava";
 import { existsSync, readFileSync } from "node:fs";
-import { readElf } from "../generator/elf.js";
 import { Kind } from "../generator/btf/types.js";
 import { parseBtf } from "../generator/btf/index.js";
-import { buildModel, mapTypeNames, resolveTypeName, type AttachTarget, type ProgramKind } from "../generator/model.js";
-import { parseSection, sectionDefs } from "../generator/sections.js";
+import { buildModel, mapTypeNames, resolveTypeName } from "../generator/model.js";
+import { NONE, sectionCases } from "./helpers/section-cases.js";
 import { compileC } from "./helpers/compile-c.js";
-
-interface SectionCase {
-  readonly sec: string;
-  readonly kind: ProgramKind;
-  readonly progType: string;
-  readonly attachType?: string;
-  readonly target?: AttachTarget;
-  readonly autoAttach?: boolean;
-  readonly sleepable?: boolean;
-}
-
-const NONE: AttachTarget = { type: "none" };
-
-// At least one case per entry of sectionDefs (checked below), with the attach targets spelled out.
-const sectionCases: readonly SectionCase[] = [
-  { sec: "socket", kind: "socket", progType: "socket_filter" },
-  { sec: "sk_reuseport/migrate", kind: "other", progType: "sk_reuseport", attachType: "sk_reuseport_select_or_migrate" },
-  { sec: "sk_reuseport", kind: "other", progType: "sk_reuseport", attachType: "sk_reuseport_select" },
-  { sec: "kprobe/do_unlinkat", kind: "kprobe", progType: "kprobe", target: { type: "kprobe", function: "do_unlinkat", offset: 0 }, autoAttach: true },
-  { sec: "kprobe/tcp_sendmsg+0x10", kind: "kprobe", progType: "kprobe", target: { type: "kprobe", function: "tcp_sendmsg", offset: 16 }, autoAttach: true },
-  { sec: "kprobe", kind: "kprobe", progType: "kprobe", target: NONE, autoAttach: false },
-  { sec: "uprobe//usr/bin/bash:readline", kind: "uprobe", progType: "kprobe", target: { type: "uprobe", binary: "/usr/bin/bash", function: "readline", offset: 0 }, autoAttach: true },
-  { sec: "uprobe.s//lib/libc.so.6:malloc+8", kind: "uprobe", progType: "kprobe", sleepable: true, target: { type: "uprobe", binary: "/lib/libc.so.6", function: "malloc", offset: 8 }, autoAttach: true },
-  { sec: "kretprobe/do_unlinkat", kind: "kretprobe", progType: "kprobe", target: { type: "kprobe", function: "do_unlinkat", offset: 0 }, autoAttach: true },
-  { sec: "uretprobe//bin/app:0x1234", kind: "uretprobe", progType: "kprobe", target: { type: "uprobe", binary: "/bin/app", offset: 0x1234 }, autoAttach: true },
-  { sec: "uretprobe.s//bin/app:main", kind: "uretprobe", progType: "kprobe", sleepable: true, target: { type: "uprobe", binary: "/bin/app", function: "main", offset: 0 }, autoAttach: true },
-  { sec: "kprobe.multi/tcp_*", kind: "kprobe", progType: "kprobe", attachType: "trace_kprobe_multi", target: { type: "kprobe_multi", pattern: "tcp_*" }, autoAttach: true },
-  { sec: "kretprobe.multi/vfs_*", kind: "kretprobe", progType: "kprobe", attachType: "trace_kprobe_multi", target: { type: "kprobe_multi", pattern: "vfs_*" }, autoAttach: true },
-  { sec: "uprobe.multi//bin/app:handle_*", kind: "uprobe", progType: "kprobe", attachType: "trace_uprobe_multi", target: { type: "uprobe", binary: "/bin/app", function: "handle_*", offset: 0 }, autoAttach: true },
-  { sec: "uretprobe.multi//bin/app:handle_*", kind: "uretprobe", progType: "kprobe", attachType: "trace_uprobe_multi", target: { type: "uprobe", binary: "/bin/app", function: "handle_*", offset: 0 }, autoAttach: true },
-  { sec: "ksyscall/openat", kind: "kprobe", progType: "kprobe", target: { type: "ksyscall", syscall: "openat" }, autoAttach: true },
-  { sec: "kretsyscall/openat", kind: "kretprobe", progType: "kprobe", target: { type: "ksyscall", syscall: "openat" }, autoAttach: true },
-  { sec: "usdt//usr/lib/libc.so.6:libc:setjmp", kind: "other", progType: "kprobe", target: { type: "usdt", binary: "/usr/lib/libc.so.6", provider: "libc", probe: "setjmp" }, autoAttach: true },
-  { sec: "usdt.s//bin/app:prov:probe", kind: "other", progType: "kprobe", sleepable: true, target: { type: "usdt", binary: "/bin/app", provider: "prov", probe: "probe" }, autoAttach: true },
-  { sec: "tc/ingress", kind: "tc", progType: "sched_cls", attachType: "tcx_ingress" },
-  { sec: "tc/egress", kind: "tc", progType: "sched_cls", attachType: "tcx_egress" },
-  { sec: "tcx/ingress", kind: "tc", progType: "sched_cls", attachType: "tcx_ingress" },
-  { sec: "tcx/egress", kind: "tc", progType: "sched_cls", attachType: "tcx_egress" },
-  { sec: "tc", kind: "tc", progType: "sched_cls" },
-  { sec: "classifier", kind: "tc", progType: "sched_cls" },
-  { sec: "action", kind: "other", progType: "sched_act" },
-  { sec: "netkit/primary", kind: "other", progType: "sched_cls", attachType: "netkit_primary" },
-  { sec: "netkit/peer", kind: "other", progType: "sched_cls", attachType: "netkit_peer" },
-  { sec: "tracepoint/syscalls/sys_enter_execve", kind: "tracepoint", progType: "tracepoint", target: { type: "tracepoint", category: "syscalls", event: "sys_enter_execve" }, autoAttach: true },
-  { sec: "tp/sched/sched_switch", kind: "tracepoint", progType: "tracepoint", target: { type: "tracepoint", category: "sched", event: "sched_switch" }, autoAttach: true },
-  { sec: "raw_tracepoint/sys_enter", kind: "raw_tp", progType: "raw_tracepoint", target: { type: "raw_tracepoint", event: "sys_enter" }, autoAttach: true },
-  { sec: "raw_tp/sched_switch", kind: "raw_tp", progType: "raw_tracepoint", target: { type: "raw_tracepoint", event: "sched_switch" }, autoAttach: true },
-  { sec: "raw_tracepoint.w/bpf_test_finish", kind: "raw_tp", progType: "raw_tracepoint_writable", target: { type: "raw_tracepoint", event: "bpf_test_finish" }, autoAttach: true },
-  { sec: "raw_tp.w/bpf_test_finish", kind: "raw_tp", progType: "raw_tracepoint_writable", target: { type: "raw_tracepoint", event: "bpf_test_finish" }, autoAttach: true },
-  { sec: "tp_btf/sched_wakeup", kind: "tp_btf", progType: "tracing", attachType: "trace_raw_tp", target: { type: "btf", name: "sched_wakeup" }, autoAttach: true },
-  { sec: "fentry/do_unlinkat", kind: "fentry", progType: "tracing", attachType: "trace_fentry", target: { type: "btf", name: "do_unlinkat" }, autoAttach: true },
-  { sec: "fmod_ret/security_file_open", kind: "other", progType: "tracing", attachType: "modify_return", target: { type: "btf", name: "security_file_open" }, autoAttach: true },
-  { sec: "fexit/do_unlinkat", kind: "fexit", progType: "tracing", attachType: "trace_fexit", target: { type: "btf", name: "do_unlinkat" }, autoAttach: true },
-  { sec: "fentry.s/do_unlinkat", kind: "fentry", progType: "tracing", attachType: "trace_fentry", sleepable: true, target: { type: "btf", name: "do_unlinkat" }, autoAttach: true },
-  { sec: "fmod_ret.s/security_file_open", kind: "other", progType: "tracing", attachType: "modify_return", sleepable: true, target: { type: "btf", name: "security_file_open" }, autoAttach: true },
-  { sec: "fexit.s/do_unlinkat", kind: "fexit", progType: "tracing", attachType: "trace_fexit", sleepable: true, target: { type: "btf", name: "do_unlinkat" }, autoAttach: true },
-  { sec: "freplace/handler", kind: "other", progType: "ext", target: { type: "btf", name: "handler" }, autoAttach: true },
-  { sec: "lsm/file_open", kind: "lsm", progType: "lsm", attachType: "lsm_mac", target: { type: "btf", name: "file_open" }, autoAttach: true },
-  { sec: "lsm.s/bprm_committed_creds", kind: "lsm", progType: "lsm", attachType: "lsm_mac", sleepable: true, target: { type: "btf", name: "bprm_committed_creds" }, autoAttach: true },
-  { sec: "lsm_cgroup/socket_bind", kind: "lsm", progType: "lsm", attachType: "lsm_cgroup", target: { type: "btf", name: "socket_bind" } },
-  { sec: "iter/task", kind: "iter", progType: "tracing", attachType: "trace_iter", target: { type: "btf", name: "task" }, autoAttach: true },
-  { sec: "iter.s/task_file", kind: "iter", progType: "tracing", attachType: "trace_iter", sleepable: true, target: { type: "btf", name: "task_file" }, autoAttach: true },
-  { sec: "syscall", kind: "syscall", progType: "syscall", sleepable: true },
-  { sec: "xdp.frags/devmap", kind: "xdp", progType: "xdp", attachType: "xdp_devmap" },
-  { sec: "xdp/devmap", kind: "xdp", progType: "xdp", attachType: "xdp_devmap" },
-  { sec: "xdp.frags/cpumap", kind: "xdp", progType: "xdp", attachType: "xdp_cpumap" },
-  { sec: "xdp/cpumap", kind: "xdp", progType: "xdp", attachType: "xdp_cpumap" },
-  { sec: "xdp.frags", kind: "xdp", progType: "xdp", attachType: "xdp" },
-  { sec: "xdp", kind: "xdp", progType: "xdp", attachType: "xdp" },
-  { sec: "perf_event", kind: "perf_event", progType: "perf_event" },
-  { sec: "lwt_in", kind: "other", progType: "lwt_in" },
-  { sec: "lwt_out", kind: "other", progType: "lwt_out" },
-  { sec: "lwt_xmit", kind: "other", progType: "lwt_xmit" },
-  { sec: "lwt_seg6local", kind: "other", progType: "lwt_seg6local" },
-  { sec: "sockops", kind: "other", progType: "sock_ops", attachType: "cgroup_sock_ops" },
-  { sec: "sk_skb/stream_parser", kind: "other", progType: "sk_skb", attachType: "sk_skb_stream_parser" },
-  { sec: "sk_skb/stream_verdict", kind: "other", progType: "sk_skb", attachType: "sk_skb_stream_verdict" },
-  { sec: "sk_skb", kind: "other", progType: "sk_skb" },
-  { sec: "sk_msg", kind: "other", progType: "sk_msg", attachType: "sk_msg_verdict" },
-  { sec: "lirc_mode2", kind: "other", progType: "lirc_mode2", attachType: "lirc_mode2" },
-  { sec: "flow_dissector", kind: "other", progType: "flow_dissector", attachType: "flow_dissector" },
-  { sec: "cgroup_skb/ingress", kind: "cgroup_skb", progType: "cgroup_skb", attachType: "cgroup_inet_ingress" },
-  { sec: "cgroup_skb/egress", kind: "cgroup_skb", progType: "cgroup_skb", attachType: "cgroup_inet_egress" },
-  { sec: "cgroup/skb", kind: "cgroup_skb", progType: "cgroup_skb" },
-  { sec: "cgroup/sock_create", kind: "cgroup_sock", progType: "cgroup_sock", attachType: "cgroup_inet_sock_create" },
-  { sec: "cgroup/sock_release", kind: "cgroup_sock", progType: "cgroup_sock", attachType: "cgroup_inet_sock_release" },
-  { sec: "cgroup/sock", kind: "cgroup_sock", progType: "cgroup_sock", attachType: "cgroup_inet_sock_create" },
-  { sec: "cgroup/post_bind4", kind: "cgroup_sock", progType: "cgroup_sock", attachType: "cgroup_inet4_post_bind" },
-  { sec: "cgroup/post_bind6", kind: "cgroup_sock", progType: "cgroup_sock", attachType: "cgroup_inet6_post_bind" },
-  { sec: "cgroup/bind4", kind: "other", progType: "cgroup_sock_addr", attachType: "cgroup_inet4_bind" },
-  { sec: "cgroup/bind6", kind: "other", progType: "cgroup_sock_addr", attachType: "cgroup_inet6_bind" },
-  { sec: "cgroup/connect4", kind: "other", progType: "cgroup_sock_addr", attachType: "cgroup_inet4_connect" },
-  { sec: "cgroup/connect6", kind: "other", progType: "cgroup_sock_addr", attachType: "cgroup_inet6_connect" },
-  { sec: "cgroup/connect_unix", kind: "other", progType: "cgroup_sock_addr", attachType: "cgroup_unix_connect" },
-  { sec: "cgroup/sendmsg4", kind: "other", progType: "cgroup_sock_addr", attachType: "cgroup_udp4_sendmsg" },
-  { sec: "cgroup/sendmsg6", kind: "other", progType: "cgroup_sock_addr", attachType: "cgroup_udp6_sendmsg" },
-  { sec: "cgroup/recvmsg4", kind: "other", progType: "cgroup_sock_addr", attachType: "cgroup_udp4_recvmsg" },
-  { sec: "cgroup/recvmsg6", kind: "other", progType: "cgroup_sock_addr", attachType: "cgroup_udp6_recvmsg" },
-  { sec: "cgroup/getpeername4", kind: "other", progType: "cgroup_sock_addr", attachType: "cgroup_inet4_getpeername" },
-  { sec: "cgroup/getpeername6", kind: "other", progType: "cgroup_sock_addr", attachType: "cgroup_inet6_getpeername" },
-  { sec: "cgroup/getsockname4", kind: "other", progType: "cgroup_sock_addr", attachType: "cgroup_inet4_getsockname" },
-  { sec: "cgroup/getsockname6", kind: "other", progType: "cgroup_sock_addr", attachType: "cgroup_inet6_getsockname" },
-  { sec: "cgroup/sysctl", kind: "other", progType: "cgroup_sysctl", attachType: "cgroup_sysctl" },
-  { sec: "cgroup/getsockopt", kind: "other", progType: "cgroup_sockopt", attachType: "cgroup_getsockopt" },
-  { sec: "cgroup/setsockopt", kind: "other", progType: "cgroup_sockopt", attachType: "cgroup_setsockopt" },
-  { sec: "cgroup/dev", kind: "other", progType: "cgroup_device", attachType: "cgroup_device" },
-  { sec: "struct_ops/init", kind: "other", progType: "struct_ops", target: { type: "struct_ops", member: "init" } },
-  { sec: "struct_ops.s/enqueue", kind: "other", progType: "struct_ops", sleepable: true, target: { type: "struct_ops", member: "enqueue" } },
-  { sec: "sk_lookup", kind: "other", progType: "sk_lookup", attachType: "sk_lookup" },
-  { sec: "netfilter", kind: "other", progType: "netfilter", attachType: "netfilter" },
-];
-
-test("every libbpf section definition has a case", (t) => {
-  const covered = new Set(sectionCases.map((c) => sectionDefs.find((d) => parseSection(c.sec) && matchesDef(d.sec, c.sec))?.sec));
-  const uncovered = sectionDefs.map((d) => d.sec).filter((s) => !covered.has(s));
-  t.deepEqual(uncovered, []);
-});
-
-const LIBBPF =
-  ["x86_64-linux-gnu", "aarch64-linux-gnu", "s390x-linux-gnu", "powerpc64le-linux-gnu", "riscv64-linux-gnu"].map((t) => `/usr/lib/${t}/libbpf.so.1`).find(existsSync) ??
-  "/usr/lib64/libbpf.so.1";
-
-test("section table agrees with the libbpf the runtime links (its .rodata strings)", (t) => {
-  if (!existsSync(LIBBPF)) return t.fail(`${LIBBPF} missing: bash scripts/setup.sh installs libbpf-dev`);
-  const lib = readElf(readFileSync(LIBBPF), LIBBPF);
-  const strings = Buffer.from(lib.section(".rodata")!.data()).toString("latin1").split("\0");
-  // The linker merges a string into the tail of a longer one ("tp+" inside "raw_tp+"): look for suffixes.
-  const known = (s: string) => strings.some((x) => x.endsWith(s));
-  for (const d of sectionDefs) {
-    if (d.libbpf !== undefined) {
-      t.false(known(d.sec), `${d.sec} is marked newer than libbpf 1.1 but libbpf 1.1 has it`);
-      continue;
-    }
-    t.true(known(d.sec), `libbpf 1.1 has no section "${d.sec}"`);
-    t.true(known(d.progType), `libbpf 1.1 has no program type "${d.progType}"`);
-    if (d.attachType) t.true(known(d.attachType), `libbpf 1.1 has no attach type "${d.attachType}"`);
-  }
-  // And the other way: every "name+" definition libbpf 1.1 has is in the table.
-  const plus = [...new Set(strings.filter((x) => /^[a-z_.]+\+$/.test(x)))];
-  t.true(plus.length > 20);
-  for (const p of plus) t.true(sectionDefs.some((d) => d.sec.endsWith(p)), `table lacks libbpf's "${p}"`);
-});
 
 test("map type names match the kernel's enum bpf_map_type", (t) => {
   const path = "/sys/kernel/btf/vmlinux";
@@ -178,11 +35,6 @@ test("map type names match the kernel's enum bpf_map_type", (t) => {
   }
   t.true(compared >= 30);
 });
-
-function matchesDef(def: string, name: string): boolean {
-  if (def.endsWith("+")) return name === def.slice(0, -1) || name.startsWith(def.slice(0, -1) + "/");
-  return name === def;
-}
 
 test("programs: every section kind from a real object", async (t) => {
   const source = sectionCases.map((c, i) => `SEC("${c.sec}") int prog_${String(i).padStart(3, "0")}(void *ctx) { return ${i}; }`).join("\n");

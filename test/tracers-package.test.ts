@@ -9,10 +9,12 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { requireFeature } from "./helpers/kernel.js";
 import { linkCount, processKernelIds, repoRoot, waitFor } from "./tracers-support.js";
-import { packageFiles, writePackageFiles, sourceSummary } from "../generator/package.js";
+import { packageFiles, sourceSummary } from "../generator/package.js";
+import { writePackageFiles } from "../generator/package-dir.js";
 import type { ObjectModel } from "../generator/model.js";
 import { npmInstall, packTarballs, quietNpm } from "./helpers/pack.js";
 import { tempDir } from "./helpers/temp-dir.js";
+import { cli, helloSource, treeHashes, writeFiles } from "./helpers/workflow-project.js";
 
 const execFileP = promisify(execFile);
 const tsc = join(repoRoot, "node_modules", "typescript", "bin", "tsc");
@@ -25,7 +27,7 @@ test.serial("generate --package writes an installable package: package.json, REA
   const work = tempDir(t, "bpf2ts-pkg-");
   const pkg = join(work, "execsnoop");
   execFileSync(process.execPath, [join(repoRoot, "bin/bpf2ts.js"), "generate", "execsnoop", "bpf/execsnoop/execsnoop.bpf.c", "--target", "x64", "--package", pkg, "--", "-I", "bpf"], { cwd: repoRoot, stdio: "pipe" });
-  t.deepEqual(files(pkg), ["README.md", "package.json", "src/cli.ts", "src/execsnoop.ts", "src/execsnoop_bpfel.o", "src/lib/cli.ts", "src/lib/format.ts", "tsconfig.json"]);
+  t.deepEqual(files(pkg), [".bpf2ts-package.json", "README.md", "package.json", "src/cli.ts", "src/execsnoop.ts", "src/execsnoop_bpfel.o", "src/lib/cli.ts", "src/lib/format.ts", "tsconfig.json"]);
   const json = JSON.parse(readFileSync(join(pkg, "package.json"), "utf8"));
   t.is(json.name, "execsnoop");
   t.deepEqual(json.os, ["linux"]);
@@ -137,12 +139,71 @@ test("package writing refuses bad names and never clobbers a directory that is n
   writeFileSync(join(precious, "keep.txt"), "mine");
   const clobber = t.throws(() => writePackageFiles(precious, new Map([["package.json", "{}"]])));
   t.is(clobber?.name, "PackageError");
-  t.is(readFileSync(join(precious, "keep.txt"), "utf8"), "mine", "left untouched");
-  // An earlier package is replaced whole: stale files do not survive.
+  t.regex(clobber!.message, /not empty and is not a package bpf2ts made \(no \.bpf2ts-package\.json\)/);
+  t.deepEqual(readdirSync(precious), ["keep.txt"], "left untouched");
+  // A package bpf2ts made: its stale files go, the user's files stay.
   const pkg = join(work, "pkg");
   writePackageFiles(pkg, new Map([["package.json", "{}"], ["src/old.ts", "old"]]));
+  writeFileSync(join(pkg, "CHANGELOG.md"), "mine");
   writePackageFiles(pkg, new Map([["package.json", "{}"], ["src/new.ts", "new"]]));
-  t.deepEqual(files(pkg), ["package.json", "src/new.ts"]);
-  t.deepEqual(readdirSync(work).sort(), ["notes", "pkg"], "no temporary directories left behind");
+  t.deepEqual(files(pkg), [".bpf2ts-package.json", "CHANGELOG.md", "package.json", "src/new.ts"]);
+  t.deepEqual(readdirSync(work).sort(), ["notes", "pkg"], "no temporary files left behind");
   t.regex(sourceSummary(join(repoRoot, "bpf/tcpstates/tcpstates.bpf.c")) ?? "", /^tcpstates: every TCP state change/);
+});
+
+test("generate --package never destroys: user files survive, package.json is merged, edited files are kept, a foreign directory is refused", async (t) => {
+  t.timeout(60000);
+  if (!(await requireFeature(t, "clang"))) return;
+  const work = tempDir(t, "bpf2ts-pkg-");
+  const src = join(work, "bpf");
+  mkdirSync(src);
+  writeFileSync(join(src, "hello.bpf.c"), helloSource());
+  const bpf2ts = (...args: string[]) => cli(work, ["generate", "hello", "bpf/hello.bpf.c", ...args]);
+
+  // `--package .` in a project (the issue's report): refused, nothing touched.
+  writeFileSync(join(work, "package.json"), '{ "name": "app" }\n');
+  const before = treeHashes(work);
+  const here = await bpf2ts("--package", ".");
+  t.is(here.code, 1);
+  t.regex(here.stderr, /write package \.: the directory is not empty and is not a package bpf2ts made \(no \.bpf2ts-package\.json\)/);
+  t.deepEqual(treeHashes(work), before);
+
+  const first = await bpf2ts("--package", "pkg", "--name", "@me/hello", "--version", "1.2.3");
+  t.is(first.code, 0, first.stderr);
+  const pkg = join(work, "pkg");
+  const json = () => JSON.parse(readFileSync(join(pkg, "package.json"), "utf8")) as Record<string, unknown>;
+  t.is(json().name, "@me/hello");
+  t.is(json().version, "1.2.3");
+  const manifest = JSON.parse(readFileSync(join(pkg, ".bpf2ts-package.json"), "utf8")) as { files: Record<string, string> };
+  t.deepEqual(Object.keys(manifest.files), ["README.md", "package.json", "src/hello.ts", "src/hello_bpfeb.o", "src/hello_bpfel.o", "tsconfig.json"]);
+
+  // The user works in the package: git, a changelog, tests, installed modules, edits to package.json and README.
+  writeFiles(pkg, { ".git/HEAD": "ref: refs/heads/main\n", "CHANGELOG.md": "# 1.2.3\n", "test/a.test.ts": "test\n", "node_modules/x/index.js": "x\n", "dist/hello.js": "built\n", "package-lock.json": "{}\n" });
+  const edited = { ...json(), version: "1.3.0", description: "mine", keywords: ["ebpf"], author: "me", scripts: { ...(json().scripts as object), test: "ava" }, dependencies: { ...(json().dependencies as object), left: "^1.0.0" } };
+  writeFileSync(join(pkg, "package.json"), JSON.stringify(edited, null, 2) + "\n");
+  writeFileSync(join(pkg, "README.md"), readFileSync(join(pkg, "README.md"), "utf8") + "\nMy notes.\n");
+  const userFiles = treeHashes(pkg, []);
+
+  // Regenerated with one target only: the bpfeb object it wrote goes, everything of the user's stays.
+  const again = await bpf2ts("--package", "pkg", "--target", "bpfel");
+  t.is(again.code, 0, again.stderr);
+  t.regex(again.stdout, /^removed pkg\/src\/hello_bpfeb\.o \(no longer generated\)$/m);
+  t.regex(again.stderr, /^note: kept pkg\/README\.md: changed since bpf2ts wrote it; delete it to get the new version$/m);
+  const after = treeHashes(pkg, []);
+  for (const f of [".git/HEAD", "CHANGELOG.md", "test/a.test.ts", "node_modules/x/index.js", "dist/hello.js", "package-lock.json", "README.md"]) t.is(after[f], userFiles[f], `${f} survives`);
+  t.false(existsSync(join(pkg, "src/hello_bpfeb.o")));
+  const merged = json();
+  t.is(merged.name, "@me/hello");
+  t.is(merged.version, "1.3.0", "the user's version");
+  t.is(merged.description, "mine");
+  t.deepEqual(merged.keywords, ["ebpf"]);
+  t.is(merged.author, "me");
+  t.is((merged.scripts as Record<string, string>).test, "ava");
+  t.is((merged.scripts as Record<string, string>).build, "tsc -p .");
+  t.deepEqual(Object.keys(merged.dependencies as object).sort(), ["@bpf2ts/runtime", "left"]);
+  t.deepEqual(merged.exports, { ".": { types: "./dist/hello.d.ts", default: "./dist/hello.js" } }, "layout fields follow the template");
+  // --version given explicitly wins over the user's.
+  t.is((await bpf2ts("--package", "pkg", "--target", "bpfel", "--version", "2.0.0")).code, 0);
+  t.is(json().version, "2.0.0");
+  t.is((await bpf2ts("--version", "2.0.0")).code, 2, "--version without --package is a usage error");
 });

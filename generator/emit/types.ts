@@ -4,7 +4,7 @@
 
 import type CodeBlockWriter from "code-block-writer";
 import type { BitfieldLayout, CompositeLayout, EnumLayout, FieldNode, TypedefAlias, ValueField } from "../layout.js";
-import { at, bitfieldDecodeExpr, bitfieldEncodeStmts, bitfieldType, decodeExpr, encodeStmts, flexDecodeExpr, flexEncodeStmts, tsType, viewExpr, type WordRead, wordRead } from "./values.js";
+import { at, bitfieldDecodeExpr, bitfieldEncodeStmts, bitfieldType, decodeExpr, encodeStmts, flexDecodeExpr, flexEncodeStmts, partialBitfieldDecodeExpr, partialDecodeExpr, tsType, viewGetterExpr, type WordRead, wordRead } from "./values.js";
 import { docComment } from "./writer.js";
 
 /** Doc comments from the source scan, keyed by C names. */
@@ -50,9 +50,12 @@ function leafEncode(f: ValueField | BitfieldLayout, x: string): string[] {
   return f.flexible ? flexEncodeStmts(f.type, x, off, f.offset) : encodeStmts(f.type, x, off);
 }
 
-function leafView(f: ValueField | BitfieldLayout): string {
-  if (f.node === "bitfield") return bitfieldDecodeExpr(f, at("o", f.offset));
-  return f.flexible ? flexDecodeExpr(f.type, at("o", f.offset), f.offset) : viewExpr(f.type, at("o", f.offset));
+/** A field of a record of `n` bytes that may end before the field does (see partialDecodeExpr). */
+function leafPartial(f: ValueField | BitfieldLayout, view: boolean): string {
+  const off = at("o", f.offset);
+  if (f.node === "bitfield") return partialBitfieldDecodeExpr(f, off);
+  if (f.flexible) return flexDecodeExpr(f.type, off, f.offset);
+  return view ? viewGetterExpr(f.type, off, f.offset) : partialDecodeExpr(f.type, off, { k: f.offset, terms: "" });
 }
 
 function fieldDoc(c: CompositeLayout, f: ValueField | BitfieldLayout, docs: TypeDocs): string[] {
@@ -128,14 +131,17 @@ export function emitComposite(w: CodeBlockWriter, c: CompositeLayout, docs: Type
       }
     });
     w.write(",").newLine();
-    // Records with a flexible array member carry their length: ring buffers hand out a view of the
-    // whole ring, so "to the end of the view" would read past the record.
-    const len = hasFlexible(c) ? ", n = v.byteLength - o" : "";
+    // `n` is the record's length: ring buffers hand out a view of the whole ring, so "to the end of
+    // the view" would read past the record. Without it a struct is whole, and one ending in a flexible
+    // array member takes the rest of the view.
+    const len = all.length === 0 ? "" : hasFlexible(c) ? ", n = v.byteLength - o" : `, n = ${c.size}`;
     w.write(`decode(v: DataView, o = 0${len}): ${c.name} `).inlineBlock(() => {
       if (all.length === 0) {
         w.writeLine("return {};");
         return;
       }
+      // The straight-line code below is for whole records; shorter ones take the partial decoder.
+      w.writeLine(`if (n < ${c.size}) return ${partialName(c)}(v, o, n);`);
       // Records aligned to 8 are 8-aligned in every buffer the runtime hands out; packed ones would
       // mostly take the copying path, so they keep DataView reads.
       const reads = all.map(({ field }) => (c.align >= 8 ? leafWordRead(field) : undefined));
@@ -160,12 +166,15 @@ export function emitComposite(w: CodeBlockWriter, c: CompositeLayout, docs: Type
     });
     w.write(",").newLine();
     w.write(`view(v: DataView, o = 0${len}): ${c.name} `).inlineBlock(() => {
-      w.writeLine(all.length === 0 ? "return {};" : `return new ${viewClassName(c)}(v, o${len ? ", n" : ""});`);
+      w.writeLine(all.length === 0 ? "return {};" : `return new ${viewClassName(c)}(v, o, n);`);
     });
     w.write(",").newLine();
   });
   w.write(";").newLine();
-  if (all.length > 0) emitViewClass(w, c, all);
+  if (all.length > 0) {
+    emitPartialDecoder(w, c, all);
+    emitViewClass(w, c, all);
+  }
 }
 
 /** Not exported; `_` never appears inside a generated type name, so it cannot clash with one. */
@@ -173,29 +182,47 @@ function viewClassName(c: CompositeLayout): string {
   return `${c.name}_View`;
 }
 
+function partialName(c: CompositeLayout): string {
+  return `${c.name}_partial`;
+}
+
 /**
- * The lazy view: a class with accessors on its prototype over (view, offset), so making one costs
- * one small object (an object literal with accessors costs a closure per accessor: measured 20×
- * slower). Private fields keep the view's own state out of the members' names.
+ * The decoder of records shorter than the struct (a program that submits only the bytes it filled):
+ * apart from `decode` so that the straight-line code for whole records stays small enough to inline.
+ */
+function emitPartialDecoder(w: CodeBlockWriter, c: CompositeLayout, all: readonly Leaf[]): void {
+  w.blankLine();
+  docComment(w, [`\`${c.name}.decode\` of a record of \`n\` < ${c.size} bytes: the fields it holds as usual, a string or array it ends in cut to what is present, the rest zero.`]);
+  w.write(`function ${partialName(c)}(v: DataView, o: number, n: number): ${c.name} `).block(() => {
+    w.write("return ").inlineBlock(() => {
+      for (const { field } of all) w.writeLine(`${field.name}: ${leafPartial(field, false)},`);
+    });
+    w.write(";").newLine();
+  });
+}
+
+/**
+ * The lazy view: a class with accessors on its prototype over (view, offset, record length), so
+ * making one costs one small object (an object literal with accessors costs a closure per accessor:
+ * measured 20× slower). Private fields keep the view's own state out of the members' names. Getters
+ * read what the record holds, as decode does.
  */
 function emitViewClass(w: CodeBlockWriter, c: CompositeLayout, all: readonly Leaf[]): void {
-  const flex = hasFlexible(c);
   w.blankLine();
   w.write(`class ${viewClassName(c)} implements ${c.name} `).block(() => {
     w.writeLine("readonly #v: DataView;");
     w.writeLine("readonly #o: number;");
-    if (flex) w.writeLine("readonly #n: number;");
-    w.write(`constructor(v: DataView, o: number${flex ? ", n: number" : ""}) `).block(() => {
+    w.writeLine("readonly #n: number;");
+    w.write("constructor(v: DataView, o: number, n: number) ").block(() => {
       w.writeLine("this.#v = v;");
       w.writeLine("this.#o = o;");
-      if (flex) w.writeLine("this.#n = n;");
+      w.writeLine("this.#n = n;");
     });
     for (const { field } of all) {
       const type = leafType(field);
-      const usesN = field.node === "value" && field.flexible === true;
       w.write(`get ${field.name}(): ${type} `).block(() => {
-        w.writeLine(`const v = this.#v, o = this.#o${usesN ? ", n = this.#n" : ""};`);
-        w.writeLine(`return ${leafView(field)};`);
+        w.writeLine("const v = this.#v, o = this.#o, n = this.#n;");
+        w.writeLine(`return ${leafPartial(field, true)};`);
       });
       w.write(`set ${field.name}(x: ${type}) `).block(() => {
         w.writeLine("const v = this.#v, o = this.#o;");
@@ -203,7 +230,7 @@ function emitViewClass(w: CodeBlockWriter, c: CompositeLayout, all: readonly Lea
       });
     }
     w.write(`[Symbol.for("nodejs.util.inspect.custom")](): ${c.name} `).block(() => {
-      w.writeLine(`return ${c.name}.decode(this.#v, this.#o${flex ? ", this.#n" : ""});`);
+      w.writeLine(`return ${c.name}.decode(this.#v, this.#o, this.#n);`);
     });
   });
 }

@@ -87,6 +87,13 @@ function dataViewAccessor(t: ScalarLayout): { get: string; set: string; endian: 
   return { get: `get${name}`, set: `set${name}`, endian: size > 1 };
 }
 
+/** The plain read of a scalar (before `!== 0` for bools and the cast for enums). */
+function scalarRead(t: ScalarLayout, off: string): string {
+  if (t.kind === "int" && t.size === 16) return `codecs.${t.signed ? "s128" : "u128"}(v, ${off})`;
+  const a = dataViewAccessor(t)!;
+  return `v.${a.get}(${off}${a.endian ? ", LE" : ""})`;
+}
+
 /** An expression decoding `t` at offset expression `off`; `depth` keeps loop variables distinct. */
 export function decodeExpr(t: ValueLayout, off: string, depth = 0): string {
   switch (t.kind) {
@@ -95,9 +102,7 @@ export function decodeExpr(t: ValueLayout, off: string, depth = 0): string {
     case "pointer":
     case "bool":
     case "enum": {
-      if (t.kind === "int" && t.size === 16) return `codecs.${t.signed ? "s128" : "u128"}(v, ${off})`;
-      const a = dataViewAccessor(t)!;
-      const read = `v.${a.get}(${off}${a.endian ? ", LE" : ""})`;
+      const read = scalarRead(t, off);
       if (t.kind === "bool") return `${read} !== 0`;
       if (t.kind === "enum") return `${read} as ${t.ref.name}`;
       return read;
@@ -192,16 +197,6 @@ function arrayEncodeStmts(elem: ValueLayout, count: string, x: string, off: stri
   ];
 }
 
-/** What a lazy view's getter returns: live sub-views for composites and aligned typed arrays. */
-export function viewExpr(t: ValueLayout, off: string): string {
-  if (t.kind === "composite") return `${t.ref.name}.view(v, ${off})`;
-  if (t.kind === "array") {
-    const typed = typedArrayOf(t.elem);
-    if (typed) return `codecs.typedArrayView(${typed}, v, ${off}, ${t.length})`;
-  }
-  return decodeExpr(t, off);
-}
-
 /**
  * Flexible array member at byte `rel` of its struct: its elements are what the record holds past it.
  * Decoders of such structs take the record's length `n` (default: the rest of the view).
@@ -252,4 +247,115 @@ export function bitfieldEncodeStmts(f: BitfieldLayout, x: string, off: string): 
       ? `codecs.setBits(v, ${off}, ${f.size}, ${f.bitOffset}, ${f.bits}, ${value});`
       : `codecs.setBitsN(v, ${off}, ${f.size}, ${f.bitOffset}, ${f.bits}, ${value});`,
   ];
+}
+
+/**
+ * A value's byte offset from the start of its record: a constant plus, inside arrays, index terms
+ * (`" + i0 * 4"`). Partial decoders compare it with the record's length `n`.
+ */
+export interface RecordOffset {
+  readonly k: number;
+  readonly terms: string;
+}
+
+/** Bytes of the record from the value on (negative past its end): `n - 16`, `n - (16 + i0 * 4)`. */
+function bytesFrom(rel: RecordOffset): string {
+  if (rel.terms === "") return rel.k === 0 ? "n" : `n - ${rel.k}`;
+  return `n - (${rel.k}${rel.terms})`;
+}
+
+/** Whether the record holds the `size` bytes of the value: `n >= 20`. */
+function holds(rel: RecordOffset, size: number): string {
+  return `n >= ${rel.k + size}${rel.terms}`;
+}
+
+/** The bytes an element needs for it to count as present: a number whole, a string or struct its first byte. */
+function leastBytes(t: ValueLayout): number {
+  switch (t.kind) {
+    case "string":
+    case "bytes":
+    case "composite":
+      return 1;
+    case "array":
+      return leastBytes(t.elem);
+    default:
+      return sizeOf(t);
+  }
+}
+
+/** `0`, `0n`, `false`, `0 as Color`: what a value the record does not hold decodes to. */
+function zeroOf(t: ScalarLayout): string {
+  switch (t.kind) {
+    case "bool":
+      return "false";
+    case "enum":
+      return t.ref.wide ? "0n" : "0";
+    case "int":
+      return t.size > 4 ? "0n" : "0";
+    case "pointer":
+      return "0n";
+    case "float":
+      return "0";
+  }
+}
+
+/**
+ * Decodes `t` at `off` from a record of `n` bytes that may end inside or before it: a scalar wholly
+ * inside reads as usual and is zero otherwise; a string keeps the bytes present (NUL-trimmed); a
+ * numeric array the whole elements present; other arrays the elements that begin inside, the last
+ * one itself partial; a struct decodes partially (its decode takes the bytes left). With `view` (lazy
+ * views' getters), structs and aligned typed arrays are live views over the bytes instead of copies.
+ */
+export function partialDecodeExpr(t: ValueLayout, off: string, rel: RecordOffset, depth = 0, view = false): string {
+  switch (t.kind) {
+    case "int":
+    case "float":
+    case "pointer":
+    case "bool":
+    case "enum": {
+      const read = scalarRead(t, off);
+      if (t.kind === "bool") return `${holds(rel, 1)} && ${read} !== 0`;
+      const guarded = `${holds(rel, sizeOf(t))} ? ${read} : ${zeroOf(t)}`;
+      return t.kind === "enum" ? `(${guarded}) as ${t.ref.name}` : guarded;
+    }
+    case "string":
+      return `codecs.cstring(v, ${off}, codecs.present(${bytesFrom(rel)}, 1, ${t.length}))`;
+    case "bytes":
+      return `codecs.bytes(v, ${off}, codecs.present(${bytesFrom(rel)}, 1, ${t.size}))`;
+    case "composite":
+      return `${t.ref.name}.${view ? "view" : "decode"}(v, ${off}, ${bytesFrom(rel)})`;
+    case "array": {
+      const stride = sizeOf(t.elem);
+      const typed = typedArrayOf(t.elem);
+      if (typed) return `codecs.${view ? "typedArrayView" : "typedArray"}(${typed}, v, ${off}, codecs.present(${bytesFrom(rel)}, ${stride}, ${t.length}))`;
+      const least = leastBytes(t.elem);
+      const count = `codecs.present(${bytesFrom(rel)}, ${stride}, ${t.length}${least === stride ? "" : `, ${least}`})`;
+      const i = `i${depth}`;
+      const step = stride === 1 ? ` + ${i}` : ` + ${i} * ${stride}`;
+      const elem = partialDecodeExpr(t.elem, `${off}${step}`, { k: rel.k, terms: `${rel.terms}${step}` }, depth + 1);
+      return `Array.from({ length: ${count} }, (_, ${i}) => ${elem})`;
+    }
+  }
+}
+
+/**
+ * What a lazy view's getter returns for the value at byte `rel` of a record of `n` bytes: live
+ * sub-views for structs and aligned typed arrays. One comparison picks the whole value's plain read
+ * (what views of whole records, the common case, run) or its partial form.
+ */
+export function viewGetterExpr(t: ValueLayout, off: string, rel: number): string {
+  const here: RecordOffset = { k: rel, terms: "" };
+  if (t.kind === "composite") return `${t.ref.name}.view(v, ${off}, ${bytesFrom(here)})`;
+  const partial = partialDecodeExpr(t, off, here, 0, true);
+  if (t.kind !== "string" && t.kind !== "bytes" && t.kind !== "array") return partial;
+  const typed = t.kind === "array" ? typedArrayOf(t.elem) : undefined;
+  const whole = typed && t.kind === "array" ? `codecs.typedArrayView(${typed}, v, ${off}, ${t.length})` : decodeExpr(t, off);
+  return `${holds(here, sizeOf(t))} ? ${whole} : ${partial}`;
+}
+
+/** A bitfield counts as present when the record holds its whole storage unit. */
+export function partialBitfieldDecodeExpr(f: BitfieldLayout, off: string): string {
+  const zero = f.type.kind === "bool" ? "false" : bitfieldIsBig(f) ? "0n" : "0";
+  const typedZero = f.type.kind === "enum" ? `${zero} as ${f.type.ref.name}` : zero;
+  return `${holds({ k: f.offset, terms: "" }, f.size)} ? ${bitfieldDecodeExpr(f, off)} : ${typedZero}`;
 }

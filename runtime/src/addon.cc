@@ -110,6 +110,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitMaps(env, exports);
   InitLinks(env, exports);
   InitProgs(env, exports);
+  InitFeatures(env, exports);
   InitEvents(env, exports);
   return exports;
 }

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import type { EventsAddon } from "./events-addon.js";
 
 /** The ABI this TypeScript expects; the addon exports its own and a mismatch refuses to load. */
-export const ABI_VERSION = 5;
+export const ABI_VERSION = 6;
 
 export interface NativeProgramInfo {
   name: string;
@@ -45,6 +45,12 @@ export interface NativeObject {
   programs(): NativeProgramInfo[];
   maps(): NativeMapInfo[];
   setMaxEntries(map: string, n: number): void;
+  setKeySize(map: string, n: number): void;
+  setValueSize(map: string, n: number): void;
+  /** false: libbpf does not create the map (its fd stays -1). */
+  setAutocreate(map: string, create: boolean): void;
+  /** `bpf_program__set_attach_target(prog, 0, target)`: a kernel function/tracepoint from BTF. */
+  setAttachTarget(program: string, target: string): void;
   initialValue(map: string): Uint8Array | undefined;
   setInitialValue(map: string, bytes: Uint8Array): void;
   setPinPath(map: string, path: string | null): void;
@@ -96,6 +102,10 @@ export interface CoreAddon {
   mapTypeName(type: number): string | undefined;
   progTypeName(type: number): string | undefined;
   closeFd(fd: number): void;
+  /** BTF id of kernel FUNC `name` (vmlinux, or the module's BTF): > 0, 0 when absent, -errno. */
+  kernelFunctionId(name: string, module?: string): number;
+  /** 1 when a trial fentry program on `name` loads and attaches, 0 when no such FUNC, else -errno. */
+  probeFentry(name: string, module?: string): number;
   numPossibleCpus(): number;
 
   // Maps: 0 or -errno, never a throw on the hot path.

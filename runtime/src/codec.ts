@@ -14,9 +14,12 @@ export interface Codec<T> {
   readonly size: number;
   readonly align: number;
   /**
-   * `length` is the record's size from `offset` when the view holds more than the record (a ring
-   * buffer's pages): only types ending in a flexible array member read it; the default is the rest
-   * of the view.
+   * `length` is the record's size from `offset` (a ring buffer or perf record; the view may hold
+   * more, e.g. a ring buffer's pages). A record shorter than `size` decodes what it holds: fields
+   * wholly inside as usual, a trailing string or array cut to the bytes present, later fields zero
+   * (0, 0n, "", false, empty arrays, zeroed structs); it is never rejected. A longer one decodes its
+   * first `size` bytes, except that a flexible array member takes the rest. Default: `size` (for
+   * types ending in a flexible array member, the rest of the view).
    */
   decode(view: DataView, offset?: number, length?: number): T;
   encode(value: T, view: DataView, offset?: number): void;
@@ -38,16 +41,17 @@ export interface Struct<T> extends Codec<T> {
    * A lazy view: getters (and setters) that read the bytes at access time, no copy. Views are class
    * instances with accessors on the prototype: spread and JSON.stringify see no fields (use decode
    * for a plain object); util.inspect shows the decoded value. Valid only while the bytes are (a ring
-   * buffer record: during its callback).
+   * buffer record: during its callback). Getters read what a record of `length` bytes holds, as
+   * decode does.
    */
   view(view: DataView, offset?: number, length?: number): T;
 }
 
-function scalar<T>(size: number, get: (v: DataView, o: number) => T, set: (v: DataView, o: number, x: T) => void): Codec<T> {
+function scalar<T>(size: number, get: (v: DataView, o: number) => T, set: (v: DataView, o: number, x: T) => void, zero: T): Codec<T> {
   return {
     size,
     align: size,
-    decode: (v, o = 0) => get(v, o),
+    decode: (v, o = 0, n = size) => (n >= size ? get(v, o) : zero),
     encode: (x, v, o = 0) => set(v, o, x),
   };
 }
@@ -228,6 +232,7 @@ type Indexed = { [i: number]: number | bigint };
  * (packed structs) is copied bytewise into a fresh buffer.
  */
 function typedArray<A>(ctor: TypedArrayCtor<A> & { new (length: number): A }, v: DataView, o: number, n: number): A {
+  if (n === 0) return new ctor(0); // also past the view's end: a short record's absent array
   const width = ctor.BYTES_PER_ELEMENT;
   const at = v.byteOffset + o;
   if (n < 0 || o < 0 || o + n * width > v.byteLength) throw new RangeError(`codecs.typedArray: ${n} elements of ${width} bytes at offset ${o} pass the end of a ${v.byteLength}-byte view`);
@@ -361,6 +366,7 @@ function swapS64(x: bigint): bigint {
 
 /** A live typed array over the bytes when they are aligned for it (zero-copy views), else a copy. */
 function typedArrayView<A>(ctor: TypedArrayCtor<A> & { new (length: number): A }, v: DataView, o: number, n: number): A {
+  if (n === 0) return new ctor(0);
   const at = v.byteOffset + o;
   if (at % ctor.BYTES_PER_ELEMENT === 0 && o + n * ctor.BYTES_PER_ELEMENT <= v.byteLength) return new ctor(v.buffer, at, n);
   return typedArray(ctor, v, o, n);
@@ -374,6 +380,16 @@ function setTypedArray(ctor: TypedArrayCtor<unknown>, v: DataView, o: number, n:
   const count = Math.min(n, src.length);
   for (let i = 0; i < count; i++) tmp[i] = src[i]!;
   dst.set(new Uint8Array(tmp.buffer));
+}
+
+/**
+ * How many of the `max` elements of `stride` bytes a record holds when `bytes` of them are present
+ * (negative: the record ends before them): the elements whose first `least` bytes are there — whole
+ * numbers, strings and structs from their first byte. For partial decoders of short records.
+ */
+function present(bytes: number, stride: number, max: number, least = stride): number {
+  if (bytes >= stride * max) return max;
+  return bytes < least ? 0 : Math.min(max, Math.floor((bytes - least) / stride) + 1);
 }
 
 /** Elements of `elemSize` bytes that fit in `bytes` (a flexible array member's share of a record). */
@@ -423,17 +439,17 @@ function setI128(v: DataView, o: number, x: bigint): void {
 }
 
 export const codecs = {
-  u8: scalar(1, (v, o) => v.getUint8(o), (v, o, x: number) => v.setUint8(o, x)),
-  s8: scalar(1, (v, o) => v.getInt8(o), (v, o, x: number) => v.setInt8(o, x)),
-  u16: scalar(2, (v, o) => v.getUint16(o, LE), (v, o, x: number) => v.setUint16(o, x, LE)),
-  s16: scalar(2, (v, o) => v.getInt16(o, LE), (v, o, x: number) => v.setInt16(o, x, LE)),
-  u32: scalar(4, (v, o) => v.getUint32(o, LE), (v, o, x: number) => v.setUint32(o, x, LE)),
-  s32: scalar(4, (v, o) => v.getInt32(o, LE), (v, o, x: number) => v.setInt32(o, x, LE)),
-  u64: scalar(8, get64, (v, o, x: bigint) => set64(v, o, BigInt(x))),
-  s64: scalar(8, (v, o) => v.getBigInt64(o, LE), (v, o, x: bigint) => set64(v, o, BigInt(x))),
-  f32: scalar(4, (v, o) => v.getFloat32(o, LE), (v, o, x: number) => v.setFloat32(o, x, LE)),
-  f64: scalar(8, (v, o) => v.getFloat64(o, LE), (v, o, x: number) => v.setFloat64(o, x, LE)),
-  bool: scalar(1, (v, o) => v.getUint8(o) !== 0, (v, o, x: boolean) => v.setUint8(o, x ? 1 : 0)),
+  u8: scalar(1, (v, o) => v.getUint8(o), (v, o, x: number) => v.setUint8(o, x), 0),
+  s8: scalar(1, (v, o) => v.getInt8(o), (v, o, x: number) => v.setInt8(o, x), 0),
+  u16: scalar(2, (v, o) => v.getUint16(o, LE), (v, o, x: number) => v.setUint16(o, x, LE), 0),
+  s16: scalar(2, (v, o) => v.getInt16(o, LE), (v, o, x: number) => v.setInt16(o, x, LE), 0),
+  u32: scalar(4, (v, o) => v.getUint32(o, LE), (v, o, x: number) => v.setUint32(o, x, LE), 0),
+  s32: scalar(4, (v, o) => v.getInt32(o, LE), (v, o, x: number) => v.setInt32(o, x, LE), 0),
+  u64: scalar(8, get64, (v, o, x: bigint) => set64(v, o, BigInt(x)), 0n),
+  s64: scalar(8, (v, o) => v.getBigInt64(o, LE), (v, o, x: bigint) => set64(v, o, BigInt(x)), 0n),
+  f32: scalar(4, (v, o) => v.getFloat32(o, LE), (v, o, x: number) => v.setFloat32(o, x, LE), 0),
+  f64: scalar(8, (v, o) => v.getFloat64(o, LE), (v, o, x: number) => v.setFloat64(o, x, LE), 0),
+  bool: scalar(1, (v, o) => v.getUint8(o) !== 0, (v, o, x: boolean) => v.setUint8(o, x ? 1 : 0), false),
   cstring,
   cbytes,
   setCstring,
@@ -451,6 +467,7 @@ export const codecs = {
   u64Array,
   s64Array,
   flexCount,
+  present,
   zero,
   u128,
   s128,
@@ -462,7 +479,7 @@ export function rawCodec(size: number, align = 1): Codec<Uint8Array> {
   return {
     size,
     align,
-    decode: (v, o = 0) => bytes(v, o, size),
+    decode: (v, o = 0, n = size) => bytes(v, o, present(n, 1, size)),
     encode: (x, v, o = 0) => setBytes(v, o, size, x),
   };
 }
@@ -474,7 +491,7 @@ export function toBytes<T>(codec: Codec<T>, value: T): Uint8Array {
   return buf;
 }
 
-/** Decodes a whole buffer (a map value, an event) with `codec`. */
+/** Decodes a whole buffer (a map value, an event: a short one decodes as a short record) with `codec`. */
 export function fromBytes<T>(codec: Codec<T>, bytes: Uint8Array): T {
-  return codec.decode(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0);
+  return codec.decode(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0, bytes.byteLength);
 }

@@ -2,12 +2,13 @@
 // pushed from the event loop, or reads/iterators pulling), the queue between the ring and pulling
 // readers, AbortSignal handling and close semantics. Subclasses only know how to drain their ring.
 
+import { type Codec, codecs } from "./codec.js";
 import type { Closeable, MapHandle } from "./handles.js";
 
 /** Errors of the event readers, identified by `name`; `code` says which one. */
 export class EventReaderError extends Error {
   override readonly name = "EventReaderError";
-  /** `EBADF` (reader closed), `EBUSY` (already reading in another mode), `ESHORT` (record shorter than its codec), or an errno name from the kernel. */
+  /** `EBADF` (reader closed), `EBUSY` (already reading in another mode), or an errno name from the kernel. */
   readonly code: string;
   /** The map's name. */
   readonly map: string;
@@ -29,17 +30,55 @@ export interface CallbackOptions {
   /** Aborting stops the callbacks (as `stop()`). */
   signal?: AbortSignal;
   /**
-   * Errors from reading (a record shorter than its codec, a poll error). Without this handler they
+   * Errors from reading (a poll error, a codec that throws). Without this handler they
    * are thrown from the event loop, i.e. they reach `process.on("uncaughtException")`.
    */
   onError?: (error: Error) => void;
 }
 
-/** `(event, ...extra)`: ring buffers pass nothing extra, perf buffers the CPU. */
+/**
+ * `(event, ...extra)`: ring buffers pass the record's length in bytes, perf buffers the CPU and the
+ * sample's length. (Events an earlier `read()` queued and `consume(cb)` hands over come without.)
+ */
 export type EventCallback<E, Extra extends unknown[]> = (event: E, ...extra: Extra) => void;
 
-/** What drain() hands events to; `cpu` only from perf buffers. */
-export type Sink<E> = (event: E, cpu?: number) => void;
+/** What drain() hands events to: with the record's length (ring) or the CPU and the length (perf). */
+export type Sink<E> = (event: E, a?: number, b?: number) => void;
+
+/** An event with its record: what `recordsOf(codec)` decodes to. */
+export interface EventRecord<E> {
+  /** The event as the codec decodes it (a short record partially; see `Codec.decode`). */
+  event: E;
+  /**
+   * The record's length in bytes. Ring buffers: what the program submitted. Perf buffers: that,
+   * padded with zero bytes so that the sample with its 4-byte size header ends 8-aligned.
+   */
+  length: number;
+  /** A copy of the bytes past the codec's `size` (a longer record's tail; empty when none). */
+  tail: Uint8Array;
+}
+
+const noTail = new Uint8Array(0);
+
+/**
+ * A codec for event readers that keeps each record's length and tail beside its event, in every
+ * way of reading (callbacks, batches, `read()`, `events()`): `new RingBuf(map, recordsOf(Event))`.
+ * Each event costs one more object (and a copy of its tail when there is one).
+ */
+export function recordsOf<E>(codec: Codec<E>): Codec<EventRecord<E>> {
+  const size = codec.size;
+  return {
+    size,
+    align: codec.align,
+    decode(v: DataView, o = 0, n = size): EventRecord<E> {
+      return { event: codec.decode(v, o, n), length: n, tail: n > size ? codecs.bytes(v, o + size, n - size) : noTail };
+    },
+    encode(x: EventRecord<E>, v: DataView, o = 0): void {
+      codec.encode(x.event, v, o);
+      if (x.tail.length > 0) codecs.setBytes(v, o + size, x.tail.length, x.tail);
+    },
+  };
+}
 
 type Mode = "idle" | "callback" | "pull";
 

@@ -1,6 +1,8 @@
 // What the running kernel supports, asked the way libbpf asks: by loading a trivial program of the
-// type (or creating a map of the type) and seeing whether the kernel accepts it.
+// type (or creating a map of the type) and seeing whether the kernel accepts it; and whether a
+// kernel function or tracepoint can be hooked, asked the way libbpf-tools' trace_helpers ask.
 
+import { existsSync, readFileSync } from "node:fs";
 import { addon } from "./addon.js";
 
 // enum bpf_prog_type / enum bpf_map_type (include/uapi/linux/bpf.h), for the names people use.
@@ -48,4 +50,53 @@ export function haveHelper(progType: string | number, helper: number): boolean {
 /** The libbpf version the addon was built against ("v1.1"). */
 export function libbpfVersion(): string {
   return addon().libbpfVersion;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Choosing between variants of one hook at load (libbpf-tools' trace_helpers): fentry when the
+// kernel allows it, else a kprobe, else a tracepoint.
+
+/** tracefs, wherever it is mounted. */
+const tracefsRoots = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
+
+/** Whether kernel function `name` is in the kernel's BTF (vmlinux, or `module`'s) as a FUNC. */
+export function haveKernelFunction(name: string, module?: string): boolean {
+  return addon().kernelFunctionId(name, module) > 0;
+}
+
+/**
+ * Whether an fentry/fexit program can attach to `func` (libbpf-tools' `fentry_can_attach`): the
+ * kernel's BTF has the FUNC and a trial fentry program on it loads and attaches. False where the
+ * kernel refuses trampolines (EPERM under lockdown, no CONFIG_FUNCTION_TRACER, …).
+ */
+export function fentryCanAttach(func: string, module?: string): boolean {
+  return addon().probeFentry(func, module) === 1;
+}
+
+/**
+ * Whether a kprobe can be placed on `func` (libbpf-tools' `kprobe_exists`): the kernel has kprobe
+ * events and lists the function as traceable (`available_filter_functions`, else `/proc/kallsyms`).
+ */
+export function kprobeExists(func: string): boolean {
+  const root = tracefsRoots.find((r) => existsSync(`${r}/kprobe_events`));
+  if (root === undefined) return false;
+  // "func", or "func [module]" for functions of modules.
+  const listed = (text: string, re: RegExp) => re.test(text);
+  const name = func.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  try {
+    return listed(readFileSync(`${root}/available_filter_functions`, "utf8"), new RegExp(`^${name}(?: \\[\\S+\\])?$`, "m"));
+  } catch {
+    // Not readable (lockdown): the symbol table says whether the function exists at all.
+  }
+  try {
+    return listed(readFileSync("/proc/kallsyms", "utf8"), new RegExp(`^[0-9a-f]+ [tT] ${name}(?:\\s|$)`, "m"));
+  } catch {
+    return false;
+  }
+}
+
+/** Whether tracepoint `category:event` exists (its tracefs `format` file, as libbpf-tools checks). */
+export function tracepointExists(category: string, event: string): boolean {
+  if (!/^[\w.-]+$/.test(category) || !/^[\w.-]+$/.test(event)) return false;
+  return tracefsRoots.some((r) => existsSync(`${r}/events/${category}/${event}/format`));
 }

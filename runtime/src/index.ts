@@ -5,7 +5,7 @@ export { LE, codecs, rawCodec, toBytes, fromBytes, type Codec, type Struct, type
 export {
   loadObject, loadObjectSync, objectSpec, wrapMap, BpfObject,
   type ObjectDescriptor, type ProgramDescriptor, type MapDescriptor, type VariableDescriptor,
-  type LoadOptions, type ObjectSpec, type ProgramSpec, type MapSpec, type AnyMap,
+  type LoadOptions, type MapLoadOptions, type ProgramLoadOptions, type ObjectSpec, type ProgramSpec, type MapSpec, type AnyMap,
 } from "./object.js";
 export {
   Program, kindOfSection, socketFd, cgroup2Root,
@@ -18,9 +18,9 @@ export {
 } from "./maps.js";
 export { openPinnedMap, createMap, type MapOptions } from "./pinned.js";
 export { Variable } from "./variables.js";
-export { RingBuf, type RingBufOptions } from "./ringbuf.js";
+export { RingBuf, type RingBufOptions, type RecordCallback } from "./ringbuf.js";
 export { PerfEventArray, type PerfEventArrayOptions, type LostCallback } from "./perf.js";
-export { EventReaderError } from "./event-reader.js";
+export { EventReaderError, recordsOf, type EventRecord, type EventCallback } from "./event-reader.js";
 export { BpfError, type BpfErrorFields } from "./errors.js";
 export { AddonError } from "./addon.js";
 export { possibleCpus, possibleCpuCount, onlineCpus, parseCpuList } from "./cpus.js";
@@ -29,4 +29,9 @@ export {
   type ElfSymbol, type FunctionSymbol,
 } from "./elf-symbols.js";
 export type { MapHandle, MapTypeName, ResourceOwner, Closeable } from "./handles.js";
-export { haveProgramType, haveMapType, haveHelper, libbpfVersion } from "./features.js";
+export {
+  haveProgramType, haveMapType, haveHelper, libbpfVersion, haveKernelFunction, fentryCanAttach, kprobeExists, tracepointExists,
+} from "./features.js";
+export {
+  cgroupKinds, parseSection, programKinds, sectionDefs, type AttachTarget, type SectionDef, type SectionInfo,
+} from "./contract/index.js";

@@ -20,6 +20,10 @@ void NativeObject::Init(Napi::Env env, Napi::Object exports) {
                                      InstanceMethod("programs", &NativeObject::Programs),
                                      InstanceMethod("maps", &NativeObject::Maps),
                                      InstanceMethod("setMaxEntries", &NativeObject::SetMaxEntries),
+                                     InstanceMethod("setKeySize", &NativeObject::SetKeySize),
+                                     InstanceMethod("setValueSize", &NativeObject::SetValueSize),
+                                     InstanceMethod("setAutocreate", &NativeObject::SetAutocreate),
+                                     InstanceMethod("setAttachTarget", &NativeObject::SetAttachTarget),
                                      InstanceMethod("initialValue", &NativeObject::InitialValue),
                                      InstanceMethod("setInitialValue", &NativeObject::SetInitialValue),
                                      InstanceMethod("setPinPath", &NativeObject::SetPinPath),
@@ -163,6 +167,47 @@ Napi::Value NativeObject::SetMaxEntries(const Napi::CallbackInfo& info) {
   std::string name = StrArg(info, 0);
   int err = bpf_map__set_max_entries(Map(info.Env(), name), UintArg(info, 1));
   if (err) ThrowErrno(info.Env(), err, "resize map " + name);
+  return info.Env().Undefined();
+}
+
+Napi::Value NativeObject::SetKeySize(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 2, "setKeySize");
+  std::string name = StrArg(info, 0);
+  int err = bpf_map__set_key_size(Map(info.Env(), name), UintArg(info, 1));
+  if (err) ThrowErrno(info.Env(), err, "set key size of map " + name);
+  return info.Env().Undefined();
+}
+
+Napi::Value NativeObject::SetValueSize(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 2, "setValueSize");
+  std::string name = StrArg(info, 0);
+  int err = bpf_map__set_value_size(Map(info.Env(), name), UintArg(info, 1));
+  if (err) ThrowErrno(info.Env(), err, "set value size of map " + name);
+  return info.Env().Undefined();
+}
+
+Napi::Value NativeObject::SetAutocreate(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 2, "setAutocreate");
+  std::string name = StrArg(info, 0);
+  int err = bpf_map__set_autocreate(Map(info.Env(), name), info[1].ToBoolean());
+  if (err) ThrowErrno(info.Env(), err, "set autocreate of map " + name);
+  return info.Env().Undefined();
+}
+
+// setAttachTarget(program, name): another kernel function/tracepoint for a BTF-attached program;
+// libbpf looks it up in the kernel's BTF (vmlinux, then modules) right away.
+Napi::Value NativeObject::SetAttachTarget(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 2, "setAttachTarget");
+  std::string name = StrArg(info, 0);
+  std::string target = StrArg(info, 1);
+  LogCapture log;
+  int err = bpf_program__set_attach_target(Program(info.Env(), name), 0, target.c_str());
+  if (err) {
+    Napi::Error e = ErrnoError(info.Env(), err, "set attach target of program " + name + " to " + target +
+                                                    (err == -ESRCH || err == -ENOENT ? " (no such function or tracepoint in the kernel's BTF)" : ""));
+    e.Set("log", Napi::String::New(info.Env(), log.text()));
+    throw e;
+  }
   return info.Env().Undefined();
 }
 

@@ -28,6 +28,10 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
   Napi::Value Programs(const Napi::CallbackInfo& info);
   Napi::Value Maps(const Napi::CallbackInfo& info);
   Napi::Value SetMaxEntries(const Napi::CallbackInfo& info);
+  Napi::Value SetKeySize(const Napi::CallbackInfo& info);
+  Napi::Value SetValueSize(const Napi::CallbackInfo& info);
+  Napi::Value SetAutocreate(const Napi::CallbackInfo& info);
+  Napi::Value SetAttachTarget(const Napi::CallbackInfo& info);
   Napi::Value InitialValue(const Napi::CallbackInfo& info);
   Napi::Value SetInitialValue(const Napi::CallbackInfo& info);
   Napi::Value SetPinPath(const Napi::CallbackInfo& info);

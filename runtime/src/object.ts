@@ -11,7 +11,8 @@ import {
   ArrayMap, BpfMap, HashMap, LruHashMap, LruPerCpuHashMap, PerCpuArrayMap, PerCpuHashMap, StackTraceMap,
 } from "./maps.js";
 import { PerfEventArray } from "./perf.js";
-import { kindOfSection, Program, type ProgramKind } from "./programs.js";
+import { cgroupKinds, parseSection, type AttachTarget, type ProgramKind } from "./contract/index.js";
+import { Program } from "./programs.js";
 import { RingBuf } from "./ringbuf.js";
 import { Variable } from "./variables.js";
 
@@ -23,6 +24,8 @@ export interface ProgramDescriptor {
   name: string;
   section: string;
   kind: ProgramKind;
+  /** Where the section says it attaches, as the contract's `parseSection` reads it (parsed at load when absent). */
+  target?: AttachTarget;
 }
 
 export interface MapDescriptor {
@@ -71,10 +74,36 @@ export interface LoadOptions<C = Record<string, unknown>> {
   btfPath?: string;
   /** Verifier log level (1 = basic, 2 = verbose); logs of successful loads are kept in `Program.verifierLog`. */
   logLevel?: number;
-  /** New max_entries by map (TypeScript or C name). */
+  /** New max_entries by map (TypeScript or C name); the same as `maps: { name: { maxEntries } }`. */
   maxEntries?: Record<string, number>;
-  /** Load only these programs (TypeScript or C names); the others are not loaded. */
-  programs?: string[];
+  /** libbpf's per-map knobs before load, by map (TypeScript or C name). */
+  maps?: Record<string, MapLoadOptions>;
+  /**
+   * A list: load only these programs (TypeScript or C names), the others not. A record: per program,
+   * `autoload` (load it or not; unlisted programs keep their default, which is off for `SEC("?…")`)
+   * and `attachTarget`.
+   */
+  programs?: string[] | Record<string, ProgramLoadOptions>;
+}
+
+/** What `bpf_map__set_*` can change before load. */
+export interface MapLoadOptions {
+  maxEntries?: number;
+  keySize?: number;
+  /** E.g. a stack-trace map declared with value size 0: `perf_max_stack_depth * 8`. */
+  valueSize?: number;
+  /** false: the map is not created (for a map only programs that are not loaded use). */
+  autocreate?: boolean;
+}
+
+export interface ProgramLoadOptions {
+  /** Load the program (`bpf_program__set_autoload`). */
+  autoload?: boolean;
+  /**
+   * Another kernel function or tracepoint for fentry/fexit/fmod_ret/tp_btf/lsm/freplace programs
+   * (`bpf_program__set_attach_target`): one program serves several hooks.
+   */
+  attachTarget?: string;
 }
 
 export interface ProgramSpec {
@@ -132,7 +161,9 @@ function programTable(d: ObjectDescriptor, native: NativeObject): Array<[string,
   const listed = Object.entries(d.programs ?? {});
   const known = new Set(listed.map(([, p]) => p.name));
   for (const p of native.programs()) {
-    if (!known.has(p.name)) listed.push([p.name, { name: p.name, section: p.section, kind: kindOfSection(p.section) }]);
+    if (known.has(p.name)) continue;
+    const info = parseSection(p.section);
+    listed.push([p.name, { name: p.name, section: p.section, kind: info?.kind ?? "other", ...(info && { target: info.target }) }]);
   }
   return listed;
 }
@@ -249,14 +280,19 @@ export class BpfObject implements Disposable, ResourceOwner {
   #owned: Closeable[] = [];
 
   /** @internal Use `loadObject`. */
-  constructor(descriptor: ObjectDescriptor, native: NativeObject) {
+  constructor(descriptor: ObjectDescriptor, native: NativeObject, retargeted: ReadonlyMap<string, string> = new Map()) {
     this.name = descriptor.name;
     this.#native = native;
     finalizer.register(this, native, this);
     const host = { native, owner: this as ResourceOwner };
 
     const progs: Record<string, Program<any>> = {};
-    for (const [ts, p] of programTable(descriptor, native)) progs[ts] = new Program(host, p.name, p.section, p.kind);
+    for (const [ts, p] of programTable(descriptor, native)) {
+      // Hand-written descriptors may leave the target out: read it from the section once, here.
+      const moved = retargeted.get(p.name);
+      const target: AttachTarget = moved !== undefined ? { type: "btf", name: moved } : p.target ?? parseSection(p.section)?.target ?? { type: "none" };
+      progs[ts] = new Program(host, p.name, p.section, p.kind, target);
+    }
     this.programs = progs;
 
     // Map wrappers are made on first use: a ring buffer reader maps its pages when constructed.
@@ -270,6 +306,7 @@ export class BpfObject implements Disposable, ResourceOwner {
         enumerable: true,
         get: () => {
           if (this.closed) throw closedError(`map ${m.name}`);
+          if (info.fd < 0) throw new BpfError(`map ${m.name}: not created (loaded with autocreate: false)`, { errno: errno.ENOENT, code: "ENOENT", map: m.name });
           // A reader the user closed (to stop reading) is replaced by a fresh one on next access.
           if (made instanceof RingBuf || made instanceof PerfEventArray) if (made.closed) made = undefined;
           made ??= wrapMap(new ObjectMap(this, m.name, info.fd, addon().mapInfo(info.fd)), m.key, m.value);
@@ -377,36 +414,72 @@ export class BpfObject implements Disposable, ResourceOwner {
   }
 }
 
-const manualKinds = new Set<ProgramKind>(["xdp", "tc", "socket", "cgroup_skb", "cgroup_sock", "perf_event", "syscall"]);
+// Kinds that need an object only the caller has (an interface, a socket, a cgroup, a perf event).
+const manualKinds = new Set<ProgramKind>(["xdp", "tc", "socket", "perf_event", "syscall", ...cgroupKinds]);
 
-function resolveName<T extends { name: string }>(table: Array<[string, T]>, key: string): string | undefined {
-  for (const [ts, d] of table) if (ts === key || d.name === key) return d.name;
-  return undefined;
+/** The C name for a TypeScript or C name, or an error naming what exists. */
+function resolveName<T extends { name: string }>(d: ObjectDescriptor, table: Array<[string, T]>, key: string, what: "map" | "program", option: string): string {
+  for (const [ts, x] of table) if (ts === key || x.name === key) return x.name;
+  const known = table.map(([ts, x]) => (ts === x.name ? ts : `${ts} (${x.name})`)).join(", ") || "none";
+  throw new BpfError(`load ${d.name}: ${option}: no ${what} "${key}" (the object has: ${known})`, { errno: errno.ENOENT, code: "ENOENT", [what]: key });
 }
 
-function configure<C>(d: ObjectDescriptor, native: NativeObject, opts: LoadOptions<C>): void {
+function positiveInteger(d: ObjectDescriptor, map: string, option: string, n: unknown, allowZero = false): number {
+  if (typeof n !== "number" || !Number.isInteger(n) || n < (allowZero ? 0 : 1) || n > 0xffffffff) {
+    throw new BpfError(`load ${d.name}: ${option} of map ${map} must be a ${allowZero ? "non-negative" : "positive"} integer below 2^32, not ${String(n)}`, { errno: errno.EINVAL, code: "EINVAL", map });
+  }
+  return n;
+}
+
+/** Applies the load options to the opened object; returns the programs given another attach target. */
+function configure<C>(d: ObjectDescriptor, native: NativeObject, opts: LoadOptions<C>): Map<string, string> {
+  const retargeted = new Map<string, string>();
   const progs = programTable(d, native);
-  if (opts.programs) {
+  if (Array.isArray(opts.programs)) {
     const keep = new Set<string>();
-    for (const p of opts.programs) {
-      const c = resolveName(progs, p);
-      if (c === undefined) throw new BpfError(`load ${d.name}: no program "${p}"`, { errno: errno.ENOENT, code: "ENOENT", program: p });
-      keep.add(c);
-    }
+    for (const p of opts.programs) keep.add(resolveName(d, progs, p, "program", "programs"));
     for (const p of native.programs()) native.setAutoload(p.name, keep.has(p.name));
+  } else if (opts.programs) {
+    for (const [key, o] of Object.entries(opts.programs)) {
+      const c = resolveName(d, progs, key, "program", "programs");
+      if (typeof o !== "object" || o === null) throw new BpfError(`load ${d.name}: programs.${key} must be { autoload?, attachTarget? }, not ${String(o)}`, { errno: errno.EINVAL, code: "EINVAL", program: c });
+      if (o.autoload !== undefined) native.setAutoload(c, o.autoload);
+      if (o.attachTarget !== undefined) {
+        if (typeof o.attachTarget !== "string" || !o.attachTarget) throw new BpfError(`load ${d.name}: programs.${key}.attachTarget must be a function or tracepoint name`, { errno: errno.EINVAL, code: "EINVAL", program: c });
+        const name = o.attachTarget;
+        call(() => native.setAttachTarget(c, name), `load ${d.name}: program ${c}: attach target "${name}"`, { program: c });
+        retargeted.set(c, name);
+      }
+    }
   }
   const maps = mapTable(d, native);
   for (const [key, n] of Object.entries(opts.maxEntries ?? {})) {
-    const c = resolveName(maps, key);
-    if (c === undefined) throw new BpfError(`load ${d.name}: maxEntries: no map "${key}"`, { errno: errno.ENOENT, code: "ENOENT", map: key });
-    if (!Number.isInteger(n) || n <= 0) throw new BpfError(`load ${d.name}: maxEntries of ${key} must be a positive integer, not ${n}`, { errno: errno.EINVAL, code: "EINVAL", map: key });
-    native.setMaxEntries(c, n);
+    const c = resolveName(d, maps, key, "map", "maxEntries");
+    native.setMaxEntries(c, positiveInteger(d, c, "maxEntries", n));
+  }
+  for (const [key, o] of Object.entries(opts.maps ?? {})) {
+    const c = resolveName(d, maps, key, "map", "maps");
+    if (typeof o !== "object" || o === null) throw new BpfError(`load ${d.name}: maps.${key} must be { maxEntries?, keySize?, valueSize?, autocreate? }, not ${String(o)}`, { errno: errno.EINVAL, code: "EINVAL", map: c });
+    const at = `load ${d.name}: map ${c}`;
+    if (o.maxEntries !== undefined) native.setMaxEntries(c, positiveInteger(d, c, "maxEntries", o.maxEntries));
+    if (o.keySize !== undefined) call(() => native.setKeySize(c, positiveInteger(d, c, "keySize", o.keySize, true)), `${at}: key size`, { map: c });
+    if (o.valueSize !== undefined) call(() => native.setValueSize(c, positiveInteger(d, c, "valueSize", o.valueSize, true)), `${at}: value size`, { map: c });
+    if (o.autocreate !== undefined) call(() => native.setAutocreate(c, o.autocreate === true), `${at}: autocreate`, { map: c });
   }
   if (opts.pinPath && opts.pinMaps === "all") {
     for (const m of native.maps()) if (!m.internal) native.setPinPath(m.name, `${opts.pinPath}/${m.name}`);
   }
   if (opts.constants) setConstants(d, native, opts.constants as Record<string, unknown>);
   if (opts.logLevel) native.setLogLevel(opts.logLevel);
+  return retargeted;
+}
+
+function call(fn: () => void, context: string, place: { map?: string; program?: string }): void {
+  try {
+    fn();
+  } catch (e) {
+    throw fromNative(e, { context, ...place });
+  }
 }
 
 /** Encodes constants into their sections' initial values at the descriptor's offsets. */
@@ -460,15 +533,16 @@ function load<C>(descriptor: ObjectDescriptor, opts: LoadOptions<C>, run: (n: Na
   };
   const finish = (): BpfObject => {
     try {
-      return new BpfObject(descriptor, native);
+      return new BpfObject(descriptor, native, retargeted);
     } catch (e) {
       native.close();
       throw e;
     }
   };
   let pending: string | Promise<string>;
+  let retargeted = new Map<string, string>();
   try {
-    configure(descriptor, native, opts);
+    retargeted = configure(descriptor, native, opts);
     sections = new Map(native.programs().map((p) => [p.name, p.section]));
     pending = run(native);
   } catch (e) {

@@ -29,17 +29,20 @@ export interface PerfEventArrayOptions {
 export type LostCallback = (cpu: number, count: number) => void;
 
 /**
- * Reads a perf event array's samples: `onEvent((event, cpu) => …)`, `onBatch`, `read()`,
+ * Reads a perf event array's samples: `onEvent((event, cpu, length) => …)`, `onBatch`, `read()`,
  * `events()` or `consume()`, plus `lost` / `lostByCpu` / `onLost()` for samples the kernel dropped.
+ *
+ * Samples of any length decode (a short one partially, see `Codec.decode`). Their length is what the
+ * program submitted padded with zero bytes so that the sample and its 4-byte size header end
+ * 8-aligned (the kernel's layout); `recordsOf(codec)` keeps length and tail for every way of reading.
  *
  * Samples of one CPU arrive in order; across CPUs the order is per wakeup (CPU by CPU). The kernel
  * reports losses when it next has room in that CPU's buffer, so `lost` can lag until the next
  * sample. Events (raw views included) are copies owned by JS, safe to keep. One open reader per map.
  */
-export class PerfEventArray<E = Uint8Array> extends EventReader<E, [cpu: number]> {
+export class PerfEventArray<E = Uint8Array> extends EventReader<E, [cpu: number, length: number]> {
   #native: NativePerfBufHandle;
   #codec: Codec<E> | undefined;
-  #minLen: number;
   #lost = 0;
   #lostByCpu = new Map<number, number>();
   #onLost: LostCallback | undefined;
@@ -67,7 +70,6 @@ export class PerfEventArray<E = Uint8Array> extends EventReader<E, [cpu: number]
       throw this.error(err.code ?? "EINVAL", `open: ${err.message ?? String(e)}`, { cause: e, errno: err.errno });
     }
     this.#codec = codec;
-    this.#minLen = codec ? codec.size : 0;
     map.object.own(this);
   }
 
@@ -154,13 +156,11 @@ export class PerfEventArray<E = Uint8Array> extends EventReader<E, [cpu: number]
         const at = off + 8;
         off = at + ((size + 7) & ~7);
         left--;
-        if (size < this.#minLen) {
-          throw this.error("ESHORT", `sample from cpu ${cpu} has ${size} bytes, its codec needs ${this.#minLen}`);
-        }
+        // Any length decodes (short samples partially, see Codec.decode): never rejected.
         const event = codec ? codec.decode(view, at, size) : (new Uint8Array(view.buffer, at, size) as E);
         n++;
         this.delivered++;
-        sink(event, cpu);
+        sink(event, cpu, size);
         if (this.closed) break;
       }
     } finally {

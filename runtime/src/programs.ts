@@ -5,16 +5,14 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { addon, type NativeLink, type NativeObject } from "./addon.js";
+import { parseSection, type AttachTarget, type ProgramKind } from "./contract/index.js";
 import { onlineCpus } from "./cpus.js";
 import { resolveSymbolOffset } from "./elf-symbols.js";
 import { BpfError, closedError, errno, errnoError, fromNative } from "./errors.js";
 import type { ResourceOwner } from "./handles.js";
 import { IterLink, Link } from "./links.js";
 
-export type ProgramKind =
-  | "tracepoint" | "raw_tp" | "tp_btf" | "kprobe" | "kretprobe" | "uprobe" | "uretprobe" | "fentry"
-  | "fexit" | "perf_event" | "xdp" | "tc" | "socket" | "cgroup_skb" | "cgroup_sock" | "iter" | "syscall"
-  | "lsm" | "other";
+export type { AttachTarget, ProgramKind };
 
 /** A network interface by name (`lo`, `eth0`) or index. */
 export type InterfaceRef = { interface: string; ifindex?: never } | { ifindex: number; interface?: never };
@@ -36,6 +34,9 @@ export interface AttachOptions {
   uretprobe: { path: string; symbol?: string; offset?: number; pid?: number; cookie?: bigint };
   fentry: Record<string, never>;
   fexit: Record<string, never>;
+  fmod_ret: Record<string, never>;
+  /** Attached to the target set at load (`LoadOptions.programs[name].attachTarget`). */
+  freplace: Record<string, never>;
   /**
    * One perf event per CPU (default: all online CPUs). Software CPU clock by default; `frequency`
    * (Hz, default 99) or `period` (events between samples).
@@ -55,6 +56,12 @@ export interface AttachOptions {
   /** A cgroup v2 directory (default: the root of the cgroup v2 mount). */
   cgroup_skb: { cgroup?: string };
   cgroup_sock: { cgroup?: string };
+  cgroup_sock_addr: { cgroup?: string };
+  cgroup_sockopt: { cgroup?: string };
+  cgroup_sysctl: { cgroup?: string };
+  cgroup_device: { cgroup?: string };
+  sock_ops: { cgroup?: string };
+  lsm_cgroup: { cgroup?: string };
   iter: Record<string, never>;
   syscall: Record<string, never>;
   lsm: Record<string, never>;
@@ -94,59 +101,9 @@ export interface ProgramHost {
   readonly owner: ResourceOwner;
 }
 
-/** The program kind a SEC() name implies (libbpf's section conventions). */
+/** The program kind a SEC() name implies (the contract's section table; "other" when libbpf knows none). */
 export function kindOfSection(section: string): ProgramKind {
-  const head = section.split("/")[0]!.replace(/\.s$/, "").replace(/\+$/, "");
-  switch (head) {
-    case "tracepoint":
-    case "tp":
-      return "tracepoint";
-    case "raw_tp":
-    case "raw_tracepoint":
-    case "raw_tp.w":
-    case "raw_tracepoint.w":
-      return "raw_tp";
-    case "tp_btf":
-      return "tp_btf";
-    case "kprobe":
-    case "ksyscall":
-      return "kprobe";
-    case "kretprobe":
-    case "kretsyscall":
-      return "kretprobe";
-    case "uprobe":
-      return "uprobe";
-    case "uretprobe":
-      return "uretprobe";
-    case "fentry":
-    case "fmod_ret":
-      return "fentry";
-    case "fexit":
-      return "fexit";
-    case "perf_event":
-      return "perf_event";
-    case "xdp":
-    case "xdp.frags":
-      return "xdp";
-    case "tc":
-    case "classifier":
-    case "action":
-      return "tc";
-    case "socket":
-      return "socket";
-    case "cgroup_skb":
-      return "cgroup_skb";
-    case "cgroup":
-      return "cgroup_sock";
-    case "iter":
-      return "iter";
-    case "syscall":
-      return "syscall";
-    case "lsm":
-      return "lsm";
-    default:
-      return "other";
-  }
+  return parseSection(section)?.kind ?? "other";
 }
 
 const perfTypes = { software: 1, hardware: 0 } as const;
@@ -226,14 +183,17 @@ export class Program<K extends ProgramKind = ProgramKind> {
   readonly name: string;
   readonly section: string;
   readonly kind: K;
+  /** Where the section says it attaches (parsed once, by the generator or at load). */
+  readonly target: AttachTarget;
   private readonly host: ProgramHost;
 
   /** @internal Programs are made by the loader. */
-  constructor(host: ProgramHost, name: string, section: string, kind: K) {
+  constructor(host: ProgramHost, name: string, section: string, kind: K, target: AttachTarget) {
     this.host = host;
     this.name = name;
     this.section = section;
     this.kind = kind;
+    this.target = target;
   }
 
   private get native(): NativeObject {
@@ -244,7 +204,7 @@ export class Program<K extends ProgramKind = ProgramKind> {
   /** The program fd; throws when the object is closed or the program was not loaded. */
   get fd(): number {
     const fd = this.native.programFd(this.name);
-    if (fd < 0) throw new BpfError(`program ${this.name}: not loaded (excluded by the programs option)`, { errno: errno.EBADF, code: "EBADF", program: this.name });
+    if (fd < 0) throw new BpfError(`program ${this.name}: not loaded (autoload off: SEC("?…") or the programs load option)`, { errno: errno.EBADF, code: "EBADF", program: this.name });
     return fd;
   }
 
@@ -277,11 +237,6 @@ export class Program<K extends ProgramKind = ProgramKind> {
     }
   }
 
-  private sectionTail(): string {
-    const i = this.section.indexOf("/");
-    return i < 0 ? "" : this.section.slice(i + 1);
-  }
-
   private attachNative(o: Record<string, unknown>): NativeLink[] {
     const A = addon();
     const obj = this.native;
@@ -290,28 +245,33 @@ export class Program<K extends ProgramKind = ProgramKind> {
     const num = (k: string) => (typeof o[k] === "number" ? (o[k] as number) : undefined);
     switch (this.kind as ProgramKind) {
       case "tracepoint": {
-        const [cat, tp] = this.sectionTail().split("/");
-        const category = str("category") ?? cat;
-        const event = str("name") ?? tp;
+        const t = this.target.type === "tracepoint" ? this.target : undefined;
+        const category = str("category") ?? t?.category;
+        const event = str("name") ?? t?.event;
         if (!category || !event) throw this.badOptions("tracepoint needs { category, name } (the section names none)");
         return [this.call(() => A.attachTracepoint(obj, name, category, event), "attach")];
       }
       case "raw_tp": {
-        const tp = str("name") ?? this.sectionTail();
+        const tp = str("name") ?? (this.target.type === "raw_tracepoint" ? this.target.event : undefined);
         if (!tp) throw this.badOptions("raw_tp needs { name } (the section names none)");
         return [this.call(() => A.attachRawTracepoint(obj, name, tp), "attach")];
       }
       case "tp_btf":
       case "fentry":
       case "fexit":
+      case "fmod_ret":
         return [this.call(() => A.attachTrace(obj, name), `attach ${this.kind}`)];
       case "lsm":
         return [this.call(() => A.attachLsm(obj, name), "attach lsm")];
       case "kprobe":
       case "kretprobe": {
-        const func = str("func") ?? this.sectionTail().split("+")[0];
+        const t = this.target;
+        // ksyscall (arch-prefixed syscall names) and kprobe.multi (globs) attach the way libbpf does.
+        if (str("func") === undefined && (t.type === "ksyscall" || t.type === "kprobe_multi")) return [this.call(() => A.attachAuto(obj, name), `attach ${this.kind}`)];
+        const func = str("func") ?? (t.type === "kprobe" ? t.function : undefined);
         if (!func) throw this.badOptions(`${this.kind} needs { func } (the section names none)`);
-        return [this.call(() => A.attachKprobe(obj, name, this.kind === "kretprobe", func, num("offset") ?? 0), `attach ${this.kind}`)];
+        const offset = num("offset") ?? (str("func") === undefined && t.type === "kprobe" ? t.offset : 0);
+        return [this.call(() => A.attachKprobe(obj, name, this.kind === "kretprobe", func, offset), `attach ${this.kind}`)];
       }
       case "uprobe":
       case "uretprobe": {
@@ -335,7 +295,7 @@ export class Program<K extends ProgramKind = ProgramKind> {
       }
       case "tc": {
         const ifindex = ifindexOf(o, `attach ${name} (tc)`);
-        const dir = str("direction") ?? (this.section.includes("egress") ? "egress" : "ingress");
+        const dir = str("direction") ?? (this.target.type === "tc" ? this.target.direction : "ingress");
         if (dir !== "ingress" && dir !== "egress") throw this.badOptions(`tc direction must be ingress or egress, not "${dir}"`);
         return [this.call(() => A.attachTc(obj, name, ifindex, dir === "ingress", num("priority"), num("handle")), "attach tc")];
       }
@@ -345,7 +305,13 @@ export class Program<K extends ProgramKind = ProgramKind> {
         return [this.call(() => A.attachSocket(obj, name, fd), "attach socket filter")];
       }
       case "cgroup_skb":
-      case "cgroup_sock": {
+      case "cgroup_sock":
+      case "cgroup_sock_addr":
+      case "cgroup_sockopt":
+      case "cgroup_sysctl":
+      case "cgroup_device":
+      case "sock_ops":
+      case "lsm_cgroup": {
         const cg = str("cgroup") ?? cgroup2Root();
         return [this.call(() => A.attachCgroup(obj, name, cg), "attach cgroup")];
       }

@@ -87,7 +87,8 @@ type MaybeStruct<E> = Codec<E> & { view?: (v: DataView, o?: number, length?: num
  * ```
  *
  * - Events are decoded with the codec straight from the ring's memory; decoded objects are plain
- *   copies. Raw views (`raw: "view"`) and lazy views (`lazy: true`) point into the ring and are only
+ *   copies. Records of any length decode (a short one partially, see `Codec.decode`); callbacks get
+ *   `(event, length)`, and `recordsOf(codec)` keeps length and tail for every way of reading. Raw views (`raw: "view"`) and lazy views (`lazy: true`) point into the ring and are only
  *   valid until the `onEvent` callback returns; after `close()` they read as empty.
  * - Each wakeup hands over everything available (up to `maxBatch`); the ring space of handled
  *   records goes back to the kernel every 4 KiB and when the batch ends.
@@ -99,7 +100,7 @@ type MaybeStruct<E> = Codec<E> & { view?: (v: DataView, o?: number, length?: num
  * - Pulling readers (`read`, `events`) stop polling while nobody waits, so a slow reader leaves
  *   events in the ring (the kernel's backpressure) rather than in memory.
  */
-export class RingBuf<E = Uint8Array> extends EventReader<E> {
+export class RingBuf<E = Uint8Array> extends EventReader<E, [length: number]> {
   /** Data bytes of the ring (the map's max_entries). */
   readonly size: number;
   #native: NativeRingBufHandle;
@@ -117,7 +118,6 @@ export class RingBuf<E = Uint8Array> extends EventReader<E> {
   /** Our position (bytes since the ring was created; exact as a double up to 2^53). */
   #pos: number;
   #codec: MaybeStruct<E> | undefined;
-  #minLen: number;
   #raw: "copy" | "view";
   #lazy: boolean;
   #discarded = 0;
@@ -154,7 +154,6 @@ export class RingBuf<E = Uint8Array> extends EventReader<E> {
     this.#mask = this.size - 1;
     this.#pos = Number(Atomics.load(this.#consumerPos, 0));
     this.#codec = codec as MaybeStruct<E> | undefined;
-    this.#minLen = codec ? codec.size : 0;
     this.#raw = options.raw ?? "copy";
     this.#lazy = options.lazy === true && typeof this.#codec?.view === "function";
     map.object.own(this);
@@ -187,7 +186,7 @@ export class RingBuf<E = Uint8Array> extends EventReader<E> {
     return this;
   }
 
-  override onEvent(cb: EventCallback<E, []>, options?: CallbackOptions): this {
+  override onEvent(cb: EventCallback<E, [length: number]>, options?: CallbackOptions): this {
     this.#onRecord = undefined;
     return super.onEvent(cb, options);
   }
@@ -224,7 +223,6 @@ export class RingBuf<E = Uint8Array> extends EventReader<E> {
     const data = this.#data;
     const mask = this.#mask;
     const codec = this.#codec;
-    const minLen = this.#minLen;
     const lazy = this.#lazy && !copy;
     const rawView = this.#raw === "view" && !copy;
     const onRecord = copy ? undefined : this.#onRecord;
@@ -262,7 +260,7 @@ export class RingBuf<E = Uint8Array> extends EventReader<E> {
           onRecord(data, at, len);
           if (!this.#open) return n;
         } else {
-          if (len < minLen) throw this.#short(len, pos - step);
+          // Any length decodes (short records partially, see Codec.decode): never rejected.
           let event: E;
           if (codec === undefined) {
             event = (rawView ? new Uint8Array(this.#buffer, this.#dataStart + at, len) : this.#copy(at, len)) as E;
@@ -274,7 +272,7 @@ export class RingBuf<E = Uint8Array> extends EventReader<E> {
           n++;
           this.delivered++;
           this.#pos = pos; // handed over: a close() from the callback releases it
-          sink(event);
+          sink(event, len);
           if (!this.#open) return n; // closed by the callback: the pages are gone
         }
         if (pos - published >= publishEvery) {
@@ -306,9 +304,5 @@ export class RingBuf<E = Uint8Array> extends EventReader<E> {
   #copy(at: number, len: number): Uint8Array {
     const start = this.#dataStart + at;
     return new Uint8Array(this.#buffer.slice(start, start + len));
-  }
-
-  #short(len: number, pos: number): Error {
-    return this.error("ESHORT", `record at position ${pos} has ${len} bytes, its codec needs ${this.#minLen}`);
   }
 }

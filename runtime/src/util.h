@@ -11,7 +11,7 @@
 namespace bpf2ts {
 
 // Bumped whenever a native function changes shape; the TypeScript loader refuses a mismatch.
-constexpr int kAbiVersion = 5;
+constexpr int kAbiVersion = 6;
 
 // libbpf's own error codes (enum libbpf_errno, 4000…), which strerror does not know.
 inline const char* LibbpfErrnoName(int err) {
@@ -119,5 +119,6 @@ void InitObject(Napi::Env env, Napi::Object exports);
 void InitMaps(Napi::Env env, Napi::Object exports);
 void InitLinks(Napi::Env env, Napi::Object exports);
 void InitProgs(Napi::Env env, Napi::Object exports);
+void InitFeatures(Napi::Env env, Napi::Object exports);
 
 }  // namespace bpf2ts

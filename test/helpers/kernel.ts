@@ -156,7 +156,7 @@ function writeAtomic(path: string, data: Buffer | string): void {
 }
 
 /** A vmlinux.h include dir: the tracers' bpf/vmlinux.h, or one dumped from the running kernel. */
-function vmlinuxDir(): string {
+export function vmlinuxDir(): string {
   if (existsSync(join(repoRoot, "bpf/vmlinux.h"))) return join(repoRoot, "bpf");
   const dir = join(cacheDir, "vmlinux");
   if (!existsSync(join(dir, "vmlinux.h"))) {
