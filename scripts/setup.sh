@@ -8,6 +8,12 @@ cd "$(dirname "$0")/.."
 need_pkgs=(clang-19 llvm-19 libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make g++ python3 iproute2)
 # Go and cilium/ebpf are only for the side-by-side benchmarks and the Go uprobe targets.
 [ "${BPF2TS_WITH_GO:-1}" = 1 ] && need_pkgs+=(golang-go golang-github-cilium-ebpf-dev)
+# The cross toolchain and arm64 libbpf let `npm pack` of the runtime prebuild its linux-arm64 addon.
+with_arm64=0
+if [ "${BPF2TS_WITH_ARM64:-1}" = 1 ] && [ "$(dpkg --print-architecture)" = amd64 ]; then
+  with_arm64=1
+  need_pkgs+=(g++-aarch64-linux-gnu libbpf-dev:arm64 libelf-dev:arm64 zlib1g-dev:arm64)
+fi
 
 missing=()
 for p in "${need_pkgs[@]}"; do
@@ -20,6 +26,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
   echo "setup: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
+  if [ "$with_arm64" = 1 ] && ! dpkg --print-foreign-architectures | grep -qx arm64; then dpkg --add-architecture arm64; fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

@@ -1,5 +1,6 @@
 // The user's journey, outside this repository, as a test: bpf2ts and @bpf2ts/runtime packed into
-// tarballs (`npm pack`, as the registry would serve them), installed into a fresh project made by
+// tarballs as a fresh clone packs them (`npm pack` with its prepack: dist/ and the prebuilt addons,
+// as the registry would serve them; test/helpers/pack.ts), installed into a fresh project made by
 // `npm init -y` — CommonJS (npm 11 writes "type": "commonjs") and ESM — then `npx bpf2ts init`, the
 // printed next steps (`npm install`, `npm run build`, `npm start`) tracing live execs, `check` clean
 // (from the config and from the modules' build records), a struct edited and `check` naming the field,
@@ -10,12 +11,13 @@
 
 import test, { type ExecutionContext } from "ava";
 import { execFile, spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { requireFeature } from "./helpers/kernel.js";
-import { makeTempDir, removeDir, tempDir } from "./helpers/temp-dir.js";
+import { packTarballs } from "./helpers/pack.js";
+import { tempDir } from "./helpers/temp-dir.js";
 import { repoRoot } from "./helpers/workflow-project.js";
 
 const execFileP = promisify(execFile);
@@ -76,29 +78,9 @@ async function traceUntil(cwd: string, cmd: string, args: string[], ready: RegEx
   return { code: await exited, stdout, stderr, found };
 }
 
-let tarballs: string | undefined;
-
-/** The two tarballs, packed once for both journeys from this checkout (`npm run build:ts` ran first). */
-async function pack(t: ExecutionContext): Promise<{ bpf2ts: string; runtime: string }> {
-  if (!tarballs) {
-    const dir = makeTempDir("bpf2ts-journey-tgz-");
-    // Scripts stay off: the compiled dist/ is this test run's, and the native addon is built at install.
-    await run(t, repoRoot, "npm", ["pack", "--ignore-scripts", "--pack-destination", dir]);
-    await run(t, join(repoRoot, "runtime"), "npm", ["pack", "--ignore-scripts", "--pack-destination", dir]);
-    tarballs = dir;
-  }
-  const files = readdirSync(tarballs);
-  const find = (re: RegExp) => join(tarballs!, files.find((f) => re.test(f)) ?? "missing");
-  return { bpf2ts: find(/^bpf2ts-\d/), runtime: find(/^bpf2ts-runtime-/) };
-}
-
-test.after.always(() => {
-  if (tarballs) removeDir(tarballs);
-});
-
 /** `npm init -y` (CommonJS under npm 11), or ESM; the packed bpf2ts installed; `npx bpf2ts init snoop`. */
 async function newProject(t: ExecutionContext, flavor: "commonjs" | "module"): Promise<{ app: string; init: string; marker: string }> {
-  const { bpf2ts, runtime } = await pack(t);
+  const { bpf2ts, runtime } = await packTarballs();
   const work = tempDir(t, `bpf2ts-journey-${flavor}-`);
   const app = join(work, "app");
   mkdirSync(app);
@@ -172,7 +154,7 @@ objs.close();
   );
   await run(t, app, "npx", ["bpf2ts", "generate", "snoop", "bpf/snoop.bpf.c", "--target", "native", "--package", "snoop-pkg", "--name", "snoop-tracer", "--version", "1.0.0"]);
   const pkgDir = join(app, "snoop-pkg");
-  const { runtime } = await pack(t);
+  const { runtime } = await packTarballs();
   // The runtime is not on the registry yet: its tarball stands in for it (not saved: the package keeps ^0.1.0).
   await run(t, pkgDir, "npm", ["install", "--no-save", "--ignore-scripts", runtime]);
   const packed = (await run(t, pkgDir, "npm", ["pack", "--pack-destination", join(app, "..")])).trim().split("\n").pop()!;

@@ -1,7 +1,10 @@
 // The native addon's interface and its loader. Arguments are validated by the TypeScript callers
 // before they cross into C++; the addon itself only wraps libbpf and fds.
 
+import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { EventsAddon } from "./events-addon.js";
 
 /** The ABI this TypeScript expects; the addon exports its own and a mismatch refuses to load. */
@@ -165,25 +168,44 @@ export class AddonError extends Error {
 
 let cached: Addon | undefined;
 
-/** The addon, loaded once. */
+/**
+ * Where the addon is looked for, in order (as node-gyp-build does, but prebuilt first): the one built
+ * for this platform when the package was packed, then a local build from source (`npm rebuild`).
+ */
+export function addonPaths(): string[] {
+  const root = fileURLToPath(new URL("..", import.meta.url));
+  return [join(root, "prebuilds", `${process.platform}-${process.arch}`, "bpf2ts.node"), join(root, "build", "Release", "bpf2ts.node")];
+}
+
+/** What a host needs for the addon to load, or to build it when no prebuilt one fits. */
+const INSTALL_HINT =
+  "The prebuilt addon (linux-x64, linux-arm64) needs only libbpf.so.1 at run time: apt-get install libbpf1 " +
+  "(Debian 12+, Ubuntu 23.04+; it brings libelf1 and zlib1g). Elsewhere build it from source: " +
+  "apt-get install libbpf-dev libelf-dev zlib1g-dev pkg-config g++ make python3, then BPF2TS_BUILD_FROM_SOURCE=1 npm rebuild @bpf2ts/runtime";
+
+/** The addon, loaded once from the first of `addonPaths()` that loads and has this runtime's ABI. */
 export function addon(): Addon {
   if (cached) return cached;
   const require = createRequire(import.meta.url);
-  const path = "../build/Release/bpf2ts.node";
-  let a: Addon;
-  try {
-    a = require(path) as Addon;
-  } catch (e) {
-    throw new AddonError(
-      `load native addon: ${(e as Error).message} (build it with: npm run build:native, which needs libbpf-dev libelf-dev zlib1g-dev pkg-config)`,
-      { cause: e },
-    );
+  const failures: string[] = [];
+  for (const path of addonPaths()) {
+    if (!existsSync(path)) {
+      failures.push(`${path}: not there`);
+      continue;
+    }
+    let a: Addon;
+    try {
+      a = require(path) as Addon;
+    } catch (e) {
+      failures.push(`${path}: ${(e as Error).message}`);
+      continue;
+    }
+    if (a.abiVersion !== ABI_VERSION) {
+      failures.push(`${path}: built for ABI version ${a.abiVersion}, this runtime expects ${ABI_VERSION}`);
+      continue;
+    }
+    cached = a;
+    return a;
   }
-  if (a.abiVersion !== ABI_VERSION) {
-    throw new AddonError(
-      `load native addon: it has ABI version ${a.abiVersion}, this runtime expects ${ABI_VERSION}; rebuild with npm run build:native`,
-    );
-  }
-  cached = a;
-  return a;
+  throw new AddonError(`load native addon: none loads:\n  ${failures.join("\n  ")}\n${INSTALL_HINT}`);
 }
