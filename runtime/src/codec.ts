@@ -99,29 +99,29 @@ const U128_MAX = (1n << 128n) - 1n;
 const S128_MIN = -(1n << 127n);
 const S128_MAX = (1n << 127n) - 1n;
 
-// `(x & 0xff) === x` is false for NaN, fractions, out-of-range numbers and anything not a number.
+// For numbers, `(x & 0xff) === x` is false for NaN, fractions and out-of-range values.
 function checkU8(x: number, where = ""): number {
-  if ((x & 0xff) === x) return x;
+  if (typeof x === "number" && (x & 0xff) === x) return x;
   return badInt(x, where, "u8", 0, 255);
 }
 function checkS8(x: number, where = ""): number {
-  if (((x << 24) >> 24) === x) return x;
+  if (typeof x === "number" && ((x << 24) >> 24) === x) return x;
   return badInt(x, where, "s8", -128, 127);
 }
 function checkU16(x: number, where = ""): number {
-  if ((x & 0xffff) === x) return x;
+  if (typeof x === "number" && (x & 0xffff) === x) return x;
   return badInt(x, where, "u16", 0, 65535);
 }
 function checkS16(x: number, where = ""): number {
-  if (((x << 16) >> 16) === x) return x;
+  if (typeof x === "number" && ((x << 16) >> 16) === x) return x;
   return badInt(x, where, "s16", -32768, 32767);
 }
 function checkU32(x: number, where = ""): number {
-  if (x >>> 0 === x) return x;
+  if (typeof x === "number" && x >>> 0 === x) return x;
   return badInt(x, where, "u32", 0, 4294967295);
 }
 function checkS32(x: number, where = ""): number {
-  if ((x | 0) === x) return x;
+  if (typeof x === "number" && (x | 0) === x) return x;
   return badInt(x, where, "s32", -2147483648, 2147483647);
 }
 

@@ -533,6 +533,7 @@ function load<C>(descriptor: ObjectDescriptor, opts: LoadOptions<C>, run: (n: Na
   let sections = new Map<string, string>();
   const failed = (e: unknown): never => {
     native.close();
+    if (e instanceof RangeError || e instanceof TypeError) throw e; // a bad value (a constant's), as the caller gave it
     const n = e as { errno?: number; log?: string };
     // With a custom BTF path, a BTF failure is about that file, not the kernel.
     const hint = opts.btfPath && n.errno === errno.ENOENT && /BTF/.test(n.log ?? "") ? `the BTF file given as btfPath (${opts.btfPath}) could not be read` : undefined;
