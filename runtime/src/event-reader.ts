@@ -2,7 +2,7 @@
 // pushed from the event loop, or reads/iterators pulling), the queue between the ring and pulling
 // readers, AbortSignal handling and close semantics. Subclasses only know how to drain their ring.
 
-import { type Codec, codecs } from "./codec.js";
+import { type Codec, codecs, describeValue as describe } from "./codec.js";
 import type { Closeable, MapHandle } from "./handles.js";
 
 /** Errors of the event readers, identified by `name`; `code` says which one. */
@@ -59,16 +59,6 @@ export interface EventRecord<E> {
 }
 
 const noTail = new Uint8Array(0);
-
-/** A short description of a bad argument for messages: `42`, `"abc"`, `an object`. */
-export function describe(x: unknown): string {
-  if (typeof x === "string") return JSON.stringify(x.length > 40 ? `${x.slice(0, 40)}…` : x);
-  if (typeof x === "bigint") return `${x}n`;
-  if (typeof x === "function") return "a function";
-  if (x === null || typeof x !== "object") return String(x);
-  if (Array.isArray(x)) return `an array of ${x.length}`;
-  return `an object (${Object.prototype.toString.call(x).slice(8, -1)})`;
-}
 
 /**
  * A codec for event readers that keeps each record's length and tail beside its event, in every
