@@ -106,8 +106,17 @@ export const DEFAULT_MAX_BATCH = 65536;
  */
 export const DEFAULT_TURN_BUDGET_MS = 5;
 
-/** Events handed over between two clock reads (a clock read costs about as much as a small decode). */
-export const CLOCK_EVERY = 16;
+/**
+ * Events to hand over before the next clock read in a drain that has handed over `n` in `elapsed`
+ * ms with `left` ms of its budget to go: about a quarter of what is left at the rate so far, at
+ * most 1024. A fast consumer reads the clock once per ~1000 events (a read costs about as much as
+ * a small decode), a slow one after every event, so its turn ends right at the budget.
+ */
+export function clockStride(n: number, elapsed: number, left: number): number {
+  if (elapsed <= 0) return 1024;
+  const stride = Math.floor((left * n) / (4 * elapsed));
+  return stride < 1 ? 1 : stride > 1024 ? 1024 : stride;
+}
 
 /** Pulled events between two clock reads: a pull costs a promise anyway, the clock is cheap beside it. */
 const PULL_CLOCK_EVERY = 4;
@@ -178,7 +187,7 @@ export abstract class EventReader<E, Extra extends unknown[] = []> implements As
 
   /**
    * Hands up to `max` available events to `sink`, in order, without blocking, stopping early once
-   * `now()` passes `deadline` (read every CLOCK_EVERY events; Infinity: never). Sets `caughtUp`
+   * `now()` passes `deadline` (read as `clockStride` says; Infinity: never). Sets `caughtUp`
    * when it stopped for lack of events. With `copy`, every event must stay valid after `sink`
    * returns (raw views become copies). Returns how many were handed over. A `sink` that throws has
    * had its event consumed; the error propagates.

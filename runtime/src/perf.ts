@@ -9,7 +9,7 @@
 import { addon } from "./addon.js";
 import type { Codec } from "./codec.js";
 import type { NativePerfBatch, NativePerfBufHandle } from "./events-addon.js";
-import { CLOCK_EVERY, EventReader, now, type PacingOptions, type Sink } from "./event-reader.js";
+import { clockStride, EventReader, now, type PacingOptions, type Sink } from "./event-reader.js";
 import type { MapHandle } from "./handles.js";
 import { LE } from "./codec.js";
 
@@ -154,9 +154,14 @@ export class PerfEventArray<E = Uint8Array> extends EventReader<E, [cpu: number,
     let left = this.#batchLeft;
     let n = 0;
     try {
-      const clock = CLOCK_EVERY - 1;
+      const start = deadline < Infinity ? now() : 0;
+      let clockAt = deadline < Infinity ? 1 : Infinity; // the next clock read, in samples handed over
       while (n < max && left > 0) {
-        if ((n & clock) === 0 && n !== 0 && deadline < Infinity && now() >= deadline) break;
+        if (n >= clockAt) {
+          const t = now();
+          if (t >= deadline) break;
+          clockAt = n + clockStride(n, t - start, deadline - t);
+        }
         const cpu = view.getUint32(off, LE);
         const size = view.getUint32(off + 4, LE);
         const at = off + 8;

@@ -29,7 +29,7 @@
 import { addon } from "./addon.js";
 import { type Codec, LE } from "./codec.js";
 import type { NativeRingBufHandle } from "./events-addon.js";
-import { type CallbackOptions, CLOCK_EVERY, type EventCallback, EventReader, now, type PacingOptions, type Sink } from "./event-reader.js";
+import { type CallbackOptions, clockStride, type EventCallback, EventReader, now, type PacingOptions, type Sink } from "./event-reader.js";
 import type { MapHandle } from "./handles.js";
 
 // Header bits: BUSY is bit 31 (tested as `header < 0` on the Int32Array), DISCARD bit 30.
@@ -239,12 +239,21 @@ export class RingBuf<E = Uint8Array> extends EventReader<E, [length: number]> {
     let prod = Number(Atomics.load(this.#producerPos, 0));
     let n = 0;
     let discarded = 0;
-    const clock = CLOCK_EVERY - 1;
+    const start = deadline < Infinity ? now() : 0;
+    let clockAt = deadline < Infinity ? 1 : Infinity; // the next clock read, in events handed over
     try {
       for (;;) {
-        if (n >= max || (n & clock) === 0 && n !== 0 && deadline < Infinity && now() >= deadline) {
+        if (n >= max) {
           this.caughtUp = false;
           break;
+        }
+        if (n >= clockAt) {
+          const t = now();
+          if (t >= deadline) {
+            this.caughtUp = false;
+            break;
+          }
+          clockAt = n + clockStride(n, t - start, deadline - t);
         }
         if (pos >= prod) {
           prod = Number(Atomics.load(this.#producerPos, 0));
