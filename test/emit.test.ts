@@ -78,14 +78,38 @@ function meaningful(s: AnyStruct): Uint8Array {
   return mask;
 }
 
+/**
+ * Random bytes with the string fields' bytes made ASCII: a char array of random bytes is mostly
+ * invalid UTF-8, which decodes to U+FFFD (3 bytes each) and then no longer fits its array, which
+ * encode (rightly) refuses instead of cutting.
+ */
+function encodableBytes(s: AnyStruct, n: number, seed: number): Uint8Array {
+  const bytes = randomBytes(n, seed);
+  const first = s.decode(new DataView(bytes.buffer)) as Record<string, unknown>;
+  for (const [key, f] of Object.entries(s.fields)) {
+    const x = first[key];
+    if (typeof x === "string" || (Array.isArray(x) && x.some((e) => typeof e === "string"))) {
+      for (let i = f.offset; i < f.offset + f.size; i++) bytes[i]! &= 0x7f;
+    }
+  }
+  try {
+    s.encode(s.decode(new DataView(bytes.buffer)), new DataView(new ArrayBuffer(n)));
+  } catch (e) {
+    // Strings inside nested structs or unions: all bytes ASCII, then.
+    if (!(e instanceof RangeError && /char\[/.test(e.message))) throw e;
+    for (let i = 0; i < n; i++) bytes[i]! &= 0x7f;
+  }
+  return bytes;
+}
+
 test("every generated struct round-trips random bytes", (t) => {
-  // decode → encode normalises (strings NUL-terminated within their array, padding zeroed); from
-  // there decode/encode is a fixpoint, byte for byte. Values without strings or floats keep every
+  // decode → encode normalises (strings cut at their first NUL, padding zeroed); from there
+  // decode/encode is a fixpoint, byte for byte. Values without strings or floats keep every
   // meaningful bit of the original bytes.
   t.true(all.length >= 15, `found ${all.length} structs`);
   for (const [name, s] of all) {
     for (let seed = 1; seed <= 64; seed++) {
-      const bytes = randomBytes(s.size, seed * 7919 + name.length);
+      const bytes = encodableBytes(s, s.size, seed * 7919 + name.length);
       const first = s.decode(new DataView(bytes.buffer));
       const once = new Uint8Array(s.size).fill(0xa5);
       s.encode(first, new DataView(once.buffer));
@@ -149,9 +173,13 @@ test("bitfields sign-extend and stay inside their bits", (t) => {
   t.deepEqual(types.TypesBits.decode(buf), x);
   types.TypesBits.encode({ ...x, b: 15, swide: 2 ** 19 - 1 }, buf);
   t.like(types.TypesBits.decode(buf), { b: 15, swide: 2 ** 19 - 1, a: 7, c: 0xffffff });
-  // Out-of-range values are truncated to the field's width, never spill into neighbours.
-  types.TypesBits.encode({ ...x, a: 0xff }, buf);
-  t.like(types.TypesBits.decode(buf), { a: 7, b: -16 });
+  // Out-of-range values are refused (naming the field), never truncated or spilled into neighbours.
+  const before = new Uint8Array(buf.buffer).slice();
+  t.throws(() => types.TypesBits.encode({ ...x, a: 0xff }, new DataView(new ArrayBuffer(types.TypesBits.size))), {
+    instanceOf: RangeError,
+    message: "field a (__u32 a : 3): expected an integer in 0..7 (unsigned 3-bit field), got 255",
+  });
+  t.deepEqual(new Uint8Array(buf.buffer), before);
 });
 
 test("char arrays are NUL-trimmed strings; numeric arrays typed; 2-D arrays are arrays of typed arrays", (t) => {
@@ -172,10 +200,14 @@ test("char arrays are NUL-trimmed strings; numeric arrays typed; 2-D arrays are 
   // The raw bytes of a string stay reachable through `fields`.
   const f = types.TypesArrays.fields.comm!;
   t.is(Buffer.from(bytes.subarray(f.offset, f.offset + f.size)).toString("latin1").replace(/\0.*$/s, "") + "", "node");
-  // Encode truncates and NUL-terminates; UTF-8 survives.
-  types.TypesArrays.encode({ ...d, comm: "ünïcode-and-a-long-tail", names: ["a", "bb", "ccc"] }, buf);
+  // A string longer than its array is refused, not cut; UTF-8 survives; all 16 bytes may be used.
+  t.throws(() => types.TypesArrays.encode({ ...d, comm: "ünïcode-and-a-long-tail" }, buf), {
+    instanceOf: RangeError,
+    message: 'field comm (char comm[16]): expected a string of at most 16 UTF-8 bytes (char[16]), got "ünïcode-and-a-long-tail"',
+  });
+  types.TypesArrays.encode({ ...d, comm: "ünïcode-16byte", names: ["a", "bb", "ccc"] }, buf);
   const e = types.TypesArrays.decode(buf);
-  t.is(e.comm, Buffer.from("ünïcode-and-a-long-tail").subarray(0, 15).toString("utf8"));
+  t.is(e.comm, "ünïcode-16byte");
   t.deepEqual(e.names, ["a", "bb", "ccc"]);
   // Typed-array views are live over aligned bytes.
   const live = types.TypesArrays.view(buf).words;
@@ -242,7 +274,8 @@ test("a flexible array member decodes what the buffer holds past its offset", (t
   const small = new DataView(new ArrayBuffer(types.TypesFlex.size));
   t.is(types.TypesFlex.decode(small).data.length, types.TypesFlex.size - off);
   const out = new DataView(new ArrayBuffer(off + 4));
-  types.TypesFlex.encode({ len: 4, kind: 1, data: Uint8Array.of(9, 8, 7, 6, 5) }, out);
+  t.throws(() => types.TypesFlex.encode({ len: 4, kind: 1, data: Uint8Array.of(9, 8, 7, 6, 5) }, out), { instanceOf: RangeError, message: /field data \(__u8 data\[\]\): expected at most 4 elements/ });
+  types.TypesFlex.encode({ len: 4, kind: 1, data: Uint8Array.of(9, 8, 7, 6) }, out);
   t.deepEqual(Array.from(types.TypesFlex.decode(out).data), [9, 8, 7, 6], "encode writes what fits");
 });
 

@@ -294,7 +294,10 @@ test("ringbuf: batches: onBatch, read({ batch: true }) and batches() hand over e
     await got;
     rb.stop();
     t.deepEqual(batches.flat(), Array.from({ length: 500 }, (_, i) => BigInt(i)));
-    t.true(batches.length <= 2, `one array per wakeup (${batches.length})`);
+    // Batches start at 16 events and double while the callback keeps within its turn budget (a slow
+    // consumer's shrink instead: events-pacing.test.ts): 16 + 32 + 64 + 128 + 256 ≥ 496.
+    t.true(batches.length <= 7, `batches grow (${batches.map((b) => b.length).join(",")})`);
+    t.true(batches.every((b) => b.length <= 512));
 
     produce(obj, 100);
     const all = await rb.read({ batch: true });

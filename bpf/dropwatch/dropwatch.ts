@@ -106,15 +106,15 @@ export const DropwatchEvent: Struct<DropwatchEvent> = {
     };
   },
   encode(x: DropwatchEvent, v: DataView, o = 0): void {
-    codecs.set64(v, o, x.tsNs);
-    codecs.set64(v, o + 8, x.skbaddr);
-    codecs.set64(v, o + 16, x.location);
-    v.setUint32(o + 24, x.reason, LE);
-    v.setUint32(o + 28, x.pid, LE);
-    v.setInt32(o + 32, x.stackId, LE);
-    v.setUint16(o + 36, x.protocol, LE);
-    v.setUint16(o + 38, x.__pad, LE);
-    codecs.setCstring(v, o + 40, 16, x.comm);
+    codecs.set64(v, o, codecs.checkU64(x.tsNs, "field tsNs (__u64 ts_ns)"));
+    codecs.set64(v, o + 8, codecs.checkU64(x.skbaddr, "field skbaddr (__u64 skbaddr)"));
+    codecs.set64(v, o + 16, codecs.checkU64(x.location, "field location (__u64 location)"));
+    v.setUint32(o + 24, codecs.checkU32(x.reason, "field reason (__u32 reason)"), LE);
+    v.setUint32(o + 28, codecs.checkU32(x.pid, "field pid (__u32 pid)"), LE);
+    v.setInt32(o + 32, codecs.checkS32(x.stackId, "field stackId (__s32 stack_id)"), LE);
+    v.setUint16(o + 36, codecs.checkU16(x.protocol, "field protocol (__u16 protocol)"), LE);
+    v.setUint16(o + 38, codecs.checkU16(x.__pad, "field __pad (__u16 __pad)"), LE);
+    codecs.setCstring(v, o + 40, 16, x.comm, "field comm (char comm[16])");
   },
   view(v: DataView, o = 0, n = 56): DropwatchEvent {
     return new DropwatchEvent_View(v, o, n);
@@ -151,7 +151,7 @@ class DropwatchEvent_View implements DropwatchEvent {
   }
   set tsNs(x: bigint) {
     const v = this.#v, o = this.#o;
-    codecs.set64(v, o, x);
+    codecs.set64(v, o, codecs.checkU64(x, "field tsNs (__u64 ts_ns)"));
   }
   get skbaddr(): bigint {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -159,7 +159,7 @@ class DropwatchEvent_View implements DropwatchEvent {
   }
   set skbaddr(x: bigint) {
     const v = this.#v, o = this.#o;
-    codecs.set64(v, o + 8, x);
+    codecs.set64(v, o + 8, codecs.checkU64(x, "field skbaddr (__u64 skbaddr)"));
   }
   get location(): bigint {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -167,7 +167,7 @@ class DropwatchEvent_View implements DropwatchEvent {
   }
   set location(x: bigint) {
     const v = this.#v, o = this.#o;
-    codecs.set64(v, o + 16, x);
+    codecs.set64(v, o + 16, codecs.checkU64(x, "field location (__u64 location)"));
   }
   get reason(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -175,7 +175,7 @@ class DropwatchEvent_View implements DropwatchEvent {
   }
   set reason(x: number) {
     const v = this.#v, o = this.#o;
-    v.setUint32(o + 24, x, LE);
+    v.setUint32(o + 24, codecs.checkU32(x, "field reason (__u32 reason)"), LE);
   }
   get pid(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -183,7 +183,7 @@ class DropwatchEvent_View implements DropwatchEvent {
   }
   set pid(x: number) {
     const v = this.#v, o = this.#o;
-    v.setUint32(o + 28, x, LE);
+    v.setUint32(o + 28, codecs.checkU32(x, "field pid (__u32 pid)"), LE);
   }
   get stackId(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -191,7 +191,7 @@ class DropwatchEvent_View implements DropwatchEvent {
   }
   set stackId(x: number) {
     const v = this.#v, o = this.#o;
-    v.setInt32(o + 32, x, LE);
+    v.setInt32(o + 32, codecs.checkS32(x, "field stackId (__s32 stack_id)"), LE);
   }
   get protocol(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -199,7 +199,7 @@ class DropwatchEvent_View implements DropwatchEvent {
   }
   set protocol(x: number) {
     const v = this.#v, o = this.#o;
-    v.setUint16(o + 36, x, LE);
+    v.setUint16(o + 36, codecs.checkU16(x, "field protocol (__u16 protocol)"), LE);
   }
   get __pad(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -207,7 +207,7 @@ class DropwatchEvent_View implements DropwatchEvent {
   }
   set __pad(x: number) {
     const v = this.#v, o = this.#o;
-    v.setUint16(o + 38, x, LE);
+    v.setUint16(o + 38, codecs.checkU16(x, "field __pad (__u16 __pad)"), LE);
   }
   get comm(): string {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -215,7 +215,7 @@ class DropwatchEvent_View implements DropwatchEvent {
   }
   set comm(x: string) {
     const v = this.#v, o = this.#o;
-    codecs.setCstring(v, o + 40, 16, x);
+    codecs.setCstring(v, o + 40, 16, x, "field comm (char comm[16])");
   }
   [Symbol.for("nodejs.util.inspect.custom")](): DropwatchEvent {
     return DropwatchEvent.decode(this.#v, this.#o, this.#n);

@@ -112,18 +112,19 @@ export const ExecsnoopEvent: Struct<ExecsnoopEvent> = {
   },
   encode(x: ExecsnoopEvent, v: DataView, o = 0): void {
     codecs.zero(v, o, 1584);
-    codecs.set64(v, o, x.tsNs);
-    v.setUint32(o + 8, x.pid, LE);
-    v.setUint32(o + 12, x.ppid, LE);
-    v.setUint32(o + 16, x.uid, LE);
-    v.setInt32(o + 20, x.retval, LE);
-    v.setUint32(o + 24, x.argsCount, LE);
-    v.setUint32(o + 28, x.argsTruncated, LE);
-    codecs.setCstring(v, o + 32, 16, x.comm);
-    for (let i0 = 0; i0 < 16 && i0 < x.args.length; i0++) {
+    codecs.set64(v, o, codecs.checkU64(x.tsNs, "field tsNs (__u64 ts_ns)"));
+    v.setUint32(o + 8, codecs.checkU32(x.pid, "field pid (__u32 pid)"), LE);
+    v.setUint32(o + 12, codecs.checkU32(x.ppid, "field ppid (__u32 ppid)"), LE);
+    v.setUint32(o + 16, codecs.checkU32(x.uid, "field uid (__u32 uid)"), LE);
+    v.setInt32(o + 20, codecs.checkS32(x.retval, "field retval (__s32 retval)"), LE);
+    v.setUint32(o + 24, codecs.checkU32(x.argsCount, "field argsCount (__u32 args_count)"), LE);
+    v.setUint32(o + 28, codecs.checkU32(x.argsTruncated, "field argsTruncated (__u32 args_truncated)"), LE);
+    codecs.setCstring(v, o + 32, 16, x.comm, "field comm (char comm[16])");
+    codecs.checkArray(x.args, 16, "field args (char args[16][96])");
+    for (let i0 = 0; i0 < x.args.length; i0++) {
       const e0 = x.args[i0];
       if (e0 !== undefined) {
-        codecs.setCstring(v, o + 48 + i0 * 96, 96, e0);
+        codecs.setCstring(v, o + 48 + i0 * 96, 96, e0, "field args (char args[16][96]): element");
       }
     }
   },
@@ -162,7 +163,7 @@ class ExecsnoopEvent_View implements ExecsnoopEvent {
   }
   set tsNs(x: bigint) {
     const v = this.#v, o = this.#o;
-    codecs.set64(v, o, x);
+    codecs.set64(v, o, codecs.checkU64(x, "field tsNs (__u64 ts_ns)"));
   }
   get pid(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -170,7 +171,7 @@ class ExecsnoopEvent_View implements ExecsnoopEvent {
   }
   set pid(x: number) {
     const v = this.#v, o = this.#o;
-    v.setUint32(o + 8, x, LE);
+    v.setUint32(o + 8, codecs.checkU32(x, "field pid (__u32 pid)"), LE);
   }
   get ppid(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -178,7 +179,7 @@ class ExecsnoopEvent_View implements ExecsnoopEvent {
   }
   set ppid(x: number) {
     const v = this.#v, o = this.#o;
-    v.setUint32(o + 12, x, LE);
+    v.setUint32(o + 12, codecs.checkU32(x, "field ppid (__u32 ppid)"), LE);
   }
   get uid(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -186,7 +187,7 @@ class ExecsnoopEvent_View implements ExecsnoopEvent {
   }
   set uid(x: number) {
     const v = this.#v, o = this.#o;
-    v.setUint32(o + 16, x, LE);
+    v.setUint32(o + 16, codecs.checkU32(x, "field uid (__u32 uid)"), LE);
   }
   get retval(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -194,7 +195,7 @@ class ExecsnoopEvent_View implements ExecsnoopEvent {
   }
   set retval(x: number) {
     const v = this.#v, o = this.#o;
-    v.setInt32(o + 20, x, LE);
+    v.setInt32(o + 20, codecs.checkS32(x, "field retval (__s32 retval)"), LE);
   }
   get argsCount(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -202,7 +203,7 @@ class ExecsnoopEvent_View implements ExecsnoopEvent {
   }
   set argsCount(x: number) {
     const v = this.#v, o = this.#o;
-    v.setUint32(o + 24, x, LE);
+    v.setUint32(o + 24, codecs.checkU32(x, "field argsCount (__u32 args_count)"), LE);
   }
   get argsTruncated(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -210,7 +211,7 @@ class ExecsnoopEvent_View implements ExecsnoopEvent {
   }
   set argsTruncated(x: number) {
     const v = this.#v, o = this.#o;
-    v.setUint32(o + 28, x, LE);
+    v.setUint32(o + 28, codecs.checkU32(x, "field argsTruncated (__u32 args_truncated)"), LE);
   }
   get comm(): string {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -218,7 +219,7 @@ class ExecsnoopEvent_View implements ExecsnoopEvent {
   }
   set comm(x: string) {
     const v = this.#v, o = this.#o;
-    codecs.setCstring(v, o + 32, 16, x);
+    codecs.setCstring(v, o + 32, 16, x, "field comm (char comm[16])");
   }
   get args(): string[] {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -226,10 +227,11 @@ class ExecsnoopEvent_View implements ExecsnoopEvent {
   }
   set args(x: string[]) {
     const v = this.#v, o = this.#o;
-    for (let i0 = 0; i0 < 16 && i0 < x.length; i0++) {
+    codecs.checkArray(x, 16, "field args (char args[16][96])");
+    for (let i0 = 0; i0 < x.length; i0++) {
       const e0 = x[i0];
       if (e0 !== undefined) {
-        codecs.setCstring(v, o + 48 + i0 * 96, 96, e0);
+        codecs.setCstring(v, o + 48 + i0 * 96, 96, e0, "field args (char args[16][96]): element");
       }
     }
   }
@@ -317,7 +319,7 @@ const targCommConstant: Codec<string> = {
   align: 1,
   decode: (v: DataView, o = 0, n = 16): string => (n >= 16 ? codecs.cstring(v, o, 16) : codecs.cstring(v, o, codecs.present(n, 1, 16))),
   encode: (x: string, v: DataView, o = 0): void => {
-    codecs.setCstring(v, o, 16, x);
+    codecs.setCstring(v, o, 16, x, "char[16]");
   },
 };
 

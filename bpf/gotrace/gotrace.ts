@@ -160,18 +160,18 @@ export const GotraceEvent: Struct<GotraceEvent> = {
     };
   },
   encode(x: GotraceEvent, v: DataView, o = 0): void {
-    codecs.set64(v, o, x.tsNs);
-    codecs.set64(v, o + 8, x.goid);
-    codecs.set64(v, o + 16, x.arg);
-    codecs.set64(v, o + 24, x.pc);
-    codecs.set64(v, o + 32, x.newGoid);
-    codecs.set64(v, o + 40, x.funcIp);
-    v.setUint32(o + 48, x.pid, LE);
-    v.setUint32(o + 52, x.tid, LE);
-    v.setUint32(o + 56, x.kind, LE);
-    v.setUint32(o + 60, x.oldStatus, LE);
-    v.setUint32(o + 64, x.newStatus, LE);
-    v.setUint32(o + 68, x.__pad, LE);
+    codecs.set64(v, o, codecs.checkU64(x.tsNs, "field tsNs (__u64 ts_ns)"));
+    codecs.set64(v, o + 8, codecs.checkS64(x.goid, "field goid (__s64 goid)"));
+    codecs.set64(v, o + 16, codecs.checkU64(x.arg, "field arg (__u64 arg)"));
+    codecs.set64(v, o + 24, codecs.checkU64(x.pc, "field pc (__u64 pc)"));
+    codecs.set64(v, o + 32, codecs.checkS64(x.newGoid, "field newGoid (__s64 new_goid)"));
+    codecs.set64(v, o + 40, codecs.checkU64(x.funcIp, "field funcIp (__u64 func_ip)"));
+    v.setUint32(o + 48, codecs.checkU32(x.pid, "field pid (__u32 pid)"), LE);
+    v.setUint32(o + 52, codecs.checkU32(x.tid, "field tid (__u32 tid)"), LE);
+    v.setUint32(o + 56, codecs.checkU32(x.kind, "field kind (enum event_kind kind)"), LE);
+    v.setUint32(o + 60, codecs.checkU32(x.oldStatus, "field oldStatus (__u32 old_status)"), LE);
+    v.setUint32(o + 64, codecs.checkU32(x.newStatus, "field newStatus (__u32 new_status)"), LE);
+    v.setUint32(o + 68, codecs.checkU32(x.__pad, "field __pad (__u32 __pad)"), LE);
   },
   view(v: DataView, o = 0, n = 72): GotraceEvent {
     return new GotraceEvent_View(v, o, n);
@@ -211,7 +211,7 @@ class GotraceEvent_View implements GotraceEvent {
   }
   set tsNs(x: bigint) {
     const v = this.#v, o = this.#o;
-    codecs.set64(v, o, x);
+    codecs.set64(v, o, codecs.checkU64(x, "field tsNs (__u64 ts_ns)"));
   }
   get goid(): bigint {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -219,7 +219,7 @@ class GotraceEvent_View implements GotraceEvent {
   }
   set goid(x: bigint) {
     const v = this.#v, o = this.#o;
-    codecs.set64(v, o + 8, x);
+    codecs.set64(v, o + 8, codecs.checkS64(x, "field goid (__s64 goid)"));
   }
   get arg(): bigint {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -227,7 +227,7 @@ class GotraceEvent_View implements GotraceEvent {
   }
   set arg(x: bigint) {
     const v = this.#v, o = this.#o;
-    codecs.set64(v, o + 16, x);
+    codecs.set64(v, o + 16, codecs.checkU64(x, "field arg (__u64 arg)"));
   }
   get pc(): bigint {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -235,7 +235,7 @@ class GotraceEvent_View implements GotraceEvent {
   }
   set pc(x: bigint) {
     const v = this.#v, o = this.#o;
-    codecs.set64(v, o + 24, x);
+    codecs.set64(v, o + 24, codecs.checkU64(x, "field pc (__u64 pc)"));
   }
   get newGoid(): bigint {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -243,7 +243,7 @@ class GotraceEvent_View implements GotraceEvent {
   }
   set newGoid(x: bigint) {
     const v = this.#v, o = this.#o;
-    codecs.set64(v, o + 32, x);
+    codecs.set64(v, o + 32, codecs.checkS64(x, "field newGoid (__s64 new_goid)"));
   }
   get funcIp(): bigint {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -251,7 +251,7 @@ class GotraceEvent_View implements GotraceEvent {
   }
   set funcIp(x: bigint) {
     const v = this.#v, o = this.#o;
-    codecs.set64(v, o + 40, x);
+    codecs.set64(v, o + 40, codecs.checkU64(x, "field funcIp (__u64 func_ip)"));
   }
   get pid(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -259,7 +259,7 @@ class GotraceEvent_View implements GotraceEvent {
   }
   set pid(x: number) {
     const v = this.#v, o = this.#o;
-    v.setUint32(o + 48, x, LE);
+    v.setUint32(o + 48, codecs.checkU32(x, "field pid (__u32 pid)"), LE);
   }
   get tid(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -267,7 +267,7 @@ class GotraceEvent_View implements GotraceEvent {
   }
   set tid(x: number) {
     const v = this.#v, o = this.#o;
-    v.setUint32(o + 52, x, LE);
+    v.setUint32(o + 52, codecs.checkU32(x, "field tid (__u32 tid)"), LE);
   }
   get kind(): GotraceEventKind {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -275,7 +275,7 @@ class GotraceEvent_View implements GotraceEvent {
   }
   set kind(x: GotraceEventKind) {
     const v = this.#v, o = this.#o;
-    v.setUint32(o + 56, x, LE);
+    v.setUint32(o + 56, codecs.checkU32(x, "field kind (enum event_kind kind)"), LE);
   }
   get oldStatus(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -283,7 +283,7 @@ class GotraceEvent_View implements GotraceEvent {
   }
   set oldStatus(x: number) {
     const v = this.#v, o = this.#o;
-    v.setUint32(o + 60, x, LE);
+    v.setUint32(o + 60, codecs.checkU32(x, "field oldStatus (__u32 old_status)"), LE);
   }
   get newStatus(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -291,7 +291,7 @@ class GotraceEvent_View implements GotraceEvent {
   }
   set newStatus(x: number) {
     const v = this.#v, o = this.#o;
-    v.setUint32(o + 64, x, LE);
+    v.setUint32(o + 64, codecs.checkU32(x, "field newStatus (__u32 new_status)"), LE);
   }
   get __pad(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -299,7 +299,7 @@ class GotraceEvent_View implements GotraceEvent {
   }
   set __pad(x: number) {
     const v = this.#v, o = this.#o;
-    v.setUint32(o + 68, x, LE);
+    v.setUint32(o + 68, codecs.checkU32(x, "field __pad (__u32 __pad)"), LE);
   }
   [Symbol.for("nodejs.util.inspect.custom")](): GotraceEvent {
     return GotraceEvent.decode(this.#v, this.#o, this.#n);
@@ -358,10 +358,10 @@ export const GotraceNewprocCall: Struct<GotraceNewprocCall> = {
     };
   },
   encode(x: GotraceNewprocCall, v: DataView, o = 0): void {
-    codecs.set64(v, o, x.parentGoid);
-    codecs.set64(v, o + 8, x.fn);
-    codecs.set64(v, o + 16, x.callerpc);
-    codecs.set64(v, o + 24, x.funcIp);
+    codecs.set64(v, o, codecs.checkS64(x.parentGoid, "field parentGoid (__s64 parent_goid)"));
+    codecs.set64(v, o + 8, codecs.checkU64(x.fn, "field fn (__u64 fn)"));
+    codecs.set64(v, o + 16, codecs.checkU64(x.callerpc, "field callerpc (__u64 callerpc)"));
+    codecs.set64(v, o + 24, codecs.checkU64(x.funcIp, "field funcIp (__u64 func_ip)"));
   },
   view(v: DataView, o = 0, n = 32): GotraceNewprocCall {
     return new GotraceNewprocCall_View(v, o, n);
@@ -393,7 +393,7 @@ class GotraceNewprocCall_View implements GotraceNewprocCall {
   }
   set parentGoid(x: bigint) {
     const v = this.#v, o = this.#o;
-    codecs.set64(v, o, x);
+    codecs.set64(v, o, codecs.checkS64(x, "field parentGoid (__s64 parent_goid)"));
   }
   get fn(): bigint {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -401,7 +401,7 @@ class GotraceNewprocCall_View implements GotraceNewprocCall {
   }
   set fn(x: bigint) {
     const v = this.#v, o = this.#o;
-    codecs.set64(v, o + 8, x);
+    codecs.set64(v, o + 8, codecs.checkU64(x, "field fn (__u64 fn)"));
   }
   get callerpc(): bigint {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -409,7 +409,7 @@ class GotraceNewprocCall_View implements GotraceNewprocCall {
   }
   set callerpc(x: bigint) {
     const v = this.#v, o = this.#o;
-    codecs.set64(v, o + 16, x);
+    codecs.set64(v, o + 16, codecs.checkU64(x, "field callerpc (__u64 callerpc)"));
   }
   get funcIp(): bigint {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -417,7 +417,7 @@ class GotraceNewprocCall_View implements GotraceNewprocCall {
   }
   set funcIp(x: bigint) {
     const v = this.#v, o = this.#o;
-    codecs.set64(v, o + 24, x);
+    codecs.set64(v, o + 24, codecs.checkU64(x, "field funcIp (__u64 func_ip)"));
   }
   [Symbol.for("nodejs.util.inspect.custom")](): GotraceNewprocCall {
     return GotraceNewprocCall.decode(this.#v, this.#o, this.#n);

@@ -95,13 +95,13 @@ export const HttptraceEvent: Struct<HttptraceEvent> = {
     };
   },
   encode(x: HttptraceEvent, v: DataView, o = 0): void {
-    codecs.set64(v, o, x.tsNs);
-    codecs.set64(v, o + 8, x.durationNs);
-    codecs.set64(v, o + 16, x.goid);
-    v.setUint32(o + 24, x.pid, LE);
-    v.setUint32(o + 28, x.status, LE);
-    codecs.setCstring(v, o + 32, 8, x.method);
-    codecs.setCstring(v, o + 40, 128, x.path);
+    codecs.set64(v, o, codecs.checkU64(x.tsNs, "field tsNs (__u64 ts_ns)"));
+    codecs.set64(v, o + 8, codecs.checkU64(x.durationNs, "field durationNs (__u64 duration_ns)"));
+    codecs.set64(v, o + 16, codecs.checkS64(x.goid, "field goid (__s64 goid)"));
+    v.setUint32(o + 24, codecs.checkU32(x.pid, "field pid (__u32 pid)"), LE);
+    v.setUint32(o + 28, codecs.checkU32(x.status, "field status (__u32 status)"), LE);
+    codecs.setCstring(v, o + 32, 8, x.method, "field method (char method[8])");
+    codecs.setCstring(v, o + 40, 128, x.path, "field path (char path[128])");
   },
   view(v: DataView, o = 0, n = 168): HttptraceEvent {
     return new HttptraceEvent_View(v, o, n);
@@ -136,7 +136,7 @@ class HttptraceEvent_View implements HttptraceEvent {
   }
   set tsNs(x: bigint) {
     const v = this.#v, o = this.#o;
-    codecs.set64(v, o, x);
+    codecs.set64(v, o, codecs.checkU64(x, "field tsNs (__u64 ts_ns)"));
   }
   get durationNs(): bigint {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -144,7 +144,7 @@ class HttptraceEvent_View implements HttptraceEvent {
   }
   set durationNs(x: bigint) {
     const v = this.#v, o = this.#o;
-    codecs.set64(v, o + 8, x);
+    codecs.set64(v, o + 8, codecs.checkU64(x, "field durationNs (__u64 duration_ns)"));
   }
   get goid(): bigint {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -152,7 +152,7 @@ class HttptraceEvent_View implements HttptraceEvent {
   }
   set goid(x: bigint) {
     const v = this.#v, o = this.#o;
-    codecs.set64(v, o + 16, x);
+    codecs.set64(v, o + 16, codecs.checkS64(x, "field goid (__s64 goid)"));
   }
   get pid(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -160,7 +160,7 @@ class HttptraceEvent_View implements HttptraceEvent {
   }
   set pid(x: number) {
     const v = this.#v, o = this.#o;
-    v.setUint32(o + 24, x, LE);
+    v.setUint32(o + 24, codecs.checkU32(x, "field pid (__u32 pid)"), LE);
   }
   get status(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -168,7 +168,7 @@ class HttptraceEvent_View implements HttptraceEvent {
   }
   set status(x: number) {
     const v = this.#v, o = this.#o;
-    v.setUint32(o + 28, x, LE);
+    v.setUint32(o + 28, codecs.checkU32(x, "field status (__u32 status)"), LE);
   }
   get method(): string {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -176,7 +176,7 @@ class HttptraceEvent_View implements HttptraceEvent {
   }
   set method(x: string) {
     const v = this.#v, o = this.#o;
-    codecs.setCstring(v, o + 32, 8, x);
+    codecs.setCstring(v, o + 32, 8, x, "field method (char method[8])");
   }
   get path(): string {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -184,7 +184,7 @@ class HttptraceEvent_View implements HttptraceEvent {
   }
   set path(x: string) {
     const v = this.#v, o = this.#o;
-    codecs.setCstring(v, o + 40, 128, x);
+    codecs.setCstring(v, o + 40, 128, x, "field path (char path[128])");
   }
   [Symbol.for("nodejs.util.inspect.custom")](): HttptraceEvent {
     return HttptraceEvent.decode(this.#v, this.#o, this.#n);
@@ -253,11 +253,11 @@ export const HttptraceHttpRequest: Struct<HttptraceHttpRequest> = {
     };
   },
   encode(x: HttptraceHttpRequest, v: DataView, o = 0): void {
-    codecs.set64(v, o, x.startNs);
-    codecs.set64(v, o + 8, x.writerItab);
-    codecs.set64(v, o + 16, x.writer);
-    codecs.setCstring(v, o + 24, 8, x.method);
-    codecs.setCstring(v, o + 32, 128, x.path);
+    codecs.set64(v, o, codecs.checkU64(x.startNs, "field startNs (__u64 start_ns)"));
+    codecs.set64(v, o + 8, codecs.checkU64(x.writerItab, "field writerItab (__u64 writer_itab)"));
+    codecs.set64(v, o + 16, codecs.checkU64(x.writer, "field writer (__u64 writer)"));
+    codecs.setCstring(v, o + 24, 8, x.method, "field method (char method[8])");
+    codecs.setCstring(v, o + 32, 128, x.path, "field path (char path[128])");
   },
   view(v: DataView, o = 0, n = 160): HttptraceHttpRequest {
     return new HttptraceHttpRequest_View(v, o, n);
@@ -290,7 +290,7 @@ class HttptraceHttpRequest_View implements HttptraceHttpRequest {
   }
   set startNs(x: bigint) {
     const v = this.#v, o = this.#o;
-    codecs.set64(v, o, x);
+    codecs.set64(v, o, codecs.checkU64(x, "field startNs (__u64 start_ns)"));
   }
   get writerItab(): bigint {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -298,7 +298,7 @@ class HttptraceHttpRequest_View implements HttptraceHttpRequest {
   }
   set writerItab(x: bigint) {
     const v = this.#v, o = this.#o;
-    codecs.set64(v, o + 8, x);
+    codecs.set64(v, o + 8, codecs.checkU64(x, "field writerItab (__u64 writer_itab)"));
   }
   get writer(): bigint {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -306,7 +306,7 @@ class HttptraceHttpRequest_View implements HttptraceHttpRequest {
   }
   set writer(x: bigint) {
     const v = this.#v, o = this.#o;
-    codecs.set64(v, o + 16, x);
+    codecs.set64(v, o + 16, codecs.checkU64(x, "field writer (__u64 writer)"));
   }
   get method(): string {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -314,7 +314,7 @@ class HttptraceHttpRequest_View implements HttptraceHttpRequest {
   }
   set method(x: string) {
     const v = this.#v, o = this.#o;
-    codecs.setCstring(v, o + 24, 8, x);
+    codecs.setCstring(v, o + 24, 8, x, "field method (char method[8])");
   }
   get path(): string {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -322,7 +322,7 @@ class HttptraceHttpRequest_View implements HttptraceHttpRequest {
   }
   set path(x: string) {
     const v = this.#v, o = this.#o;
-    codecs.setCstring(v, o + 32, 128, x);
+    codecs.setCstring(v, o + 32, 128, x, "field path (char path[128])");
   }
   [Symbol.for("nodejs.util.inspect.custom")](): HttptraceHttpRequest {
     return HttptraceHttpRequest.decode(this.#v, this.#o, this.#n);
@@ -369,9 +369,9 @@ export const HttptraceRequestKey: Struct<HttptraceRequestKey> = {
     };
   },
   encode(x: HttptraceRequestKey, v: DataView, o = 0): void {
-    v.setUint32(o, x.pid, LE);
-    v.setUint32(o + 4, x.__pad, LE);
-    codecs.set64(v, o + 8, x.goid);
+    v.setUint32(o, codecs.checkU32(x.pid, "field pid (__u32 pid)"), LE);
+    v.setUint32(o + 4, codecs.checkU32(x.__pad, "field __pad (__u32 __pad)"), LE);
+    codecs.set64(v, o + 8, codecs.checkS64(x.goid, "field goid (__s64 goid)"));
   },
   view(v: DataView, o = 0, n = 16): HttptraceRequestKey {
     return new HttptraceRequestKey_View(v, o, n);
@@ -402,7 +402,7 @@ class HttptraceRequestKey_View implements HttptraceRequestKey {
   }
   set pid(x: number) {
     const v = this.#v, o = this.#o;
-    v.setUint32(o, x, LE);
+    v.setUint32(o, codecs.checkU32(x, "field pid (__u32 pid)"), LE);
   }
   get __pad(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -410,7 +410,7 @@ class HttptraceRequestKey_View implements HttptraceRequestKey {
   }
   set __pad(x: number) {
     const v = this.#v, o = this.#o;
-    v.setUint32(o + 4, x, LE);
+    v.setUint32(o + 4, codecs.checkU32(x, "field __pad (__u32 __pad)"), LE);
   }
   get goid(): bigint {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -418,7 +418,7 @@ class HttptraceRequestKey_View implements HttptraceRequestKey {
   }
   set goid(x: bigint) {
     const v = this.#v, o = this.#o;
-    codecs.set64(v, o + 8, x);
+    codecs.set64(v, o + 8, codecs.checkS64(x, "field goid (__s64 goid)"));
   }
   [Symbol.for("nodejs.util.inspect.custom")](): HttptraceRequestKey {
     return HttptraceRequestKey.decode(this.#v, this.#o, this.#n);

@@ -137,19 +137,19 @@ export const OomkillEvent: Struct<OomkillEvent> = {
     };
   },
   encode(x: OomkillEvent, v: DataView, o = 0): void {
-    codecs.set64(v, o, x.tsNs);
-    codecs.set64(v, o + 8, x.totalVmKb);
-    codecs.set64(v, o + 16, x.anonRssKb);
-    codecs.set64(v, o + 24, x.fileRssKb);
-    codecs.set64(v, o + 32, x.shmemRssKb);
-    codecs.set64(v, o + 40, x.pgtablesKb);
-    v.setUint32(o + 48, x.victimPid, LE);
-    v.setUint32(o + 52, x.victimUid, LE);
-    v.setUint32(o + 56, x.triggerPid, LE);
-    v.setInt16(o + 60, x.oomScoreAdj, LE);
-    v.setUint16(o + 62, x.__pad, LE);
-    codecs.setCstring(v, o + 64, 16, x.victimComm);
-    codecs.setCstring(v, o + 80, 16, x.triggerComm);
+    codecs.set64(v, o, codecs.checkU64(x.tsNs, "field tsNs (__u64 ts_ns)"));
+    codecs.set64(v, o + 8, codecs.checkU64(x.totalVmKb, "field totalVmKb (__u64 total_vm_kb)"));
+    codecs.set64(v, o + 16, codecs.checkU64(x.anonRssKb, "field anonRssKb (__u64 anon_rss_kb)"));
+    codecs.set64(v, o + 24, codecs.checkU64(x.fileRssKb, "field fileRssKb (__u64 file_rss_kb)"));
+    codecs.set64(v, o + 32, codecs.checkU64(x.shmemRssKb, "field shmemRssKb (__u64 shmem_rss_kb)"));
+    codecs.set64(v, o + 40, codecs.checkU64(x.pgtablesKb, "field pgtablesKb (__u64 pgtables_kb)"));
+    v.setUint32(o + 48, codecs.checkU32(x.victimPid, "field victimPid (__u32 victim_pid)"), LE);
+    v.setUint32(o + 52, codecs.checkU32(x.victimUid, "field victimUid (__u32 victim_uid)"), LE);
+    v.setUint32(o + 56, codecs.checkU32(x.triggerPid, "field triggerPid (__u32 trigger_pid)"), LE);
+    v.setInt16(o + 60, codecs.checkS16(x.oomScoreAdj, "field oomScoreAdj (__s16 oom_score_adj)"), LE);
+    v.setUint16(o + 62, codecs.checkU16(x.__pad, "field __pad (__u16 __pad)"), LE);
+    codecs.setCstring(v, o + 64, 16, x.victimComm, "field victimComm (char victim_comm[16])");
+    codecs.setCstring(v, o + 80, 16, x.triggerComm, "field triggerComm (char trigger_comm[16])");
   },
   view(v: DataView, o = 0, n = 96): OomkillEvent {
     return new OomkillEvent_View(v, o, n);
@@ -190,7 +190,7 @@ class OomkillEvent_View implements OomkillEvent {
   }
   set tsNs(x: bigint) {
     const v = this.#v, o = this.#o;
-    codecs.set64(v, o, x);
+    codecs.set64(v, o, codecs.checkU64(x, "field tsNs (__u64 ts_ns)"));
   }
   get totalVmKb(): bigint {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -198,7 +198,7 @@ class OomkillEvent_View implements OomkillEvent {
   }
   set totalVmKb(x: bigint) {
     const v = this.#v, o = this.#o;
-    codecs.set64(v, o + 8, x);
+    codecs.set64(v, o + 8, codecs.checkU64(x, "field totalVmKb (__u64 total_vm_kb)"));
   }
   get anonRssKb(): bigint {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -206,7 +206,7 @@ class OomkillEvent_View implements OomkillEvent {
   }
   set anonRssKb(x: bigint) {
     const v = this.#v, o = this.#o;
-    codecs.set64(v, o + 16, x);
+    codecs.set64(v, o + 16, codecs.checkU64(x, "field anonRssKb (__u64 anon_rss_kb)"));
   }
   get fileRssKb(): bigint {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -214,7 +214,7 @@ class OomkillEvent_View implements OomkillEvent {
   }
   set fileRssKb(x: bigint) {
     const v = this.#v, o = this.#o;
-    codecs.set64(v, o + 24, x);
+    codecs.set64(v, o + 24, codecs.checkU64(x, "field fileRssKb (__u64 file_rss_kb)"));
   }
   get shmemRssKb(): bigint {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -222,7 +222,7 @@ class OomkillEvent_View implements OomkillEvent {
   }
   set shmemRssKb(x: bigint) {
     const v = this.#v, o = this.#o;
-    codecs.set64(v, o + 32, x);
+    codecs.set64(v, o + 32, codecs.checkU64(x, "field shmemRssKb (__u64 shmem_rss_kb)"));
   }
   get pgtablesKb(): bigint {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -230,7 +230,7 @@ class OomkillEvent_View implements OomkillEvent {
   }
   set pgtablesKb(x: bigint) {
     const v = this.#v, o = this.#o;
-    codecs.set64(v, o + 40, x);
+    codecs.set64(v, o + 40, codecs.checkU64(x, "field pgtablesKb (__u64 pgtables_kb)"));
   }
   get victimPid(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -238,7 +238,7 @@ class OomkillEvent_View implements OomkillEvent {
   }
   set victimPid(x: number) {
     const v = this.#v, o = this.#o;
-    v.setUint32(o + 48, x, LE);
+    v.setUint32(o + 48, codecs.checkU32(x, "field victimPid (__u32 victim_pid)"), LE);
   }
   get victimUid(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -246,7 +246,7 @@ class OomkillEvent_View implements OomkillEvent {
   }
   set victimUid(x: number) {
     const v = this.#v, o = this.#o;
-    v.setUint32(o + 52, x, LE);
+    v.setUint32(o + 52, codecs.checkU32(x, "field victimUid (__u32 victim_uid)"), LE);
   }
   get triggerPid(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -254,7 +254,7 @@ class OomkillEvent_View implements OomkillEvent {
   }
   set triggerPid(x: number) {
     const v = this.#v, o = this.#o;
-    v.setUint32(o + 56, x, LE);
+    v.setUint32(o + 56, codecs.checkU32(x, "field triggerPid (__u32 trigger_pid)"), LE);
   }
   get oomScoreAdj(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -262,7 +262,7 @@ class OomkillEvent_View implements OomkillEvent {
   }
   set oomScoreAdj(x: number) {
     const v = this.#v, o = this.#o;
-    v.setInt16(o + 60, x, LE);
+    v.setInt16(o + 60, codecs.checkS16(x, "field oomScoreAdj (__s16 oom_score_adj)"), LE);
   }
   get __pad(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -270,7 +270,7 @@ class OomkillEvent_View implements OomkillEvent {
   }
   set __pad(x: number) {
     const v = this.#v, o = this.#o;
-    v.setUint16(o + 62, x, LE);
+    v.setUint16(o + 62, codecs.checkU16(x, "field __pad (__u16 __pad)"), LE);
   }
   get victimComm(): string {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -278,7 +278,7 @@ class OomkillEvent_View implements OomkillEvent {
   }
   set victimComm(x: string) {
     const v = this.#v, o = this.#o;
-    codecs.setCstring(v, o + 64, 16, x);
+    codecs.setCstring(v, o + 64, 16, x, "field victimComm (char victim_comm[16])");
   }
   get triggerComm(): string {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -286,7 +286,7 @@ class OomkillEvent_View implements OomkillEvent {
   }
   set triggerComm(x: string) {
     const v = this.#v, o = this.#o;
-    codecs.setCstring(v, o + 80, 16, x);
+    codecs.setCstring(v, o + 80, 16, x, "field triggerComm (char trigger_comm[16])");
   }
   [Symbol.for("nodejs.util.inspect.custom")](): OomkillEvent {
     return OomkillEvent.decode(this.#v, this.#o, this.#n);

@@ -61,9 +61,9 @@ export const OpensnoopArgsT: Struct<OpensnoopArgsT> = {
     };
   },
   encode(x: OpensnoopArgsT, v: DataView, o = 0): void {
-    codecs.set64(v, o, x.fname);
-    v.setInt32(o + 8, x.flags, LE);
-    v.setUint32(o + 12, x.mode, LE);
+    codecs.set64(v, o, codecs.checkU64(x.fname, "field fname (__u64 fname)"));
+    v.setInt32(o + 8, codecs.checkS32(x.flags, "field flags (__s32 flags)"), LE);
+    v.setUint32(o + 12, codecs.checkU32(x.mode, "field mode (__u32 mode)"), LE);
   },
   view(v: DataView, o = 0, n = 16): OpensnoopArgsT {
     return new OpensnoopArgsT_View(v, o, n);
@@ -94,7 +94,7 @@ class OpensnoopArgsT_View implements OpensnoopArgsT {
   }
   set fname(x: bigint) {
     const v = this.#v, o = this.#o;
-    codecs.set64(v, o, x);
+    codecs.set64(v, o, codecs.checkU64(x, "field fname (__u64 fname)"));
   }
   get flags(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -102,7 +102,7 @@ class OpensnoopArgsT_View implements OpensnoopArgsT {
   }
   set flags(x: number) {
     const v = this.#v, o = this.#o;
-    v.setInt32(o + 8, x, LE);
+    v.setInt32(o + 8, codecs.checkS32(x, "field flags (__s32 flags)"), LE);
   }
   get mode(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -110,7 +110,7 @@ class OpensnoopArgsT_View implements OpensnoopArgsT {
   }
   set mode(x: number) {
     const v = this.#v, o = this.#o;
-    v.setUint32(o + 12, x, LE);
+    v.setUint32(o + 12, codecs.checkU32(x, "field mode (__u32 mode)"), LE);
   }
   [Symbol.for("nodejs.util.inspect.custom")](): OpensnoopArgsT {
     return OpensnoopArgsT.decode(this.#v, this.#o, this.#n);
@@ -222,16 +222,16 @@ export const OpensnoopEvent: Struct<OpensnoopEvent> = {
   },
   encode(x: OpensnoopEvent, v: DataView, o = 0): void {
     codecs.zero(v, o, 312);
-    codecs.set64(v, o, x.tsNs);
-    v.setUint32(o + 8, x.pid, LE);
-    v.setUint32(o + 12, x.tid, LE);
-    v.setUint32(o + 16, x.uid, LE);
-    v.setInt32(o + 20, x.fd, LE);
-    v.setInt32(o + 24, x.err, LE);
-    v.setInt32(o + 28, x.flags, LE);
-    v.setUint32(o + 32, x.mode, LE);
-    codecs.setCstring(v, o + 36, 16, x.comm);
-    codecs.setCstring(v, o + 52, 256, x.fname);
+    codecs.set64(v, o, codecs.checkU64(x.tsNs, "field tsNs (__u64 ts_ns)"));
+    v.setUint32(o + 8, codecs.checkU32(x.pid, "field pid (__u32 pid)"), LE);
+    v.setUint32(o + 12, codecs.checkU32(x.tid, "field tid (__u32 tid)"), LE);
+    v.setUint32(o + 16, codecs.checkU32(x.uid, "field uid (__u32 uid)"), LE);
+    v.setInt32(o + 20, codecs.checkS32(x.fd, "field fd (__s32 fd)"), LE);
+    v.setInt32(o + 24, codecs.checkS32(x.err, "field err (__s32 err)"), LE);
+    v.setInt32(o + 28, codecs.checkS32(x.flags, "field flags (__s32 flags)"), LE);
+    v.setUint32(o + 32, codecs.checkU32(x.mode, "field mode (__u32 mode)"), LE);
+    codecs.setCstring(v, o + 36, 16, x.comm, "field comm (char comm[16])");
+    codecs.setCstring(v, o + 52, 256, x.fname, "field fname (char fname[256])");
   },
   view(v: DataView, o = 0, n = 312): OpensnoopEvent {
     return new OpensnoopEvent_View(v, o, n);
@@ -269,7 +269,7 @@ class OpensnoopEvent_View implements OpensnoopEvent {
   }
   set tsNs(x: bigint) {
     const v = this.#v, o = this.#o;
-    codecs.set64(v, o, x);
+    codecs.set64(v, o, codecs.checkU64(x, "field tsNs (__u64 ts_ns)"));
   }
   get pid(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -277,7 +277,7 @@ class OpensnoopEvent_View implements OpensnoopEvent {
   }
   set pid(x: number) {
     const v = this.#v, o = this.#o;
-    v.setUint32(o + 8, x, LE);
+    v.setUint32(o + 8, codecs.checkU32(x, "field pid (__u32 pid)"), LE);
   }
   get tid(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -285,7 +285,7 @@ class OpensnoopEvent_View implements OpensnoopEvent {
   }
   set tid(x: number) {
     const v = this.#v, o = this.#o;
-    v.setUint32(o + 12, x, LE);
+    v.setUint32(o + 12, codecs.checkU32(x, "field tid (__u32 tid)"), LE);
   }
   get uid(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -293,7 +293,7 @@ class OpensnoopEvent_View implements OpensnoopEvent {
   }
   set uid(x: number) {
     const v = this.#v, o = this.#o;
-    v.setUint32(o + 16, x, LE);
+    v.setUint32(o + 16, codecs.checkU32(x, "field uid (__u32 uid)"), LE);
   }
   get fd(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -301,7 +301,7 @@ class OpensnoopEvent_View implements OpensnoopEvent {
   }
   set fd(x: number) {
     const v = this.#v, o = this.#o;
-    v.setInt32(o + 20, x, LE);
+    v.setInt32(o + 20, codecs.checkS32(x, "field fd (__s32 fd)"), LE);
   }
   get err(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -309,7 +309,7 @@ class OpensnoopEvent_View implements OpensnoopEvent {
   }
   set err(x: number) {
     const v = this.#v, o = this.#o;
-    v.setInt32(o + 24, x, LE);
+    v.setInt32(o + 24, codecs.checkS32(x, "field err (__s32 err)"), LE);
   }
   get flags(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -317,7 +317,7 @@ class OpensnoopEvent_View implements OpensnoopEvent {
   }
   set flags(x: number) {
     const v = this.#v, o = this.#o;
-    v.setInt32(o + 28, x, LE);
+    v.setInt32(o + 28, codecs.checkS32(x, "field flags (__s32 flags)"), LE);
   }
   get mode(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -325,7 +325,7 @@ class OpensnoopEvent_View implements OpensnoopEvent {
   }
   set mode(x: number) {
     const v = this.#v, o = this.#o;
-    v.setUint32(o + 32, x, LE);
+    v.setUint32(o + 32, codecs.checkU32(x, "field mode (__u32 mode)"), LE);
   }
   get comm(): string {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -333,7 +333,7 @@ class OpensnoopEvent_View implements OpensnoopEvent {
   }
   set comm(x: string) {
     const v = this.#v, o = this.#o;
-    codecs.setCstring(v, o + 36, 16, x);
+    codecs.setCstring(v, o + 36, 16, x, "field comm (char comm[16])");
   }
   get fname(): string {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -341,7 +341,7 @@ class OpensnoopEvent_View implements OpensnoopEvent {
   }
   set fname(x: string) {
     const v = this.#v, o = this.#o;
-    codecs.setCstring(v, o + 52, 256, x);
+    codecs.setCstring(v, o + 52, 256, x, "field fname (char fname[256])");
   }
   [Symbol.for("nodejs.util.inspect.custom")](): OpensnoopEvent {
     return OpensnoopEvent.decode(this.#v, this.#o, this.#n);
@@ -421,7 +421,7 @@ const targCommConstant: Codec<string> = {
   align: 1,
   decode: (v: DataView, o = 0, n = 16): string => (n >= 16 ? codecs.cstring(v, o, 16) : codecs.cstring(v, o, codecs.present(n, 1, 16))),
   encode: (x: string, v: DataView, o = 0): void => {
-    codecs.setCstring(v, o, 16, x);
+    codecs.setCstring(v, o, 16, x, "char[16]");
   },
 };
 

@@ -68,10 +68,10 @@ export const ProfileKeyT: Struct<ProfileKeyT> = {
     };
   },
   encode(x: ProfileKeyT, v: DataView, o = 0): void {
-    v.setUint32(o, x.pid, LE);
-    v.setInt32(o + 4, x.userStackId, LE);
-    v.setInt32(o + 8, x.kernStackId, LE);
-    codecs.setCstring(v, o + 12, 16, x.comm);
+    v.setUint32(o, codecs.checkU32(x.pid, "field pid (__u32 pid)"), LE);
+    v.setInt32(o + 4, codecs.checkS32(x.userStackId, "field userStackId (__s32 user_stack_id)"), LE);
+    v.setInt32(o + 8, codecs.checkS32(x.kernStackId, "field kernStackId (__s32 kern_stack_id)"), LE);
+    codecs.setCstring(v, o + 12, 16, x.comm, "field comm (char comm[16])");
   },
   view(v: DataView, o = 0, n = 28): ProfileKeyT {
     return new ProfileKeyT_View(v, o, n);
@@ -103,7 +103,7 @@ class ProfileKeyT_View implements ProfileKeyT {
   }
   set pid(x: number) {
     const v = this.#v, o = this.#o;
-    v.setUint32(o, x, LE);
+    v.setUint32(o, codecs.checkU32(x, "field pid (__u32 pid)"), LE);
   }
   get userStackId(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -111,7 +111,7 @@ class ProfileKeyT_View implements ProfileKeyT {
   }
   set userStackId(x: number) {
     const v = this.#v, o = this.#o;
-    v.setInt32(o + 4, x, LE);
+    v.setInt32(o + 4, codecs.checkS32(x, "field userStackId (__s32 user_stack_id)"), LE);
   }
   get kernStackId(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -119,7 +119,7 @@ class ProfileKeyT_View implements ProfileKeyT {
   }
   set kernStackId(x: number) {
     const v = this.#v, o = this.#o;
-    v.setInt32(o + 8, x, LE);
+    v.setInt32(o + 8, codecs.checkS32(x, "field kernStackId (__s32 kern_stack_id)"), LE);
   }
   get comm(): string {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -127,7 +127,7 @@ class ProfileKeyT_View implements ProfileKeyT {
   }
   set comm(x: string) {
     const v = this.#v, o = this.#o;
-    codecs.setCstring(v, o + 12, 16, x);
+    codecs.setCstring(v, o + 12, 16, x, "field comm (char comm[16])");
   }
   [Symbol.for("nodejs.util.inspect.custom")](): ProfileKeyT {
     return ProfileKeyT.decode(this.#v, this.#o, this.#n);

@@ -49,8 +49,8 @@ export const RunqlatHist: Struct<RunqlatHist> = {
     };
   },
   encode(x: RunqlatHist, v: DataView, o = 0): void {
-    codecs.setTypedArray(Uint32Array, v, o, 27, x.slots);
-    codecs.setCstring(v, o + 108, 16, x.comm);
+    codecs.setTypedArray(Uint32Array, v, o, 27, x.slots, "field slots (__u32 slots[27])");
+    codecs.setCstring(v, o + 108, 16, x.comm, "field comm (char comm[16])");
   },
   view(v: DataView, o = 0, n = 124): RunqlatHist {
     return new RunqlatHist_View(v, o, n);
@@ -80,7 +80,7 @@ class RunqlatHist_View implements RunqlatHist {
   }
   set slots(x: Uint32Array) {
     const v = this.#v, o = this.#o;
-    codecs.setTypedArray(Uint32Array, v, o, 27, x);
+    codecs.setTypedArray(Uint32Array, v, o, 27, x, "field slots (__u32 slots[27])");
   }
   get comm(): string {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -88,7 +88,7 @@ class RunqlatHist_View implements RunqlatHist {
   }
   set comm(x: string) {
     const v = this.#v, o = this.#o;
-    codecs.setCstring(v, o + 108, 16, x);
+    codecs.setCstring(v, o + 108, 16, x, "field comm (char comm[16])");
   }
   [Symbol.for("nodejs.util.inspect.custom")](): RunqlatHist {
     return RunqlatHist.decode(this.#v, this.#o, this.#n);

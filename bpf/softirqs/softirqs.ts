@@ -69,10 +69,10 @@ export const SoftirqsSoftirqStat: Struct<SoftirqsSoftirqStat> = {
   },
   encode(x: SoftirqsSoftirqStat, v: DataView, o = 0): void {
     codecs.zero(v, o, 136);
-    codecs.set64(v, o, x.count);
-    codecs.set64(v, o + 8, x.totalNs);
-    codecs.set64(v, o + 16, x.maxNs);
-    codecs.setTypedArray(Uint32Array, v, o + 24, 27, x.slots);
+    codecs.set64(v, o, codecs.checkU64(x.count, "field count (__u64 count)"));
+    codecs.set64(v, o + 8, codecs.checkU64(x.totalNs, "field totalNs (__u64 total_ns)"));
+    codecs.set64(v, o + 16, codecs.checkU64(x.maxNs, "field maxNs (__u64 max_ns)"));
+    codecs.setTypedArray(Uint32Array, v, o + 24, 27, x.slots, "field slots (__u32 slots[27])");
   },
   view(v: DataView, o = 0, n = 136): SoftirqsSoftirqStat {
     return new SoftirqsSoftirqStat_View(v, o, n);
@@ -104,7 +104,7 @@ class SoftirqsSoftirqStat_View implements SoftirqsSoftirqStat {
   }
   set count(x: bigint) {
     const v = this.#v, o = this.#o;
-    codecs.set64(v, o, x);
+    codecs.set64(v, o, codecs.checkU64(x, "field count (__u64 count)"));
   }
   get totalNs(): bigint {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -112,7 +112,7 @@ class SoftirqsSoftirqStat_View implements SoftirqsSoftirqStat {
   }
   set totalNs(x: bigint) {
     const v = this.#v, o = this.#o;
-    codecs.set64(v, o + 8, x);
+    codecs.set64(v, o + 8, codecs.checkU64(x, "field totalNs (__u64 total_ns)"));
   }
   get maxNs(): bigint {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -120,7 +120,7 @@ class SoftirqsSoftirqStat_View implements SoftirqsSoftirqStat {
   }
   set maxNs(x: bigint) {
     const v = this.#v, o = this.#o;
-    codecs.set64(v, o + 16, x);
+    codecs.set64(v, o + 16, codecs.checkU64(x, "field maxNs (__u64 max_ns)"));
   }
   get slots(): Uint32Array {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -128,7 +128,7 @@ class SoftirqsSoftirqStat_View implements SoftirqsSoftirqStat {
   }
   set slots(x: Uint32Array) {
     const v = this.#v, o = this.#o;
-    codecs.setTypedArray(Uint32Array, v, o + 24, 27, x);
+    codecs.setTypedArray(Uint32Array, v, o + 24, 27, x, "field slots (__u32 slots[27])");
   }
   [Symbol.for("nodejs.util.inspect.custom")](): SoftirqsSoftirqStat {
     return SoftirqsSoftirqStat.decode(this.#v, this.#o, this.#n);

@@ -59,9 +59,9 @@ export const SyscountSyscallStat: Struct<SyscountSyscallStat> = {
     };
   },
   encode(x: SyscountSyscallStat, v: DataView, o = 0): void {
-    codecs.set64(v, o, x.count);
-    codecs.set64(v, o + 8, x.errors);
-    codecs.set64(v, o + 16, x.totalNs);
+    codecs.set64(v, o, codecs.checkU64(x.count, "field count (__u64 count)"));
+    codecs.set64(v, o + 8, codecs.checkU64(x.errors, "field errors (__u64 errors)"));
+    codecs.set64(v, o + 16, codecs.checkU64(x.totalNs, "field totalNs (__u64 total_ns)"));
   },
   view(v: DataView, o = 0, n = 24): SyscountSyscallStat {
     return new SyscountSyscallStat_View(v, o, n);
@@ -92,7 +92,7 @@ class SyscountSyscallStat_View implements SyscountSyscallStat {
   }
   set count(x: bigint) {
     const v = this.#v, o = this.#o;
-    codecs.set64(v, o, x);
+    codecs.set64(v, o, codecs.checkU64(x, "field count (__u64 count)"));
   }
   get errors(): bigint {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -100,7 +100,7 @@ class SyscountSyscallStat_View implements SyscountSyscallStat {
   }
   set errors(x: bigint) {
     const v = this.#v, o = this.#o;
-    codecs.set64(v, o + 8, x);
+    codecs.set64(v, o + 8, codecs.checkU64(x, "field errors (__u64 errors)"));
   }
   get totalNs(): bigint {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -108,7 +108,7 @@ class SyscountSyscallStat_View implements SyscountSyscallStat {
   }
   set totalNs(x: bigint) {
     const v = this.#v, o = this.#o;
-    codecs.set64(v, o + 16, x);
+    codecs.set64(v, o + 16, codecs.checkU64(x, "field totalNs (__u64 total_ns)"));
   }
   [Symbol.for("nodejs.util.inspect.custom")](): SyscountSyscallStat {
     return SyscountSyscallStat.decode(this.#v, this.#o, this.#n);

@@ -140,19 +140,19 @@ export const TcpstatesEvent: Struct<TcpstatesEvent> = {
   },
   encode(x: TcpstatesEvent, v: DataView, o = 0): void {
     codecs.zero(v, o, 96);
-    codecs.set64(v, o, x.skaddr);
-    codecs.set64(v, o + 8, x.tsNs);
-    codecs.set64(v, o + 16, x.deltaNs);
-    v.setUint32(o + 24, x.pid, LE);
-    v.setInt32(o + 28, x.oldstate, LE);
-    v.setInt32(o + 32, x.newstate, LE);
-    v.setUint16(o + 36, x.family, LE);
-    v.setUint16(o + 38, x.sport, LE);
-    v.setUint16(o + 40, x.dport, LE);
-    v.setUint16(o + 42, x.__pad, LE);
-    codecs.setTypedArray(Uint8Array, v, o + 44, 16, x.saddr);
-    codecs.setTypedArray(Uint8Array, v, o + 60, 16, x.daddr);
-    codecs.setCstring(v, o + 76, 16, x.comm);
+    codecs.set64(v, o, codecs.checkU64(x.skaddr, "field skaddr (__u64 skaddr)"));
+    codecs.set64(v, o + 8, codecs.checkU64(x.tsNs, "field tsNs (__u64 ts_ns)"));
+    codecs.set64(v, o + 16, codecs.checkU64(x.deltaNs, "field deltaNs (__u64 delta_ns)"));
+    v.setUint32(o + 24, codecs.checkU32(x.pid, "field pid (__u32 pid)"), LE);
+    v.setInt32(o + 28, codecs.checkS32(x.oldstate, "field oldstate (__s32 oldstate)"), LE);
+    v.setInt32(o + 32, codecs.checkS32(x.newstate, "field newstate (__s32 newstate)"), LE);
+    v.setUint16(o + 36, codecs.checkU16(x.family, "field family (__u16 family)"), LE);
+    v.setUint16(o + 38, codecs.checkU16(x.sport, "field sport (__u16 sport)"), LE);
+    v.setUint16(o + 40, codecs.checkU16(x.dport, "field dport (__u16 dport)"), LE);
+    v.setUint16(o + 42, codecs.checkU16(x.__pad, "field __pad (__u16 __pad)"), LE);
+    codecs.setTypedArray(Uint8Array, v, o + 44, 16, x.saddr, "field saddr (__u8 saddr[16])");
+    codecs.setTypedArray(Uint8Array, v, o + 60, 16, x.daddr, "field daddr (__u8 daddr[16])");
+    codecs.setCstring(v, o + 76, 16, x.comm, "field comm (char comm[16])");
   },
   view(v: DataView, o = 0, n = 96): TcpstatesEvent {
     return new TcpstatesEvent_View(v, o, n);
@@ -193,7 +193,7 @@ class TcpstatesEvent_View implements TcpstatesEvent {
   }
   set skaddr(x: bigint) {
     const v = this.#v, o = this.#o;
-    codecs.set64(v, o, x);
+    codecs.set64(v, o, codecs.checkU64(x, "field skaddr (__u64 skaddr)"));
   }
   get tsNs(): bigint {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -201,7 +201,7 @@ class TcpstatesEvent_View implements TcpstatesEvent {
   }
   set tsNs(x: bigint) {
     const v = this.#v, o = this.#o;
-    codecs.set64(v, o + 8, x);
+    codecs.set64(v, o + 8, codecs.checkU64(x, "field tsNs (__u64 ts_ns)"));
   }
   get deltaNs(): bigint {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -209,7 +209,7 @@ class TcpstatesEvent_View implements TcpstatesEvent {
   }
   set deltaNs(x: bigint) {
     const v = this.#v, o = this.#o;
-    codecs.set64(v, o + 16, x);
+    codecs.set64(v, o + 16, codecs.checkU64(x, "field deltaNs (__u64 delta_ns)"));
   }
   get pid(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -217,7 +217,7 @@ class TcpstatesEvent_View implements TcpstatesEvent {
   }
   set pid(x: number) {
     const v = this.#v, o = this.#o;
-    v.setUint32(o + 24, x, LE);
+    v.setUint32(o + 24, codecs.checkU32(x, "field pid (__u32 pid)"), LE);
   }
   get oldstate(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -225,7 +225,7 @@ class TcpstatesEvent_View implements TcpstatesEvent {
   }
   set oldstate(x: number) {
     const v = this.#v, o = this.#o;
-    v.setInt32(o + 28, x, LE);
+    v.setInt32(o + 28, codecs.checkS32(x, "field oldstate (__s32 oldstate)"), LE);
   }
   get newstate(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -233,7 +233,7 @@ class TcpstatesEvent_View implements TcpstatesEvent {
   }
   set newstate(x: number) {
     const v = this.#v, o = this.#o;
-    v.setInt32(o + 32, x, LE);
+    v.setInt32(o + 32, codecs.checkS32(x, "field newstate (__s32 newstate)"), LE);
   }
   get family(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -241,7 +241,7 @@ class TcpstatesEvent_View implements TcpstatesEvent {
   }
   set family(x: number) {
     const v = this.#v, o = this.#o;
-    v.setUint16(o + 36, x, LE);
+    v.setUint16(o + 36, codecs.checkU16(x, "field family (__u16 family)"), LE);
   }
   get sport(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -249,7 +249,7 @@ class TcpstatesEvent_View implements TcpstatesEvent {
   }
   set sport(x: number) {
     const v = this.#v, o = this.#o;
-    v.setUint16(o + 38, x, LE);
+    v.setUint16(o + 38, codecs.checkU16(x, "field sport (__u16 sport)"), LE);
   }
   get dport(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -257,7 +257,7 @@ class TcpstatesEvent_View implements TcpstatesEvent {
   }
   set dport(x: number) {
     const v = this.#v, o = this.#o;
-    v.setUint16(o + 40, x, LE);
+    v.setUint16(o + 40, codecs.checkU16(x, "field dport (__u16 dport)"), LE);
   }
   get __pad(): number {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -265,7 +265,7 @@ class TcpstatesEvent_View implements TcpstatesEvent {
   }
   set __pad(x: number) {
     const v = this.#v, o = this.#o;
-    v.setUint16(o + 42, x, LE);
+    v.setUint16(o + 42, codecs.checkU16(x, "field __pad (__u16 __pad)"), LE);
   }
   get saddr(): Uint8Array {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -273,7 +273,7 @@ class TcpstatesEvent_View implements TcpstatesEvent {
   }
   set saddr(x: Uint8Array) {
     const v = this.#v, o = this.#o;
-    codecs.setTypedArray(Uint8Array, v, o + 44, 16, x);
+    codecs.setTypedArray(Uint8Array, v, o + 44, 16, x, "field saddr (__u8 saddr[16])");
   }
   get daddr(): Uint8Array {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -281,7 +281,7 @@ class TcpstatesEvent_View implements TcpstatesEvent {
   }
   set daddr(x: Uint8Array) {
     const v = this.#v, o = this.#o;
-    codecs.setTypedArray(Uint8Array, v, o + 60, 16, x);
+    codecs.setTypedArray(Uint8Array, v, o + 60, 16, x, "field daddr (__u8 daddr[16])");
   }
   get comm(): string {
     const v = this.#v, o = this.#o, n = this.#n;
@@ -289,7 +289,7 @@ class TcpstatesEvent_View implements TcpstatesEvent {
   }
   set comm(x: string) {
     const v = this.#v, o = this.#o;
-    codecs.setCstring(v, o + 76, 16, x);
+    codecs.setCstring(v, o + 76, 16, x, "field comm (char comm[16])");
   }
   [Symbol.for("nodejs.util.inspect.custom")](): TcpstatesEvent {
     return TcpstatesEvent.decode(this.#v, this.#o, this.#n);

@@ -4,7 +4,7 @@
 
 import type CodeBlockWriter from "code-block-writer";
 import type { BitfieldLayout, CompositeLayout, EnumLayout, FieldNode, TypedefAlias, ValueField } from "../layout.js";
-import { at, bitfieldDecodeExpr, bitfieldEncodeStmts, bitfieldType, decodeExpr, encodeStmts, flexDecodeExpr, flexEncodeStmts, partialBitfieldDecodeExpr, partialDecodeExpr, tsType, viewGetterExpr, type WordRead, wordRead } from "./values.js";
+import { at, bitfieldDecodeExpr, bitfieldEncodeStmts, bitfieldType, decodeExpr, encodeStmts, fieldWhere, flexDecodeExpr, flexEncodeStmts, partialBitfieldDecodeExpr, partialDecodeExpr, tsType, viewGetterExpr, type WordRead, wordRead } from "./values.js";
 import { checkIdentifier } from "../names.js";
 import { docComment } from "./writer.js";
 
@@ -48,7 +48,7 @@ function leafWordRead(f: ValueField | BitfieldLayout): WordRead | undefined {
 function leafEncode(f: ValueField | BitfieldLayout, x: string): string[] {
   const off = at("o", f.offset);
   if (f.node === "bitfield") return bitfieldEncodeStmts(f, x, off);
-  return f.flexible ? flexEncodeStmts(f.type, x, off, f.offset) : encodeStmts(f.type, x, off);
+  return f.flexible ? flexEncodeStmts(f.type, x, off, f.offset, fieldWhere(f)) : encodeStmts(f.type, x, off, 0, fieldWhere(f));
 }
 
 /** A field of a record of `n` bytes that may end before the field does (see partialDecodeExpr). */

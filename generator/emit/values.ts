@@ -154,41 +154,98 @@ function wordsOf(t: ValueLayout): "u" | "s" | undefined {
   return undefined;
 }
 
-/** Statements encoding the value expression `x` of type `t` at offset expression `off`. */
-export function encodeStmts(t: ValueLayout, x: string, off: string, depth = 0): string[] {
+/** The C type of a value for messages: `u32`, `char[16]`, `struct event`, `u8[4]`. */
+export function cTypeOf(t: ValueLayout): string {
+  switch (t.kind) {
+    case "int":
+      return `${t.signed ? "s" : "u"}${t.size * 8}`;
+    case "bool":
+      return "bool";
+    case "float":
+      return t.size === 4 ? "float" : "double";
+    case "pointer":
+      return "pointer";
+    case "enum":
+      return t.ref.cDecl;
+    case "string":
+      return `char[${t.length}]`;
+    case "bytes":
+      return `${t.size} bytes`;
+    case "composite":
+      return t.ref.cDecl;
+    case "array":
+      return `${cTypeOf(t.elem)}[${t.length}]`;
+  }
+}
+
+/** What encoders name in their errors for a struct field: `field pid (__u32 pid)`. */
+export function fieldWhere(f: { readonly name: string; readonly cDecl: string }): string {
+  return `field ${f.name} (${f.cDecl})`;
+}
+
+/** The runtime check (codecs.checkU32, …) of an integer of `size` bytes. */
+function intCheck(size: number, signed: boolean): string {
+  return size === 8 ? (signed ? "checkS64" : "checkU64") : `check${signed ? "S" : "U"}${size * 8}`;
+}
+
+/** The checked value expression of scalar `x`: each check returns its value (64-bit ones as bigints). */
+function checkedScalar(t: ScalarLayout, x: string, w: string): string {
+  switch (t.kind) {
+    case "int":
+      return `codecs.${intCheck(t.size, t.signed)}(${x}, ${w})`;
+    case "enum":
+      return `codecs.${intCheck(t.ref.size, t.ref.signed)}(${x}, ${w})`;
+    case "pointer":
+      return `codecs.checkU64(${x}, ${w})`;
+    case "float":
+      return `codecs.checkFloat(${x}, ${w})`;
+    case "bool":
+      return `codecs.checkBool(${x}, ${w})`;
+  }
+}
+
+/**
+ * Statements encoding the value expression `x` of type `t` at offset expression `off`. Every value
+ * is checked (codecs.check*, or the codec helper itself) before it is written; `where` names it in
+ * errors (a struct field: `fieldWhere`; default: its C type).
+ */
+export function encodeStmts(t: ValueLayout, x: string, off: string, depth = 0, where?: string): string[] {
+  const w = JSON.stringify(where ?? cTypeOf(t));
   switch (t.kind) {
     case "int":
     case "float":
     case "pointer":
     case "bool":
     case "enum": {
-      if (t.kind === "int" && t.size === 16) return [`codecs.setI128(v, ${off}, ${x});`];
+      if (t.kind === "int" && t.size === 16) return [`codecs.setI128(v, ${off}, ${x}, ${w}, ${t.signed});`];
+      const value = checkedScalar(t, x, w);
       // 64-bit integers are stored as words when aligned (codecs.set64), as decoders read them.
-      if (wordsOf(t) !== undefined) return [`codecs.set64(v, ${off}, ${x});`];
+      if (wordsOf(t) !== undefined) return [`codecs.set64(v, ${off}, ${value});`];
       const a = dataViewAccessor(t)!;
-      const value = t.kind === "bool" ? `${x} ? 1 : 0` : x;
-      return [`v.${a.set}(${off}, ${value}${a.endian ? ", LE" : ""});`];
+      return [`v.${a.set}(${off}, ${t.kind === "bool" ? `${value} ? 1 : 0` : value}${a.endian ? ", LE" : ""});`];
     }
     case "string":
-      return [`codecs.setCstring(v, ${off}, ${t.length}, ${x});`];
+      return [`codecs.setCstring(v, ${off}, ${t.length}, ${x}, ${w});`];
     case "bytes":
-      return [`codecs.setBytes(v, ${off}, ${t.size}, ${x});`];
+      return [`codecs.setBytes(v, ${off}, ${t.size}, ${x}, ${w});`];
     case "composite":
-      return [`${t.ref.name}.encode(${x}, v, ${off});`];
+      return [`${t.ref.name}.encode(codecs.checkObject(${x}, ${w}), v, ${off});`];
     case "array":
-      return arrayEncodeStmts(t.elem, String(t.length), x, off, depth);
+      return arrayEncodeStmts(t.elem, String(t.length), x, off, depth, where ?? cTypeOf(t));
   }
 }
 
-/** Encodes up to `count` (an expression) elements of the array `x`. */
-function arrayEncodeStmts(elem: ValueLayout, count: string, x: string, off: string, depth: number): string[] {
+/** Encodes up to `count` (an expression) elements of the array `x`; more is an error. */
+function arrayEncodeStmts(elem: ValueLayout, count: string, x: string, off: string, depth: number, where: string): string[] {
+  const w = JSON.stringify(where);
   const typed = typedArrayOf(elem);
-  if (typed) return [`codecs.setTypedArray(${typed}, v, ${off}, ${count}, ${x});`];
+  if (typed) return [`codecs.setTypedArray(${typed}, v, ${off}, ${count}, ${x}, ${w});`];
   const i = `i${depth}`;
   const e = `e${depth}`;
-  const inner = encodeStmts(elem, e, `${off} + ${i} * ${sizeOf(elem)}`, depth + 1);
+  const inner = encodeStmts(elem, e, `${off} + ${i} * ${sizeOf(elem)}`, depth + 1, `${where}: element`);
   return [
-    `for (let ${i} = 0; ${i} < ${count} && ${i} < ${x}.length; ${i}++) {`,
+    `codecs.checkArray(${x}, ${count}, ${w});`,
+    `for (let ${i} = 0; ${i} < ${x}.length; ${i}++) {`,
     `  const ${e} = ${x}[${i}];`,
     `  if (${e} !== undefined) {`,
     ...inner.map((s) => `    ${s}`),
@@ -210,12 +267,13 @@ export function flexDecodeExpr(t: ValueLayout, off: string, rel: number): string
   return `Array.from({ length: ${count} }, (_, i0) => ${decodeExpr(t.elem, `${off} + i0 * ${sizeOf(t.elem)}`, 1)})`;
 }
 
-/** Encoding writes as many elements as the view has room for past the fixed part. */
-export function flexEncodeStmts(t: ValueLayout, x: string, off: string, rel: number): string[] {
+/** Encoding writes the elements into the view's room past the fixed part; more than fit is an error. */
+export function flexEncodeStmts(t: ValueLayout, x: string, off: string, rel: number, where?: string): string[] {
   const room = `v.byteLength - o - ${rel}`;
-  if (t.kind === "string") return [`codecs.setCstring(v, ${off}, codecs.flexCount(${room}, 1), ${x});`];
-  if (t.kind !== "array") return encodeStmts(t, x, off);
-  return arrayEncodeStmts(t.elem, `codecs.flexCount(${room}, ${sizeOf(t.elem)})`, x, off, 0);
+  const label = where ?? cTypeOf(t);
+  if (t.kind === "string") return [`codecs.setCstring(v, ${off}, codecs.flexCount(${room}, 1), ${x}, ${JSON.stringify(label)});`];
+  if (t.kind !== "array") return encodeStmts(t, x, off, 0, where);
+  return arrayEncodeStmts(t.elem, `codecs.flexCount(${room}, ${sizeOf(t.elem)})`, x, off, 0, label);
 }
 
 /** Bitfields of 64-bit enums are bigints whatever their width; other bitfields are numbers up to 32 bits. */
@@ -240,8 +298,16 @@ export function bitfieldDecodeExpr(f: BitfieldLayout, off: string): string {
   return raw;
 }
 
+/** A bitfield's value is checked against its width (and signedness) before it is stored. */
 export function bitfieldEncodeStmts(f: BitfieldLayout, x: string, off: string): string[] {
-  const value = f.type.kind === "bool" ? `${x} ? 1 : 0` : x;
+  const w = JSON.stringify(fieldWhere(f));
+  const signed = f.signed ? "true" : "false";
+  const value =
+    f.type.kind === "bool"
+      ? `codecs.checkBool(${x}, ${w}) ? 1 : 0`
+      : bitfieldNeedsBigint(f)
+        ? `codecs.checkBigBits(${x}, ${f.bits}, ${signed}, ${w})`
+        : `codecs.checkBits(${x}, ${f.bits}, ${signed}, ${w})`;
   return [
     bitfieldNeedsBigint(f)
       ? `codecs.setBits(v, ${off}, ${f.size}, ${f.bitOffset}, ${f.bits}, ${value});`

@@ -56,6 +56,165 @@ function scalar<T>(size: number, get: (v: DataView, o: number) => T, set: (v: Da
   };
 }
 
+
+// ---- checked values ----------------------------------------------------------------------------
+//
+// Encoders check every value before writing it: a value that would be stored as anything else (a
+// wrapped integer, a cut string, a number where a bigint goes beyond 2^53) throws instead. The rule:
+// integers of up to 32 bits are numbers (integers in the C type's range); 64- and 128-bit integers
+// and pointers are bigints in range, or numbers that are safe integers in range; bools are booleans;
+// floats are numbers (rounded to the C type as C would); strings fit their char[N] (UTF-8), no NUL
+// inside; arrays have at most N elements (fewer: the rest is zero). A wrong type is a TypeError, a
+// value out of range a RangeError. `where` is static text from the generated code (the field and
+// its C declaration); the map, variable or constant is added by whoever encodes (see `withContext`).
+// On the fast path a check is a compare or two: messages are built only on failure.
+
+/** A short description of a value for messages: `42`, `"abc"`, `2n`, `an object`. */
+export function describeValue(x: unknown): string {
+  if (typeof x === "string") return JSON.stringify(x.length > 40 ? `${x.slice(0, 40)}…` : x);
+  if (typeof x === "bigint") return `${x}n`;
+  if (typeof x === "function") return "a function";
+  if (typeof x === "number" && Object.is(x, -0)) return "-0";
+  if (x === null || typeof x !== "object") return String(x);
+  if (Array.isArray(x)) return `an array of ${x.length}`;
+  return `an object (${Object.prototype.toString.call(x).slice(8, -1)})`;
+}
+
+function bad(where: string, expected: string, x: unknown, range: boolean): never {
+  const message = `${where ? `${where}: ` : ""}expected ${expected}, got ${describeValue(x)}`;
+  throw range ? new RangeError(message) : new TypeError(message);
+}
+
+function badInt(x: unknown, where: string, ctype: string, min: number | bigint, max: number | bigint): never {
+  const wide = typeof min === "bigint";
+  const expected = `${wide ? "a bigint (or safe integer)" : "an integer"} in ${min}..${max} (${ctype})`;
+  const isNumeric = typeof x === "number" || (wide && typeof x === "bigint");
+  return bad(where, expected, x, isNumeric);
+}
+
+const U64_MAX = (1n << 64n) - 1n;
+const S64_MIN = -(1n << 63n);
+const S64_MAX = (1n << 63n) - 1n;
+const U128_MAX = (1n << 128n) - 1n;
+const S128_MIN = -(1n << 127n);
+const S128_MAX = (1n << 127n) - 1n;
+
+// For numbers, `(x & 0xff) === x` is false for NaN, fractions and out-of-range values.
+function checkU8(x: number, where = ""): number {
+  if (typeof x === "number" && (x & 0xff) === x) return x;
+  return badInt(x, where, "u8", 0, 255);
+}
+function checkS8(x: number, where = ""): number {
+  if (typeof x === "number" && ((x << 24) >> 24) === x) return x;
+  return badInt(x, where, "s8", -128, 127);
+}
+function checkU16(x: number, where = ""): number {
+  if (typeof x === "number" && (x & 0xffff) === x) return x;
+  return badInt(x, where, "u16", 0, 65535);
+}
+function checkS16(x: number, where = ""): number {
+  if (typeof x === "number" && ((x << 16) >> 16) === x) return x;
+  return badInt(x, where, "s16", -32768, 32767);
+}
+function checkU32(x: number, where = ""): number {
+  if (typeof x === "number" && x >>> 0 === x) return x;
+  return badInt(x, where, "u32", 0, 4294967295);
+}
+function checkS32(x: number, where = ""): number {
+  if (typeof x === "number" && (x | 0) === x) return x;
+  return badInt(x, where, "s32", -2147483648, 2147483647);
+}
+
+function wideInt(x: bigint | number, where: string, ctype: string, min: bigint, max: bigint): bigint {
+  if (typeof x === "bigint") {
+    if (x >= min && x <= max) return x;
+  } else if (Number.isSafeInteger(x)) {
+    const b = BigInt(x);
+    if (b >= min && b <= max) return b;
+  }
+  return badInt(x, where, ctype, min, max);
+}
+
+/** A u64 (or pointer) as a bigint: bigints in range, or safe integer numbers (converted). */
+function checkU64(x: bigint | number, where = ""): bigint {
+  // Literal bounds: V8 compares with a constant much faster than with a module-level bigint.
+  if (typeof x === "bigint" && x >= 0n && x <= 0xffffffffffffffffn) return x;
+  return wideInt(x, where, "u64", 0n, U64_MAX);
+}
+function checkS64(x: bigint | number, where = ""): bigint {
+  if (typeof x === "bigint" && x >= -0x8000000000000000n && x <= 0x7fffffffffffffffn) return x;
+  return wideInt(x, where, "s64", S64_MIN, S64_MAX);
+}
+function checkU128(x: bigint | number, where = ""): bigint {
+  return wideInt(x, where, "u128", 0n, U128_MAX);
+}
+function checkS128(x: bigint | number, where = ""): bigint {
+  return wideInt(x, where, "s128", S128_MIN, S128_MAX);
+}
+
+function checkBool(x: boolean, where = ""): boolean {
+  if (x === true || x === false) return x;
+  return bad(where, "a boolean (bool)", x, false);
+}
+
+function checkFloat(x: number, where = ""): number {
+  if (typeof x === "number") return x;
+  return bad(where, "a number (float/double)", x, false);
+}
+
+/** An integer bitfield of `bits` ≤ 32 bits (a number). */
+function checkBits(x: number, bits: number, signed: boolean, where = ""): number {
+  if (typeof x === "number" && Number.isInteger(x)) {
+    const lo = signed ? -(2 ** (bits - 1)) : 0;
+    const hi = signed ? 2 ** (bits - 1) - 1 : 2 ** bits - 1;
+    if (x >= lo && x <= hi) return x;
+    return badInt(x, where, `${signed ? "signed" : "unsigned"} ${bits}-bit field`, lo, hi);
+  }
+  const lo = signed ? -(2 ** (bits - 1)) : 0;
+  return badInt(x, where, `${signed ? "signed" : "unsigned"} ${bits}-bit field`, lo, signed ? 2 ** (bits - 1) - 1 : 2 ** bits - 1);
+}
+
+/** A bitfield wider than 32 bits, or in a wide unit: a bigint (or safe integer) in range. */
+function checkBigBits(x: bigint | number, bits: number, signed: boolean, where = ""): bigint {
+  const lo = signed ? -(1n << BigInt(bits - 1)) : 0n;
+  const hi = signed ? (1n << BigInt(bits - 1)) - 1n : (1n << BigInt(bits)) - 1n;
+  return wideInt(x, where, `${signed ? "signed" : "unsigned"} ${bits}-bit field`, lo, hi);
+}
+
+/** A struct or union value: an object (its fields are checked by its encoder). */
+function checkObject<T>(x: T, where = ""): T {
+  if (typeof x === "object" && x !== null) return x;
+  return bad(where, "an object", x, false);
+}
+
+/** An array of at most `n` elements (fewer: the rest is encoded as zero). */
+function checkArray<T extends ArrayLike<unknown>>(x: T, n: number, where = ""): T {
+  if (typeof x !== "object" || x === null || typeof x.length !== "number") return bad(where, `an array of at most ${n} elements`, x, false);
+  if (x.length > n) return bad(where, `at most ${n} elements`, x, true);
+  return x;
+}
+
+/** Element checks of typed-array fields given plain arrays, by typed array class. */
+const elementChecks = new Map<unknown, (x: never, where: string) => unknown>([
+  [Uint8Array, checkU8],
+  [Int8Array, checkS8],
+  [Uint16Array, checkU16],
+  [Int16Array, checkS16],
+  [Uint32Array, checkU32],
+  [Int32Array, checkS32],
+  [BigUint64Array, checkU64],
+  [BigInt64Array, checkS64],
+  [Float32Array, checkFloat],
+  [Float64Array, checkFloat],
+]);
+
+/** Annotates an encoding error with what was being encoded: `map counts: key: …` (same class). */
+export function withContext(e: unknown, context: string): unknown {
+  if (e instanceof RangeError) return new RangeError(`${context}: ${e.message}`, { cause: e });
+  if (e instanceof TypeError) return new TypeError(`${context}: ${e.message}`, { cause: e });
+  return e;
+}
+
 const latin1 = new TextDecoder("latin1");
 const utf8 = new TextDecoder("utf-8");
 
@@ -138,12 +297,18 @@ function cbytes(v: DataView, o: number, n: number): Uint8Array {
 
 const encoder = new TextEncoder();
 
-/** Writes `s` as UTF-8 into `n` bytes, truncated and NUL-padded (always NUL-terminated when n > 0). */
-function setCstring(v: DataView, o: number, n: number, s: string): void {
+/**
+ * Writes `s` as UTF-8 into `n` bytes, NUL-padded (a string of all `n` bytes has no NUL: it reads
+ * back the same, as C's `char[n]` holds it). Throws before writing unless it fits and holds no NUL
+ * itself: anything else would read back as another string.
+ */
+function setCstring(v: DataView, o: number, n: number, s: string, where = ""): void {
+  if (typeof s !== "string") bad(where, `a string (char[${n}])`, s, false);
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: short strings need no byte count.
+  if (s.length * 3 > n && Buffer.byteLength(s, "utf8") > n) bad(where, `a string of at most ${n} UTF-8 bytes (char[${n}])`, s, true);
+  if (s.includes("\0")) bad(where, `a string without NUL characters (char[${n}])`, s, true);
   const dst = new Uint8Array(v.buffer, v.byteOffset + o, n);
-  dst.fill(0);
-  if (n === 0) return;
-  const { written } = encoder.encodeInto(s, dst.subarray(0, n - 1));
+  const { written } = encoder.encodeInto(s, dst);
   dst.fill(0, written);
 }
 
@@ -152,10 +317,13 @@ function bytes(v: DataView, o: number, n: number): Uint8Array {
   return new Uint8Array(v.buffer.slice(v.byteOffset + o, v.byteOffset + o + n));
 }
 
-function setBytes(v: DataView, o: number, n: number, src: ArrayLike<number>): void {
+/** Writes at most `n` bytes (the rest zero); throws on more, or on elements that are not bytes. */
+function setBytes(v: DataView, o: number, n: number, src: ArrayLike<number>, where = ""): void {
+  checkArray(src, n, where);
+  if (!(src instanceof Uint8Array)) for (let i = 0; i < src.length; i++) checkU8(src[i]!, where);
   const dst = new Uint8Array(v.buffer, v.byteOffset + o, n);
   dst.fill(0);
-  dst.set(src.length > n ? Array.prototype.slice.call(src, 0, n) : src);
+  dst.set(src);
 }
 
 /** Reads the storage unit holding a bitfield as an unsigned bigint (storage ≤ 16 bytes). */
@@ -372,8 +540,16 @@ function typedArrayView<A>(ctor: TypedArrayCtor<A> & { new (length: number): A }
   return typedArray(ctor, v, o, n);
 }
 
-/** Writes a typed array (or any array of numbers/bigints) of at most `n` elements; the rest is zeroed. */
-function setTypedArray(ctor: TypedArrayCtor<unknown>, v: DataView, o: number, n: number, src: ArrayLike<number | bigint>): void {
+/**
+ * Writes a typed array (or any array of numbers/bigints) of at most `n` elements; the rest is zeroed.
+ * Elements of anything but the same typed array are checked as their C type.
+ */
+function setTypedArray(ctor: TypedArrayCtor<unknown>, v: DataView, o: number, n: number, src: ArrayLike<number | bigint>, where = ""): void {
+  checkArray(src, n, where);
+  if (!(src instanceof (ctor as unknown as typeof Uint8Array))) {
+    const check = elementChecks.get(ctor) as ((x: number | bigint, where: string) => unknown) | undefined;
+    if (check) for (let i = 0; i < src.length; i++) check(src[i]!, where);
+  }
   const width = ctor.BYTES_PER_ELEMENT;
   const dst = new Uint8Array(v.buffer, v.byteOffset + o, n * width);
   const tmp = new ctor(new ArrayBuffer(n * width), 0, n) as unknown as { [i: number]: number | bigint; buffer: ArrayBuffer };
@@ -432,24 +608,44 @@ function s128(v: DataView, o: number): bigint {
   return BigInt.asIntN(128, u128(v, o));
 }
 
-function setI128(v: DataView, o: number, x: bigint): void {
+/** Stores a 128-bit integer (`where` set: checked as unsigned/signed by `signed`). */
+function setI128(v: DataView, o: number, x: bigint, where?: string, signed = false): void {
+  if (where !== undefined) x = signed ? checkS128(x, where) : checkU128(x, where);
   const u = BigInt.asUintN(128, BigInt(x));
   v.setBigUint64(o + (LE ? 0 : 8), u & 0xffffffffffffffffn, LE);
   v.setBigUint64(o + (LE ? 8 : 0), u >> 64n, LE);
 }
 
 export const codecs = {
-  u8: scalar(1, (v, o) => v.getUint8(o), (v, o, x: number) => v.setUint8(o, x), 0),
-  s8: scalar(1, (v, o) => v.getInt8(o), (v, o, x: number) => v.setInt8(o, x), 0),
-  u16: scalar(2, (v, o) => v.getUint16(o, LE), (v, o, x: number) => v.setUint16(o, x, LE), 0),
-  s16: scalar(2, (v, o) => v.getInt16(o, LE), (v, o, x: number) => v.setInt16(o, x, LE), 0),
-  u32: scalar(4, (v, o) => v.getUint32(o, LE), (v, o, x: number) => v.setUint32(o, x, LE), 0),
-  s32: scalar(4, (v, o) => v.getInt32(o, LE), (v, o, x: number) => v.setInt32(o, x, LE), 0),
-  u64: scalar(8, get64, (v, o, x: bigint) => set64(v, o, BigInt(x)), 0n),
-  s64: scalar(8, (v, o) => v.getBigInt64(o, LE), (v, o, x: bigint) => set64(v, o, BigInt(x)), 0n),
-  f32: scalar(4, (v, o) => v.getFloat32(o, LE), (v, o, x: number) => v.setFloat32(o, x, LE), 0),
-  f64: scalar(8, (v, o) => v.getFloat64(o, LE), (v, o, x: number) => v.setFloat64(o, x, LE), 0),
-  bool: scalar(1, (v, o) => v.getUint8(o) !== 0, (v, o, x: boolean) => v.setUint8(o, x ? 1 : 0), false),
+  // Scalar codecs (map keys and values, variables, constants that are plain numbers): checked.
+  u8: scalar(1, (v, o) => v.getUint8(o), (v, o, x: number) => v.setUint8(o, checkU8(x)), 0),
+  s8: scalar(1, (v, o) => v.getInt8(o), (v, o, x: number) => v.setInt8(o, checkS8(x)), 0),
+  u16: scalar(2, (v, o) => v.getUint16(o, LE), (v, o, x: number) => v.setUint16(o, checkU16(x), LE), 0),
+  s16: scalar(2, (v, o) => v.getInt16(o, LE), (v, o, x: number) => v.setInt16(o, checkS16(x), LE), 0),
+  u32: scalar(4, (v, o) => v.getUint32(o, LE), (v, o, x: number) => v.setUint32(o, checkU32(x), LE), 0),
+  s32: scalar(4, (v, o) => v.getInt32(o, LE), (v, o, x: number) => v.setInt32(o, checkS32(x), LE), 0),
+  u64: scalar(8, get64, (v, o, x: bigint) => set64(v, o, checkU64(x)), 0n),
+  s64: scalar(8, (v, o) => v.getBigInt64(o, LE), (v, o, x: bigint) => set64(v, o, checkS64(x)), 0n),
+  f32: scalar(4, (v, o) => v.getFloat32(o, LE), (v, o, x: number) => v.setFloat32(o, checkFloat(x), LE), 0),
+  f64: scalar(8, (v, o) => v.getFloat64(o, LE), (v, o, x: number) => v.setFloat64(o, checkFloat(x), LE), 0),
+  bool: scalar(1, (v, o) => v.getUint8(o) !== 0, (v, o, x: boolean) => v.setUint8(o, checkBool(x) ? 1 : 0), false),
+  // Checks for generated encoders: each returns its value (a bigint for the wide ones).
+  checkU8,
+  checkS8,
+  checkU16,
+  checkS16,
+  checkU32,
+  checkS32,
+  checkU64,
+  checkS64,
+  checkU128,
+  checkS128,
+  checkBool,
+  checkFloat,
+  checkBits,
+  checkBigBits,
+  checkObject,
+  checkArray,
   cstring,
   cbytes,
   setCstring,

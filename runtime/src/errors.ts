@@ -47,6 +47,7 @@ export const errno = {
   EAGAIN: 11,
   EACCES: 13,
   EEXIST: 17,
+  EBUSY: 16,
   EINVAL: 22,
   ENOSPC: 28,
   E2BIG: 7,
@@ -106,6 +107,9 @@ export function hintFor(e: number, log: string, context: string): string | undef
   if (/fentry|fexit|fmod_ret|lsm/.test(context) && (e === errno.EPERM || e === errno.ENOTSUPP || e === errno.EOPNOTSUPP || e === errno.EINVAL))
     return "BPF trampolines (fentry/fexit/lsm) are not allowed on this kernel (lockdown, missing CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS or BPF LSM not enabled)";
   if (/vmlinux|BTF/i.test(log) && (e === errno.ENOENT || e === errno.ESRCH)) return "kernel BTF is missing: the kernel needs CONFIG_DEBUG_INFO_BTF, or pass btfPath";
+  if (/\battach\b/.test(context) && (e === errno.EEXIST || e === errno.EBUSY)) {
+    return "a program is already attached there (one XDP program per interface and mode; for tc, one per priority and handle): close the link that holds it, or attach elsewhere";
+  }
   switch (e) {
     case errno.EPERM:
       return "run as root or with CAP_BPF and CAP_PERFMON (CAP_NET_ADMIN for networking); kernels before 5.11 also need a raised RLIMIT_MEMLOCK";
@@ -148,7 +152,7 @@ export function fromNative(
   const log = vlog ?? raw;
   const program = fields.program ?? failedProgram(raw);
   const section = program ? fields.sectionOf?.(program) : undefined;
-  const hint = fields.hint ?? hintFor(n.errno, log, `${n.message ?? ""} ${section ?? ""}`);
+  const hint = fields.hint ?? hintFor(n.errno, log, `${fields.context ?? ""} ${n.message ?? ""} ${section ?? ""}`);
   let message = n.message ?? "bpf";
   if (program && !message.includes(program)) message += ` (program ${program}${section ? `, SEC("${section}")` : ""})`;
   if (log.trim()) message += `\n${vlog ? "verifier log (tail)" : "libbpf said"}:\n${tail(log, 20)}`;

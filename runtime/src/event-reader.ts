@@ -2,7 +2,7 @@
 // pushed from the event loop, or reads/iterators pulling), the queue between the ring and pulling
 // readers, AbortSignal handling and close semantics. Subclasses only know how to drain their ring.
 
-import { type Codec, codecs } from "./codec.js";
+import { type Codec, codecs, describeValue as describe } from "./codec.js";
 import type { Closeable, MapHandle } from "./handles.js";
 
 /** Errors of the event readers, identified by `name`; `code` says which one. */
@@ -99,6 +99,46 @@ const PULL_CHUNK = 256;
 /** Events drained per wakeup at most before the loop gets a turn, and most events queued for pulling readers. */
 export const DEFAULT_MAX_BATCH = 65536;
 
+/**
+ * Milliseconds a reader hands events over (to callbacks, or to an `events()` loop) before the event
+ * loop gets a turn, so timers, I/O and AbortSignals keep running under a slow consumer. At the fast
+ * path's rates that is tens of thousands of events per turn, so the yield costs nothing measurable.
+ */
+export const DEFAULT_TURN_BUDGET_MS = 5;
+
+/**
+ * Events to hand over before the next clock read in a drain that has handed over `n` in `elapsed`
+ * ms with `left` ms of its budget to go: about a quarter of what is left at the rate so far, at
+ * most 1024. A fast consumer reads the clock once per ~1000 events (a read costs about as much as
+ * a small decode), a slow one after every event, so its turn ends right at the budget.
+ */
+export function clockStride(n: number, elapsed: number, left: number): number {
+  if (elapsed <= 0) return 1024;
+  const stride = Math.floor((left * n) / (4 * elapsed));
+  return stride < 1 ? 1 : stride > 1024 ? 1024 : stride;
+}
+
+/** Pulled events between two clock reads: a pull costs a promise anyway, the clock is cheap beside it. */
+const PULL_CLOCK_EVERY = 4;
+
+/** First batch size of `onBatch`/`batches()`; it doubles while callbacks stay within the budget. */
+const FIRST_BATCH = 16;
+
+export const now = (): number => performance.now();
+
+/** Resolves in the event loop's next check phase: timers and I/O run before it. */
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+export interface PacingOptions {
+  /** Most events handled per wakeup (and queued for read()/events()). Default 65536. */
+  maxBatch?: number;
+  /**
+   * Milliseconds of handing over events (callbacks included) before the event loop gets a turn.
+   * Default 5. Batches (`onBatch`, `batches()`) shrink to what the callback handles in this time.
+   */
+  turnBudget?: number;
+}
+
 export abstract class EventReader<E, Extra extends unknown[] = []> implements AsyncIterable<E>, Disposable, Closeable {
   readonly map: MapHandle;
   #closed = false;
@@ -113,25 +153,46 @@ export abstract class EventReader<E, Extra extends unknown[] = []> implements As
   #waiters: Waiter[] = [];
   #wakeups = 0;
   protected readonly maxBatch: number;
+  protected readonly turnBudget: number;
+  /** Batch size of onBatch/batches()/read({ batch }): adapts to the callback's speed (see #adapt). */
+  #batchLimit: number;
+  /** Pulling readers: when the current run of synchronously available events began, and its length. */
+  #burstStart = now();
+  #burstCount = 0;
+  /** read({ batch: true }): the size of the last batch returned, and when. */
+  #lastBatch = 0;
+  #lastBatchAt = 0;
+  /** A continuation is scheduled (setImmediate) for a callback drain that stopped on its budget. */
+  #continuing = false;
+  /** Set by drain(): whether it stopped because nothing was left (rather than on `max` or the deadline). */
+  protected caughtUp = true;
   readonly #onReadable = (errno?: number): void => this.#readable(errno);
   readonly #pushToQueue = (e: E): void => {
     this.#queue.push(e);
   };
 
-  protected constructor(map: MapHandle, maxBatch: number | undefined) {
+  protected constructor(map: MapHandle, options: PacingOptions) {
     this.map = map;
+    const { maxBatch, turnBudget } = options;
     if (maxBatch !== undefined && !(Number.isInteger(maxBatch) && maxBatch > 0)) {
-      throw new RangeError(`${map.name}: maxBatch must be a positive integer, got ${maxBatch}`);
+      throw new RangeError(`${map.name}: maxBatch must be a positive integer, got ${String(maxBatch)}`);
+    }
+    if (turnBudget !== undefined && !(typeof turnBudget === "number" && turnBudget > 0 && turnBudget < Infinity)) {
+      throw new RangeError(`${map.name}: turnBudget must be a positive number of milliseconds, got ${String(turnBudget)}`);
     }
     this.maxBatch = maxBatch ?? DEFAULT_MAX_BATCH;
+    this.turnBudget = turnBudget ?? DEFAULT_TURN_BUDGET_MS;
+    this.#batchLimit = Math.min(FIRST_BATCH, this.maxBatch);
   }
 
   /**
-   * Hands up to `max` available events to `sink`, in order, without blocking. With `copy`, every
-   * event must stay valid after `sink` returns (raw views become copies). Returns how many were
-   * handed over. A `sink` that throws has had its event consumed; the error propagates.
+   * Hands up to `max` available events to `sink`, in order, without blocking, stopping early once
+   * `now()` passes `deadline` (read as `clockStride` says; Infinity: never). Sets `caughtUp`
+   * when it stopped for lack of events. With `copy`, every event must stay valid after `sink`
+   * returns (raw views become copies). Returns how many were handed over. A `sink` that throws has
+   * had its event consumed; the error propagates.
    */
-  protected abstract drain(sink: Sink<E>, max: number, copy: boolean): number;
+  protected abstract drain(sink: Sink<E>, max: number, copy: boolean, deadline: number): number;
   protected abstract startPoll(onReadable: (errno?: number) => void): void;
   protected abstract stopPoll(): void;
   protected abstract closeNative(): void;
@@ -178,10 +239,12 @@ export abstract class EventReader<E, Extra extends unknown[] = []> implements As
   // ---- callbacks -------------------------------------------------------------------------------
 
   /**
-   * Calls `cb` for every event, from the event loop, as events arrive (all available events per
-   * wakeup, up to `maxBatch`, then the loop gets a turn). Replaces an earlier callback.
+   * Calls `cb` for every event, from the event loop, as events arrive: for up to `turnBudget` ms
+   * (and `maxBatch` events) per turn, then timers and I/O run and the rest follows in the next turn.
+   * Replaces an earlier callback.
    */
   onEvent(cb: EventCallback<E, Extra>, options?: CallbackOptions): this {
+    this.checkCallback("onEvent", cb, options);
     this.#startCallbacks(options);
     this.#eventCb = cb as unknown as Sink<E>;
     this.#batchCb = undefined;
@@ -194,13 +257,27 @@ export abstract class EventReader<E, Extra extends unknown[] = []> implements As
     return this.onEvent(cb, options);
   }
 
-  /** Calls `cb` once per wakeup with every event available then (copies, safe to keep). */
+  /**
+   * Calls `cb` with the events available (copies, safe to keep), in batches sized to what `cb`
+   * handles in `turnBudget` ms: they start at 16 events, double while `cb` keeps within the budget
+   * (up to `maxBatch`) and shrink when it does not; the event loop gets a turn between batches.
+   */
   onBatch(cb: (events: E[]) => void, options?: CallbackOptions): this {
+    this.checkCallback("onBatch", cb, options);
     this.#startCallbacks(options);
     this.#batchCb = cb;
     this.#eventCb = undefined;
     this.#setPolling(true);
     return this;
+  }
+
+  /** Rejects what is not a function at the call, rather than as an uncaught exception later. */
+  protected checkCallback(method: string, cb: unknown, options?: CallbackOptions): void {
+    if (typeof cb !== "function") throw new TypeError(`${this.kind} ${this.map.name}: ${method}(callback): the callback must be a function, got ${describe(cb)}`);
+    const onError: unknown = options?.onError;
+    if (onError !== undefined && typeof onError !== "function") throw new TypeError(`${this.kind} ${this.map.name}: ${method}: options.onError must be a function, got ${describe(onError)}`);
+    const signal: unknown = options?.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError(`${this.kind} ${this.map.name}: ${method}: options.signal must be an AbortSignal, got ${describe(signal)}`);
   }
 
   #startCallbacks(options: CallbackOptions | undefined): void {
@@ -246,6 +323,7 @@ export abstract class EventReader<E, Extra extends unknown[] = []> implements As
   consume(): E[];
   consume(cb: EventCallback<E, Extra>): number;
   consume(cb?: EventCallback<E, Extra>): E[] | number {
+    if (cb !== undefined) this.checkCallback("consume", cb);
     this.#assertOpen();
     if (this.#mode === "callback") throw this.error("EBUSY", "callbacks are running; stop() them before consume()");
     const queued = this.#takeAll();
@@ -253,14 +331,14 @@ export abstract class EventReader<E, Extra extends unknown[] = []> implements As
       const sink = cb as unknown as Sink<E>;
       for (const e of queued) sink(e);
       let total = queued.length;
-      for (let n; (n = this.drain(sink, this.maxBatch, false)) > 0; ) total += n;
+      for (let n; (n = this.drain(sink, this.maxBatch, false, Infinity)) > 0; ) total += n;
       return total;
     }
     const out = queued;
     const push = (e: E): void => {
       out.push(e);
     };
-    while (this.drain(push, this.maxBatch, true) > 0);
+    while (this.drain(push, this.maxBatch, true, Infinity) > 0);
     return out;
   }
 
@@ -269,7 +347,10 @@ export abstract class EventReader<E, Extra extends unknown[] = []> implements As
    * first, and with `signal.reason` when the signal aborts.
    */
   read(options?: ReadOptions & { batch?: false }): Promise<E>;
-  /** Every event available at the next wakeup (at least one, at most `maxBatch`). */
+  /**
+   * Events available at the next wakeup: at least one, at most `maxBatch`, and about what the caller
+   * handled in `turnBudget` ms since its last batch (batches start at 16 and double while it keeps up).
+   */
   read(options: ReadOptions & { batch: true }): Promise<E[]>;
   async read(options?: ReadOptions & { batch?: boolean }): Promise<E | E[]> {
     const signal = options?.signal;
@@ -277,10 +358,27 @@ export abstract class EventReader<E, Extra extends unknown[] = []> implements As
       this.#assertOpen();
       signal?.throwIfAborted();
       this.#beginPull();
-      if (options?.batch) this.#fill(this.maxBatch);
+      if (options?.batch) {
+        // The consumer's time since the last batch sizes this one, as for batches().
+        if (this.#lastBatch > 0) this.#adapt(this.#lastBatch, now() - this.#lastBatchAt);
+        this.#lastBatch = 0;
+        this.#fill(this.#batchLimit);
+      }
       else if (this.#queued() === 0) this.#fill();
-      if (this.#queued() > 0) return options?.batch ? this.#takeAll() : this.#takeOne();
+      if (this.#queued() > 0) {
+        // A loop of reads of available events settles only microtasks: give the loop its turn.
+        if (this.#pace()) {
+          await this.#yieldTurn();
+          continue;
+        }
+        if (!options?.batch) return this.#takeOne();
+        const batch = this.#takeAll();
+        this.#lastBatch = batch.length;
+        this.#lastBatchAt = now();
+        return batch;
+      }
       await this.#waitForData(signal);
+      this.#newBurst();
     }
   }
 
@@ -291,7 +389,9 @@ export abstract class EventReader<E, Extra extends unknown[] = []> implements As
    */
   events(options?: ReadOptions): AsyncIterableIterator<E> {
     // A hand-written iterator rather than an async generator: with events already queued, next()
-    // returns a settled promise, several times cheaper per event than a generator's yield.
+    // returns a settled promise, several times cheaper per event than a generator's yield. Settled
+    // promises run as microtasks, which starve timers and I/O: every turnBudget ms, next() waits for
+    // the loop's next turn instead.
     const signal = options?.signal;
     let finished = false;
     const end = (): IteratorResult<E> => {
@@ -306,11 +406,20 @@ export abstract class EventReader<E, Extra extends unknown[] = []> implements As
       } catch (e) {
         return Promise.reject(e);
       }
-      if (this.#queued() > 0) return Promise.resolve({ value: this.#takeOne(), done: false });
-      return this.#waitForData(signal).then(next, (e: unknown) => {
-        if (this.#closed || signal?.aborted) return end();
-        throw e;
-      });
+      if (this.#queued() > 0) {
+        if (this.#pace()) return this.#yieldTurn().then(next);
+        return Promise.resolve({ value: this.#takeOne(), done: false });
+      }
+      return this.#waitForData(signal).then(
+        () => {
+          this.#newBurst();
+          return next();
+        },
+        (e: unknown) => {
+          if (this.#closed || signal?.aborted) return end();
+          throw e;
+        },
+      );
     };
     return {
       next,
@@ -321,24 +430,57 @@ export abstract class EventReader<E, Extra extends unknown[] = []> implements As
     };
   }
 
-  /** Like `events()`, one array per wakeup. */
+  /** Like `events()`, in arrays sized as `onBatch`'s to what the loop body handles in `turnBudget` ms. */
   async *batches(options?: ReadOptions): AsyncGenerator<E[], void, undefined> {
     const signal = options?.signal;
     for (;;) {
       if (this.#closed || signal?.aborted) return;
       this.#beginPull();
-      this.#fill(this.maxBatch);
+      this.#fill(this.#batchLimit);
       if (this.#queued() > 0) {
-        yield this.#takeAll();
+        const batch = this.#takeAll();
+        const t0 = now();
+        yield batch; // the loop body runs here
+        this.#adapt(batch.length, now() - t0);
+        if (now() - this.#burstStart >= this.turnBudget) await this.#yieldTurn();
         continue;
       }
       try {
         await this.#waitForData(signal);
+        this.#newBurst();
       } catch (e) {
         if (this.#closed || signal?.aborted) return;
         throw e;
       }
     }
+  }
+
+  // ---- pacing ----------------------------------------------------------------------------------
+
+  /** Whether a pulling reader has handed over events for turnBudget ms without the loop getting a turn. */
+  #pace(): boolean {
+    if ((++this.#burstCount & (PULL_CLOCK_EVERY - 1)) !== 0) return false;
+    return now() - this.#burstStart >= this.turnBudget;
+  }
+
+  #newBurst(): void {
+    this.#burstStart = now();
+    this.#burstCount = 0;
+  }
+
+  /** Lets timers, I/O and abort listeners run, then starts a new burst. */
+  async #yieldTurn(): Promise<void> {
+    await nextTurn();
+    this.#newBurst();
+  }
+
+  /**
+   * Sizes the next batch from how long the consumer took for this one: shrinks it to what fits in
+   * the turn budget, doubles it (up to maxBatch) while a full batch stays within budget.
+   */
+  #adapt(size: number, ms: number): void {
+    if (ms > this.turnBudget) this.#batchLimit = Math.max(1, Math.floor((size * this.turnBudget) / ms));
+    else if (size >= this.#batchLimit) this.#batchLimit = Math.min(this.maxBatch, this.#batchLimit * 2);
   }
 
   [Symbol.asyncIterator](): AsyncIterableIterator<E> {
@@ -377,7 +519,7 @@ export abstract class EventReader<E, Extra extends unknown[] = []> implements As
    */
   #fill(limit = PULL_CHUNK): void {
     const room = Math.min(limit, this.maxBatch) - this.#queued();
-    if (room > 0) this.drain(this.#pushToQueue, room, true);
+    if (room > 0) this.drain(this.#pushToQueue, room, true, Infinity);
   }
 
   #waitForData(signal: AbortSignal | undefined): Promise<void> {
@@ -456,17 +598,28 @@ export abstract class EventReader<E, Extra extends unknown[] = []> implements As
       return;
     }
     if (this.#mode === "callback") {
+      // At most turnBudget ms (or maxBatch events) per turn; what is left continues in the loop's
+      // next turn, after timers and I/O. While a continuation is scheduled, the poll's wakeups
+      // (level-triggered: the ring still holds data) leave the draining to it: one drain per turn.
+      if (this.#continuing && wakeup) return;
+      this.caughtUp = true;
       try {
         if (this.#eventCb) {
-          this.drain(this.#eventCb, this.maxBatch, false);
+          this.drain(this.#eventCb, this.maxBatch, false, now() + this.turnBudget);
         } else if (this.#batchCb) {
           const batch: E[] = [];
-          this.drain((e: E) => void batch.push(e), this.maxBatch, true);
-          if (batch.length > 0) this.#batchCb(batch);
+          this.drain((e: E) => void batch.push(e), this.#batchLimit, true, now() + this.turnBudget);
+          if (batch.length > 0) {
+            const t0 = now();
+            this.#batchCb(batch);
+            this.#adapt(batch.length, now() - t0);
+          }
         }
       } catch (e) {
         if (e instanceof EventReaderError && this.#onError) this.#onError(e);
         else throw e; // a callback's own error: the loop reports it like any listener's
+      } finally {
+        if (!this.caughtUp) this.#continueNextTurn();
       }
       return;
     }
@@ -481,6 +634,15 @@ export abstract class EventReader<E, Extra extends unknown[] = []> implements As
       this.#wakeWaiters();
       this.#setPolling(false);
     }
+  }
+
+  #continueNextTurn(): void {
+    if (this.#continuing) return;
+    this.#continuing = true;
+    setImmediate(() => {
+      this.#continuing = false;
+      if (this.#polling && this.#mode === "callback" && !this.#closed) this.#readable(undefined, false);
+    });
   }
 
   #fail(e: EventReaderError): void {

@@ -3,7 +3,7 @@
 // encode, one native call and one decode.
 
 import { addon, type Addon } from "./addon.js";
-import { type Codec, LE, rawCodec, codecs } from "./codec.js";
+import { type Codec, describeValue, LE, rawCodec, codecs, withContext } from "./codec.js";
 import { possibleCpuCount } from "./cpus.js";
 import { BpfError, errno, errnoError, fromNative } from "./errors.js";
 import type { MapHandle } from "./handles.js";
@@ -89,12 +89,45 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
   }
 
   protected encodeKey(k: K): Uint8Array | null {
-    if (this.keyBuf) this.keyCodec.encode(k, this.keyView, 0);
+    if (this.keyBuf) this.putKey(k, this.keyView, 0);
     return this.keyBuf;
   }
 
-  protected fail(op: string, ret: number): never {
-    throw errnoError(`map ${this.handle.name}: ${op}`, ret, { map: this.handle.name });
+  /**
+   * Encodes a key (value) into the map's buffers; a value the codec rejects (out of range, wrong
+   * type) throws its RangeError/TypeError naming this map. Nothing reaches the kernel then.
+   */
+  protected putKey(k: K, view: DataView, offset: number): void {
+    try {
+      this.keyCodec.encode(k, view, offset);
+    } catch (e) {
+      throw withContext(e, `map ${this.handle.name}: key`);
+    }
+  }
+
+  protected putValue(x: V, view: DataView, offset: number): void {
+    try {
+      this.valueCodec.encode(x, view, offset);
+    } catch (e) {
+      throw withContext(e, `map ${this.handle.name}: value`);
+    }
+  }
+
+  protected fail(op: string, ret: number, key?: K): never {
+    throw errnoError(`map ${this.handle.name}: ${op}`, ret, { map: this.handle.name, hint: this.hintFor(op, -ret, key) });
+  }
+
+  /** Hints that match the map and the call (E2BIG from an update means full map or index past the end). */
+  private hintFor(op: string, e: number, key: K | undefined): string | undefined {
+    const { type, maxEntries, name } = this.handle;
+    const isArray = type === "array" || type === "percpu_array" || type === "prog_array" || type === "perf_event_array" || type === "array_of_maps" || type === "cgroup_array";
+    if (isArray && (e === errno.E2BIG || e === errno.ENOENT) && typeof key === "number" && key >= maxEntries) {
+      return `index ${key} is past the end of ${name}: it has max_entries ${maxEntries} (indexes 0..${maxEntries - 1})`;
+    }
+    if (op === "update" && e === errno.E2BIG && !isArray) return `${name} is full (max_entries ${maxEntries}): delete entries, or raise max_entries (LoadOptions.maxEntries)`;
+    if (op === "update" && e === errno.EEXIST) return "the key is present and the flag was \"noexist\"";
+    if (op === "update" && e === errno.ENOENT) return "the key is absent and the flag was \"exist\"";
+    return undefined;
   }
 
   /** The value at `key`, or `undefined` if there is none. */
@@ -117,7 +150,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
     const control = this.control;
     control[0] = this.handle.fd;
     control[1] = 0;
-    if (this.keyBuf) this.keyCodec.encode(key, this.keyView, 0);
+    if (this.keyBuf) this.putKey(key, this.keyView, 0);
     control[2] = -errno.EINVAL; // stays for a bad slot
     this.slotLookup(this.slot);
     return control[2]!;
@@ -130,19 +163,19 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
     const f = updateFlags[flag];
     if (f === undefined) throw new BpfError(`map ${this.handle.name}: update: unknown flag "${String(flag)}"`, { errno: errno.EINVAL, code: "EINVAL", map: this.handle.name });
     control[1] = f;
-    this.valueCodec.encode(value, this.valueView, 0);
-    if (this.keyBuf) this.keyCodec.encode(key, this.keyView, 0);
+    this.putValue(value, this.valueView, 0);
+    if (this.keyBuf) this.putKey(key, this.keyView, 0);
     control[2] = -errno.EINVAL;
     this.slotUpdate(this.slot);
     const r = control[2]!;
-    if (r !== 0) this.fail("update", r);
+    if (r !== 0) this.fail("update", r, key);
   }
 
   /** Deletes `key`; false if it was not there. */
   delete(key: K): boolean {
     const control = this.control;
     control[0] = this.handle.fd;
-    if (this.keyBuf) this.keyCodec.encode(key, this.keyView, 0);
+    if (this.keyBuf) this.putKey(key, this.keyView, 0);
     control[2] = -errno.EINVAL;
     this.slotDelete(this.slot);
     const r = control[2]!;
@@ -252,7 +285,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
     const ksize = this.handle.keySize;
     const buf = new Uint8Array(new ArrayBuffer(keys.length * ksize));
     const view = new DataView(buf.buffer);
-    keys.forEach((k, i) => this.keyCodec.encode(k, view, i * ksize));
+    keys.forEach((k, i) => this.putKey(k, view, i * ksize));
     const [r, count] = this.native.mapDeleteBatch(this.handle.fd, buf, keys.length);
     if (r === 0) return count;
     if (r === -errno.EINVAL || r === -errno.ENOTSUPP || r === -errno.EOPNOTSUPP) {
@@ -317,6 +350,7 @@ export function perCpuCodec<V>(inner: Codec<V>, cpus = possibleCpuCount()): Code
       return out;
     },
     encode(x, v, o = 0) {
+      if (!Array.isArray(x)) throw new TypeError(`per-CPU value: expected an array of ${cpus} values (one per possible CPU), got ${describeValue(x)}`);
       if (x.length !== cpus) throw new RangeError(`per-CPU value: expected ${cpus} values (one per possible CPU), got ${x.length}`);
       for (let c = 0; c < cpus; c++) inner.encode(x[c]!, v, o + c * stride);
     },

@@ -3,7 +3,7 @@
 // maps and variables that all die with the object.
 
 import { addon, type NativeMapMeta, type NativeObject } from "./addon.js";
-import { type Codec, LE } from "./codec.js";
+import { type Codec, LE, withContext } from "./codec.js";
 import { BpfError, closedError, errno, fromNative } from "./errors.js";
 import type { Closeable, MapHandle, MapTypeName, ResourceOwner } from "./handles.js";
 import { Link, LinkSet } from "./links.js";
@@ -500,7 +500,14 @@ function setConstants(d: ObjectDescriptor, native: NativeObject, values: Record<
     if (c.offset < 0 || c.offset + c.codec.size > bytes.length) {
       throw new BpfError(`load ${d.name}: constant ${c.name} at ${c.offset}+${c.codec.size} is outside ${c.section} (${bytes.length} bytes)`, { errno: errno.EINVAL, code: "EINVAL" });
     }
-    c.codec.encode(value, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), c.offset);
+    // Encoded aside first, so that a rejected value leaves nothing half-written.
+    const encoded = new Uint8Array(c.codec.size);
+    try {
+      c.codec.encode(value, new DataView(encoded.buffer), 0);
+    } catch (e) {
+      throw withContext(e, `load ${d.name}: constant ${key}${key === c.name ? "" : ` (${c.name})`}`);
+    }
+    bytes.set(encoded, c.offset);
   }
   for (const [section, bytes] of bySection) native.setInitialValue(section, bytes);
 }
@@ -526,6 +533,7 @@ function load<C>(descriptor: ObjectDescriptor, opts: LoadOptions<C>, run: (n: Na
   let sections = new Map<string, string>();
   const failed = (e: unknown): never => {
     native.close();
+    if (e instanceof RangeError || e instanceof TypeError) throw e; // a bad value (a constant's), as the caller gave it
     const n = e as { errno?: number; log?: string };
     // With a custom BTF path, a BTF failure is about that file, not the kernel.
     const hint = opts.btfPath && n.errno === errno.ENOENT && /BTF/.test(n.log ?? "") ? `the BTF file given as btfPath (${opts.btfPath}) could not be read` : undefined;

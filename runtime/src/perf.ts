@@ -9,11 +9,11 @@
 import { addon } from "./addon.js";
 import type { Codec } from "./codec.js";
 import type { NativePerfBatch, NativePerfBufHandle } from "./events-addon.js";
-import { EventReader, type Sink } from "./event-reader.js";
+import { clockStride, EventReader, now, type PacingOptions, type Sink } from "./event-reader.js";
 import type { MapHandle } from "./handles.js";
 import { LE } from "./codec.js";
 
-export interface PerfEventArrayOptions {
+export interface PerfEventArrayOptions extends PacingOptions {
   /** Pages of each CPU's perf ring, a power of two. Default 64 (256 KiB with 4 KiB pages). */
   pagesPerCpu?: number;
   /**
@@ -21,8 +21,6 @@ export interface PerfEventArrayOptions {
    * of the kernel's data, so it stays valid as long as you keep it).
    */
   raw?: "view";
-  /** Most events handed over per wakeup (and queued for read()/events()). Default 65536. */
-  maxBatch?: number;
 }
 
 /** Called for each PERF_RECORD_LOST: `count` samples of `cpu` were overwritten before being read. */
@@ -52,7 +50,7 @@ export class PerfEventArray<E = Uint8Array> extends EventReader<E, [cpu: number,
   #batchLeft = 0;
 
   constructor(map: MapHandle, codec?: Codec<E>, options: PerfEventArrayOptions = {}) {
-    super(map, options.maxBatch);
+    super(map, options);
     if (map.type !== "perf_event_array") {
       throw this.error("EINVAL", `map type is ${map.type}, not perf_event_array`);
     }
@@ -115,16 +113,22 @@ export class PerfEventArray<E = Uint8Array> extends EventReader<E, [cpu: number,
     this.#native.close();
   }
 
-  protected drain(sink: Sink<E>, max: number, _copy: boolean): number {
+  protected drain(sink: Sink<E>, max: number, _copy: boolean, deadline: number): number {
     let n = 0;
+    this.caughtUp = false;
     while (n < max && !this.closed) {
       if (this.#batchLeft === 0) {
         const next = this.#native.closed ? undefined : this.#native.consume();
-        if (!next) break;
+        if (!next) {
+          this.caughtUp = true;
+          break;
+        }
         this.#accept(next);
         continue;
       }
-      n += this.#deliver(sink, max - n);
+      const handed = this.#deliver(sink, max - n, deadline);
+      n += handed;
+      if (this.#batchLeft > 0 && n < max) break; // stopped on the deadline
     }
     return n;
   }
@@ -143,14 +147,21 @@ export class PerfEventArray<E = Uint8Array> extends EventReader<E, [cpu: number,
     }
   }
 
-  #deliver(sink: Sink<E>, max: number): number {
+  #deliver(sink: Sink<E>, max: number, deadline: number): number {
     const view = this.#batch!;
     const codec = this.#codec;
     let off = this.#batchOff;
     let left = this.#batchLeft;
     let n = 0;
     try {
+      const start = deadline < Infinity ? now() : 0;
+      let clockAt = deadline < Infinity ? 1 : Infinity; // the next clock read, in samples handed over
       while (n < max && left > 0) {
+        if (n >= clockAt) {
+          const t = now();
+          if (t >= deadline) break;
+          clockAt = n + clockStride(n, t - start, deadline - t);
+        }
         const cpu = view.getUint32(off, LE);
         const size = view.getUint32(off + 4, LE);
         const at = off + 8;

@@ -8,6 +8,7 @@ import { addon, type NativeLink, type NativeObject } from "./addon.js";
 import { parseSection, type AttachTarget, type ProgramKind } from "./contract/index.js";
 import { onlineCpus } from "./cpus.js";
 import { resolveSymbolOffset } from "./elf-symbols.js";
+import { describeValue } from "./codec.js";
 import { BpfError, closedError, errno, errnoError, fromNative } from "./errors.js";
 import type { ResourceOwner } from "./handles.js";
 import { IterLink, Link } from "./links.js";
@@ -237,12 +238,32 @@ export class Program<K extends ProgramKind = ProgramKind> {
     }
   }
 
+  /**
+   * Options checked at the call: a number that is not an integer in its range, or a value of the
+   * wrong type, throws a RangeError/TypeError naming the option (never reaches the kernel as
+   * something else, e.g. offset -1 as 2^64-1).
+   */
+  private option<T extends "string" | "number" | "bigint">(o: Record<string, unknown>, key: string, type: T, min = 0, max = Number.MAX_SAFE_INTEGER): (T extends "string" ? string : T extends "number" ? number : bigint) | undefined {
+    const x = o[key];
+    if (x === undefined) return undefined;
+    const where = `attach ${this.name} (${this.kind}): options.${key}`;
+    if (typeof x !== type) throw new TypeError(`${where} must be a ${type}, got ${describeValue(x)}`);
+    if (type === "number" && !(Number.isInteger(x) && (x as number) >= min && (x as number) <= max)) {
+      throw new RangeError(`${where} must be an integer in ${min}..${max}, got ${describeValue(x)}`);
+    }
+    if (type === "bigint" && !((x as bigint) >= 0n && (x as bigint) < 1n << 64n)) throw new RangeError(`${where} must be a u64 bigint, got ${describeValue(x)}`);
+    return x as never;
+  }
+
   private attachNative(o: Record<string, unknown>): NativeLink[] {
     const A = addon();
     const obj = this.native;
     const name = this.name;
-    const str = (k: string) => (typeof o[k] === "string" ? (o[k] as string) : undefined);
-    const num = (k: string) => (typeof o[k] === "number" ? (o[k] as number) : undefined);
+    if (typeof o !== "object" || o === null) throw new TypeError(`attach ${name} (${this.kind}): options must be an object, got ${describeValue(o)}`);
+    const str = (k: string) => this.option(o, k, "string");
+    // Ranges: pids are -1 (any) or a pid; flags and handles are u32; tc priorities u16.
+    const limits: Record<string, [number, number]> = { pid: [-1, 2 ** 31 - 1], flags: [0, 2 ** 32 - 1], handle: [0, 2 ** 32 - 1], priority: [0, 65535], fd: [0, 2 ** 31 - 1] };
+    const num = (k: string) => this.option(o, k, "number", ...(limits[k] ?? [0, Number.MAX_SAFE_INTEGER]));
     switch (this.kind as ProgramKind) {
       case "tracepoint": {
         const t = this.target.type === "tracepoint" ? this.target : undefined;
@@ -281,8 +302,9 @@ export class Program<K extends ProgramKind = ProgramKind> {
         const sym = str("symbol");
         const offset = (sym ? resolveSymbolOffset(bin, sym) : 0) + (num("offset") ?? 0);
         if (!sym && num("offset") === undefined) throw this.badOptions(`${this.kind} needs { symbol } or { offset }`);
-        const cookie = typeof o.cookie === "bigint" ? o.cookie : undefined;
-        return [this.call(() => A.attachUprobe(obj, name, this.kind === "uretprobe", num("pid") ?? -1, bin, offset, undefined, cookie), `attach ${this.kind}`)];
+        const cookie = this.option(o, "cookie", "bigint");
+        const pid = num("pid") ?? -1;
+        return [this.call(() => A.attachUprobe(obj, name, this.kind === "uretprobe", pid, bin, offset, undefined, cookie), `attach ${this.kind}`)];
       }
       case "perf_event":
         return this.attachPerfEvent(o as AttachOptions["perf_event"]);
@@ -297,7 +319,9 @@ export class Program<K extends ProgramKind = ProgramKind> {
         const ifindex = ifindexOf(o, `attach ${name} (tc)`);
         const dir = str("direction") ?? (this.target.type === "tc" ? this.target.direction : "ingress");
         if (dir !== "ingress" && dir !== "egress") throw this.badOptions(`tc direction must be ingress or egress, not "${dir}"`);
-        return [this.call(() => A.attachTc(obj, name, ifindex, dir === "ingress", num("priority"), num("handle")), "attach tc")];
+        const priority = num("priority");
+        const handle = num("handle");
+        return [this.call(() => A.attachTc(obj, name, ifindex, dir === "ingress", priority, handle), "attach tc")];
       }
       case "socket": {
         const fd = num("fd");
@@ -324,6 +348,13 @@ export class Program<K extends ProgramKind = ProgramKind> {
 
   private attachPerfEvent(o: AttachOptions["perf_event"]): NativeLink[] {
     const A = addon();
+    const raw = o as Record<string, unknown>;
+    this.option(raw, "pid", "number", -1, 2 ** 31 - 1);
+    this.option(raw, "period", "number", 1);
+    this.option(raw, "frequency", "number", 1);
+    if (o.cpus !== undefined && !(Array.isArray(o.cpus) && o.cpus.every((c) => Number.isInteger(c) && c >= 0))) {
+      throw new TypeError(`attach ${this.name} (perf_event): options.cpus must be an array of CPU numbers, got ${describeValue(o.cpus)}`);
+    }
     const ev = o.event ?? "cpu-clock";
     const spec = typeof ev === "string" ? perfEvents[ev] : ev;
     if (!spec) throw this.badOptions(`unknown perf event "${String(ev)}"`);

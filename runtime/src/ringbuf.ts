@@ -29,7 +29,7 @@
 import { addon } from "./addon.js";
 import { type Codec, LE } from "./codec.js";
 import type { NativeRingBufHandle } from "./events-addon.js";
-import { type CallbackOptions, type EventCallback, EventReader, type Sink } from "./event-reader.js";
+import { type CallbackOptions, clockStride, type EventCallback, EventReader, now, type PacingOptions, type Sink } from "./event-reader.js";
 import type { MapHandle } from "./handles.js";
 
 // Header bits: BUSY is bit 31 (tested as `header < 0` on the Int32Array), DISCARD bit 30.
@@ -46,7 +46,7 @@ const PUBLISH_BYTES = 4096;
  */
 const ACQUIRE_HEADERS = process.arch !== "x64" && process.arch !== "ia32";
 
-export interface RingBufOptions {
+export interface RingBufOptions extends PacingOptions {
   /**
    * Events without a codec are raw bytes. `"copy"` (default): a fresh Uint8Array per event, safe to
    * keep. `"view"`: a Uint8Array over the ring's own memory — no copy, but only valid until the
@@ -61,8 +61,6 @@ export interface RingBufOptions {
    * their setters), like raw views.
    */
   lazy?: boolean;
-  /** Most events handled per wakeup (and queued for read()/events()). Default 65536. */
-  maxBatch?: number;
 }
 
 /**
@@ -90,8 +88,9 @@ type MaybeStruct<E> = Codec<E> & { view?: (v: DataView, o?: number, length?: num
  *   copies. Records of any length decode (a short one partially, see `Codec.decode`); callbacks get
  *   `(event, length)`, and `recordsOf(codec)` keeps length and tail for every way of reading. Raw views (`raw: "view"`) and lazy views (`lazy: true`) point into the ring and are only
  *   valid until the `onEvent` callback returns; after `close()` they read as empty.
- * - Each wakeup hands over everything available (up to `maxBatch`); the ring space of handled
- *   records goes back to the kernel every 4 KiB and when the batch ends.
+ * - Each wakeup hands over what is available for up to `turnBudget` ms (5) and `maxBatch` events,
+ *   then the event loop gets a turn (timers, I/O, AbortSignals) and reading continues; the ring
+ *   space of handled records goes back to the kernel every 4 KiB and when the batch ends.
  * - Losses: ring buffers have no kernel-side loss counter. When the ring is full,
  *   `bpf_ringbuf_reserve`/`bpf_ringbuf_output` fail in the BPF program, which must count its own
  *   drops (a global variable is the usual way). `discarded` counts records the program discarded.
@@ -124,7 +123,7 @@ export class RingBuf<E = Uint8Array> extends EventReader<E, [length: number]> {
   #onRecord: RecordCallback | undefined;
 
   constructor(map: MapHandle, codec?: Codec<E>, options: RingBufOptions = {}) {
-    super(map, options.maxBatch);
+    super(map, options);
     if (map.type !== "ringbuf") {
       throw this.error("EINVAL", `map type is ${map.type}, not ringbuf`);
     }
@@ -181,6 +180,7 @@ export class RingBuf<E = Uint8Array> extends EventReader<E, [length: number]> {
    * during the callback, and read-only. Otherwise like `onEvent` (replaces it; `stop()` ends it).
    */
   onRecord(cb: RecordCallback, options?: CallbackOptions): this {
+    this.checkCallback("onRecord", cb, options);
     super.onEvent(ignore, options);
     this.#onRecord = cb;
     return this;
@@ -217,7 +217,8 @@ export class RingBuf<E = Uint8Array> extends EventReader<E, [length: number]> {
     this.#native.close();
   }
 
-  protected drain(sink: Sink<E>, max: number, copy: boolean): number {
+  protected drain(sink: Sink<E>, max: number, copy: boolean, deadline: number): number {
+    this.caughtUp = true;
     if (!this.#open) return 0;
     const headers = this.#headers;
     const data = this.#data;
@@ -238,8 +239,22 @@ export class RingBuf<E = Uint8Array> extends EventReader<E, [length: number]> {
     let prod = Number(Atomics.load(this.#producerPos, 0));
     let n = 0;
     let discarded = 0;
+    const start = deadline < Infinity ? now() : 0;
+    let clockAt = deadline < Infinity ? 1 : Infinity; // the next clock read, in events handed over
     try {
-      while (n < max) {
+      for (;;) {
+        if (n >= max) {
+          this.caughtUp = false;
+          break;
+        }
+        if (n >= clockAt) {
+          const t = now();
+          if (t >= deadline) {
+            this.caughtUp = false;
+            break;
+          }
+          clockAt = n + clockStride(n, t - start, deadline - t);
+        }
         if (pos >= prod) {
           prod = Number(Atomics.load(this.#producerPos, 0));
           if (pos >= prod) break;

@@ -2,7 +2,7 @@
 // programs and JS see each other's writes live. .rodata is frozen at load; it is readable only.
 
 import { addon } from "./addon.js";
-import type { Codec } from "./codec.js";
+import { type Codec, withContext } from "./codec.js";
 import { BpfError, closedError, errno, errnoError } from "./errors.js";
 import type { MapHandle } from "./handles.js";
 
@@ -53,15 +53,30 @@ export class Variable<T> {
       throw new BpfError(`variable ${this.name}: ${this.section} is read-only after load`, { errno: errno.EPERM, code: "EPERM", map: this.map.name });
     }
     if (this.view) {
-      this.codec.encode(value, this.view, this.offset);
+      // Encoded aside first: a value rejected halfway (a bad field) must not leave half a write
+      // in the live section the BPF program reads.
+      const bytes = this.encode(value);
+      new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset, bytes.length).set(bytes);
       return;
     }
     // Kernels without mmapable array maps: read-modify-write the section's single value.
+    const bytes = this.encode(value);
     const v = this.readSection();
-    this.codec.encode(value, v, this.offset);
+    new Uint8Array(v.buffer, v.byteOffset + this.offset, bytes.length).set(bytes);
     const key = new Uint8Array(4);
     const r = addon().mapUpdate(this.map.fd, key, new Uint8Array(v.buffer), 0);
     if (r !== 0) throw errnoError(`variable ${this.name}: write ${this.section}`, r, { map: this.map.name });
+  }
+
+  /** The value's bytes; a value the codec rejects throws its RangeError/TypeError naming this variable. */
+  private encode(value: T): Uint8Array {
+    const bytes = new Uint8Array(this.codec.size);
+    try {
+      this.codec.encode(value, new DataView(bytes.buffer), 0);
+    } catch (e) {
+      throw withContext(e, `variable ${this.name}`);
+    }
+    return bytes;
   }
 
   private readSection(): DataView {

@@ -1,0 +1,262 @@
+// Event readers share the event loop (issue 11 item 3): with thousands of events queued and a slow
+// consumer (1 ms of busy work per event), every way of reading lets timers run (a 10 ms interval
+// never waits more than MAX_GAP_MS) and an AbortSignal.timeout ends the reading on time. The events
+// still arrive once and in order. Plus: callbacks and options are checked at the call.
+
+import test, { type ExecutionContext } from "ava";
+import {
+  type BpfObject, codecs, LE, loadObject, PerfEventArray, RingBuf, type Struct,
+} from "@bpf2ts/runtime";
+import { compileBpf, descriptor, requireFeature } from "./helpers/kernel.js";
+
+/**
+ * Longest wait of a 10 ms interval timer we accept while a slow consumer runs: turns last about
+ * 16 ms, the rest is margin for a loaded machine (before, timers waited for the whole ring). The
+ * events handled between two ticks do not depend on the machine's load: at most MAX_PER_TICK.
+ */
+const MAX_GAP_MS = 300;
+const MAX_PER_TICK = 64;
+const READ_MS = 800;
+/** How late after its signal aborts a reader may stop (one event of work plus a turn). */
+const LATE_MS = 150;
+
+interface Event {
+  seq: bigint;
+  pid: number;
+}
+const Event: Struct<Event> = {
+  name: "ev_event",
+  size: 40,
+  align: 8,
+  fields: { seq: { offset: 0, size: 8 }, pid: { offset: 8, size: 4 } },
+  decode: (v, o = 0) => ({ seq: v.getBigUint64(o, LE), pid: v.getUint32(o + 8, LE) }),
+  encode: (x, v, o = 0) => {
+    codecs.zero(v, o, 40);
+    v.setBigUint64(o, x.seq, LE);
+    v.setUint32(o + 8, x.pid, LE);
+  },
+  view: (v, o = 0) => Event.decode(v, o),
+};
+
+const ringObject = () =>
+  loadObject(
+    descriptor("evpace", compileBpf("events-ringbuf.bpf.c"), {
+      programs: { produce: { name: "produce", section: "syscall", kind: "syscall" } },
+      maps: { events: { name: "events", type: "ringbuf", value: Event } },
+    }),
+    { programs: ["produce"] },
+  );
+
+const perfObject = () =>
+  loadObject(
+    descriptor("evpacep", compileBpf("events-perf.bpf.c"), {
+      programs: { flood: { name: "flood", section: "raw_tp/sys_enter", kind: "raw_tp" } },
+      maps: { samples: { name: "samples", type: "perf_event_array", value: Event } },
+    }),
+    { programs: ["flood"] },
+  );
+
+/** Fills the ring with `n` events (seq from 0), from this thread. */
+function produce(obj: BpfObject, n: number): void {
+  const ctx = new Uint8Array(24);
+  new DataView(ctx.buffer).setUint32(0, n, LE);
+  obj.programs.produce!.testRun({ ctx });
+  const done = Number(new DataView(ctx.buffer).getBigUint64(8, LE));
+  if (done !== n) throw new Error(`produced ${done} of ${n}`);
+}
+
+const busy = (ms: number): void => {
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+};
+
+interface Ticks {
+  maxGap: number;
+  ticks: number;
+  /** Most events handled between two ticks. */
+  maxPerTick: number;
+}
+
+/** A 10 ms interval that records the longest gap between its ticks and the events handled in it. */
+function ticker(handled: () => number) {
+  let last = performance.now();
+  let lastCount = handled();
+  let maxGap = 0;
+  let maxPerTick = 0;
+  let ticks = 0;
+  const h = setInterval(() => {
+    const t = performance.now();
+    maxGap = Math.max(maxGap, t - last);
+    maxPerTick = Math.max(maxPerTick, handled() - lastCount);
+    last = t;
+    lastCount = handled();
+    ticks++;
+  }, 10);
+  return {
+    stop(): Ticks {
+      clearInterval(h);
+      return { maxGap, ticks, maxPerTick };
+    },
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The shared checks: timers ticked, the reading ended on time, events came in order from 0. */
+function verdict(t: ExecutionContext, what: string, seqs: bigint[], started: number, ended: number, tick: Ticks) {
+  t.log(`${what}: ${seqs.length} events in ${(ended - started).toFixed(0)} ms, longest timer gap ${tick.maxGap.toFixed(1)} ms, at most ${tick.maxPerTick} events between ticks (${tick.ticks} ticks)`);
+  t.true(tick.maxGap < MAX_GAP_MS, `${what}: timer gap ${tick.maxGap.toFixed(1)} ms`);
+  t.true(tick.maxPerTick <= MAX_PER_TICK, `${what}: ${tick.maxPerTick} events between two ticks`);
+  t.true(ended - started < READ_MS + LATE_MS, `${what}: ended ${(ended - started - READ_MS).toFixed(0)} ms after the abort`);
+  t.true(seqs.length > 50, `${what}: the consumer kept reading (${seqs.length} events)`);
+  t.true(seqs.length < 2000, `${what}: thousands were still queued`);
+  t.true(seqs.every((s, i) => s === BigInt(i)), `${what}: events once and in order`);
+}
+
+const QUEUED = 4000;
+
+async function withRing(t: ExecutionContext, body: (rb: RingBuf<Event>, seqs: bigint[]) => Promise<unknown>, what: string) {
+  if (!(await requireFeature(t, "root", "ringbuf", "clang"))) return;
+  const obj = await ringObject();
+  try {
+    const rb = obj.maps.events as RingBuf<Event>;
+    produce(obj, QUEUED);
+    const seqs: bigint[] = [];
+    const tick = ticker(() => seqs.length);
+    const started = performance.now();
+    await body(rb, seqs);
+    const ended = performance.now();
+    verdict(t, what, seqs, started, ended, tick.stop());
+  } finally {
+    obj.close();
+  }
+}
+
+/** Callback styles: runs until the signal aborts, then checks no callback came after. */
+async function untilAborted(signal: AbortSignal, seqs: bigint[]): Promise<void> {
+  await new Promise((r) => signal.addEventListener("abort", r, { once: true }));
+  const atAbort = seqs.length;
+  await sleep(30);
+  if (seqs.length !== atAbort) throw new Error(`${seqs.length - atAbort} callbacks after the abort`);
+}
+
+test.serial("slow consumer: for await of events() lets timers run and ends on its signal", (t) =>
+  withRing(t, async (rb, seqs) => {
+    for await (const e of rb.events({ signal: AbortSignal.timeout(READ_MS) })) {
+      busy(1);
+      seqs.push(e.seq);
+    }
+  }, "events()"));
+
+test.serial("slow consumer: a loop of read() lets timers run", (t) =>
+  withRing(t, async (rb, seqs) => {
+    const signal = AbortSignal.timeout(READ_MS);
+    while (!signal.aborted) {
+      const e = await rb.read({ signal }).catch(() => undefined);
+      if (!e) break;
+      busy(1);
+      seqs.push(e.seq);
+    }
+  }, "read()"));
+
+test.serial("slow consumer: batches() shrinks its batches and ends on its signal", (t) =>
+  withRing(t, async (rb, seqs) => {
+    for await (const batch of rb.batches({ signal: AbortSignal.timeout(READ_MS) })) {
+      for (const e of batch) {
+        busy(1);
+        seqs.push(e.seq);
+      }
+    }
+  }, "batches()"));
+
+test.serial("slow consumer: onEvent lets timers run and stops on its signal", (t) =>
+  withRing(t, async (rb, seqs) => {
+    const signal = AbortSignal.timeout(READ_MS);
+    rb.onEvent((e) => {
+      busy(1);
+      seqs.push(e.seq);
+    }, { signal });
+    return untilAborted(signal, seqs);
+  }, "onEvent"));
+
+test.serial("slow consumer: onBatch shrinks its batches and stops on its signal", (t) =>
+  withRing(t, async (rb, seqs) => {
+    const signal = AbortSignal.timeout(READ_MS);
+    rb.onBatch((batch) => {
+      for (const e of batch) {
+        busy(1);
+        seqs.push(e.seq);
+      }
+    }, { signal });
+    return untilAborted(signal, seqs);
+  }, "onBatch"));
+
+test.serial("slow consumer: onRecord lets timers run and stops on its signal", (t) =>
+  withRing(t, async (rb, seqs) => {
+    const signal = AbortSignal.timeout(READ_MS);
+    rb.onRecord((data, offset) => {
+      busy(1);
+      seqs.push(data.getBigUint64(offset, LE));
+    }, { signal });
+    return untilAborted(signal, seqs);
+  }, "onRecord"));
+
+test.serial("slow consumer: perf onEvent lets timers run and stops on its signal", async (t) => {
+  if (!(await requireFeature(t, "root", "raw_tp", "clang"))) return;
+  const obj = await perfObject();
+  try {
+    const pb = obj.maps.samples as PerfEventArray<Event>;
+    const ctx = new Uint8Array(8);
+    new DataView(ctx.buffer).setBigUint64(0, 3000n, LE);
+    t.is(obj.programs.flood!.testRun({ ctx, flags: 1, cpu: 0 }).retval, 0, "all samples fit");
+    const seqs: bigint[] = [];
+    const tick = ticker(() => seqs.length);
+    const started = performance.now();
+    const signal = AbortSignal.timeout(READ_MS);
+    pb.onEvent((e) => {
+      busy(1);
+      seqs.push(e.seq);
+    }, { signal });
+    await untilAborted(signal, seqs);
+    verdict(t, "perf onEvent", seqs, started, performance.now() - 30, tick.stop());
+  } finally {
+    obj.close();
+  }
+});
+
+test.serial("a fast consumer still takes whole batches: onBatch grows back to maxBatch", async (t) => {
+  if (!(await requireFeature(t, "root", "ringbuf", "clang"))) return;
+  const obj = await ringObject();
+  try {
+    const rb = obj.maps.events as RingBuf<Event>;
+    produce(obj, 5000);
+    const sizes: number[] = [];
+    rb.onBatch((b) => void sizes.push(b.length));
+    const start = Date.now();
+    while (sizes.reduce((a, b) => a + b, 0) < 5000 && Date.now() - start < 5000) await sleep(5);
+    t.is(sizes.reduce((a, b) => a + b, 0), 5000);
+    t.true(Math.max(...sizes) > 1000, `batches grew: ${sizes.join(",")}`);
+  } finally {
+    obj.close();
+  }
+});
+
+test("callbacks and options are checked at the call", async (t) => {
+  if (!(await requireFeature(t, "root", "ringbuf", "clang"))) return;
+  const obj = await ringObject();
+  try {
+    const rb = obj.maps.events as RingBuf<Event>;
+    const bad = (f: () => unknown, re: RegExp) => t.regex(t.throws(f, { instanceOf: TypeError }).message, re);
+    bad(() => rb.onEvent(42 as never), /ringbuf events events: onEvent\(callback\): the callback must be a function, got 42/);
+    bad(() => rb.onBatch("x" as never), /onBatch\(callback\): the callback must be a function, got "x"/);
+    bad(() => rb.onRecord(undefined as never), /onRecord\(callback\): the callback must be a function, got undefined/);
+    bad(() => rb.onEvent(() => undefined, { onError: 1 as never }), /options.onError must be a function, got 1/);
+    bad(() => rb.onEvent(() => undefined, { signal: {} as never }), /options.signal must be an AbortSignal/);
+    bad(() => rb.consume(7 as never), /consume\(callback\): the callback must be a function, got 7/);
+    t.false(rb.closed);
+    rb.close();
+    t.throws(() => new RingBuf(rb.map, Event, { turnBudget: 0 }), { instanceOf: RangeError, message: /turnBudget must be a positive number of milliseconds, got 0/ });
+  } finally {
+    obj.close();
+  }
+});
