@@ -9,7 +9,7 @@
 // generate writes them beside the module, and `check --obj` reads them from there.
 
 import { posix, relative, resolve, sep } from "node:path";
-import type { GenerateOptions } from "../pipeline/run.js";
+import type { GenerateOptions } from "../pipeline/options.js";
 
 export const RECORD_MARKER = "// @bpf2ts-build ";
 

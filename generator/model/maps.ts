@@ -4,7 +4,7 @@
 import { Kind, type Btf, type TypeId } from "../btf/types.js";
 import { ModelError } from "../errors.js";
 import { compare, kindName, placeOf, sizeOf, skipAliases, typeAt, type ModelContext, type Where } from "./context.js";
-import type { MapModel } from "./model.js";
+import type { MapModel } from "./types.js";
 
 /** libbpf's map type names by `BPF_MAP_TYPE_*` value (libbpf.c `map_type_name`). */
 export const mapTypeNames: readonly string[] = [

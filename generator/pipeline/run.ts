@@ -21,6 +21,9 @@ import { buildModel, resolveTypeName, type ObjectModel } from "../model/model.js
 import type { SourceScan } from "../source/scan.js";
 import { compileSourceTypes, type SourceTypes, type SourceTypesInput } from "../source/types-only.js";
 import { quoteIncludeDirs, scanSourceTree } from "../source/tree.js";
+import type { GenerateOptions } from "./options.js";
+
+export type { GenerateOptions };
 
 /** This package's version (the header of every generated module cites it). */
 export const VERSION: string = (() => {
@@ -31,30 +34,6 @@ export const VERSION: string = (() => {
     return "0.0.0";
   }
 })();
-
-export interface GenerateOptions {
-  readonly stem: string;
-  /** The C source; optional with `objects`, where it only feeds the scan (events, docs). */
-  readonly source?: string;
-  /** `--obj`: existing objects to generate from instead of compiling (one per byte order). */
-  readonly objects?: readonly string[];
-  readonly cc?: string;
-  /** Split flags (`--cflags` and anything after `--`). */
-  readonly cflags?: readonly string[];
-  /** `--target` spec; default "bpfel,bpfeb" as bpf2go. */
-  readonly target?: string;
-  readonly types?: readonly string[];
-  readonly globalTypes?: boolean;
-  readonly outputDir?: string;
-  readonly outputStem?: string;
-  /** Default true. */
-  readonly strip?: boolean;
-  readonly makebase?: string;
-  /** `--event map=type`. */
-  readonly events?: Readonly<Record<string, string>>;
-  readonly cwd?: string;
-  readonly env?: NodeJS.ProcessEnv;
-}
 
 export interface BuiltOutput {
   /** Files to write, relative to `outputDir`. */
