@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The bpf2ts command: all logic lives in the compiled generator (dist/generator/cli.js).
+// The bpf2ts command: all logic lives in the compiled generator (dist/generator/cli/cli.js).
 
 // `bpf2ts vmlinux | head`: the reader is gone, so stop quietly as a shell tool does, not with a stack.
 for (const stream of [process.stdout, process.stderr]) {
@@ -11,9 +11,9 @@ for (const stream of [process.stdout, process.stderr]) {
 
 let cli;
 try {
-  cli = await import("../dist/generator/cli.js");
+  cli = await import("../dist/generator/cli/cli.js");
 } catch (e) {
-  const notBuilt = e?.code === "ERR_MODULE_NOT_FOUND" && String(e.message).includes("dist/generator/cli.js");
+  const notBuilt = e?.code === "ERR_MODULE_NOT_FOUND" && String(e.message).includes("dist/generator/cli/cli.js");
   process.stderr.write(
     notBuilt
       ? "bpf2ts: this copy of bpf2ts has no compiled generator (dist/ is missing): install it from the registry or a packed tarball, or in a checkout run `npm run build:ts`\n"

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readElf } from "../generator/elf.js";
 import { parseBtf, Kind, type Btf, type ParsedBtf } from "../generator/btf/index.js";
-import { formatCHeader } from "../generator/vmlinux-h.js";
+import { formatCHeader } from "../generator/workflow/vmlinux-h.js";
 import { BtfBuilder } from "./helpers/btf-builder.js";
 import { makeTempDir, removeDir, tempDir } from "./helpers/temp-dir.js";
 

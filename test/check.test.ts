@@ -6,7 +6,7 @@ import test, { type ExecutionContext } from "ava";
 import { execFileSync } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { unifiedDiff } from "../generator/unified-diff.js";
+import { unifiedDiff } from "../generator/workflow/unified-diff.js";
 import { tempDir } from "./helpers/temp-dir.js";
 import { cli, helloSource, makeProject, repoRoot, treeHashes, writeFiles } from "./helpers/workflow-project.js";
 

@@ -8,10 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseBtf } from "../generator/btf/index.js";
 import { Kind } from "../generator/btf/types.js";
-import { clangArgs, compile, compileTypesOnly, findClang, findStrip, formatDepfile, parseDepfile, parseTargets, splitShellWords, which } from "../generator/clang.js";
+import { clangArgs, compile, compileTypesOnly, findClang, findStrip, formatDepfile, parseDepfile, parseTargets, splitShellWords, which } from "../generator/compile/clang.js";
 import { readElf } from "../generator/elf.js";
-import { mergeTypes } from "../generator/merge-types.js";
-import { buildModel, resolveTypeName } from "../generator/model.js";
+import { mergeTypes } from "../generator/source/merge-types.js";
+import { buildModel, resolveTypeName } from "../generator/model/model.js";
 import { tempDir } from "./helpers/temp-dir.js";
 
 const tmp = (t: ExecutionContext, prefix: string) => tempDir(t, `bpf2ts-clang-test-${prefix}-`);

@@ -5,7 +5,7 @@ import test, { type ExecutionContext } from "ava";
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { which } from "../generator/clang.js";
+import { which } from "../generator/compile/clang.js";
 import { PRELUDE, repoRoot } from "./helpers/compile-c.js";
 import { tempDir } from "./helpers/temp-dir.js";
 import { markEsm, typeCheck } from "./helpers/typecheck.js";

@@ -3,7 +3,7 @@
 
 import test from "ava";
 import { join } from "node:path";
-import { findConfig, generateOptions, loadConfigFile, parseConfig, selectPrograms } from "../generator/config.js";
+import { findConfig, generateOptions, loadConfigFile, parseConfig, selectPrograms } from "../generator/workflow/config.js";
 import { cli, makeProject } from "./helpers/workflow-project.js";
 
 const C = "int x;\n";

@@ -102,7 +102,7 @@ test("@bpf2ts/runtime/contract is plain data: importing it loads no addon, and i
 });
 
 test("the generator's model classifies with the contract's table", (t) => {
-  const model = readFileSync(join(repoRoot, "generator/model.ts"), "utf8");
+  const model = readFileSync(join(repoRoot, "generator/model/model.ts"), "utf8");
   t.regex(model, /from "@bpf2ts\/runtime\/contract"/);
   t.false(existsSync(join(repoRoot, "generator/sections.ts")), "no second table in the generator");
 });

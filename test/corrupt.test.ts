@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { readElf } from "../generator/elf.js";
 import { parseBtf, resolve, sizeof, alignof, typeName, Kind } from "../generator/btf/index.js";
 import { parseBtfExt } from "../generator/btf/ext.js";
-import { formatCHeader } from "../generator/vmlinux-h.js";
+import { formatCHeader } from "../generator/workflow/vmlinux-h.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const objects = ["kinds", "minimal"].flatMap((stem) => ["bpfel", "bpfeb"].map((target) => `fixtures/objects/${stem}.${target}.o`));

@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
-import { run, which } from "../generator/clang.js";
+import { run, which } from "../generator/compile/clang.js";
 import { readElf } from "../generator/elf.js";
 import { tempDir } from "./helpers/temp-dir.js";
 

@@ -3,9 +3,9 @@
 import test from "ava";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { generate as generateFiles, type GenerateInput, type TargetObject } from "../generator/generate.js";
-import type { MapModel, ObjectModel, VariableModel } from "../generator/model.js";
-import { emptyDocs } from "../generator/source.js";
+import { generate as generateFiles, type GenerateInput, type TargetObject } from "../generator/emit/files.js";
+import type { MapModel, ObjectModel, VariableModel } from "../generator/model/model.js";
+import { emptyDocs } from "../generator/source/scan.js";
 import { Graph } from "./helpers/btf-graph.js";
 import { makeTempDir, removeDir } from "./helpers/temp-dir.js";
 import { markEsm, typeCheck } from "./helpers/typecheck.js";

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import ts from "typescript";
 import { type BpfObject, LE, PerfEventArray, recordsOf, RingBuf, type Struct } from "@bpf2ts/runtime";
-import { buildOutputs } from "../generator/pipeline.js";
+import { buildOutputs } from "../generator/pipeline/run.js";
 import { repoRoot, requireFeature, vmlinuxDir } from "./helpers/kernel.js";
 
 interface VlEvent {

@@ -5,8 +5,8 @@ import test from "ava";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { which } from "../generator/clang.js";
-import { buildOutputs } from "../generator/pipeline.js";
+import { which } from "../generator/compile/clang.js";
+import { buildOutputs } from "../generator/pipeline/run.js";
 import { typeCheck } from "./helpers/typecheck.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));

@@ -7,7 +7,7 @@ import { execFile, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { findClangFormat, formatC } from "../generator/init.js";
+import { findClangFormat, formatC } from "../generator/workflow/init.js";
 import { requireFeature } from "./helpers/kernel.js";
 import { cli, makeProject, repoRoot, treeHashes, writeFiles } from "./helpers/workflow-project.js";
 

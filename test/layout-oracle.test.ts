@@ -9,11 +9,11 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { codecs } from "@bpf2ts/runtime";
 import { Kind, type Btf, type TypeId } from "../generator/btf/index.js";
-import { run, which } from "../generator/clang.js";
+import { run, which } from "../generator/compile/clang.js";
 import { readElf } from "../generator/elf.js";
 import { layoutModule } from "../generator/emit/roots.js";
-import type { BitfieldLayout, CompositeLayout, FieldNode, ValueLayout } from "../generator/layout.js";
-import { buildOutputs } from "../generator/pipeline.js";
+import type { BitfieldLayout, CompositeLayout, FieldNode, ValueLayout } from "../generator/layout/layout.js";
+import { buildOutputs } from "../generator/pipeline/run.js";
 import { tempDir } from "./helpers/temp-dir.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));

@@ -1,7 +1,7 @@
 // Layout rules on in-memory BTF graphs (table-driven, no clang): what each C shape becomes in TS.
 import test from "ava";
 import { Graph } from "./helpers/btf-graph.js";
-import { LayoutEngine, type CompositeLayout, type FieldNode, type ValueLayout } from "../generator/layout.js";
+import { LayoutEngine, type CompositeLayout, type FieldNode, type ValueLayout } from "../generator/layout/layout.js";
 
 function composite(v: ValueLayout): CompositeLayout {
   if (v.kind !== "composite") throw new Error(`expected a composite, got ${v.kind}`);

@@ -4,7 +4,7 @@
 import test from "ava";
 import { parseBtf } from "../generator/btf/index.js";
 import { readElf } from "../generator/elf.js";
-import { buildModel } from "../generator/model.js";
+import { buildModel } from "../generator/model/model.js";
 import { compileC } from "./helpers/compile-c.js";
 
 const SOURCE = `

@@ -6,7 +6,7 @@ import test from "ava";
 import { existsSync, readFileSync } from "node:fs";
 import { Kind } from "../generator/btf/types.js";
 import { parseBtf } from "../generator/btf/index.js";
-import { buildModel, mapTypeNames, resolveTypeName } from "../generator/model.js";
+import { buildModel, mapTypeNames, resolveTypeName } from "../generator/model/model.js";
 import { NONE, sectionCases } from "./helpers/section-cases.js";
 import { compileC } from "./helpers/compile-c.js";
 

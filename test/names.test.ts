@@ -1,5 +1,5 @@
 import test from "ava";
-import { camelCase, checkIdentifier, escapeReserved, memberName, NameScope, objectNames, pascalCase, typeName } from "../generator/names.js";
+import { camelCase, checkIdentifier, escapeReserved, memberName, NameScope, objectNames, pascalCase, typeName } from "../generator/layout/names.js";
 
 test("snake_case members become camelCase, keeping leading and trailing underscores", (t) => {
   const cases: [string, string][] = [

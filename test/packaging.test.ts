@@ -113,7 +113,7 @@ test.serial("bpf2ts and @bpf2ts/runtime pack complete from a fresh clone: built 
   t.log(`bpf2ts: ${readFileSync(p.bpf2ts).length} B, ${gen.length} files; @bpf2ts/runtime: ${readFileSync(p.runtime).length} B, ${rt.length} files`);
 
   // bpf2ts: the CLI, every compiled generator module with its declarations, the templates; nothing else.
-  for (const f of ["package.json", "README.md", "bin/bpf2ts.js", "dist/generator/cli.js", "dist/generator/index.d.ts", "templates/package.json", "templates/init/tracer.bpf.c"]) t.true(gen.includes(f), f);
+  for (const f of ["package.json", "README.md", "bin/bpf2ts.js", "dist/generator/cli/cli.js", "dist/generator/index.d.ts", "templates/package.json", "templates/init/tracer.bpf.c"]) t.true(gen.includes(f), f);
   for (const src of filesUnder(join(repoRoot, "generator")).filter((f) => f.endsWith(".ts"))) {
     const js = `dist/generator/${src.replace(/\.ts$/, ".js")}`;
     t.true(gen.includes(js) && gen.includes(js.replace(/\.js$/, ".d.ts")), `${js} and its declarations`);

@@ -14,7 +14,7 @@ import {
 } from "@bpf2ts/runtime";
 import { parseBtf } from "../generator/btf/index.js";
 import { readElf } from "../generator/elf.js";
-import { buildModel } from "../generator/model.js";
+import { buildModel } from "../generator/model/model.js";
 import { compileBpf, missingReason, requireFeature } from "./helpers/kernel.js";
 
 /** The descriptor the generator would write for runtime-knobs.bpf.c (programs with their parsed targets, globals). */

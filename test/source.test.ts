@@ -4,8 +4,8 @@
 import test from "ava";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { blankMacros, scanSource } from "../generator/source.js";
-import { localIncludes, quoteIncludeDirs, scanSourceTree } from "../generator/source-tree.js";
+import { blankMacros, scanSource } from "../generator/source/scan.js";
+import { localIncludes, quoteIncludeDirs, scanSourceTree } from "../generator/source/tree.js";
 import { tempDir } from "./helpers/temp-dir.js";
 
 const MAPS = `

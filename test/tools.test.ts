@@ -7,10 +7,10 @@
 import test, { type ExecutionContext } from "ava";
 import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { which } from "../generator/clang.js";
-import { main } from "../generator/cli.js";
-import { formatInspect } from "../generator/inspect.js";
-import { buildOutputs, runGenerate, type BuiltOutput } from "../generator/pipeline.js";
+import { which } from "../generator/compile/clang.js";
+import { main } from "../generator/cli/cli.js";
+import { formatInspect } from "../generator/cli/inspect.js";
+import { buildOutputs, runGenerate, type BuiltOutput } from "../generator/pipeline/run.js";
 import { repoRoot } from "./helpers/compile-c.js";
 import { tempDir } from "./helpers/temp-dir.js";
 import { markEsm, typeCheck } from "./helpers/typecheck.js";

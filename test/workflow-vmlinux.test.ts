@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { KERNEL_BTF, vmlinuxHeader } from "../generator/vmlinux.js";
+import { KERNEL_BTF, vmlinuxHeader } from "../generator/workflow/vmlinux.js";
 import { descriptor, requireFeature, requireKernel } from "./helpers/kernel.js";
 import { cli, repoRoot } from "./helpers/workflow-project.js";
 import { tempDir } from "./helpers/temp-dir.js";

@@ -5,7 +5,7 @@
 import test, { type ExecutionContext } from "ava";
 import { readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { plainProgress, runParallel, ttyProgress } from "../generator/parallel.js";
+import { plainProgress, runParallel, ttyProgress } from "../generator/workflow/parallel.js";
 import { tempDir } from "./helpers/temp-dir.js";
 import { markEsm, typeCheck } from "./helpers/typecheck.js";
 import { cli, helloSource, makeProject, treeHashes, writeFiles } from "./helpers/workflow-project.js";

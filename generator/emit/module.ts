@@ -3,9 +3,9 @@
 // the `load<Stem>()` / `<stem>Spec()` entry points.
 
 import type CodeBlockWriter from "code-block-writer";
-import { alignOf as alignOfLayout, sizeOf as sizeOfLayout, type ValueLayout } from "../layout.js";
-import type { MapModel, ObjectModel, ProgramModel } from "../model.js";
-import { memberName, NameScope, objectNames } from "../names.js";
+import { alignOf as alignOfLayout, sizeOf as sizeOfLayout, type ValueLayout } from "../layout/layout.js";
+import type { MapModel, ObjectModel, ProgramModel } from "../model/model.js";
+import { memberName, NameScope, objectNames } from "../layout/names.js";
 import type { ModuleLayouts } from "./roots.js";
 import { emitAlias, emitComposite, emitEnum, type TypeDocs } from "./types.js";
 import { decodeExpr, encodeStmts, partialDecodeExpr, tsType } from "./values.js";
@@ -17,7 +17,7 @@ export interface ModuleInput {
   /** Base name of the C source (never a path). */
   readonly sourceName: string;
   readonly sourceSha256: string;
-  /** How the module was made (generator/build-record.ts), as its second header line. */
+  /** How the module was made (generator/emit/build-record.ts), as its second header line. */
   readonly record?: string;
   /** The model and layouts the types come from (the first target's). */
   readonly model: ObjectModel;

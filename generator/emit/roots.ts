@@ -3,8 +3,8 @@
 // Roots are visited in name order so that anonymous types get the same names on every run.
 
 import { Kind, type Btf, type TypeId } from "../btf/types.js";
-import { LayoutEngine, type ValueLayout } from "../layout.js";
-import type { MapModel, ObjectModel, VariableModel } from "../model.js";
+import { LayoutEngine, type ValueLayout } from "../layout/layout.js";
+import type { MapModel, ObjectModel, VariableModel } from "../model/model.js";
 
 export interface MapLayouts {
   readonly map: MapModel;

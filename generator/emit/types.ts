@@ -3,9 +3,9 @@
 // union type of its values; for every kept typedef a type alias and a const alias.
 
 import type CodeBlockWriter from "code-block-writer";
-import type { BitfieldLayout, CompositeLayout, EnumLayout, FieldNode, TypedefAlias, ValueField } from "../layout.js";
+import type { BitfieldLayout, CompositeLayout, EnumLayout, FieldNode, TypedefAlias, ValueField } from "../layout/layout.js";
 import { at, bitfieldDecodeExpr, bitfieldEncodeStmts, bitfieldType, decodeExpr, encodeStmts, fieldWhere, flexDecodeExpr, flexEncodeStmts, partialBitfieldDecodeExpr, partialDecodeExpr, tsType, viewGetterExpr, type WordRead, wordRead } from "./values.js";
-import { checkIdentifier } from "../names.js";
+import { checkIdentifier } from "../layout/names.js";
 import { docComment } from "./writer.js";
 
 /** Doc comments from the source scan, keyed by C names. */

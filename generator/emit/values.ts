@@ -5,8 +5,8 @@
 // Generated code names: `v` is the DataView, `o` the base offset, `LE` the host byte order, `codecs`
 // the runtime helpers (runtime/src/codec.ts). Offsets are printed as `o + 16` (or `o`).
 
-import type { BitfieldLayout, ScalarLayout, ValueLayout } from "../layout.js";
-import { sizeOf } from "../layout.js";
+import type { BitfieldLayout, ScalarLayout, ValueLayout } from "../layout/layout.js";
+import { sizeOf } from "../layout/layout.js";
 
 /** An offset expression: `o`, `o + 16`, `o + 16 + i0 * 4`. */
 export function at(base: string, delta: number): string {

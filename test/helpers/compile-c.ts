@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { compile, findClang, findStrip, type Target } from "../../generator/clang.js";
+import { compile, findClang, findStrip, type Target } from "../../generator/compile/clang.js";
 import { parseBtf, type ParsedBtf } from "../../generator/btf/index.js";
 import { readElf, type ElfFile } from "../../generator/elf.js";
 

@@ -178,7 +178,7 @@ export function layoutChecks(tool: string, sourcePath: string, structs: Record<s
   return { problems, source: `${lines.join("\n")}\n`, checkedStructs, checkedFields };
 }
 
-// As bpf2ts compiles (generator/clang.ts): the host's multiarch directory last, for <asm/types.h>
+// As bpf2ts compiles (generator/compile/clang.ts): the host's multiarch directory last, for <asm/types.h>
 // under the <linux/*.h> headers that libbpf-bootstrap style programs include instead of vmlinux.h.
 const multiarch = [`/usr/include/${process.arch === "arm64" ? "aarch64" : "x86_64"}-linux-gnu`].filter((d) => existsSync(d));
 const clangArgs = (includes: string[]) => ["-target", "bpfel", "-D__TARGET_ARCH_x86", "-O2", "-g", ...includes.flatMap((i) => ["-I", i]), ...multiarch.flatMap((d) => ["-idirafter", d]), "-Wno-unused-variable", "-Wno-unused-function"];

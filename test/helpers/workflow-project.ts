@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { main } from "../../generator/cli.js";
+import { main } from "../../generator/cli/cli.js";
 import { tempDir } from "./temp-dir.js";
 
 export const repoRoot = fileURLToPath(new URL("../../..", import.meta.url));

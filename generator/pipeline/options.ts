@@ -1,0 +1,25 @@
+// What one `generate` run is asked to do: the CLI's options, a config entry, or a build record.
+
+export interface GenerateOptions {
+  readonly stem: string;
+  /** The C source; optional with `objects`, where it only feeds the scan (events, docs). */
+  readonly source?: string;
+  /** `--obj`: existing objects to generate from instead of compiling (one per byte order). */
+  readonly objects?: readonly string[];
+  readonly cc?: string;
+  /** Split flags (`--cflags` and anything after `--`). */
+  readonly cflags?: readonly string[];
+  /** `--target` spec; default "bpfel,bpfeb" as bpf2go. */
+  readonly target?: string;
+  readonly types?: readonly string[];
+  readonly globalTypes?: boolean;
+  readonly outputDir?: string;
+  readonly outputStem?: string;
+  /** Default true. */
+  readonly strip?: boolean;
+  readonly makebase?: string;
+  /** `--event map=type`. */
+  readonly events?: Readonly<Record<string, string>>;
+  readonly cwd?: string;
+  readonly env?: NodeJS.ProcessEnv;
+}

@@ -1,0 +1,389 @@
+// The whole `generate` job for one program: compile each target (or read `--obj` files), read ELF and
+// BTF, scan the source, fill in types the object's BTF lacks with a types-only compile, build the
+// model, emit, and write the files all-or-nothing. The CLI, `check` and config runs share it.
+
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { basename, dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { buildRecord, formatRecord } from "../emit/build-record.js";
+import { parseBtfExt } from "../btf/ext.js";
+import { Kind, parseBtf, type Btf, type TypeId } from "../btf/index.js";
+import { compile, findClang, findStrip, formatDepfile, objectStem, parseTargets, type Target, type Tool } from "../compile/clang.js";
+import { layoutModule } from "../emit/roots.js";
+import { readElf } from "../elf.js";
+import { Bpf2tsError, ModelError, ToolNotFoundError, UsageError } from "../errors.js";
+import { generate, type GeneratedFile, type TargetObject } from "../emit/files.js";
+import { mergeTypes } from "../source/merge-types.js";
+import { compareLineInfo, compareWithSource, type CompareRoot } from "../model/compare.js";
+import { buildModel, resolveTypeName, type ObjectModel } from "../model/model.js";
+import type { SourceScan } from "../source/scan.js";
+import { compileSourceTypes, type SourceTypes, type SourceTypesInput } from "../source/types-only.js";
+import { quoteIncludeDirs, scanSourceTree } from "../source/tree.js";
+import type { GenerateOptions } from "./options.js";
+
+export type { GenerateOptions };
+
+/** This package's version (the header of every generated module cites it). */
+export const VERSION: string = (() => {
+  const pkg = fileURLToPath(new URL("../../../package.json", import.meta.url));
+  try {
+    return (JSON.parse(readFileSync(pkg, "utf8")) as { version: string }).version;
+  } catch {
+    return "0.0.0";
+  }
+})();
+
+export interface BuiltOutput {
+  /** Files to write, relative to `outputDir`. */
+  readonly files: readonly GeneratedFile[];
+  /** Absolute output directory. */
+  readonly outputDir: string;
+  /** Every input read (source and headers from clang's dependency output), absolute. */
+  readonly inputs: readonly string[];
+  /** Warnings for the user: clang's (verbatim) and the model's. */
+  readonly warnings: readonly string[];
+  /** The models, bpfel first, for callers that report on them. */
+  readonly models: readonly ObjectModel[];
+  readonly scan?: SourceScan;
+}
+
+/** Parses `--event` values (`map=type`) into a record. */
+export function parseEventOptions(values: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const v of values) {
+    const m = /^\s*([A-Za-z_]\w*)\s*=\s*(\S(?:.*\S)?)\s*$/.exec(v);
+    if (!m) throw new UsageError(`--event: "${v}" is not map=type (for example --event events="struct event")`);
+    out[m[1]!] = m[2]!;
+  }
+  return out;
+}
+
+/** Runs the pipeline up to the files, without writing anything. */
+export async function buildOutputs(o: GenerateOptions): Promise<BuiltOutput> {
+  const cwd = o.cwd ?? process.cwd();
+  const env = o.env ?? process.env;
+  if (!o.source && !o.objects?.length) throw new UsageError("generate: a C source (or --obj FILE) is required");
+  const warnings: string[] = [];
+  const sourceText = o.source ? (await readInput(resolve(cwd, o.source), o.source)).toString("utf8") : undefined;
+  let clang: Tool | undefined;
+  const needClang = async () => (clang ??= await findClang({ ...(o.cc !== undefined && { cc: o.cc }), env }));
+  const inputs = new Set<string>();
+  // clang takes seconds: start it, and scan the source while it runs.
+  const loading = loadObjects(o, cwd, env, needClang);
+  loading.catch(() => undefined); // awaited below; no unhandled rejection while the scan runs
+  await new Promise((r) => setImmediate(r)); // let the compiles spawn before the synchronous scan
+
+  let scan: SourceScan | undefined;
+  if (sourceText !== undefined) {
+    const sourcePath = resolve(cwd, o.source!);
+    try {
+      scan = scanSourceTree(sourcePath, o.source!, (p) => (p === sourcePath ? sourceText : readTextOrUndefined(p)), quoteIncludeDirs(o.cflags ?? [], cwd));
+    } catch (e) {
+      // The scan only adds event types and docs: without it the module is still right, just less typed.
+      if ((e as Error).name !== "SourceError") throw e;
+      warnings.push(`${(e as Error).message}; generating without event types and doc comments from the source`);
+    }
+  }
+  if (scan) warnings.push(...scan.warnings.map((w) => `${o.source}: ${w}`));
+
+  const loaded = await loading;
+  const objects = loaded.objects;
+  loaded.inputs.forEach((p) => inputs.add(p));
+  warnings.push(...loaded.warnings);
+
+  // One model per object; the types-only compile (if any) is shared by them.
+  const typesOnly: NonNullable<SourceTypesInput["cache"]> = new Map();
+  const globalTypes = o.globalTypes ?? true;
+  const built = await Promise.all(
+    objects.map(async (obj) => {
+      const notes: string[] = [];
+      const elf = readElf(obj.bytes, obj.name);
+      const btfSection = elf.section(".BTF");
+      if (!btfSection) {
+        throw new ModelError(`${obj.name}: no .BTF section; compile with -g (bpf2ts adds it) and do not strip BTF`, { file: obj.name, section: ".BTF" });
+      }
+      const btf = parseBtf(btfSection.data(), { file: obj.name, section: ".BTF" });
+      const modelOptions = {
+        file: obj.name,
+        ...(o.events && { events: o.events }),
+        ...(o.types && { types: o.types }),
+        ...(scan && { source: scan }),
+      };
+      let model = buildModel(elf, btf, modelOptions);
+      // With global types on, every type the source declares is emitted: those the object's BTF
+      // lacks (declared, never used) come from the types-only compile like reserved-only event types.
+      const declaredMissing = globalTypes && scan ? scan.declaredTypes.filter((s) => resolveTypeName(btf, s) === undefined) : [];
+      const fromObject = (o.objects?.length ?? 0) > 0;
+      if (model.missingTypes.length > 0 || (o.source !== undefined && (declaredMissing.length > 0 || fromObject))) {
+        const source = await sourceTypesFor({ model, scan, source: o.source, target: obj.target, clang: o.source ? needClang : undefined, cflags: o.cflags ?? [], cwd, env, typesOnly }, declaredMissing, notes);
+        if (source) {
+          model = buildModel(elf, mergeTypes(btf, source.types.btf, source.roots).btf, modelOptions);
+          if (fromObject) checkAgainstSource(o, scan, model, btf.types.length, source.types.btf);
+        }
+        checkResolved(model, o);
+      }
+      const ext = elf.section(".BTF.ext");
+      if (fromObject && sourceText !== undefined && ext) {
+        compareLineInfo({ ext: parseBtfExt(ext.data(), btf, { file: obj.name, section: ".BTF.ext" }), file: obj.name }, { file: o.source!, text: sourceText });
+      }
+      notes.push(...model.warnings);
+      for (const map of model.maps) {
+        if (map.event && map.event.typeId === undefined) {
+          notes.push(`${obj.name}: map "${map.name}": record type ${map.event.cType} (from the source) not found; its events stay raw bytes (set one with --event ${map.name}=<type>)`);
+        }
+      }
+      return { model, notes, target: { target: obj.target.endian, object: obj.bytes, model } satisfies TargetObject };
+    }),
+  );
+  for (const b of built) warnings.push(...b.notes);
+  const models = built.map((b) => b.model);
+  const targetObjects = built.map((b) => b.target);
+
+  const sourceName = o.source ? basename(o.source) : basename(o.objects![0]!);
+  const hashed = sourceText !== undefined ? Buffer.from(sourceText) : objects[0]!.bytes;
+  const outputDir = resolve(cwd, o.outputDir ?? ".");
+  const files = generate({
+    stem: o.stem,
+    version: VERSION,
+    source: { name: sourceName, sha256: createHash("sha256").update(hashed).digest("hex") },
+    targets: targetObjects,
+    globalTypes: o.globalTypes ?? true,
+    ...(scan && { declaredTypes: scan.declaredTypes }),
+    ...(o.outputStem !== undefined && { fileStem: o.outputStem }),
+    record: formatRecord(buildRecord(o, cwd, outputDir)),
+  });
+  let all: GeneratedFile[] = [...files];
+  if (o.makebase !== undefined) {
+    const base = resolve(cwd, o.makebase);
+    const outs = files.map((f) => relative(base, join(outputDir, f.path)));
+    const deps = [...inputs].sort().map((p) => relative(base, p));
+    all.push({ path: `${o.outputStem ?? o.stem}.d`, contents: formatDepfile(outs, deps) });
+    all = all.sort((a, b) => (a.path < b.path ? -1 : 1));
+  }
+  return { files: all, outputDir, inputs: [...inputs].sort(), warnings: dedupeWarnings(warnings, objects.map((x) => x.name)), models, ...(scan && { scan }) };
+}
+
+/** No clang for the types-only compile: which types (of which maps) needed it, and why clang is absent. */
+function typesNeedClang(model: ObjectModel, e: unknown): unknown {
+  if ((e as Error).name !== "ToolNotFoundError") return e;
+  const maps = model.maps.filter((m) => m.event && m.event.typeId === undefined).map((m) => `\`${m.name}\``);
+  const types = model.missingTypes.join(", ");
+  return new ToolNotFoundError(
+    `${model.file}: ${types} ${maps.length ? `(the records of ${maps.length > 1 ? "maps" : "map"} ${maps.join(", ")}) ` : ""}${model.missingTypes.length > 1 ? "are" : "is"} not in the object's BTF, and bpf2ts compiles ${model.missingTypes.length > 1 ? "them" : "it"} from the source with clang (types only): ${(e as Error).message}`,
+    { file: model.file, cause: e },
+  );
+}
+
+/**
+ * After the types-only compile: a type the user named (`--type`, `--event`) must exist; an event type
+ * the scan guessed may not (the module then carries raw bytes for that map), which is worth a warning.
+ */
+function checkResolved(model: ObjectModel, o: GenerateOptions): void {
+  const requested = new Set([...(o.types ?? []), ...Object.values(o.events ?? {})]);
+  const missing = model.missingTypes.filter((t) => requested.has(t));
+  if (missing.length > 0) {
+    throw new ModelError(
+      `${model.file}: type${missing.length > 1 ? "s" : ""} ${missing.join(", ")} not found: neither in the object's BTF nor declared by ${o.source ?? "the source"}`,
+      { file: model.file },
+    );
+  }
+}
+
+/** The same model warning comes once per target: keep the first of each, whatever object it names. */
+function dedupeWarnings(warnings: readonly string[], objectNames: readonly string[]): string[] {
+  const seen = new Set<string>();
+  return warnings.filter((w) => {
+    let key = w;
+    for (const n of objectNames) if (key.startsWith(`${n}: `)) key = key.slice(n.length + 2);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** A file's text, or undefined when it cannot be read (the source scan then skips that header). */
+export function readTextOrUndefined(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+interface LoadedObjects {
+  readonly objects: Array<{ target: Target; bytes: Uint8Array; name: string }>;
+  readonly inputs: readonly string[];
+  readonly warnings: readonly string[];
+}
+
+/** The `--obj` files, or the source compiled for each target (in parallel). */
+async function loadObjects(o: GenerateOptions, cwd: string, env: NodeJS.ProcessEnv, needClang: () => Promise<Tool>): Promise<LoadedObjects> {
+  const objects: LoadedObjects["objects"] = [];
+  const inputs: string[] = [];
+  const warnings: string[] = [];
+  if (o.objects?.length) {
+    for (const obj of o.objects) {
+      const bytes = await readInput(resolve(cwd, obj), obj);
+      inputs.push(resolve(cwd, obj));
+      const elf = readElf(bytes, obj);
+      // --target still says which architecture's defines (__TARGET_ARCH_x86) the types-only compile needs.
+      objects.push({ target: targetFor(o.target, elf.littleEndian ? "bpfel" : "bpfeb"), bytes, name: obj });
+    }
+    return { objects, inputs, warnings };
+  }
+  const targets = parseTargets(o.target ?? "bpfel,bpfeb");
+  const cc = await needClang();
+  const strip = o.strip === false ? undefined : findStrip(cc, env);
+  const results = await Promise.all(
+    targets.map((target) => compile({ source: o.source!, target, clang: cc, ...(strip && { strip }), cflags: o.cflags ?? [], cwd, env })),
+  );
+  results.forEach((r, i) => {
+    objects.push({ target: targets[i]!, bytes: r.object, name: writtenObjectName(o, cwd, targets[i]!) });
+    inputs.push(...r.inputs);
+    if (r.warnings.trim()) warnings.push(r.warnings.replace(/\n$/, ""));
+  });
+  return { objects, inputs, warnings };
+}
+
+/** The object file generate writes for `target`, as messages name it (relative to cwd, as "wrote …" lines do). */
+function writtenObjectName(o: GenerateOptions, cwd: string, target: Target): string {
+  const path = join(resolve(cwd, o.outputDir ?? "."), `${objectStem(o.outputStem ?? o.stem, target)}.o`);
+  return relative(cwd, path) || path;
+}
+
+async function readInput(path: string, shown: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Bpf2tsError(`${shown}: cannot read: ${code === "ENOENT" ? "no such file" : (e as Error).message}`, { file: shown, cause: e });
+  }
+}
+
+/**
+ * For `inspect --source`: the object's BTF plus the types its model lacks, compiled from the source
+ * like `generate` does (for `target`'s architecture); the object's own BTF when that is not possible
+ * (no clang, flags missing).
+ */
+export async function completeTypes(model: ObjectModel, btf: Btf, o: { source: string; scan?: SourceScan; cc?: string; cflags?: readonly string[]; target?: string; cwd?: string; env?: NodeJS.ProcessEnv }): Promise<Btf> {
+  if (model.missingTypes.length === 0) return btf;
+  const env = o.env ?? process.env;
+  const target = targetFor(o.target, model.littleEndian ? "bpfel" : "bpfeb");
+  try {
+    const clang = await findClang({ ...(o.cc !== undefined && { cc: o.cc }), env });
+    const source = await sourceTypesFor({ model, scan: o.scan, source: o.source, target, clang: async () => clang, cflags: o.cflags ?? [], cwd: o.cwd ?? process.cwd(), env }, [], []);
+    return source ? mergeTypes(btf, source.types.btf, source.roots).btf : btf;
+  } catch {
+    return btf;
+  }
+}
+
+/** The `--target` entry for an object of byte order `endian` (its architecture's defines), else the bare byte order. */
+function targetFor(spec: string | undefined, endian: Target["endian"]): Target {
+  return (spec !== undefined ? parseTargets(spec) : []).find((t) => t.endian === endian) ?? { endian };
+}
+
+interface SourceTypesRequest {
+  readonly model: ObjectModel;
+  readonly scan: SourceScan | undefined;
+  readonly source: string | undefined;
+  readonly target: Target;
+  readonly clang: (() => Promise<Tool>) | undefined;
+  readonly cflags: readonly string[];
+  readonly cwd: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly typesOnly?: SourceTypesInput["cache"];
+}
+
+/**
+ * The types-only compile for one object: the types its model needs but lacks (event types, `--type`;
+ * required: failing to compile them is an error) and `optional` ones (declared by the source; a
+ * compile failure is then a note in `notes`). Returns the compile's BTF and the ids in it of the
+ * types to merge into the object's graph, or undefined when nothing could be compiled.
+ */
+async function sourceTypesFor(m: SourceTypesRequest, optional: readonly string[], notes: string[]): Promise<{ types: SourceTypes; roots: TypeId[] } | undefined> {
+  const { model } = m;
+  const required = model.missingTypes;
+  const notFound = (why: string) =>
+    new ModelError(`${model.file}: type${required.length > 1 ? "s" : ""} ${required.join(", ")} not found in the object's BTF${why}`, { file: model.file });
+  if (!m.source || !m.clang) {
+    if (required.length > 0) throw notFound(" (give the C source so bpf2ts can compile them into BTF)");
+    return undefined;
+  }
+  // A bare name must be spelled as the source declares it (`event` → `struct event`).
+  const declared = new Set(m.scan?.declaredTypes ?? []);
+  const spell = (name: string): string => {
+    if (/\s/.test(name.trim()) || declared.has(name)) return name.trim();
+    for (const kw of ["struct", "union", "enum"]) if (declared.has(`${kw} ${name}`)) return `${kw} ${name}`;
+    // Not in the source or its project headers (vmlinux.h is not scanned): most such names are
+    // kernel structs. A wrong guess is dropped from the compile and reported by the caller.
+    return `struct ${name.trim()}`;
+  };
+  const spellings = [...new Set([...required.map(spell), ...optional])];
+  let clang: Tool;
+  try {
+    clang = await m.clang();
+  } catch (e) {
+    if (required.length > 0) throw typesNeedClang(model, e);
+    notes.push(`${m.source}: ${(e as Error).message}; without it, types the object lacks are not emitted and --obj objects are not checked against the source`);
+    return undefined;
+  }
+  let types: SourceTypes;
+  try {
+    types = await compileSourceTypes({ source: m.source, target: m.target, clang, cflags: m.cflags, cwd: m.cwd, env: m.env, ...(m.typesOnly && { cache: m.typesOnly }) }, spellings);
+  } catch (e) {
+    const stderr = (e as { stderr?: string }).stderr;
+    if (required.length > 0) {
+      throw new ModelError(`${notFound(" nor compilable from the source").message}${stderr ? `:\n${stderr.trimEnd()}` : ""}`, { file: model.file, cause: e });
+    }
+    // Optional work: one line says why (the first error), not clang's whole output.
+    const first = stderr?.split("\n").find((l) => / error: /.test(l));
+    notes.push(`${m.source}: the types-only compile failed (${first?.trim() ?? (e as Error).message}): types the object lacks are not emitted and --obj objects are not checked against the source`);
+    return undefined;
+  }
+  // A spelling the compile dropped is not in this BTF either: resolveTypeName says so.
+  const roots = spellings.map((s) => resolveTypeName(types.btf, s)).filter((id): id is TypeId => id !== undefined);
+  return { types, roots };
+}
+
+/** `--obj`: the layouts the module will print, as the object has them, against the source's. */
+function checkAgainstSource(o: GenerateOptions, scan: SourceScan | undefined, model: ObjectModel, objectTypes: number, sourceBtf: Btf): void {
+  const layouts = layoutModule(o.stem, model, { globalTypes: o.globalTypes ?? true, ...(scan && { declaredTypes: scan.declaredTypes }) });
+  const roots: CompareRoot[] = [];
+  for (const c of layouts.engine.allComposites()) {
+    if (c.cName && c.typeId < objectTypes) roots.push({ typeId: c.typeId, spelling: `${model.btf.types[c.typeId]?.kind === Kind.Union ? "union" : "struct"} ${c.cName}` });
+  }
+  for (const e of layouts.engine.allEnums()) if (e.cName && e.typeId < objectTypes) roots.push({ typeId: e.typeId, spelling: `enum ${e.cName}` });
+  compareWithSource({ btf: model.btf, file: model.file }, { btf: sourceBtf, file: o.source!, find: (s) => resolveTypeName(sourceBtf, s) }, roots);
+}
+
+/**
+ * Writes files into `dir` all-or-nothing: every file goes to a temporary name first, and only when all
+ * are written are they renamed into place. Returns the paths written, relative to `dir`.
+ */
+export async function writeFilesAtomically(dir: string, files: readonly GeneratedFile[]): Promise<string[]> {
+  const temps: Array<{ tmp: string; final: string }> = [];
+  try {
+    for (const f of files) {
+      const final = join(dir, f.path);
+      await mkdir(dirname(final), { recursive: true });
+      const tmp = join(dirname(final), `.${basename(final)}.${process.pid}.tmp`);
+      temps.push({ tmp, final });
+      await writeFile(tmp, f.contents);
+    }
+  } catch (e) {
+    await Promise.all(temps.map((t) => rm(t.tmp, { force: true })));
+    throw new Bpf2tsError(`write: ${dir}: ${(e as Error).message}`, { file: dir, cause: e });
+  }
+  for (const t of temps) await rename(t.tmp, t.final);
+  return files.map((f) => f.path);
+}
+
+/** `buildOutputs` then `writeFilesAtomically`. */
+export async function runGenerate(o: GenerateOptions): Promise<BuiltOutput & { written: string[] }> {
+  const built = await buildOutputs(o);
+  const written = await writeFilesAtomically(built.outputDir, built.files);
+  return { ...built, written };
+}
