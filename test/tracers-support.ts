@@ -92,8 +92,16 @@ function exists(kind: "prog" | "map", id: number): boolean {
 }
 
 function linksOf(programs: number[]): number[] {
-  const links = JSON.parse(execFileSync("bpftool", ["link", "list", "-j"], { encoding: "utf8" }) || "[]") as Array<{ id: number; prog_id: number }>;
-  return links.filter((l) => programs.includes(l.prog_id)).map((l) => l.id);
+  // bpftool lists ids, then opens each: a link another process detaches in between fails the whole
+  // listing (EAGAIN), so a failed listing is tried again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const links = JSON.parse(execFileSync("bpftool", ["link", "list", "-j"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }) || "[]") as Array<{ id: number; prog_id: number }>;
+      return links.filter((l) => programs.includes(l.prog_id)).map((l) => l.id);
+    } catch (e) {
+      if (attempt === 5) throw e;
+    }
+  }
 }
 
 /** Counts the links currently attached to these programs (bpftool link list). */
