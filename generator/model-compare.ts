@@ -6,7 +6,7 @@
 
 import { basename } from "node:path";
 import type { BtfExt } from "./btf/ext.js";
-import { Kind, resolve, sizeof, typeName, type Btf, type Type, type TypeId } from "./btf/index.js";
+import { Kind, cDeclaration, resolve, sizeof, type Btf, type Type, type TypeId } from "./btf/index.js";
 import { ModelError } from "./errors.js";
 
 export interface CompareRoot {
@@ -47,7 +47,7 @@ interface Difference {
 
 const spell = (btf: Btf, id: TypeId): string => {
   try {
-    return typeName(btf, id);
+    return cDeclaration(btf, id);
   } catch {
     return `type ${id}`;
   }

@@ -8,11 +8,12 @@ import { parseSection, type AttachTarget, type ProgramKind } from "@bpf2ts/runti
 import { Kind, Linkage, type Btf, type TypeId } from "./btf/types.js";
 import { SHF_EXECINSTR, STB_LOCAL, STT_FUNC, type ElfFile } from "./elf.js";
 import { ModelError } from "./errors.js";
-import { compare, kindName, placeOf, resolveTypeName, typeAt, type ModelContext, type Where } from "./model-btf.js";
+import { kindName, lookupType, typeAt } from "./btf/index.js";
+import { compare, placeOf, type ModelContext, type Where } from "./model-btf.js";
 import { readMaps } from "./model-maps.js";
 import { emptyDocs, type SourceDocs, type SourceScan } from "./source.js";
 
-export { resolveTypeName } from "./model-btf.js";
+
 export { mapTypeNames } from "./model-maps.js";
 
 // Program kinds and attach targets are the runtime contract's (one SEC() table for both packages).
@@ -174,7 +175,7 @@ export function buildModel(elf: ElfFile, btf: Btf, opts: ModelOptions = {}): Obj
       throw new ModelError(`${file}: --event ${m.name}=${override}: map "${m.name}" is a ${m.type} map, not a ring buffer or perf event array`, { file, symbol: m.name });
     }
     if (spelling !== undefined && EVENT_MAP_TYPES.has(m.type)) {
-      const typeId = resolveTypeName(btf, spelling);
+      const typeId = lookupType(btf, spelling);
       if (typeId === undefined) missing.add(spelling);
       const event: EventTypeRef = { cType: spelling, ...(typeId !== undefined && { typeId }), origin: override !== undefined ? "override" : "source" };
       out = { ...out, event };
@@ -192,7 +193,7 @@ export function buildModel(elf: ElfFile, btf: Btf, opts: ModelOptions = {}): Obj
     }
   }
   const types: TypeRef[] = (opts.types ?? []).map((cType) => {
-    const typeId = resolveTypeName(btf, cType);
+    const typeId = lookupType(btf, cType);
     if (typeId === undefined) missing.add(cType);
     return { cType, ...(typeId !== undefined && { typeId }) };
   });
@@ -289,7 +290,7 @@ function readVariables(ctx: ModelContext): { variables: VariableModel[]; externs
         continue;
       }
       if (v.kind !== Kind.Var) {
-        throw new ModelError(`${file}: ${sec.name}: entry ${info.type} is ${kindName(v)}, expected VAR`, { file, section: sec.name, typeId: info.type });
+        throw new ModelError(`${file}: ${sec.name}: entry ${info.type} is ${kindName(v.kind)}, expected VAR`, { file, section: sec.name, typeId: info.type });
       }
       const place = placeOf(ctx, sec.name, v.name, info);
       variables.push({

@@ -28,7 +28,12 @@ export class NameClashError extends Bpf2tsError {
     readonly tsName: string,
     readonly cNames: readonly [string, string],
   ) {
-    super(`${context}: C names "${cNames[0]}" and "${cNames[1]}" both map to the TS name "${tsName}"; rename one of them in the C source`, { member: cNames[1] });
+    super(
+      cNames[0] === cNames[1]
+        ? `${context}: the C name "${cNames[0]}" is declared twice (TS name "${tsName}")`
+        : `${context}: C names "${cNames[0]}" and "${cNames[1]}" both map to the TS name "${tsName}"; rename one of them in the C source`,
+      { member: cNames[1] },
+    );
   }
 }
 
@@ -141,6 +146,13 @@ export class NameScope {
     if (owner !== undefined && owner !== cName) throw new NameClashError(this.context, tsName, [owner, cName]);
     this.owners.set(tsName, cName);
     return tsName;
+  }
+
+  /** Like `claim`, for names that must be new: the same C name a second time is a clash too (two struct members named alike). */
+  claimNew(tsName: string, cName: string): string {
+    const owner = this.owners.get(tsName);
+    if (owner !== undefined) throw new NameClashError(this.context, tsName, [owner, cName]);
+    return this.claim(tsName, cName);
   }
 
   has(tsName: string): boolean {
