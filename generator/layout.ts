@@ -393,7 +393,7 @@ export class LayoutEngine {
     const name = t.name ? typeName(this.stem, t.name) : at.path;
     const keyword = t.kind === Kind.Struct ? "struct" : "union";
     this.typeNames.claim(name, t.name ? `${keyword} ${t.name}` : `anonymous ${keyword} at ${at.cPath}`);
-    const scope = new NameScope(`members of ${keyword} ${t.name || at.cPath} (BTF type id ${t.id})`);
+    const scope = new NameScope(`members of ${keyword} ${t.name || at.cPath} (BTF type id ${t.id})`, "property", {}, { typeId: t.id });
     const inner: Visit = { path: name, cPath: t.name || at.cPath, depth: at.depth + 1 };
     const groups = this.members(t, 0, inner, scope);
     const body = groups.flat();
