@@ -394,7 +394,7 @@ export class LayoutEngine {
     const keyword = t.kind === Kind.Struct ? "struct" : "union";
     this.typeNames.claim(name, t.name ? `${keyword} ${t.name}` : `anonymous ${keyword} at ${at.cPath}`);
     const scope = new NameScope(`members of ${keyword} ${t.name || at.cPath} (BTF type id ${t.id})`, "property", {}, { typeId: t.id });
-    const inner: Visit = { path: name, cPath: t.name || at.cPath, depth: at.depth + 1 };
+    const inner: Visit = { path: name, cPath: t.name || at.cPath, depth: at.depth };
     const groups = this.members(t, 0, inner, scope);
     const body = groups.flat();
     const fields: FieldNode[] = t.kind === Kind.Union ? [{ node: "union", offset: 0, size: t.size, alternatives: groups }] : body;
