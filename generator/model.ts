@@ -1,8 +1,8 @@
 // The object model: what a compiled eBPF object holds, as the emitters and `inspect` see it.
 //
-// Built by `buildModel` (model.ts) from the ELF sections and the BTF graph. Types are cited by BTF
-// type id into `ObjectModel.btf`; that graph is the object's own, possibly extended at the end with
-// types obtained from a types-only compile (see source.ts), so object type ids never change.
+// Built by `buildModel` (here) from the ELF sections and the BTF graph. Types are cited by BTF type
+// id into `ObjectModel.btf`; that graph is the object's own, possibly extended at the end with types
+// from a types-only compile (source-types.ts, merged by merge-types.ts), so object type ids never change.
 
 import { parseSection, type AttachTarget, type ProgramKind } from "@bpf2ts/runtime/contract";
 import { Kind, Linkage, type Btf, type TypeId } from "./btf/types.js";

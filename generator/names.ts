@@ -116,10 +116,10 @@ export function typeName(stem: string, cName: string): string {
 }
 
 /** `load<Stem>` / `<stem>Spec` and the `<Stem>Objects`/`<Stem>Constants` interfaces. */
-export function objectNames(stem: string): { load: string; spec: string; objects: string; constants: string; programs: string; maps: string; variables: string } {
+export function objectNames(stem: string): { load: string; spec: string; objects: string; constants: string } {
   const p = pascalCase(stem);
   const c = p.charAt(0).toLowerCase() + p.slice(1);
-  return { load: `load${p}`, spec: `${c}Spec`, objects: `${p}Objects`, constants: `${p}Constants`, programs: `${p}Programs`, maps: `${p}Maps`, variables: `${p}Variables` };
+  return { load: `load${p}`, spec: `${c}Spec`, objects: `${p}Objects`, constants: `${p}Constants` };
 }
 
 /**

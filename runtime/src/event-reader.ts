@@ -250,11 +250,6 @@ export abstract class EventReader<E, Extra extends unknown[] = []> implements As
     return this;
   }
 
-  /** Same as `onEvent`. */
-  start(cb: EventCallback<E, Extra>, options?: CallbackOptions): this {
-    return this.onEvent(cb, options);
-  }
-
   /**
    * Calls `cb` with the events available (copies, safe to keep), in batches sized to what `cb`
    * handles in `turnBudget` ms: they start at 16 events, double while `cb` keeps within the budget
