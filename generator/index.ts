@@ -1,6 +1,6 @@
 // bpf2ts as a library: the same pipeline the CLI runs, stage by stage.
 
-export { Bpf2tsError, CompileError, ModelError, SourceError, ToolNotFoundError, UsageError, isBpf2tsError } from "./errors.js";
+export { Bpf2tsError, CompileError, ModelError, SourceError, ToolNotFoundError, UsageError, isBpf2tsError, isKnownError, errorReport } from "./errors.js";
 export type { ErrorPlace } from "./errors.js";
 export { readElf, ElfError } from "./elf.js";
 export type { ElfFile, ElfSection, ElfSymbol } from "./elf.js";
