@@ -1,8 +1,13 @@
-// Error classes shared by every stage of the generator.
+// The generator's one error base, its stage subclasses, and the one place errors are turned into
+// what the user reads (`errorReport`).
 //
-// Errors are recognised by `name`, not `instanceof` (two copies of the package may be loaded), and
-// their message reads "context: detail". Where an error is about a place in the input it carries the
-// place in fields, so a caller can point at it without parsing the message.
+// Errors are recognised by class (`isKnownError`), with a brand for a second copy of the package,
+// and their message reads "context: detail". Where an error is about a place in the input it carries
+// the place in fields (file, section, type id, symbol, member), so a caller can point at it without
+// parsing the message. The ELF and BTF readers' errors (ElfError, BtfError) carry the same fields.
+
+import { BtfError } from "./btf/wire.js";
+import { ElfError } from "./elf.js";
 
 export interface ErrorPlace {
   /** The input file (as the user named it, never made absolute). */
@@ -77,7 +82,39 @@ export class UsageError extends Bpf2tsError {
   override name = "UsageError";
 }
 
-/** True for an error thrown by bpf2ts on purpose (any subclass), by `name` as well as by class. */
+/** True for an error thrown by bpf2ts on purpose (any subclass), by class or by its brand. */
 export function isBpf2tsError(e: unknown): e is Bpf2tsError {
-  return e instanceof Error && (e as { bpf2ts?: unknown }).bpf2ts === true;
+  return e instanceof Bpf2tsError || (e instanceof Error && (e as { bpf2ts?: unknown }).bpf2ts === true);
+}
+
+/** An error whose message is meant for users: ours, or the ELF/BTF readers'. Anything else is a bug. */
+export function isKnownError(e: unknown): e is Error & ErrorPlace {
+  return isBpf2tsError(e) || e instanceof ElfError || e instanceof BtfError;
+}
+
+export interface ErrorReport {
+  /** What to print on stderr. */
+  readonly text: string;
+  /** 2 for bad usage, else 1. */
+  readonly exitCode: number;
+}
+
+/**
+ * How the CLI shows an error: a known one as its message; anything else as an internal error with a
+ * pointer to the stack trace (printed with `debug`). `usage` marks errors of the command line itself
+ * (yargs' own, or a UsageError): exit code 2 and a pointer to --help.
+ */
+export function errorReport(e: unknown, opts: { debug: boolean; usage?: boolean }): ErrorReport {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const lines: string[] = [];
+  const stderr = (err as { stderr?: unknown }).stderr;
+  if (typeof stderr === "string" && stderr) lines.push(stderr.endsWith("\n") ? stderr.slice(0, -1) : stderr);
+  // yargs reports its own validation failures as YError.
+  const usage = opts.usage === true || err instanceof UsageError || err.name === "YError";
+  const known = usage || isKnownError(err);
+  lines.push(`bpf2ts: ${known ? "" : "internal error: "}${err.message}`);
+  if (usage) lines.push("Run with --help for usage.");
+  if (opts.debug) lines.push(`${err.stack ?? ""}${err.cause ? `\ncause: ${String((err.cause as Error).stack ?? err.cause)}` : ""}`);
+  else if (!known) lines.push("Set BPF2TS_DEBUG=1 for the stack trace.");
+  return { text: lines.join("\n") + "\n", exitCode: usage ? 2 : 1 };
 }

@@ -1,12 +1,14 @@
 // bpf2ts as a library: the same pipeline the CLI runs, stage by stage.
 
-export { Bpf2tsError, CompileError, ModelError, SourceError, ToolNotFoundError, UsageError, isBpf2tsError } from "./errors.js";
+export { Bpf2tsError, CompileError, ModelError, SourceError, ToolNotFoundError, UsageError, isBpf2tsError, isKnownError, errorReport } from "./errors.js";
 export type { ErrorPlace } from "./errors.js";
 export { readElf, ElfError } from "./elf.js";
 export type { ElfFile, ElfSection, ElfSymbol } from "./elf.js";
-export { parseBtf, BtfError, typeName } from "./btf/index.js";
-export type { Btf, Type, TypeId, ParsedBtf } from "./btf/index.js";
-export { buildModel, mapTypeNames, resolveTypeName } from "./model/model.js";
+export { parseBtf, BtfError, cDeclaration, lookupType, resolve, sizeof, alignof } from "./btf/index.js";
+/** @deprecated Use `cDeclaration` and `lookupType` (the names of 0.1). */
+export { cDeclaration as typeName, lookupType as resolveTypeName } from "./btf/index.js";
+export type { Btf, Type, TypeId, ParsedBtf, DeclaratorStyle } from "./btf/index.js";
+export { buildModel, mapTypeNames } from "./model/model.js";
 export type { AttachTarget, EventTypeRef, ExternModel, MapModel, ModelOptions, ObjectModel, ProgramKind, ProgramModel, TypeRef, VariableModel } from "./model/model.js";
 export { parseSection, sectionDefs } from "@bpf2ts/runtime/contract";
 export type { SectionInfo } from "@bpf2ts/runtime/contract";

@@ -1,12 +1,12 @@
 // BTF parser: real objects and vmlinux against bpftool's raw dump, hand-built blobs for every kind,
-// error cases, and the helpers (resolve, sizeof, alignof, typeName).
+// error cases, and the helpers (resolve, sizeof, alignof, cDeclaration).
 
 import test from "ava";
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { readElf } from "../generator/elf.js";
-import { parseBtf, resolve, sizeof, alignof, isPacked, typeName, Kind, type ParsedBtf, type Type } from "../generator/btf/index.js";
+import { parseBtf, resolve, sizeof, alignof, isPacked, cDeclaration, Kind, type ParsedBtf, type Type } from "../generator/btf/index.js";
 import { parseBtfExt, coreReloCounts } from "../generator/btf/ext.js";
 import { formatRaw, formatRawType, splitRaw } from "./helpers/bpftool-raw.js";
 import { BtfBuilder } from "./helpers/btf-builder.js";
@@ -243,19 +243,19 @@ test("split BTF continues ids and strings from its base", (t) => {
   const btf = parseBtf(split.build(), { file: "mod", base: baseBtf });
   t.is(btf.types.length, 5);
   t.is(btf.firstId, 3);
-  t.is(typeName(btf, 4, "x"), "struct mod_thing x");
-  t.is(typeName(btf, btf.byName("mod_thing")[0]!), "struct mod_thing");
-  t.is(typeName(btf, (btf.types[4] as unknown as { members: { type: number }[] }).members[0]!.type), "struct task *");
+  t.is(cDeclaration(btf, 4, "x"), "struct mod_thing x");
+  t.is(cDeclaration(btf, btf.byName("mod_thing")[0]!), "struct mod_thing");
+  t.is(cDeclaration(btf, (btf.types[4] as unknown as { members: { type: number }[] }).members[0]!.type), "struct task *");
   t.deepEqual(btf.byName("task"), [2]);
 });
 
 // ---- helpers ----
 
-test("typeName spells C declarations", (t) => {
+test("cDeclaration spells C declarations", (t) => {
   const btf = objectBtf("fixtures/objects/kinds.bpfel.o");
   const event = btf.types[btf.byName("event").find((id) => btf.types[id]!.kind === Kind.Struct)!] as Type & { members: readonly { name: string; type: number }[] };
-  const decl = Object.fromEntries(event.members.map((m) => [m.name, typeName(btf, m.type, m.name)]));
-  t.is(typeName(btf, event.id), "struct event");
+  const decl = Object.fromEntries(event.members.map((m) => [m.name, cDeclaration(btf, m.type, m.name)]));
+  t.is(cDeclaration(btf, event.id), "struct event");
   t.is(decl.pid, "u32_t pid");
   t.is(decl.comm, "char comm[16]");
   t.is(decl.matrix, "int matrix[2][3]");
@@ -265,9 +265,10 @@ test("typeName spells C declarations", (t) => {
   t.is(decl.callback, "int (*callback)(int, const char *restrict, ...)");
   t.is(decl.noargs, "void (*noargs)(void)");
   t.is(decl.uptr, "char *uptr");
-  t.is(decl.flex, "unsigned char flex[0]");
+  t.is(decl.flex, "unsigned char flex[]");
+  t.is(cDeclaration(btf, event.members.find((m) => m.name === "flex")!.type, "flex", { zeroLength: "[0]" }), "unsigned char flex[0]", "C headers keep the size");
   const comm = event.members.find((m) => m.name === "comm")!;
-  t.is(typeName(btf, comm.type), "char[16]");
+  t.is(cDeclaration(btf, comm.type), "char[16]");
   const b = new BtfBuilder();
   const u32 = b.int("unsigned int", 4);
   const td = b.ref(Kind.Typedef, u32, "u32");
@@ -276,11 +277,11 @@ test("typeName spells C declarations", (t) => {
   const arr = b.array(p, u32, 4);
   const parr = b.ref(Kind.Ptr, arr);
   const built = parseBtf(b.build());
-  t.is(typeName(built, p), "u32 *");
-  t.is(typeName(built, cp, "x"), "u32 *const x");
-  t.is(typeName(built, arr, "a"), "u32 *a[4]");
-  t.is(typeName(built, parr, "pa"), "u32 *(*pa)[4]");
-  t.is(typeName(built, u32), "unsigned int");
+  t.is(cDeclaration(built, p), "u32 *");
+  t.is(cDeclaration(built, cp, "x"), "u32 *const x");
+  t.is(cDeclaration(built, arr, "a"), "u32 *a[4]");
+  t.is(cDeclaration(built, parr, "pa"), "u32 *(*pa)[4]");
+  t.is(cDeclaration(built, u32), "unsigned int");
 });
 
 test("resolve, sizeof, alignof and isPacked", (t) => {
@@ -311,10 +312,10 @@ test("resolve, sizeof, alignof and isPacked", (t) => {
   const cyc = parseBtf(b.build());
   t.is(t.throws(() => resolve(cyc, 1))?.name, "BtfError");
   t.is(t.throws(() => sizeof(cyc, 1))?.name, "BtfError");
-  t.is(typeName(cyc, 1), "a");
+  t.is(cDeclaration(cyc, 1), "a");
   const selfPtr = new BtfBuilder();
   selfPtr.ref(Kind.Ptr, 1);
-  t.is(t.throws(() => typeName(parseBtf(selfPtr.build()), 1))?.name, "BtfError");
+  t.is(t.throws(() => cDeclaration(parseBtf(selfPtr.build()), 1))?.name, "BtfError");
 });
 
 // ---- .BTF.ext errors ----

@@ -11,7 +11,8 @@ import { Kind } from "../generator/btf/types.js";
 import { clangArgs, compile, compileTypesOnly, findClang, findStrip, formatDepfile, parseDepfile, parseTargets, splitShellWords, which } from "../generator/compile/clang.js";
 import { readElf } from "../generator/elf.js";
 import { mergeTypes } from "../generator/source/merge-types.js";
-import { buildModel, resolveTypeName } from "../generator/model/model.js";
+import { buildModel } from "../generator/model/model.js";
+import { lookupType } from "../generator/btf/index.js";
 import { tempDir } from "./helpers/temp-dir.js";
 
 const tmp = (t: ExecutionContext, prefix: string) => tempDir(t, `bpf2ts-clang-test-${prefix}-`);
@@ -162,11 +163,11 @@ test("compileTypesOnly + mergeTypes: a type only reserved gets BTF, object ids u
   const shipped = await compile({ source: "prog.bpf.c", target: { endian: "bpfel" }, clang, strip: findStrip(clang), cwd: dir });
   const elf = readElf(shipped.object, "prog.o");
   const btf = parseBtf(elf.section(".BTF")!.data());
-  t.is(resolveTypeName(btf, "struct only_reserved"), undefined, "clang drops a type used only through a void* call");
+  t.is(lookupType(btf, "struct only_reserved"), undefined, "clang drops a type used only through a void* call");
 
   const extra = await compileTypesOnly({ source: "prog.bpf.c", target: { endian: "bpfel" }, clang, cwd: dir, spellings: ["struct only_reserved"] });
   const extraBtf = parseBtf(readElf(extra.object).section(".BTF")!.data());
-  const root = resolveTypeName(extraBtf, "struct only_reserved")!;
+  const root = lookupType(extraBtf, "struct only_reserved")!;
   const merged = mergeTypes(btf, extraBtf, [root]);
   for (let id = 0; id < btf.types.length; id++) t.is(merged.btf.types[id], btf.types[id]);
   const id = merged.ids.get(root)!;
@@ -182,7 +183,7 @@ test("compileTypesOnly + mergeTypes: a type only reserved gets BTF, object ids u
   if (comm.kind !== Kind.Array) return t.fail("comm is not an array");
   t.is(comm.nelems, 16);
   t.is(comm.type, btf.byName("char")[0]);
-  t.is(resolveTypeName(merged.btf, "struct only_reserved"), id);
+  t.is(lookupType(merged.btf, "struct only_reserved"), id);
 
   const model = buildModel(elf, merged.btf, { events: { rb: "struct only_reserved" } });
   t.is(model.maps[0]!.event?.typeId, id);

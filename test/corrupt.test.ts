@@ -7,7 +7,7 @@ import test from "ava";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { readElf } from "../generator/elf.js";
-import { parseBtf, resolve, sizeof, alignof, typeName, Kind } from "../generator/btf/index.js";
+import { parseBtf, resolve, sizeof, alignof, cDeclaration, Kind } from "../generator/btf/index.js";
 import { parseBtfExt } from "../generator/btf/ext.js";
 import { formatCHeader } from "../generator/workflow/vmlinux-h.js";
 
@@ -45,7 +45,7 @@ function consume(bytes: Uint8Array): void {
     if (t.kind === Kind.FuncProto) void t.params.length;
     if (t.kind === Kind.Datasec) void t.vars.length;
     // The helpers may reject a type (BtfError), but must not crash or hang.
-    for (const helper of [resolve, sizeof, alignof, typeName])
+    for (const helper of [resolve, sizeof, alignof, cDeclaration])
       try {
         helper(btf, t.id);
       } catch (e) {

@@ -6,7 +6,8 @@ import test from "ava";
 import { existsSync, readFileSync } from "node:fs";
 import { Kind } from "../generator/btf/types.js";
 import { parseBtf } from "../generator/btf/index.js";
-import { buildModel, mapTypeNames, resolveTypeName } from "../generator/model/model.js";
+import { buildModel, mapTypeNames } from "../generator/model/model.js";
+import { lookupType } from "../generator/btf/index.js";
 import { NONE, sectionCases } from "./helpers/section-cases.js";
 import { compileC } from "./helpers/compile-c.js";
 
@@ -144,7 +145,7 @@ test("maps: --event overrides resolve against BTF, unknown maps are errors", asy
   const { elf, btf } = await compileC(MAPS);
   const model = buildModel(elf, btf, { file: "maps.o", events: { perf: "struct event", events: "struct event" } });
   const perf = model.maps.find((m) => m.name === "perf")!;
-  t.deepEqual(perf.event, { cType: "struct event", typeId: resolveTypeName(btf, "struct event"), origin: "override" });
+  t.deepEqual(perf.event, { cType: "struct event", typeId: lookupType(btf, "struct event"), origin: "override" });
   // struct event is lru's value type, so the object's BTF has it.
   t.is(btf.types[perf.event!.typeId!]?.name, "event");
   t.deepEqual(model.missingTypes, []);

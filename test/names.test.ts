@@ -53,9 +53,6 @@ test("object-level names follow the stem", (t) => {
     spec: "execSnoopSpec",
     objects: "ExecSnoopObjects",
     constants: "ExecSnoopConstants",
-    programs: "ExecSnoopPrograms",
-    maps: "ExecSnoopMaps",
-    variables: "ExecSnoopVariables",
   });
 });
 

@@ -8,7 +8,7 @@ import yargs, { type Argv } from "yargs";
 import { parseBtf } from "../btf/index.js";
 import { splitShellWords, targetNames } from "../compile/clang.js";
 import { readElf } from "../elf.js";
-import { Bpf2tsError, UsageError } from "../errors.js";
+import { Bpf2tsError, UsageError, errorReport } from "../errors.js";
 import { formatInspect } from "./inspect.js";
 import { buildModel } from "../model/model.js";
 import { completeTypes, parseEventOptions, readTextOrUndefined, runGenerate, VERSION } from "../pipeline/run.js";
@@ -234,19 +234,9 @@ function joinFlagValues(args: readonly string[]): string[] {
   return out;
 }
 
-/** Prints an error the way a user wants to see it; returns the exit code. */
+/** Prints an error the way a user wants to see it (errors.ts decides how); returns the exit code. */
 function report(e: unknown, io: Io, usage: boolean): number {
-  const debug = io.env.BPF2TS_DEBUG === "1";
-  const err = e instanceof Error ? e : new Error(String(e));
-  const stderr = (err as { stderr?: unknown }).stderr;
-  if (typeof stderr === "string" && stderr) io.stderr(stderr.endsWith("\n") ? stderr : stderr + "\n");
-  // yargs reports its own validation failures as YError.
-  const isUsage = usage || err.name === "UsageError" || err.name === "YError";
-  // Our own errors (and the ELF/BTF readers') have messages meant for users; anything else is a bug.
-  const known = isUsage || (err as { bpf2ts?: unknown }).bpf2ts === true || /^(Elf|Btf|Generate|Layout|Name|Model|Compile|Source|Config)\w*Error$/.test(err.name);
-  io.stderr(`bpf2ts: ${known ? "" : "internal error: "}${err.message}\n`);
-  if (isUsage) io.stderr("Run with --help for usage.\n");
-  if (debug) io.stderr(`${err.stack ?? ""}\n${err.cause ? `cause: ${String((err.cause as Error).stack ?? err.cause)}\n` : ""}`);
-  else if (!known) io.stderr("Set BPF2TS_DEBUG=1 for the stack trace.\n");
-  return isUsage ? 2 : 1;
+  const { text, exitCode } = errorReport(e, { debug: io.env.BPF2TS_DEBUG === "1", usage });
+  io.stderr(text);
+  return exitCode;
 }

@@ -2,7 +2,7 @@
 // the user-space side: programs and where they attach, maps with their key/value types, variables,
 // license and the named types.
 
-import { Kind, sizeof, typeName, type Btf, type TypeId } from "../btf/index.js";
+import { Kind, cDeclaration, sizeof, type Btf, type TypeId } from "../btf/index.js";
 import type { AttachTarget, MapModel, ObjectModel } from "../model/model.js";
 
 /** The listing, as lines of aligned columns. */
@@ -59,8 +59,8 @@ export function formatInspect(model: ObjectModel): string {
 }
 
 function mapRow(btf: Btf, m: MapModel): string[] {
-  const key = m.keyTypeId !== undefined ? `key ${typeName(btf, m.keyTypeId)} (${m.keySize} B)` : m.keySize ? `key ${m.keySize} B` : "";
-  const value = m.valueTypeId !== undefined ? `value ${typeName(btf, m.valueTypeId)} (${m.valueSize} B)` : m.valueSize ? `value ${m.valueSize} B` : "";
+  const key = m.keyTypeId !== undefined ? `key ${cDeclaration(btf, m.keyTypeId)} (${m.keySize} B)` : m.keySize ? `key ${m.keySize} B` : "";
+  const value = m.valueTypeId !== undefined ? `value ${cDeclaration(btf, m.valueTypeId)} (${m.valueSize} B)` : m.valueSize ? `value ${m.valueSize} B` : "";
   const event = m.event
     ? `event ${m.event.cType} (${m.event.typeId === undefined ? "not in the object's BTF" : `${sizeOfOrZero(btf, m.event.typeId)} B`}, ${m.event.origin === "override" ? "from --event" : "inferred from source"})`
     : "";
@@ -110,7 +110,7 @@ function describeTarget(t: AttachTarget): string | undefined {
 
 function cDecl(btf: Btf, id: TypeId, name: string): string {
   try {
-    return typeName(btf, id, name);
+    return cDeclaration(btf, id, name);
   } catch {
     return `${name} (type ${id})`;
   }
@@ -125,7 +125,7 @@ function namedTypes(btf: Btf): Array<{ spelling: string; size?: number; id: Type
       case Kind.Union:
       case Kind.Enum:
       case Kind.Enum64:
-        out.push({ spelling: typeName(btf, t.id), size: t.size, id: t.id });
+        out.push({ spelling: cDeclaration(btf, t.id), size: t.size, id: t.id });
         break;
       case Kind.Typedef:
         out.push({ spelling: `typedef ${cDecl(btf, t.type, t.name)}`, id: t.id });

@@ -7,7 +7,7 @@ import { availableParallelism } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import type { Argv } from "yargs";
 import { checkModule, checkProgram, findGeneratedModules, formatReport, type ProgramCheck } from "../workflow/check.js";
-import { CONFIG_FILE, findConfig, selectPrograms, type Config } from "../workflow/config.js";
+import { CONFIG_FILE, ConfigError, findConfig, selectPrograms, type Config } from "../workflow/config.js";
 import { Bpf2tsError, UsageError } from "../errors.js";
 import { generateAll } from "../workflow/generate-all.js";
 import { runParallel, plainProgress, ttyProgress, type Job, type Progress } from "../workflow/parallel.js";
@@ -159,7 +159,7 @@ async function checkJobs(argv: Record<string, unknown>, io: WorkflowIo, obj: boo
       config = findConfig(io.cwd, argv.config as string | undefined);
     } catch (e) {
       // No config at all: the modules' own records. A config that exists but is broken is an error.
-      if ((e as Error).name !== "ConfigError" || argv.config !== undefined || configExists(io.cwd)) throw e;
+      if (!(e instanceof ConfigError) || argv.config !== undefined || configExists(io.cwd)) throw e;
       if (args.length > 0) throw new UsageError(`check: ${args.join(", ")}: no such file or directory (and no config whose programs ${args.length > 1 ? "they" : "it"} could name)`);
     }
   } else if (paths.length < args.length) {

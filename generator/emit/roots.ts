@@ -2,7 +2,7 @@
 // variables, `--type` names and (unless turned off) the named types the user's source declares.
 // Roots are visited in name order so that anonymous types get the same names on every run.
 
-import { Kind, type Btf, type TypeId } from "../btf/types.js";
+import { lookupType, type TypeId } from "../btf/index.js";
 import { LayoutEngine, type ValueLayout } from "../layout/layout.js";
 import type { MapModel, ObjectModel, VariableModel } from "../model/model.js";
 
@@ -34,21 +34,6 @@ export interface RootOptions {
 
 const byName = <T extends { name: string }>(a: T, b: T): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
-/** Resolves a C spelling (`struct x`, `union x`, `enum x`, `x`) to a type id of the matching kind. */
-export function resolveSpelling(btf: Btf, spelling: string): TypeId | undefined {
-  const m = /^\s*(?:(struct|union|enum)\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*$/.exec(spelling);
-  if (!m) return undefined;
-  const [, tag, name] = m;
-  const kinds =
-    tag === "struct" ? [Kind.Struct] : tag === "union" ? [Kind.Union] : tag === "enum" ? [Kind.Enum, Kind.Enum64] : [Kind.Typedef, Kind.Struct, Kind.Union, Kind.Enum, Kind.Enum64];
-  // Prefer a complete definition over a FWD; among kinds, the order above (a typedef wins for a bare name).
-  for (const kind of kinds) {
-    const id = btf.byName(name!).find((i) => btf.types[i]?.kind === kind);
-    if (id !== undefined) return id;
-  }
-  return undefined;
-}
-
 export function layoutModule(stem: string, model: ObjectModel, opts: RootOptions): ModuleLayouts {
   const engine = new LayoutEngine(model.btf, stem);
   const maps = [...model.maps].sort(byName).map((map): MapLayouts => {
@@ -67,7 +52,7 @@ export function layoutModule(stem: string, model: ObjectModel, opts: RootOptions
   for (const t of model.types) if (t.typeId !== undefined) named.add(t.typeId);
   if (opts.globalTypes && opts.declaredTypes) {
     for (const spelling of opts.declaredTypes) {
-      const id = resolveSpelling(model.btf, spelling);
+      const id = lookupType(model.btf, spelling);
       if (id !== undefined) named.add(id);
     }
   }

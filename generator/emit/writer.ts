@@ -1,4 +1,4 @@
-// The one place that fixes how generated code is printed: ts-morph's CodeBlockWriter with pinned
+// The one place that fixes how generated code is printed: code-block-writer's CodeBlockWriter with pinned
 // settings (2 spaces, LF, double quotes), so output is byte-stable whatever the machine.
 
 import CodeBlockWriter from "code-block-writer";

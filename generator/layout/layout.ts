@@ -4,14 +4,18 @@
 // and is inferred the way pahole does (natural alignment, raised where offsets or tail padding prove
 // an `aligned` attribute, dropped to 1 where offsets prove `packed`).
 //
-// The mapping rules (issue 2, "Type mapping"): ints ≤ 32 bits → number; 64/128-bit ints, enum64 and
+// The mapping rules: ints ≤ 32 bits → number; 64/128-bit ints, enum64 and
 // pointers → bigint; bool → boolean; float/double → number; `char[N]` → NUL-trimmed string; numeric
 // arrays → typed arrays; multi-dimensional arrays → arrays of those; structs/unions → their own types
 // (anonymous ones named from their parent path); C11 anonymous members are flattened into the parent as
 // C does, with union members grouped so an encoder can pick one; bitfields carry their storage unit.
+//
+// The input may be hostile: a type that contains itself by value (a struct, an array of itself, a
+// typedef loop) is an error naming it, nesting is bounded by MAX_DEPTH (the recursion here is that
+// deep at most), and no value may be larger than BTF can describe (MAX_SIZE), so offsets stay exact.
 
 import { Kind, type Btf, type Member, type Type, type TypeId } from "../btf/types.js";
-import { cDeclaration, kindName } from "../btf/c-decl.js";
+import { anonymousSpelling, cDeclaration, kindName, MAX_DEPTH, MAX_SIZE, resolve, skipQualifiers, typeAt, type TypePlace } from "../btf/index.js";
 import { Bpf2tsError } from "../errors.js";
 import { memberName, NameScope, pascalCase, typeName } from "./names.js";
 
@@ -229,6 +233,8 @@ interface Visit {
   readonly path: string;
   /** Member path for error messages (`event.args.pid`). */
   readonly cPath: string;
+  /** How many values deep the walk is (bounded by MAX_DEPTH). */
+  readonly depth: number;
 }
 
 /**
@@ -237,6 +243,7 @@ interface Visit {
  */
 export class LayoutEngine {
   private readonly composites = new Map<TypeId, CompositeLayout>();
+  /** The types being laid out, outermost first: meeting one again is a by-value cycle. */
   private readonly inProgress = new Set<TypeId>();
   private readonly enums = new Map<TypeId, EnumLayout>();
   private readonly aliases = new Map<TypeId, TypedefAlias>();
@@ -258,20 +265,9 @@ export class LayoutEngine {
     return [...this.aliases.values()].sort((a, b) => cmp(a.name, b.name));
   }
 
-  private type(id: TypeId, cPath: string): Type {
-    const t = this.btf.types[id];
-    if (t === undefined) throw new LayoutError(id, cPath, `type id ${id} is out of range (BTF has ${this.btf.types.length} types)`);
-    return t;
-  }
-
-  /** Strips const/volatile/restrict/type tags (they do not change layout). */
-  private stripQualifiers(id: TypeId, cPath: string): TypeId {
-    for (let hops = 0; hops < 64; hops++) {
-      const t = this.type(id, cPath);
-      if (t.kind === Kind.Const || t.kind === Kind.Volatile || t.kind === Kind.Restrict || t.kind === Kind.TypeTag) id = t.type;
-      else return id;
-    }
-    throw new LayoutError(id, cPath, "qualifier chain longer than 64 (a cycle?)");
+  /** Where a BTF question is asked from, for its errors. */
+  private place(cPath: string): TypePlace {
+    return { what: cPath ? `layout of ${cPath}` : "layout" };
   }
 
   /**
@@ -279,16 +275,16 @@ export class LayoutEngine {
    * variable `struct { … } cfg` → `ExecCfg`); named types ignore it.
    */
   layoutRoot(id: TypeId, contextName: string): ValueLayout {
-    return this.value(id, { path: typeName(this.stem, contextName), cPath: contextName });
+    return this.value(id, { path: typeName(this.stem, contextName), cPath: contextName, depth: 0 });
   }
 
   /** Lays out a named struct/union/enum (for `--type` and global types); undefined for other kinds. */
   layoutNamed(id: TypeId): CompositeLayout | EnumLayout | undefined {
-    const t = this.type(id, "");
-    if (t.kind === Kind.Struct || t.kind === Kind.Union) return this.composite(t, { path: typeName(this.stem, t.name), cPath: t.name });
-    if (t.kind === Kind.Enum || t.kind === Kind.Enum64) return this.enumLayout(t, { path: typeName(this.stem, t.name || `enum_${t.id}`), cPath: t.name });
+    const t = typeAt(this.btf, id, this.place(""));
+    if (t.kind === Kind.Struct || t.kind === Kind.Union) return this.composite(t, { path: typeName(this.stem, t.name), cPath: t.name, depth: 0 });
+    if (t.kind === Kind.Enum || t.kind === Kind.Enum64) return this.enumLayout(t, { path: typeName(this.stem, t.name || `enum_${t.id}`), cPath: t.name, depth: 0 });
     if (t.kind === Kind.Typedef) {
-      const v = this.value(id, { path: typeName(this.stem, t.name), cPath: t.name });
+      const v = this.value(id, { path: typeName(this.stem, t.name), cPath: t.name, depth: 0 });
       if (v.kind === "composite" || v.kind === "enum") return v.ref;
       const name = typeName(this.stem, t.name);
       if (!this.aliases.has(t.id)) {
@@ -300,8 +296,21 @@ export class LayoutEngine {
   }
 
   private value(id: TypeId, at: Visit): ValueLayout {
-    id = this.stripQualifiers(id, at.cPath);
-    const t = this.type(id, at.cPath);
+    const t = skipQualifiers(this.btf, id, this.place(at.cPath));
+    id = t.id;
+    if (at.depth > MAX_DEPTH) throw new LayoutError(id, at.cPath, `types nested deeper than ${MAX_DEPTH} levels`);
+    // Composites are cached once laid out, so only one still in progress can be met again: a cycle.
+    if (this.inProgress.has(id)) throw new LayoutError(id, at.cPath, `${kindName(t.kind)} contains itself by value`);
+    this.inProgress.add(id);
+    try {
+      return this.valueOf(t, at);
+    } finally {
+      this.inProgress.delete(id);
+    }
+  }
+
+  private valueOf(t: Type, at: Visit): ValueLayout {
+    const id = t.id;
     switch (t.kind) {
       case Kind.Int:
         return intLayout(t.size, t.signed, t.bool, id, at.cPath);
@@ -317,10 +326,9 @@ export class LayoutEngine {
         return { kind: "composite", ref: this.composite(t, at) };
       case Kind.Typedef: {
         // A typedef of an anonymous composite names it; a typedef of a named one becomes an alias.
-        const targetId = this.stripQualifiers(t.type, at.cPath);
-        const target = this.type(targetId, at.cPath);
+        const target = skipQualifiers(this.btf, t.type, this.place(at.cPath));
         const anonymous = (target.kind === Kind.Struct || target.kind === Kind.Union || target.kind === Kind.Enum || target.kind === Kind.Enum64) && target.name === "";
-        const inner = this.value(t.type, anonymous ? { path: typeName(this.stem, t.name), cPath: t.name } : at);
+        const inner = this.value(t.type, anonymous ? { path: typeName(this.stem, t.name), cPath: t.name, depth: at.depth + 1 } : { ...at, depth: at.depth + 1 });
         if ((inner.kind === "composite" || inner.kind === "enum") && !anonymous) this.alias(t, inner.ref.name);
         return inner;
       }
@@ -336,13 +344,14 @@ export class LayoutEngine {
   }
 
   private array(elemId: TypeId, nelems: number, at: Visit, arrayId: TypeId): ValueLayout {
-    const bareElem = this.stripQualifiers(elemId, at.cPath);
-    const e = this.type(bareElem, at.cPath);
+    const e = skipQualifiers(this.btf, elemId, this.place(at.cPath));
     // `char[N]`, `signed char[N]`, `unsigned char[N]` spelled as such are text; through a typedef
     // (`__u8 addr[4]`, `uint8_t`) they are bytes — that is how C programmers tell the two apart.
     if (e.kind === Kind.Int && e.size === 1 && !e.bool && /^(?:(?:un)?signed )?char$/.test(e.name)) return { kind: "string", length: nelems };
-    const elem = this.value(elemId, at);
-    if (sizeOf(elem) === 0 && nelems > 0) throw new LayoutError(arrayId, at.cPath, "array of zero-sized elements");
+    const elem = this.value(elemId, { ...at, depth: at.depth + 1 });
+    const elemSize = sizeOf(elem);
+    if (elemSize === 0 && nelems > 0) throw new LayoutError(arrayId, at.cPath, "array of zero-sized elements");
+    if (elemSize * nelems > MAX_SIZE) throw new LayoutError(arrayId, at.cPath, `array of ${nelems} × ${elemSize} bytes is larger than BTF can describe (${MAX_SIZE} bytes)`);
     return { kind: "array", elem, length: nelems };
   }
 
@@ -367,7 +376,7 @@ export class LayoutEngine {
       typeId: t.id,
       cName,
       name,
-      cDecl: cName ? `enum ${cName}` : "enum { … }",
+      cDecl: cName ? `enum ${cName}` : anonymousSpelling(t),
       size,
       signed: t.signed,
       wide: t.kind === Kind.Enum64 || size === 8,
@@ -380,34 +389,29 @@ export class LayoutEngine {
   private composite(t: Type & { kind: Kind.Struct | Kind.Union }, at: Visit): CompositeLayout {
     const known = this.composites.get(t.id);
     if (known) return known;
-    if (this.inProgress.has(t.id)) throw new LayoutError(t.id, at.cPath, "struct contains itself by value");
-    this.inProgress.add(t.id);
-    try {
-      const name = t.name ? typeName(this.stem, t.name) : at.path;
-      const keyword = t.kind === Kind.Struct ? "struct" : "union";
-      this.typeNames.claim(name, t.name ? `${keyword} ${t.name}` : `anonymous ${keyword} at ${at.cPath}`);
-      const scope = new NameScope(`members of ${keyword} ${t.name || at.cPath} (BTF type id ${t.id})`);
-      const inner: Visit = { path: name, cPath: t.name || at.cPath };
-      const groups = this.members(t, 0, inner, scope);
-      const body = groups.flat();
-      const fields: FieldNode[] = t.kind === Kind.Union ? [{ node: "union", offset: 0, size: t.size, alternatives: groups }] : body;
-      const align = this.alignment(t, body);
-      const layout: CompositeLayout = {
-        kind: keyword,
-        typeId: t.id,
-        cName: t.name,
-        name,
-        cDecl: t.name ? `${keyword} ${t.name}` : `${keyword} { … } (${at.cPath})`,
-        label: t.name || at.cPath,
-        size: t.size,
-        align,
-        fields: t.kind === Kind.Struct ? withPadding(fields, t.size) : fields,
-      };
-      this.composites.set(t.id, layout);
-      return layout;
-    } finally {
-      this.inProgress.delete(t.id);
-    }
+    if (at.depth > MAX_DEPTH) throw new LayoutError(t.id, at.cPath, `types nested deeper than ${MAX_DEPTH} levels`);
+    const name = t.name ? typeName(this.stem, t.name) : at.path;
+    const keyword = t.kind === Kind.Struct ? "struct" : "union";
+    this.typeNames.claim(name, t.name ? `${keyword} ${t.name}` : `anonymous ${keyword} at ${at.cPath}`);
+    const scope = new NameScope(`members of ${keyword} ${t.name || at.cPath} (BTF type id ${t.id})`, "property", {}, { typeId: t.id });
+    const inner: Visit = { path: name, cPath: t.name || at.cPath, depth: at.depth };
+    const groups = this.members(t, 0, inner, scope);
+    const body = groups.flat();
+    const fields: FieldNode[] = t.kind === Kind.Union ? [{ node: "union", offset: 0, size: t.size, alternatives: groups }] : body;
+    const align = this.alignment(t, body);
+    const layout: CompositeLayout = {
+      kind: keyword,
+      typeId: t.id,
+      cName: t.name,
+      name,
+      cDecl: t.name ? `${keyword} ${t.name}` : `${anonymousSpelling(t)} (${at.cPath})`,
+      label: t.name || at.cPath,
+      size: t.size,
+      align,
+      fields: t.kind === Kind.Struct ? withPadding(fields, t.size) : fields,
+    };
+    this.composites.set(t.id, layout);
+    return layout;
   }
 
   /**
@@ -424,7 +428,7 @@ export class LayoutEngine {
       if (bitfield) return [this.bitfield(t, m, base, bitfield, at, scope, cPath)];
       if (m.bitOffset % 8 !== 0) throw new LayoutError(t.id, cPath, `member at bit offset ${m.bitOffset} is not byte-aligned and not a bitfield`);
       const offset = base + m.bitOffset / 8;
-      const memberAt: Visit = { path: at.path + pascalCase(m.name), cPath };
+      const memberAt: Visit = { path: at.path + pascalCase(m.name), cPath, depth: at.depth + 1 };
       const type = this.value(m.type, memberAt);
       const size = sizeOf(type);
       const isLast = index === t.members.length - 1;
@@ -432,7 +436,7 @@ export class LayoutEngine {
       if (!flexible && m.bitOffset / 8 + size > t.size) throw new LayoutError(t.id, cPath, `member of ${size} bytes at offset ${m.bitOffset / 8} overruns the ${t.size}-byte ${kindName(t.kind)}`);
       const field: ValueField = {
         node: "value",
-        name: scope.claim(memberName(m.name), m.name),
+        name: scope.claimNew(memberName(m.name), m.name),
         cName: m.name,
         cDecl: this.cDecl(m.type, m.name),
         offset,
@@ -445,12 +449,19 @@ export class LayoutEngine {
   }
 
   private anonymousMember(parent: Type, m: Member, base: number, at: Visit, scope: NameScope, cPath: string): FieldNode[] {
-    const id = this.stripQualifiers(m.type, cPath);
-    const t = this.type(id, cPath);
+    const t = skipQualifiers(this.btf, m.type, this.place(cPath));
+    if (at.depth > MAX_DEPTH) throw new LayoutError(t.id, cPath, `types nested deeper than ${MAX_DEPTH} levels`);
+    if (this.inProgress.has(t.id)) throw new LayoutError(t.id, cPath, `${kindName(t.kind)} contains itself by value`);
     if (t.kind !== Kind.Struct && t.kind !== Kind.Union) throw new LayoutError(parent.id, cPath, `unnamed member of kind ${kindName(t.kind)} (only anonymous structs and unions may be unnamed)`);
     if (m.bitOffset % 8 !== 0) throw new LayoutError(parent.id, cPath, "anonymous member is not byte-aligned");
     const offset = base + m.bitOffset / 8;
-    const groups = this.members(t, offset, at, scope);
+    this.inProgress.add(t.id);
+    let groups: FieldNode[][];
+    try {
+      groups = this.members(t, offset, { ...at, depth: at.depth + 1 }, scope);
+    } finally {
+      this.inProgress.delete(t.id);
+    }
     if (t.kind === Kind.Struct) return groups.flat();
     return [{ node: "union", offset, size: t.size, alternatives: groups }];
   }
@@ -458,24 +469,13 @@ export class LayoutEngine {
   /** The bitfield width of `m`, counting legacy INT-encoded bitfields; 0 for a plain member. */
   private bitfieldOf(m: Member, cPath: string): { bits: number; extraOffset: number } | undefined {
     if (m.bitSize > 0) return { bits: m.bitSize, extraOffset: 0 };
-    const id = this.resolveTypedefs(m.type, cPath);
-    const t = this.type(id, cPath);
+    const t = resolve(this.btf, m.type, this.place(cPath));
     if (t.kind === Kind.Int && (t.bits !== t.size * 8 || t.bitOffset !== 0)) return { bits: t.bits, extraOffset: t.bitOffset };
     return undefined;
   }
 
-  private resolveTypedefs(id: TypeId, cPath: string): TypeId {
-    for (let hops = 0; hops < 64; hops++) {
-      id = this.stripQualifiers(id, cPath);
-      const t = this.type(id, cPath);
-      if (t.kind !== Kind.Typedef) return id;
-      id = t.type;
-    }
-    throw new LayoutError(id, cPath, "typedef chain longer than 64 (a cycle?)");
-  }
-
   private bitfield(parent: Type & { size: number }, m: Member, base: number, bf: { bits: number; extraOffset: number }, at: Visit, scope: NameScope, cPath: string): BitfieldLayout {
-    const type = this.value(m.type, { path: at.path + pascalCase(m.name), cPath });
+    const type = this.value(m.type, { path: at.path + pascalCase(m.name), cPath, depth: at.depth + 1 });
     if (type.kind !== "int" && type.kind !== "bool" && type.kind !== "enum") throw new LayoutError(parent.id, cPath, `bitfield of a ${type.kind} type is not supported`);
     const signed = type.kind === "int" ? type.signed : type.kind === "enum" ? type.ref.signed : false;
     const bitPos = m.bitOffset + bf.extraOffset;
@@ -493,7 +493,7 @@ export class LayoutEngine {
     }
     return {
       node: "bitfield",
-      name: scope.claim(memberName(m.name), m.name),
+      name: scope.claimNew(memberName(m.name), m.name),
       cName: m.name,
       cDecl: `${this.cDecl(m.type, m.name)} : ${bf.bits}`,
       offset: base + start,

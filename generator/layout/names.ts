@@ -2,7 +2,7 @@
 // types prefixed by the stem, reserved words escaped, and clashes (two C names that map to one TS
 // name) reported with both C names rather than silently renamed.
 
-import { Bpf2tsError } from "../errors.js";
+import { Bpf2tsError, type ErrorPlace } from "../errors.js";
 
 /**
  * Words escaped in member names. Object keys may legally be keywords, but generated code reads them
@@ -27,8 +27,14 @@ export class NameClashError extends Bpf2tsError {
     readonly context: string,
     readonly tsName: string,
     readonly cNames: readonly [string, string],
+    place: ErrorPlace = {},
   ) {
-    super(`${context}: C names "${cNames[0]}" and "${cNames[1]}" both map to the TS name "${tsName}"; rename one of them in the C source`, { member: cNames[1] });
+    super(
+      cNames[0] === cNames[1]
+        ? `${context}: the C name "${cNames[0]}" is declared twice (TS name "${tsName}")`
+        : `${context}: C names "${cNames[0]}" and "${cNames[1]}" both map to the TS name "${tsName}"; rename one of them in the C source`,
+      { ...place, member: cNames[1] },
+    );
   }
 }
 
@@ -110,10 +116,10 @@ export function typeName(stem: string, cName: string): string {
 }
 
 /** `load<Stem>` / `<stem>Spec` and the `<Stem>Objects`/`<Stem>Constants` interfaces. */
-export function objectNames(stem: string): { load: string; spec: string; objects: string; constants: string; programs: string; maps: string; variables: string } {
+export function objectNames(stem: string): { load: string; spec: string; objects: string; constants: string } {
   const p = pascalCase(stem);
   const c = p.charAt(0).toLowerCase() + p.slice(1);
-  return { load: `load${p}`, spec: `${c}Spec`, objects: `${p}Objects`, constants: `${p}Constants`, programs: `${p}Programs`, maps: `${p}Maps`, variables: `${p}Variables` };
+  return { load: `load${p}`, spec: `${c}Spec`, objects: `${p}Objects`, constants: `${p}Constants` };
 }
 
 /**
@@ -131,6 +137,8 @@ export class NameScope {
     readonly context: string,
     private readonly kind: "property" | "binding" = "property",
     private readonly taken: Readonly<Record<string, string>> = {},
+    /** Where the names come from (a struct's type id), for errors. */
+    private readonly place: ErrorPlace = {},
   ) {}
 
   claim(tsName: string, cName: string): string {
@@ -138,9 +146,16 @@ export class NameScope {
     const use = Object.hasOwn(this.taken, tsName) ? this.taken[tsName] : undefined;
     if (use !== undefined) throw new NameError(this.context, tsName, cName, `the generated module needs for ${use}`);
     const owner = this.owners.get(tsName);
-    if (owner !== undefined && owner !== cName) throw new NameClashError(this.context, tsName, [owner, cName]);
+    if (owner !== undefined && owner !== cName) throw new NameClashError(this.context, tsName, [owner, cName], this.place);
     this.owners.set(tsName, cName);
     return tsName;
+  }
+
+  /** Like `claim`, for names that must be new: the same C name a second time is a clash too (two struct members named alike). */
+  claimNew(tsName: string, cName: string): string {
+    const owner = this.owners.get(tsName);
+    if (owner !== undefined) throw new NameClashError(this.context, tsName, [owner, cName], this.place);
+    return this.claim(tsName, cName);
   }
 
   has(tsName: string): boolean {

@@ -6,7 +6,7 @@
 
 import { basename } from "node:path";
 import type { BtfExt } from "../btf/ext.js";
-import { Kind, resolve, sizeof, typeName, type Btf, type Type, type TypeId } from "../btf/index.js";
+import { Kind, MAX_DEPTH, cDeclaration, resolve, sizeof, typeError, type Btf, type Type, type TypeId } from "../btf/index.js";
 import { ModelError } from "../errors.js";
 
 export interface CompareRoot {
@@ -47,7 +47,7 @@ interface Difference {
 
 const spell = (btf: Btf, id: TypeId): string => {
   try {
-    return typeName(btf, id);
+    return cDeclaration(btf, id);
   } catch {
     return `type ${id}`;
   }
@@ -68,9 +68,10 @@ function fieldText(btf: Btf, t: Type & { kind: Kind.Struct | Kind.Union }, i: nu
 }
 
 /** The first layout difference between a type of `a` and one of `b`, or undefined when they lay out the same. */
-function differ(a: Btf, ai: TypeId, b: Btf, bi: TypeId, seen: Set<string>): Difference | undefined {
+function differ(a: Btf, ai: TypeId, b: Btf, bi: TypeId, seen: Set<string>, depth = 0): Difference | undefined {
   const key = `${ai}:${bi}`;
   if (seen.has(key)) return undefined;
+  if (depth > MAX_DEPTH) throw typeError(ai, `types nested deeper than ${MAX_DEPTH} levels`);
   seen.add(key);
   const ta = resolve(a, ai);
   const tb = resolve(b, bi);
@@ -86,7 +87,7 @@ function differ(a: Btf, ai: TypeId, b: Btf, bi: TypeId, seen: Set<string>): Diff
     case Kind.Array: {
       const ab = tb as typeof ta;
       if (ta.nelems !== ab.nelems) return { what: spell(a, ai), other: spell(b, bi) };
-      return differ(a, ta.type, b, ab.type, seen);
+      return differ(a, ta.type, b, ab.type, seen, depth + 1);
     }
     case Kind.Enum:
     case Kind.Enum64: {
@@ -117,7 +118,7 @@ function differ(a: Btf, ai: TypeId, b: Btf, bi: TypeId, seen: Set<string>): Diff
             other: mb ? `field "${mb.name || "(anonymous)"}" at ${fieldText(b, sb, i)}` : `no field "${name}"`,
           };
         }
-        const inner = differ(a, ma.type, b, mb.type, seen);
+        const inner = differ(a, ma.type, b, mb.type, seen, depth + 1);
         if (inner) {
           // A difference inside a named nested type is that type's; inside an anonymous one, this field's.
           const named = resolve(a, ma.type).name !== "" && inner.where !== undefined;

@@ -3,7 +3,8 @@
 
 import { Kind, type Btf, type TypeId } from "../btf/types.js";
 import { ModelError } from "../errors.js";
-import { compare, kindName, placeOf, sizeOf, skipAliases, typeAt, type ModelContext, type Where } from "./context.js";
+import { kindName, resolve, sizeof, typeAt } from "../btf/index.js";
+import { compare, placeOf, type ModelContext, type Where } from "./context.js";
 import type { MapModel } from "./types.js";
 
 /** libbpf's map type names by `BPF_MAP_TYPE_*` value (libbpf.c `map_type_name`). */
@@ -48,14 +49,14 @@ function readStructOpsMaps(ctx: ModelContext): MapModel[] {
     for (const info of sec.vars) {
       const where: Where = { file, section: sec.name, what: `struct_ops variable at offset ${info.offset}` };
       const v = typeAt(btf, info.type, where);
-      if (v.kind !== Kind.Var) throw new ModelError(`${file}: ${sec.name}: entry ${info.type} is ${kindName(v)}, expected VAR`, { file, section: sec.name, typeId: info.type });
+      if (v.kind !== Kind.Var) throw new ModelError(`${file}: ${sec.name}: entry ${info.type} is ${kindName(v.kind)}, expected VAR`, { file, section: sec.name, typeId: info.type });
       maps.push({
         name: v.name,
         type: "struct_ops",
         typeNumber: mapTypeNames.indexOf("struct_ops"),
         keySize: 4,
         valueTypeId: v.type,
-        valueSize: sizeOf(btf, v.type, { ...where, what: `struct_ops map "${v.name}"` }),
+        valueSize: sizeof(btf, v.type, { ...where, what: `struct_ops map "${v.name}"` }),
         maxEntries: 1,
         flags: sec.name === ".struct_ops.link" ? BPF_F_LINK : 0,
         pinning: "none",
@@ -81,17 +82,17 @@ function readBtfMaps(ctx: ModelContext): MapModel[] {
   for (const info of datasec.vars) {
     const where: Where = { file, section, what: `.maps variable at offset ${info.offset}` };
     const v = typeAt(btf, info.type, where);
-    if (v.kind !== Kind.Var) throw new ModelError(`${file}: ${section}: entry ${info.type} is ${kindName(v)}, expected VAR`, { file, section, typeId: info.type });
+    if (v.kind !== Kind.Var) throw new ModelError(`${file}: ${section}: entry ${info.type} is ${kindName(v.kind)}, expected VAR`, { file, section, typeId: info.type });
     const mapWhere: Where = { file, section, what: `map "${v.name}"` };
-    const def = skipAliases(btf, v.type, mapWhere);
+    const def = resolve(btf, v.type, mapWhere);
     if (def.kind !== Kind.Struct) {
-      throw new ModelError(`${file}: ${section}: map "${v.name}": definition (type ${v.type}) is ${kindName(def)}, expected a struct`, { file, section, typeId: v.type, symbol: v.name });
+      throw new ModelError(`${file}: ${section}: map "${v.name}": definition (type ${v.type}) is ${kindName(def.kind)}, expected a struct`, { file, section, typeId: v.type, symbol: v.name });
     }
     const parsed = readMapDef(btf, def.id, mapWhere);
     const place = placeOf(ctx, section, v.name, info);
     let model = mapModel(v.name, v.id, def.id, parsed, btf, mapWhere);
     if (parsed.values) {
-      const inner = skipAliases(btf, parsed.values.pointee, mapWhere);
+      const inner = resolve(btf, parsed.values.pointee, mapWhere);
       if (inner.kind === Kind.Struct) {
         const innerDef = readMapDef(btf, inner.id, { ...mapWhere, what: `inner map of "${v.name}"` });
         model = { ...model, inner: mapModel(`${v.name}.inner`, v.id, inner.id, innerDef, btf, mapWhere) };
@@ -121,14 +122,14 @@ function readMapDef(btf: Btf, structId: TypeId, where: Where): MapDef {
     };
     // `__uint(name, N)` is `int (*name)[N]`; `__type(name, T)` is `typeof(T) *name`.
     const uint = (): number => {
-      const p = skipAliases(btf, m.type, at);
+      const p = resolve(btf, m.type, at);
       if (p.kind !== Kind.Ptr) return fail("__uint(): a pointer to an array");
-      const a = skipAliases(btf, p.type, at);
+      const a = resolve(btf, p.type, at);
       if (a.kind !== Kind.Array) return fail("__uint(): a pointer to an array");
       return a.nelems;
     };
     const pointee = (): TypeId => {
-      const p = skipAliases(btf, m.type, at);
+      const p = resolve(btf, m.type, at);
       if (p.kind !== Kind.Ptr) return fail("__type(): a pointer");
       return p.type;
     };
@@ -145,9 +146,9 @@ function readMapDef(btf: Btf, structId: TypeId, where: Where): MapDef {
       case "value": out.valueTypeId = pointee(); break;
       case "values": {
         // `__array(values, T)` is `typeof(T) *values[]`.
-        const a = skipAliases(btf, m.type, at);
+        const a = resolve(btf, m.type, at);
         if (a.kind !== Kind.Array) return fail("__array(): an array of pointers");
-        const p = skipAliases(btf, a.type, at);
+        const p = resolve(btf, a.type, at);
         if (p.kind !== Kind.Ptr) return fail("__array(): an array of pointers");
         out.values = { offset: m.bitOffset / 8, pointee: p.type };
         break;
@@ -167,8 +168,8 @@ function mapModel(name: string, varTypeId: TypeId, defTypeId: TypeId, d: MapDef,
       file: where.file, section: where.section, typeId: defTypeId, symbol: name,
     });
   }
-  const keySize = d.keyTypeId !== undefined ? sizeOf(btf, d.keyTypeId, where) : d.keySize ?? 0;
-  const valueSize = d.valueTypeId !== undefined ? sizeOf(btf, d.valueTypeId, where) : d.valueSize ?? 0;
+  const keySize = d.keyTypeId !== undefined ? sizeof(btf, d.keyTypeId, where) : d.keySize ?? 0;
+  const valueSize = d.valueTypeId !== undefined ? sizeof(btf, d.valueTypeId, where) : d.valueSize ?? 0;
   if (d.keySize !== undefined && d.keyTypeId !== undefined && d.keySize !== keySize) {
     throw new ModelError(`${where.file}: ${where.section}: ${where.what}: key_size ${d.keySize} differs from sizeof(key) ${keySize}`, { file: where.file, section: where.section, typeId: d.keyTypeId, symbol: name });
   }

@@ -1,18 +1,18 @@
 // The object model: what a compiled eBPF object holds, as the emitters and `inspect` see it.
 //
-// Built by `buildModel` (model.ts) from the ELF sections and the BTF graph. Types are cited by BTF
-// type id into `ObjectModel.btf`; that graph is the object's own, possibly extended at the end with
-// types obtained from a types-only compile (see source/types-only.ts), so object type ids never change.
+// Built by `buildModel` (here) from the ELF sections and the BTF graph. Types are cited by BTF type
+// id into `ObjectModel.btf`; that graph is the object's own, possibly extended at the end with types
+// from a types-only compile (source/types-only.ts, merged by source/merge-types.ts), so object type ids never change.
 
 import { parseSection } from "@bpf2ts/runtime/contract";
 import { Kind, Linkage, type Btf } from "../btf/types.js";
 import { SHF_EXECINSTR, STB_LOCAL, STT_FUNC, type ElfFile } from "../elf.js";
 import { ModelError } from "../errors.js";
-import { compare, kindName, placeOf, resolveTypeName, typeAt, type ModelContext, type Where } from "./context.js";
+import { kindName, lookupType, typeAt } from "../btf/index.js";
+import { compare, placeOf, type ModelContext, type Where } from "./context.js";
 import { readMaps } from "./maps.js";
 import { emptyDocs, type SourceScan } from "../source/scan.js";
 
-export { resolveTypeName } from "./context.js";
 export { mapTypeNames } from "./maps.js";
 
 // The model's shape (types.ts); program kinds and attach targets are the runtime contract's.
@@ -60,7 +60,7 @@ export function buildModel(elf: ElfFile, btf: Btf, opts: ModelOptions = {}): Obj
       throw new ModelError(`${file}: --event ${m.name}=${override}: map "${m.name}" is a ${m.type} map, not a ring buffer or perf event array`, { file, symbol: m.name });
     }
     if (spelling !== undefined && EVENT_MAP_TYPES.has(m.type)) {
-      const typeId = resolveTypeName(btf, spelling);
+      const typeId = lookupType(btf, spelling);
       if (typeId === undefined) missing.add(spelling);
       const event: EventTypeRef = { cType: spelling, ...(typeId !== undefined && { typeId }), origin: override !== undefined ? "override" : "source" };
       out = { ...out, event };
@@ -78,7 +78,7 @@ export function buildModel(elf: ElfFile, btf: Btf, opts: ModelOptions = {}): Obj
     }
   }
   const types: TypeRef[] = (opts.types ?? []).map((cType) => {
-    const typeId = resolveTypeName(btf, cType);
+    const typeId = lookupType(btf, cType);
     if (typeId === undefined) missing.add(cType);
     return { cType, ...(typeId !== undefined && { typeId }) };
   });
@@ -175,7 +175,7 @@ function readVariables(ctx: ModelContext): { variables: VariableModel[]; externs
         continue;
       }
       if (v.kind !== Kind.Var) {
-        throw new ModelError(`${file}: ${sec.name}: entry ${info.type} is ${kindName(v)}, expected VAR`, { file, section: sec.name, typeId: info.type });
+        throw new ModelError(`${file}: ${sec.name}: entry ${info.type} is ${kindName(v.kind)}, expected VAR`, { file, section: sec.name, typeId: info.type });
       }
       const place = placeOf(ctx, sec.name, v.name, info);
       variables.push({

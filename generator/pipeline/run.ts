@@ -9,7 +9,7 @@ import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildRecord, formatRecord } from "../emit/build-record.js";
 import { parseBtfExt } from "../btf/ext.js";
-import { Kind, parseBtf, type Btf, type TypeId } from "../btf/index.js";
+import { Kind, lookupType, parseBtf, type Btf, type TypeId } from "../btf/index.js";
 import { compile, findClang, findStrip, formatDepfile, objectStem, parseTargets, type Target, type Tool } from "../compile/clang.js";
 import { layoutModule } from "../emit/roots.js";
 import { readElf } from "../elf.js";
@@ -17,7 +17,7 @@ import { Bpf2tsError, ModelError, ToolNotFoundError, UsageError } from "../error
 import { generate, type GeneratedFile, type TargetObject } from "../emit/files.js";
 import { mergeTypes } from "../source/merge-types.js";
 import { compareLineInfo, compareWithSource, type CompareRoot } from "../model/compare.js";
-import { buildModel, resolveTypeName, type ObjectModel } from "../model/model.js";
+import { buildModel, type ObjectModel } from "../model/model.js";
 import type { SourceScan } from "../source/scan.js";
 import { compileSourceTypes, type SourceTypes, type SourceTypesInput } from "../source/types-only.js";
 import { quoteIncludeDirs, scanSourceTree } from "../source/tree.js";
@@ -114,7 +114,7 @@ export async function buildOutputs(o: GenerateOptions): Promise<BuiltOutput> {
       let model = buildModel(elf, btf, modelOptions);
       // With global types on, every type the source declares is emitted: those the object's BTF
       // lacks (declared, never used) come from the types-only compile like reserved-only event types.
-      const declaredMissing = globalTypes && scan ? scan.declaredTypes.filter((s) => resolveTypeName(btf, s) === undefined) : [];
+      const declaredMissing = globalTypes && scan ? scan.declaredTypes.filter((s) => lookupType(btf, s) === undefined) : [];
       const fromObject = (o.objects?.length ?? 0) > 0;
       if (model.missingTypes.length > 0 || (o.source !== undefined && (declaredMissing.length > 0 || fromObject))) {
         const source = await sourceTypesFor({ model, scan, source: o.source, target: obj.target, clang: o.source ? needClang : undefined, cflags: o.cflags ?? [], cwd, env, typesOnly }, declaredMissing, notes);
@@ -343,8 +343,8 @@ async function sourceTypesFor(m: SourceTypesRequest, optional: readonly string[]
     notes.push(`${m.source}: the types-only compile failed (${first?.trim() ?? (e as Error).message}): types the object lacks are not emitted and --obj objects are not checked against the source`);
     return undefined;
   }
-  // A spelling the compile dropped is not in this BTF either: resolveTypeName says so.
-  const roots = spellings.map((s) => resolveTypeName(types.btf, s)).filter((id): id is TypeId => id !== undefined);
+  // A spelling the compile dropped is not in this BTF either: lookupType says so.
+  const roots = spellings.map((s) => lookupType(types.btf, s)).filter((id): id is TypeId => id !== undefined);
   return { types, roots };
 }
 
@@ -356,7 +356,7 @@ function checkAgainstSource(o: GenerateOptions, scan: SourceScan | undefined, mo
     if (c.cName && c.typeId < objectTypes) roots.push({ typeId: c.typeId, spelling: `${model.btf.types[c.typeId]?.kind === Kind.Union ? "union" : "struct"} ${c.cName}` });
   }
   for (const e of layouts.engine.allEnums()) if (e.cName && e.typeId < objectTypes) roots.push({ typeId: e.typeId, spelling: `enum ${e.cName}` });
-  compareWithSource({ btf: model.btf, file: model.file }, { btf: sourceBtf, file: o.source!, find: (s) => resolveTypeName(sourceBtf, s) }, roots);
+  compareWithSource({ btf: model.btf, file: model.file }, { btf: sourceBtf, file: o.source!, find: (s) => lookupType(sourceBtf, s) }, roots);
 }
 
 /**

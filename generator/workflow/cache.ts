@@ -41,7 +41,7 @@ export function entryPath(cache: CacheOptions, o: GenerateOptions): string {
   return join(cache.dir, `${o.stem}-${key}.json`);
 }
 
-let toolIds = new Map<string, Promise<string>>();
+const toolIds = new Map<string, Promise<string>>();
 
 /** clang's path and full `--version` text (the version alone misses vendor patches); memoised per process. */
 async function clangIdentity(o: GenerateOptions): Promise<string> {
@@ -60,11 +60,6 @@ async function clangIdentity(o: GenerateOptions): Promise<string> {
     id.catch(() => toolIds.delete(key));
   }
   return id;
-}
-
-/** Forgets memoised tool identities (tests that swap compilers). */
-export function resetToolIdentities(): void {
-  toolIds = new Map();
 }
 
 let selfHash: string | undefined;

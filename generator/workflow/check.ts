@@ -17,7 +17,7 @@ import { basename, dirname, join, relative, resolve } from "node:path";
 import { parseRecord, recordCommand, recordOptions } from "../emit/build-record.js";
 import { parseTargets } from "../compile/clang.js";
 import { generateOptions, type Config, type ProgramConfig } from "./config.js";
-import { Bpf2tsError } from "../errors.js";
+import { Bpf2tsError, ToolNotFoundError } from "../errors.js";
 import { buildOutputs, type GenerateOptions } from "../pipeline/run.js";
 import { unifiedDiff } from "./unified-diff.js";
 
@@ -91,7 +91,7 @@ async function checkOutputs(o: GenerateOptions, opts: { obj?: boolean; name: str
   } catch (e) {
     // With objects, clang is only needed for types the object's BTF lacks (typically a ring buffer's
     // event struct used only through bpf_ringbuf_reserve): say which, and what the ways out are.
-    if (opts.obj && (e as Error).name === "ToolNotFoundError") {
+    if (opts.obj && e instanceof ToolNotFoundError) {
       throw new CheckError(
         `${(e as Error).message}. With --obj, clang is needed for such types only: install it where check runs, or put the type in the object's BTF (use it in a map, __type(value, struct event))`,
         { file: o.source ?? opts.name, cause: e },

@@ -8,7 +8,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename, dirname, join, posix, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Kind, type Btf, type Type, type TypeId } from "../btf/types.js";
+import { Kind, cDeclaration, skipQualifiers, type Btf, type TypeId } from "../btf/index.js";
 import { Bpf2tsError } from "../errors.js";
 import type { MapModel, ObjectModel, VariableModel } from "../model/model.js";
 import { buildOutputs, VERSION, type GenerateOptions } from "../pipeline/run.js";
@@ -258,52 +258,19 @@ function defaultSources(sourcePath: string | undefined, moduleFile: string): str
 // README
 
 /** A C spelling of a BTF type, for the README tables. */
-export function cTypeName(btf: Btf, id: TypeId | undefined, depth = 0): string {
-  if (id === undefined) return "—";
-  const t = btf.types[id];
-  if (!t || depth > 16) return `type ${id}`;
-  switch (t.kind) {
-    case Kind.Void:
-      return "void";
-    case Kind.Int:
-    case Kind.Float:
-    case Kind.Typedef:
-      return t.name || "(anonymous)";
-    case Kind.Struct:
-      return t.name ? `struct ${t.name}` : "struct (anonymous)";
-    case Kind.Union:
-      return t.name ? `union ${t.name}` : "union (anonymous)";
-    case Kind.Enum:
-    case Kind.Enum64:
-      return t.name ? `enum ${t.name}` : "enum (anonymous)";
-    case Kind.Ptr:
-      return `${cTypeName(btf, t.type, depth + 1)} *`;
-    case Kind.Array: {
-      // C spells the outermost dimension first: char args[16][96] is an array of 16 char[96].
-      const dims: number[] = [];
-      let elem: Type | undefined = t;
-      while (elem && elem.kind === Kind.Array && dims.length < 8) {
-        dims.push(elem.nelems);
-        elem = btf.types[elem.type];
-      }
-      return `${elem ? cTypeName(btf, elem.id, depth + 1) : "?"}${dims.map((d) => `[${d}]`).join("")}`;
-    }
-    case Kind.Const:
-    case Kind.Volatile:
-    case Kind.Restrict:
-    case Kind.TypeTag:
-      return cTypeName(btf, t.type, depth + 1);
-    default:
-      return t.name || `type ${id}`;
-  }
+export function cTypeName(btf: Btf, id: TypeId | undefined): string {
+  return id === undefined ? "—" : cDeclaration(btf, id);
 }
 
 /** The generated TS name of a named struct/union/enum type, when it has one. */
 function tsTypeOf(stem: string, btf: Btf, id: TypeId | undefined, cType?: string): string | undefined {
-  const spelled = cType ?? cTypeName(btf, id);
-  const m = /^(?:struct|union|enum)\s+(\w+)$/.exec(spelled);
-  if (m) return typeName(stem, m[1]!);
-  return undefined;
+  if (cType === undefined) {
+    const t = id === undefined ? undefined : skipQualifiers(btf, id);
+    const tagged = t && (t.kind === Kind.Struct || t.kind === Kind.Union || t.kind === Kind.Enum || t.kind === Kind.Enum64);
+    return tagged && t.name ? typeName(stem, t.name) : undefined;
+  }
+  const m = /^(?:struct|union|enum)\s+(\w+)$/.exec(cType);
+  return m ? typeName(stem, m[1]!) : undefined;
 }
 
 function cell(s: string | undefined): string {

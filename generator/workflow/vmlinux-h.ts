@@ -7,9 +7,14 @@
 // member before its BTF offset, unnamed bit-fields (`long: 64;`) fill the gap, and a struct whose
 // members C could not place naturally is marked `__attribute__((packed))`. Names that BTF holds
 // twice for different types (it happens in vmlinux) get a `___N` suffix, as bpftool does.
-// Output depends only on the BTF: same input, same bytes.
+// Output depends only on the BTF: same input, same bytes. Declarators come from the one printer
+// (btf/declarator.ts) in its C-header style; nesting (definitions needing definitions, anonymous
+// types inside anonymous types) is bounded by MAX_DEPTH, and every error names the type id.
 
-import { BtfError, Kind, alignof, sizeof, type Btf, type Type, type TypeId, type Struct, type Union, type Enum, type Enum64 } from "../btf/index.js";
+import {
+  Kind, MAX_DEPTH, alignof, cDeclaration, isPacked, sizeof, skipQualifiers, typeAt, typeError,
+  type Anonymous, type Btf, type DeclaratorStyle, type Type, type TypeId, type TypePlace, type Struct, type Union, type Enum, type Enum64,
+} from "../btf/index.js";
 
 export interface CHeaderOptions {
   /** Include guard macro (default `__VMLINUX_H__`). */
@@ -30,8 +35,7 @@ const enum State {
 type Composite = Struct | Union;
 type Enumeration = Enum | Enum64;
 
-/** Declarator steps allowed per top-level definition (task_struct needs a few thousand). */
-const MAX_STEPS = 1_000_000;
+const place: TypePlace = { what: "vmlinux.h" };
 
 class CHeaderWriter {
   private readonly out: string[] = [];
@@ -45,20 +49,16 @@ class CHeaderWriter {
    * or several it is written on its own once, and users see its integer type.
    */
   private readonly referenced: Uint8Array;
-  private readonly packedCache = new Map<TypeId, boolean>();
-  /** Declarator steps for the current top-level definition (see MAX_STEPS). */
-  private steps = 0;
+  /** Declarator steps for the current top-level definition (MAX_DECLARATOR_STEPS bounds them). */
+  private budget = { steps: 0 };
+  /** Definitions being written inside one another, and anonymous bodies inside one another. */
+  private nesting = 0;
   /** Tags (`struct foo`) already declared or defined at file scope in the output. */
   private readonly tagsOut = new Set<string>();
-
-  private readonly alignCache: Uint8Array;
-  private readonly sizeCache: Float64Array;
 
   constructor(private readonly btf: Btf) {
     this.state = new Uint8Array(btf.types.length);
     this.referenced = new Uint8Array(btf.types.length);
-    this.alignCache = new Uint8Array(btf.types.length);
-    this.sizeCache = new Float64Array(btf.types.length).fill(-1);
   }
 
   write(guard: string): string {
@@ -187,18 +187,22 @@ class CHeaderWriter {
   }
 
   private skipQualifiers(id: TypeId): TypeId {
-    for (let depth = 0; depth < 32; depth++) {
-      const t = this.type(id);
-      if (t.kind !== Kind.Const && t.kind !== Kind.Volatile && t.kind !== Kind.Restrict && t.kind !== Kind.TypeTag) return id;
-      id = t.type;
-    }
-    return id;
+    return skipQualifiers(this.btf, id, place).id;
   }
 
   private type(id: TypeId): Type {
-    const t = this.btf.types[id];
-    if (!t) throw new BtfError(`vmlinux.h: type ${id} does not exist`, { typeId: id });
-    return t;
+    return typeAt(this.btf, id, place);
+  }
+
+  /** Runs `f` one level deeper: definitions inside definitions, bodies inside bodies. */
+  private nested<T>(id: TypeId, f: () => T): T {
+    if (this.nesting >= MAX_DEPTH) throw typeError(id, `types nested deeper than ${MAX_DEPTH} levels`, place);
+    this.nesting++;
+    try {
+      return f();
+    } finally {
+      this.nesting--;
+    }
   }
 
   private name(id: TypeId): string {
@@ -214,15 +218,20 @@ class CHeaderWriter {
     const t = this.type(id);
     if (st === State.InProgress) {
       // Only a by-value cycle gets here (pointers need declarations, not definitions): not C.
-      throw new BtfError(`vmlinux.h: type ${id} '${t.name}' contains itself`, { typeId: id });
+      throw typeError(id, `'${t.name}' contains itself`, place);
     }
     this.state[id] = State.InProgress;
-    this.steps = 0;
+    this.nested(id, () => this.definition(t));
+    this.state[id] = State.Done;
+  }
+
+  private definition(t: Type): void {
+    const id = t.id;
     switch (t.kind) {
       case Kind.Struct:
       case Kind.Union:
         for (const m of t.members) this.need(m.type, true, 0);
-        this.steps = 0;
+        this.budget = { steps: 0 };
         this.tagsOut.add(`${t.kind === Kind.Union ? "union" : "struct"} ${this.name(id)}`);
         this.out.push(`${this.composite(t, "")};`, "");
         break;
@@ -234,13 +243,12 @@ class CHeaderWriter {
         // A compiler built-in: redefining it is an error, and every compiler has it.
         if (t.name === "__builtin_va_list") break;
         this.need(t.type, false, 0);
-        this.steps = 0;
-        this.out.push(`typedef ${this.declarator(t.type, this.name(id), "", 0)};`, "");
+        this.budget = { steps: 0 };
+        this.out.push(`typedef ${this.declarator(t.type, this.name(id), "")};`, "");
         break;
       default:
         break;
     }
-    this.state[id] = State.Done;
   }
 
   /** `struct foo;` before a use that needs no definition (once per tag). */
@@ -262,7 +270,7 @@ class CHeaderWriter {
    * (used by value), a declaration otherwise.
    */
   private need(id: TypeId, complete: boolean, depth: number): void {
-    if (depth > 64) throw new BtfError(`vmlinux.h: type ${id}: nesting too deep (cycle?)`, { typeId: id });
+    if (depth > MAX_DEPTH) throw typeError(id, `types nested deeper than ${MAX_DEPTH} levels (a cycle?)`, place);
     const t = this.type(id);
     switch (t.kind) {
       case Kind.Ptr:
@@ -311,7 +319,7 @@ class CHeaderWriter {
   private once(id: TypeId, visit: () => void): void {
     const st = this.state[id];
     if (st === State.Done) return;
-    if (st === State.InProgress) throw new BtfError(`vmlinux.h: type ${id} contains itself`, { typeId: id });
+    if (st === State.InProgress) throw typeError(id, "contains itself", place);
     this.state[id] = State.InProgress;
     visit();
     this.state[id] = State.Done;
@@ -319,67 +327,23 @@ class CHeaderWriter {
 
   // ---- printing ----
 
-  /** A declarator: the type of `id` declaring `inner` (a name, or "" for an abstract declarator). */
-  private declarator(id: TypeId, inner: string, indent: string, depth: number): string {
-    // Declarators nest without limit only on corrupted graphs: bound depth and total work.
-    if (depth > 128 || ++this.steps > MAX_STEPS) throw new BtfError(`vmlinux.h: type ${id}: declarator too deep or too large (cycle?)`, { typeId: id });
-    const t = this.type(id);
-    const join = (base: string) => (inner === "" ? base : inner[0] === "[" ? base + inner : `${base} ${inner}`);
-    switch (t.kind) {
-      case Kind.Void:
-        return join("void");
-      case Kind.Int:
-      case Kind.Float:
-        return join(t.name);
-      case Kind.Typedef:
-        return join(this.name(id));
-      case Kind.Struct:
-      case Kind.Union:
-        return join(t.name === "" ? this.composite(t, indent) : `${t.kind === Kind.Union ? "union" : "struct"} ${this.name(id)}`);
-      case Kind.Enum:
-      case Kind.Enum64:
-        if (t.name !== "") return join(`enum ${this.name(id)}`);
-        return join(this.referenced[id] === 1 ? this.enumeration(t, indent) : integerType(t.size, t.signed));
-      case Kind.Fwd:
-        return join(`${t.union ? "union" : "struct"} ${this.name(id)}`);
-      case Kind.Ptr: {
-        const target = this.type(this.skipQualifiers(t.type));
-        const wrap = target.kind === Kind.Array || target.kind === Kind.FuncProto;
-        return this.declarator(t.type, wrap ? `(*${inner})` : `*${inner}`, indent, depth + 1);
-      }
-      case Kind.Array:
-        return this.declarator(t.type, `${inner}[${t.nelems}]`, indent, depth + 1);
-      case Kind.FuncProto: {
-        const params = t.params.map((p, i) =>
-          p.type === 0 && i === t.params.length - 1 ? "..." : this.declarator(p.type, "", indent, depth + 1),
-        );
-        return this.declarator(t.returnType, `${inner}(${params.length ? params.join(", ") : "void"})`, indent, depth + 1);
-      }
-      case Kind.Const:
-      case Kind.Volatile:
-      case Kind.Restrict: {
-        const q = t.kind === Kind.Const ? "const" : t.kind === Kind.Volatile ? "volatile" : "restrict";
-        if (this.type(t.type).kind === Kind.Ptr) return this.declarator(t.type, inner ? `${q} ${inner}` : q, indent, depth + 1);
-        // A qualified array qualifies its elements: `const` on both would be written twice.
-        if (this.elementQualified(t.type, t.kind)) return this.declarator(t.type, inner, indent, depth + 1);
-        return `${q} ${this.declarator(t.type, inner, indent, depth + 1)}`;
-      }
-      case Kind.TypeTag:
-        return this.declarator(t.type, inner, indent, depth + 1);
-      default:
-        throw new BtfError(`vmlinux.h: type ${id}: a ${t.kind} cannot be used as a type`, { typeId: id });
-    }
+  /** A declarator in C-header style: duplicate names renamed, anonymous types written out inline. */
+  private declarator(id: TypeId, inner: string, indent: string): string {
+    const style: DeclaratorStyle = {
+      name: (t) => this.name(t.id),
+      anonymous: (t) => this.nested(t.id, () => this.anonymous(t, indent)),
+      zeroLength: "[0]",
+      strict: true,
+      budget: this.budget,
+      place,
+    };
+    return cDeclaration(this.btf, id, inner, style);
   }
 
-  /** Whether `id`, past arrays and other qualifiers, already carries qualifier `kind`. */
-  private elementQualified(id: TypeId, kind: Kind): boolean {
-    for (let depth = 0; depth < 64; depth++) {
-      const t = this.type(id);
-      if (t.kind === kind) return true;
-      if (t.kind !== Kind.Array && t.kind !== Kind.Const && t.kind !== Kind.Volatile && t.kind !== Kind.Restrict) return false;
-      id = t.type;
-    }
-    return false;
+  /** An anonymous struct/union/enum where it is used: its body, or for a shared enum its integer type. */
+  private anonymous(t: Anonymous, indent: string): string {
+    if (t.kind === Kind.Struct || t.kind === Kind.Union) return this.composite(t, indent);
+    return this.referenced[t.id] === 1 ? this.enumeration(t, indent) : integerType(t.size, t.signed);
   }
 
   private enumeration(t: Enumeration, indent: string): string {
@@ -399,7 +363,7 @@ class CHeaderWriter {
     const kw = t.kind === Kind.Union ? "union" : "struct";
     const head = t.name === "" ? kw : `${kw} ${this.name(t.id)}`;
     const inner = indent + "\t";
-    let packed = this.packed(t);
+    let packed = isPacked(this.btf, t.id, place);
     let lines = this.members(t, inner, packed);
     if (lines === undefined) {
       packed = true;
@@ -409,28 +373,9 @@ class CHeaderWriter {
     return `${head} ${body}${packed ? " __attribute__((packed))" : ""}`;
   }
 
-  private packed(t: Composite): boolean {
-    let p = this.packedCache.get(t.id);
-    if (p === undefined) this.packedCache.set(t.id, (p = this.needsPacking(t)));
-    return p;
-  }
-
-  /** Like alignof's packed test: a member or the size is misaligned for the natural alignment. */
-  private needsPacking(t: Composite): boolean {
-    let max = 1;
-    for (const m of t.members) {
-      const a = this.align(m.type);
-      if (a > max) max = a;
-      if (m.bitSize === 0 && m.bitOffset % (8 * a) !== 0) return true;
-    }
-    return t.size % max !== 0;
-  }
-
-  /** alignof, cached per id (asked for every member, several times). */
+  /** alignof (memoised per graph for composites). */
   private align(id: TypeId): number {
-    let a = this.alignCache[id]!;
-    if (a === 0) this.alignCache[id] = a = alignof(this.btf, id);
-    return a;
+    return alignof(this.btf, id, place);
   }
 
   /**
@@ -443,7 +388,7 @@ class CHeaderWriter {
     let cur = 0; // bits
     const union = t.kind === Kind.Union;
     for (const m of t.members) {
-      const decl = this.declarator(m.type, m.name, indent, 0);
+      const decl = this.declarator(m.type, m.name, indent);
       if (union) {
         lines.push(`${indent}${decl}${m.bitSize ? `: ${m.bitSize}` : ""};`);
         cur = Math.max(cur, m.bitSize || this.memberBits(m.type));
@@ -462,7 +407,7 @@ class CHeaderWriter {
       }
       if (natural > target) {
         if (!packed) return undefined;
-        throw new BtfError(`vmlinux.h: type ${t.id} '${t.name}': member '${m.name}' at bit ${target} overlaps the previous member (ends at bit ${cur})`, { typeId: t.id });
+        throw typeError(t.id, `'${t.name}': member '${m.name}' at bit ${target} overlaps the previous member (ends at bit ${cur})`, place);
       }
       if (natural < target) padding(lines, indent, cur, target, t);
       lines.push(`${indent}${decl}${m.bitSize ? `: ${m.bitSize}` : ""};`);
@@ -472,7 +417,7 @@ class CHeaderWriter {
     const align = packed ? 1 : this.align(t.id);
     if (roundUp(cur, align * 8) > end) {
       if (!packed) return undefined;
-      throw new BtfError(`vmlinux.h: type ${t.id} '${t.name}': members end at bit ${cur}, past its size ${t.size}`, { typeId: t.id });
+      throw typeError(t.id, `'${t.name}': members end at bit ${cur}, past its size ${t.size}`, place);
     }
     if (roundUp(cur, align * 8) < end) {
       if (!union) padding(lines, indent, cur, end, t);
@@ -487,11 +432,9 @@ class CHeaderWriter {
     return lines;
   }
 
-  /** sizeof in bits, cached per id. */
+  /** sizeof in bits. */
   private memberBits(id: TypeId): number {
-    let bits = this.sizeCache[id]!;
-    if (bits < 0) this.sizeCache[id] = bits = sizeof(this.btf, id) * 8;
-    return bits;
+    return sizeof(this.btf, id, place) * 8;
   }
 }
 
@@ -511,7 +454,7 @@ const MAX_PADDING_LINES = 8192;
 /** Unnamed bit-fields covering bits [from, to): each aligned to its own type, so C puts it exactly there. */
 function padding(lines: string[], indent: string, from: number, to: number, t: Composite): void {
   if (to - from > MAX_PADDING_LINES * 64)
-    throw new BtfError(`vmlinux.h: type ${t.id} '${t.name}': a gap of ${to - from} bits is too large to pad (corrupted offsets?)`, { typeId: t.id });
+    throw typeError(t.id, `'${t.name}': a gap of ${to - from} bits is too large to pad (corrupted offsets?)`, place);
   while (from < to) {
     let bits: number;
     let type: string;

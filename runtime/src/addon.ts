@@ -6,6 +6,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { EventsAddon } from "./events-addon.js";
+import { BpfError } from "./errors.js";
 
 /** The ABI this TypeScript expects; the addon exports its own and a mismatch refuses to load. */
 export const ABI_VERSION = 6;
@@ -159,10 +160,10 @@ export interface CoreAddon {
 export type Addon = CoreAddon & EventsAddon;
 
 /** Thrown when the native addon is missing, fails to load, or was built for another ABI. */
-export class AddonError extends Error {
-  override readonly name = "AddonError";
+export class AddonError extends BpfError {
+  override readonly name: string = "AddonError";
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(message, options?.cause !== undefined ? { cause: options.cause } : {});
   }
 }
 

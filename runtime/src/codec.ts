@@ -288,13 +288,6 @@ function shortAscii(v: DataView, o: number, n: number): string {
   }
 }
 
-/** The bytes of a C string up to (not including) the first NUL. */
-function cbytes(v: DataView, o: number, n: number): Uint8Array {
-  const all = new Uint8Array(v.buffer, v.byteOffset + o, n);
-  const end = all.indexOf(0);
-  return all.subarray(0, end < 0 ? n : end);
-}
-
 const encoder = new TextEncoder();
 
 /**
@@ -647,7 +640,6 @@ export const codecs = {
   checkObject,
   checkArray,
   cstring,
-  cbytes,
   setCstring,
   bytes,
   setBytes,

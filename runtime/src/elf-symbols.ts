@@ -7,15 +7,12 @@
 import { readFileSync } from "node:fs";
 import { BpfError, errno } from "./errors.js";
 
-/** Identified by `name === "ElfSymbolsError"`; `file` is the ELF file as the caller named it. */
-export class ElfSymbolsError extends Error {
-  override name = "ElfSymbolsError";
-  constructor(
-    message: string,
-    readonly file: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
+/** A file that is not a readable ELF image; `file` is the ELF file as the caller named it. */
+export class ElfSymbolsError extends BpfError {
+  override readonly name: string = "ElfSymbolsError";
+  declare readonly file: string;
+  constructor(message: string, file: string, options?: { cause?: unknown }) {
+    super(message, { file, ...(options?.cause !== undefined && { cause: options.cause }) });
   }
 }
 

@@ -1,11 +1,15 @@
-// BpfError: every kernel or libbpf failure the runtime reports, with errno, the program or map it
-// concerns, libbpf's explanation and (for loads) the full verifier log.
+// BpfError: the one error base of the runtime. Every kernel or libbpf failure it reports, with errno,
+// the program or map it concerns, libbpf's explanation and (for loads) the full verifier log; the
+// runtime's other errors (AddonError, EventReaderError, ElfSymbolsError) are subclasses that keep
+// their own `name`.
 
 import { existsSync } from "node:fs";
 
 export interface BpfErrorFields {
   errno?: number;
   code?: string;
+  /** The file concerned (an ELF image, the addon), as the caller named it. */
+  file?: string;
   program?: string;
   map?: string;
   /** The full verifier log (loads) or what libbpf printed while failing. */
@@ -14,15 +18,16 @@ export interface BpfErrorFields {
   cause?: unknown;
 }
 
-/** Identified by `name === "BpfError"`. `message` carries the log's tail and a hint. */
+/** `message` carries the log's tail and a hint. Subclasses set their own `name`. */
 export class BpfError extends Error {
-  override readonly name = "BpfError";
+  override readonly name: string = "BpfError";
   /** Positive errno (EPERM = 1), 0 when the failure is not a syscall's. */
   readonly errno: number;
   /** "EPERM", "ENOENT", …, or "" without errno. */
   readonly code: string;
   readonly program?: string;
   readonly map?: string;
+  readonly file?: string;
   readonly log: string;
   readonly hint?: string;
 
@@ -32,6 +37,7 @@ export class BpfError extends Error {
     this.code = fields.code ?? "";
     if (fields.program !== undefined) this.program = fields.program;
     if (fields.map !== undefined) this.map = fields.map;
+    if (fields.file !== undefined) this.file = fields.file;
     this.log = fields.log ?? "";
     if (fields.hint !== undefined) this.hint = fields.hint;
   }

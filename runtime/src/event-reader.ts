@@ -4,20 +4,18 @@
 
 import { type Codec, codecs, describeValue as describe } from "./codec.js";
 import type { Closeable, MapHandle } from "./handles.js";
+import { BpfError, errno } from "./errors.js";
 
-/** Errors of the event readers, identified by `name`; `code` says which one. */
-export class EventReaderError extends Error {
-  override readonly name = "EventReaderError";
-  /** `EBADF` (reader closed), `EBUSY` (already reading in another mode), or an errno name from the kernel. */
-  readonly code: string;
-  /** The map's name. */
-  readonly map: string;
-  readonly errno?: number;
+/**
+ * Errors of the event readers; `code` says which one: `EBADF` (reader closed), `EBUSY` (already
+ * reading in another mode), or an errno name from the kernel. `map` is the map's name.
+ */
+export class EventReaderError extends BpfError {
+  override readonly name: string = "EventReaderError";
+  declare readonly map: string;
   constructor(map: string, code: string, message: string, options?: { cause?: unknown; errno?: number }) {
-    super(message, options);
-    this.map = map;
-    this.code = code;
-    if (options?.errno !== undefined) this.errno = options.errno;
+    const n = options?.errno ?? (errno as Record<string, number>)[code] ?? 0;
+    super(message, { map, code, errno: n, ...(options?.cause !== undefined && { cause: options.cause }) });
   }
 }
 
@@ -250,11 +248,6 @@ export abstract class EventReader<E, Extra extends unknown[] = []> implements As
     this.#batchCb = undefined;
     this.#setPolling(true);
     return this;
-  }
-
-  /** Same as `onEvent`. */
-  start(cb: EventCallback<E, Extra>, options?: CallbackOptions): this {
-    return this.onEvent(cb, options);
   }
 
   /**

@@ -1,0 +1,225 @@
+// Every question later stages ask about a BTF type graph, answered once: the type at an id, what a
+// type is under its qualifiers and typedefs, its size and alignment, whether it is packed, and
+// which type a C spelling names.
+//
+// The graph comes from untrusted input: it may hold cycles (a typedef naming itself, an array of
+// itself) and arbitrarily deep chains. Every walk here is a loop, or a recursion bounded by
+// MAX_DEPTH, and stops with a BtfError that names the type id.
+
+import { BtfError } from "./wire.js";
+import { Kind, kindNames, type Btf, type Type, type TypeId, type Struct, type Union } from "./types.js";
+
+/**
+ * How deep types may nest: qualifier/typedef/array chains, by-value members, declarators. clang
+ * refuses more than 256 nested brackets or parentheses by default (`-fbracket-depth`), so no C
+ * source nests deeper; only a corrupted or synthetic graph reaches it.
+ */
+export const MAX_DEPTH = 256;
+
+/** The largest object BTF can describe: sizes are u32, and the kernel rejects arrays past it. */
+export const MAX_SIZE = 0xffff_ffff;
+
+/** Where a question is asked from, for error messages: the file and section, and what is read. */
+export interface TypePlace {
+  readonly file?: string;
+  readonly section?: string;
+  /** `map "events"`, `vmlinux.h`. */
+  readonly what?: string;
+}
+
+/** A BtfError about type `id`: "file: what: BTF type id N: detail". */
+export function typeError(id: TypeId, detail: string, place: TypePlace = {}): BtfError {
+  const prefix = [place.file, place.section, place.what].filter((s) => s).join(": ");
+  return new BtfError(`${prefix ? `${prefix}: ` : ""}BTF type id ${id}: ${detail}`, { file: place.file, section: place.section, typeId: id });
+}
+
+/** bpftool's name of a BTF kind (`STRUCT`, `FUNC_PROTO`). */
+export function kindName(kind: Kind): string {
+  return kindNames[kind] ?? `kind ${kind as number}`;
+}
+
+/** The type with id `id`; a BtfError when there is none. */
+export function typeAt(btf: Btf, id: TypeId, place?: TypePlace): Type {
+  const t = btf.types[id];
+  if (!t) throw typeError(id, `does not exist (the BTF has ${btf.types.length} types)`, place);
+  return t;
+}
+
+type Qualifier = Type & { kind: Kind.Const | Kind.Volatile | Kind.Restrict | Kind.TypeTag };
+
+/** const, volatile, restrict and type tags: they change neither layout nor meaning for TypeScript. */
+export function isQualifier(t: Type): t is Qualifier {
+  return t.kind === Kind.Const || t.kind === Kind.Volatile || t.kind === Kind.Restrict || t.kind === Kind.TypeTag;
+}
+
+/**
+ * Follows `next` from `id` while it returns an id: the one chain walk every question uses. Stops
+ * after MAX_DEPTH steps with an error that says whether the chain loops or is only too long.
+ */
+export function follow(btf: Btf, id: TypeId, next: (t: Type) => TypeId | undefined, place?: TypePlace): Type {
+  let t = typeAt(btf, id, place);
+  for (let steps = 0; ; steps++) {
+    const to = next(t);
+    if (to === undefined) return t;
+    if (steps >= MAX_DEPTH) throw chainError(btf, id, next, place);
+    t = typeAt(btf, to, place);
+  }
+}
+
+/** The error for a chain past MAX_DEPTH: a cycle when it comes back to a type, else too deep. */
+function chainError(btf: Btf, id: TypeId, next: (t: Type) => TypeId | undefined, place?: TypePlace): BtfError {
+  const seen = new Set<TypeId>();
+  for (let at: TypeId | undefined = id; at !== undefined && seen.size <= MAX_DEPTH + 1; at = next(typeAt(btf, at, place))) {
+    if (seen.has(at)) return typeError(id, `refers to itself (a cycle through type ${at})`, place);
+    seen.add(at);
+  }
+  return typeError(id, `types nested deeper than ${MAX_DEPTH} levels`, place);
+}
+
+/** The type under const/volatile/restrict/type tags (typedefs kept). */
+export function skipQualifiers(btf: Btf, id: TypeId, place?: TypePlace): Type {
+  return follow(btf, id, (t) => (isQualifier(t) ? t.type : undefined), place);
+}
+
+/** The type under qualifiers and typedefs: what the value really is. */
+export function resolve(btf: Btf, id: TypeId, place?: TypePlace): Type {
+  return follow(btf, id, (t) => (isQualifier(t) || t.kind === Kind.Typedef ? t.type : undefined), place);
+}
+
+/** The element type under every array dimension (and qualifiers and typedefs), and the dimensions. */
+function innermost(btf: Btf, id: TypeId, place?: TypePlace): { t: Type; dims: number[] } {
+  const dims: number[] = [];
+  const t = follow(btf, id, (t) => {
+    if (isQualifier(t) || t.kind === Kind.Typedef || t.kind === Kind.Var) return t.type;
+    if (t.kind !== Kind.Array) return undefined;
+    dims.push(t.nelems);
+    return t.type;
+  }, place);
+  return { t, dims };
+}
+
+/**
+ * sizeof() in bytes (pointers are 8 bytes: BPF and the 64-bit kernels BTF describes). A BtfError
+ * for types without a size (void, functions, forward declarations) and for sizes past MAX_SIZE.
+ */
+export function sizeof(btf: Btf, id: TypeId, place?: TypePlace): number {
+  const { t, dims } = innermost(btf, id, place);
+  let size: number;
+  switch (t.kind) {
+    case Kind.Int:
+    case Kind.Struct:
+    case Kind.Union:
+    case Kind.Enum:
+    case Kind.Enum64:
+    case Kind.Float:
+    case Kind.Datasec:
+      size = t.size;
+      break;
+    case Kind.Ptr:
+      size = 8;
+      break;
+    default:
+      throw typeError(id, `${kindName(t.kind)} ${t.name ? `'${t.name}' ` : ""}has no size`, place);
+  }
+  // Inside out, as the kernel checks arrays: every dimension's size must fit.
+  for (let i = dims.length - 1; i >= 0; i--) {
+    size *= dims[i]!;
+    if (size > MAX_SIZE) throw typeError(id, `is more than ${MAX_SIZE} bytes, the most BTF can describe`, place);
+  }
+  return size;
+}
+
+/**
+ * Natural alignment in bytes, as libbpf's btf__align_of computes it: scalars align to their size
+ * (capped at 8, the pointer size, except 16-byte integers and floats: 16, as clang does for BPF and
+ * x86-64); a struct aligns to its most-aligned member, except a packed one (see isPacked): 1.
+ */
+export function alignof(btf: Btf, id: TypeId, place?: TypePlace): number {
+  return alignAt(btf, id, 0, place);
+}
+
+/**
+ * True when a struct/union cannot be laid out naturally, so C needs `__attribute__((packed))`: a
+ * member lies off its alignment, or the size is not a multiple of the largest member alignment.
+ */
+export function isPacked(btf: Btf, id: TypeId, place?: TypePlace): boolean {
+  const t = resolve(btf, id, place);
+  return (t.kind === Kind.Struct || t.kind === Kind.Union) && composite(btf, t, 0, place).packed;
+}
+
+interface CompositeAlign {
+  readonly align: number;
+  readonly packed: boolean;
+}
+
+/** Per graph, the alignment of each composite (undefined while being computed: a by-value cycle). */
+const composites = new WeakMap<Btf, Map<TypeId, CompositeAlign | undefined>>();
+
+function alignAt(btf: Btf, id: TypeId, depth: number, place?: TypePlace): number {
+  const { t } = innermost(btf, id, place);
+  switch (t.kind) {
+    case Kind.Int:
+    case Kind.Float:
+      // clang aligns __int128 (and x86-64's long double) to 16, where libbpf says 8.
+      return t.size >= 16 ? 16 : Math.min(8, t.size);
+    case Kind.Enum:
+    case Kind.Enum64:
+      return Math.min(8, t.size);
+    case Kind.Ptr:
+      return 8;
+    case Kind.Struct:
+    case Kind.Union:
+      return composite(btf, t, depth, place).align;
+    default:
+      throw typeError(id, `${kindName(t.kind)} has no alignment`, place);
+  }
+}
+
+function composite(btf: Btf, t: Struct | Union, depth: number, place?: TypePlace): CompositeAlign {
+  let memo = composites.get(btf);
+  if (!memo) composites.set(btf, (memo = new Map()));
+  if (memo.has(t.id)) {
+    const known = memo.get(t.id);
+    if (!known) throw typeError(t.id, `${kindName(t.kind)} contains itself by value`, place);
+    return known;
+  }
+  if (depth >= MAX_DEPTH) throw typeError(t.id, `types nested deeper than ${MAX_DEPTH} levels`, place);
+  memo.set(t.id, undefined);
+  let max = 1;
+  let packed = false;
+  try {
+    for (const m of t.members) {
+      const a = alignAt(btf, m.type, depth + 1, place);
+      if (a > max) max = a;
+      if (m.bitSize === 0 && m.bitOffset % (8 * a) !== 0) packed = true;
+    }
+  } catch (e) {
+    memo.delete(t.id);
+    throw e;
+  }
+  packed ||= t.size % max !== 0;
+  const result = { align: packed ? 1 : max, packed };
+  memo.set(t.id, result);
+  return result;
+}
+
+/**
+ * The type a C spelling names: `struct x`, `union x`, `enum x`, or a bare name (a typedef first,
+ * else a struct/union/enum tag, as bpf2go's `-type` does). Forward declarations do not count.
+ */
+export function lookupType(btf: Btf, spelling: string): TypeId | undefined {
+  const m = /^\s*(?:(struct|union|enum)\s+)?([A-Za-z_]\w*)\s*$/.exec(spelling);
+  if (!m) return undefined;
+  const [, keyword, name] = m;
+  const kinds: readonly Kind[] =
+    keyword === "struct" ? [Kind.Struct]
+    : keyword === "union" ? [Kind.Union]
+    : keyword === "enum" ? [Kind.Enum, Kind.Enum64]
+    : [Kind.Typedef, Kind.Struct, Kind.Union, Kind.Enum, Kind.Enum64];
+  const ids = btf.byName(name!);
+  for (const kind of kinds) {
+    const id = ids.find((i) => btf.types[i]?.kind === kind);
+    if (id !== undefined) return id;
+  }
+  return undefined;
+}
