@@ -4,7 +4,7 @@
 // the BTF layouts; a problem is an error naming the file, the map or field, and the tag.
 //
 //   @metric <counter|gauge|histogram> [log2 | linear min=N step=N [count=N]] name=NAME
-//           [labels=FIELD[:FORMAT],…] [value=FIELD] [sum=FIELD] [unit=U [export=U]] [help="…"]
+//           [labels=[LABEL=]FIELD[:FORMAT],…] [value=FIELD] [sum=FIELD] [unit=U [export=U]] [help="…"]
 //
 // The result is the runtime's MetricSpec as plain data (runtime/src/contract/metrics.ts).
 
@@ -144,15 +144,16 @@ export function metricSpec(file: string, site: TagSite, tag: MetricTag, docHelp:
   // Labels: key fields for map metrics, event fields for event metrics; a scalar key is one label of any name.
   const labels: LabelSpec[] = [];
   for (const item of a.labels ? a.labels.split(",") : []) {
-    const [path, fmt, ...more] = item.split(":");
-    if (!path || more.length) fail(`label "${item}": write FIELD or FIELD:FORMAT`);
+    const m = /^(?:([A-Za-z_][A-Za-z0-9_]*)=)?([A-Za-z_][A-Za-z0-9_.]*)(?::([a-z0-9]+))?$/.exec(item);
+    if (!m) fail(`label "${item}": write [LABEL=]FIELD[:FORMAT]`);
+    const [, rename, path, fmt] = m!;
     const from = site.labelsFrom;
     const scalarKey = site.source === "map" && from !== undefined && from.kind !== "composite";
-    const r = scalarKey ? { ts: [], type: from } : resolve(from, path);
+    const r = scalarKey ? { ts: [], type: from } : resolve(from, path!);
     if (typeof r === "string") fail(`label "${path}" is not a ${site.source === "map" ? "key" : "event"} field: ${r}`);
     const { ts, type } = r as Resolved;
     if (scalarKey && a.labels!.split(",").length > 1) fail(`the key is a single ${type.kind}: it gives one label`);
-    const labelName = path.split(".").pop()!;
+    const labelName = rename ?? path!.split(".").pop()!;
     labels.push({ name: labelName, field: ts, ...labelFormat(type, fmt, (why) => fail(`label "${path}": ${why}`)) });
   }
   if (new Set(labels.map((l) => l.name)).size !== labels.length) fail("two labels have the same name");
