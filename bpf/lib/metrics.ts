@@ -50,3 +50,8 @@ export async function startMetrics(values: ParsedValues, tool: string, maps: Rea
     },
   };
 }
+
+/** `handle` preceded by the metric updates of its events, when there are any. */
+export function observed<E>(handle: (event: E) => void, observe: ((event: unknown) => void) | undefined): (event: E) => void {
+  return observe ? (e) => { observe(e); handle(e); } : handle;
+}

@@ -39,6 +39,8 @@ interface BatchMap {
   lookupBatch(): Array<[unknown, unknown]>;
 }
 
+/** Scaled bounds print as 0.000015, not 0.000014999999999999999. */
+const tidy = (x: number): number => Number(x.toPrecision(12));
 const toNumber = (x: unknown): number => (typeof x === "number" ? x : typeof x === "bigint" ? Number(x) : x ? 1 : 0);
 
 /** Bucket bounds (inclusive, stored unit) and midpoints for `n` buckets. */
@@ -213,7 +215,7 @@ export class MetricsRegistry {
       samples: [...series.values()].map((s) => {
         const { hi, mid } = bucketRanges(spec, s.counts.length);
         // The last slot holds everything past the one before it (C code clamps to it): its bound is +Inf.
-        const bounds = hi.map((h, i) => (i === hi.length - 1 ? Infinity : h * scale));
+        const bounds = hi.map((h, i) => (i === hi.length - 1 ? Infinity : tidy(h * scale)));
         const count = s.counts.reduce((a, b) => a + b, 0);
         const sum = c.sumOf ? s.sum : s.counts.reduce((a, n, i) => a + n * mid[i]!, 0);
         return { labels: s.labels, bounds, counts: s.counts, sum: sum * scale, count };
@@ -226,7 +228,7 @@ export class MetricsRegistry {
     if (spec.kind !== "histogram") return { spec, kind: spec.kind, samples: [...st.series.values()].map((s) => ({ labels: s.labels, value: s.value * scale })) };
     const n = spec.buckets!.type === "linear" ? spec.buckets!.count! : Math.max(0, ...[...st.series.values()].map((s) => Math.min(s.counts.length, 64)));
     const { hi } = bucketRanges(spec, n);
-    const bounds = [...hi.map((h) => h * scale), Infinity];
+    const bounds = [...hi.map((h) => tidy(h * scale)), Infinity];
     return {
       spec,
       kind: "histogram",
