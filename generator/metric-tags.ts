@@ -150,7 +150,7 @@ export function metricSpec(file: string, site: TagSite, tag: MetricTag, docHelp:
     const from = site.labelsFrom;
     const scalarKey = site.source === "map" && from !== undefined && from.kind !== "composite";
     const r = scalarKey ? { ts: [], type: from } : resolve(from, path!);
-    if (typeof r === "string") fail(`label "${path}" is not a ${site.source === "map" ? "key" : "event"} field: ${r}`);
+    if (typeof r === "string") fail(`label "${path}" is not ${site.source === "map" ? "a key" : "an event"} field: ${r}`);
     const { ts, type } = r as Resolved;
     if (scalarKey && a.labels!.split(",").length > 1) fail(`the key is a single ${type.kind}: it gives one label`);
     const labelName = rename ?? path!.split(".").pop()!;
