@@ -4,7 +4,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Registry, type MetricObjectWithValues, type MetricValue, type MetricValueWithName } from "prom-client";
-import type { MetricFamily, MetricsRegistry } from "./registry.js";
+import { droppedSpec, type MetricFamily, type MetricsRegistry } from "./registry.js";
 
 type Values = Array<MetricValue<string> | MetricValueWithName<string>>;
 
@@ -30,17 +30,17 @@ export function promRegistry(metrics: MetricsRegistry, registry = new Registry()
   const refresh = (): void => {
     snapshot = new Map(metrics.collect().map((f) => [f.spec.name, f]));
   };
-  refresh();
-  for (const [name, first] of snapshot) {
+  for (const spec of [...metrics.specs, droppedSpec]) {
+    const name = spec.name;
     const entry = {
       name,
-      help: first.spec.help,
-      type: first.kind,
+      help: spec.help,
+      type: spec.kind,
       aggregator: "sum",
-      // The registry calls every metric's get() in one synchronous pass per scrape: the first refreshes.
+      // registry.metrics() (below) refreshes the snapshot once, then calls every metric's get().
       get: async (): Promise<MetricObjectWithValues<MetricValue<string>>> => {
-        const f = snapshot.get(name)!;
-        return { name, help: f.spec.help, type: f.kind as never, aggregator: "sum", values: values(f) as MetricValue<string>[] } as unknown as MetricObjectWithValues<MetricValue<string>>;
+        const f = snapshot.get(name);
+        return { name, help: spec.help, type: spec.kind as never, aggregator: "sum", values: (f ? values(f) : []) as MetricValue<string>[] } as unknown as MetricObjectWithValues<MetricValue<string>>;
       },
     };
     registry.registerMetric(entry as never);
