@@ -69,6 +69,7 @@ export const droppedSpec: MetricSpec = {
 interface Compiled {
   readonly spec: MetricSpec;
   readonly labelOf: (x: unknown) => { key: string; labels: Record<string, string> };
+  readonly keyOf: (x: unknown) => string;
   readonly valueOf: (x: unknown) => unknown;
   readonly sumOf?: (x: unknown) => unknown;
   readonly scale: number;
@@ -99,17 +100,16 @@ export class MetricsRegistry {
       if (!map || typeof map !== "object") throw new TypeError(`metric "${spec.name}": the object has no map "${spec.map}" (maps: ${Object.keys(maps).join(", ")})`);
       if (spec.source === "map" && typeof map.lookupBatch !== "function") throw new TypeError(`metric "${spec.name}": map "${spec.map}" (${map.type}) cannot be read; declare the metric with source "event"`);
       const getters = spec.labels.map((l) => ({ name: l.name, get: pathGetter(l.field), fmt: opts.relabel?.[l.name] ?? labelFormatter(l) }));
+      // Per event only the key string is built; the labels object only for a new series.
       const labelOf = (x: unknown): { key: string; labels: Record<string, string> } => {
-        const labels: Record<string, string> = {};
-        let key = "";
-        for (const g of getters) {
-          const v = g.fmt(g.get(x));
-          labels[g.name] = v;
-          key += `${v}\u0000`;
-        }
-        return { key, labels };
+        const values = getters.map((g) => g.fmt(g.get(x)));
+        return { key: values.join("\u0000"), labels: Object.fromEntries(getters.map((g, i) => [g.name, values[i]!])) };
       };
-      return { spec, labelOf, valueOf: pathGetter(spec.value ?? []), ...(spec.sum && { sumOf: pathGetter(spec.sum) }), scale: unitScale(spec) };
+      const keyOf =
+        getters.length === 0 ? () => ""
+        : getters.length === 1 ? (x: unknown) => getters[0]!.fmt(getters[0]!.get(x))
+        : (x: unknown) => getters.map((g) => g.fmt(g.get(x))).join("\u0000");
+      return { spec, labelOf, keyOf, valueOf: pathGetter(spec.value ?? []), ...(spec.sum && { sumOf: pathGetter(spec.sum) }), scale: unitScale(spec) };
     });
     for (const c of this.compiled) {
       if (c.spec.source !== "event") continue;
@@ -140,22 +140,21 @@ export class MetricsRegistry {
 
   private observeOne(st: EventState, event: unknown): void {
     const { c } = st;
-    const { key, labels } = c.labelOf(event);
+    const key = c.keyOf(event);
     let s = st.series.get(key);
     if (!s) {
       if (st.series.size >= this.limit) return this.drop(c.spec.name);
-      s = { labels, value: 0, counts: [], sum: 0, count: 0 };
+      s = { labels: c.labelOf(event).labels, value: 0, counts: [], sum: 0, count: 0 };
       st.series.set(key, s);
     }
     const spec = c.spec;
     if (spec.kind === "counter") s.value += spec.value ? toNumber(c.valueOf(event)) : 1;
     else if (spec.kind === "gauge") s.value = toNumber(c.valueOf(event));
     else {
-      const raw = c.valueOf(event);
-      const v = toNumber(raw);
+      const v = toNumber(c.valueOf(event));
       const b = spec.buckets!;
       let i: number;
-      if (b.type === "log2") i = typeof raw === "bigint" ? Math.max(0, raw.toString(2).length - 1) : v < 2 ? 0 : Math.floor(Math.log2(v));
+      if (b.type === "log2") i = v < 2 ? 0 : Math.floor(Math.log2(v));
       else i = Math.max(0, Math.floor((v - b.min) / b.step));
       const n = b.type === "linear" ? b.count! : 64;
       if (i >= n) i = n; // past the last bucket: only +Inf holds it
@@ -191,11 +190,11 @@ export class MetricsRegistry {
     const series = new Map<string, { labels: Record<string, string>; value: number; counts: number[]; sum: number }>();
     let dropped = 0;
     for (const [k, v] of entries) {
-      const { key, labels } = c.labelOf(k);
+      const key = c.keyOf(k);
       let s = series.get(key);
       if (!s) {
         if (series.size >= this.limit) { dropped++; continue; }
-        series.set(key, (s = { labels, value: 0, counts: [], sum: 0 }));
+        series.set(key, (s = { labels: c.labelOf(k).labels, value: 0, counts: [], sum: 0 }));
       }
       for (const cpuValue of cpus(v)) {
         const x = c.valueOf(cpuValue);
