@@ -26,7 +26,7 @@ const tracers: Record<string, () => string[]> = {
 };
 
 for (const [name, args] of Object.entries(tracers)) {
-  test(`${name} --metrics serves its declared metrics; --otlp pushes them (OTLP payload decoded at the protocol level)`, async (t) => {
+  test.serial(`${name} --metrics serves its declared metrics; --otlp pushes them (OTLP payload decoded at the protocol level)`, async (t) => {
     if (!(await requireFeature(t, "root", "tracepoint", "ringbuf", "btf", ...(name === "gotrace" || name === "httptrace" ? (["go", "uprobe"] as const) : []), ...(name === "profile" ? (["perf_event"] as const) : [])))) return;
     const mod = (await import(`../bpf/${name}/${name}.js`)) as Record<string, unknown>;
     const declared = (mod[`${name}Metrics`] as Array<{ name: string }>).map((m) => m.name);
