@@ -18,6 +18,16 @@ export interface TracerMetrics {
   close(): Promise<void>;
 }
 
+/** The exporters are optional peer dependencies of @bpf2ts/runtime: say what to install when one is missing. */
+async function importOptional<T>(load: () => Promise<T>, packages: string): Promise<T> {
+  try {
+    return await load();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ERR_MODULE_NOT_FOUND") throw new Error(`metrics need ${packages}: npm install ${packages}`, { cause: e });
+    throw e;
+  }
+}
+
 const off: TracerMetrics = { observer: () => undefined, close: async () => {} };
 
 /**
@@ -29,7 +39,7 @@ export async function startMetrics(values: ParsedValues, tool: string, maps: Rea
   const otlpUrl = values.otlp as string | undefined;
   const otlpEnv = process.env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT || process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
   if (listen === undefined && otlpUrl === undefined && !otlpEnv) return off;
-  const { MetricsRegistry, serveMetrics } = await import("@bpf2ts/runtime/metrics");
+  const { MetricsRegistry, serveMetrics } = await importOptional(() => import("@bpf2ts/runtime/metrics"), "prom-client");
   const registry = new MetricsRegistry(maps, specs, opts);
   const closers: Array<() => Promise<void>> = [];
   if (listen !== undefined) {
@@ -38,7 +48,7 @@ export async function startMetrics(values: ParsedValues, tool: string, maps: Rea
     closers.push(() => server.close());
   }
   if (otlpUrl !== undefined || otlpEnv) {
-    const { pushMetrics } = await import("@bpf2ts/runtime/otlp");
+    const { pushMetrics } = await importOptional(() => import("@bpf2ts/runtime/otlp"), "@opentelemetry/api @opentelemetry/sdk-metrics @opentelemetry/exporter-metrics-otlp-http @opentelemetry/resources");
     const pusher = pushMetrics(registry, { serviceName: tool, ...(otlpUrl !== undefined && { url: otlpUrl }) });
     process.stderr.write(`${tool}: pushing metrics over OTLP to ${otlpUrl ?? otlpEnv}\n`);
     closers.push(() => pusher.shutdown());
