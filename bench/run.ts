@@ -54,6 +54,14 @@ const benches: Bench[] = [
     },
   },
   {
+    key: "metrics",
+    title: "Metrics: a Prometheus scrape of a 10,000-entry hash map; per-event metric updates vs the decode rate without them",
+    async run() {
+      const { runMetricsBench, formatMetricsBench } = await import("./metrics.js");
+      return formatMetricsBench(await runMetricsBench());
+    },
+  },
+  {
     key: "ringbuf",
     title: "Ring-buffer consumption: bpf2ts vs C/libbpf vs Go/cilium-ebpf (target ≥ 1.0× Go, ≥ 0.5× C)",
     async run() {

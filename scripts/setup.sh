@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need_pkgs=(clang-19 llvm-19 libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make g++ python3 iproute2)
+need_pkgs=(clang-19 llvm-19 libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make g++ python3 iproute2 prometheus)
 # Go and cilium/ebpf are only for the side-by-side benchmarks and the Go uprobe targets.
 [ "${BPF2TS_WITH_GO:-1}" = 1 ] && need_pkgs+=(golang-go golang-github-cilium-ebpf-dev)
 # The cross toolchain and arm64 libbpf let `npm pack` of the runtime prebuild its linux-arm64 addon.

@@ -3,10 +3,11 @@
 // (with --stack) the kernel stack, and a per-reason summary when it stops.
 
 import { type CliSpec, drain, intOption, main, out, parseCli, stringOption, toJson, untilStopped, UsageError, watchLost } from "../lib/cli.js";
+import { observed, startMetrics } from "../lib/metrics.js";
 import { clock, sumCpus } from "../lib/format.js";
 import { KernelSymbols } from "../lib/symbolize.js";
 import { symbolicValues } from "../lib/tracefs.js";
-import { loadDropwatch, type DropwatchEvent } from "./dropwatch.js";
+import { loadDropwatch, type DropwatchEvent, dropwatchMetrics } from "./dropwatch.js";
 
 const spec = {
   name: "dropwatch",
@@ -36,6 +37,10 @@ main(spec.name, async () => {
 
   const objs = await loadDropwatch({ constants: { ...(reason !== undefined && { targReason: reason }), ...(protocol !== undefined && { targProtocol: protocol }) } });
   const ksyms = new KernelSymbols();
+  const metrics = await startMetrics(v, spec.name, objs.maps, dropwatchMetrics, { relabel: { reason: (r) => reasonName(Number(r)) } }).catch((e: unknown) => {
+    objs.close();
+    throw e;
+  });
   try {
     await objs.attach();
     if (!v.json) out(`${"TIME".padEnd(8)} ${"PID".padEnd(7)} ${"COMM".padEnd(16)} ${"PROTO".padEnd(6)} ${"REASON".padEnd(24)} LOCATION`);
@@ -49,16 +54,18 @@ main(spec.name, async () => {
         for (const f of stack ?? []) out(`        ${f}`);
       }
     };
-    objs.maps.events.onEvent(print);
+    const handle = observed(print, metrics.observer("events"));
+    objs.maps.events.onEvent(handle);
     const stopLost = watchLost(() => objs.variables.lostEvents.get(), "drop events");
     await untilStopped(duration);
-    drain(objs.maps.events, print);
+    drain(objs.maps.events, handle);
     if (!v.json) {
       const summary = [...objs.maps.reasonCounts.entries()].map(([r, perCpu]) => [r, sumCpus(perCpu)] as const).filter(([, n]) => n > 0n);
       if (summary.length) process.stderr.write(`drops by reason: ${summary.map(([r, n]) => `${reasonName(r)} ${n}`).join(", ")}\n`);
     }
     stopLost();
   } finally {
+    await metrics.close();
     objs.close();
   }
 });

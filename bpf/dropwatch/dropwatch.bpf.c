@@ -52,7 +52,10 @@ struct {
 /** Events dropped because the ring buffer was full (user space reports them as lost). */
 __u64 lost_events = 0;
 
-/** Drops counted per reason, for a cheap summary without reading every event. */
+/**
+ * Drops counted per reason, for a cheap summary without reading every event.
+ * @metric counter name=dropwatch_drops_total labels=reason help="Packets dropped, by drop reason"
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 256);

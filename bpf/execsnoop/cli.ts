@@ -3,7 +3,8 @@
 
 import { clock } from "../lib/format.js";
 import { type CliSpec, drain, intOption, main, out, parseCli, stringOption, toJson, untilStopped, watchLost } from "../lib/cli.js";
-import { loadExecsnoop, type ExecsnoopEvent } from "./execsnoop.js";
+import { observed, startMetrics } from "../lib/metrics.js";
+import { loadExecsnoop, type ExecsnoopEvent, execsnoopMetrics } from "./execsnoop.js";
 
 const spec = {
   name: "execsnoop",
@@ -32,6 +33,10 @@ main(spec.name, async () => {
       ignoreFailed: v["ignore-failed"] === true,
     },
   });
+  const metrics = await startMetrics(v, spec.name, objs.maps, execsnoopMetrics).catch((e: unknown) => {
+    objs.close();
+    throw e;
+  });
   try {
     await objs.attach();
     if (!v.json) out(`${"TIME".padEnd(8)} ${"PCOMM".padEnd(16)} ${"PID".padEnd(7)} ${"PPID".padEnd(7)} ${"RET".padStart(3)} ARGS`);
@@ -44,12 +49,14 @@ main(spec.name, async () => {
         out(`${clock()} ${e.comm.padEnd(16)} ${String(e.pid).padEnd(7)} ${String(e.ppid).padEnd(7)} ${String(e.retval).padStart(3)} ${argv}`);
       }
     };
-    objs.maps.events.onEvent(print);
+    const handle = observed(print, metrics.observer("events"));
+    objs.maps.events.onEvent(handle);
     const stopLost = watchLost(() => objs.variables.lostEvents.get(), "exec events");
     await untilStopped(duration);
-    drain(objs.maps.events, print);
+    drain(objs.maps.events, handle);
     stopLost();
   } finally {
+    await metrics.close();
     objs.close(); // detaches the links and frees the maps
   }
 });

@@ -45,7 +45,10 @@ struct event {
 	char args[MAX_ARGS][ARG_LEN];
 };
 
-/** Events of completed execs, read by user space. */
+/**
+ * Events of completed execs, read by user space.
+ * @metric counter name=execsnoop_execs_total labels=comm help="Completed execve() calls by command name"
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);

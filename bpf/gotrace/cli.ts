@@ -4,9 +4,10 @@
 // runtime.casgstatus and runtime.mallocgc (amd64, Go ≥ 1.17 register ABI).
 
 import { type CliSpec, drain, intOption, main, out, parseCli, stringOption, toJson, untilStopped, UsageError, watchLost } from "../lib/cli.js";
+import { observed, startMetrics } from "../lib/metrics.js";
 import { clock } from "../lib/format.js";
 import { GoBinary, go119Offsets, goroutineStatus } from "../lib/go-binary.js";
-import { GotraceEventKind, loadGotrace, type GotraceEvent } from "./gotrace.js";
+import { GotraceEventKind, loadGotrace, type GotraceEvent, gotraceMetrics } from "./gotrace.js";
 
 /** --events names → event kinds (the C enum event_kind, generated as GotraceEventKind). */
 const EventKind = { newproc: GotraceEventKind.EVENT_NEWPROC, casgstatus: GotraceEventKind.EVENT_CASGSTATUS, mallocgc: GotraceEventKind.EVENT_MALLOCGC } as const;
@@ -43,6 +44,10 @@ main(spec.name, async () => {
   }
   const objs = await loadGotrace({
     constants: { goidOffset: goidOffset ?? go119Offsets.goid, ...(pid !== undefined && { targPid: pid }), ...(minAlloc !== undefined && { minAllocSize: BigInt(minAlloc) }) },
+  });
+  const metrics = await startMetrics(v, spec.name, objs.maps, gotraceMetrics).catch((e: unknown) => {
+    objs.close();
+    throw e;
   });
   try {
     objs.maps.sampling.set(EventKind.mallocgc, intOption(v, "sample-malloc", 1, 2 ** 32 - 1) ?? 1);
@@ -81,12 +86,14 @@ main(spec.name, async () => {
       if (v.json) out(toJson({ time: new Date().toISOString(), pid: e.pid, tid: e.tid, goid: e.goid, event: kind, ...detail }));
       else out(`${clock()} ${String(e.pid).padEnd(7)} ${String(e.goid).padStart(6)} ${kind.padEnd(10)} ${text}`);
     };
-    objs.maps.events.onEvent(print);
+    const handle = observed(print, metrics.observer("events"));
+    objs.maps.events.onEvent(handle);
     const stopLost = watchLost(() => objs.variables.lostEvents.get(), "Go runtime events");
     await untilStopped(duration);
-    drain(objs.maps.events, print);
+    drain(objs.maps.events, handle);
     stopLost();
   } finally {
+    await metrics.close();
     objs.close();
   }
 });

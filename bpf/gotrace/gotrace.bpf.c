@@ -93,7 +93,10 @@ struct {
 	__type(value, struct newproc_call);
 } newprocs SEC(".maps");
 
-/** Events, read by user space. */
+/**
+ * Events, read by user space.
+ * @metric counter name=gotrace_events_total labels=kind help="Go runtime events: goroutines created (EVENT_NEWPROC), status changes, allocations (EVENT_MALLOCGC)"
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1024 * 1024);

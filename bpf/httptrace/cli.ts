@@ -4,9 +4,10 @@
 // (uretprobes would break Go's stack handling).
 
 import { type CliSpec, drain, intOption, main, numberOption, out, parseCli, stringOption, toJson, untilStopped, UsageError, watchLost } from "../lib/cli.js";
+import { observed, startMetrics } from "../lib/metrics.js";
 import { clock, duration as fmtDuration } from "../lib/format.js";
 import { GoBinary, go119Offsets } from "../lib/go-binary.js";
-import { loadHttptrace, type HttptraceEvent } from "./httptrace.js";
+import { loadHttptrace, type HttptraceEvent, httptraceMetrics } from "./httptrace.js";
 
 const SERVE_HTTP = "net/http.serverHandler.ServeHTTP";
 const RESPONSE_ITAB = "go.itab.*net/http.response,net/http.ResponseWriter";
@@ -52,6 +53,10 @@ main(spec.name, async () => {
       ...(minMs !== undefined && { minDurationNs: BigInt(Math.round(minMs * 1e6)) }),
     },
   });
+  const metrics = await startMetrics(v, spec.name, objs.maps, httptraceMetrics).catch((e: unknown) => {
+    objs.close();
+    throw e;
+  });
   try {
     const target = { path, symbol: SERVE_HTTP, ...(pid !== undefined && { pid }) };
     objs.programs.handleServeHttp.attach(target);
@@ -64,12 +69,14 @@ main(spec.name, async () => {
       if (v.json) out(toJson({ time: new Date().toISOString(), pid: e.pid, goid: e.goid, method: e.method, path: e.path, status: e.status || undefined, durationNs: e.durationNs }));
       else out(`${clock()} ${String(e.pid).padEnd(7)} ${String(e.goid).padStart(6)} ${e.method.padEnd(7)} ${String(e.status || "-").padStart(6)} ${fmtDuration(e.durationNs).padStart(9)} ${e.path}`);
     };
-    objs.maps.events.onEvent(print);
+    const handle = observed(print, metrics.observer("events"));
+    objs.maps.events.onEvent(handle);
     const stopLost = watchLost(() => objs.variables.lostEvents.get(), "requests");
     await untilStopped(duration);
-    drain(objs.maps.events, print);
+    drain(objs.maps.events, handle);
     stopLost();
   } finally {
+    await metrics.close();
     objs.close();
   }
 });

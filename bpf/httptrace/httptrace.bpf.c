@@ -57,7 +57,10 @@ struct http_request {
 struct event {
 	/** Kernel monotonic time at completion, in nanoseconds. */
 	__u64 ts_ns;
-	/** Time spent in ServeHTTP, in nanoseconds. */
+	/**
+	 * Time spent in ServeHTTP, in nanoseconds.
+	 * @metric histogram log2 name=httptrace_request_duration_seconds labels=method,route=path,status unit=ns export=seconds help="HTTP request latency (ServeHTTP)"
+	 */
 	__u64 duration_ns;
 	/** Goroutine that served the request. */
 	__s64 goid;

@@ -2,6 +2,7 @@
 // stop on SIGINT/SIGTERM, and the lost-event report. Tracer CLIs stay a page long by leaning on it.
 
 import { parseArgs } from "node:util";
+import { metricsOptions } from "./metrics.js";
 
 export interface OptionSpec {
   type: "string" | "boolean";
@@ -23,6 +24,7 @@ export interface CliSpec {
 export const commonOptions: Record<string, OptionSpec> = {
   json: { type: "boolean", description: "print one JSON object per line instead of text" },
   duration: { type: "string", short: "d", value: "SECONDS", description: "stop after this many seconds (default: until Ctrl-C)" },
+  ...metricsOptions,
   help: { type: "boolean", short: "h", description: "show this help" },
 };
 

@@ -36,7 +36,10 @@ struct event {
 	char trigger_comm[TASK_COMM_LEN];
 };
 
-/** OOM kills, read by user space. */
+/**
+ * OOM kills, read by user space.
+ * @metric counter name=oomkill_kills_total labels=comm=victim_comm help="Processes killed by the OOM killer"
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 64 * 1024);

@@ -2,8 +2,9 @@
 // opensnoop: prints openat() calls with path, flags and result (bcc's opensnoop, on bpf2ts).
 
 import { type CliSpec, drain, intOption, main, out, parseCli, stringOption, toJson, untilStopped, watchLost } from "../lib/cli.js";
+import { observed, startMetrics } from "../lib/metrics.js";
 import { clock } from "../lib/format.js";
-import { loadOpensnoop, type OpensnoopEvent } from "./opensnoop.js";
+import { loadOpensnoop, type OpensnoopEvent, opensnoopMetrics } from "./opensnoop.js";
 
 const spec = {
   name: "opensnoop",
@@ -45,6 +46,10 @@ main(spec.name, async () => {
       targFailed: v.failed === true,
     },
   });
+  const metrics = await startMetrics(v, spec.name, objs.maps, opensnoopMetrics).catch((e: unknown) => {
+    objs.close();
+    throw e;
+  });
   try {
     await objs.attach();
     if (!v.json) out(`${"TIME".padEnd(8)} ${"PID".padEnd(7)} ${"COMM".padEnd(16)} ${"FD".padStart(3)} ${"ERR".padStart(3)} PATH`);
@@ -52,12 +57,14 @@ main(spec.name, async () => {
       if (v.json) out(toJson({ time: new Date().toISOString(), pid: e.pid, tid: e.tid, uid: e.uid, comm: e.comm, fd: e.fd, errno: e.err, flags: e.flags, flagNames: openFlags(e.flags), mode: e.mode, path: e.fname }));
       else out(`${clock()} ${String(e.pid).padEnd(7)} ${e.comm.padEnd(16)} ${String(e.fd).padStart(3)} ${String(e.err).padStart(3)} ${e.fname}`);
     };
-    objs.maps.events.onEvent(print);
+    const handle = observed(print, metrics.observer("events"));
+    objs.maps.events.onEvent(handle);
     const stopLost = watchLost(() => objs.variables.lostEvents.get(), "open events");
     await untilStopped(duration);
-    drain(objs.maps.events, print);
+    drain(objs.maps.events, handle);
     stopLost();
   } finally {
+    await metrics.close();
     objs.close();
   }
 });

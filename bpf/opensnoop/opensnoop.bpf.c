@@ -61,7 +61,10 @@ struct {
 	__type(value, struct args_t);
 } start SEC(".maps");
 
-/** Completed opens, read by user space. */
+/**
+ * Completed opens, read by user space.
+ * @metric counter name=opensnoop_opens_total labels=comm help="Completed open() calls by command name"
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);

@@ -5,8 +5,9 @@
 // /tmp/perf-PID.map (node --perf-basic-prof). Processes must still run when the profile is printed.
 
 import { type CliSpec, intOption, main, out, parseCli, reportLost, toJson, untilStopped, UsageError } from "../lib/cli.js";
+import { startMetrics } from "../lib/metrics.js";
 import { KernelSymbols, UserSymbols } from "../lib/symbolize.js";
-import { loadProfile, type ProfileObjects } from "./profile.js";
+import { loadProfile, type ProfileObjects, profileMetrics } from "./profile.js";
 
 const spec = {
   name: "profile",
@@ -62,6 +63,10 @@ main(spec.name, async () => {
       includeIdle: v.idle === true,
     },
   });
+  const metrics = await startMetrics(v, spec.name, objs.maps, profileMetrics).catch((e: unknown) => {
+    objs.close();
+    throw e;
+  });
   try {
     // One sampling perf event per online CPU (the runtime opens and attaches them).
     objs.programs.doSample.attach({ event: "cpu-clock", frequency });
@@ -77,6 +82,7 @@ main(spec.name, async () => {
     }
     reportLost("samples", objs.variables.lostSamples.get());
   } finally {
+    await metrics.close();
     objs.close();
   }
 });

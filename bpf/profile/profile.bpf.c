@@ -40,7 +40,10 @@ struct {
 	__uint(value_size, MAX_STACK_DEPTH * sizeof(__u64));
 } stacks SEC(".maps");
 
-/** Samples per distinct (pid, stacks, comm). */
+/**
+ * Samples per distinct (pid, stacks, comm).
+ * @metric counter name=profile_samples_total labels=comm help="CPU samples by command name"
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);

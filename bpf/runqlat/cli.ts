@@ -2,8 +2,9 @@
 // runqlat: scheduler run-queue latency as bcc-style log2 histograms (bcc's runqlat, on bpf2ts).
 
 import { type CliSpec, intOption, main, out, parseCli, toJson, untilStopped } from "../lib/cli.js";
+import { startMetrics } from "../lib/metrics.js";
 import { log2Histogram } from "../lib/format.js";
-import { loadRunqlat, type RunqlatObjects } from "./runqlat.js";
+import { loadRunqlat, type RunqlatObjects, runqlatMetrics } from "./runqlat.js";
 
 const spec = {
   name: "runqlat",
@@ -41,6 +42,10 @@ main(spec.name, async () => {
   const objs = await loadRunqlat({
     constants: { ...(pid !== undefined && { targTgid: pid }), targMs: v.milliseconds === true, targPerProcess: v.pids === true, targPerThread: v.tids === true && !v.pids },
   });
+  const metrics = await startMetrics(v, spec.name, objs.maps, runqlatMetrics, { ...(v.milliseconds === true && { overrides: { runqlat_latency_seconds: { unit: "ms" } } }) }).catch((e: unknown) => {
+    objs.close();
+    throw e;
+  });
   try {
     await objs.attach();
     if (!v.json) process.stderr.write("Tracing run queue latency... Ctrl-C to stop.\n");
@@ -49,6 +54,7 @@ main(spec.name, async () => {
     clearInterval(timer);
     print(objs, unit, v.json === true, perTask);
   } finally {
+    await metrics.close();
     objs.close();
   }
 });

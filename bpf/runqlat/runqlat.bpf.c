@@ -38,7 +38,10 @@ struct {
 	__type(value, __u64);
 } start SEC(".maps");
 
-/** Histograms: key 0 for the whole system, or a tgid/pid with targ_per_process/targ_per_thread. */
+/**
+ * Histograms: key 0 for the whole system, or a tgid/pid with targ_per_process/targ_per_thread.
+ * @metric histogram log2 name=runqlat_latency_seconds labels=pid value=slots unit=us export=seconds help="Run-queue latency: time from wakeup to running (pid 0: the whole system)"
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 10240);

@@ -3,8 +3,9 @@
 // softirqs, on bpf2ts). Counters are per CPU in the kernel and summed here.
 
 import { type CliSpec, intOption, main, out, parseCli, toJson, untilStopped } from "../lib/cli.js";
+import { startMetrics } from "../lib/metrics.js";
 import { duration as fmtDuration, log2Histogram, sumCpus } from "../lib/format.js";
-import { loadSoftirqs, type SoftirqsObjects } from "./softirqs.js";
+import { loadSoftirqs, type SoftirqsObjects, softirqsMetrics } from "./softirqs.js";
 
 /** Soft-interrupt vector names, by number (include/linux/interrupt.h). */
 const vectorNames = ["hi", "timer", "net_tx", "net_rx", "block", "irq_poll", "tasklet", "sched", "hrtimer", "rcu"];
@@ -59,6 +60,10 @@ main(spec.name, async () => {
   const duration = intOption(v, "duration", 0, 86400 * 365);
   const unit = v.nanoseconds ? "nsecs" : "usecs";
   const objs = await loadSoftirqs({ constants: { targNs: v.nanoseconds === true, targCpu: cpu ?? -1 } });
+  const metrics = await startMetrics(v, spec.name, objs.maps, softirqsMetrics, { relabel: { vector: (n) => vectorNames[Number(n)] ?? String(n) }, ...(v.nanoseconds === true && { overrides: { softirqs_latency_seconds: { unit: "ns" } } }) }).catch((e: unknown) => {
+    objs.close();
+    throw e;
+  });
   try {
     await objs.attach();
     if (!v.json) process.stderr.write("Tracing soft irq event time... Ctrl-C to stop.\n");
@@ -67,6 +72,7 @@ main(spec.name, async () => {
     clearInterval(timer);
     print(objs, v.dist === true, unit, v.json === true, false);
   } finally {
+    await metrics.close();
     objs.close();
   }
 });

@@ -35,7 +35,12 @@ struct {
 	__type(value, __u64);
 } start SEC(".maps");
 
-/** Statistics per vector (index = vector number: 0 HI, 1 TIMER, 2 NET_TX, 3 NET_RX, …), per CPU. */
+/**
+ * Statistics per vector (index = vector number: 0 HI, 1 TIMER, 2 NET_TX, 3 NET_RX, …), per CPU.
+ * @metric counter name=softirqs_total labels=vector value=count help="Soft-interrupt handler runs"
+ * @metric counter name=softirqs_time_seconds_total labels=vector value=total_ns unit=ns export=seconds help="Time spent in soft-interrupt handlers"
+ * @metric histogram log2 name=softirqs_latency_seconds labels=vector value=slots unit=us export=seconds help="Soft-interrupt handler run time"
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, NR_VECTORS);

@@ -4,9 +4,10 @@
 
 import { readFileSync } from "node:fs";
 import { type CliSpec, intOption, main, out, parseCli, stringOption, toJson, untilStopped, UsageError } from "../lib/cli.js";
+import { startMetrics } from "../lib/metrics.js";
 import { duration as fmtDuration, sumCpus } from "../lib/format.js";
 import { syscallName, syscallNumber } from "../lib/syscalls.js";
-import { loadSyscount, type SyscountObjects } from "./syscount.js";
+import { loadSyscount, type SyscountObjects, syscountMetrics } from "./syscount.js";
 
 const spec = {
   name: "syscount",
@@ -97,6 +98,10 @@ main(spec.name, async () => {
   const objs = await loadSyscount({
     constants: { ...(pid !== undefined && { targPid: pid }), ...(nr !== undefined && { targSyscall: nr }), filterFailed: v.failed === true },
   });
+  const metrics = await startMetrics(v, spec.name, objs.maps, syscountMetrics, { relabel: { syscall: (n) => syscallName(Number(n)) } }).catch((e: unknown) => {
+    objs.close();
+    throw e;
+  });
   try {
     await objs.attach();
     if (!v.json) process.stderr.write("Tracing syscalls... Ctrl-C to stop.\n");
@@ -105,6 +110,7 @@ main(spec.name, async () => {
     clearInterval(timer);
     print(objs, v.process === true, top, v.json === true, false);
   } finally {
+    await metrics.close();
     objs.close();
   }
 });

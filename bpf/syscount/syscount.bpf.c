@@ -24,7 +24,10 @@ struct syscall_stat {
 	__u64 total_ns;
 };
 
-/** Calls per process id (tgid), per CPU. */
+/**
+ * Calls per process id (tgid), per CPU.
+ * @metric counter name=syscount_process_calls_total labels=pid help="System calls per process"
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 10240);
@@ -32,7 +35,12 @@ struct {
 	__type(value, __u64);
 } pid_counts SEC(".maps");
 
-/** Calls, errors and time per syscall number, per CPU. */
+/**
+ * Calls, errors and time per syscall number, per CPU.
+ * @metric counter name=syscount_calls_total labels=syscall value=count help="Completed system calls"
+ * @metric counter name=syscount_errors_total labels=syscall value=errors help="System calls that returned an error"
+ * @metric counter name=syscount_time_seconds_total labels=syscall value=total_ns unit=ns export=seconds help="Time spent inside system calls"
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 1024);

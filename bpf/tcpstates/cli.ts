@@ -3,9 +3,10 @@
 // tcpstates, on bpf2ts).
 
 import { type CliSpec, drain, intOption, main, out, parseCli, toJson, untilStopped, watchLost } from "../lib/cli.js";
+import { observed, startMetrics } from "../lib/metrics.js";
 import { clock } from "../lib/format.js";
 import { AF_INET, AF_INET6, formatAddress, tcpState } from "../lib/net.js";
-import { loadTcpstates, type TcpstatesEvent } from "./tcpstates.js";
+import { loadTcpstates, type TcpstatesEvent, tcpstatesMetrics } from "./tcpstates.js";
 
 const spec = {
   name: "tcpstates",
@@ -28,6 +29,10 @@ main(spec.name, async () => {
   const objs = await loadTcpstates({
     constants: { targFamily: family, ...(sport !== undefined && { targSport: sport }), ...(dport !== undefined && { targDport: dport }) },
   });
+  const metrics = await startMetrics(v, spec.name, objs.maps, tcpstatesMetrics, { relabel: { oldstate: (s) => tcpState(Number(s)), newstate: (s) => tcpState(Number(s)), state: (s) => tcpState(Number(s)) } }).catch((e: unknown) => {
+    objs.close();
+    throw e;
+  });
   try {
     await objs.attach();
     if (!v.json) out(`${"TIME".padEnd(8)} ${"PID".padEnd(7)} ${"COMM".padEnd(16)} ${"LADDR".padEnd(26)} ${"RADDR".padEnd(26)} ${"OLDSTATE".padEnd(12)} -> ${"NEWSTATE".padEnd(12)} MS`);
@@ -41,12 +46,14 @@ main(spec.name, async () => {
         out(`${clock()} ${String(e.pid).padEnd(7)} ${e.comm.padEnd(16)} ${`${laddr}:${e.sport}`.padEnd(26)} ${`${raddr}:${e.dport}`.padEnd(26)} ${tcpState(e.oldstate).padEnd(12)} -> ${tcpState(e.newstate).padEnd(12)} ${ms.toFixed(3)}`);
       }
     };
-    objs.maps.events.onEvent(print);
+    const handle = observed(print, metrics.observer("events"));
+    objs.maps.events.onEvent(handle);
     const stopLost = watchLost(() => objs.variables.lostEvents.get(), "state changes");
     await untilStopped(duration);
-    drain(objs.maps.events, print);
+    drain(objs.maps.events, handle);
     stopLost();
   } finally {
+    await metrics.close();
     objs.close();
   }
 });

@@ -24,7 +24,10 @@ struct event {
 	__u64 skaddr;
 	/** Kernel monotonic time of the change, in nanoseconds. */
 	__u64 ts_ns;
-	/** Time spent in oldstate, in nanoseconds (0 when the socket was first seen in this run). */
+	/**
+	 * Time spent in oldstate, in nanoseconds (0 when the socket was first seen in this run).
+	 * @metric histogram log2 name=tcpstates_state_duration_seconds labels=state=oldstate unit=ns export=seconds help="Time a socket spent in a state before leaving it"
+	 */
 	__u64 delta_ns;
 	/** Process id current when the change happened (may be unrelated for softirq-driven changes). */
 	__u32 pid;
@@ -55,7 +58,10 @@ struct {
 	__type(value, __u64);
 } timestamps SEC(".maps");
 
-/** State changes, read by user space. */
+/**
+ * State changes, read by user space.
+ * @metric counter name=tcpstates_transitions_total labels=oldstate,newstate help="TCP state transitions"
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);

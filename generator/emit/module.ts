@@ -9,6 +9,7 @@ import { memberName, NameScope, objectNames } from "../layout/names.js";
 import type { ModuleLayouts } from "./roots.js";
 import { emitAlias, emitComposite, emitEnum, type TypeDocs } from "./types.js";
 import { decodeExpr, encodeStmts, partialDecodeExpr, tsType } from "./values.js";
+import { emitMetrics } from "./metrics.js";
 import { docComment, newWriter } from "./writer.js";
 
 export interface ModuleInput {
@@ -68,7 +69,7 @@ function scalarCodec(t: ValueLayout): string | undefined {
  * code reads. A type named like one of them would shadow it.
  */
 const moduleNames: Readonly<Record<string, string>> = Object.fromEntries([
-  ...["codecs", "LE", "rawCodec", "loadObject", "objectSpec", "Codec", "Struct", "FieldInfo", "BpfObject", "ObjectDescriptor", "LoadOptions", "ObjectSpec", "Program", "ProgramKind", "Variable", "BpfMap", "HashMap", "LruHashMap", "ArrayMap", "PerCpuHashMap", "LruPerCpuHashMap", "PerCpuArrayMap", "StackTraceMap", "RingBuf", "PerfEventArray"].map((n) => [n, `the runtime's ${n}`]),
+  ...["codecs", "LE", "rawCodec", "loadObject", "objectSpec", "Codec", "Struct", "FieldInfo", "BpfObject", "ObjectDescriptor", "LoadOptions", "ObjectSpec", "Program", "ProgramKind", "Variable", "BpfMap", "HashMap", "LruHashMap", "ArrayMap", "PerCpuHashMap", "LruPerCpuHashMap", "PerCpuArrayMap", "StackTraceMap", "RingBuf", "PerfEventArray", "MetricSpec"].map((n) => [n, `the runtime's ${n}`]),
   ["descriptor", "its descriptor"],
   ...["DataView", "Symbol", "Promise", "Array", "Object", "Record", "Partial", "Readonly", "Uint8Array", "Int8Array", "Uint16Array", "Int16Array", "Uint32Array", "Int32Array", "Float32Array", "Float64Array", "BigInt64Array", "BigUint64Array", "BigInt", "Number", "String", "Boolean"].map((n) => [n, `the global ${n}`]),
 ]);
@@ -254,6 +255,7 @@ export function emitModule(input: ModuleInput): string {
   w.write(`export function ${names.spec}(): ObjectSpec `).inlineBlock(() => {
     w.writeLine("return objectSpec(descriptor);");
   });
+  if (emitMetrics(w, ctx.moduleScope.claim(names.spec.replace(/Spec$/, "Metrics"), "@metric tags"), names.objects, model, maps)) ctx.typeImports.add("MetricSpec");
 
   // Value imports the body does not use would fail a user's `noUnusedLocals`: keep only used ones.
   const text = body.toString();

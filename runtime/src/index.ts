@@ -22,6 +22,8 @@ export { RingBuf, type RingBufOptions, type RecordCallback } from "./ringbuf.js"
 export { PerfEventArray, type PerfEventArrayOptions, type LostCallback } from "./perf.js";
 export { EventReaderError, recordsOf, type EventRecord, type EventCallback } from "./event-reader.js";
 export { BpfError, type BpfErrorFields } from "./errors.js";
+// Metric descriptors (plain data, emitted by `@metric` tags); serving them: @bpf2ts/runtime/metrics, /otlp.
+export type { MetricSpec, LabelSpec, BucketSpec, MetricKind, LabelFormat, Unit } from "./contract/metrics.js";
 export { AddonError } from "./addon.js";
 export { possibleCpus, possibleCpuCount, onlineCpus, parseCpuList } from "./cpus.js";
 export {

@@ -38,6 +38,8 @@ export const symbols = {
   StackTraceMap: { typeOnly: true },
   RingBuf: { typeOnly: true },
   PerfEventArray: { typeOnly: true },
+  // metrics declared by `@metric` tags
+  MetricSpec: { typeOnly: true },
   // globals
   Variable: { typeOnly: true },
 } as const satisfies Record<string, RuntimeSymbol>;

@@ -6,3 +6,7 @@ export {
   cgroupKinds, parseSection, programKinds, sectionDefs, sectionMatches,
   type AttachTarget, type ProgramKind, type SectionDef, type SectionInfo,
 } from "./sections.js";
+export {
+  checkSpec, defineMetrics, labelFormats, unitScale, units,
+  type BucketSpec, type LabelFormat, type LabelSpec, type MetricKind, type MetricSpec, type Unit,
+} from "./metrics.js";
