@@ -4,11 +4,11 @@
 import test from "ava";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { moduleMetrics, parseMetricTags } from "../generator/metric-tags.js";
-import { buildModel } from "../generator/model.js";
-import { memberName } from "../generator/names.js";
+import { moduleMetrics, parseMetricTags } from "../generator/layout/metric-tags.js";
+import { buildModel } from "../generator/model/model.js";
+import { memberName } from "../generator/layout/names.js";
 import { layoutModule } from "../generator/emit/roots.js";
-import { buildOutputs } from "../generator/pipeline.js";
+import { buildOutputs } from "../generator/pipeline/run.js";
 import { compileC, PRELUDE } from "./helpers/compile-c.js";
 import { makeTempDir, removeDir } from "./helpers/temp-dir.js";
 import { markEsm, typeCheck } from "./helpers/typecheck.js";

@@ -3,8 +3,8 @@
 
 import type CodeBlockWriter from "code-block-writer";
 import type { MetricSpec } from "@bpf2ts/runtime/contract";
-import { moduleMetrics } from "../metric-tags.js";
-import type { ObjectModel } from "../model.js";
+import { moduleMetrics } from "../layout/metric-tags.js";
+import type { ObjectModel } from "../model/model.js";
 import type { MapLayouts } from "./roots.js";
 import { docComment } from "./writer.js";
 

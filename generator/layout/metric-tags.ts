@@ -9,9 +9,9 @@
 // The result is the runtime's MetricSpec as plain data (runtime/src/contract/metrics.ts).
 
 import { labelFormats, units, type BucketSpec, type LabelFormat, type LabelSpec, type MetricSpec, type Unit } from "@bpf2ts/runtime/contract";
-import { Bpf2tsError } from "./errors.js";
+import { Bpf2tsError } from "../errors.js";
 import type { CompositeLayout, FieldNode, ValueLayout } from "./layout.js";
-import type { MapLayouts } from "./emit/roots.js";
+import type { MapLayouts } from "../emit/roots.js";
 
 export class MetricTagError extends Bpf2tsError {
   override name = "MetricTagError";
