@@ -92,7 +92,17 @@ function exists(kind: "prog" | "map", id: number): boolean {
 }
 
 function linksOf(programs: number[]): number[] {
-  const links = JSON.parse(execFileSync("bpftool", ["link", "list", "-j"], { encoding: "utf8" }) || "[]") as Array<{ id: number; prog_id: number }>;
+  // bpftool fails (EAGAIN) when a link it listed is destroyed before it reads it: other tests run.
+  let json = "";
+  for (let attempt = 1; ; attempt++) {
+    try {
+      json = execFileSync("bpftool", ["link", "list", "-j"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+      break;
+    } catch (e) {
+      if (attempt === 5) throw e;
+    }
+  }
+  const links = JSON.parse(json || "[]") as Array<{ id: number; prog_id: number }>;
   return links.filter((l) => programs.includes(l.prog_id)).map((l) => l.id);
 }
 

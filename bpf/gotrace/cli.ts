@@ -57,13 +57,7 @@ function printer(json: boolean): Sink {
 }
 
 /** Serves the page for `model`, ticking frames out; returns a stop function. */
-async function serveModel(listen: string, model: LiveModel, hello: object, nowNs: () => number, beforeTick?: () => void): Promise<{ server: LiveServer; stop: () => Promise<void> }> {
-  let where: { host: string; port: number };
-  try {
-    where = parseListen(listen);
-  } catch (e) {
-    throw new UsageError(`--serve: ${(e as Error).message}`);
-  }
+async function serveModel(where: Listen, model: LiveModel, hello: object, nowNs: () => number, beforeTick?: () => void): Promise<{ server: LiveServer; stop: () => Promise<void> }> {
   const server = await LiveServer.listen(where.host, where.port, () => [hello, model.snapshot(model.ms(nowNs()))]);
   process.stderr.write(`gotrace: serving ${server.url} (Ctrl-C to stop)\n`);
   const timer = setInterval(() => {
@@ -79,12 +73,23 @@ async function serveModel(listen: string, model: LiveModel, hello: object, nowNs
   };
 }
 
+type Listen = ReturnType<typeof parseListen>;
+
+function listenOption(v: ReturnType<typeof parseCli>): Listen | undefined {
+  const spec = stringOption(v, "serve");
+  try {
+    return spec === undefined ? undefined : parseListen(spec);
+  } catch (e) {
+    throw new UsageError(`--serve: ${(e as Error).message}`);
+  }
+}
+
 const closeStream = (s: WriteStream | undefined) => (s ? new Promise<void>((resolve, reject) => s.end((e?: Error | null) => (e ? reject(e) : resolve()))) : Promise.resolve());
 
 async function replayMain(file: string, v: ReturnType<typeof parseCli>, duration: number | undefined): Promise<void> {
   const speed = numberOption(v, "speed") ?? 1;
   if (!(speed > 0)) throw new UsageError("--speed: must be more than 0");
-  const listen = stringOption(v, "serve");
+  const listen = listenOption(v);
   const { header, lines } = await openRecording(file);
   const model = new LiveModel({ mallocSampling: header.mallocSampling });
   model.start(header.startNs);
@@ -128,7 +133,7 @@ main(spec.name, async () => {
   const mallocSampling = sampling("sample-malloc");
   const groups = new Set((stringOption(v, "events") ?? eventGroups.join(",")).split(",").map((s) => s.trim())) as Set<EventGroup>;
   for (const g of groups) if (!eventGroups.includes(g)) throw new UsageError(`--events: unknown event ${JSON.stringify(g)} (${eventGroups.join(", ")})`);
-  const listen = stringOption(v, "serve");
+  const listen = listenOption(v);
   const recordFile = stringOption(v, "record");
   if (recordFile && existsSync(recordFile)) throw new UsageError(`--record ${recordFile}: the file exists; refusing to overwrite it (remove it or pick another name)`);
 
@@ -142,6 +147,7 @@ main(spec.name, async () => {
   let recording: WriteStream | undefined;
   let live: Awaited<ReturnType<typeof serveModel>> | undefined;
   let ticks: NodeJS.Timeout | undefined;
+  let finalTick: (() => void) | undefined;
   try {
     objs.maps.sampling.set(GotraceEventKind.EVENT_MALLOCGC, mallocSampling);
     objs.maps.sampling.set(GotraceEventKind.EVENT_CASGSTATUS, sampling("sample-casgstatus"));
@@ -163,6 +169,8 @@ main(spec.name, async () => {
     const recorder = new Recorder(go);
     let processed = 0;
     const pids = new Set<number>();
+    /** Processes found gone, and when: their exit records wait until the ring is read up. */
+    const gone = new Map<number, number>();
     const handle = (e: GotraceEvent): void => {
       const r = recorder.record(e);
       pids.add(r.pid);
@@ -182,13 +190,17 @@ main(spec.name, async () => {
         const events = objs.maps.events;
         const stats: ReaderStats = { event: "reader", tsNs, read: events.eventsRead, processed, queuedBytes: events.pending, lost: Number(objs.variables.lostEvents.get()), ...probeTotals() };
         for (const s of sinks) s(stats);
-        for (const p of pids) {
-          if (existsSync(`/proc/${p}`)) continue;
-          pids.delete(p);
-          const exit: GoRecord = { event: "exit", tsNs, pid: p, tid: 0, goid: 0 };
-          for (const s of sinks) s(exit);
+        for (const p of pids) if (!existsSync(`/proc/${p}`)) (pids.delete(p), gone.set(p, tsNs));
+        // A process's exit goes into the stream after its last events: once the ring holds no more.
+        if (gone.size > 0 && events.pending === 0) {
+          for (const [p, at] of gone) {
+            const exit: GoRecord = { event: "exit", tsNs: at, pid: p, tid: 0, goid: 0 };
+            for (const s of sinks) s(exit);
+          }
+          gone.clear();
         }
       };
+      finalTick = tick;
       if (listen) {
         sinks.push((r) => model.add(r));
         const hello = { type: "hello", mode: "live", binary: path, goVersion: go.version, pid, groups: [...groups], mallocSampling };
@@ -199,6 +211,7 @@ main(spec.name, async () => {
     const stopLost = watchLost(() => objs.variables.lostEvents.get(), "Go runtime events");
     await untilStopped(duration);
     drain(objs.maps.events, handle);
+    finalTick?.(); // the last counters, and the exits seen now that the ring is read up
     stopLost();
   } finally {
     clearInterval(ticks);

@@ -31,6 +31,8 @@ const DEAD = 6;
 
 interface Row {
   id: number;
+  /** "pid/goid". */
+  key: string;
   pid: number;
   goid: number;
   /** The function the goroutine runs and its creator (newproc). */
@@ -134,6 +136,8 @@ export class LiveModel {
   /** Kernel time (ns) of model time 0. */
   #baseNs: number | undefined;
   #rows = new Map<string, Row>();
+  /** Goroutines seen alive and not seen to exit (kept when their rows are trimmed away). */
+  #live = new Set<string>();
   #nextRow = 1;
   #changed = new Set<Row>();
   #segments: Segment[] = [];
@@ -172,18 +176,12 @@ export class LiveModel {
     const key = `${pid}/${goid}`;
     let row = this.#rows.get(key);
     if (!row) {
-      row = { id: this.#nextRow++, pid, goid, state: DEAD, lastActive: t };
+      row = { id: this.#nextRow++, key, pid, goid, state: DEAD, lastActive: t };
       this.#rows.set(key, row);
     }
     row.lastActive = t;
     this.#changed.add(row);
     return row;
-  }
-
-  #born(row: Row, t: number): void {
-    if (row.created !== undefined) return;
-    row.created = t;
-    this.#totals.created++;
   }
 
   #segment(s: Segment): void {
@@ -211,29 +209,38 @@ export class LiveModel {
     }
     const rec = r as GoRecord;
     const t = this.ms(rec.tsNs);
-    this.#totals.events++;
-    this.#tick.events++;
+    if (rec.event !== "exit") {
+      this.#totals.events++;
+      this.#tick.events++;
+    }
     switch (rec.event) {
       case "newproc": {
         const row = this.#row(rec.pid, rec.newGoid ?? 0, t);
         row.fn = rec.fn;
         row.parent = rec.goid;
-        this.#born(row, t);
-        if (row.since === undefined) (row.state = stateCode("runnable"), (row.since = t));
+        row.created = t;
+        this.#totals.created++;
+        if (row.since === undefined) {
+          row.state = stateCode("runnable");
+          row.since = t;
+          this.#live.add(row.key);
+        }
         break;
       }
       case "casgstatus": {
-        const row = this.#row(rec.pid, rec.goid, t);
         const from = stateCode(rec.from);
         const to = stateCode(rec.to);
-        if (from === DEAD && to !== DEAD) this.#born(row, t);
-        else if (row.since !== undefined && row.state !== DEAD) this.#segment([row.id, row.state, row.since, t]);
-        else if (from !== DEAD) this.#segment([row.id, from, Math.max(t - 1, 0), t]); // first sight: a sliver of the state left
-        if (to === DEAD && row.exited === undefined && (row.created !== undefined || from !== DEAD)) {
+        // newproc1 makes a g runnable before it gives it its id: a transition out of dead carries
+        // the id of the g's previous goroutine (or 0). The newproc event, sent later, has the new one.
+        if (from === DEAD || rec.goid === 0) break;
+        const row = this.#row(rec.pid, rec.goid, t);
+        if (row.since !== undefined && row.state !== DEAD) this.#segment([row.id, row.state, row.since, t]);
+        else this.#segment([row.id, from, Math.max(t - 1, 0), t]); // first sight: a sliver of the state left
+        if (to === DEAD) {
+          this.#live.delete(row.key);
           row.exited = t;
           this.#totals.exited++;
-        }
-        if (to !== DEAD) row.exited = undefined;
+        } else this.#live.add(row.key);
         row.state = to;
         row.since = t;
         break;
@@ -271,9 +278,9 @@ export class LiveModel {
           row.since = t;
           row.exited = t;
           row.lastActive = t;
-          this.#totals.exited++;
           this.#changed.add(row);
         }
+        for (const k of this.#live) if (k.startsWith(`${rec.pid}/`)) (this.#live.delete(k), this.#totals.exited++);
         break;
       case "chansend":
       case "chanrecv": {
@@ -328,7 +335,7 @@ export class LiveModel {
       gc: [...this.#changedCycles].map((c) => ({ ...c })),
       rates,
       ...(reader && { reader }),
-      totals: { ...this.#totals, live: this.#live() },
+      totals: { ...this.#totals, live: this.#live.size },
       dropped: this.#dropped,
     };
     this.#changed.clear();
@@ -340,12 +347,6 @@ export class LiveModel {
     if (this.#history.length > 240) this.#history.splice(0, this.#history.length - 240);
     this.#trim(now);
     return f;
-  }
-
-  #live(): number {
-    let n = 0;
-    for (const r of this.#rows.values()) if (r.state !== DEAD) n++;
-    return n;
   }
 
   /** Forgets rows and segments older than the window, keeping at most maxRows rows. */
@@ -371,7 +372,7 @@ export class LiveModel {
       segments: this.#recentSegments.filter((s) => ids.has(s[0])),
       chan: [],
       gc: [...this.#cycles.values()].map((c) => ({ ...c })),
-      totals: { ...this.#totals, live: this.#live() },
+      totals: { ...this.#totals, live: this.#live.size },
       history: this.#history,
     };
   }

@@ -150,12 +150,17 @@ function drawTimeline() {
     .sort((a, b) => b.lastActive - a.lastActive).slice(0, maxRows).sort((a, b) => a.pid - b.pid || a.goid - b.goid);
   $("rows-shown").textContent = visible.length + " of " + state.rows.size + " goroutines";
   // GC cycles: bands behind the rows, mark phase darker than the rest of the cycle.
-  for (const c of state.cycles.values()) {
+  let labelEnd = -Infinity;
+  for (const c of [...state.cycles.values()].sort((a, b) => (a.start ?? 0) - (b.start ?? 0))) {
     if (c.start === undefined) continue;
     const end = c.sweepStart ?? t1;
     if (end < t0) continue;
-    g.fillStyle = "rgba(160, 110, 230, 0.16)"; g.fillRect(x(Math.max(c.start, t0)), 0, Math.max(2, x(end) - x(Math.max(c.start, t0))), h - AXIS_H);
-    g.fillStyle = "#b891f0"; g.font = "10px system-ui"; g.fillText("GC " + c.cycle, x(Math.max(c.start, t0)) + 2, h - AXIS_H - 3);
+    const xa = x(Math.max(c.start, t0));
+    g.fillStyle = "rgba(160, 110, 230, 0.16)"; g.fillRect(xa, 0, Math.max(2, x(end) - xa), h - AXIS_H);
+    if (xa > labelEnd) { // labels only where they do not overlap
+      g.fillStyle = "#b891f0"; g.font = "10px system-ui"; g.fillText("GC " + c.cycle, xa + 2, h - AXIS_H - 3);
+      labelEnd = xa + 8 + g.measureText("GC " + c.cycle).width;
+    }
   }
   visible.forEach((r, i) => {
     const y = i * ROW_H;
