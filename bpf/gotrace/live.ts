@@ -162,10 +162,10 @@ export class LiveModel {
     this.#baseNs ??= baseNs;
   }
 
-  /** Model time (ms) of a kernel time (ns). */
+  /** Model time (ms, to the microsecond: shorter frames) of a kernel time (ns). */
   ms(tsNs: number): number {
     this.#baseNs ??= tsNs;
-    return (tsNs - this.#baseNs) / 1e6;
+    return Math.round((tsNs - this.#baseNs) / 1e3) / 1e3;
   }
 
   get totals(): Readonly<Totals> {
@@ -287,7 +287,7 @@ export class LiveModel {
         this.#tick.chanOps++;
         this.#totals.chanOps++;
         const row = this.#row(rec.pid, rec.goid, t);
-        if (this.#chan.length < this.#opts.maxChanPerFrame) this.#chan.push([row.id, rec.event === "chansend" ? 0 : 1, t, (rec.durationNs ?? 0) / 1e6]);
+        if (this.#chan.length < this.#opts.maxChanPerFrame) this.#chan.push([row.id, rec.event === "chansend" ? 0 : 1, t, Math.round((rec.durationNs ?? 0) / 1e3) / 1e3]);
         else this.#dropped.chan++;
         break;
       }
