@@ -5,6 +5,7 @@
 
 import test, { type ExecutionContext } from "ava";
 import { execFile } from "node:child_process";
+import { createServer, type AddressInfo } from "node:net";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -271,6 +272,13 @@ test("gotrace --serve, --record and --replay refuse bad usage before tracing any
     const r4 = await fail(["--replay", existing]);
     t.is(r4.code, 1);
     t.regex(r4.stderr, /kept\.jsonl:1: not a JSON object/);
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, "127.0.0.1", resolve));
+    writeFileSync(join(dir, "empty.jsonl"), JSON.stringify({ gotrace: 1, binary: "/x", groups: [], mallocSampling: 1, startNs: 0, time: "" }) + "\n");
+    const r6 = await fail(["--replay", join(dir, "empty.jsonl"), "--serve", `127.0.0.1:${(busy.address() as AddressInfo).port}`]);
+    busy.close();
+    t.is(r6.code, 1);
+    t.regex(r6.stderr, /^gotrace: --serve 127\.0\.0\.1:\d+: address already in use\n$/);
     const r5 = await fail(["--replay", join(dir, "missing.jsonl")]);
     t.is(r5.code, 1);
     t.regex(r5.stderr, /--replay .*missing\.jsonl: ENOENT/);

@@ -62,10 +62,14 @@ export class LiveServer {
         res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
       }
     });
-    const wss = new WebSocketServer({ server: http, path: "/ws", perMessageDeflate: true });
     return new Promise((resolve, reject) => {
-      http.once("error", (e: NodeJS.ErrnoException) => reject(new Error(`--serve ${host}:${port}: ${e.code === "EADDRINUSE" ? "address already in use" : e.message}`)));
+      const failed = (e: NodeJS.ErrnoException) => reject(new Error(`--serve ${host}:${port}: ${e.code === "EADDRINUSE" ? "address already in use" : e.message}`));
+      http.once("error", failed);
       http.listen(port, host, () => {
+        http.off("error", failed);
+        // Attached once listening: the WebSocket server re-emits its HTTP server's errors.
+        const wss = new WebSocketServer({ server: http, path: "/ws", perMessageDeflate: true });
+        wss.on("error", (e) => process.stderr.write(`gotrace: --serve: ${e.message}\n`));
         const a = http.address() as AddressInfo;
         const h = a.family === "IPv6" ? `[${a.address}]` : a.address;
         resolve(new LiveServer(http, wss, `http://${h}:${a.port}/`, greet));

@@ -1,8 +1,9 @@
 // gochan is the workload of gotrace's GC and channel test: after a line on stdin (so the tracer can
-// attach first) a sender goroutine sends JOBS jobs over an unbuffered channel to WORKERS goroutines, each doubling
-// them into a buffered results channel that main drains, then runs GCS forced GC cycles. It prints
-// what the test matches against the traced events: the channels' addresses, the goroutine ids, each
-// worker's receive/send counts and the GC counters of runtime.MemStats around the cycles.
+// attach first) a sender goroutine sends JOBS jobs over an unbuffered channel to WORKERS goroutines,
+// each doubling them into a buffered results channel that main drains, then main runs GCS forced GC
+// cycles. It prints what the test matches against the traced events: the channels' addresses, the
+// goroutine ids, each worker's receive/send counts and the GC counters of runtime.MemStats around the
+// cycles.
 package main
 
 import (
@@ -13,6 +14,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // goid parses the current goroutine's id from its stack header ("goroutine 18 [running]:").
@@ -74,6 +76,9 @@ func main() {
 	runtime.ReadMemStats(&before)
 	for i := 0; i < gcs; i++ {
 		runtime.GC()
+		// Let the background sweeper run: it reports the end of sweeping (gc-sweep-done), and
+		// runtime.GC sweeps everything itself first, so back to back it might not get to.
+		time.Sleep(50 * time.Millisecond)
 	}
 	runtime.ReadMemStats(&after)
 
