@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 need_pkgs=(clang-19 llvm-19 libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make g++ python3 iproute2 prometheus)
 # Go and cilium/ebpf are only for the side-by-side benchmarks and the Go uprobe targets.
 [ "${BPF2TS_WITH_GO:-1}" = 1 ] && need_pkgs+=(golang-go golang-github-cilium-ebpf-dev)
+# A headless browser for the tests of gotrace's live page (test/tracers-go-live.test.ts).
+[ "${BPF2TS_WITH_BROWSER:-1}" = 1 ] && need_pkgs+=(chromium)
 # The cross toolchain and arm64 libbpf let `npm pack` of the runtime prebuild its linux-arm64 addon.
 with_arm64=0
 if [ "${BPF2TS_WITH_ARM64:-1}" = 1 ] && [ "$(dpkg --print-architecture)" = amd64 ]; then

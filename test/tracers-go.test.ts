@@ -13,6 +13,7 @@ import { assertReleased, kernelIds, linkCount, processKernelIds, repoRoot, run, 
 import { GotraceEventKind, loadGotrace, type GotraceEvent } from "../bpf/gotrace/gotrace.js";
 import { loadHttptrace, type HttptraceEvent } from "../bpf/httptrace/httptrace.js";
 import { GoBinary, go119Offsets, goroutineStatus } from "../bpf/lib/go-binary.js";
+import { attachGotrace, type GoRecord, Recorder } from "../bpf/gotrace/probes.js";
 
 const testdata = (p: string) => join(repoRoot, "bpf", p);
 const goSource = (p: string) => readFileSync(testdata(p), "utf8");
@@ -122,6 +123,115 @@ test.serial("gotrace's sampling map, set from user space, thins out mallocgc eve
   }
 });
 
+/** What gochan prints: goroutine ids, channel addresses, per-worker counts, MemStats GC counters. */
+function parseGochan(out: string) {
+  const main = /^main (\d+) sender (\d+) sum (\d+)$/m.exec(out)!;
+  const chans = /^chans jobs (0x[0-9a-f]+) results (0x[0-9a-f]+)$/m.exec(out)!;
+  const gc = /^gc numgc (\d+) (\d+) forced (\d+) (\d+)$/m.exec(out)!;
+  const workers = [...out.matchAll(/^worker (\d+) recv (\d+) send (\d+)$/gm)].map((m) => ({ goid: Number(m[1]), recv: Number(m[2]), send: Number(m[3]) }));
+  return {
+    main: Number(main[1]), sender: Number(main[2]), jobs: chans[1]!, results: chans[2]!, workers,
+    numGc: Number(gc[2]) - Number(gc[1]), forcedGc: Number(gc[4]) - Number(gc[3]),
+  };
+}
+
+test.serial("gotrace follows GC cycles phase by phase and channel operations with the goroutines the program names", async (t) => {
+  if (!(await haveGo(t))) return;
+  const bin = buildGo("gochan", goSource("gotrace/testdata/gochan/main.go"));
+  const jobs = 30, gcs = 3;
+  const app = run(bin, ["3", String(jobs), String(gcs)], { stdin: "pipe" });
+  const objs = await loadGotrace({ constants: { targPid: app.child.pid! } });
+  const ids = kernelIds(objs);
+  const go = new GoBinary(bin);
+  const recorder = new Recorder(go);
+  const records: GoRecord[] = [];
+  try {
+    const probes = attachGotrace(objs, go, new Set(["gc", "chan"]), app.child.pid!);
+    t.is(linkCount(ids), probes, "5 GC phase functions, 3 channel functions at entry and each RET");
+    objs.maps.events.onEvent((e) => records.push(recorder.record(e)));
+    app.child.stdin!.end("go\n");
+    t.is(await app.exited, 0);
+    t.true(await waitFor(() => objs.maps.events.pending === 0, 10_000), "the ring read up (the program has exited: nothing more comes)");
+    const p = parseGochan(app.stdout());
+    t.is(p.workers.length, 3, app.stdout());
+    const ops = (event: string, chan: string, goid: number) => records.filter((r) => r.event === event && r.chan === chan && r.goid === goid);
+
+    // Channels: every operation, by the goroutine the program says did it, on the channel it printed.
+    const sends = ops("chansend", p.jobs, p.sender);
+    t.is(sends.length, jobs, "the sender's sends on the unbuffered jobs channel");
+    t.true(sends.every((r) => r.caller === "main.main.func2"), "from the sender's closure");
+    t.is(ops("chanrecv", p.results, p.main).length, jobs, "main's receives on the results channel");
+    t.true(ops("chanrecv", p.results, p.main).every((r) => r.caller === "main.main"));
+    for (const w of p.workers) {
+      t.is(ops("chanrecv", p.jobs, w.goid).length, w.recv + 1, `worker ${w.goid}: ${w.recv} jobs and the receive that sees the close (range: chanrecv2)`);
+      t.is(ops("chansend", p.results, w.goid).length, w.send, `worker ${w.goid}'s sends on results`);
+    }
+    const mine = records.filter((r) => (r.event === "chansend" || r.event === "chanrecv") && (r.chan === p.jobs || r.chan === p.results));
+    t.is(mine.length, 4 * jobs + 3, "nothing else on the program's channels: 30 sends + 30 receives per channel, 3 closing receives");
+    t.true(mine.every((r) => r.durationNs! > 0 && r.pid === app.child.pid && r.tid > 0), "each operation timed");
+    const blocked = ops("chansend", p.jobs, p.sender).filter((r) => r.durationNs! > 1_000_000);
+    t.log(`${blocked.length} of ${jobs} sends on the unbuffered channel blocked over 1 ms; max ${Math.max(...sends.map((r) => r.durationNs!)) / 1e6} ms`);
+
+    // GC: the forced cycles, started by main, each through its phases in order, with durations.
+    const starts = records.filter((r) => r.event === "gc-start");
+    const forced = starts.filter((r) => r.trigger === "forced");
+    t.is(forced.length, p.forcedGc, `runtime.GC() ran ${p.forcedGc} cycles (MemStats.NumForcedGC)`);
+    t.is(p.forcedGc, gcs);
+    t.true(starts.length >= p.numGc, `every cycle of the window seen (MemStats.NumGC grew by ${p.numGc})`);
+    t.true(forced.every((r) => r.goid === p.main), "started by main's goroutine");
+    t.deepEqual(starts.map((r) => r.cycle), starts.map((_, i) => i + 1), "cycles counted from 1 in the kernel");
+    for (const s of forced) {
+      const phase = (event: string) => records.find((r) => r.event === event && r.cycle === s.cycle);
+      const mark = phase("gc-mark-done");
+      const sweep = phase("gc-sweep-start");
+      t.truthy(mark && sweep, `cycle ${s.cycle}: mark termination and sweep start seen`);
+      t.true(mark!.durationNs! > 0 && mark!.tsNs > s.tsNs && mark!.durationNs === mark!.tsNs - s.tsNs, `cycle ${s.cycle}: mark duration = its time since the start`);
+      t.true(sweep!.durationNs! >= mark!.durationNs! && sweep!.tsNs >= mark!.tsNs, `cycle ${s.cycle}: the cycle ends after marking`);
+      const swept = phase("gc-sweep-done");
+      if (swept) t.true(swept.durationNs! > 0 && swept.durationNs === swept.tsNs - sweep!.tsNs, `cycle ${s.cycle}: sweep duration`);
+      t.log(`cycle ${s.cycle}: mark ${mark!.durationNs! / 1e6} ms, cycle ${sweep!.durationNs! / 1e6} ms, sweep ${swept ? `${swept.durationNs! / 1e6} ms` : "not finished before exit"}`);
+    }
+    // gochan sleeps after each runtime.GC(), so the background sweeper reports each cycle's end of
+    // sweeping before the next cycle starts (the last one's may come after the program's exit).
+    t.true(forced.slice(0, -1).every((s) => records.some((r) => r.event === "gc-sweep-done" && r.cycle === s.cycle)), "sweeping of every cycle but the last seen to finish");
+
+    // The programs' own cost, per event kind, from the per-CPU probe_stats map.
+    for (const kind of [GotraceEventKind.EVENT_GC_START, GotraceEventKind.EVENT_CHAN_SEND, GotraceEventKind.EVENT_CHAN_RECV]) {
+      const per = objs.maps.probeStats.get(kind)!;
+      const runs = per.reduce((a, s) => a + s.runs, 0n);
+      const ns = per.reduce((a, s) => a + s.ns, 0n);
+      t.true(runs > 0n && ns > 0n, `probe_stats[${kind}]: ${runs} runs, ${ns} ns`);
+    }
+    t.is(objs.variables.lostEvents.get(), 0n);
+  } finally {
+    objs.close();
+    app.child.kill();
+  }
+  await assertReleased(t, ids);
+});
+
+test.serial("gotrace's sampling map thins channel events at their entry", async (t) => {
+  if (!(await haveGo(t))) return;
+  const bin = buildGo("gochan", goSource("gotrace/testdata/gochan/main.go"));
+  const app = run(bin, ["2", "20", "1"], { stdin: "pipe" });
+  const objs = await loadGotrace({ constants: { targPid: app.child.pid! } });
+  const events: GotraceEvent[] = [];
+  try {
+    objs.maps.sampling.set(GotraceEventKind.EVENT_CHAN_SEND, 0xffffffff); // none, in practice
+    attachGotrace(objs, new GoBinary(bin), new Set(["chan"]), app.child.pid!);
+    objs.maps.events.onEvent((e) => events.push(e));
+    app.child.stdin!.end("go\n");
+    t.is(await app.exited, 0);
+    t.true(await waitFor(() => objs.maps.events.pending === 0, 10_000));
+    t.false(events.some((e) => e.kind === GotraceEventKind.EVENT_CHAN_SEND), "sends sampled away");
+    t.true(events.filter((e) => e.kind === GotraceEventKind.EVENT_CHAN_RECV).length >= 40, "receives all reported");
+    t.is(objs.maps.chanCalls.keys().next().done, true, "no operation left in flight");
+  } finally {
+    objs.close();
+    app.child.kill();
+  }
+});
+
 function httpGet(port: number, path: string): Promise<number> {
   return new Promise((resolve, reject) => {
     get({ host: "127.0.0.1", port, path, agent: false }, (res) => {
@@ -186,7 +296,7 @@ test.serial("the httptrace and gotrace CLIs attach by binary path and print JSON
     t.true(await waitFor(() => /listening \d+/.test(banner)));
     const port = Number(/listening (\d+)/.exec(banner)![1]);
     const ids = () => processKernelIds(tracer.child.pid!);
-    t.true(await waitFor(() => linkCount(ids()) >= 2, 8000), "entry and return uprobes attached");
+    t.true(await waitFor(() => linkCount(ids()) >= 2, 30_000), "entry and return uprobes attached");
     t.is(await httpGet(port, "/cli-check"), 200);
     t.true(await waitFor(() => tracer.stdout().includes("/cli-check")), tracer.stdout());
     const held = ids();
@@ -205,7 +315,7 @@ test.serial("the httptrace and gotrace CLIs attach by binary path and print JSON
   const gt = run(process.execPath, [cli("gotrace"), "--binary", app, "--events", "newproc", "--json", "--duration", "30"]);
   try {
     const newprocProbes = 1 + new GoBinary(app).returnOffsets("runtime.newproc1").length;
-    t.true(await waitFor(() => linkCount(processKernelIds(gt.child.pid!)) === newprocProbes, 8000), "entry and return uprobes for --events newproc");
+    t.true(await waitFor(() => linkCount(processKernelIds(gt.child.pid!)) === newprocProbes, 30_000), "entry and return uprobes for --events newproc");
     const target = run(app, ["3"], { stdin: "pipe" });
     target.child.stdin!.end("go\n");
     await target.exited;
@@ -249,7 +359,7 @@ test.serial("gotrace handles position-independent Go binaries: uprobes by symbol
   const tracer = run(process.execPath, [cli("gotrace"), "--binary", bin, "--events", "newproc", "--json", "--duration", "30"]);
   const app = run(bin, ["2"], { stdin: "pipe" });
   try {
-    t.true(await waitFor(() => linkCount(processKernelIds(tracer.child.pid!)) >= 2, 8000), "uprobes attached");
+    t.true(await waitFor(() => linkCount(processKernelIds(tracer.child.pid!)) >= 2, 30_000), "uprobes attached");
     const bias = go.loadBias(app.child.pid!);
     t.truthy(bias, "a PIE is loaded at a non-zero base");
     t.is(bias! % 4096n, 0n, "page aligned");

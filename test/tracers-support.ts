@@ -92,16 +92,18 @@ function exists(kind: "prog" | "map", id: number): boolean {
 }
 
 function linksOf(programs: number[]): number[] {
-  // bpftool lists ids, then opens each: a link another process detaches in between fails the whole
-  // listing (EAGAIN), so a failed listing is tried again.
+  // bpftool fails (EAGAIN) when a link it listed is destroyed before it reads it: other tests run.
+  let json = "";
   for (let attempt = 1; ; attempt++) {
     try {
-      const links = JSON.parse(execFileSync("bpftool", ["link", "list", "-j"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }) || "[]") as Array<{ id: number; prog_id: number }>;
-      return links.filter((l) => programs.includes(l.prog_id)).map((l) => l.id);
+      json = execFileSync("bpftool", ["link", "list", "-j"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+      break;
     } catch (e) {
       if (attempt === 5) throw e;
     }
   }
+  const links = JSON.parse(json || "[]") as Array<{ id: number; prog_id: number }>;
+  return links.filter((l) => programs.includes(l.prog_id)).map((l) => l.id);
 }
 
 /** Counts the links currently attached to these programs (bpftool link list). */
