@@ -60,7 +60,7 @@ export function readDeployConfig(path: string): DeployConfig | undefined {
 
 /** Every capability the tracer needs, with reasons: the base, what its programs and maps need, what deploy.json adds. */
 export function tracerCapabilities(model: ObjectModel, config: DeployConfig = {}): CapabilityNeed[] {
-  const needs = [...baseCapabilities, ...capabilitiesFor(model.programs.map((p) => p.progType), model.maps.map((m) => m.type))];
+  const needs = [...baseCapabilities, ...capabilitiesFor(model.programs, model.maps.map((m) => m.type))];
   for (const [capability, reason] of Object.entries(config.capabilities ?? {})) {
     const known = needs.find((n) => n.capability === capability);
     if (known) needs[needs.indexOf(known)] = { capability, reason: `${known.reason}; ${reason}` };

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { parse, stringify } from "yaml";
 import type { DaemonSet } from "kubernetes-types/apps/v1.js";
-import { capabilitiesFor } from "@bpf2ts/runtime/contract";
+import { capabilitiesFor, type ProgramKind } from "@bpf2ts/runtime/contract";
 import { buildModel } from "../generator/model.js";
 import { daemonSet, readDeployConfig } from "../generator/deploy.js";
 import { MANIFEST } from "../generator/package-dir.js";
@@ -45,13 +45,15 @@ async function typeCheck(dir: string, objects: Record<string, unknown>): Promise
 }
 
 test("capabilities come from the kernel's program- and map-type checks: CAP_NET_ADMIN only for network hooks", (t) => {
-  t.deepEqual(capabilitiesFor(["tracepoint", "kprobe", "perf_event", "tracing", "raw_tracepoint"], ["hash", "ringbuf", "stack_trace"]), [], "tracing needs only the base (CAP_BPF, CAP_PERFMON)");
-  const xdp = capabilitiesFor(["xdp", "sched_cls"]);
+  const progs = (...ps: Array<[ProgramKind, string]>) => ps.map(([kind, progType]) => ({ kind, progType }));
+  t.deepEqual(capabilitiesFor(progs(["tracepoint", "tracepoint"], ["kprobe", "kprobe"], ["perf_event", "perf_event"], ["tp_btf", "tracing"], ["raw_tp", "raw_tracepoint"]), ["hash", "ringbuf", "stack_trace"]), [], "tracing needs only the base (CAP_BPF, CAP_PERFMON)");
+  t.deepEqual(capabilitiesFor(progs(["uprobe", "kprobe"])).map((c) => c.capability), ["CAP_SYS_ADMIN"], "the uprobe PMU wants CAP_SYS_ADMIN");
+  const xdp = capabilitiesFor(progs(["xdp", "xdp"], ["tc", "sched_cls"]));
   t.is(xdp.length, 1);
   t.is(xdp[0]!.capability, "CAP_NET_ADMIN");
   t.regex(xdp[0]!.reason, /xdp programs.*sched_cls programs/);
-  t.is(capabilitiesFor(["socket_filter"], ["sockmap"])[0]?.capability, "CAP_NET_ADMIN", "a sockmap needs CAP_NET_ADMIN");
-  t.deepEqual(capabilitiesFor(["socket_filter", "sk_reuseport"]), [], "socket filters need CAP_BPF only");
+  t.is(capabilitiesFor(progs(["socket", "socket_filter"]), ["sockmap"])[0]?.capability, "CAP_NET_ADMIN", "a sockmap needs CAP_NET_ADMIN");
+  t.deepEqual(capabilitiesFor(progs(["socket", "socket_filter"], ["other", "sk_reuseport"])), [], "socket filters need CAP_BPF only");
 });
 
 test("a network program's DaemonSet gets CAP_NET_ADMIN, the host network, bpffs for pinned maps and cgroupfs; it type-checks", async (t) => {

@@ -47,7 +47,9 @@ main(spec.name, async () => {
   try {
     objs.maps.sampling.set(EventKind.mallocgc, intOption(v, "sample-malloc", 1, 2 ** 32 - 1) ?? 1);
     objs.maps.sampling.set(EventKind.casgstatus, intOption(v, "sample-casgstatus", 1, 2 ** 32 - 1) ?? 1);
-    const attachTo = (symbol: string) => ({ path, symbol, ...(pid !== undefined && { pid }) });
+    // Every process running the binary; targPid filters in the kernel (a pid-bound uprobe would need
+    // ptrace access to the process: CAP_SYS_PTRACE against a root target).
+    const attachTo = (symbol: string) => ({ path, symbol });
     if (wanted.has("newproc")) {
       // Entry notes the creator; each RET reports the new goroutine with its id (uretprobes break Go).
       objs.programs.handleNewproc1.attach(attachTo("runtime.newproc1"));

@@ -3,6 +3,8 @@
 // paths that attach). Plain data: deployment files (a DaemonSet's securityContext) are written from
 // it, so a tracer asks for what its programs need and nothing more.
 
+import type { ProgramKind } from "./sections.js";
+
 export interface CapabilityNeed {
   /** `CAP_BPF`, `CAP_PERFMON`, `CAP_NET_ADMIN`, … */
   readonly capability: string;
@@ -29,19 +31,29 @@ const netAdminProgTypes = new Set([
 // `map_create`: map types that need CAP_NET_ADMIN.
 const netAdminMapTypes = new Set(["sockmap", "sockhash", "devmap", "devmap_hash", "xskmap"]);
 
+/** A program as far as capabilities go: its kind and libbpf program type (lower case, without `BPF_PROG_TYPE_`). */
+export interface ProgramCapabilityInput {
+  readonly kind: ProgramKind;
+  readonly progType: string;
+}
+
 /**
- * The capabilities beyond `baseCapabilities` that programs of these libbpf program types (lower case,
- * without `BPF_PROG_TYPE_`, as `SectionDef.progType`) and maps of these types (`MapDescriptor.type`)
- * need, each once, sorted by capability.
+ * The capabilities beyond `baseCapabilities` that these programs and maps of these types
+ * (`MapDescriptor.type`) need, each once, sorted by capability.
  */
-export function capabilitiesFor(progTypes: Iterable<string>, mapTypes: Iterable<string> = []): CapabilityNeed[] {
+export function capabilitiesFor(programs: Iterable<ProgramCapabilityInput>, mapTypes: Iterable<string> = []): CapabilityNeed[] {
   const needs = new Map<string, string[]>();
   const add = (capability: string, reason: string) => {
     const reasons = needs.get(capability) ?? [];
     if (!reasons.includes(reason)) reasons.push(reason);
     needs.set(capability, reasons);
   };
-  for (const t of new Set(progTypes)) {
+  const list = [...programs];
+  // Measured on Linux 6.18: perf_event_open of the uprobe PMU fails with EACCES holding CAP_BPF +
+  // CAP_PERFMON and succeeds with CAP_SYS_ADMIN (the kernel's uprobe PMU checks CAP_SYS_ADMIN,
+  // where the kprobe PMU accepts CAP_PERFMON). test/tracers-caps.test.ts shows both.
+  if (list.some((p) => p.kind === "uprobe" || p.kind === "uretprobe")) add("CAP_SYS_ADMIN", "uprobe programs: the kernel's uprobe perf PMU requires CAP_SYS_ADMIN to open a probe (CAP_PERFMON is not enough)");
+  for (const t of new Set(list.map((p) => p.progType))) {
     if (netAdminProgTypes.has(t)) {
       const why = t === "xdp" ? "attach XDP to an interface (netlink)" : t === "sched_cls" || t === "sched_act" ? "attach to tc (netlink or tcx)" : t.startsWith("cgroup_") || t === "sock_ops" ? "attach to a cgroup" : "load";
       add("CAP_NET_ADMIN", `${t} programs: ${why}`);

@@ -6,4 +6,4 @@ export {
   cgroupKinds, parseSection, programKinds, sectionDefs, sectionMatches,
   type AttachTarget, type ProgramKind, type SectionDef, type SectionInfo,
 } from "./sections.js";
-export { baseCapabilities, capabilitiesFor, type CapabilityNeed } from "./capabilities.js";
+export { baseCapabilities, capabilitiesFor, type CapabilityNeed, type ProgramCapabilityInput } from "./capabilities.js";
