@@ -89,7 +89,14 @@ function linkFds(pid: number): number {
 /** Waits until the CLI holds attached links (its programs are in the kernel), checking its capabilities once started. */
 async function started(t: ExecutionContext, c: Capped, caps: string[], links = 1): Promise<boolean> {
   // setpriv execs node in place: same pid. Wait for the exec before reading the capability sets.
-  await waitFor(() => { try { return readFileSync(`/proc/${c.pid}/cmdline`, "utf8").includes("cli.js"); } catch { return false; } }, 10000);
+  const execed = await waitFor(() => {
+    try {
+      return readFileSync(`/proc/${c.pid}/cmdline`, "utf8").split("\0")[0] === process.execPath;
+    } catch {
+      return false;
+    }
+  }, 15000);
+  t.true(execed, "setpriv executed the tracer");
   t.deepEqual(effectiveCaps(c.pid), [...caps].sort(), "the tracer holds exactly these capabilities");
   const ok = await waitFor(() => linkFds(c.pid) >= links, 30000);
   t.true(ok, `attached with ${caps.join(", ")} (stderr: ${c.stderr()})`);
