@@ -54,7 +54,7 @@ test.serial("protocol level: the exporter follows OTEL_EXPORTER_OTLP_ENDPOINT an
   process.env.OTEL_EXPORTER_OTLP_ENDPOINT = rx.url;
   process.env.OTEL_SERVICE_NAME = "checkout";
   try {
-    const spans = new RequestSpans({ url: otlpTracesUrl(undefined)!, executable: "/srv/bin/shop", scope: "httptrace" });
+    const spans = await RequestSpans.create({ url: otlpTracesUrl(undefined)!, executable: "/srv/bin/shop", scope: "httptrace" });
     const start = 1_700_000_000_123_456_789n;
     spans.record({ pid: 4242, method: "POST", route: "/pay", status: 503, startNs: start, endNs: start + 2_500_000n });
     await spans.shutdown();

@@ -61,7 +61,7 @@ main(spec.name, async () => {
       ...(minMs !== undefined && { minDurationNs: BigInt(Math.round(minMs * 1e6)) }),
     },
   });
-  const spans = otlpUrl !== undefined ? new RequestSpans({ url: otlpUrl, executable: resolve(path), scope: "httptrace" }) : undefined;
+  const spans = otlpUrl !== undefined ? await RequestSpans.create({ url: otlpUrl, executable: resolve(path), scope: "httptrace" }) : undefined;
   const epochNs = monotonicToEpoch();
   try {
     // Attached to every process running the binary; targPid filters in the kernel. A uprobe bound to

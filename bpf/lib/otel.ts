@@ -6,11 +6,22 @@
 
 import { hostname } from "node:os";
 import { basename } from "node:path";
-import { SpanKind, SpanStatusCode, type Attributes, type HrTime } from "@opentelemetry/api";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { defaultResource, detectResources, envDetector, resourceFromAttributes, type Resource } from "@opentelemetry/resources";
-import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
-import { ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE, ATTR_SERVICE_NAME, ATTR_URL_PATH } from "@opentelemetry/semantic-conventions";
+import type { Attributes, HrTime } from "@opentelemetry/api";
+import type { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
+import type { Resource } from "@opentelemetry/resources";
+
+/** The SDK modules, loaded only when spans are exported: a tracer without --otlp starts without them. */
+async function loadSdk() {
+  const [api, exporter, resources, trace, semconv] = await Promise.all([
+    import("@opentelemetry/api"),
+    import("@opentelemetry/exporter-trace-otlp-http"),
+    import("@opentelemetry/resources"),
+    import("@opentelemetry/sdk-trace-base"),
+    import("@opentelemetry/semantic-conventions"),
+  ]);
+  return { api, exporter, resources, trace, semconv };
+}
+type Sdk = Awaited<ReturnType<typeof loadSdk>>;
 
 // Resource attributes still "incubating" in the semantic conventions: spelled here, as the
 // conventions package advises, rather than imported from its unstable entry point.
@@ -75,13 +86,21 @@ export interface RequestSpansOptions {
 export class RequestSpans {
   readonly #providers = new Map<number, BasicTracerProvider>();
   readonly #opts: RequestSpansOptions;
+  readonly #sdk: Sdk;
   readonly #base: Resource;
 
-  constructor(opts: RequestSpansOptions) {
+  /** Loads the SDK and makes the exporter's settings. */
+  static async create(opts: RequestSpansOptions): Promise<RequestSpans> {
+    return new RequestSpans(opts, await loadSdk());
+  }
+
+  private constructor(opts: RequestSpansOptions, sdk: Sdk) {
     this.#opts = opts;
-    this.#base = defaultResource().merge(
-      resourceFromAttributes({
-        [ATTR_SERVICE_NAME]: basename(opts.executable),
+    this.#sdk = sdk;
+    const { resources, semconv } = sdk;
+    this.#base = resources.defaultResource().merge(
+      resources.resourceFromAttributes({
+        [semconv.ATTR_SERVICE_NAME]: basename(opts.executable),
         [ATTR_HOST_NAME]: hostname(),
         [ATTR_PROCESS_EXECUTABLE_PATH]: opts.executable,
         [ATTR_PROCESS_EXECUTABLE_NAME]: basename(opts.executable),
@@ -92,10 +111,11 @@ export class RequestSpans {
   #provider(pid: number): BasicTracerProvider {
     let p = this.#providers.get(pid);
     if (!p) {
+      const { resources, exporter, trace } = this.#sdk;
       // The environment (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES) wins over what the tracer infers.
-      const resource = this.#base.merge(resourceFromAttributes({ [ATTR_PROCESS_PID]: pid })).merge(detectResources({ detectors: [envDetector] }));
-      const exporter = new OTLPTraceExporter(this.#opts.url ? { url: this.#opts.url } : {});
-      p = new BasicTracerProvider({ resource, spanProcessors: [new BatchSpanProcessor(exporter)] });
+      const resource = this.#base.merge(resources.resourceFromAttributes({ [ATTR_PROCESS_PID]: pid })).merge(resources.detectResources({ detectors: [resources.envDetector] }));
+      const otlp = new exporter.OTLPTraceExporter(this.#opts.url ? { url: this.#opts.url } : {});
+      p = new trace.BasicTracerProvider({ resource, spanProcessors: [new trace.BatchSpanProcessor(otlp)] });
       this.#providers.set(pid, p);
     }
     return p;
@@ -103,20 +123,21 @@ export class RequestSpans {
 
   /** Records one request as a span (semantic conventions for HTTP servers). */
   record(r: Request): void {
+    const { api, semconv } = this.#sdk;
     const tracer = this.#provider(r.pid).getTracer(this.#opts.scope);
     const span = tracer.startSpan(`${r.method} ${r.route}`, {
-      kind: SpanKind.SERVER,
+      kind: api.SpanKind.SERVER,
       startTime: hrTime(r.startNs),
       attributes: {
-        [ATTR_HTTP_REQUEST_METHOD]: r.method,
-        [ATTR_HTTP_ROUTE]: r.route,
-        [ATTR_URL_PATH]: r.route,
-        ...(r.status !== undefined && { [ATTR_HTTP_RESPONSE_STATUS_CODE]: r.status }),
+        [semconv.ATTR_HTTP_REQUEST_METHOD]: r.method,
+        [semconv.ATTR_HTTP_ROUTE]: r.route,
+        [semconv.ATTR_URL_PATH]: r.route,
+        ...(r.status !== undefined && { [semconv.ATTR_HTTP_RESPONSE_STATUS_CODE]: r.status }),
         ...r.attributes,
       },
     });
     // A server span is an error for 5xx only; 4xx is the client's.
-    if (r.status !== undefined && r.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+    if (r.status !== undefined && r.status >= 500) span.setStatus({ code: api.SpanStatusCode.ERROR });
     span.end(hrTime(r.endNs));
   }
 
