@@ -27,7 +27,7 @@ test.serial("generate --package writes an installable package: package.json, REA
   const work = tempDir(t, "bpf2ts-pkg-");
   const pkg = join(work, "execsnoop");
   execFileSync(process.execPath, [join(repoRoot, "bin/bpf2ts.js"), "generate", "execsnoop", "bpf/execsnoop/execsnoop.bpf.c", "--target", "x64", "--package", pkg, "--", "-I", "bpf"], { cwd: repoRoot, stdio: "pipe" });
-  t.deepEqual(files(pkg), [".bpf2ts-package.json", "README.md", "package.json", "src/cli.ts", "src/execsnoop.ts", "src/execsnoop_bpfel.o", "src/lib/cli.ts", "src/lib/format.ts", "src/lib/metrics.ts", "tsconfig.json"]);
+  t.deepEqual(files(pkg), [".bpf2ts-package.json", "Containerfile", "README.md", "deploy/daemonset.yaml", "package.json", "src/cli.ts", "src/execsnoop.ts", "src/execsnoop_bpfel.o", "src/lib/cli.ts", "src/lib/format.ts", "src/lib/metrics.ts", "tsconfig.json"]);
   const json = JSON.parse(readFileSync(join(pkg, "package.json"), "utf8"));
   t.is(json.name, "execsnoop");
   t.deepEqual(json.os, ["linux"]);

@@ -158,7 +158,7 @@ main(spec.name, async () => {
     objs.maps.sampling.set(GotraceEventKind.EVENT_CASGSTATUS, sampling("sample-casgstatus"));
     objs.maps.sampling.set(GotraceEventKind.EVENT_CHAN_SEND, sampling("sample-chan"));
     objs.maps.sampling.set(GotraceEventKind.EVENT_CHAN_RECV, sampling("sample-chan"));
-    attachGotrace(objs, go, groups, pid);
+    attachGotrace(objs, go, groups); // every process of the binary: targPid filters in the kernel
 
     const startNs = Number(process.hrtime.bigint()); // CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns
     const header: RecordingHeader = { gotrace: 1, binary: path, ...(go.version && { goVersion: go.version }), ...(pid !== undefined && { pid }), groups: [...groups], mallocSampling, startNs, time: new Date().toISOString() };

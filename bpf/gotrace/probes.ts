@@ -13,7 +13,9 @@ export type EventGroup = (typeof eventGroups)[number];
 const gcFunctions = ["runtime.gcStart", "runtime.gcBgMarkStartWorkers", "runtime.gcMarkTermination", "runtime.gcSweep", "runtime.freeSomeWbufs"] as const;
 
 /**
- * Attaches the probes of `groups` to `go` (every process running it, or only `pid`). Throws a
+ * Attaches the probes of `groups` to `go`: every process running it, or only `pid` (a uprobe bound to
+ * one pid needs ptrace access to it — CAP_SYS_PTRACE against a root target — so the CLI attaches to
+ * all and filters with `targPid` in the kernel). Throws a
  * GoBinaryError naming the function when the binary lacks one. Returns the number of probes.
  */
 export function attachGotrace(objs: GotraceObjects, go: GoBinary, groups: ReadonlySet<EventGroup>, pid?: number): number {

@@ -3,10 +3,12 @@
 // uprobe on net/http.serverHandler.ServeHTTP's entry and one on each of its RET instructions
 // (uretprobes would break Go's stack handling).
 
+import { resolve } from "node:path";
 import { type CliSpec, drain, intOption, main, numberOption, out, parseCli, stringOption, toJson, untilStopped, UsageError, watchLost } from "../lib/cli.js";
 import { observed, startMetrics } from "../lib/metrics.js";
 import { clock, duration as fmtDuration } from "../lib/format.js";
 import { GoBinary, go119Offsets } from "../lib/go-binary.js";
+import { monotonicToEpoch, otlpTracesUrl, RequestSpans } from "../lib/otel.js";
 import { loadHttptrace, type HttptraceEvent, httptraceMetrics } from "./httptrace.js";
 
 const SERVE_HTTP = "net/http.serverHandler.ServeHTTP";
@@ -19,8 +21,9 @@ const spec = {
     binary: { type: "string", short: "b", value: "PATH", description: "the Go server executable (required)" },
     pid: { type: "string", short: "p", value: "PID", description: "only this process of that executable" },
     "min-ms": { type: "string", short: "m", value: "MS", description: "only requests slower than MS milliseconds" },
+    otlp: { type: "string", value: "URL", description: "push metrics and one span per request over OTLP/HTTP to this collector (OTEL_EXPORTER_OTLP_ENDPOINT works too)" },
   },
-  examples: ["httptrace --binary ./server", "httptrace -b ./server --min-ms 100 --json"],
+  examples: ["httptrace --binary ./server", "httptrace -b ./server --min-ms 100 --json", "httptrace -b ./server --otlp http://localhost:4318"],
 } satisfies CliSpec;
 
 main(spec.name, async () => {
@@ -30,6 +33,12 @@ main(spec.name, async () => {
   const pid = intOption(v, "pid", 1, 2 ** 32 - 1);
   const minMs = numberOption(v, "min-ms");
   const duration = intOption(v, "duration", 0, 86400 * 365);
+  let otlpUrl: string | undefined;
+  try {
+    otlpUrl = otlpTracesUrl(stringOption(v, "otlp"));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 
   const go = new GoBinary(path);
   if (go.version && !/^go1\.(1[7-9]|20)(\.|$)/.test(go.version)) {
@@ -57,8 +66,13 @@ main(spec.name, async () => {
     objs.close();
     throw e;
   });
+  const spans = otlpUrl !== undefined ? await RequestSpans.create({ url: otlpUrl, executable: resolve(path), scope: "httptrace" }) : undefined;
+  const epochNs = monotonicToEpoch();
   try {
-    const target = { path, symbol: SERVE_HTTP, ...(pid !== undefined && { pid }) };
+    // Attached to every process running the binary; targPid filters in the kernel. A uprobe bound to
+    // a pid makes perf_event_open check ptrace access to it, which a root server denies to a tracer
+    // holding only CAP_BPF + CAP_PERFMON (it would need CAP_SYS_PTRACE).
+    const target = { path, symbol: SERVE_HTTP };
     objs.programs.handleServeHttp.attach(target);
     for (const offset of returns) objs.programs.handleServeHttpReturn.attach({ ...target, offset });
     if (!v.json) {
@@ -66,6 +80,8 @@ main(spec.name, async () => {
       out(`${"TIME".padEnd(8)} ${"PID".padEnd(7)} ${"GOID".padStart(6)} ${"METHOD".padEnd(7)} ${"STATUS".padStart(6)} ${"LATENCY".padStart(9)} PATH`);
     }
     const print = (e: HttptraceEvent): void => {
+      // Status 0: never written, which net/http sends as 200 — known only when the probe could read it.
+      spans?.record({ pid: e.pid, method: e.method, route: e.path, ...((e.status || itab !== undefined) && { status: e.status || 200 }), startNs: epochNs(e.tsNs - e.durationNs), endNs: epochNs(e.tsNs) });
       if (v.json) out(toJson({ time: new Date().toISOString(), pid: e.pid, goid: e.goid, method: e.method, path: e.path, status: e.status || undefined, durationNs: e.durationNs }));
       else out(`${clock()} ${String(e.pid).padEnd(7)} ${String(e.goid).padStart(6)} ${e.method.padEnd(7)} ${String(e.status || "-").padStart(6)} ${fmtDuration(e.durationNs).padStart(9)} ${e.path}`);
     };
@@ -78,5 +94,6 @@ main(spec.name, async () => {
   } finally {
     await metrics.close();
     objs.close();
+    await spans?.shutdown();
   }
 });

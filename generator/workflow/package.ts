@@ -14,6 +14,7 @@ import type { MapModel, ObjectModel, VariableModel } from "../model/model.js";
 import { buildOutputs, VERSION, type GenerateOptions } from "../pipeline/run.js";
 import { memberName, objectNames, typeName } from "../layout/names.js";
 import { writePackageFiles, type PackageWrite } from "./package-dir.js";
+import { containerfile, daemonSetYaml, deployReadme, readDeployConfig, type DeployConfig, type DeployInput } from "./deploy.js";
 
 export class PackageError extends Bpf2tsError {
   override name = "PackageError";
@@ -43,6 +44,8 @@ export interface PackageOptions {
   readonly sources?: readonly string[];
   /** Where the templates are (default: bpf2ts's own `templates/`). */
   readonly templatesDir?: string;
+  /** Deployment settings (default: `deploy.json` beside the source, if any; see deploy.ts). */
+  readonly deploy?: DeployConfig;
 }
 
 /** bpf2ts's templates/, from dist/generator/ in the repo and in the installed package alike. */
@@ -64,7 +67,7 @@ export function packageFiles(opts: PackageOptions): Map<string, string | Uint8Ar
   for (const [file, contents] of [...opts.generated].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     files.set(`src/${file}`, contents);
   }
-  const shipped = collectSources(opts, moduleFile);
+  const { files: shipped, dependencies } = collectSources(opts, moduleFile);
   for (const [path, contents] of shipped) files.set(path, contents);
   const hasCli = shipped.has("src/cli.ts");
 
@@ -80,11 +83,22 @@ export function packageFiles(opts: PackageOptions): Map<string, string | Uint8Ar
     sourceName: opts.sourcePath ? basename(opts.sourcePath) : `${opts.stem}.bpf.c`,
   };
 
-  const pkg = JSON.parse(fill(readTemplate(templates, "package.json"), vars, true)) as Record<string, unknown>;
+  const pkg = JSON.parse(fill(readTemplate(templates, "package.json"), vars, true)) as Record<string, unknown> & { bin?: Record<string, string>; dependencies: Record<string, string> };
   if (!hasCli) delete pkg.bin;
+  // What the hand-written modules import from npm ships as their dependencies, at the versions they were written against.
+  pkg.dependencies = Object.fromEntries(Object.entries({ ...dependencies, ...pkg.dependencies }).sort(([a], [b]) => (a < b ? -1 : 1)));
   files.set("package.json", JSON.stringify(pkg, null, 2) + "\n");
   files.set("tsconfig.json", readTemplate(templates, "tsconfig.json"));
-  files.set("README.md", fill(readTemplate(templates, "README.md"), { ...vars, ...readmeSections(opts, name, hasCli) }, false));
+  // A tracer with a CLI gets an image and a DaemonSet to run it on every node; a library has nothing to run.
+  let deploy = "";
+  if (hasCli) {
+    const config = opts.deploy ?? (opts.sourcePath ? readDeployConfig(join(dirname(opts.sourcePath), "deploy.json")) : undefined);
+    const d: DeployInput = { name, version: vars.version!, stem: opts.stem, model: opts.model, bin: pkg.bin![opts.stem]!.replace(/^\.\//, ""), ...(config && { config }) };
+    files.set("Containerfile", containerfile(readTemplate(templates, "Containerfile"), d));
+    files.set("deploy/daemonset.yaml", daemonSetYaml(d));
+    deploy = `\n${deployReadme(d)}\n`;
+  }
+  files.set("README.md", fill(readTemplate(templates, "README.md"), { ...vars, ...readmeSections(opts, name, hasCli), deploy }, false));
   return files;
 }
 
@@ -201,10 +215,16 @@ export function sourceSummary(sourcePath: string): string | undefined {
 
 const IMPORT_RE = /(\bfrom\s+|\bimport\s*\(\s*|\bimport\s+)(["'])(\.{1,2}\/[^"']+)\2/g;
 
-/** Hand-written modules and their relative imports, as package paths → contents (imports rewritten). */
-function collectSources(opts: PackageOptions, moduleFile: string): Map<string, string> {
+const BARE_IMPORT_RE = /(?:\bfrom\s+|\bimport\s*\(\s*|\bimport\s+)(["'])([^."'][^"']*)\1/g;
+
+/**
+ * Hand-written modules and their relative imports, as package paths → contents (imports rewritten),
+ * and the npm packages they import (name → `^version` as installed where the module lives).
+ */
+function collectSources(opts: PackageOptions, moduleFile: string): { files: Map<string, string>; dependencies: Record<string, string> } {
   const roots = opts.sources ?? defaultSources(opts.sourcePath, moduleFile);
-  if (roots.length === 0) return new Map();
+  const dependencies: Record<string, string> = {};
+  if (roots.length === 0) return { files: new Map(), dependencies };
   const home = dirname(resolve(roots[0]!));
   const generated = new Set([...opts.generated.keys()].map((f) => resolve(home, f)));
   const placed = new Map<string, string>(); // absolute path → package path
@@ -240,9 +260,25 @@ function collectSources(opts: PackageOptions, moduleFile: string): Map<string, s
       if (!rel.startsWith(".")) rel = `./${rel}`;
       return `${lead}${q}${rel}${q}`;
     });
+    for (const m of text.matchAll(BARE_IMPORT_RE)) {
+      const spec = m[2]!;
+      if (spec.startsWith("node:") || spec.startsWith("@bpf2ts/runtime")) continue;
+      const pkgName = spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec.split("/")[0]!;
+      dependencies[pkgName] ??= `^${installedVersion(pkgName, dirname(abs), abs)}`;
+    }
     out.set(to, text);
   }
-  return out;
+  return { files: out, dependencies };
+}
+
+/** The version of an npm package as Node would resolve it from `dir` (node_modules up the tree). */
+function installedVersion(pkgName: string, dir: string, importer: string): string {
+  for (let d = dir; ; d = dirname(d)) {
+    const manifest = join(d, "node_modules", pkgName, "package.json");
+    if (existsSync(manifest)) return (JSON.parse(readFileSync(manifest, "utf8")) as { version: string }).version;
+    if (dirname(d) === d) break;
+  }
+  throw new PackageError(`package: ${importer} imports ${pkgName}, which is not installed where it could be resolved: npm install ${pkgName}`, { file: importer });
 }
 
 function defaultSources(sourcePath: string | undefined, moduleFile: string): string[] {

@@ -10,3 +10,4 @@ export {
   checkSpec, defineMetrics, labelFormats, unitScale, units,
   type BucketSpec, type LabelFormat, type LabelSpec, type MetricKind, type MetricSpec, type Unit,
 } from "./metrics.js";
+export { baseCapabilities, capabilitiesFor, type CapabilityNeed, type ProgramCapabilityInput } from "./capabilities.js";
