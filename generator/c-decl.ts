@@ -1,7 +1,7 @@
 // C declarations of BTF types as a reader would write them (`char comm[16]`, `u64 (*fn)(int)`,
 // `const volatile u32 x`), for the TSDoc of generated code and for error messages.
 
-import { Kind, kindNames, type Btf, type TypeId } from "./btf/types.js";
+import { Kind, kindNames, type Btf, type TypeId } from "@bpf2ts/runtime/object-file";
 
 /** bpftool's name of a BTF kind (`STRUCT`, `FUNC_PROTO`). */
 export function kindName(kind: Kind): string {

@@ -7,8 +7,8 @@ import { basename, relative, resolve } from "node:path";
 import yargs, { type Argv } from "yargs";
 import { parseBtf } from "./btf/index.js";
 import { splitShellWords, targetNames } from "./clang.js";
-import { readElf } from "./elf.js";
-import { Bpf2tsError, UsageError } from "./errors.js";
+import { ObjectFileError, readElf } from "@bpf2ts/runtime/object-file";
+import { Bpf2tsError, UsageError, isBpf2tsError } from "./errors.js";
 import { formatInspect } from "./inspect.js";
 import { buildModel } from "./model.js";
 import { completeTypes, parseEventOptions, readTextOrUndefined, runGenerate, VERSION } from "./pipeline.js";
@@ -242,8 +242,8 @@ function report(e: unknown, io: Io, usage: boolean): number {
   if (typeof stderr === "string" && stderr) io.stderr(stderr.endsWith("\n") ? stderr : stderr + "\n");
   // yargs reports its own validation failures as YError.
   const isUsage = usage || err.name === "UsageError" || err.name === "YError";
-  // Our own errors (and the ELF/BTF readers') have messages meant for users; anything else is a bug.
-  const known = isUsage || (err as { bpf2ts?: unknown }).bpf2ts === true || /^(Elf|Btf|Generate|Layout|Name|Model|Compile|Source|Config)\w*Error$/.test(err.name);
+  // Our own errors (and the ELF/BTF reader's) have messages meant for users; anything else is a bug.
+  const known = isUsage || isBpf2tsError(err) || err instanceof ObjectFileError;
   io.stderr(`bpf2ts: ${known ? "" : "internal error: "}${err.message}\n`);
   if (isUsage) io.stderr("Run with --help for usage.\n");
   if (debug) io.stderr(`${err.stack ?? ""}\n${err.cause ? `cause: ${String((err.cause as Error).stack ?? err.cause)}\n` : ""}`);

@@ -2,8 +2,8 @@
 
 export { Bpf2tsError, CompileError, ModelError, SourceError, ToolNotFoundError, UsageError, isBpf2tsError } from "./errors.js";
 export type { ErrorPlace } from "./errors.js";
-export { readElf, ElfError } from "./elf.js";
-export type { ElfFile, ElfSection, ElfSymbol } from "./elf.js";
+export { readElf, ElfError } from "@bpf2ts/runtime/object-file";
+export type { ElfFile, ElfSection, ElfSymbol } from "@bpf2ts/runtime/object-file";
 export { parseBtf, BtfError, typeName } from "./btf/index.js";
 export type { Btf, Type, TypeId, ParsedBtf } from "./btf/index.js";
 export { buildModel, mapTypeNames, resolveTypeName } from "./model.js";

@@ -10,7 +10,7 @@
 // (anonymous ones named from their parent path); C11 anonymous members are flattened into the parent as
 // C does, with union members grouped so an encoder can pick one; bitfields carry their storage unit.
 
-import { Kind, type Btf, type Member, type Type, type TypeId } from "./btf/types.js";
+import { Kind, type Btf, type Member, type Type, type TypeId } from "@bpf2ts/runtime/object-file";
 import { cDeclaration, kindName } from "./c-decl.js";
 import { Bpf2tsError } from "./errors.js";
 import { memberName, NameScope, pascalCase, typeName } from "./names.js";

@@ -1,8 +1,8 @@
 // Lookups the model's readers share: the object being read (ELF, BTF, warnings) and questions about its
 // BTF graph, each failing with a ModelError that names the file, section and type id.
 
-import { Kind, kindNames, type Btf, type Type, type TypeId } from "./btf/types.js";
-import { STB_LOCAL, STT_FUNC, type ElfFile } from "./elf.js";
+import { Kind, kindNames, type Btf, type Type, type TypeId } from "@bpf2ts/runtime/object-file";
+import { STB_LOCAL, STT_FUNC, type ElfFile } from "@bpf2ts/runtime/object-file";
 import { ModelError } from "./errors.js";
 
 /** The object being read. */

@@ -5,8 +5,8 @@
 // types obtained from a types-only compile (see source.ts), so object type ids never change.
 
 import { parseSection, type AttachTarget, type ProgramKind } from "@bpf2ts/runtime/contract";
-import { Kind, Linkage, type Btf, type TypeId } from "./btf/types.js";
-import { SHF_EXECINSTR, STB_LOCAL, STT_FUNC, type ElfFile } from "./elf.js";
+import { Kind, Linkage, type Btf, type TypeId } from "@bpf2ts/runtime/object-file";
+import { SHF_EXECINSTR, STB_LOCAL, STT_FUNC, type ElfFile } from "@bpf2ts/runtime/object-file";
 import { ModelError } from "./errors.js";
 import { compare, kindName, placeOf, resolveTypeName, typeAt, type ModelContext, type Where } from "./model-btf.js";
 import { readMaps } from "./model-maps.js";

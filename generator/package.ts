@@ -8,7 +8,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename, dirname, join, posix, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Kind, type Btf, type Type, type TypeId } from "./btf/types.js";
+import { Kind, type Btf, type Type, type TypeId } from "@bpf2ts/runtime/object-file";
 import { Bpf2tsError } from "./errors.js";
 import type { MapModel, ObjectModel, VariableModel } from "./model.js";
 import { buildOutputs, VERSION, type GenerateOptions } from "./pipeline.js";

@@ -12,7 +12,7 @@ import { parseBtfExt } from "./btf/ext.js";
 import { Kind, parseBtf, type Btf, type TypeId } from "./btf/index.js";
 import { compile, findClang, findStrip, formatDepfile, objectStem, parseTargets, type Target, type Tool } from "./clang.js";
 import { layoutModule } from "./emit/roots.js";
-import { readElf } from "./elf.js";
+import { readElf } from "@bpf2ts/runtime/object-file";
 import { Bpf2tsError, ModelError, ToolNotFoundError, UsageError } from "./errors.js";
 import { generate, type GeneratedFile, type TargetObject } from "./generate.js";
 import { mergeTypes } from "./merge-types.js";

@@ -7,7 +7,7 @@ import { execFile } from "node:child_process";
 import { readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, join, basename } from "node:path";
 import { parseBtf, type Btf } from "./btf/index.js";
-import { readElf } from "./elf.js";
+import { readElf } from "@bpf2ts/runtime/object-file";
 import { Bpf2tsError } from "./errors.js";
 
 export const KERNEL_BTF = "/sys/kernel/btf/vmlinux";

@@ -2,7 +2,7 @@
 // variables, `--type` names and (unless turned off) the named types the user's source declares.
 // Roots are visited in name order so that anonymous types get the same names on every run.
 
-import { Kind, type Btf, type TypeId } from "../btf/types.js";
+import { Kind, type Btf, type TypeId } from "@bpf2ts/runtime/object-file";
 import { LayoutEngine, type ValueLayout } from "../layout.js";
 import type { MapModel, ObjectModel, VariableModel } from "../model.js";
 
