@@ -3,3 +3,4 @@
 export { ObjectFileError, type ObjectFilePlace } from "./errors.js";
 export * from "./elf.js";
 export * from "./btf/index.js";
+export { checkObject, checkParsedObject, checkBtf } from "./check.js";
