@@ -20,7 +20,9 @@ const RUNTIME_MUTANTS = 60;
 const SEED = 0x11f0;
 
 const sources = fuzzSources();
-const mutants = (n: number, pick = sources, seed = SEED): Mutant[] => Array.from({ length: n }, (_, i) => mutate(pick[i % pick.length]!, seed + i));
+// Chains of at most 300 types here: deeper ones take the layout engine minutes until issue 11 item 2
+// is merged (`npm run fuzz` runs them up to 5,000).
+const mutants = (n: number, pick = sources, seed = SEED): Mutant[] => Array.from({ length: n }, (_, i) => mutate(pick[i % pick.length]!, seed + i, 300));
 
 function summary(outcomes: readonly Outcome[]): string {
   const counts = new Map<string, number>();
@@ -61,12 +63,10 @@ test.serial.failing("generator in-process: no mutant and no deep chain overflows
   const { list, outcomes } = await runGeneratorMutants();
   const dir = tempDir(t, "bpf2ts-fuzz-chain-");
   const chains: Mutant[] = [];
-  for (const src of [sources.find((s) => s.name.includes("execsnoop"))!, sources.find((s) => s.kind === "btf")].filter((s) => s !== undefined)) {
-    for (const [depth, link] of [[5000, "array"], [1000, "struct"], [5000, "typedef"]] as const) {
-      const m = deepChain(src, depth, link);
-      if (m) chains.push(m);
-    }
-  }
+  // 5,000 nested typedefs in kernel BTF: the vmlinux.h writer overflows its stack at once.
+  const vmlinux = sources.find((s) => s.kind === "btf");
+  const m = vmlinux && deepChain(vmlinux, 5000, "typedef");
+  if (m) chains.push(m);
   const all = [...list.map((m, i) => [m, outcomes[i]!] as const)];
   for (const m of chains) all.push([m, await runGenerator(m, dir)]);
   for (const [m, o] of all) if (o.verdict === "recursion") t.fail(`${label(m)}: ${o.detail}`);
