@@ -4,10 +4,9 @@
 // Errors are recognised by class (`isKnownError`), with a brand for a second copy of the package,
 // and their message reads "context: detail". Where an error is about a place in the input it carries
 // the place in fields (file, section, type id, symbol, member), so a caller can point at it without
-// parsing the message. The ELF and BTF readers' errors (ElfError, BtfError) carry the same fields.
+// parsing the message. The ELF and BTF readers' errors (ElfError, BtfError: the runtime's ObjectFileError) carry the same fields.
 
-import { BtfError } from "./btf/wire.js";
-import { ElfError } from "./elf.js";
+import { ObjectFileError } from "@bpf2ts/runtime/object-file";
 
 export interface ErrorPlace {
   /** The input file (as the user named it, never made absolute). */
@@ -89,7 +88,7 @@ export function isBpf2tsError(e: unknown): e is Bpf2tsError {
 
 /** An error whose message is meant for users: ours, or the ELF/BTF readers'. Anything else is a bug. */
 export function isKnownError(e: unknown): e is Error & ErrorPlace {
-  return isBpf2tsError(e) || e instanceof ElfError || e instanceof BtfError;
+  return isBpf2tsError(e) || e instanceof ObjectFileError;
 }
 
 export interface ErrorReport {

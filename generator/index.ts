@@ -2,8 +2,8 @@
 
 export { Bpf2tsError, CompileError, ModelError, SourceError, ToolNotFoundError, UsageError, isBpf2tsError, isKnownError, errorReport } from "./errors.js";
 export type { ErrorPlace } from "./errors.js";
-export { readElf, ElfError } from "./elf.js";
-export type { ElfFile, ElfSection, ElfSymbol } from "./elf.js";
+export { readElf, ElfError } from "@bpf2ts/runtime/object-file";
+export type { ElfFile, ElfSection, ElfSymbol } from "@bpf2ts/runtime/object-file";
 export { parseBtf, BtfError, cDeclaration, lookupType, resolve, sizeof, alignof } from "./btf/index.js";
 /** @deprecated Use `cDeclaration` and `lookupType` (the names of 0.1). */
 export { cDeclaration as typeName, lookupType as resolveTypeName } from "./btf/index.js";

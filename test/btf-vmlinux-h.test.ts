@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { readElf } from "../generator/elf.js";
+import { readElf } from "@bpf2ts/runtime/object-file";
 import { parseBtf, Kind, type Btf, type ParsedBtf } from "../generator/btf/index.js";
 import { formatCHeader } from "../generator/workflow/vmlinux-h.js";
 import { BtfBuilder } from "./helpers/btf-builder.js";

@@ -5,7 +5,7 @@ import test from "ava";
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { readElf } from "../generator/elf.js";
+import { readElf } from "@bpf2ts/runtime/object-file";
 import { parseBtf, resolve, sizeof, alignof, isPacked, cDeclaration, Kind, type ParsedBtf, type Type } from "../generator/btf/index.js";
 import { parseBtfExt, coreReloCounts } from "../generator/btf/ext.js";
 import { formatRaw, formatRawType, splitRaw } from "./helpers/bpftool-raw.js";

@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { cgroupKinds, parseSection, programKinds, sectionDefs, sectionMatches } from "@bpf2ts/runtime/contract";
 import { kindOfSection } from "@bpf2ts/runtime";
-import { readElf } from "../generator/elf.js";
+import { readElf } from "@bpf2ts/runtime/object-file";
 import { NONE, sectionCases } from "./helpers/section-cases.js";
 import { repoRoot } from "./helpers/kernel.js";
 

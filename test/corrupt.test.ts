@@ -6,7 +6,7 @@
 import test from "ava";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { readElf } from "../generator/elf.js";
+import { readElf } from "@bpf2ts/runtime/object-file";
 import { parseBtf, resolve, sizeof, alignof, cDeclaration, Kind } from "../generator/btf/index.js";
 import { parseBtfExt } from "../generator/btf/ext.js";
 import { formatCHeader } from "../generator/workflow/vmlinux-h.js";

@@ -5,7 +5,7 @@ import test from "ava";
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { readElf, EM_BPF, SHT_NOBITS, STT_SECTION, type ElfFile } from "../generator/elf.js";
+import { readElf, EM_BPF, SHT_NOBITS, STT_SECTION, type ElfFile } from "@bpf2ts/runtime/object-file";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const objects = ["kinds", "minimal"].flatMap((stem) => ["bpfel", "bpfeb"].map((target) => `fixtures/objects/${stem}.${target}.o`));

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { run, which } from "../generator/compile/clang.js";
-import { readElf } from "../generator/elf.js";
+import { readElf } from "@bpf2ts/runtime/object-file";
 import { tempDir } from "./helpers/temp-dir.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));

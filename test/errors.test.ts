@@ -3,8 +3,8 @@
 // one base, BpfError, with code and errno.
 import test from "ava";
 import { AddonError, BpfError, ElfImage, EventReaderError, ElfSymbolsError } from "@bpf2ts/runtime";
-import { BtfError } from "../generator/btf/wire.js";
-import { ElfError } from "../generator/elf.js";
+import { BtfError } from "@bpf2ts/runtime/object-file";
+import { ElfError } from "@bpf2ts/runtime/object-file";
 import { Bpf2tsError, ModelError, UsageError, errorReport, isKnownError } from "../generator/errors.js";
 import { LayoutError } from "../generator/layout/layout.js";
 import { NameClashError } from "../generator/layout/names.js";

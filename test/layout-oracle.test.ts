@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { codecs } from "@bpf2ts/runtime";
 import { Kind, type Btf, type TypeId } from "../generator/btf/index.js";
 import { run, which } from "../generator/compile/clang.js";
-import { readElf } from "../generator/elf.js";
+import { readElf } from "@bpf2ts/runtime/object-file";
 import { layoutModule } from "../generator/emit/roots.js";
 import type { BitfieldLayout, CompositeLayout, FieldNode, ValueLayout } from "../generator/layout/layout.js";
 import { buildOutputs } from "../generator/pipeline/run.js";

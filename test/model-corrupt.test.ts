@@ -3,7 +3,7 @@
 
 import test from "ava";
 import { parseBtf } from "../generator/btf/index.js";
-import { readElf } from "../generator/elf.js";
+import { readElf } from "@bpf2ts/runtime/object-file";
 import { buildModel } from "../generator/model/model.js";
 import { compileC } from "./helpers/compile-c.js";
 

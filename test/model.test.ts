@@ -4,7 +4,7 @@
 
 import test from "ava";
 import { existsSync, readFileSync } from "node:fs";
-import { Kind } from "../generator/btf/types.js";
+import { Kind } from "@bpf2ts/runtime/object-file";
 import { parseBtf } from "../generator/btf/index.js";
 import { buildModel, mapTypeNames } from "../generator/model/model.js";
 import { lookupType } from "../generator/btf/index.js";

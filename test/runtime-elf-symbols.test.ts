@@ -6,7 +6,7 @@ import test from "ava";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ElfImage, readFunctionSymbols, resolveSymbolOffset, STT_OBJECT, type BpfError } from "@bpf2ts/runtime";
-import { readElf, STT_FUNC } from "../generator/elf.js";
+import { readElf, STT_FUNC } from "@bpf2ts/runtime/object-file";
 import { buildC, requireFeature } from "./helpers/kernel.js";
 import { tempDir } from "./helpers/temp-dir.js";
 

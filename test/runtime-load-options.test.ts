@@ -13,7 +13,7 @@ import {
   type BpfError, type BpfObject, type LoadOptions, type ObjectDescriptor, type StackTraceMap, type Variable, type VariableDescriptor,
 } from "@bpf2ts/runtime";
 import { parseBtf } from "../generator/btf/index.js";
-import { readElf } from "../generator/elf.js";
+import { readElf } from "@bpf2ts/runtime/object-file";
 import { buildModel } from "../generator/model/model.js";
 import { compileBpf, missingReason, requireFeature } from "./helpers/kernel.js";
 

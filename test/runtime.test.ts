@@ -83,8 +83,13 @@ test.serial("bad input is a BpfError, never a crash", async (t) => {
   const garbage = descriptor("garbage", Buffer.from("this is not an ELF object, just text"));
   const e1 = await t.throwsAsync<BpfError>(loadObject(garbage), { name: "BpfError" });
   t.true(e1!.errno > 0);
-  t.regex(e1!.message, /open object garbage: .*not a proper ELF/s);
-  t.is(e1!.code, "LIBBPF_FORMAT");
+  // Refused by the runtime's own check, before libbpf sees it.
+  t.regex(e1!.message, /^open garbage: bpfel object: not an ELF file \(bad magic\) \(a malformed object: libbpf was not given it\)$/);
+  t.is(e1!.code, "EINVAL");
+  // With the check off, libbpf's own refusal.
+  const e2 = await t.throwsAsync<BpfError>(loadObject(garbage, { check: false }), { name: "BpfError" });
+  t.regex(e2!.message, /open object garbage: .*not a proper ELF/s);
+  t.is(e2!.code, "LIBBPF_FORMAT");
   t.throws(() => objectSpec(garbage), { name: "BpfError" });
   const truncated = descriptor("truncated", compileBpf("runtime-basic.bpf.c").subarray(0, 300));
   await t.throwsAsync(loadObject(truncated), { name: "BpfError" });

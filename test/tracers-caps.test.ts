@@ -17,7 +17,7 @@ import { buildC, buildGo, requireFeature } from "./helpers/kernel.js";
 import { repoRoot, sleep, waitFor } from "./tracers-support.js";
 import { tracerCapabilities, readDeployConfig } from "../generator/workflow/deploy.js";
 import { buildModel } from "../generator/model/model.js";
-import { readElf } from "../generator/elf.js";
+import { readElf } from "@bpf2ts/runtime/object-file";
 import { parseBtf } from "../generator/btf/index.js";
 
 const execFileP = promisify(execFile);

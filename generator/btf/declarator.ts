@@ -7,7 +7,7 @@
 // MAX_DEPTH, and the total work per call is bounded too (a corrupted graph can make a prototype
 // whose parameters point back to it).
 
-import { Kind, type Btf, type Enum, type Enum64, type Struct, type Type, type TypeId, type Union } from "./types.js";
+import { Kind, type Btf, type Enum, type Enum64, type Struct, type Type, type TypeId, type Union } from "@bpf2ts/runtime/object-file";
 import { MAX_DEPTH, follow, isQualifier, kindName, skipQualifiers, typeAt, typeError, type TypePlace } from "./query.js";
 
 export type Anonymous = Struct | Union | Enum | Enum64;

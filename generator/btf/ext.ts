@@ -5,7 +5,7 @@
 // Each of those blocks is a u32 record size followed by groups of
 // { u32 section name offset, u32 record count, records }. Names live in the .BTF string section.
 
-import { BtfError, BTF_MAGIC, label, type Where } from "./wire.js";
+import { BtfError, BTF_MAGIC, label, type Where } from "@bpf2ts/runtime/object-file";
 import type { ParsedBtf } from "./index.js";
 
 export interface FuncInfo {

@@ -6,8 +6,8 @@
 // itself) and arbitrarily deep chains. Every walk here is a loop, or a recursion bounded by
 // MAX_DEPTH, and stops with a BtfError that names the type id.
 
-import { BtfError } from "./wire.js";
-import { Kind, kindNames, type Btf, type Type, type TypeId, type Struct, type Union } from "./types.js";
+import { BtfError } from "@bpf2ts/runtime/object-file";
+import { Kind, kindNames, type Btf, type Type, type TypeId, type Struct, type Union } from "@bpf2ts/runtime/object-file";
 
 /**
  * How deep types may nest: qualifier/typedef/array chains, by-value members, declarators. clang

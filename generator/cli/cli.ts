@@ -2,13 +2,14 @@
 // become one clear line on stderr (clang's diagnostics verbatim before it) and an exit code:
 // 0 ok, 1 failure, 2 bad usage. Stacks only with BPF2TS_DEBUG=1.
 
-import { readFile } from "node:fs/promises";
 import { basename, relative, resolve } from "node:path";
 import yargs, { type Argv } from "yargs";
 import { parseBtf } from "../btf/index.js";
 import { splitShellWords, targetNames } from "../compile/clang.js";
-import { readElf } from "../elf.js";
+import { checkParsedObject, readElf } from "@bpf2ts/runtime/object-file";
 import { Bpf2tsError, UsageError, errorReport } from "../errors.js";
+import { readInputFile } from "../files.js";
+import { STEM, STEM_RULE } from "../emit/files.js";
 import { formatInspect } from "./inspect.js";
 import { buildModel } from "../model/model.js";
 import { completeTypes, parseEventOptions, readTextOrUndefined, runGenerate, VERSION } from "../pipeline/run.js";
@@ -70,6 +71,10 @@ function generateCommand(io: Io) {
         }
         return generateConfigured(argv, asList(argv.stem), io);
       }
+      // Checked here too (generate checks them again) so that a bad one is bad usage, exit 2.
+      if (!STEM.test(String(argv.stem))) throw new UsageError(`generate: stem "${String(argv.stem)}" ${STEM_RULE}`);
+      if (argv.outputStem !== undefined && !STEM.test(String(argv.outputStem)))
+        throw new UsageError(`generate: --output-stem "${String(argv.outputStem)}" ${STEM_RULE} (it names files inside --output-dir)`);
       const cflags = [
         ...splitShellWords(String(argv.cflags ?? io.env.BPF2TS_CFLAGS ?? "")),
         ...asList(argv["--"]),
@@ -139,6 +144,7 @@ function inspectCommand(io: Io) {
       const btfSection = elf.section(".BTF");
       if (!btfSection) throw new Bpf2tsError(`${file}: no .BTF section (compile with -g)`, { file, section: ".BTF" });
       const btf = parseBtf(btfSection.data(), { file, section: ".BTF" });
+      checkParsedObject(elf, btf, file);
       const source = argv.source !== undefined ? String(argv.source) : undefined;
       if (source !== undefined) await readOrFail(resolve(io.cwd, source), source);
       const cflags = [...splitShellWords(String(argv.cflags ?? io.env.BPF2TS_CFLAGS ?? "")), ...asList(argv["--"])];
@@ -167,12 +173,7 @@ function looksLikeCSource(file: string, bytes: Buffer): boolean {
 }
 
 async function readOrFail(path: string, shown: string): Promise<Buffer> {
-  try {
-    return await readFile(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new Bpf2tsError(`${shown}: cannot read: ${code === "ENOENT" ? "no such file" : (e as Error).message}`, { file: shown, cause: e });
-  }
+  return readInputFile(path, shown);
 }
 
 /** Runs the CLI; resolves to the exit code. */

@@ -50,8 +50,13 @@ function base64(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
 }
 
+/** A stem or output stem: an identifier-like file name, never a path (no `/`, no `..`). */
+export const STEM = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+export const STEM_RULE = "must start with a letter or _ and hold only letters, digits, _ and -";
+
 export function generate(input: GenerateInput): GeneratedFile[] {
-  if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(input.stem)) throw new GenerateError(`generate: stem "${input.stem}" must start with a letter or _ and hold only letters, digits, _ and -`);
+  if (!STEM.test(input.stem)) throw new GenerateError(`generate: stem "${input.stem}" ${STEM_RULE}`);
+  if (input.fileStem !== undefined && !STEM.test(input.fileStem)) throw new GenerateError(`generate: output stem "${input.fileStem}" ${STEM_RULE}`);
   if (input.targets.length === 0) throw new GenerateError("generate: no compiled object given");
   const seen = new Set<Target>();
   for (const t of input.targets) {

@@ -14,7 +14,7 @@
 // typedef loop) is an error naming it, nesting is bounded by MAX_DEPTH (the recursion here is that
 // deep at most), and no value may be larger than BTF can describe (MAX_SIZE), so offsets stay exact.
 
-import { Kind, type Btf, type Member, type Type, type TypeId } from "../btf/types.js";
+import { Kind, type Btf, type Member, type Type, type TypeId } from "@bpf2ts/runtime/object-file";
 import { anonymousSpelling, cDeclaration, kindName, MAX_DEPTH, MAX_SIZE, resolve, skipQualifiers, typeAt, type TypePlace } from "../btf/index.js";
 import { Bpf2tsError } from "../errors.js";
 import { memberName, NameScope, pascalCase, typeName } from "./names.js";

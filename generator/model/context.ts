@@ -1,9 +1,9 @@
 // What the model's readers share: the object being read (ELF, BTF, warnings), where in it a reader is
 // (for errors: the BTF questions in btf/query.ts take it as their place), and where a variable is.
 
-import type { Btf } from "../btf/types.js";
+import type { Btf } from "@bpf2ts/runtime/object-file";
 import type { TypePlace } from "../btf/index.js";
-import { STB_LOCAL, STT_FUNC, type ElfFile } from "../elf.js";
+import { STB_LOCAL, STT_FUNC, type ElfFile } from "@bpf2ts/runtime/object-file";
 
 /** The object being read. */
 export interface ModelContext {

@@ -1,7 +1,7 @@
 // Maps, as libbpf reads them: BTF-defined maps from the `.maps` DATASEC (`__uint`, `__type`, `__array`
 // members; libbpf.c `parse_btf_map_def`) and struct_ops maps from `.struct_ops*` variables.
 
-import { Kind, type Btf, type TypeId } from "../btf/types.js";
+import { Kind, type Btf, type TypeId } from "@bpf2ts/runtime/object-file";
 import { ModelError } from "../errors.js";
 import { kindName, resolve, sizeof, typeAt } from "../btf/index.js";
 import { compare, placeOf, type ModelContext, type Where } from "./context.js";

@@ -5,8 +5,8 @@
 // from a types-only compile (source/types-only.ts, merged by source/merge-types.ts), so object type ids never change.
 
 import { parseSection } from "@bpf2ts/runtime/contract";
-import { Kind, Linkage, type Btf } from "../btf/types.js";
-import { SHF_EXECINSTR, STB_LOCAL, STT_FUNC, type ElfFile } from "../elf.js";
+import { Kind, Linkage, type Btf } from "@bpf2ts/runtime/object-file";
+import { SHF_EXECINSTR, STB_LOCAL, STT_FUNC, type ElfFile } from "@bpf2ts/runtime/object-file";
 import { ModelError } from "../errors.js";
 import { kindName, lookupType, typeAt } from "../btf/index.js";
 import { compare, placeOf, type ModelContext, type Where } from "./context.js";

@@ -2,7 +2,7 @@
 // Types are cited by BTF type id into `ObjectModel.btf` (built by model.ts).
 
 import type { AttachTarget, ProgramKind } from "@bpf2ts/runtime/contract";
-import type { Btf, TypeId } from "../btf/types.js";
+import type { Btf, TypeId } from "@bpf2ts/runtime/object-file";
 import type { SourceDocs } from "../source/scan.js";
 
 export type { AttachTarget, ProgramKind };

@@ -4,16 +4,16 @@
 
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { basename, dirname, join, relative, resolve } from "node:path";
+import { basename, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildRecord, formatRecord } from "../emit/build-record.js";
 import { parseBtfExt } from "../btf/ext.js";
 import { Kind, lookupType, parseBtf, type Btf, type TypeId } from "../btf/index.js";
 import { compile, findClang, findStrip, formatDepfile, objectStem, parseTargets, type Target, type Tool } from "../compile/clang.js";
 import { layoutModule } from "../emit/roots.js";
-import { readElf } from "../elf.js";
-import { Bpf2tsError, ModelError, ToolNotFoundError, UsageError } from "../errors.js";
+import { checkParsedObject, readElf } from "@bpf2ts/runtime/object-file";
+import { readInputFile, writeAllOrNothing } from "../files.js";
+import { ModelError, ToolNotFoundError, UsageError } from "../errors.js";
 import { generate, type GeneratedFile, type TargetObject } from "../emit/files.js";
 import { mergeTypes } from "../source/merge-types.js";
 import { compareLineInfo, compareWithSource, type CompareRoot } from "../model/compare.js";
@@ -105,6 +105,8 @@ export async function buildOutputs(o: GenerateOptions): Promise<BuiltOutput> {
         throw new ModelError(`${obj.name}: no .BTF section; compile with -g (bpf2ts adds it) and do not strip BTF`, { file: obj.name, section: ".BTF" });
       }
       const btf = parseBtf(btfSection.data(), { file: obj.name, section: ".BTF" });
+      // What the runtime checks before libbpf (cycles, sizes, .maps shapes): an object it would refuse is refused here.
+      checkParsedObject(elf, btf, obj.name);
       const modelOptions = {
         file: obj.name,
         ...(o.events && { events: o.events }),
@@ -254,12 +256,7 @@ function writtenObjectName(o: GenerateOptions, cwd: string, target: Target): str
 }
 
 async function readInput(path: string, shown: string): Promise<Buffer> {
-  try {
-    return await readFile(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new Bpf2tsError(`${shown}: cannot read: ${code === "ENOENT" ? "no such file" : (e as Error).message}`, { file: shown, cause: e });
-  }
+  return readInputFile(path, shown);
 }
 
 /**
@@ -364,20 +361,7 @@ function checkAgainstSource(o: GenerateOptions, scan: SourceScan | undefined, mo
  * are written are they renamed into place. Returns the paths written, relative to `dir`.
  */
 export async function writeFilesAtomically(dir: string, files: readonly GeneratedFile[]): Promise<string[]> {
-  const temps: Array<{ tmp: string; final: string }> = [];
-  try {
-    for (const f of files) {
-      const final = join(dir, f.path);
-      await mkdir(dirname(final), { recursive: true });
-      const tmp = join(dirname(final), `.${basename(final)}.${process.pid}.tmp`);
-      temps.push({ tmp, final });
-      await writeFile(tmp, f.contents);
-    }
-  } catch (e) {
-    await Promise.all(temps.map((t) => rm(t.tmp, { force: true })));
-    throw new Bpf2tsError(`write: ${dir}: ${(e as Error).message}`, { file: dir, cause: e });
-  }
-  for (const t of temps) await rename(t.tmp, t.final);
+  writeAllOrNothing(dir, files);
   return files.map((f) => f.path);
 }
 

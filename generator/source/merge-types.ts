@@ -5,7 +5,7 @@
 // already has is reused rather than copied: both graphs come from the same source, so a name names
 // the same definition.
 
-import { Kind, type Btf, type Type, type TypeId } from "../btf/types.js";
+import { Kind, type Btf, type Type, type TypeId } from "@bpf2ts/runtime/object-file";
 
 const REUSABLE = new Set<Kind>([Kind.Struct, Kind.Union, Kind.Enum, Kind.Enum64, Kind.Typedef, Kind.Int, Kind.Float]);
 

@@ -4,7 +4,7 @@
 
 import { parseBtf, type Btf } from "../btf/index.js";
 import { compileTypesOnly, type Target, type Tool } from "../compile/clang.js";
-import { readElf } from "../elf.js";
+import { readElf } from "@bpf2ts/runtime/object-file";
 import { CompileError } from "../errors.js";
 
 export interface SourceTypesInput {

@@ -6,12 +6,13 @@
 
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
-import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { mkdir, readFile } from "node:fs/promises";
+import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { findClang, run } from "../compile/clang.js";
 import type { GenerateOptions } from "../pipeline/run.js";
 import { VERSION } from "../pipeline/run.js";
+import { writeAllOrNothing } from "../files.js";
 
 const FORMAT = 1;
 
@@ -162,9 +163,7 @@ export async function writeEntry(
   for (const f of outputs) outs[shown(cache.base, f.path)] = sha256(f.contents);
   const entry: CacheEntry = { format: FORMAT, settings, inputs: ins, outputs: outs };
   await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(entry, null, 1) + "\n");
-  await rename(tmp, path);
+  writeAllOrNothing(dirname(path), [{ path: basename(path), contents: JSON.stringify(entry, null, 1) + "\n" }]);
 }
 
 /** The input files recorded for a program (absolute), e.g. for watching before its first rebuild. */

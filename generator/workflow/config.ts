@@ -11,6 +11,7 @@ import { parseTargets } from "../compile/clang.js";
 import { Bpf2tsError } from "../errors.js";
 import type { GenerateOptions } from "../pipeline/run.js";
 import { splitShellWords } from "../compile/shell-words.js";
+import { STEM } from "../emit/files.js";
 
 export const CONFIG_FILE = "bpf2ts.config.json";
 export const DEFAULT_CACHE_DIR = ".bpf2ts-cache";
@@ -189,7 +190,6 @@ function parseProgram(
   };
 }
 
-const STEM = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
 /** Two programs may not share a stem (it names them on the command line) nor write the same files. */
 function checkUnique(v: Validator, programs: readonly ProgramConfig[]): void {

@@ -8,9 +8,10 @@
 // made: it is refused, untouched.
 
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { Bpf2tsError } from "../errors.js";
+import { writeAllOrNothing } from "../files.js";
 
 export const MANIFEST = ".bpf2ts-package.json";
 
@@ -98,22 +99,12 @@ export function writePackageFiles(dir: string, files: ReadonlyMap<string, string
   }
   plan.set(MANIFEST, JSON.stringify({ generator: "bpf2ts", note: "the files bpf2ts generate --package wrote here (sha256); it replaces only these", files: record }, null, 2) + "\n");
 
-  // Every file goes to a temporary name first; only when all are written do they replace the old ones.
-  const temps: Array<{ tmp: string; final: string }> = [];
+  // All or nothing: the new files, the manifest and the removals, rolled back together on any failure.
   try {
-    for (const [path, contents] of plan) {
-      const final = join(target, path);
-      mkdirSync(dirname(final), { recursive: true });
-      const tmp = join(dirname(final), `.${basename(final)}.${process.pid}.tmp`);
-      temps.push({ tmp, final });
-      writeFileSync(tmp, contents);
-    }
+    writeAllOrNothing(target, [...plan].map(([path, contents]) => ({ path, contents })), removed);
   } catch (e) {
-    for (const t of temps) rmSync(t.tmp, { force: true });
-    throw new PackageDirError(`write package ${dir}: ${(e as Error).message}`, { file: dir, cause: e });
+    throw new PackageDirError(`write package ${dir}: ${((e as Error).cause as Error | undefined)?.message ?? (e as Error).message}; nothing was changed`, { file: dir, cause: e });
   }
-  for (const t of temps) renameSync(t.tmp, t.final);
-  for (const path of removed) rmSync(join(target, path));
   return { written: [...plan.keys()].filter((p) => p !== MANIFEST), kept, removed };
 }
 

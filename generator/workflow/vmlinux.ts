@@ -4,11 +4,11 @@
 // When that printer is not available (an older build), bpftool is used instead, and said so.
 
 import { execFile } from "node:child_process";
-import { readFile, rename, writeFile } from "node:fs/promises";
-import { dirname, join, basename } from "node:path";
+import { dirname, basename } from "node:path";
 import { parseBtf, type Btf } from "../btf/index.js";
-import { readElf } from "../elf.js";
+import { readElf } from "@bpf2ts/runtime/object-file";
 import { Bpf2tsError } from "../errors.js";
+import { readInputFile, writeAllOrNothing } from "../files.js";
 
 export const KERNEL_BTF = "/sys/kernel/btf/vmlinux";
 
@@ -28,10 +28,10 @@ export interface VmlinuxHeader {
 export async function readBtfFile(path: string): Promise<Btf> {
   let bytes: Buffer;
   try {
-    bytes = await readFile(path);
+    bytes = readInputFile(path, path);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new VmlinuxError(`${path}: cannot read: ${code === "ENOENT" ? (path === KERNEL_BTF ? "no such file (kernel built without CONFIG_DEBUG_INFO_BTF?); pass --btf FILE" : "no such file") : (e as Error).message}`, { file: path, cause: e });
+    const code = ((e as Error).cause as NodeJS.ErrnoException | undefined)?.code;
+    throw new VmlinuxError(code === "ENOENT" && path === KERNEL_BTF ? `${path}: cannot read: no such file (kernel built without CONFIG_DEBUG_INFO_BTF?); pass --btf FILE` : (e as Error).message, { file: path, cause: e });
   }
   if (bytes.subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]))) {
     const section = readElf(bytes, path).section(".BTF");
@@ -81,12 +81,9 @@ function bpftoolDump(btfPath: string, why: string): Promise<string> {
 
 /** Writes `text` to `path` through a temporary file, so a failure never leaves half a header. */
 export async function writeAtomically(path: string, text: string): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   try {
-    await writeFile(tmp, text);
-    await rename(tmp, path);
+    writeAllOrNothing(dirname(path), [{ path: basename(path), contents: text }]);
   } catch (e) {
-    await import("node:fs/promises").then((fs) => fs.rm(tmp, { force: true }));
-    throw new VmlinuxError(`${path}: cannot write: ${(e as Error).message}`, { file: path, cause: e });
+    throw new VmlinuxError(`${path}: cannot write: ${((e as Error).cause as Error | undefined)?.message ?? (e as Error).message}`, { file: path, cause: e });
   }
 }

@@ -59,8 +59,14 @@ export interface NativeObject {
   setLogLevel(level: number): void;
   /** Returns what libbpf printed while loading. */
   load(): string;
-  /** The same on the libuv thread pool; the object is busy (EBUSY) until it settles. */
+  /** The same on a thread of its own; the object is busy (EBUSY) until it settles. */
   loadAsync(): Promise<string>;
+  /**
+   * Gives up a running loadAsync: its promise never settles, it no longer keeps the event loop
+   * alive, and the object is left closed (the thread frees it if libbpf ever returns). False when
+   * no load is running or it has just finished (its result is on its way).
+   */
+  abandonLoad(): boolean;
   programFd(program: string): number;
   mapFd(map: string): number;
   programLog(program: string): string | undefined;

@@ -12,6 +12,9 @@ export interface BpfErrorFields {
   file?: string;
   program?: string;
   map?: string;
+  /** ELF section and BTF type id, for an object rejected before load (malformed or corrupted). */
+  section?: string;
+  typeId?: number;
   /** The full verifier log (loads) or what libbpf printed while failing. */
   log?: string;
   hint?: string;
@@ -28,6 +31,8 @@ export class BpfError extends Error {
   readonly program?: string;
   readonly map?: string;
   readonly file?: string;
+  readonly section?: string;
+  readonly typeId?: number;
   readonly log: string;
   readonly hint?: string;
 
@@ -38,6 +43,8 @@ export class BpfError extends Error {
     if (fields.program !== undefined) this.program = fields.program;
     if (fields.map !== undefined) this.map = fields.map;
     if (fields.file !== undefined) this.file = fields.file;
+    if (fields.section !== undefined) this.section = fields.section;
+    if (fields.typeId !== undefined) this.typeId = fields.typeId;
     this.log = fields.log ?? "";
     if (fields.hint !== undefined) this.hint = fields.hint;
   }
@@ -58,6 +65,7 @@ export const errno = {
   ENOSPC: 28,
   E2BIG: 7,
   EOPNOTSUPP: 95,
+  ETIMEDOUT: 110,
   ENOTSUPP: 524,
 } as const;
 

@@ -6,6 +6,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <mutex>
+#include <system_error>
+#include <thread>
+
 #include "util.h"
 
 namespace bpf2ts {
@@ -31,6 +35,7 @@ void NativeObject::Init(Napi::Env env, Napi::Object exports) {
                                      InstanceMethod("setLogLevel", &NativeObject::SetLogLevel),
                                      InstanceMethod("load", &NativeObject::Load),
                                      InstanceMethod("loadAsync", &NativeObject::LoadAsync),
+                                     InstanceMethod("abandonLoad", &NativeObject::AbandonLoad),
                                      InstanceMethod("programFd", &NativeObject::ProgramFd),
                                      InstanceMethod("mapFd", &NativeObject::MapFd),
                                      InstanceMethod("programLog", &NativeObject::ProgramLog),
@@ -280,60 +285,101 @@ Napi::Value NativeObject::Load(const Napi::CallbackInfo& info) {
   return Napi::String::New(env, log.text());
 }
 
-namespace {
-
-// bpf_object__load on the libuv thread pool: the verifier and CO-RE relocation (which parses the
-// kernel's BTF) can take tens of milliseconds, which the JS thread should not wait out.
-class LoadWorker : public Napi::AsyncWorker {
- public:
-  LoadWorker(Napi::Env env, Napi::Object self, bpf_object* obj, bool* loading, bool* loaded)
-      : Napi::AsyncWorker(env, "bpf2ts:load"), deferred_(Napi::Promise::Deferred::New(env)), obj_(obj),
-        loading_(loading), loaded_(loaded) {
-    self_ = Napi::Persistent(self);  // keeps the object alive until the load is done
-  }
-  Napi::Promise Promise() { return deferred_.Promise(); }
-
-  void Execute() override {
-    LogCapture log;  // thread-local: captures what libbpf prints on this pool thread
-    err_ = bpf_object__load(obj_);
-    text_ = log.text();
-  }
-
-  void OnOK() override {
-    Napi::Env env = Env();
-    *loading_ = false;
-    if (err_) {
-      Napi::Error e = ErrnoError(env, err_, std::string("load object ") + bpf_object__name(obj_));
-      e.Set("log", Napi::String::New(env, text_));
-      deferred_.Reject(e.Value());
-      return;
-    }
-    *loaded_ = true;
-    deferred_.Resolve(Napi::String::New(env, text_));
-  }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  Napi::ObjectReference self_;
-  bpf_object* obj_;
-  bool* loading_;
-  bool* loaded_;
-  int err_ = 0;
-  std::string text_;
+// A load on a thread of its own, not libuv's pool: a load that never returns (libbpf 1.1 spins on
+// some corrupted BTF) would hold a pool thread forever, and libuv joins its pool at exit, so the
+// process could never exit. The result comes back through a thread-safe function, which keeps the
+// event loop alive while the load runs; AbandonLoad (the JS timeout) unrefs it, so the loop can end,
+// and hands the bpf_object and the buffers libbpf still reads to the thread, which frees them if the
+// load ever returns.
+struct LoadJob {
+  explicit LoadJob(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
+  std::mutex mu;
+  bool done = false;       // guarded by mu
+  bool abandoned = false;  // guarded by mu
+  bpf_object* obj = nullptr;
+  int err = 0;
+  std::string text;
+  // Only once abandoned: what libbpf may still read or write until bpf_object__load returns.
+  std::vector<uint8_t> elf;
+  std::vector<std::unique_ptr<std::vector<char>>> log_bufs;
+  Napi::ThreadSafeFunction tsfn;
+  Napi::Promise::Deferred deferred;  // JS thread only
+  Napi::ObjectReference self;        // JS thread only: keeps the object alive until the result is in
 };
-
-}  // namespace
 
 // loadAsync(): Promise<string>, rejected like load() throws. The object is busy (EBUSY) until then.
 Napi::Value NativeObject::LoadAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   bpf_object* obj = Live(env);
   if (loaded_) ThrowErrno(env, EALREADY, "object already loaded");
-  auto* w = new LoadWorker(env, info.This().As<Napi::Object>(), obj, &loading_, &loaded_);
+  auto job = std::make_shared<LoadJob>(env);
+  job->obj = obj;
+  job->self = Napi::Persistent(info.This().As<Napi::Object>());
+  job->tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}), "bpf2ts:load", 0, 1);
+  NativeObject* self = this;
+  try {
+    std::thread([job, self]() {
+      LogCapture log;  // thread-local: captures what libbpf prints on this thread
+      int err = bpf_object__load(job->obj);
+      {
+        std::lock_guard<std::mutex> lock(job->mu);
+        job->done = true;
+        job->err = err;
+        job->text = log.text();
+        if (job->abandoned) {
+          bpf_object__close(job->obj);
+          job->obj = nullptr;
+          job->tsfn.Release();
+          return;
+        }
+      }
+      job->tsfn.BlockingCall([job, self](Napi::Env env, Napi::Function) { self->FinishLoad(env, *job); });
+      job->tsfn.Release();
+    }).detach();
+  } catch (const std::system_error& e) {
+    job->tsfn.Release();
+    job->self.Reset();
+    ThrowErrno(env, e.code().value(), "load: cannot start a thread");
+  }
   loading_ = true;
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+  job_ = job;
+  return job->deferred.Promise();
+}
+
+void NativeObject::FinishLoad(Napi::Env env, LoadJob& job) {
+  Napi::HandleScope scope(env);
+  loading_ = false;
+  job_.reset();
+  if (job.err) {
+    Napi::Error e = ErrnoError(env, job.err, std::string("load object ") + bpf_object__name(job.obj));
+    e.Set("log", Napi::String::New(env, job.text));
+    job.deferred.Reject(e.Value());
+  } else {
+    loaded_ = true;
+    job.deferred.Resolve(Napi::String::New(env, job.text));
+  }
+  job.self.Reset();
+}
+
+// abandonLoad(): true when a running loadAsync was given up (its promise never settles; the object
+// is left closed), false when there is none or it has already finished (its result is on its way).
+Napi::Value NativeObject::AbandonLoad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::shared_ptr<LoadJob> job = job_;
+  if (!job) return Napi::Boolean::New(env, false);
+  {
+    std::lock_guard<std::mutex> lock(job->mu);
+    if (job->done) return Napi::Boolean::New(env, false);
+    job->abandoned = true;
+    job->elf = std::move(elf_);  // moving a vector keeps its buffer where libbpf reads it
+    job->log_bufs = std::move(log_bufs_);
+  }
+  obj_ = nullptr;  // the load thread owns it now
+  loading_ = false;
+  job_.reset();
+  job->self.Reset();
+  job->tsfn.Unref(env);
+  return Napi::Boolean::New(env, true);
 }
 
 Napi::Value NativeObject::ProgramFd(const Napi::CallbackInfo& info) {

@@ -10,6 +10,8 @@
 
 namespace bpf2ts {
 
+struct LoadJob;
+
 class NativeObject : public Napi::ObjectWrap<NativeObject> {
  public:
   static void Init(Napi::Env env, Napi::Object exports);
@@ -39,6 +41,8 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
   Napi::Value SetLogLevel(const Napi::CallbackInfo& info);
   Napi::Value Load(const Napi::CallbackInfo& info);
   Napi::Value LoadAsync(const Napi::CallbackInfo& info);
+  Napi::Value AbandonLoad(const Napi::CallbackInfo& info);
+  void FinishLoad(Napi::Env env, LoadJob& job);
   Napi::Value ProgramFd(const Napi::CallbackInfo& info);
   Napi::Value MapFd(const Napi::CallbackInfo& info);
   Napi::Value ProgramLog(const Napi::CallbackInfo& info);
@@ -48,6 +52,8 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
   bpf_object* obj_ = nullptr;
   bool loaded_ = false;
   bool loading_ = false;
+  // The running loadAsync, if any.
+  std::shared_ptr<LoadJob> job_;
   // libbpf parses the ELF lazily from this buffer until load, so it lives as long as the object.
   std::vector<uint8_t> elf_;
   // Views over mmapped globals: detached before the mapping goes away, so JS can never touch it.

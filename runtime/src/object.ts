@@ -15,6 +15,7 @@ import { cgroupKinds, parseSection, type AttachTarget, type ProgramKind } from "
 import { Program } from "./programs.js";
 import { RingBuf } from "./ringbuf.js";
 import { Variable } from "./variables.js";
+import { checkObject, ObjectFileError } from "./object-file/index.js";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type AnyCodec = Codec<any>;
@@ -84,7 +85,21 @@ export interface LoadOptions<C = Record<string, unknown>> {
    * and `attachTarget`.
    */
   programs?: string[] | Record<string, ProgramLoadOptions>;
+  /**
+   * Check the object's ELF and BTF in TypeScript before libbpf reads it (default true): a malformed
+   * object is a BpfError naming the section and BTF type id, where libbpf 1.1 may crash or hang.
+   */
+  check?: boolean;
+  /**
+   * Milliseconds `loadObject` waits for libbpf and the verifier (default 60 000; 0: no limit). Past
+   * it the promise rejects with ETIMEDOUT and the load is abandoned on its thread: it no longer keeps
+   * the process alive, and the process can exit. (`loadObjectSync` runs on the calling thread and
+   * cannot be bounded.)
+   */
+  timeout?: number;
 }
+
+const DEFAULT_LOAD_TIMEOUT = 60_000;
 
 /** What `bpf_map__set_*` can change before load. */
 export interface MapLoadOptions {
@@ -147,10 +162,29 @@ function objectName(d: ObjectDescriptor): string {
   return d.name.replace(/[^A-Za-z0-9_]/g, "_").slice(0, 15) || "bpf";
 }
 
-function open(d: ObjectDescriptor, btfPath?: string, pinRoot?: string): NativeObject {
+/**
+ * The object's bytes, checked before libbpf reads them: libbpf 1.1 dereferences out-of-range type
+ * ids and spins forever on a typedef that names itself, on the calling thread. `check: false` skips
+ * it (for an object the check wrongly refuses; libbpf may then crash or hang on a corrupted one).
+ */
+function checkedBytes(d: ObjectDescriptor, check = true): Uint8Array {
+  const bytes = objectBytes(d);
+  if (!check) return bytes;
+  try {
+    checkObject(bytes, `${LE ? "bpfel" : "bpfeb"} object`);
+  } catch (e) {
+    if (!(e instanceof ObjectFileError)) throw e;
+    const place = { ...(e.section !== undefined && { section: e.section }), ...(e.typeId !== undefined && { typeId: e.typeId }) };
+    throw new BpfError(`open ${d.name}: ${e.message} (a malformed object: libbpf was not given it)`, { errno: errno.EINVAL, code: "EINVAL", ...place, cause: e });
+  }
+  return bytes;
+}
+
+function open(d: ObjectDescriptor, btfPath?: string, pinRoot?: string, check?: boolean): NativeObject {
+  const bytes = checkedBytes(d, check);
   const A = addon();
   try {
-    return new A.NativeObject(objectBytes(d), objectName(d), btfPath, pinRoot);
+    return new A.NativeObject(bytes, objectName(d), btfPath, pinRoot);
   } catch (e) {
     throw fromNative(e, { context: `open ${d.name}` });
   }
@@ -182,8 +216,8 @@ function typeName(meta: { type: number; typeName: string }): MapTypeName {
 }
 
 /** Opens `descriptor`'s object without loading it and describes its programs and maps. */
-export function objectSpec(descriptor: ObjectDescriptor, opts: { btfPath?: string } = {}): ObjectSpec {
-  const native = open(descriptor, opts.btfPath);
+export function objectSpec(descriptor: ObjectDescriptor, opts: { btfPath?: string; check?: boolean } = {}): ObjectSpec {
+  const native = open(descriptor, opts.btfPath, undefined, opts.check);
   try {
     const progs = new Map(native.programs().map((p) => [p.name, p]));
     const maps = new Map(native.maps().map((m) => [m.name, m]));
@@ -518,7 +552,26 @@ function setConstants(d: ObjectDescriptor, native: NativeObject, values: Record<
  */
 export async function loadObject<C = Record<string, unknown>>(descriptor: ObjectDescriptor, opts: LoadOptions<C> = {}): Promise<BpfObject> {
   // The load itself (verifier, CO-RE against the kernel's BTF) runs off the JS thread.
-  return load(descriptor, opts, (native) => native.loadAsync());
+  const ms = opts.timeout ?? DEFAULT_LOAD_TIMEOUT;
+  if (typeof ms !== "number" || !(ms >= 0) || ms > 0x7fffffff)
+    throw new BpfError(`load ${descriptor.name}: timeout must be a number of milliseconds (0: none), not ${String(ms)}`, { errno: errno.EINVAL, code: "EINVAL" });
+  return load(descriptor, opts, (native) => (ms === 0 ? native.loadAsync() : bounded(descriptor, native, ms)));
+}
+
+/** native.loadAsync(), abandoned after `ms`: a load libbpf never finishes must not hold the process. */
+function bounded(d: ObjectDescriptor, native: NativeObject, ms: number): Promise<string> {
+  const pending = native.loadAsync();
+  return new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      if (!native.abandonLoad()) return; // finished meanwhile: its result is on its way
+      reject(new BpfError(`load ${d.name}: libbpf did not finish within ${ms} ms; the load was abandoned (LoadOptions.timeout)`, { errno: errno.ETIMEDOUT, code: "ETIMEDOUT" }));
+    }, ms);
+    timer.unref(); // the running load keeps the loop alive, not this timer
+    pending.then(
+      (log) => { clearTimeout(timer); resolve(log); },
+      (e: unknown) => { clearTimeout(timer); reject(e); },
+    );
+  });
 }
 
 /** `loadObject` without the promise (the verifier runs on the calling thread), for scripts and tests. */
@@ -529,7 +582,7 @@ export function loadObjectSync<C = Record<string, unknown>>(descriptor: ObjectDe
 function load<C, R extends string | Promise<string>>(descriptor: ObjectDescriptor, opts: LoadOptions<C>, run: (n: NativeObject) => R): R extends Promise<string> ? Promise<BpfObject> : BpfObject;
 function load<C>(descriptor: ObjectDescriptor, opts: LoadOptions<C>, run: (n: NativeObject) => string | Promise<string>): BpfObject | Promise<BpfObject> {
   const pinRoot = opts.pinPath && opts.pinMaps !== "all" ? opts.pinPath : undefined;
-  const native = open(descriptor, opts.btfPath, pinRoot);
+  const native = open(descriptor, opts.btfPath, pinRoot, opts.check);
   let sections = new Map<string, string>();
   const failed = (e: unknown): never => {
     native.close();

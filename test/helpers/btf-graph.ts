@@ -1,6 +1,6 @@
 // In-memory BTF graphs for generator tests: each helper appends a type and returns its id, so a test
 // reads like the C it stands for.
-import { Kind, type Btf, type Member, type Type, type TypeId } from "../../generator/btf/types.js";
+import { Kind, type Btf, type Member, type Type, type TypeId } from "@bpf2ts/runtime/object-file";
 
 /** A BTF graph built by hand: each helper appends a type and returns its id. */
 export class Graph {

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { compile, findClang, findStrip, type Target } from "../../generator/compile/clang.js";
 import { parseBtf, type ParsedBtf } from "../../generator/btf/index.js";
-import { readElf, type ElfFile } from "../../generator/elf.js";
+import { readElf, type ElfFile } from "@bpf2ts/runtime/object-file";
 
 export const repoRoot = fileURLToPath(new URL("../../..", import.meta.url));
 const cacheDir = join(tmpdir(), "bpf2ts-test-objects");

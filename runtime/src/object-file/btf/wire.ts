@@ -6,17 +6,13 @@
 // one not 4-byte aligned in its file, is copied (and swapped) once up front. That keeps the hot loop
 // free of DataView calls and endianness branches.
 
-/** Raised for any malformed BTF or BTF.ext input; identified by `name`. */
-export class BtfError extends Error {
+import { ObjectFileError } from "../errors.js";
+
+/** Raised for any malformed BTF or BTF.ext input. */
+export class BtfError extends ObjectFileError {
   override readonly name = "BtfError";
-  readonly file?: string;
-  readonly section?: string;
-  readonly typeId?: number;
   constructor(message: string, opts: { file?: string; section?: string; typeId?: number; cause?: unknown } = {}) {
-    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
-    this.file = opts.file;
-    this.section = opts.section;
-    this.typeId = opts.typeId;
+    super(message, opts);
   }
 }
 

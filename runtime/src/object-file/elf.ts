@@ -7,15 +7,13 @@
 // Reference: the System V gABI, "ELF-64 Object File Format" (section header 64 bytes, symbol 24,
 // Elf64_Rel 16, Elf64_Rela 24).
 
-/** Raised for any malformed ELF input; identified by `name`. */
-export class ElfError extends Error {
+import { ObjectFileError } from "./errors.js";
+
+/** Raised for any malformed ELF input. */
+export class ElfError extends ObjectFileError {
   override readonly name = "ElfError";
-  readonly file?: string;
-  readonly section?: string;
   constructor(message: string, opts: { file?: string; section?: string; cause?: unknown } = {}) {
-    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
-    this.file = opts.file;
-    this.section = opts.section;
+    super(message, opts);
   }
 }
 
