@@ -4,12 +4,14 @@
 
 import test from "ava";
 import { spawn } from "node:child_process";
+import { createSocket } from "node:dgram";
 import { createServer, connect, type AddressInfo, type Server } from "node:net";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { requireFeature } from "./helpers/kernel.js";
 import { assertReleased, kernelIds, linkCount, processKernelIds, repoRoot, sleep, waitFor } from "./tracers-support.js";
 import { loadTcpconnlat, type TcpconnlatEvent } from "../bpf/tcpconnlat/tcpconnlat.js";
+import { loadNetrecvlat, type NetrecvlatEvent } from "../bpf/netrecvlat/netrecvlat.js";
 import { formatAddress } from "../bpf/lib/net.js";
 
 const cli = (name: string) => join(repoRoot, "dist/bpf", name, "cli.js");
@@ -133,5 +135,72 @@ test.serial("tcpconnlat's CLI prints connects as JSON lines and stops on SIGINT 
   } finally {
     proc.kill();
     v4.server.close();
+  }
+});
+
+for (const [family, host, udp] of [[2, "127.0.0.1", "udp4"], [10, "::1", "udp6"]] as const) {
+  test.serial(`netrecvlat times UDP datagrams from arrival to their socket (${udp}): addresses, ports, sizes`, async (t) => {
+    if (!(await requireFeature(t, "root", "tp_btf", "ringbuf", "btf"))) return;
+    const rx = createSocket(udp);
+    await new Promise<void>((r) => rx.bind(0, host, r));
+    const port = (rx.address() as AddressInfo).port;
+    const objs = await loadNetrecvlat({ constants: { targProtocol: 17, targPort: port } });
+    const ids = kernelIds(objs);
+    const events: NetrecvlatEvent[] = [];
+    const tx = createSocket(udp);
+    try {
+      await objs.attach();
+      t.is(linkCount(ids), 4);
+      objs.maps.events.onEvent((e) => events.push(e));
+      let got = 0;
+      rx.on("message", () => got++);
+      const sizes = [1, 100, 1000, 1400];
+      for (const n of sizes) await new Promise<void>((r) => tx.send(Buffer.alloc(n, 0x61), port, host, () => r()));
+      t.true(await waitFor(() => got === sizes.length && events.length >= sizes.length));
+      await sleep(50);
+      t.deepEqual(events.map((e) => e.len), sizes, "one event per datagram, in order, with its payload size");
+      const sport = tx.address().port;
+      for (const e of events) {
+        t.like(e, { protocol: 17, family, sport, dport: port });
+        t.is(formatAddress(e.family, e.saddr), host);
+        t.is(formatAddress(e.family, e.daddr), host);
+        t.true(e.deltaNs > 0n && e.deltaNs < 1_000_000_000n, `arrival to socket ${e.deltaNs} ns`);
+      }
+    } finally {
+      objs.close();
+      rx.close();
+      tx.close();
+    }
+    await assertReleased(t, ids);
+  });
+}
+
+test.serial("netrecvlat times TCP segments to the receiving socket; the threshold filters in the kernel", async (t) => {
+  if (!(await requireFeature(t, "root", "tp_btf", "ringbuf", "btf"))) return;
+  const received: Buffer[] = [];
+  const server = createServer((c) => c.on("data", (d: Buffer) => received.push(d)));
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as AddressInfo).port;
+  const objs = await loadNetrecvlat({ constants: { targProtocol: 6, targPort: port } });
+  const slow = await loadNetrecvlat({ constants: { targPort: port, minLatUs: 10_000_000n } });
+  const events: NetrecvlatEvent[] = [];
+  try {
+    await objs.attach();
+    await slow.attach();
+    objs.maps.events.onEvent((e) => events.push(e));
+    const payload = "x".repeat(777);
+    const c = connect(port, "127.0.0.1");
+    await new Promise((r) => c.on("connect", r));
+    c.write(payload);
+    t.true(await waitFor(() => Buffer.concat(received).length === payload.length && events.length >= 1));
+    const e = events[0]!;
+    t.like(e, { protocol: 6, family: 2, sport: c.localPort, dport: port, len: payload.length });
+    t.true(e.deltaNs > 0n && e.deltaNs < 1_000_000_000n);
+    t.is(slow.maps.events.consume().length, 0, "nothing waits 10 s on loopback");
+    c.destroy();
+  } finally {
+    objs.close();
+    slow.close();
+    server.close();
   }
 });
