@@ -9,6 +9,8 @@ import { buildC, requireFeature } from "./helpers/kernel.js";
 import { assertReleased, kernelIds, linkCount, repoRoot } from "./tracers-support.js";
 import { loadOffcputime, type OffcputimeObjects } from "../bpf/offcputime/offcputime.js";
 import { KernelSymbols, stackFrames, UserSymbols } from "../bpf/lib/symbolize.js";
+import { loadHungtask } from "../bpf/hungtask/hungtask.js";
+import { stackOf, walkTasks } from "../bpf/hungtask/walk.js";
 
 const cli = (name: string) => join(repoRoot, "dist/bpf", name, "cli.js");
 
@@ -163,4 +165,57 @@ test.serial("offcputime's CLI prints folded stacks with the sleeps' microseconds
   } finally {
     await child.end();
   }
+});
+
+// A vfork parent waits in D state (TASK_KILLABLE) until its child execs or exits; the child sleeps
+// through a raw syscall (no libc state touched) and exits.
+const vforkerC = `
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+int main(int argc, char **argv) {
+  long ms = atol(argv[1]);
+  struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+  if (vfork() == 0) { syscall(SYS_nanosleep, &ts, 0); _exit(0); }
+  return 0;
+}
+`;
+
+test.serial("hungtask reports a vfork parent in D state with its pid, comm, blocked time and kernel stack", async (t) => {
+  if (!(await requireFeature(t, "root", "tp_btf", "iter", "btf", "gcc"))) return;
+  const bin = buildC("vforker", vforkerC);
+  const objs = await loadHungtask({ constants: { minBlockedMs: 500n } });
+  const strict = await loadHungtask({ constants: { minBlockedMs: 500n, includeKillable: false } });
+  const ids = kernelIds(objs);
+  try {
+    objs.programs.handleSchedSwitch.attach();
+    const iter = objs.programs.dumpTasks.attach();
+    strict.programs.handleSchedSwitch.attach();
+    const strictIter = strict.programs.dumpTasks.attach();
+    t.is(linkCount(ids), 2);
+    const started = process.hrtime.bigint();
+    const child = spawn(bin, ["2500"], { stdio: "ignore" });
+    const exited = new Promise((r) => child.on("exit", r));
+    await new Promise((r) => setTimeout(r, 1500));
+    const found = walkTasks(iter);
+    const elapsed = process.hrtime.bigint() - started;
+    const h = found.find((x) => x.pid === child.pid);
+    t.truthy(h, `the vfork parent is reported (saw ${found.map((x) => `${x.comm}/${x.pid}`).join(" ") || "nothing"})`);
+    t.is(h!.tgid, child.pid!);
+    t.is(h!.comm, basename(bin).slice(0, 15));
+    t.is(h!.state & 0x2, 0x2, "TASK_UNINTERRUPTIBLE");
+    t.is(h!.state & 0x100, 0x100, "killable (TASK_WAKEKILL): vfork waits in TASK_KILLABLE");
+    t.true(h!.blockedNs >= 500_000_000n && h!.blockedNs <= elapsed, `blocked ${h!.blockedNs} ns: at least the threshold, at most since the spawn (${elapsed} ns)`);
+    const ksyms = new KernelSymbols();
+    const stack = stackOf(h!).map((ip) => ksyms.lookup(ip));
+    t.true(stack.some((f) => f === "kernel_clone" || f?.includes("vfork")), `kernel stack through vfork: ${stack.join(" < ")}`);
+    t.false(walkTasks(strictIter).some((x) => x.pid === child.pid), "include_killable false skips it, as khungtaskd does");
+    await exited;
+    t.false(walkTasks(iter).some((x) => x.pid === child.pid), "gone once the child exits");
+  } finally {
+    objs.close();
+    strict.close();
+  }
+  await assertReleased(t, ids);
 });
