@@ -127,7 +127,7 @@ test("tracer CLIs reject bad options with exit code 2 and print usage with --hel
   const unknown = await execFileP(process.execPath, [cli("opensnoop"), "--frobnicate"]).then(() => undefined, (e: { code: number; stderr: string }) => e);
   t.is(unknown?.code, 2);
   t.regex(unknown!.stderr, /Usage: opensnoop/);
-  const names = ["execsnoop", "opensnoop", "syscount", "runqlat", "tcpstates", "softirqs", "profile", "gotrace", "httptrace", "dropwatch", "oomkill"];
+  const names = ["execsnoop", "opensnoop", "syscount", "runqlat", "tcpstates", "softirqs", "profile", "gotrace", "httptrace", "dropwatch", "oomkill", "tcpconnlat", "offcputime", "biolatency", "sslsniff", "netrecvlat", "hungtask"];
   const helps = await Promise.all(names.map((name) => execFileP(process.execPath, [cli(name), "--help"])));
   for (const [i, { stdout }] of helps.entries()) {
     const name = names[i]!;

@@ -106,6 +106,7 @@ export function untilStopped(durationSec?: number, signal?: AbortSignal): Promis
   return new Promise((resolve) => {
     const done = (why: "duration" | "signal" | "aborted") => {
       clearTimeout(timer);
+      clearInterval(keepAlive);
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
       signal?.removeEventListener("abort", onAbort);
@@ -114,6 +115,9 @@ export function untilStopped(durationSec?: number, signal?: AbortSignal): Promis
     const onSignal = () => done("signal");
     const onAbort = () => done("aborted");
     const timer = durationSec !== undefined ? setTimeout(() => done("duration"), durationSec * 1000) : undefined;
+    // Signal handlers do not keep Node running: without this, a tracer that only reads maps at the end
+    // (no ring buffer reader, no --duration) would exit at once with nothing printed.
+    const keepAlive = setInterval(() => {}, 2 ** 31 - 1);
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
     if (signal?.aborted) onAbort();

@@ -149,3 +149,31 @@ export class UserSymbols {
     this.#jit.clear();
   }
 }
+
+/** Where stack ids point: a stack-trace map (`maps.stacks`), addresses leaf first. */
+export interface StackSource {
+  get(id: number): bigint[] | undefined;
+}
+
+/**
+ * The frames of a user + kernel stack pair, root first as flame graphs want them: user frames (from
+ * `pid`'s mappings), then kernel frames suffixed "_[k]". Negative ids (no stack taken) add nothing,
+ * except "[missing user stack]" when the user stack was asked for but could not be read (-1 means
+ * "not taken").
+ */
+export function stackFrames(stacks: StackSource, pid: number, userStackId: number, kernStackId: number, ksyms: KernelSymbols, usyms: UserSymbols): string[] {
+  const hex = (a: bigint) => `0x${a.toString(16)}`;
+  const frames: string[] = [];
+  if (userStackId >= 0) {
+    for (const ip of [...(stacks.get(userStackId) ?? [])].reverse()) frames.push(usyms.lookup(pid, ip) ?? hex(ip));
+  } else if (userStackId !== -1) frames.push("[missing user stack]");
+  if (kernStackId >= 0) {
+    for (const ip of [...(stacks.get(kernStackId) ?? [])].reverse()) frames.push(`${ksyms.lookup(ip) ?? hex(ip)}_[k]`);
+  }
+  return frames;
+}
+
+/** One folded-stack line, "comm;root;…;leaf value" (flamegraph.pl's input): separators in names replaced. */
+export function foldedLine(comm: string, frames: readonly string[], value: bigint | number): string {
+  return `${[comm.replace(/[; ]/g, "_"), ...frames.map((f) => f.replace(/;/g, ":"))].join(";")} ${value}`;
+}

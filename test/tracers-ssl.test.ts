@@ -1,0 +1,202 @@
+// sslsniff against the live kernel: a local `openssl s_server` (Debian package openssl) and `curl -k`
+// (package curl) talk HTTP/1.1 over TLS through libssl.so.3; the plaintext each side's SSL_write
+// captured must equal what the other side's SSL_read captured and what was really sent, both ways.
+// Python's ssl module (SSL_write_ex/SSL_read_ex) covers the _ex functions. HttpPairer is checked on
+// its own too.
+
+import test, { type ExecutionContext } from "ava";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { realpathSync } from "node:fs";
+import { connect, createServer, type AddressInfo } from "node:net";
+import { join } from "node:path";
+import { requireFeature } from "./helpers/kernel.js";
+import { tempDir } from "./helpers/temp-dir.js";
+import { assertReleased, kernelIds, linkCount, sleep, waitFor } from "./tracers-support.js";
+import { loadSslsniff, type SslsniffEvent } from "../bpf/sslsniff/sslsniff.js";
+import { attachProbes, findLibssl } from "../bpf/sslsniff/libssl.js";
+import { HttpPairer, type TlsMessage } from "../bpf/sslsniff/http.js";
+
+function have(cmd: string, args: string[]): boolean {
+  try {
+    execFileSync(cmd, args, { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Passes the test with the reason (fails it under BPF2TS_REQUIRE_KERNEL=1). */
+function cannot(t: ExecutionContext, reason: string): void {
+  t.log(`cannot run: ${reason}`);
+  if (process.env.BPF2TS_REQUIRE_KERNEL === "1") t.fail(reason);
+  else t.pass();
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** `openssl s_server` on 127.0.0.1 with a fresh self-signed certificate: stdin goes to the client, what the client sends comes out on stdout. */
+async function tlsServer(t: ExecutionContext): Promise<{ proc: ChildProcess; port: number; received: () => Buffer }> {
+  const dir = tempDir(t, "bpf2ts-ssl-");
+  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"), "-subj", "/CN=localhost", "-days", "1"], { stdio: "ignore" });
+  const port = await freePort();
+  const proc = spawn("openssl", ["s_server", "-quiet", "-accept", `127.0.0.1:${port}`, "-cert", join(dir, "cert.pem"), "-key", join(dir, "key.pem")], { stdio: ["pipe", "pipe", "ignore"] });
+  const chunks: Buffer[] = [];
+  proc.stdout!.on("data", (d: Buffer) => chunks.push(d));
+  t.teardown(() => proc.kill());
+  // Ready when it accepts TCP connections.
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise<boolean>((r) => {
+      const c = connect(port, "127.0.0.1");
+      c.on("connect", () => (c.destroy(), r(true))).on("error", () => r(false));
+    });
+    if (ok) break;
+    await sleep(100);
+  }
+  return { proc, port, received: () => Buffer.concat(chunks) };
+}
+
+const bytes = (e: SslsniffEvent): Buffer => Buffer.from(e.data.buffer, e.data.byteOffset, e.data.length);
+const joined = (es: SslsniffEvent[]): string => Buffer.concat(es.map(bytes)).toString("latin1");
+
+test.serial("sslsniff captures curl's HTTPS request and s_server's response in plaintext, both directions, and pairs them", async (t) => {
+  if (!(await requireFeature(t, "root", "uprobe", "ringbuf", "btf"))) return;
+  if (!have("openssl", ["version"]) || !have("curl", ["--version"])) return cannot(t, "needs openssl and curl (Debian packages openssl, curl)");
+  const lib = findLibssl();
+  const server = await tlsServer(t);
+  const objs = await loadSslsniff();
+  const small = await loadSslsniff({ constants: { targMaxData: 16 } });
+  const ids = kernelIds(objs);
+  const events: SslsniffEvent[] = [];
+  const cut: SslsniffEvent[] = [];
+  try {
+    const probed = attachProbes(objs, lib);
+    attachProbes(small, lib);
+    t.deepEqual(probed.sort(), ["SSL_read", "SSL_read_ex", "SSL_write", "SSL_write_ex"]);
+    t.is(linkCount(ids), 8, "entry and return of four functions");
+    objs.maps.events.onEvent((e) => events.push(e));
+    small.maps.events.onEvent((e) => cut.push(e));
+
+    const token = randomUUID();
+    const curl = spawn("curl", ["-sk", "--http1.1", "-H", `X-Token: ${token}`, `https://127.0.0.1:${server.port}/items/${token}?q=1`], { stdio: ["ignore", "pipe", "ignore"] });
+    let body = "";
+    curl.stdout!.on("data", (d: Buffer) => (body += d.toString("latin1")));
+    const curlExit = new Promise((r) => curl.on("exit", r));
+    t.true(await waitFor(() => server.received().includes("\r\n\r\n"), 10000), "s_server received the request");
+    const request = server.received().toString("latin1");
+    const content = `token ${token}\n`;
+    const response = `HTTP/1.1 201 Created\r\nContent-Type: text/plain\r\nContent-Length: ${content.length}\r\n\r\n${content}`;
+    server.proc.stdin!.write(response);
+    await curlExit;
+    t.is(body, content, "curl got the response");
+    const of = (pid: number, write: number) => events.filter((e) => e.pid === pid && e.isWrite === write);
+    t.true(await waitFor(() => joined(of(curl.pid!, 0)) === response), "curl's SSL_read plaintext is the response");
+
+    t.regex(request, new RegExp(`^GET /items/${token}\\?q=1 HTTP/1.1\r\n`));
+    t.true(request.includes(`X-Token: ${token}\r\n`));
+    t.is(joined(of(curl.pid!, 1)), request, "curl's SSL_write plaintext is the request s_server received");
+    t.is(joined(of(server.proc.pid!, 0)), request, "s_server's SSL_read plaintext is the request");
+    t.is(joined(of(server.proc.pid!, 1)), response, "s_server's SSL_write plaintext is the response");
+    for (const e of events.filter((x) => x.pid === curl.pid || x.pid === server.proc.pid)) {
+      t.is(e.comm, e.pid === curl.pid ? "curl" : "openssl");
+      t.is(e.dataLen, e.len, "short messages are captured whole");
+      t.is(e.data.length, e.len, "the record is cut to the data");
+      t.true(e.deltaNs > 0n && e.deltaNs < 10_000_000_000n, "call latency");
+      t.is(e.isEx, 0, "curl and s_server call SSL_read/SSL_write");
+      t.is(e.uid, process.getuid!());
+    }
+    t.is(new Set(of(curl.pid!, 1).concat(of(curl.pid!, 0)).map((e) => e.ssl)).size, 1, "one SSL * for curl's connection");
+
+    // targ_max_data cuts the copy, not the count.
+    const cutWrite = cut.find((e) => e.pid === curl.pid && e.isWrite === 1)!;
+    t.is(cutWrite.len, request.length);
+    t.is(cutWrite.dataLen, 16);
+    t.is(bytes(cutWrite).toString("latin1"), request.slice(0, 16));
+
+    // HTTP pairing over the same records.
+    const pairer = new HttpPairer();
+    const exchanges = events.map((e) => pairer.feed({ ...e, isWrite: e.isWrite === 1 })).filter((x) => x !== undefined);
+    const client = exchanges.find((x) => x.pid === curl.pid)!;
+    const srv = exchanges.find((x) => x.pid === server.proc.pid)!;
+    t.like(client, { role: "client", comm: "curl", method: "GET", target: `/items/${token}?q=1`, status: 201, reason: "Created", version: "HTTP/1.1" });
+    t.like(srv, { role: "server", comm: "openssl", method: "GET", target: `/items/${token}?q=1`, status: 201 });
+    // Both wait for the test to write the response after the request arrived: the latencies cover that.
+    for (const x of [client, srv]) t.true(x.latencyNs > 0n && x.latencyNs < 30_000_000_000n, `${x.role} latency ${x.latencyNs} ns`);
+    t.is(objs.variables.lostEvents.get(), 0n);
+  } finally {
+    objs.close();
+    small.close();
+  }
+  await assertReleased(t, ids);
+});
+
+test.serial("sslsniff captures SSL_write_ex/SSL_read_ex (Python's ssl module) against s_server", async (t) => {
+  if (!(await requireFeature(t, "root", "uprobe", "ringbuf", "btf"))) return;
+  if (!have("openssl", ["version"])) return cannot(t, "needs openssl (Debian package openssl)");
+  const lib = findLibssl();
+  let pyssl = "";
+  try {
+    const mod = execFileSync("python3", ["-c", "import _ssl; print(_ssl.__file__)"], { encoding: "utf8" }).trim();
+    pyssl = execFileSync("ldd", [mod], { encoding: "utf8" });
+  } catch (e) {
+    return cannot(t, `no python3 with an ssl module: ${(e as Error).message.split("\n")[0]}`);
+  }
+  const linked = /libssl\.so\.3 => (\S+)/.exec(pyssl)?.[1];
+  if (!linked || realpathSync(linked) !== lib) return cannot(t, `python3's _ssl does not use ${lib} (${linked ?? "statically linked"})`);
+  const server = await tlsServer(t);
+  const objs = await loadSslsniff();
+  const events: SslsniffEvent[] = [];
+  try {
+    attachProbes(objs, lib);
+    objs.maps.events.onEvent((e) => events.push(e));
+    const hello = `ping ${randomUUID()}\n`;
+    const py = spawn("python3", ["-c", `
+import socket, ssl, sys
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+with ctx.wrap_socket(socket.create_connection(("127.0.0.1", ${server.port}))) as s:
+    s.sendall(sys.argv[1].encode())
+    print(s.recv(100).decode(), end="")
+`, hello], { stdio: ["ignore", "pipe", "ignore"] });
+    let got = "";
+    py.stdout!.on("data", (d: Buffer) => (got += d.toString()));
+    const exited = new Promise((r) => py.on("exit", r));
+    t.true(await waitFor(() => server.received().toString().includes(hello), 10000));
+    const reply = `pong ${randomUUID()}\n`;
+    server.proc.stdin!.write(reply);
+    await exited;
+    t.is(got, reply);
+    const mine = () => events.filter((e) => e.pid === py.pid);
+    t.true(await waitFor(() => mine().some((e) => e.isWrite === 0)));
+    const w = mine().find((e) => e.isWrite === 1)!;
+    const r = mine().find((e) => e.isWrite === 0)!;
+    t.is(bytes(w).toString(), hello);
+    t.is(bytes(r).toString(), reply);
+    t.is(w.isEx, 1, "SSL_write_ex: the count came through its pointer");
+    t.is(r.isEx, 1, "SSL_read_ex");
+    t.is(r.len, reply.length);
+    t.regex(w.comm, /^python/);
+  } finally {
+    objs.close();
+  }
+});
+
+test("HttpPairer pairs pipelined requests in order, skips 1xx and same-direction lines, keeps connections apart", (t) => {
+  const msg = (pid: number, ssl: bigint, isWrite: boolean, ts: number, text: string): TlsMessage => ({ pid, comm: "c", ssl, isWrite, tsNs: BigInt(ts), data: Buffer.from(text) });
+  const p = new HttpPairer();
+  t.is(p.feed(msg(1, 7n, true, 100, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n")), undefined);
+  t.is(p.feed(msg(1, 7n, true, 150, "POST /b HTTP/1.1\r\n")), undefined);
+  t.is(p.feed(msg(1, 8n, false, 160, "HTTP/1.1 200 OK\r\n")), undefined, "another connection");
+  t.is(p.feed(msg(1, 7n, true, 170, "HTTP/1.1 200 OK\r\n")), undefined, "same direction as the request: not its response");
+  t.is(p.feed(msg(1, 7n, false, 180, "HTTP/1.1 100 Continue\r\n\r\n")), undefined, "interim response");
+  t.like(p.feed(msg(1, 7n, false, 300, "HTTP/1.1 404 Not Found\r\n")), { role: "client", method: "GET", target: "/a", status: 404, reason: "Not Found", latencyNs: 200n });
+  t.like(p.feed(msg(1, 7n, false, 400, "HTTP/1.0 204\r\n")), { method: "POST", target: "/b", status: 204, reason: "", version: "HTTP/1.0", latencyNs: 250n });
+  t.is(p.feed(msg(1, 7n, false, 500, "HTTP/1.1 200 OK\r\n")), undefined, "nothing pending");
+  t.like(p.feed(msg(2, 7n, false, 10, "PUT /c HTTP/1.1\r\n")) ?? p.feed(msg(2, 7n, true, 30, "HTTP/1.1 201 Created\r\n")), { role: "server", method: "PUT", status: 201, latencyNs: 20n });
+  t.is(p.feed(msg(3, 1n, true, 0, "\x16\x03\x01 binary")), undefined);
+});
