@@ -6,3 +6,6 @@ export {
   cgroupKinds, parseSection, programKinds, sectionDefs, sectionMatches,
   type AttachTarget, type ProgramKind, type SectionDef, type SectionInfo,
 } from "./sections.js";
+export { parseFieldType, scalarTypes, type FieldType, type ParsedFieldType, type ScalarName, type StructRef } from "./fields.js";
+export { mapTypeNames, mapWrapper, mapWrappers, type MapShape, type MapTypeName, type WrappedMapType } from "./maps.js";
+export { symbols, type RuntimeSymbol, type RuntimeSymbolName } from "./symbols.js";
