@@ -89,14 +89,16 @@ function fieldDoc(c: CompositeLayout, f: ValueField | BitfieldLayout, docs: Type
 function fieldEntry(f: ValueField | BitfieldLayout, union: PlacedLeaf["union"]): string {
   const parts = [`offset: ${f.offset}`];
   if (f.node === "bitfield") {
-    const type = f.type.kind === "bool" ? "bool" : `${f.signed ? "s" : "u"}${f.size * 8}`;
-    parts.push(`type: ${JSON.stringify(type)}`, `size: ${f.size}`, `bitOffset: ${f.bitOffset}`, `bitSize: ${f.bits}`);
+    // The storage unit's integer type gives its size; an odd-sized unit (packed) says it.
+    const standard = f.type.kind === "bool" ? f.size === 1 : [1, 2, 4, 8, 16].includes(f.size);
+    const type = f.type.kind === "bool" ? "bool" : `${f.signed ? "s" : "u"}${standard ? f.size * 8 : 8}`;
+    parts.push(`type: ${JSON.stringify(type)}`, ...(standard ? [] : [`size: ${f.size}`]), `bitOffset: ${f.bitOffset}`, `bitSize: ${f.bits}`);
     if (f.type.kind === "enum" && f.type.ref.wide && f.bits <= 32) parts.push("bigint: true");
   } else {
     parts.push(`type: ${fieldTypeExpr(f.type, f.flexible === true)}`);
   }
   parts.push(`decl: ${JSON.stringify(f.cDecl)}`);
-  if (union.length > 0) parts.push(`union: ${JSON.stringify(union)}`);
+  if (union.length > 0) parts.push(`union: [${union.map(([g, a]) => `[${g}, ${a}]`).join(", ")}]`);
   return `{ ${parts.join(", ")} }`;
 }
 

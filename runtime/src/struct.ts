@@ -15,7 +15,7 @@ export interface FieldSpec {
   readonly type: FieldType;
   /** The C declaration (`__u32 pid`, `__u32 a : 3`): errors name the field by it. */
   readonly decl: string;
-  /** Bitfields: the storage unit's size in bytes, the bit offset in it and the width. */
+  /** Bitfields: the storage unit's size in bytes (default: its type's), the bit offset in it and the width. */
   readonly size?: number;
   readonly bitOffset?: number;
   readonly bitSize?: number;
@@ -224,11 +224,11 @@ function fieldOps(name: string, spec: FieldSpec): FieldOps {
 
 function bitfieldOps(name: string, spec: FieldSpec, where: string): FieldOps {
   const at = spec.offset;
-  const size = spec.size ?? 4;
-  const bitOffset = spec.bitOffset ?? 0;
-  const bits = spec.bitSize!;
   const t = parseFieldType(spec.type);
   const kind = t.kind === "scalar" ? t.name : "u32";
+  const size = spec.size ?? scalarTypes[kind].size;
+  const bitOffset = spec.bitOffset ?? 0;
+  const bits = spec.bitSize!;
   const signed = scalarTypes[kind].signed;
   const isBool = kind === "bool";
   const big = spec.bigint === true || bits > 32;
