@@ -164,7 +164,7 @@ async function main(): Promise<void> {
         count(tally, seq);
       });
     } else {
-      const typed = obj.maps.events as RingBuf<Uint8Array>;
+      const typed = obj.maps.events;
       typed.close();
       const rb = new RingBuf(typed.map, undefined, { raw: "view" });
       rb.onEvent((b) => {

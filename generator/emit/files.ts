@@ -1,6 +1,7 @@
 // The pure pipeline: compiled objects + their models → the files of a generated module. No I/O, no
 // clock, no absolute paths: the same input gives the same bytes (the CLI does the reading and writing).
 
+import { deflateRawSync } from "node:zlib";
 import { objectStem } from "../compile/clang.js";
 import { Bpf2tsError } from "../errors.js";
 import { emitModule } from "./module.js";
@@ -46,8 +47,12 @@ export class GenerateError extends Bpf2tsError {
   override name = "GenerateError";
 }
 
-function base64(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+/**
+ * The embedded form of an object: raw deflate (level 9), then base64. BPF objects are mostly BTF
+ * and string tables: they shrink to about a third, which keeps modules small (docs/ARCHITECTURE.md).
+ */
+function embedded(bytes: Uint8Array): string {
+  return deflateRawSync(bytes, { level: 9 }).toString("base64");
 }
 
 /** A stem or output stem: an identifier-like file name, never a path (no `/`, no `..`). */
@@ -73,7 +78,7 @@ export function generate(input: GenerateInput): GeneratedFile[] {
   }
   const primary = targets[0]!;
   const objects: { le?: string; be?: string } = {};
-  for (const t of targets) objects[t.target === "bpfel" ? "le" : "be"] = base64(t.object);
+  for (const t of targets) objects[t.target === "bpfel" ? "le" : "be"] = embedded(t.object);
   const fileStem = input.fileStem ?? input.stem;
   const ts = emitModule({
     stem: input.stem,

@@ -4,7 +4,7 @@
 
 import { lookupType, type TypeId } from "../btf/index.js";
 import { LayoutEngine, type ValueLayout } from "../layout/layout.js";
-import type { MapModel, ObjectModel, VariableModel } from "../model/model.js";
+import type { MapModel, ObjectModel, ProgramModel, VariableModel } from "../model/model.js";
 
 export interface MapLayouts {
   readonly map: MapModel;
@@ -19,8 +19,10 @@ export interface VariableLayout {
   readonly type: ValueLayout;
 }
 
+/** Everything a module holds, each list in name order (sorted here, once). */
 export interface ModuleLayouts {
   readonly engine: LayoutEngine;
+  readonly programs: readonly ProgramModel[];
   readonly maps: readonly MapLayouts[];
   readonly variables: readonly VariableLayout[];
 }
@@ -62,7 +64,7 @@ export function layoutModule(stem: string, model: ObjectModel, opts: RootOptions
     return na < nb ? -1 : na > nb ? 1 : a - b;
   });
   for (const id of namedInOrder) engine.layoutNamed(id);
-  return { engine, maps, variables };
+  return { engine, programs: [...model.programs].sort(byName), maps, variables };
 }
 
 /**

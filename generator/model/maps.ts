@@ -7,15 +7,8 @@ import { kindName, resolve, sizeof, typeAt } from "../btf/index.js";
 import { compare, placeOf, type ModelContext, type Where } from "./context.js";
 import type { MapModel } from "./types.js";
 
-/** libbpf's map type names by `BPF_MAP_TYPE_*` value (libbpf.c `map_type_name`). */
-export const mapTypeNames: readonly string[] = [
-  "unspec", "hash", "array", "prog_array", "perf_event_array", "percpu_hash", "percpu_array",
-  "stack_trace", "cgroup_array", "lru_hash", "lru_percpu_hash", "lpm_trie", "array_of_maps",
-  "hash_of_maps", "devmap", "sockmap", "cpumap", "xskmap", "sockhash", "cgroup_storage",
-  "reuseport_sockarray", "percpu_cgroup_storage", "queue", "stack", "sk_storage", "devmap_hash",
-  "struct_ops", "ringbuf", "inode_storage", "task_storage", "bloom_filter", "user_ringbuf",
-  "cgrp_storage", "arena",
-];
+export { mapTypeNames } from "@bpf2ts/runtime/contract";
+import { mapTypeNames } from "@bpf2ts/runtime/contract";
 
 /** A map definition's members as libbpf's `parse_btf_map_def` reads them. */
 interface MapDef {

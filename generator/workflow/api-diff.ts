@@ -56,15 +56,22 @@ function readApi(morph: Morph, project: Project, text: string): Map<string, Elem
   const add = (key: string, label: string, attrs: Array<[string, string | undefined]>) =>
     out.set(key, { label, attrs: new Map(attrs.filter((x): x is [string, string] => x[1] !== undefined)) });
 
-  // Structs: `export const X: Struct<X> = { name, size, align, fields: { f: { offset, size } } }`
-  // beside `export interface X { f: T }` (the field's C declaration opens its doc comment).
+  // Structs: `export const X = struct<X>({ name, size, align, fields: { f: { offset, type, decl } }, decode })`
+  // (before: `export const X: Struct<X> = { …, fields: { f: { offset, size } } }`) beside
+  // `export interface X { f: T }` (the field's C declaration opens its doc comment).
+  const structs: Array<{ name: string; init: ObjectLiteralExpression }> = [];
   for (const decl of sf.getVariableDeclarations()) {
-    if (!/^Struct</.test(decl.getTypeNode()?.getText() ?? "")) continue;
     const init = decl.getInitializer();
-    if (!init || !Node.isObjectLiteralExpression(init)) continue;
-    const name = decl.getName();
+    if (/^Struct</.test(decl.getTypeNode()?.getText() ?? "") && init && Node.isObjectLiteralExpression(init)) structs.push({ name: decl.getName(), init });
+    else if (init && Node.isCallExpression(init) && init.getExpression().getText() === "struct") {
+      const arg = init.getArguments()[0];
+      if (arg && Node.isObjectLiteralExpression(arg)) structs.push({ name: decl.getName(), init: arg });
+    }
+  }
+  const sizes = new Map(structs.map((s) => [s.name, Number(literal(morph, s.init, "size"))]));
+  for (const { name, init } of structs) {
     const iface = sf.getInterface(name);
-    // `struct event` (BTF type id 12): 40 bytes … — the interface's doc names the C type.
+    // `struct event`: 40 bytes … — the interface's doc names the C type.
     const cType = /^`([^`]+)`/.exec(iface?.getJsDocs()[0]?.getDescription().trim() ?? "")?.[1];
     add(`struct ${name}`, `${name}${cType ? ` (${cType})` : ""}`, [["size", literal(morph, init, "size")], ["align", literal(morph, init, "align")]]);
     const fields = objectProperty(morph, init, "fields");
@@ -74,14 +81,16 @@ function readApi(morph: Morph, project: Project, text: string): Map<string, Elem
       const field = p.getName();
       seen.add(field);
       const info = p.getInitializer();
+      const obj = info && Node.isObjectLiteralExpression(info) ? info : undefined;
       const prop = iface?.getProperty(field);
-      const bits = info && Node.isObjectLiteralExpression(info) ? literal(morph, info, "bitSize") : undefined;
+      const bits = obj && literal(morph, obj, "bitSize");
+      const decl = obj && literal(morph, obj, "decl");
       add(`field ${name}.${field}`, `field ${name}.${field}`, [
-        ["offset", info && Node.isObjectLiteralExpression(info) ? literal(morph, info, "offset") : undefined],
-        ["size", info && Node.isObjectLiteralExpression(info) ? literal(morph, info, "size") : undefined],
-        ["bits", bits && info && Node.isObjectLiteralExpression(info) ? `${bits} at bit ${literal(morph, info, "bitOffset") ?? "0"}` : undefined],
+        ["offset", obj && literal(morph, obj, "offset")],
+        ["size", obj && (literal(morph, obj, "size") ?? fieldSize(morph, obj, sizes))],
+        ["bits", bits && obj ? `${bits} at bit ${literal(morph, obj, "bitOffset") ?? "0"}` : undefined],
         ["type", prop?.getTypeNode()?.getText()],
-        ["C", prop && cDeclaration(prop)],
+        ["C", decl !== undefined ? `\`${JSON.parse(decl) as string}\`` : prop && cDeclaration(prop)],
       ]);
     }
     // Members the interface has but the descriptor does not list (none in generated code; a hand edit).
@@ -90,8 +99,22 @@ function readApi(morph: Morph, project: Project, text: string): Map<string, Elem
     }
   }
 
-  // Programs, maps and variables: the members of the interface extending BpfObject; constants: the
-  // `<Stem>Constants` interface beside it.
+  // Programs, maps, variables and constants: the descriptor's entries (`const descriptor = { … }`),
+  // each with its doc; before: the members of the interface extending BpfObject and `<Stem>Constants`.
+  const descriptor = sf.getVariableDeclaration("descriptor")?.getInitializer();
+  const literalObject = descriptor && Node.isSatisfiesExpression(descriptor) ? descriptor.getExpression() : descriptor;
+  if (literalObject && Node.isObjectLiteralExpression(literalObject)) {
+    for (const [group, kind] of [["programs", "program"], ["maps", "map"], ["variables", "variable"], ["constants", "constant"]] as const) {
+      for (const p of objectProperty(morph, literalObject, group)?.getProperties() ?? []) {
+        if (!Node.isPropertyAssignment(p)) continue;
+        const entry = p.getInitializer();
+        const attrs = entry && Node.isObjectLiteralExpression(entry) ? entry.getProperties().filter(Node.isPropertyAssignment).filter((a) => !["name", "section", "target"].includes(a.getName())) : [];
+        const doc = p.getLeadingCommentRanges().at(-1)?.getText() ?? "";
+        const first = (/^\/\*\*\s*\n?\s*\*?\s*(.*?)(?:\s*\*\/)?$/m.exec(doc)?.[1] ?? "").replace(/\.$/, "");
+        add(`${kind} ${p.getName()}`, `${kind} ${p.getName()}`, [["type", attrs.map((a) => `${a.getName()} ${a.getInitializer()?.getText()}`).join(", ") || undefined], ["C", first || undefined]]);
+      }
+    }
+  }
   for (const iface of sf.getInterfaces()) {
     if (!iface.getExtends().some((e) => e.getText() === "BpfObject")) continue;
     for (const [group, kind] of [["programs", "program"], ["maps", "map"], ["variables", "variable"]] as const) {
@@ -103,6 +126,30 @@ function readApi(morph: Morph, project: Project, text: string): Map<string, Elem
     for (const m of constants?.getProperties() ?? []) member(add, "constant", m);
   }
   return out;
+}
+
+/** A field's size from its descriptor type (runtime/src/contract/fields.ts), structs by their `size`. */
+function fieldSize(morph: Morph, field: ObjectLiteralExpression, structs: ReadonlyMap<string, number>): string | undefined {
+  const p = field.getProperty("type");
+  const type = p && morph.Node.isPropertyAssignment(p) ? p.getInitializer() : undefined;
+  const sizeOf = (t: MorphNode | undefined): number | undefined => {
+    if (!t) return undefined;
+    if (morph.Node.isStringLiteral(t)) {
+      const m = /^([a-z]+)(\d*)((?:\[\d*\])*)$/.exec(t.getLiteralValue());
+      if (!m) return undefined;
+      const base = m[1] === "char" || m[1] === "bool" ? 1 : m[1] === "ptr" ? 8 : Number(m[2]) / 8;
+      return [...m[3]!.matchAll(/\[(\d*)\]/g)].reduce((n, d) => n * Number(d[1] || 0), base);
+    }
+    if (morph.Node.isIdentifier(t)) return structs.get(t.getText());
+    if (morph.Node.isArrayLiteralExpression(t)) {
+      const [elem, count] = t.getElements();
+      const e = sizeOf(elem);
+      return e === undefined ? undefined : e * Number(count?.getText() ?? 0);
+    }
+    return undefined;
+  };
+  const n = sizeOf(type);
+  return n === undefined ? undefined : String(n);
 }
 
 function member(add: (key: string, label: string, attrs: Array<[string, string | undefined]>) => void, kind: string, m: PropertySignature): void {

@@ -1,8 +1,9 @@
 // Codecs: how typed values meet the bytes of maps, globals and events.
 //
-// Generated modules describe every C struct as a `Struct<T>` whose decode/encode/view are straight-line
-// code with constant offsets. The helpers here are the few pieces that generated code shares (strings,
-// bitfields, typed arrays, 64-bit words) and the scalar codecs for map keys and values that are plain numbers.
+// Generated modules describe every C struct as a `Struct<T>` made by `struct()` (struct.ts) from its
+// field descriptors and the straight-line decoder of whole records. The helpers here are the pieces
+// decoders and the encoders built from descriptors share (strings, bitfields, typed arrays, 64-bit
+// words, value checks) and the scalar codecs for map keys and values that are plain numbers.
 
 import { endianness } from "node:os";
 

@@ -19,17 +19,9 @@ export interface ResourceOwner {
   disown(r: Closeable): void;
 }
 
-/**
- * libbpf's map type name without the `BPF_MAP_TYPE_` prefix, lower case (`hash`, `ringbuf`, …), or
- * `unknown_<n>` for a type this runtime has no name for.
- */
-export type MapTypeName =
-  | "unspec" | "hash" | "array" | "prog_array" | "perf_event_array" | "percpu_hash" | "percpu_array"
-  | "stack_trace" | "cgroup_array" | "lru_hash" | "lru_percpu_hash" | "lpm_trie" | "array_of_maps"
-  | "hash_of_maps" | "devmap" | "sockmap" | "cpumap" | "xskmap" | "sockhash" | "cgroup_storage"
-  | "reuseport_sockarray" | "percpu_cgroup_storage" | "queue" | "stack" | "sk_storage" | "devmap_hash"
-  | "struct_ops" | "ringbuf" | "inode_storage" | "task_storage" | "bloom_filter" | "user_ringbuf"
-  | "cgrp_storage" | `unknown_${number}`;
+/** libbpf's map type name (the contract's table), or `unknown_<n>` for a type it has no name for. */
+export type { MapTypeName } from "./contract/maps.js";
+import type { MapTypeName } from "./contract/maps.js";
 
 /** One map of a loaded object (or a pinned map), as readers and map wrappers see it. */
 export interface MapHandle {

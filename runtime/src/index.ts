@@ -1,10 +1,11 @@
 // @bpf2ts/runtime: load, attach and talk to eBPF objects from Node.js. Generated modules import only
-// from here (symbols.ts lists exactly what they may use).
+// from here (contract/symbols.ts lists exactly what they may use).
 
 export { LE, codecs, rawCodec, toBytes, fromBytes, type Codec, type Struct, type FieldInfo } from "./codec.js";
+export { struct, codecOf, type FieldSpec, type StructSpec } from "./struct.js";
 export {
   loadObject, loadObjectSync, objectSpec, wrapMap, BpfObject,
-  type ObjectDescriptor, type ProgramDescriptor, type MapDescriptor, type VariableDescriptor,
+  type ObjectDescriptor, type ObjectsOf, type ConstantsOf, type MapWrappers, type ProgramDescriptor, type MapDescriptor, type VariableDescriptor,
   type LoadOptions, type MapLoadOptions, type ProgramLoadOptions, type ObjectSpec, type ProgramSpec, type MapSpec, type AnyMap,
 } from "./object.js";
 export {
@@ -35,5 +36,6 @@ export {
   haveProgramType, haveMapType, haveHelper, libbpfVersion, haveKernelFunction, fentryCanAttach, kprobeExists, tracepointExists,
 } from "./features.js";
 export {
-  cgroupKinds, parseSection, programKinds, sectionDefs, type AttachTarget, type SectionDef, type SectionInfo,
+  cgroupKinds, parseSection, programKinds, sectionDefs, mapTypeNames, mapWrappers, parseFieldType,
+  type AttachTarget, type SectionDef, type SectionInfo, type FieldType, type MapShape,
 } from "./contract/index.js";

@@ -5,7 +5,9 @@
 import { addon, type NativeMapMeta, type NativeObject } from "./addon.js";
 import { type Codec, LE, withContext } from "./codec.js";
 import { BpfError, closedError, errno, fromNative } from "./errors.js";
-import type { Closeable, MapHandle, MapTypeName, ResourceOwner } from "./handles.js";
+import type { Closeable, MapHandle, ResourceOwner } from "./handles.js";
+import { mapWrapper, type MapTypeName, type WrappedMapType } from "./contract/maps.js";
+import { inflateRawSync } from "node:zlib";
 import { Link, LinkSet } from "./links.js";
 import {
   ArrayMap, BpfMap, HashMap, LruHashMap, LruPerCpuHashMap, PerCpuArrayMap, PerCpuHashMap, StackTraceMap,
@@ -33,7 +35,7 @@ export interface MapDescriptor {
   /** The map's C name. */
   name: string;
   /** libbpf's map type name without the prefix (`hash`, `ringbuf`, …). */
-  type: string;
+  type: MapTypeName;
   key?: AnyCodec;
   /** The value codec (for ring buffers and perf arrays: the event codec). */
   value?: AnyCodec;
@@ -52,8 +54,8 @@ export interface VariableDescriptor {
 export interface ObjectDescriptor {
   /** The stem (`exec`). */
   name: string;
-  /** The compiled object per byte order, as base64 or bytes. */
-  objects: { le?: string | Uint8Array | undefined; be?: string | Uint8Array | undefined };
+  /** The compiled object per byte order, as base64 or bytes (with `deflated`: raw-deflate compressed). */
+  objects: { le?: string | Uint8Array | undefined; be?: string | Uint8Array | undefined; deflated?: boolean };
   /** By TypeScript name. Programs of the object not listed here appear under their C name. */
   programs?: Record<string, ProgramDescriptor>;
   maps?: Record<string, MapDescriptor>;
@@ -154,7 +156,8 @@ function objectBytes(d: ObjectDescriptor): Uint8Array {
   if (src === undefined || src === null) {
     throw new BpfError(`load ${d.name}: the descriptor has no ${LE ? "little" : "big"}-endian object for this host`, { errno: errno.EINVAL, code: "ENOEXEC" });
   }
-  return typeof src === "string" ? Buffer.from(src, "base64") : src;
+  const bytes = typeof src === "string" ? Buffer.from(src, "base64") : src;
+  return d.objects.deflated === true ? inflateRawSync(bytes) : bytes;
 }
 
 /** libbpf prefixes internal map names with the object name; keep it a plain identifier. */
@@ -206,7 +209,7 @@ function mapTable(d: ObjectDescriptor, native: NativeObject): Array<[string, Map
   const listed = Object.entries(d.maps ?? {});
   const known = new Set(listed.map(([, m]) => m.name));
   for (const m of native.maps()) {
-    if (!m.internal && !known.has(m.name)) listed.push([m.name, { name: m.name, type: m.typeName }]);
+    if (!m.internal && !known.has(m.name)) listed.push([m.name, { name: m.name, type: typeName(m) }]);
   }
   return listed;
 }
@@ -263,31 +266,49 @@ class ObjectMap implements MapHandle {
   }
 }
 
-/** The wrapper class for a map of type `handle.type`. */
+const wrappers = { HashMap, LruHashMap, PerCpuHashMap, LruPerCpuHashMap, ArrayMap, PerCpuArrayMap, RingBuf, PerfEventArray, StackTraceMap, BpfMap };
+
+/** The wrapper class for a map of type `handle.type` (the contract's `mapWrappers`), given the codecs its shape takes. */
 export function wrapMap(handle: MapHandle, key?: AnyCodec, value?: AnyCodec): AnyMap {
-  switch (handle.type) {
-    case "hash":
-      return new HashMap(handle, key, value);
-    case "lru_hash":
-      return new LruHashMap(handle, key, value);
-    case "array":
-      return new ArrayMap(handle, value);
-    case "percpu_hash":
-      return new PerCpuHashMap(handle, key, value);
-    case "lru_percpu_hash":
-      return new LruPerCpuHashMap(handle, key, value);
-    case "percpu_array":
-      return new PerCpuArrayMap(handle, value);
-    case "stack_trace":
-      return new StackTraceMap(handle);
-    case "ringbuf":
-      return new RingBuf(handle, value);
-    case "perf_event_array":
-      return new PerfEventArray(handle, value);
-    default:
-      return new BpfMap(handle, key, value);
-  }
+  const { wrapper, shape } = mapWrapper(handle.type);
+  const W = wrappers[wrapper as keyof typeof wrappers] as unknown as new (h: MapHandle, ...codecs: (AnyCodec | undefined)[]) => AnyMap;
+  return shape === "kv" ? new W(handle, key, value) : shape === "none" ? new W(handle) : new W(handle, value);
 }
+
+/** The wrapper a descriptor's map entry gets, by its type and codecs (see the contract's `mapWrappers`). */
+export interface MapWrappers<K, V> {
+  hash: HashMap<K, V>;
+  lru_hash: LruHashMap<K, V>;
+  percpu_hash: PerCpuHashMap<K, V>;
+  lru_percpu_hash: LruPerCpuHashMap<K, V>;
+  array: ArrayMap<V>;
+  percpu_array: PerCpuArrayMap<V>;
+  ringbuf: RingBuf<V>;
+  perf_event_array: PerfEventArray<V>;
+  stack_trace: StackTraceMap;
+}
+
+type CodecValue<C, Else> = C extends Codec<infer T> ? T : Else;
+type MapOf<M> = M extends { type: infer T; key?: infer K; value?: infer V }
+  ? T extends WrappedMapType
+    ? MapWrappers<CodecValue<K, Uint8Array>, CodecValue<V, Uint8Array>>[T]
+    : BpfMap<CodecValue<K, Uint8Array>, CodecValue<V, Uint8Array>>
+  : AnyMap;
+type Entries<D, K extends string> = D extends { [P in K]: infer E } ? (E extends undefined ? {} : E) : {};
+
+/**
+ * The loaded object a descriptor describes: its programs typed by kind, its maps by type and
+ * codecs, its variables by codec. Members keep the docs written on the descriptor's entries.
+ */
+export type ObjectsOf<D extends ObjectDescriptor> = BpfObject & {
+  readonly programs: { readonly [P in keyof Entries<D, "programs">]: Program<Entries<D, "programs">[P] extends { kind: infer K extends ProgramKind } ? K : ProgramKind> };
+  readonly maps: { readonly [M in keyof Entries<D, "maps">]: MapOf<Entries<D, "maps">[M]> };
+  readonly variables: { readonly [V in keyof Entries<D, "variables">]: Variable<CodecValue<Entries<D, "variables">[V] extends { codec: infer C } ? C : never, unknown>> };
+  readonly constants: { readonly [V in keyof Entries<D, "constants">]?: Variable<CodecValue<Entries<D, "constants">[V] extends { codec: infer C } ? C : never, unknown>> };
+};
+
+/** The values of a descriptor's constants, by TypeScript name (what `LoadOptions.constants` takes). */
+export type ConstantsOf<D extends ObjectDescriptor> = { [V in keyof Entries<D, "constants">]?: CodecValue<Entries<D, "constants">[V] extends { codec: infer C } ? C : never, unknown> };
 
 // Objects dropped without close() are released when collected. The held value is the native
 // object, never the BpfObject itself (that would keep it alive forever).
@@ -550,12 +571,12 @@ function setConstants(d: ObjectDescriptor, native: NativeObject, values: Record<
  * Opens, configures and loads `descriptor`'s object for this host. A load failure throws a BpfError
  * with errno, the failing program and the verifier log (tail in the message, all of it in `.log`).
  */
-export async function loadObject<C = Record<string, unknown>>(descriptor: ObjectDescriptor, opts: LoadOptions<C> = {}): Promise<BpfObject> {
+export async function loadObject<D extends ObjectDescriptor>(descriptor: D, opts: LoadOptions<ConstantsOf<D>> = {}): Promise<ObjectsOf<D>> {
   // The load itself (verifier, CO-RE against the kernel's BTF) runs off the JS thread.
   const ms = opts.timeout ?? DEFAULT_LOAD_TIMEOUT;
   if (typeof ms !== "number" || !(ms >= 0) || ms > 0x7fffffff)
     throw new BpfError(`load ${descriptor.name}: timeout must be a number of milliseconds (0: none), not ${String(ms)}`, { errno: errno.EINVAL, code: "EINVAL" });
-  return load(descriptor, opts, (native) => (ms === 0 ? native.loadAsync() : bounded(descriptor, native, ms)));
+  return load(descriptor, opts, (native) => (ms === 0 ? native.loadAsync() : bounded(descriptor, native, ms))) as Promise<ObjectsOf<D>>;
 }
 
 /** native.loadAsync(), abandoned after `ms`: a load libbpf never finishes must not hold the process. */
@@ -575,8 +596,8 @@ function bounded(d: ObjectDescriptor, native: NativeObject, ms: number): Promise
 }
 
 /** `loadObject` without the promise (the verifier runs on the calling thread), for scripts and tests. */
-export function loadObjectSync<C = Record<string, unknown>>(descriptor: ObjectDescriptor, opts: LoadOptions<C> = {}): BpfObject {
-  return load(descriptor, opts, (native) => native.load());
+export function loadObjectSync<D extends ObjectDescriptor>(descriptor: D, opts: LoadOptions<ConstantsOf<D>> = {}): ObjectsOf<D> {
+  return load(descriptor, opts, (native) => native.load()) as ObjectsOf<D>;
 }
 
 function load<C, R extends string | Promise<string>>(descriptor: ObjectDescriptor, opts: LoadOptions<C>, run: (n: NativeObject) => R): R extends Promise<string> ? Promise<BpfObject> : BpfObject;
