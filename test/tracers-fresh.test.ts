@@ -18,5 +18,5 @@ test("committed tracer modules are up to date with their sources and objects (bp
   });
   t.log((r.stdout + r.stderr).trim().split("\n").slice(-3).join("\n"));
   t.is(r.status, 0, `${r.stdout}${r.stderr}`.slice(-4000));
-  t.regex(r.stdout + r.stderr, /11 programs up to date/);
+  t.regex(r.stdout + r.stderr, /\d+ programs up to date/);
 });

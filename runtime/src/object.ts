@@ -300,7 +300,10 @@ type Entries<D, K extends string> = D extends { [P in K]: infer E } ? (E extends
  * The loaded object a descriptor describes: its programs typed by kind, its maps by type and
  * codecs, its variables by codec. Members keep the docs written on the descriptor's entries.
  */
-export type ObjectsOf<D extends ObjectDescriptor> = BpfObject & {
+// BpfObject's own records are replaced, not intersected: `keyof X["maps"]` must be the object's maps
+// exactly (a metric spec or a helper typed by it rejects a wrong name), not `string`.
+// A descriptor typed only as ObjectDescriptor (no literal entries) gives a plain BpfObject.
+export type ObjectsOf<D extends ObjectDescriptor> = ObjectDescriptor extends D ? BpfObject : Omit<BpfObject, "programs" | "maps" | "variables" | "constants"> & {
   readonly programs: { readonly [P in keyof Entries<D, "programs">]: Program<Entries<D, "programs">[P] extends { kind: infer K extends ProgramKind } ? K : ProgramKind> };
   readonly maps: { readonly [M in keyof Entries<D, "maps">]: MapOf<Entries<D, "maps">[M]> };
   readonly variables: { readonly [V in keyof Entries<D, "variables">]: Variable<CodecValue<Entries<D, "variables">[V] extends { codec: infer C } ? C : never, unknown>> };
@@ -576,7 +579,7 @@ export async function loadObject<D extends ObjectDescriptor>(descriptor: D, opts
   const ms = opts.timeout ?? DEFAULT_LOAD_TIMEOUT;
   if (typeof ms !== "number" || !(ms >= 0) || ms > 0x7fffffff)
     throw new BpfError(`load ${descriptor.name}: timeout must be a number of milliseconds (0: none), not ${String(ms)}`, { errno: errno.EINVAL, code: "EINVAL" });
-  return load(descriptor, opts, (native) => (ms === 0 ? native.loadAsync() : bounded(descriptor, native, ms))) as Promise<ObjectsOf<D>>;
+  return load(descriptor, opts, (native) => (ms === 0 ? native.loadAsync() : bounded(descriptor, native, ms))) as Promise<unknown> as Promise<ObjectsOf<D>>; // typed by the descriptor it was loaded from
 }
 
 /** native.loadAsync(), abandoned after `ms`: a load libbpf never finishes must not hold the process. */
@@ -597,7 +600,7 @@ function bounded(d: ObjectDescriptor, native: NativeObject, ms: number): Promise
 
 /** `loadObject` without the promise (the verifier runs on the calling thread), for scripts and tests. */
 export function loadObjectSync<D extends ObjectDescriptor>(descriptor: D, opts: LoadOptions<ConstantsOf<D>> = {}): ObjectsOf<D> {
-  return load(descriptor, opts, (native) => native.load()) as ObjectsOf<D>;
+  return load(descriptor, opts, (native) => native.load()) as unknown as ObjectsOf<D>;
 }
 
 function load<C, R extends string | Promise<string>>(descriptor: ObjectDescriptor, opts: LoadOptions<C>, run: (n: NativeObject) => R): R extends Promise<string> ? Promise<BpfObject> : BpfObject;

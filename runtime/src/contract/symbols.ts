@@ -1,4 +1,4 @@
-// Every symbol a generated module may import from "@bpf2ts/runtime", with whether it is type-only.
+// Every symbol a generated module may import from the runtime's public entry, with whether it is type-only.
 // The emitter takes the names it writes from here (and only these); index.ts exports each of them.
 
 export interface RuntimeSymbol {
