@@ -5,15 +5,14 @@
 import { readFile } from "node:fs/promises";
 import { basename, relative, resolve } from "node:path";
 import yargs, { type Argv } from "yargs";
-import { parseBtf } from "./btf/index.js";
 import { splitShellWords, targetNames } from "./clang.js";
-import { readElf } from "./elf.js";
 import { Bpf2tsError, UsageError } from "./errors.js";
-import { formatInspect } from "./inspect.js";
-import { buildModel } from "./model.js";
-import { completeTypes, parseEventOptions, readTextOrUndefined, runGenerate, VERSION } from "./pipeline.js";
-import { quoteIncludeDirs, scanSourceTree } from "./source-tree.js";
+import type { GenerateOptions } from "./pipeline.js";
+import { VERSION } from "./version.js";
 import { checkCommand, configOptions, generateConfigured, initCommand, vmlinuxCommand, watchCommand } from "./workflow-cli.js";
+
+// The stages a command runs are imported by its handler, not here: `bpf2ts --help` (and every
+// command) then loads only what it uses, and the CLI is ready in a few tens of milliseconds.
 
 interface Io {
   readonly stdout: (s: string) => void;
@@ -70,6 +69,7 @@ function generateCommand(io: Io) {
         }
         return generateConfigured(argv, asList(argv.stem), io);
       }
+      const { parseEventOptions, runGenerate } = await import("./pipeline.js");
       const cflags = [
         ...splitShellWords(String(argv.cflags ?? io.env.BPF2TS_CFLAGS ?? "")),
         ...asList(argv["--"]),
@@ -106,7 +106,7 @@ function generateCommand(io: Io) {
 }
 
 /** `--package DIR`: generator/package.ts (loaded only when asked for) writes the whole package. */
-async function writePackageFor(dir: string, options: Parameters<typeof runGenerate>[0], pkg: { name?: string; version?: string }, io: Io): Promise<void> {
+async function writePackageFor(dir: string, options: GenerateOptions, pkg: { name?: string; version?: string }, io: Io): Promise<void> {
   const { writePackage } = await import("./package.js");
   const result = await writePackage({ ...options, packageDir: dir, ...pkg });
   for (const f of result.written) io.stdout(`wrote ${f}\n`);
@@ -130,6 +130,14 @@ function inspectCommand(io: Io) {
         .usage("$0 inspect <object> [--source file.bpf.c] [options] [-- <clang flags>]"),
     handler: async (argv: Record<string, unknown>) => {
       const file = String(argv.object);
+      const [{ parseBtf }, { readElf }, { formatInspect }, { buildModel }, { completeTypes, parseEventOptions, readTextOrUndefined }, { quoteIncludeDirs, scanSourceTree }] = await Promise.all([
+        import("./btf/index.js"),
+        import("./elf.js"),
+        import("./inspect.js"),
+        import("./model.js"),
+        import("./pipeline.js"),
+        import("./source-tree.js"),
+      ]);
       const bytes = await readOrFail(resolve(io.cwd, file), file);
       if (looksLikeCSource(file, bytes)) {
         const stem = basename(file).replace(/(\.bpf)?\.[ch]$/, "").replace(/[^A-Za-z0-9_]/g, "_");
