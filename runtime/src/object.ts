@@ -211,6 +211,7 @@ class ObjectMap implements MapHandle {
   readonly keySize: number;
   readonly valueSize: number;
   readonly maxEntries: number;
+  readonly flags: number;
   constructor(
     readonly object: BpfObject,
     readonly name: string,
@@ -222,6 +223,7 @@ class ObjectMap implements MapHandle {
     this.keySize = meta.keySize;
     this.valueSize = meta.valueSize;
     this.maxEntries = meta.maxEntries;
+    this.flags = meta.flags;
   }
   get fd(): number {
     if (this.object.closed) throw closedError(`map ${this.name}`);
