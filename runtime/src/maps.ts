@@ -425,7 +425,7 @@ export class ArrayMap<V> extends BpfMap<number, V> {
     if (this.writable && (flag === "any" || flag === "exist") && this.inMemory(i)) {
       // Encoded into the scratch buffer first: a value the codec rejects leaves the map untouched.
       this.putValue(value, this.valueView, 0);
-      this.memoryBytes!.set(this.valueBuf.subarray(0, this.handle.valueSize), i * this.stride);
+      this.memoryBytes!.set(this.valueBuf, i * this.stride);
       return;
     }
     super.set(i, value, flag);
