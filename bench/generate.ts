@@ -19,6 +19,8 @@ export interface GenerateRow {
   readonly reference: string;
   readonly ours: readonly number[];
   readonly theirs: readonly number[];
+  /** BENCH_BEFORE's times, paired with ours (a before/after comparison in the same run). */
+  readonly before?: readonly number[];
   /** The goal for ours/theirs (lower is better), or an absolute goal in ms for ours. */
   readonly target: { ratio?: number; oursMs?: number };
 }
@@ -44,26 +46,22 @@ function buildBpf2go(dir: string): string | undefined {
   return out;
 }
 
-/** `runs` paired runs of a and b, alternating which goes first; a warm-up of each first. */
-function paired(runs: number, a: () => number, b: () => number): { a: number[]; b: number[] } {
-  a();
-  b();
-  const as: number[] = [];
-  const bs: number[] = [];
+/** `runs` rounds of every fn, each round starting with a different one; a warm-up of each first. */
+function rounds(runs: number, fns: ReadonlyArray<() => number>): number[][] {
+  for (const f of fns) f();
+  const out = fns.map(() => [] as number[]);
   for (let i = 0; i < runs; i++) {
-    if (i % 2) {
-      as.push(a());
-      bs.push(b());
-    } else {
-      bs.push(b());
-      as.push(a());
+    for (let j = 0; j < fns.length; j++) {
+      const k = (i + j) % fns.length;
+      out[k]!.push(fns[k]!());
     }
   }
-  return { a: as, b: bs };
+  return out;
 }
 
-// BENCH_BPF2TS: another checkout's bin/bpf2ts.js (a before/after comparison in one run).
-const bpf2ts = process.env.BENCH_BPF2TS ?? join(root, "bin/bpf2ts.js");
+const bpf2ts = join(root, "bin/bpf2ts.js");
+// BENCH_BEFORE: another checkout's bin/bpf2ts.js, timed beside this one in the same rounds.
+const before = process.env.BENCH_BEFORE;
 const node = (args: string[], cwd = root) => timeCommand(process.execPath, args, { cwd }).ms;
 
 export function runGenerateBench(runs = Number(process.env.BENCH_RUNS ?? 7)): GenerateBenchResult {
@@ -71,8 +69,12 @@ export function runGenerateBench(runs = Number(process.env.BENCH_RUNS ?? 7)): Ge
   const rows: GenerateRow[] = [];
   const notes: string[] = [];
   try {
-    const help = paired(runs * 2, () => node([bpf2ts, "--help"]), () => node(["-e", "0"]));
-    rows.push({ what: "bpf2ts --help", reference: "node -e 0", ours: help.a, theirs: help.b, target: { oursMs: 80 } });
+    const withBefore = (ours: (bin: string) => () => number, theirs: () => number) => {
+      const [a, b, c] = rounds(runs, [ours(bpf2ts), theirs, ...(before ? [ours(before)] : [])]);
+      return { ours: a!, theirs: b!, ...(c && { before: c }) };
+    };
+    const help = withBefore((bin) => () => node([bin, "--help"]), () => node(["-e", "0"]));
+    rows.push({ what: "bpf2ts --help", reference: "node -e 0", ...help, target: { oursMs: 80 } });
 
     const bpf2go = buildBpf2go(work);
     const source = join(root, "bpf/execsnoop/execsnoop.bpf.c");
@@ -93,9 +95,8 @@ export function runGenerateBench(runs = Number(process.env.BENCH_RUNS ?? 7)): Ge
             cwd: goOut,
             env: { ...process.env, GOPACKAGE: "main" },
           }).ms;
-        const tsRun = () => node([bpf2ts, "generate", "execsnoop", source, "--cc", cc, "--target", tsTarget, "--output-dir", tsOut, "--", ...cflags]);
-        const r = paired(runs, tsRun, goRun);
-        rows.push({ what, reference: `bpf2go 0.9.1 -target ${goTarget}`, ours: r.a, theirs: r.b, target: { ratio } });
+        const tsRun = (bin: string) => () => node([bin, "generate", "execsnoop", source, "--cc", cc, "--target", tsTarget, "--output-dir", tsOut, "--", ...cflags]);
+        rows.push({ what, reference: `bpf2go 0.9.1 -target ${goTarget}`, ...withBefore(tsRun, goRun), target: { ratio } });
       }
     }
 
@@ -109,20 +110,23 @@ export function runGenerateBench(runs = Number(process.env.BENCH_RUNS ?? 7)): Ge
       const includes = ["-I", join(root, "bpf"), "-I", join(corpus, "include")];
       const ours: number[] = [];
       const theirs: number[] = [];
+      const was: number[] = [];
       tools.forEach((tool, i) => {
         const src = join(corpus, tool, `${tool}.bpf.c`);
         const out = join(work, "corpus", tool);
-        const tsRun = () => node([bpf2ts, "generate", tool, src, "--cc", cc, "--target", "x64", "--output-dir", out, "--", ...includes]);
+        const tsRun = (bin: string) => () => node([bin, "generate", tool, src, "--cc", cc, "--target", "x64", "--output-dir", out, "--", ...includes]);
         const clangRun = () => timeCommand(cc, ["-O2", "-g", "-target", "bpfel", "-D__TARGET_ARCH_x86", ...includes, "-c", src, "-o", join(work, `${tool}.o`)]).ms;
-        if (i % 2) {
-          ours.push(tsRun());
-          theirs.push(clangRun());
-        } else {
-          theirs.push(clangRun());
-          ours.push(tsRun());
+        const fns = [tsRun(bpf2ts), clangRun, ...(before ? [tsRun(before)] : [])];
+        const times = new Array<number>(fns.length);
+        for (let j = 0; j < fns.length; j++) {
+          const k = (i + j) % fns.length;
+          times[k] = fns[k]!();
         }
+        ours.push(times[0]!);
+        theirs.push(times[1]!);
+        if (before) was.push(times[2]!);
       });
-      rows.push({ what: `generate each of ${tools.length} corpus programs (x64)`, reference: "clang alone, same file and flags", ours, theirs, target: { ratio: 1.2 } });
+      rows.push({ what: `generate each of ${tools.length} corpus programs (x64)`, reference: "clang alone, same file and flags", ours, theirs, ...(before && { before: was }), target: { ratio: 1.2 } });
     }
     return { rows, notes };
   } finally {
@@ -146,8 +150,11 @@ export function formatGenerateBench(r: GenerateBenchResult): string {
       row.target.oursMs !== undefined
         ? `goal ≤ ${row.target.oursMs} ms: ${o <= row.target.oursMs ? "meets" : "MISSES"} (over node -e 0: ${(o - t).toFixed(0)} ms)`
         : `goal ≤ ${row.target.ratio}×: ${ratio <= row.target.ratio! ? "meets" : "MISSES"}`;
+    const was = row.before
+      ? `; before (BENCH_BEFORE) ${median(row.before).toFixed(0)} ms (${spread(row.before)}), ratio ${median(row.before.map((x, i) => x / row.theirs[i]!)).toFixed(2)}×${row.before.length > 10 ? `, total ${(sum(row.before) / 1000).toFixed(1)} s` : ""}`
+      : "";
     lines.push(
-      `${row.what}: bpf2ts ${o.toFixed(0)} ms (${spread(row.ours)}), ${row.reference} ${t.toFixed(0)} ms (${spread(row.theirs)}), ratio ${ratio.toFixed(2)}× (pairs ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}, n=${row.ours.length})${total} — ${goal}`,
+      `${row.what}: bpf2ts ${o.toFixed(0)} ms (${spread(row.ours)}), ${row.reference} ${t.toFixed(0)} ms (${spread(row.theirs)}), ratio ${ratio.toFixed(2)}× (pairs ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}, n=${row.ours.length})${total}${was} — ${goal}`,
     );
   }
   for (const n of r.notes) lines.push(`note: ${n}`);

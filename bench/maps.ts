@@ -3,7 +3,7 @@
 // as the yardstick: 4-byte key, 16-byte value, 1024 keys in a 4096-entry hash, 2 M operations.
 // Each side runs as its own process pinned to the same CPU (MAPS_CPU, default 0), bpf2ts too
 // (`node dist/bench/maps.js --rates N` prints its rates as JSON), so none shares its CPU with the
-// bench process or migrates mid-run.
+// bench process or migrates mid-run. MAPS_ROUNDS (9): interleaved rounds.
 
 import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync } from "node:fs";
@@ -209,7 +209,7 @@ export async function runMapsBench(opts: { ops?: number; rounds?: number } = {})
   const ys = yardstick(notes);
   const ours = () => JSON.parse(pinned(process.execPath, [fileURLToPath(import.meta.url), "--rates", String(n)])) as OpsRate & { fast: FastRates };
   const r: { bpf2ts?: OpsRate; fast?: FastRates; c?: OpsRate; go?: OpsRate } = {};
-  for (let i = 0; i < (opts.rounds ?? 9); i++) {
+  for (let i = 0; i < (opts.rounds ?? Number(process.env.MAPS_ROUNDS ?? 9)); i++) {
     const o = ours();
     r.bpf2ts = best(r.bpf2ts, o);
     r.fast = bestFast(r.fast, o.fast);
