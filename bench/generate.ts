@@ -101,7 +101,9 @@ export function runGenerateBench(runs = Number(process.env.BENCH_RUNS ?? 7)): Ge
     }
 
     const corpus = join(root, "fixtures/corpus");
-    const tools = existsSync(corpus) ? readdirSync(corpus).filter((t) => existsSync(join(corpus, t, `${t}.bpf.c`))).sort() : [];
+    // BENCH_CORPUS=N: the first N programs only (a busy machine).
+    const all = existsSync(corpus) ? readdirSync(corpus).filter((t) => existsSync(join(corpus, t, `${t}.bpf.c`))).sort() : [];
+    const tools = all.slice(0, Number(process.env.BENCH_CORPUS ?? all.length));
     if (tools.length === 0) {
       notes.push("many-programs row skipped: no fixtures/corpus");
     } else {
