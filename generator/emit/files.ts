@@ -7,6 +7,7 @@ import { Bpf2tsError } from "../errors.js";
 import { emitModule } from "./module.js";
 import { layoutModule, layoutSignature, type ModuleLayouts } from "./roots.js";
 import type { ObjectModel } from "../model/model.js";
+import { STEM, STEM_RULE } from "../pipeline/options.js";
 
 export type Target = "bpfel" | "bpfeb";
 
@@ -55,9 +56,7 @@ function embedded(bytes: Uint8Array): string {
   return deflateRawSync(bytes, { level: 9 }).toString("base64");
 }
 
-/** A stem or output stem: an identifier-like file name, never a path (no `/`, no `..`). */
-export const STEM = /^[A-Za-z_][A-Za-z0-9_-]*$/;
-export const STEM_RULE = "must start with a letter or _ and hold only letters, digits, _ and -";
+export { STEM, STEM_RULE };
 
 export function generate(input: GenerateInput): GeneratedFile[] {
   if (!STEM.test(input.stem)) throw new GenerateError(`generate: stem "${input.stem}" ${STEM_RULE}`);
