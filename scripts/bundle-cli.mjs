@@ -1,9 +1,9 @@
-// Bundles the compiled CLI (dist/generator/cli.js and everything it imports, yargs included) into
+// Bundles the compiled CLI (dist/generator/cli/cli.js and everything it imports, yargs included) into
 // dist/generator/cli.bundle.js, so `bpf2ts` starts by reading one file instead of resolving and
 // reading a hundred ESM modules (Node 20 has no module compile cache). Native and heavy packages stay
 // external and load on first use. Each module keeps its own `import.meta.url` (paths to templates/,
 // package.json are relative to where the module was compiled), rewritten relative to the bundle.
-// bin/bpf2ts.js falls back to dist/generator/cli.js where there is no bundle.
+// bin/bpf2ts.js falls back to dist/generator/cli/cli.js where there is no bundle.
 
 import { build } from "esbuild";
 import { readdir, readFile, rm } from "node:fs/promises";
@@ -43,7 +43,7 @@ const lightStringWidth = {
 for (const f of await readdir(outdir)) if (f.startsWith("cli.bundle")) await rm(resolve(outdir, f));
 
 await build({
-  entryPoints: { "cli.bundle": resolve(outdir, "cli.js") },
+  entryPoints: { "cli.bundle": resolve(outdir, "cli/cli.js") },
   outdir,
   bundle: true,
   splitting: true,
