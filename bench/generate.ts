@@ -1,26 +1,38 @@
-// Benchmark: `bpf2ts generate` vs cilium/ebpf's bpf2go (Debian's 0.9.1, built here with Go 1.19) on
-// the same program with vmlinux.h, whole process each, median of paired runs in alternating order.
-// Both compile for bpfel and bpfeb with clang-19 and strip with llvm-strip-19. Target ratio ≤ 1.5.
+// Benchmark: the `bpf2ts` command against what a user compares it with, whole process each, paired
+// runs in alternating order, medians with their spread (min–max):
+//   - `generate` execsnoop, one target (x64) vs cilium/ebpf's bpf2go (Debian's 0.9.1, built here with
+//     Go 1.19) `-target amd64`; both byte orders vs bpf2go's default bpfel,bpfeb (clang-19, llvm-strip-19)
+//   - `bpf2ts --help` vs `node -e 0` (the start-up floor)
+//   - every program of fixtures/corpus (libbpf-tools style), one `generate --target x64` each, vs
+//     clang alone compiling the same file with the same flags.
 
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { median, timeCommand } from "./util.js";
 
+/** One comparison: our times and the reference's, in ms, paired. */
+export interface GenerateRow {
+  readonly what: string;
+  readonly reference: string;
+  readonly ours: readonly number[];
+  readonly theirs: readonly number[];
+  /** BENCH_BEFORE's times, paired with ours (a before/after comparison in the same run). */
+  readonly before?: readonly number[];
+  /** The goal for ours/theirs (lower is better), or an absolute goal in ms for ours. */
+  readonly target: { ratio?: number; oursMs?: number };
+}
+
 export interface GenerateBenchResult {
-  name: string;
-  runs: number;
-  oursMs: number;
-  bpf2goMs: number;
-  ratio: number;
-  target: number;
-  skipped?: string;
+  rows: GenerateRow[];
+  notes: string[];
 }
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const gopath = "/usr/share/gocode";
+const cc = "clang-19";
 
 /** Builds bpf2go from Debian's golang-github-cilium-ebpf-dev sources; undefined when Go is missing. */
 function buildBpf2go(dir: string): string | undefined {
@@ -34,51 +46,123 @@ function buildBpf2go(dir: string): string | undefined {
   return out;
 }
 
-export function runGenerateBench(runs = Number(process.env.BENCH_RUNS ?? 5)): GenerateBenchResult {
-  const name = "generate execsnoop (bpfel+bpfeb)";
-  const work = mkdtempSync(join(tmpdir(), "bpf2ts-bench-gen-"));
-  try {
-    const bpf2go = buildBpf2go(work);
-    if (!bpf2go) {
-      return { name, runs: 0, oursMs: 0, bpf2goMs: 0, ratio: 0, target: 1.5, skipped: "golang-github-cilium-ebpf-dev is not installed" };
+/** `runs` rounds of every fn, each round starting with a different one; a warm-up of each first. */
+function rounds(runs: number, fns: ReadonlyArray<() => number>): number[][] {
+  for (const f of fns) f();
+  const out = fns.map(() => [] as number[]);
+  for (let i = 0; i < runs; i++) {
+    for (let j = 0; j < fns.length; j++) {
+      const k = (i + j) % fns.length;
+      out[k]!.push(fns[k]!());
     }
+  }
+  return out;
+}
+
+const bpf2ts = join(root, "bin/bpf2ts.js");
+// BENCH_BEFORE: another checkout's bin/bpf2ts.js, timed beside this one in the same rounds.
+const before = process.env.BENCH_BEFORE;
+const node = (args: string[], cwd = root) => timeCommand(process.execPath, args, { cwd }).ms;
+
+export function runGenerateBench(runs = Number(process.env.BENCH_RUNS ?? 7)): GenerateBenchResult {
+  const work = mkdtempSync(join(tmpdir(), "bpf2ts-bench-gen-"));
+  const rows: GenerateRow[] = [];
+  const notes: string[] = [];
+  try {
+    const withBefore = (ours: (bin: string) => () => number, theirs: () => number) => {
+      const [a, b, c] = rounds(runs, [ours(bpf2ts), theirs, ...(before ? [ours(before)] : [])]);
+      return { ours: a!, theirs: b!, ...(c && { before: c }) };
+    };
+    const help = withBefore((bin) => () => node([bin, "--help"]), () => node(["-e", "0"]));
+    rows.push({ what: "bpf2ts --help", reference: "node -e 0", ...help, target: { oursMs: 80 } });
+
+    const bpf2go = buildBpf2go(work);
     const source = join(root, "bpf/execsnoop/execsnoop.bpf.c");
     const cflags = [`-I${join(root, "bpf")}`, "-D__TARGET_ARCH_x86"];
     const goOut = join(work, "go");
     const tsOut = join(work, "ts");
     mkdirSync(goOut);
     mkdirSync(tsOut);
-    const goRun = () =>
-      timeCommand(bpf2go, ["-cc", "clang-19", "-strip", "llvm-strip-19", "execsnoop", source, "--", ...cflags], {
-        cwd: goOut,
-        env: { ...process.env, GOPACKAGE: "main" },
-      }).ms;
-    const tsRun = () =>
-      timeCommand(process.execPath, [join(root, "bin/bpf2ts.js"), "generate", "execsnoop", source, "--cc", "clang-19", "--output-dir", tsOut, "--", ...cflags], {
-        cwd: root,
-      }).ms;
-    goRun(); // warm the page cache for clang and the headers
-    tsRun();
-    const ours: number[] = [];
-    const theirs: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      if (i % 2) {
-        ours.push(tsRun());
-        theirs.push(goRun());
-      } else {
-        theirs.push(goRun());
-        ours.push(tsRun());
+    if (!bpf2go) {
+      notes.push("bpf2go rows skipped: golang-github-cilium-ebpf-dev (and golang-go) are not installed");
+    } else {
+      for (const [what, tsTarget, goTarget, ratio] of [
+        ["generate execsnoop, one target", "x64", "amd64", 1.0],
+        ["generate execsnoop, bpfel+bpfeb", "bpfel,bpfeb", "bpfel,bpfeb", 0.8],
+      ] as const) {
+        const goRun = () =>
+          timeCommand(bpf2go, ["-cc", cc, "-strip", "llvm-strip-19", "-target", goTarget, "execsnoop", source, "--", ...cflags], {
+            cwd: goOut,
+            env: { ...process.env, GOPACKAGE: "main" },
+          }).ms;
+        const tsRun = (bin: string) => () => node([bin, "generate", "execsnoop", source, "--cc", cc, "--target", tsTarget, "--output-dir", tsOut, "--", ...cflags]);
+        rows.push({ what, reference: `bpf2go 0.9.1 -target ${goTarget}`, ...withBefore(tsRun, goRun), target: { ratio } });
       }
     }
-    const oursMs = median(ours);
-    const bpf2goMs = median(theirs);
-    return { name, runs, oursMs, bpf2goMs, ratio: oursMs / bpf2goMs, target: 1.5 };
+
+    const corpus = join(root, "fixtures/corpus");
+    // BENCH_CORPUS=N: the first N programs only (a busy machine).
+    const all = existsSync(corpus) ? readdirSync(corpus).filter((t) => existsSync(join(corpus, t, `${t}.bpf.c`))).sort() : [];
+    const tools = all.slice(0, Number(process.env.BENCH_CORPUS ?? all.length));
+    if (tools.length === 0) {
+      notes.push("many-programs row skipped: no fixtures/corpus");
+    } else {
+      // One round over the corpus (each program once each way, order alternating): per program the
+      // pair runs back to back, so load changes hit both.
+      const includes = ["-I", join(root, "bpf"), "-I", join(corpus, "include")];
+      const ours: number[] = [];
+      const theirs: number[] = [];
+      const was: number[] = [];
+      tools.forEach((tool, i) => {
+        const src = join(corpus, tool, `${tool}.bpf.c`);
+        const out = join(work, "corpus", tool);
+        const tsRun = (bin: string) => () => node([bin, "generate", tool, src, "--cc", cc, "--target", "x64", "--output-dir", out, "--", ...includes]);
+        const clangRun = () => timeCommand(cc, ["-O2", "-g", "-target", "bpfel", "-D__TARGET_ARCH_x86", ...includes, "-c", src, "-o", join(work, `${tool}.o`)]).ms;
+        const fns = [tsRun(bpf2ts), clangRun, ...(before ? [tsRun(before)] : [])];
+        const times = new Array<number>(fns.length);
+        for (let j = 0; j < fns.length; j++) {
+          const k = (i + j) % fns.length;
+          times[k] = fns[k]!();
+        }
+        ours.push(times[0]!);
+        theirs.push(times[1]!);
+        if (before) was.push(times[2]!);
+      });
+      rows.push({ what: `generate each of ${tools.length} corpus programs (x64)`, reference: "clang alone, same file and flags", ours, theirs, ...(before && { before: was }), target: { ratio: 1.2 } });
+    }
+    return { rows, notes };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
 }
 
+const spread = (xs: readonly number[]) => `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}`;
+const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
+
+export function formatGenerateBench(r: GenerateBenchResult): string {
+  const lines: string[] = [];
+  for (const row of r.rows) {
+    const o = median(row.ours);
+    const t = median(row.theirs);
+    // Per-pair ratios: their median and spread say more than the ratio of medians on a busy machine.
+    const ratios = row.ours.map((x, i) => x / row.theirs[i]!);
+    const ratio = median(ratios);
+    const total = row.ours.length > 10 ? `, total ${(sum(row.ours) / 1000).toFixed(1)} s vs ${(sum(row.theirs) / 1000).toFixed(1)} s (${(sum(row.ours) / sum(row.theirs)).toFixed(2)}×)` : "";
+    const goal =
+      row.target.oursMs !== undefined
+        ? `goal ≤ ${row.target.oursMs} ms: ${o <= row.target.oursMs ? "meets" : "MISSES"} (over node -e 0: ${(o - t).toFixed(0)} ms)`
+        : `goal ≤ ${row.target.ratio}×: ${ratio <= row.target.ratio! ? "meets" : "MISSES"}`;
+    const was = row.before
+      ? `; before (BENCH_BEFORE) ${median(row.before).toFixed(0)} ms (${spread(row.before)}), ratio ${median(row.before.map((x, i) => x / row.theirs[i]!)).toFixed(2)}×${row.before.length > 10 ? `, total ${(sum(row.before) / 1000).toFixed(1)} s` : ""}`
+      : "";
+    lines.push(
+      `${row.what}: bpf2ts ${o.toFixed(0)} ms (${spread(row.ours)}), ${row.reference} ${t.toFixed(0)} ms (${spread(row.theirs)}), ratio ${ratio.toFixed(2)}× (pairs ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}, n=${row.ours.length})${total}${was} — ${goal}`,
+    );
+  }
+  for (const n of r.notes) lines.push(`note: ${n}`);
+  return lines.join("\n");
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const r = runGenerateBench();
-  console.log(JSON.stringify(r, null, 2));
+  console.log(formatGenerateBench(runGenerateBench()));
 }

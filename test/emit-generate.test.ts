@@ -104,6 +104,8 @@ test("targets whose layouts differ cannot share a module", (t) => {
   const err = t.throws(() => generate(input([el(), eb(model({ littleEndian: false, keySize: 12 }))])));
   t.is(err?.name, "GenerateError");
   t.regex(err!.message, /bpfel and bpfeb objects lay out their types differently/);
+  // Compared field by field: the message says where they part.
+  t.regex(err!.message, /\(composites\[\d+\]\.[\w.[\]]+: .+ vs .+\)/);
 });
 
 test("bad inputs fail with a clear error", (t) => {

@@ -116,7 +116,8 @@ export async function watch(): Promise<string[]> {
   const cli = spawn(join(app, "node_modules/.bin/execsnoop"), ["--json", "--duration", "2", "--comm", "true"], { cwd: app, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   cli.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-  t.true(await waitFor(() => linkCount(processKernelIds(cli.pid!)) === 2, 5000), "the installed CLI loaded and attached");
+  // Generous: a loaded machine takes seconds to start node and load the object.
+  t.true(await waitFor(() => linkCount(processKernelIds(cli.pid!)) === 2, 30_000), "the installed CLI loaded and attached");
   const token = `pkg-${process.pid}`;
   await execFileP("/bin/true", [token]);
   const code = await new Promise((r) => cli.on("exit", r));

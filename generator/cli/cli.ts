@@ -4,17 +4,15 @@
 
 import { basename, relative, resolve } from "node:path";
 import yargs, { type Argv } from "yargs";
-import { parseBtf } from "../btf/index.js";
 import { splitShellWords, targetNames } from "../compile/clang.js";
-import { checkParsedObject, readElf } from "@bpf2ts/runtime/object-file";
 import { Bpf2tsError, UsageError, errorReport } from "../errors.js";
 import { readInputFile } from "../files.js";
-import { STEM, STEM_RULE } from "../emit/files.js";
-import { formatInspect } from "./inspect.js";
-import { buildModel } from "../model/model.js";
-import { completeTypes, parseEventOptions, readTextOrUndefined, runGenerate, VERSION } from "../pipeline/run.js";
-import { quoteIncludeDirs, scanSourceTree } from "../source/tree.js";
+import { STEM, STEM_RULE, type GenerateOptions } from "../pipeline/options.js";
+import { VERSION } from "../version.js";
 import { checkCommand, configOptions, generateConfigured, initCommand, vmlinuxCommand, watchCommand } from "./workflow-cli.js";
+
+// The stages a command runs are imported by its handler, not here: `bpf2ts --help` (and every
+// command) then loads only what it uses, and the CLI is ready in a few tens of milliseconds.
 
 interface Io {
   readonly stdout: (s: string) => void;
@@ -71,6 +69,7 @@ function generateCommand(io: Io) {
         }
         return generateConfigured(argv, asList(argv.stem), io);
       }
+      const { parseEventOptions, runGenerate } = await import("../pipeline/run.js");
       // Checked here too (generate checks them again) so that a bad one is bad usage, exit 2.
       if (!STEM.test(String(argv.stem))) throw new UsageError(`generate: stem "${String(argv.stem)}" ${STEM_RULE}`);
       if (argv.outputStem !== undefined && !STEM.test(String(argv.outputStem)))
@@ -110,8 +109,8 @@ function generateCommand(io: Io) {
   };
 }
 
-/** `--package DIR`: generator/workflow/package.ts (loaded only when asked for) writes the whole package. */
-async function writePackageFor(dir: string, options: Parameters<typeof runGenerate>[0], pkg: { name?: string; version?: string }, io: Io): Promise<void> {
+/** `--package DIR`: generator/package.ts (loaded only when asked for) writes the whole package. */
+async function writePackageFor(dir: string, options: GenerateOptions, pkg: { name?: string; version?: string }, io: Io): Promise<void> {
   const { writePackage } = await import("../workflow/package.js");
   const result = await writePackage({ ...options, packageDir: dir, ...pkg });
   for (const f of result.written) io.stdout(`wrote ${f}\n`);
@@ -135,6 +134,14 @@ function inspectCommand(io: Io) {
         .usage("$0 inspect <object> [--source file.bpf.c] [options] [-- <clang flags>]"),
     handler: async (argv: Record<string, unknown>) => {
       const file = String(argv.object);
+      const [{ parseBtf }, { checkParsedObject, readElf }, { formatInspect }, { buildModel }, { completeTypes, parseEventOptions, readTextOrUndefined }, { quoteIncludeDirs, scanSourceTree }] = await Promise.all([
+        import("../btf/index.js"),
+        import("@bpf2ts/runtime/object-file"),
+        import("./inspect.js"),
+        import("../model/model.js"),
+        import("../pipeline/run.js"),
+        import("../source/tree.js"),
+      ]);
       const bytes = await readOrFail(resolve(io.cwd, file), file);
       if (looksLikeCSource(file, bytes)) {
         const stem = basename(file).replace(/(\.bpf)?\.[ch]$/, "").replace(/[^A-Za-z0-9_]/g, "_");

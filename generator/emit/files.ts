@@ -5,8 +5,9 @@ import { deflateRawSync } from "node:zlib";
 import { objectStem } from "../compile/clang.js";
 import { Bpf2tsError } from "../errors.js";
 import { emitModule } from "./module.js";
-import { layoutModule, layoutSignature, type ModuleLayouts } from "./roots.js";
+import { layoutDifference, layoutModule, type ModuleLayouts } from "./roots.js";
 import type { ObjectModel } from "../model/model.js";
+import { STEM, STEM_RULE } from "../pipeline/options.js";
 
 export type Target = "bpfel" | "bpfeb";
 
@@ -55,9 +56,7 @@ function embedded(bytes: Uint8Array): string {
   return deflateRawSync(bytes, { level: 9 }).toString("base64");
 }
 
-/** A stem or output stem: an identifier-like file name, never a path (no `/`, no `..`). */
-export const STEM = /^[A-Za-z_][A-Za-z0-9_-]*$/;
-export const STEM_RULE = "must start with a letter or _ and hold only letters, digits, _ and -";
+export { STEM, STEM_RULE };
 
 export function generate(input: GenerateInput): GeneratedFile[] {
   if (!STEM.test(input.stem)) throw new GenerateError(`generate: stem "${input.stem}" ${STEM_RULE}`);
@@ -73,8 +72,9 @@ export function generate(input: GenerateInput): GeneratedFile[] {
   const targets = [...input.targets].sort((a, b) => (a.target < b.target ? 1 : -1));
   const opts = { globalTypes: input.globalTypes ?? true, ...(input.declaredTypes && { declaredTypes: input.declaredTypes }) };
   const layouts: ModuleLayouts[] = targets.map((t) => layoutModule(input.stem, t.model, opts));
-  if (layouts.length === 2 && layoutSignature(layouts[0]!) !== layoutSignature(layouts[1]!)) {
-    throw new GenerateError(`generate: the bpfel and bpfeb objects lay out their types differently; generate one module per target (--target bpfel / --target bpfeb)`);
+  const difference = layouts.length === 2 ? layoutDifference(layouts[0]!, layouts[1]!) : undefined;
+  if (difference !== undefined) {
+    throw new GenerateError(`generate: the bpfel and bpfeb objects lay out their types differently (${difference}); generate one module per target (--target bpfel / --target bpfeb)`);
   }
   const primary = targets[0]!;
   const objects: { le?: string; be?: string } = {};

@@ -67,19 +67,41 @@ export function layoutModule(stem: string, model: ObjectModel, opts: RootOptions
   return { engine, programs: [...model.programs].sort(byName), maps, variables };
 }
 
+/** What must agree between the two byte orders' layouts for one module to serve both. */
+function layoutShape(l: ModuleLayouts): unknown {
+  return {
+    composites: l.engine.allComposites(),
+    enums: l.engine.allEnums(),
+    maps: l.maps.map((m) => [m.map.name, m.key, m.value, m.event]),
+    variables: l.variables.map((v) => [v.variable.name, v.variable.offset, v.type]),
+  };
+}
+
 /**
- * A canonical text of everything laid out, without type ids: equal for the bpfel and bpfeb objects
- * of one source unless the target changed a layout (then one module cannot serve both).
+ * Where two layouts differ, as a path (`composites[3].fields[1].offset: 8 vs 12`), or undefined when
+ * they agree. BTF ids and C spellings may differ between targets; they are not compared.
  */
-export function layoutSignature(l: ModuleLayouts): string {
-  const strip = (k: string, v: unknown): unknown => (k === "typeId" || k === "cDecl" ? undefined : typeof v === "bigint" ? String(v) : v);
-  return JSON.stringify(
-    {
-      composites: l.engine.allComposites(),
-      enums: l.engine.allEnums(),
-      maps: l.maps.map((m) => [m.map.name, m.key, m.value, m.event]),
-      variables: l.variables.map((v) => [v.variable.name, v.variable.offset, v.type]),
-    },
-    strip,
-  );
+export function layoutDifference(a: ModuleLayouts, b: ModuleLayouts): string | undefined {
+  return differenceAt("", layoutShape(a), layoutShape(b));
+}
+
+function differenceAt(path: string, x: unknown, y: unknown): string | undefined {
+  if (Object.is(x, y)) return undefined;
+  const show = (v: unknown) => (typeof v === "bigint" ? `${v}n` : JSON.stringify(v) ?? String(v));
+  if (typeof x !== "object" || typeof y !== "object" || x === null || y === null || Array.isArray(x) !== Array.isArray(y)) return `${path || "(root)"}: ${show(x)} vs ${show(y)}`;
+  if (Array.isArray(x) && Array.isArray(y)) {
+    if (x.length !== y.length) return `${path}.length: ${x.length} vs ${y.length}`;
+    for (let i = 0; i < x.length; i++) {
+      const d = differenceAt(`${path}[${i}]`, x[i], y[i]);
+      if (d) return d;
+    }
+    return undefined;
+  }
+  const xr = x as Record<string, unknown>, yr = y as Record<string, unknown>;
+  for (const k of new Set([...Object.keys(xr), ...Object.keys(yr)])) {
+    if (k === "typeId" || k === "cDecl") continue;
+    const d = differenceAt(path ? `${path}.${k}` : k, xr[k], yr[k]);
+    if (d) return d;
+  }
+  return undefined;
 }

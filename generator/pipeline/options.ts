@@ -1,5 +1,9 @@
 // What one `generate` run is asked to do: the CLI's options, a config entry, or a build record.
 
+/** A stem or output stem: an identifier-like file name, never a path (no `/`, no `..`). */
+export const STEM = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+export const STEM_RULE = "must start with a letter or _ and hold only letters, digits, _ and -";
+
 export interface GenerateOptions {
   readonly stem: string;
   /** The C source; optional with `objects`, where it only feeds the scan (events, docs). */

@@ -3,7 +3,7 @@
 // model, emit, and write the files all-or-nothing. The CLI, `check` and config runs share it.
 
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { basename, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildRecord, formatRecord } from "../emit/build-record.js";
@@ -20,20 +20,14 @@ import { compareLineInfo, compareWithSource, type CompareRoot } from "../model/c
 import { buildModel, type ObjectModel } from "../model/model.js";
 import type { SourceScan } from "../source/scan.js";
 import { compileSourceTypes, type SourceTypes, type SourceTypesInput } from "../source/types-only.js";
-import { quoteIncludeDirs, scanSourceTree } from "../source/tree.js";
+import { quoteIncludeDirs, scanSourceTree, TOO_BIG } from "../source/tree.js";
 import type { GenerateOptions } from "./options.js";
+import { VERSION } from "../version.js";
 
 export type { GenerateOptions };
 
-/** This package's version (the header of every generated module cites it). */
-export const VERSION: string = (() => {
-  const pkg = fileURLToPath(new URL("../../../package.json", import.meta.url));
-  try {
-    return (JSON.parse(readFileSync(pkg, "utf8")) as { version: string }).version;
-  } catch {
-    return "0.0.0";
-  }
-})();
+/** This package's version (re-exported: callers import it from here). */
+export { VERSION };
 
 export interface BuiltOutput {
   /** Files to write, relative to `outputDir`. */
@@ -79,7 +73,7 @@ export async function buildOutputs(o: GenerateOptions): Promise<BuiltOutput> {
   if (sourceText !== undefined) {
     const sourcePath = resolve(cwd, o.source!);
     try {
-      scan = scanSourceTree(sourcePath, o.source!, (p) => (p === sourcePath ? sourceText : readTextOrUndefined(p)), quoteIncludeDirs(o.cflags ?? [], cwd));
+      scan = scanSourceTree(sourcePath, o.source!, (p, max) => (p === sourcePath ? sourceText : readTextOrUndefined(p, max)), quoteIncludeDirs(o.cflags ?? [], cwd));
     } catch (e) {
       // The scan only adds event types and docs: without it the module is still right, just less typed.
       if ((e as Error).name !== "SourceError") throw e;
@@ -205,9 +199,13 @@ function dedupeWarnings(warnings: readonly string[], objectNames: readonly strin
   });
 }
 
-/** A file's text, or undefined when it cannot be read (the source scan then skips that header). */
-export function readTextOrUndefined(path: string): string | undefined {
+/**
+ * A file's text, or undefined when it cannot be read (the source scan then skips that header), or
+ * TOO_BIG when it has more than `maxBytes` (vmlinux.h: megabytes the scan would discard unread).
+ */
+export function readTextOrUndefined(path: string, maxBytes = Infinity): string | typeof TOO_BIG | undefined {
   try {
+    if (maxBytes !== Infinity && statSync(path).size > maxBytes) return TOO_BIG;
     return readFileSync(path, "utf8");
   } catch {
     return undefined;

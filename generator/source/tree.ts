@@ -8,6 +8,9 @@ import { scanSources, type SourceScan } from "./scan.js";
 /** Headers bigger than this (vmlinux.h is megabytes) hold no user types worth scanning. */
 const MAX_HEADER_BYTES = 512 * 1024;
 
+/** What a reader returns for a file larger than the `maxBytes` it was given (read no further). */
+export const TOO_BIG = Symbol("too big");
+
 /** `#include "x.h"` targets of a source, in order. */
 export function localIncludes(text: string): string[] {
   const out: string[] = [];
@@ -45,7 +48,7 @@ export function quoteIncludeDirs(cflags: readonly string[], cwd: string): Includ
  * directories only where used). The source's own findings win over a header's. `<…>` includes are
  * system and library headers: not scanned.
  */
-export function scanSourceTree(path: string, shownName: string, read: (path: string) => string | undefined, includeDirs: readonly IncludeDir[] = []): SourceScan {
+export function scanSourceTree(path: string, shownName: string, read: (path: string, maxBytes?: number) => string | typeof TOO_BIG | undefined, includeDirs: readonly IncludeDir[] = []): SourceScan {
   const seen = new Set<string>();
   const files: Array<{ text: string; file: string; shared: boolean }> = [];
   // `shared`: found through an include directory (or included from such a header), like libbpf-tools'
@@ -62,15 +65,15 @@ export function scanSourceTree(path: string, shownName: string, read: (path: str
         ? [{ target: inc, shown: inc, shared }]
         : [{ target: normalize(dir + inc), shown: normalize(shownDir + inc), shared }, ...includeDirs.map((d) => ({ target: normalize(`${d.path}/${inc}`), shown: normalize(`${d.shown}/${inc}`), shared: true }))];
       for (const c of candidates) {
-        const header = read(c.target);
+        const header = read(c.target, MAX_HEADER_BYTES);
         if (header === undefined) continue;
-        if (header.length <= MAX_HEADER_BYTES) visit(c.target, c.shown, header, c.shared);
+        if (header !== TOO_BIG && header.length <= MAX_HEADER_BYTES) visit(c.target, c.shown, header, c.shared);
         break; // the first found is the one clang includes
       }
     }
   };
   const text = read(path);
-  if (text === undefined) throw new SourceError(`${shownName}: cannot read`, { file: shownName });
+  if (text === undefined || text === TOO_BIG) throw new SourceError(`${shownName}: cannot read`, { file: shownName });
   visit(path, shownName, text, false);
   const scans = scanSources(files).map((scan, i) => (files[i]!.shared ? { ...scan, declaredTypes: [] } : scan));
   return mergeScans(scans);

@@ -11,7 +11,7 @@ import { parseTargets } from "../compile/clang.js";
 import { Bpf2tsError } from "../errors.js";
 import type { GenerateOptions } from "../pipeline/run.js";
 import { splitShellWords } from "../compile/shell-words.js";
-import { STEM } from "../emit/files.js";
+import { STEM } from "../pipeline/options.js";
 
 export const CONFIG_FILE = "bpf2ts.config.json";
 export const DEFAULT_CACHE_DIR = ".bpf2ts-cache";

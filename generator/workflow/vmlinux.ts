@@ -46,9 +46,7 @@ type Formatter = (btf: Btf) => string;
 /** formatCHeader from vmlinux-h.ts, or why it cannot be used. */
 async function loadFormatter(): Promise<Formatter | string> {
   try {
-    // A variable specifier: the module is another engineer's and may not exist in every build.
-    const specifier = "./vmlinux-h.js";
-    const mod = (await import(specifier)) as { formatCHeader?: Formatter };
+    const mod = (await import("./vmlinux-h.js")) as { formatCHeader?: Formatter };
     return typeof mod.formatCHeader === "function" ? mod.formatCHeader : "generator/workflow/vmlinux-h.ts exports no formatCHeader";
   } catch (e) {
     return `the TypeScript printer is not in this build (${(e as Error).message.split("\n")[0]})`;

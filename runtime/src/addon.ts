@@ -9,7 +9,7 @@ import type { EventsAddon } from "./events-addon.js";
 import { BpfError } from "./errors.js";
 
 /** The ABI this TypeScript expects; the addon exports its own and a mismatch refuses to load. */
-export const ABI_VERSION = 6;
+export const ABI_VERSION = 7;
 
 export interface NativeProgramInfo {
   name: string;
@@ -137,6 +137,10 @@ export interface CoreAddon {
   slotLookup(slot: number): void;
   slotUpdate(slot: number): void;
   slotDelete(slot: number): void;
+  /** The values of a BPF_F_MMAPABLE array map (`bytes` of them) as shared memory; throws on error. */
+  mapMmap(fd: number, bytes: number, writable: boolean): ArrayBuffer;
+  /** Detaches a buffer from mapMmap and unmaps it now. */
+  mapUnmap(buffer: ArrayBuffer): void;
   mapInfo(fd: number): NativeMapMeta;
   mapCreate(type: number, name: string, keySize: number, valueSize: number, maxEntries: number, flags: number): number;
   objGet(path: string): number;

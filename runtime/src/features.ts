@@ -42,6 +42,28 @@ export function haveMapType(type: string | number): boolean {
   return addon().probeMapType(number(mapTypes, type, "haveMapType")) === 1;
 }
 
+let batchOps: boolean | undefined;
+
+/**
+ * Whether the kernel has the batch map commands (BPF_MAP_{LOOKUP,UPDATE,DELETE}_BATCH, 5.6+): one
+ * BPF_MAP_UPDATE_BATCH on a scratch hash map. Without them the batch methods go one key at a time.
+ */
+export function haveMapBatchOps(): boolean {
+  if (batchOps !== undefined) return batchOps;
+  const a = addon();
+  let fd: number;
+  try {
+    fd = a.mapCreate(mapTypes.hash!, "probe_batch", 4, 4, 1, 0);
+  } catch {
+    return (batchOps = false);
+  }
+  try {
+    return (batchOps = a.mapUpdateBatch(fd, new Uint8Array(4), new Uint8Array(4), 1, 0)[0] === 0);
+  } finally {
+    a.closeFd(fd);
+  }
+}
+
 /** Whether programs of `progType` may call helper number `helper`. */
 export function haveHelper(progType: string | number, helper: number): boolean {
   return addon().probeHelper(number(programTypes, progType, "haveHelper"), helper) === 1;

@@ -35,5 +35,7 @@ export interface MapHandle {
   readonly keySize: number;
   readonly valueSize: number;
   readonly maxEntries: number;
+  /** The map's creation flags (`BPF_F_MMAPABLE`, `BPF_F_RDONLY`, …); absent where unknown. */
+  readonly flags?: number;
   readonly object: ResourceOwner;
 }

@@ -33,7 +33,7 @@ export {
 } from "./elf-symbols.js";
 export type { MapHandle, MapTypeName, ResourceOwner, Closeable } from "./handles.js";
 export {
-  haveProgramType, haveMapType, haveHelper, libbpfVersion, haveKernelFunction, fentryCanAttach, kprobeExists, tracepointExists,
+  haveProgramType, haveMapType, haveHelper, haveMapBatchOps, libbpfVersion, haveKernelFunction, fentryCanAttach, kprobeExists, tracepointExists,
 } from "./features.js";
 export {
   cgroupKinds, parseSection, programKinds, sectionDefs, mapTypeNames, mapWrappers, parseFieldType,

@@ -5,9 +5,14 @@
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
+#include <mutex>
+#include <unordered_map>
 #include <vector>
 
 #include "util.h"
@@ -265,6 +270,66 @@ napi_value SlotDelete(napi_env env, napi_callback_info cb) {
   return nullptr;
 }
 
+// ---- Mapped array maps (BPF_F_MMAPABLE): the values themselves as an ArrayBuffer over a shared
+// mapping of the map fd, so get/set are plain memory accesses. A mapping lives until mapUnmap (the
+// map's owner closed; the buffer is detached first) or until its buffer is collected, whichever is
+// first; the table says which mappings are still live so neither unmaps twice.
+struct Mappings {
+  std::mutex lock;
+  std::unordered_map<void*, size_t> live;  // address → length
+};
+Mappings& mappings() {
+  static Mappings* m = new Mappings();  // never destroyed: finalizers may run during exit
+  return *m;
+}
+
+bool Unmap(void* p) {
+  Mappings& m = mappings();
+  std::lock_guard<std::mutex> g(m.lock);
+  auto it = m.live.find(p);
+  if (it == m.live.end()) return false;
+  munmap(p, it->second);
+  m.live.erase(it);
+  return true;
+}
+
+void UnmapCollected(napi_env, void* data, void*) { Unmap(data); }
+
+// mapMmap(fd, bytes, writable): ArrayBuffer of `bytes` over the map's values — throws on error.
+Napi::Value MapMmap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireArgs(info, 3, "mapMmap");
+  size_t bytes = info[1].As<Napi::Number>().Int64Value();
+  bool writable = info[2].ToBoolean();
+  size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  size_t len = (bytes + page - 1) / page * page;
+  void* p = mmap(nullptr, len, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, IntArg(info, 0), 0);
+  if (p == MAP_FAILED) ThrowErrno(env, errno, "mmap map");
+  {
+    Mappings& m = mappings();
+    std::lock_guard<std::mutex> g(m.lock);
+    m.live[p] = len;
+  }
+  napi_value ab;
+  if (napi_create_external_arraybuffer(env, p, bytes, UnmapCollected, nullptr, &ab) != napi_ok) {
+    Unmap(p);
+    ThrowErrno(env, ENOMEM, "mmap map");
+  }
+  return Napi::Value(env, ab);
+}
+
+// mapUnmap(buffer): detaches the buffer and unmaps its memory now (idempotent).
+Napi::Value MapUnmap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireArgs(info, 1, "mapUnmap");
+  Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
+  if (ab.IsDetached()) return env.Undefined();
+  void* p = ab.Data();
+  ab.Detach();
+  Unmap(p);
+  return env.Undefined();
+}
+
 void SetRaw(napi_env env, napi_value exports, const char* name, napi_callback fn, void* data) {
   napi_value f;
   napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, data, &f);
@@ -290,6 +355,8 @@ void InitMaps(Napi::Env env, Napi::Object exports) {
   SetRaw(env, exports, "slotLookup", SlotLookup, table);
   SetRaw(env, exports, "slotUpdate", SlotUpdate, table);
   SetRaw(env, exports, "slotDelete", SlotDelete, table);
+  exports.Set("mapMmap", Napi::Function::New(env, MapMmap, "mapMmap"));
+  exports.Set("mapUnmap", Napi::Function::New(env, MapUnmap, "mapUnmap"));
   exports.Set("mapCreate", Napi::Function::New(env, MapCreate, "mapCreate"));
   exports.Set("objGet", Napi::Function::New(env, ObjGet, "objGet"));
   exports.Set("objPin", Napi::Function::New(env, ObjPin, "objPin"));

@@ -124,7 +124,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
     if (isArray && (e === errno.E2BIG || e === errno.ENOENT) && typeof key === "number" && key >= maxEntries) {
       return `index ${key} is past the end of ${name}: it has max_entries ${maxEntries} (indexes 0..${maxEntries - 1})`;
     }
-    if (op === "update" && e === errno.E2BIG && !isArray) return `${name} is full (max_entries ${maxEntries}): delete entries, or raise max_entries (LoadOptions.maxEntries)`;
+    if (op.startsWith("update") && e === errno.E2BIG && !isArray) return `${name} is full (max_entries ${maxEntries}): delete entries, or raise max_entries (LoadOptions.maxEntries)`;
     if (op === "update" && e === errno.EEXIST) return "the key is present and the flag was \"noexist\"";
     if (op === "update" && e === errno.ENOENT) return "the key is absent and the flag was \"exist\"";
     return undefined;
@@ -279,6 +279,37 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
     return out;
   }
 
+  /**
+   * Sets every `[key, value]` of `entries` with BPF_MAP_UPDATE_BATCH (one syscall for all; one by one
+   * where the kernel or map type has none); returns how many were written. On an error the entries
+   * before the failing one are written, and the error says which key failed.
+   */
+  updateBatch(entries: Iterable<readonly [K, V]>, flag: UpdateFlag = "any"): number {
+    const list = [...entries];
+    if (list.length === 0) return 0;
+    const f = updateFlags[flag];
+    if (f === undefined) throw new BpfError(`map ${this.handle.name}: update batch: unknown flag "${String(flag)}"`, { errno: errno.EINVAL, code: "EINVAL", map: this.handle.name });
+    const ksize = this.handle.keySize;
+    const vsize = this.valueCodec.size;
+    const keys = new Uint8Array(new ArrayBuffer(list.length * ksize));
+    const vals = new Uint8Array(new ArrayBuffer(list.length * vsize));
+    const kv = new DataView(keys.buffer);
+    const vv = new DataView(vals.buffer);
+    list.forEach(([k, v], i) => {
+      this.putKey(k, kv, i * ksize);
+      this.putValue(v, vv, i * vsize);
+    });
+    // The kernel's batch update takes BPF_F_LOCK alone: "noexist"/"exist" go one key at a time.
+    if (flag === "any" || flag === "lock") {
+      const [r, count] = this.native.mapUpdateBatch(this.handle.fd, keys, vals, list.length, f);
+      if (r === 0) return count;
+      // No batch command for this kernel or map type: writing again one by one is harmless.
+      if (!(r === -errno.EINVAL || r === -errno.ENOTSUPP || r === -errno.EOPNOTSUPP)) return this.fail("update batch", r, list[count]?.[0]);
+    }
+    for (const [k, v] of list) this.set(k, v, flag);
+    return list.length;
+  }
+
   /** Deletes `keys` with BPF_MAP_DELETE_BATCH (one by one where unsupported); returns how many went. */
   deleteBatch(keys: readonly K[]): number {
     if (keys.length === 0) return 0;
@@ -323,13 +354,81 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
 export class HashMap<K, V> extends BpfMap<K, V> {}
 export class LruHashMap<K, V> extends HashMap<K, V> {}
 
-/** An array map: keys are indexes 0 … maxEntries-1, every slot exists (zeroed) from the start. */
+/** BPF_F_MMAPABLE, BPF_F_RDONLY (user space may not write), BPF_F_RDONLY_PROG from <linux/bpf.h>. */
+const BPF_F_MMAPABLE = 1 << 10;
+const BPF_F_RDONLY = 1 << 3;
+
+/**
+ * An array map: keys are indexes 0 … maxEntries-1, every slot exists (zeroed) from the start.
+ * Created with BPF_F_MMAPABLE, its values are read and written straight through their mapped memory
+ * (no syscall per access; `mapped` says so); the mapping goes when the map's owner closes.
+ */
 export class ArrayMap<V> extends BpfMap<number, V> {
+  /** The values in place, index i at i × stride; null: every access is a syscall. */
+  private readonly memory: DataView | null;
+  private readonly memoryBytes: Uint8Array | null;
+  private readonly stride: number;
+  private readonly writable: boolean;
+
   constructor(handle: MapHandle, value?: Codec<V>) {
     super(handle, codecs.u32, value);
+    this.stride = (handle.valueSize + 7) & ~7;
+    const flags = handle.flags ?? 0;
+    let memory: ArrayBuffer | null = null;
+    this.writable = false;
+    if (flags & BPF_F_MMAPABLE && handle.maxEntries > 0) {
+      // Writable unless user space may not write; a frozen map refuses a writable mapping (EPERM): read-only then.
+      const bytes = this.stride * handle.maxEntries;
+      for (const writable of flags & BPF_F_RDONLY ? [false] : [true, false]) {
+        try {
+          memory = this.native.mapMmap(handle.fd, bytes, writable);
+          this.writable = writable;
+          break;
+        } catch {
+          memory = null; // the syscalls still work
+        }
+      }
+    }
+    this.memory = memory && new DataView(memory);
+    this.memoryBytes = memory && new Uint8Array(memory);
+    if (memory) {
+      const unmap = { close: () => this.native.mapUnmap(memory) };
+      handle.object.own(unmap);
+    }
   }
+
   get length(): number {
     return this.handle.maxEntries;
+  }
+
+  /** Whether values are accessed through mapped memory (BPF_F_MMAPABLE) rather than syscalls. */
+  get mapped(): boolean {
+    return this.memory !== null;
+  }
+
+  /** An index the mapped memory holds; anything else takes the syscall path and its errors. */
+  private inMemory(i: number): boolean {
+    return this.memory !== null && (i >>> 0) === i && i < this.handle.maxEntries && !this.handle.object.closed;
+  }
+
+  override get(i: number): V | undefined {
+    if (this.inMemory(i)) return this.valueCodec.decode(this.memory!, i * this.stride);
+    return super.get(i);
+  }
+
+  override has(i: number): boolean {
+    if (this.inMemory(i)) return true;
+    return super.has(i);
+  }
+
+  override set(i: number, value: V, flag: UpdateFlag = "any"): void {
+    if (this.writable && (flag === "any" || flag === "exist") && this.inMemory(i)) {
+      // Encoded into the scratch buffer first: a value the codec rejects leaves the map untouched.
+      this.putValue(value, this.valueView, 0);
+      this.memoryBytes!.set(this.valueBuf, i * this.stride);
+      return;
+    }
+    super.set(i, value, flag);
   }
 }
 

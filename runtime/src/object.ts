@@ -248,6 +248,7 @@ class ObjectMap implements MapHandle {
   readonly keySize: number;
   readonly valueSize: number;
   readonly maxEntries: number;
+  readonly flags: number;
   constructor(
     readonly object: BpfObject,
     readonly name: string,
@@ -259,6 +260,7 @@ class ObjectMap implements MapHandle {
     this.keySize = meta.keySize;
     this.valueSize = meta.valueSize;
     this.maxEntries = meta.maxEntries;
+    this.flags = meta.flags;
   }
   get fd(): number {
     if (this.object.closed) throw closedError(`map ${this.name}`);

@@ -15,6 +15,7 @@ class PinnedMapOwner implements ResourceOwner, MapHandle {
   readonly keySize: number;
   readonly valueSize: number;
   readonly maxEntries: number;
+  readonly flags: number;
   readonly name: string;
   #fd: number;
   #owned: Closeable[] = [];
@@ -29,6 +30,7 @@ class PinnedMapOwner implements ResourceOwner, MapHandle {
     this.keySize = meta.keySize;
     this.valueSize = meta.valueSize;
     this.maxEntries = meta.maxEntries;
+    this.flags = meta.flags;
   }
   get object(): ResourceOwner {
     return this;

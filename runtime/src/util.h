@@ -11,7 +11,7 @@
 namespace bpf2ts {
 
 // Bumped whenever a native function changes shape; the TypeScript loader refuses a mismatch.
-constexpr int kAbiVersion = 6;
+constexpr int kAbiVersion = 7;
 
 // libbpf's own error codes (enum libbpf_errno, 4000…), which strerror does not know.
 inline const char* LibbpfErrnoName(int err) {
