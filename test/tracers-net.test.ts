@@ -204,3 +204,36 @@ test.serial("netrecvlat times TCP segments to the receiving socket; the threshol
     server.close();
   }
 });
+
+test.serial("netrecvlat's CLI prints datagrams to a port as JSON lines and stops on SIGINT with its links detached", async (t) => {
+  if (!(await requireFeature(t, "root", "tp_btf", "ringbuf", "btf"))) return;
+  const rx = createSocket("udp4");
+  await new Promise<void>((r) => rx.bind(0, "127.0.0.1", r));
+  const port = (rx.address() as AddressInfo).port;
+  const tx = createSocket("udp4");
+  const proc = spawn(process.execPath, [cli("netrecvlat"), "--json", "--protocol", "udp", "--port", String(port)], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  try {
+    // The CLI needs a moment to load: send until it reports one, then a datagram of a known size.
+    for (let i = 0; i < 100 && !out.includes(`"dport":${port}`); i++) {
+      await new Promise<void>((r) => tx.send(Buffer.alloc(1, 0x61), port, "127.0.0.1", () => r()));
+      await sleep(100);
+    }
+    await new Promise<void>((r) => tx.send(Buffer.alloc(333, 0x62), port, "127.0.0.1", () => r()));
+    t.true(await waitFor(() => out.includes(`"len":333`), 5000), out);
+    const lines = out.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const e = lines.find((l) => l.len === 333)!;
+    t.like(e, { protocol: "udp", family: "ipv4", saddr: "127.0.0.1", daddr: "127.0.0.1", sport: tx.address().port, dport: port });
+    t.true(typeof e.us === "number" && e.us > 0 && e.us < 1_000_000, `arrival to socket ${String(e.us)} µs`);
+    const ids = processKernelIds(proc.pid!);
+    t.true(linkCount(ids) > 0, "its programs are attached");
+    proc.kill("SIGINT");
+    t.is(await new Promise((r) => proc.on("exit", (c) => r(c))), 0, "a clean exit on Ctrl-C");
+    await assertReleased(t, ids);
+  } finally {
+    proc.kill();
+    rx.close();
+    tx.close();
+  }
+});

@@ -6,7 +6,7 @@ import test from "ava";
 import { spawn } from "node:child_process";
 import { basename, join } from "node:path";
 import { buildC, requireFeature } from "./helpers/kernel.js";
-import { assertReleased, kernelIds, linkCount, repoRoot } from "./tracers-support.js";
+import { assertReleased, kernelIds, linkCount, processKernelIds, repoRoot, sleep, waitFor } from "./tracers-support.js";
 import { loadOffcputime, type OffcputimeObjects } from "../bpf/offcputime/offcputime.js";
 import { KernelSymbols, stackFrames, UserSymbols } from "../bpf/lib/symbolize.js";
 import { loadHungtask } from "../bpf/hungtask/hungtask.js";
@@ -218,4 +218,32 @@ test.serial("hungtask reports a vfork parent in D state with its pid, comm, bloc
     strict.close();
   }
   await assertReleased(t, ids);
+});
+
+test.serial("hungtask's CLI reports a vfork parent as JSON lines each interval and stops on SIGINT with its links detached", async (t) => {
+  if (!(await requireFeature(t, "root", "tp_btf", "iter", "btf", "gcc"))) return;
+  const bin = buildC("vforker", vforkerC);
+  const proc = spawn(process.execPath, [cli("hungtask"), "--json", "--min-ms", "500", "--interval", "1"], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  try {
+    // Loaded once its two programs are attached (sched_switch and the task iterator's link).
+    t.true(await waitFor(() => linkCount(processKernelIds(proc.pid!)) >= 1, 30_000), "the CLI loaded and attached");
+    await sleep(500);
+    const child = spawn(bin, ["4000"], { stdio: "ignore" });
+    const exited = new Promise((r) => child.on("exit", r));
+    t.true(await waitFor(() => out.includes(`"pid":${child.pid},`), 10_000), `the vfork parent is reported: ${out}`);
+    const e = out.trim().split("\n").map((l) => JSON.parse(l) as { pid: number; comm: string; state: number; ms: number; stack: string[] }).find((x) => x.pid === child.pid)!;
+    t.is(e.comm, basename(bin).slice(0, 15));
+    t.is(e.state & 0x2, 0x2, "TASK_UNINTERRUPTIBLE");
+    t.true(e.ms >= 500 && e.ms < 4000, `blocked ${e.ms} ms: past the threshold, within the child's sleep`);
+    t.true(e.stack.some((f) => f === "kernel_clone" || f.includes("vfork")), `kernel stack through vfork: ${e.stack.join(" < ")}`);
+    const ids = processKernelIds(proc.pid!);
+    proc.kill("SIGINT");
+    t.is(await new Promise((r) => proc.on("exit", (c) => r(c))), 0, "a clean exit on Ctrl-C");
+    await assertReleased(t, ids);
+    await exited;
+  } finally {
+    proc.kill();
+  }
 });

@@ -12,7 +12,7 @@ import { connect, createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { requireFeature } from "./helpers/kernel.js";
 import { tempDir } from "./helpers/temp-dir.js";
-import { assertReleased, kernelIds, linkCount, sleep, waitFor } from "./tracers-support.js";
+import { assertReleased, kernelIds, linkCount, processKernelIds, repoRoot, sleep, waitFor } from "./tracers-support.js";
 import { loadSslsniff, type SslsniffEvent } from "../bpf/sslsniff/sslsniff.js";
 import { attachProbes, findLibssl } from "../bpf/sslsniff/libssl.js";
 import { HttpPairer, type TlsMessage } from "../bpf/sslsniff/http.js";
@@ -199,4 +199,32 @@ test("HttpPairer pairs pipelined requests in order, skips 1xx and same-direction
   t.is(p.feed(msg(1, 7n, false, 500, "HTTP/1.1 200 OK\r\n")), undefined, "nothing pending");
   t.like(p.feed(msg(2, 7n, false, 10, "PUT /c HTTP/1.1\r\n")) ?? p.feed(msg(2, 7n, true, 30, "HTTP/1.1 201 Created\r\n")), { role: "server", method: "PUT", status: 201, latencyNs: 20n });
   t.is(p.feed(msg(3, 1n, true, 0, "\x16\x03\x01 binary")), undefined);
+});
+
+test.serial("sslsniff's CLI prints curl's plaintext request as a JSON line and stops on SIGINT with its links detached", async (t) => {
+  if (!(await requireFeature(t, "root", "uprobe", "ringbuf", "btf"))) return;
+  if (!have("openssl", ["version"]) || !have("curl", ["--version"])) return cannot(t, "needs openssl and curl (Debian packages openssl, curl)");
+  const server = await tlsServer(t);
+  const proc = spawn(process.execPath, [join(repoRoot, "dist/bpf/sslsniff/cli.js"), "--json"], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  try {
+    t.true(await waitFor(() => linkCount(processKernelIds(proc.pid!)) >= 4, 30_000), "the CLI loaded and attached its uprobes");
+    const token = randomUUID();
+    // s_server never answers: curl gives up after its max time, its request already written.
+    const curl = spawn("curl", ["-sk", "-m", "2", "--http1.1", "-H", `X-Token: ${token}`, `https://127.0.0.1:${server.port}/cli`], { stdio: "ignore" });
+    const curlExit = new Promise((r) => curl.on("exit", r));
+    t.true(await waitFor(() => out.includes(token), 10_000), "the request's plaintext is printed");
+    const line = out.trim().split("\n").map((l) => JSON.parse(l) as { func: string; pid: number; comm: string; len: number; captured: number; data: string }).find((l) => l.data.includes(token))!;
+    t.like(line, { func: "SSL_write", pid: curl.pid, comm: "curl" });
+    t.true(line.data.startsWith("GET /cli HTTP/1.1\r\n"), line.data);
+    t.is(line.len, Buffer.byteLength(line.data, "latin1"));
+    await curlExit;
+    const ids = processKernelIds(proc.pid!);
+    proc.kill("SIGINT");
+    t.is(await new Promise((r) => proc.on("exit", (c) => r(c))), 0, "a clean exit on Ctrl-C");
+    await assertReleased(t, ids);
+  } finally {
+    proc.kill();
+  }
 });

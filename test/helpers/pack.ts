@@ -26,7 +26,7 @@ export interface Packed {
 }
 
 /** What the two packages are made from: everything else in the checkout cannot change them. */
-const inputs = [/^bin\//, /^generator\//, /^templates\//, /^runtime\//, /^package(-lock)?\.json$/, /^tsconfig[^/]*\.json$/, /^README\.md$/, /^LICENSE/];
+const inputs = [/^bin\//, /^generator\//, /^templates\//, /^runtime\//, /^scripts\/bundle-cli\.mjs$/, /^package(-lock)?\.json$/, /^tsconfig[^/]*\.json$/, /^README\.md$/, /^LICENSE/];
 
 function packInputs(): string[] {
   const listed = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: repoRoot, encoding: "utf8" });
