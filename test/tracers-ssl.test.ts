@@ -214,11 +214,17 @@ test.serial("sslsniff's CLI prints curl's plaintext request as a JSON line and s
     // s_server never answers: curl gives up after its max time, its request already written.
     const curl = spawn("curl", ["-sk", "-m", "2", "--http1.1", "-H", `X-Token: ${token}`, `https://127.0.0.1:${server.port}/cli`], { stdio: "ignore" });
     const curlExit = new Promise((r) => curl.on("exit", r));
-    t.true(await waitFor(() => out.includes(token), 10_000), "the request's plaintext is printed");
-    const line = out.trim().split("\n").map((l) => JSON.parse(l) as { func: string; pid: number; comm: string; len: number; captured: number; data: string }).find((l) => l.data.includes(token))!;
-    t.like(line, { func: "SSL_write", pid: curl.pid, comm: "curl" });
-    t.true(line.data.startsWith("GET /cli HTTP/1.1\r\n"), line.data);
-    t.is(line.len, Buffer.byteLength(line.data, "latin1"));
+    type Line = { func: string; pid: number; comm: string; len: number; captured: number; data: string };
+    const lines = (): Line[] => out.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Line).filter((l) => l.data.includes(token));
+    // Both ends print it: curl's SSL_write and s_server's SSL_read, in either order.
+    t.true(await waitFor(() => lines().length >= 2, 10_000), `the request's plaintext is printed: ${out}`);
+    const write = lines().find((l) => l.pid === curl.pid);
+    const read = lines().find((l) => l.pid === server.proc.pid);
+    t.like(write, { func: "SSL_write", comm: "curl" });
+    t.like(read, { func: "SSL_read", comm: "openssl" });
+    t.true(write!.data.startsWith("GET /cli HTTP/1.1\r\n"), write!.data);
+    t.is(write!.len, Buffer.byteLength(write!.data, "latin1"));
+    t.true(write!.data.includes(read!.data), "s_server read what curl wrote");
     await curlExit;
     const ids = processKernelIds(proc.pid!);
     proc.kill("SIGINT");
