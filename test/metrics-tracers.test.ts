@@ -21,13 +21,18 @@ const tracers: Record<string, () => string[]> = {
   dropwatch: () => [],
   oomkill: () => [],
   profile: () => [],
+  tcpconnlat: () => [],
+  netrecvlat: () => [],
+  sslsniff: () => [],
+  biolatency: () => [],
+  offcputime: () => [],
   gotrace: () => ["--binary", buildGo("goapp", readFileSync(join(repoRoot, "bpf/gotrace/testdata/goapp/main.go"), "utf8"))],
   httptrace: () => ["--binary", buildGo("httpserver", readFileSync(join(repoRoot, "bpf/httptrace/testdata/server/main.go"), "utf8"))],
 };
 
 for (const [name, args] of Object.entries(tracers)) {
   test.serial(`${name} --metrics serves its declared metrics; --otlp pushes them (OTLP payload decoded at the protocol level)`, async (t) => {
-    if (!(await requireFeature(t, "root", "tracepoint", "ringbuf", "btf", ...(name === "gotrace" || name === "httptrace" ? (["go", "uprobe"] as const) : []), ...(name === "profile" ? (["perf_event"] as const) : [])))) return;
+    if (!(await requireFeature(t, "root", "tracepoint", "ringbuf", "btf", ...(name === "gotrace" || name === "httptrace" ? (["go", "uprobe"] as const) : []), ...(name === "profile" ? (["perf_event"] as const) : []), ...(name === "sslsniff" ? (["uprobe"] as const) : []), ...(["netrecvlat", "offcputime", "biolatency"].includes(name) ? (["tp_btf"] as const) : [])))) return;
     const mod = (await import(`../bpf/${name}/${name}.js`)) as Record<string, unknown>;
     const declared = (mod[`${name}Metrics`] as Array<{ name: string }>).map((m) => m.name);
     t.true(declared.length > 0);
@@ -59,7 +64,7 @@ for (const [name, args] of Object.entries(tracers)) {
     for (const m of declared) t.regex(text, new RegExp(`^# TYPE ${m} (counter|gauge|histogram)$`, "m"), `${name}: ${m}`);
     t.regex(text, /^# TYPE bpf2ts_metrics_dropped_total counter$/m);
     const withData = declared.filter((m) => new RegExp(`^${m}(_bucket)?[{ ]`, "m").test(text));
-    if (["syscount", "runqlat", "softirqs", "profile"].includes(name)) t.true(withData.length > 0, `${name}: map metrics have samples`);
+    if (["syscount", "runqlat", "softirqs", "profile", "offcputime"].includes(name)) t.true(withData.length > 0, `${name}: map metrics have samples`);
     child.kill("SIGTERM");
     t.is(await exited, 0, err);
     // The last export on shutdown.

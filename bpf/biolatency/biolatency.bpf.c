@@ -52,7 +52,10 @@ struct {
 	__type(value, __u64);
 } start SEC(".maps");
 
-/** Histograms by disk and operation. */
+/**
+ * Histograms by disk and operation.
+ * @metric histogram log2 name=biolatency_latency_seconds labels=major,minor,op value=slots unit=us export=seconds help="Block I/O latency by disk (major, minor) and operation; 0 when not split"
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 10240);

@@ -4,8 +4,9 @@
 
 import { statSync } from "node:fs";
 import { type CliSpec, intOption, main, out, parseCli, stringOption, toJson, untilStopped, UsageError } from "../lib/cli.js";
+import { startMetrics } from "../lib/metrics.js";
 import { log2Histogram } from "../lib/format.js";
-import { loadBiolatency, type BiolatencyObjects } from "./biolatency.js";
+import { loadBiolatency, type BiolatencyObjects, biolatencyMetrics } from "./biolatency.js";
 
 const spec = {
   name: "biolatency",
@@ -69,6 +70,10 @@ main(spec.name, async () => {
   const objs = await loadBiolatency({
     constants: { targQueued: v.queued === true, targPerDisk: v.disks === true, targPerOp: v.ops === true, targMs: v.milliseconds === true, ...(dev !== undefined && { targDev: dev }) },
   });
+  const metrics = await startMetrics(v, spec.name, objs.maps, biolatencyMetrics, { ...(v.milliseconds === true && { overrides: { biolatency_latency_seconds: { unit: "ms" } } }) }).catch((e: unknown) => {
+    objs.close();
+    throw e;
+  });
   try {
     // The insert tracepoint only matters when queue time is counted.
     objs.programs.handleRqIssue.attach();
@@ -80,6 +85,7 @@ main(spec.name, async () => {
     clearInterval(timer);
     print(objs, unit, v.json === true, v.disks === true, v.ops === true);
   } finally {
+    await metrics.close();
     objs.close();
   }
 });

@@ -4,9 +4,10 @@
 // addresses and ports, above a threshold.
 
 import { type CliSpec, drain, intOption, main, numberOption, out, parseCli, stringOption, toJson, untilStopped, UsageError, watchLost } from "../lib/cli.js";
+import { observed, startMetrics } from "../lib/metrics.js";
 import { clock } from "../lib/format.js";
 import { AF_INET, formatAddress } from "../lib/net.js";
-import { loadNetrecvlat, type NetrecvlatEvent } from "./netrecvlat.js";
+import { loadNetrecvlat, type NetrecvlatEvent, netrecvlatMetrics } from "./netrecvlat.js";
 
 const protocols: Readonly<Record<string, number>> = { tcp: 6, udp: 17 };
 
@@ -35,6 +36,10 @@ main(spec.name, async () => {
       ...(port !== undefined && { targPort: port }),
     },
   });
+  const metrics = await startMetrics(v, spec.name, objs.maps, netrecvlatMetrics).catch((e: unknown) => {
+    objs.close();
+    throw e;
+  });
   try {
     await objs.attach();
     if (!v.json) out(`${"TIME".padEnd(8)} PROTO ${"SADDR:SPORT".padEnd(32)} ${"DADDR:DPORT".padEnd(32)} ${"LEN".padEnd(6)} LAT(us)`);
@@ -46,12 +51,14 @@ main(spec.name, async () => {
       if (v.json) out(toJson({ time: new Date().toISOString(), protocol, family: e.family === AF_INET ? "ipv4" : "ipv6", saddr, sport: e.sport, daddr, dport: e.dport, len: e.len, us }));
       else out(`${clock()} ${protocol.padEnd(5)} ${`${saddr}:${e.sport}`.padEnd(32)} ${`${daddr}:${e.dport}`.padEnd(32)} ${String(e.len).padEnd(6)} ${us.toFixed(1)}`);
     };
-    objs.maps.events.onEvent(print);
+    const handle = observed(print, metrics.observer("events"));
+    objs.maps.events.onEvent(handle);
     const stopLost = watchLost(() => objs.variables.lostEvents.get(), "packets");
     await untilStopped(duration);
-    drain(objs.maps.events, print);
+    drain(objs.maps.events, handle);
     stopLost();
   } finally {
+    await metrics.close();
     objs.close();
   }
 });

@@ -31,7 +31,10 @@ const volatile __u16 targ_port = 0;
 struct event {
 	/** Kernel monotonic time of the delivery to the socket, in nanoseconds. */
 	__u64 ts_ns;
-	/** Arrival (netif_receive_skb) to delivery, in nanoseconds. */
+	/**
+	 * Arrival (netif_receive_skb) to delivery, in nanoseconds.
+	 * @metric histogram log2 name=netrecvlat_latency_seconds labels=protocol unit=ns export=seconds help="Receive latency: arrival in the stack to delivery to the socket"
+	 */
 	__u64 delta_ns;
 	/** Bytes in the packet's buffer when queued (transport payload, and headers still in it). */
 	__u32 len;
@@ -58,7 +61,10 @@ struct {
 	__type(value, __u64);
 } arrivals SEC(".maps");
 
-/** Slow deliveries, read by user space. */
+/**
+ * Slow deliveries, read by user space.
+ * @metric counter name=netrecvlat_packets_total labels=protocol help="Packets delivered to a socket above the threshold, by protocol (6: TCP, 17: UDP)"
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);

@@ -5,8 +5,9 @@
 // resolve.
 
 import { type CliSpec, intOption, main, out, parseCli, reportLost, toJson, untilStopped, UsageError } from "../lib/cli.js";
+import { startMetrics } from "../lib/metrics.js";
 import { foldedLine, KernelSymbols, stackFrames, UserSymbols } from "../lib/symbolize.js";
-import { loadOffcputime } from "./offcputime.js";
+import { loadOffcputime, offcputimeMetrics } from "./offcputime.js";
 
 const spec = {
   name: "offcputime",
@@ -51,6 +52,10 @@ main(spec.name, async () => {
       kernelThreadsOnly: v["kernel-threads-only"] === true,
     },
   });
+  const metrics = await startMetrics(v, spec.name, objs.maps, offcputimeMetrics).catch((e: unknown) => {
+    objs.close();
+    throw e;
+  });
   try {
     await objs.attach();
     if (!v.json) process.stderr.write("Tracing off-CPU time (us)... Ctrl-C to stop.\n");
@@ -65,6 +70,7 @@ main(spec.name, async () => {
     for (const r of rows) out(v.json ? toJson(r) : foldedLine(r.comm, r.frames, r.us));
     reportLost("blocks", objs.variables.lostBlocks.get());
   } finally {
+    await metrics.close();
     objs.close();
   }
 });

@@ -78,7 +78,11 @@ struct {
 	__type(value, struct start_t);
 } start SEC(".maps");
 
-/** Off-CPU totals by thread and stacks. */
+/**
+ * Off-CPU totals by thread and stacks.
+ * @metric counter name=offcputime_seconds_total labels=tgid value=total_ns unit=ns export=seconds help="Time blocked off CPU, by process"
+ * @metric counter name=offcputime_blocks_total labels=tgid value=count help="Blocks off CPU counted, by process"
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);

@@ -4,10 +4,11 @@
 // with their responses instead.
 
 import { type CliSpec, drain, intOption, main, out, parseCli, stringOption, toJson, untilStopped, UsageError, watchLost } from "../lib/cli.js";
+import { observed, startMetrics } from "../lib/metrics.js";
 import { clock } from "../lib/format.js";
 import { HttpPairer } from "./http.js";
 import { attachProbes, findLibssl } from "./libssl.js";
-import { loadSslsniff, type SslsniffEvent } from "./sslsniff.js";
+import { loadSslsniff, type SslsniffEvent, sslsniffMetrics } from "./sslsniff.js";
 
 const MAX_DATA = 8192;
 
@@ -38,6 +39,10 @@ main(spec.name, async () => {
   const objs = await loadSslsniff({
     constants: { ...(pid !== undefined && { targTgid: pid }), ...(uid !== undefined && { targUid: BigInt(uid) }), ...(maxData !== undefined && { targMaxData: maxData }) },
   });
+  const metrics = await startMetrics(v, spec.name, objs.maps, sslsniffMetrics).catch((e: unknown) => {
+    objs.close();
+    throw e;
+  });
   try {
     const probed = attachProbes(objs, lib, pid);
     if (!v.json) process.stderr.write(`Probing ${probed.join(", ")} in ${lib}. Ctrl-C to stop.\n`);
@@ -64,12 +69,14 @@ main(spec.name, async () => {
         if (!v["no-data"]) out(`----- DATA -----\n${text}\n----- END DATA -----`);
       };
     }
-    objs.maps.events.onEvent(print);
+    const handle = observed(print, metrics.observer("events"));
+    objs.maps.events.onEvent(handle);
     const stopLost = watchLost(() => objs.variables.lostEvents.get(), "records");
     await untilStopped(duration);
-    drain(objs.maps.events, print);
+    drain(objs.maps.events, handle);
     stopLost();
   } finally {
+    await metrics.close();
     objs.close();
   }
 });

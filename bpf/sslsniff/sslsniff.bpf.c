@@ -80,7 +80,11 @@ struct {
 	__type(value, struct event);
 } scratch SEC(".maps");
 
-/** Plaintext records, read by user space. */
+/**
+ * Plaintext records, read by user space.
+ * @metric counter name=sslsniff_calls_total labels=comm,is_write help="OpenSSL reads (is_write 0) and writes (1) by command"
+ * @metric counter name=sslsniff_bytes_total labels=comm,is_write value=len unit=bytes help="Plaintext bytes read and written through OpenSSL by command"
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4 * 1024 * 1024);

@@ -3,9 +3,10 @@
 // (bcc's tcpconnlat, on bpf2ts, from the sock/inet_sock_set_state tracepoint alone).
 
 import { type CliSpec, drain, intOption, main, numberOption, out, parseCli, toJson, untilStopped, watchLost } from "../lib/cli.js";
+import { observed, startMetrics } from "../lib/metrics.js";
 import { clock } from "../lib/format.js";
 import { AF_INET, AF_INET6, formatAddress } from "../lib/net.js";
-import { loadTcpconnlat, type TcpconnlatEvent } from "./tcpconnlat.js";
+import { loadTcpconnlat, type TcpconnlatEvent, tcpconnlatMetrics } from "./tcpconnlat.js";
 
 const spec = {
   name: "tcpconnlat",
@@ -32,6 +33,10 @@ main(spec.name, async () => {
       ...(minMs !== undefined && { targMinUs: BigInt(Math.round(minMs * 1000)) }),
     },
   });
+  const metrics = await startMetrics(v, spec.name, objs.maps, tcpconnlatMetrics).catch((e: unknown) => {
+    objs.close();
+    throw e;
+  });
   try {
     await objs.attach();
     if (!v.json) out(`${"TIME".padEnd(8)} ${"PID".padEnd(7)} ${"COMM".padEnd(16)} IP ${"SADDR".padEnd(26)} ${"LPORT".padEnd(5)} ${"DADDR".padEnd(26)} ${"DPORT".padEnd(5)} LAT(ms)`);
@@ -42,12 +47,14 @@ main(spec.name, async () => {
       if (v.json) out(toJson({ time: new Date().toISOString(), pid: e.tgid, comm: e.comm, family: e.family === AF_INET ? "ipv4" : "ipv6", saddr, lport: e.lport, daddr, dport: e.dport, ms }));
       else out(`${clock()} ${String(e.tgid).padEnd(7)} ${e.comm.padEnd(16)} ${e.family === AF_INET ? "4 " : "6 "} ${saddr.padEnd(26)} ${String(e.lport).padEnd(5)} ${daddr.padEnd(26)} ${String(e.dport).padEnd(5)} ${ms.toFixed(3)}`);
     };
-    objs.maps.events.onEvent(print);
+    const handle = observed(print, metrics.observer("events"));
+    objs.maps.events.onEvent(handle);
     const stopLost = watchLost(() => objs.variables.lostEvents.get(), "connects");
     await untilStopped(duration);
-    drain(objs.maps.events, print);
+    drain(objs.maps.events, handle);
     stopLost();
   } finally {
+    await metrics.close();
     objs.close();
   }
 });

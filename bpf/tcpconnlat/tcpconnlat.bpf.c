@@ -37,7 +37,10 @@ struct piddata {
 struct event {
 	/** Kernel monotonic time the handshake completed, in nanoseconds. */
 	__u64 ts_ns;
-	/** Connect latency (SYN_SENT → ESTABLISHED), in nanoseconds. */
+	/**
+	 * Connect latency (SYN_SENT → ESTABLISHED), in nanoseconds.
+	 * @metric histogram log2 name=tcpconnlat_latency_seconds labels=family unit=ns export=seconds help="TCP connect latency, SYN_SENT to ESTABLISHED"
+	 */
 	__u64 delta_ns;
 	/** Process id (tgid) that called connect(). */
 	__u32 tgid;
@@ -64,7 +67,10 @@ struct {
 	__type(value, struct piddata);
 } start SEC(".maps");
 
-/** Completed connects, read by user space. */
+/**
+ * Completed connects, read by user space.
+ * @metric counter name=tcpconnlat_connects_total labels=family help="Completed TCP connects by address family (2: IPv4, 10: IPv6)"
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);
