@@ -6,7 +6,7 @@
 
 import { type CliSpec, intOption, main, out, parseCli, reportLost, toJson, untilStopped, UsageError } from "../lib/cli.js";
 import { startMetrics } from "../lib/metrics.js";
-import { KernelSymbols, UserSymbols } from "../lib/symbolize.js";
+import { foldedLine, KernelSymbols, stackFrames, UserSymbols } from "../lib/symbolize.js";
 import { loadProfile, type ProfileObjects, profileMetrics } from "./profile.js";
 
 const spec = {
@@ -33,18 +33,8 @@ interface FoldedStack {
 /** Reads the sample counts and symbolizes their stacks. */
 function foldedStacks(objs: ProfileObjects, ksyms: KernelSymbols, usyms: UserSymbols): FoldedStack[] {
   const out: FoldedStack[] = [];
-  const hex = (a: bigint) => `0x${a.toString(16)}`;
   for (const [key, count] of objs.maps.counts.entries()) {
-    const frames: string[] = [];
-    if (key.userStackId >= 0) {
-      const ips = objs.maps.stacks.get(key.userStackId) ?? [];
-      for (const ip of [...ips].reverse()) frames.push(usyms.lookup(key.pid, ip) ?? hex(ip));
-    } else if (key.userStackId !== -1) frames.push("[missing user stack]");
-    if (key.kernStackId >= 0) {
-      const ips = objs.maps.stacks.get(key.kernStackId) ?? [];
-      for (const ip of [...ips].reverse()) frames.push(`${ksyms.lookup(ip) ?? hex(ip)}_[k]`);
-    }
-    out.push({ pid: key.pid, comm: key.comm, frames, count });
+    out.push({ pid: key.pid, comm: key.comm, frames: stackFrames(objs.maps.stacks, key.pid, key.userStackId, key.kernStackId, ksyms, usyms), count });
   }
   return out;
 }
@@ -78,7 +68,7 @@ main(spec.name, async () => {
     const stacks = foldedStacks(objs, ksyms, usyms).sort((a, b) => (b.count > a.count ? 1 : b.count < a.count ? -1 : 0));
     for (const s of stacks) {
       if (v.json) out(toJson(s));
-      else out(`${[s.comm.replace(/[; ]/g, "_"), ...s.frames.map((f) => f.replace(/;/g, ":"))].join(";")} ${s.count}`);
+      else out(foldedLine(s.comm, s.frames, s.count));
     }
     reportLost("samples", objs.variables.lostSamples.get());
   } finally {
