@@ -59,12 +59,23 @@ for (const [name, args] of Object.entries(tracers)) {
     while (!/serving metrics at (\S+)/.test(err) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     const url = /serving metrics at (\S+)/.exec(err)?.[1];
     if (!url) return t.fail(`${name} did not serve metrics: ${err}`);
+    // Scrape until the maps hold samples (a quiet machine may take a while), with a busy process
+    // running so the CPU-sampling and scheduler tracers have something to see.
+    const busy = spawn(process.execPath, ["-e", "const end = Date.now() + 15000; while (Date.now() < end) for (let i = 0; i < 1e6; i++);"], { stdio: "ignore" });
+    t.teardown(() => busy.kill("SIGKILL"));
+    const needsData = ["syscount", "runqlat", "softirqs", "profile", "offcputime"].includes(name);
+    const withDataIn = (text: string) => declared.filter((m) => new RegExp(`^${m}(_bucket)?[{ ]`, "m").test(text));
+    let text = "";
     await new Promise((r) => setTimeout(r, 1000)); // let the kernel fill the maps a little
-    const text = await (await fetch(url)).text();
+    for (const until = Date.now() + 10_000; ; await new Promise((r) => setTimeout(r, 250))) {
+      text = await (await fetch(url)).text();
+      if (!needsData || withDataIn(text).length > 0 || Date.now() > until) break;
+    }
+    busy.kill("SIGKILL");
     for (const m of declared) t.regex(text, new RegExp(`^# TYPE ${m} (counter|gauge|histogram)$`, "m"), `${name}: ${m}`);
     t.regex(text, /^# TYPE bpf2ts_metrics_dropped_total counter$/m);
-    const withData = declared.filter((m) => new RegExp(`^${m}(_bucket)?[{ ]`, "m").test(text));
-    if (["syscount", "runqlat", "softirqs", "profile", "offcputime"].includes(name)) t.true(withData.length > 0, `${name}: map metrics have samples`);
+    const withData = withDataIn(text);
+    if (needsData) t.true(withData.length > 0, `${name}: map metrics have samples`);
     child.kill("SIGTERM");
     t.is(await exited, 0, err);
     // The last export on shutdown.
