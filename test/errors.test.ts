@@ -45,5 +45,5 @@ test("runtime: one error base; the subclasses keep their names and carry code/er
   t.is(addon.name, "AddonError");
   const elf = t.throws(() => new ElfImage("/proc/self/status"));
   t.true(elf instanceof ElfSymbolsError && elf instanceof BpfError);
-  t.like(elf, { name: "ElfSymbolsError", file: "/proc/self/status", message: "/proc/self/status: not an ELF file" });
+  t.like(elf, { name: "ElfSymbolsError", file: "/proc/self/status", message: "/proc/self/status: not an ELF file (bad magic)" });
 });

@@ -53,7 +53,7 @@ test("uprobe symbol failures are BpfErrors with an errno, the ELF reader's error
   writeFileSync(text, "#!/bin/sh\necho hi\n");
   const bad = t.throws<BpfError>(() => resolveSymbolOffset(text, "main"))!;
   t.is(bad.code, "EINVAL");
-  t.is(bad.message, `resolve uprobe symbol: ${text}: not an ELF file`);
+  t.is(bad.message, `resolve uprobe symbol: ${text}: not an ELF file (bad magic)`);
   t.is((bad.cause as Error).name, "ElfSymbolsError");
 
   const gone = t.throws<BpfError>(() => resolveSymbolOffset(text + ".gone", "main"))!;

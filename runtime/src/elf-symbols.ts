@@ -2,10 +2,11 @@
 // the offset a uprobe is attached at (resolveSymbolOffset), and what tracer CLIs need to symbolize
 // stacks and inspect Go binaries (ElfImage: data symbols too, function bytes, offset ↔ address).
 // Names match exactly, so Go's `net/http.(*conn).serve` and C++ mangled names work as written.
-// Not the generator's ELF reader (that one reads BPF relocatable objects; the runtime never imports it).
+// Built on the one ELF reader (object-file/elf.ts), with addresses as bigints for the tracers.
 
 import { readFileSync } from "node:fs";
 import { BpfError, errno } from "./errors.js";
+import { ElfError, readElf, SHN_UNDEF, STT_FUNC, STT_OBJECT, type ElfSegment, type ElfSymbol as RawElfSymbol } from "./object-file/elf.js";
 
 /** A file that is not a readable ELF image; `file` is the ELF file as the caller named it. */
 export class ElfSymbolsError extends BpfError {
@@ -30,17 +31,7 @@ export interface FunctionSymbol extends ElfSymbol {
   offset: number;
 }
 
-interface Segment {
-  vaddr: bigint;
-  offset: bigint;
-  filesz: bigint;
-}
-
-const SHT_SYMTAB = 2;
-const SHT_DYNSYM = 11;
-const PT_LOAD = 1;
-export const STT_OBJECT = 1;
-export const STT_FUNC = 2;
+export { STT_FUNC, STT_OBJECT };
 const STT_GNU_IFUNC = 10;
 
 export class ElfImage {
@@ -50,8 +41,7 @@ export class ElfImage {
   /** ELF type: 2 = EXEC (absolute addresses), 3 = DYN (PIE or shared library, relocated at load). */
   readonly type: number;
   readonly #bytes: Buffer;
-  readonly #le: boolean;
-  readonly #segments: Segment[];
+  readonly #segments: readonly ElfSegment[];
   #byName: Map<string, ElfSymbol> | undefined;
   #sortedFuncs: ElfSymbol[] | undefined;
 
@@ -63,79 +53,15 @@ export class ElfImage {
     } catch (e) {
       throw new ElfSymbolsError(`read ${file}: ${(e as Error).message}`, file, { cause: e });
     }
-    const b = this.#bytes;
-    if (b.length < 64 || b.readUInt32BE(0) !== 0x7f454c46) throw new ElfSymbolsError(`${file}: not an ELF file`, file);
-    if (b[4] !== 2 || (b[5] !== 1 && b[5] !== 2)) throw new ElfSymbolsError(`${file}: not a 64-bit ELF file`, file);
-    this.#le = b[5] === 1;
-    this.type = this.#u16(16);
-    this.#segments = this.#readSegments();
-    this.symbols = this.#readSymbols();
-  }
-
-  #u16(o: number): number {
-    return this.#le ? this.#bytes.readUInt16LE(o) : this.#bytes.readUInt16BE(o);
-  }
-  #u32(o: number): number {
-    return this.#le ? this.#bytes.readUInt32LE(o) : this.#bytes.readUInt32BE(o);
-  }
-  #u64(o: number): bigint {
-    return this.#le ? this.#bytes.readBigUInt64LE(o) : this.#bytes.readBigUInt64BE(o);
-  }
-
-  #check(off: number, len: number, what: string): void {
-    if (off < 0 || len < 0 || off + len > this.#bytes.length) {
-      throw new ElfSymbolsError(`${this.file}: ${what} out of bounds (offset ${off}, ${len} bytes)`, this.file);
+    try {
+      const elf = readElf(this.#bytes, file);
+      this.type = elf.type;
+      this.#segments = elf.segments();
+      this.symbols = functionAndDataSymbols([...elf.symbols(), ...elf.dynamicSymbols()]);
+    } catch (e) {
+      if (e instanceof ElfError) throw new ElfSymbolsError(e.message, file, { cause: e });
+      throw e;
     }
-  }
-
-  #readSegments(): Segment[] {
-    const phoff = Number(this.#u64(0x20));
-    const phentsize = this.#u16(0x36);
-    const phnum = this.#u16(0x38);
-    this.#check(phoff, phnum * phentsize, "program headers");
-    const out: Segment[] = [];
-    for (let i = 0; i < phnum; i++) {
-      const o = phoff + i * phentsize;
-      if (this.#u32(o) !== PT_LOAD) continue;
-      out.push({ offset: this.#u64(o + 8), vaddr: this.#u64(o + 16), filesz: this.#u64(o + 32) });
-    }
-    return out;
-  }
-
-  #readSymbols(): ElfSymbol[] {
-    const b = this.#bytes;
-    const shoff = Number(this.#u64(0x28));
-    const shentsize = this.#u16(0x3a);
-    const shnum = this.#u16(0x3c);
-    this.#check(shoff, shnum * shentsize, "section headers");
-    const sec = (i: number) => {
-      const o = shoff + i * shentsize;
-      return { type: this.#u32(o + 4), offset: Number(this.#u64(o + 0x18)), size: Number(this.#u64(o + 0x20)), link: this.#u32(o + 0x28), entsize: Number(this.#u64(o + 0x38)) };
-    };
-    const out: ElfSymbol[] = [];
-    const seen = new Set<string>();
-    for (let i = 0; i < shnum; i++) {
-      const s = sec(i);
-      if ((s.type !== SHT_SYMTAB && s.type !== SHT_DYNSYM) || s.entsize < 24 || s.link >= shnum) continue;
-      const str = sec(s.link);
-      this.#check(s.offset, s.size, "symbol table");
-      this.#check(str.offset, str.size, "string table");
-      for (let o = s.offset; o + 24 <= s.offset + s.size; o += s.entsize) {
-        const type = b[o + 4]! & 0xf;
-        const shndx = this.#u16(o + 6);
-        if (shndx === 0 || (type !== STT_FUNC && type !== STT_OBJECT && type !== STT_GNU_IFUNC)) continue;
-        const nameOff = str.offset + this.#u32(o);
-        const end = b.indexOf(0, nameOff);
-        if (end < 0 || end > str.offset + str.size) continue;
-        const name = b.toString("latin1", nameOff, end);
-        const address = this.#u64(o + 8);
-        const key = `${name}@${address}`;
-        if (seen.has(key)) continue; // .symtab and .dynsym repeat exported symbols
-        seen.add(key);
-        out.push({ name, address, size: Number(this.#u64(o + 16)), type: type === STT_GNU_IFUNC ? STT_FUNC : type });
-      }
-    }
-    return out;
   }
 
   /** The first symbol with this exact name (Go names such as `net/http.serverHandler.ServeHTTP` included). */
@@ -172,7 +98,8 @@ export class ElfImage {
   /** File offset of a virtual address (what uprobes are attached at), or undefined if unmapped. */
   fileOffset(address: bigint): bigint | undefined {
     for (const s of this.#segments) {
-      if (address >= s.vaddr && address < s.vaddr + s.filesz) return address - s.vaddr + s.offset;
+      const vaddr = BigInt(s.vaddr);
+      if (address >= vaddr && address < vaddr + BigInt(s.fileSize)) return address - vaddr + BigInt(s.offset);
     }
     return undefined;
   }
@@ -180,7 +107,8 @@ export class ElfImage {
   /** Virtual address of a file offset (to map /proc/PID/maps offsets back to symbols). */
   addressOfOffset(offset: bigint): bigint | undefined {
     for (const s of this.#segments) {
-      if (offset >= s.offset && offset < s.offset + s.filesz) return offset - s.offset + s.vaddr;
+      const start = BigInt(s.offset);
+      if (offset >= start && offset < start + BigInt(s.fileSize)) return offset - start + BigInt(s.vaddr);
     }
     return undefined;
   }
@@ -189,9 +117,27 @@ export class ElfImage {
   functionBytes(sym: ElfSymbol): Uint8Array {
     const off = this.fileOffset(sym.address);
     if (off === undefined) throw new ElfSymbolsError(`${this.file}: ${sym.name} is not in a loaded segment`, this.file);
-    this.#check(Number(off), sym.size, `bytes of ${sym.name}`);
-    return this.#bytes.subarray(Number(off), Number(off) + sym.size);
+    const start = Number(off);
+    if (start + sym.size > this.#bytes.length) {
+      throw new ElfSymbolsError(`${this.file}: bytes of ${sym.name} out of bounds (offset ${start}, ${sym.size} bytes)`, this.file);
+    }
+    return this.#bytes.subarray(start, start + sym.size);
   }
+}
+
+/** Defined functions (GNU ifuncs included) and data objects, each name@address once: .symtab and
+ * .dynsym repeat exported symbols. */
+function functionAndDataSymbols(all: readonly RawElfSymbol[]): ElfSymbol[] {
+  const out: ElfSymbol[] = [];
+  const seen = new Set<string>();
+  for (const s of all) {
+    if (s.shndx === SHN_UNDEF || (s.type !== STT_FUNC && s.type !== STT_OBJECT && s.type !== STT_GNU_IFUNC)) continue;
+    const key = `${s.name}@${s.value}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ name: s.name, address: BigInt(s.value), size: s.size, type: s.type === STT_GNU_IFUNC ? STT_FUNC : s.type });
+  }
+  return out;
 }
 
 /** Every function symbol of `path` that lies in a loaded segment, by name (the first of duplicates). */

@@ -1,11 +1,11 @@
 // ELF64 reader for eBPF objects (and any other ELF64 file), both byte orders.
 //
-// Only what the generator needs: section headers, section data as views (no copies), the symbol
-// table and REL/RELA relocations. Every offset and length read from the file is checked against the
+// Section headers, section data as views (no copies), the symbol tables, REL/RELA relocations (what
+// the generator needs) and the loadable segments (what uprobes and stack symbolization need). Every offset and length read from the file is checked against the
 // file size before use, so a truncated or corrupted file ends in an ElfError, never a RangeError.
 //
 // Reference: the System V gABI, "ELF-64 Object File Format" (section header 64 bytes, symbol 24,
-// Elf64_Rel 16, Elf64_Rela 24).
+// Elf64_Rel 16, Elf64_Rela 24, program header 56).
 
 import { ObjectFileError } from "./errors.js";
 
@@ -24,6 +24,8 @@ export const SHT_STRTAB = 3;
 export const SHT_RELA = 4;
 export const SHT_NOBITS = 8;
 export const SHT_REL = 9;
+export const SHT_DYNSYM = 11;
+export const PT_LOAD = 1;
 export const SHF_WRITE = 0x1;
 export const SHF_ALLOC = 0x2;
 export const SHF_EXECINSTR = 0x4;
@@ -45,6 +47,7 @@ export const STB_WEAK = 2;
 
 const EHDR_SIZE = 64;
 const SHDR_SIZE = 64;
+const PHDR_SIZE = 56;
 const SYM_SIZE = 24;
 const REL_SIZE = 16;
 const RELA_SIZE = 24;
@@ -83,6 +86,13 @@ export interface ElfSymbol {
   readonly sectionName: string;
 }
 
+/** A PT_LOAD program header: file bytes [offset, offset + fileSize) are mapped at vaddr. */
+export interface ElfSegment {
+  readonly offset: number;
+  readonly vaddr: number;
+  readonly fileSize: number;
+}
+
 export interface ElfRelocation {
   readonly offset: number;
   /** Index into .symtab. */
@@ -103,6 +113,10 @@ export interface ElfFile {
   section(name: string): ElfSection | undefined;
   /** All entries of .symtab except the null symbol at index 0 (empty when there is no .symtab). */
   symbols(): readonly ElfSymbol[];
+  /** The same for .dynsym (the exported symbols of an executable or shared library). */
+  dynamicSymbols(): readonly ElfSymbol[];
+  /** The PT_LOAD program headers (none in a relocatable object). */
+  segments(): readonly ElfSegment[];
   /** Relocations that apply to `target` (from every SHT_REL/SHT_RELA section whose sh_info is its index). */
   relocations(target: ElfSection | string): readonly ElfRelocation[];
 }
@@ -123,6 +137,7 @@ class ElfReader implements ElfFile {
   private readonly view: DataView;
   private readonly byName = new Map<string, ElfSection>();
   private symbolCache?: readonly ElfSymbol[];
+  private dynamicSymbolCache?: readonly ElfSymbol[];
 
   constructor(
     private readonly bytes: Uint8Array,
@@ -150,8 +165,29 @@ class ElfReader implements ElfFile {
   }
 
   symbols(): readonly ElfSymbol[] {
-    this.symbolCache ??= this.readSymbols();
+    this.symbolCache ??= this.readSymbols(SHT_SYMTAB);
     return this.symbolCache;
+  }
+
+  dynamicSymbols(): readonly ElfSymbol[] {
+    this.dynamicSymbolCache ??= this.readSymbols(SHT_DYNSYM);
+    return this.dynamicSymbolCache;
+  }
+
+  segments(): readonly ElfSegment[] {
+    const phoff = this.u64(32);
+    const phentsize = this.u16(54);
+    const phnum = this.u16(56);
+    if (phoff === 0 || phnum === 0) return [];
+    if (phentsize < PHDR_SIZE) throw this.error(`${this.label}: program header size ${phentsize} is smaller than ${PHDR_SIZE}`);
+    this.checkRange("program headers", phoff, phnum * phentsize);
+    const out: ElfSegment[] = [];
+    for (let i = 0; i < phnum; i++) {
+      const o = phoff + i * phentsize;
+      if (this.u32(o) !== PT_LOAD) continue;
+      out.push({ offset: this.u64(o + 8), vaddr: this.addr(o + 16), fileSize: this.u64(o + 32) });
+    }
+    return out;
   }
 
   relocations(target: ElfSection | string): readonly ElfRelocation[] {
@@ -286,8 +322,8 @@ class ElfReader implements ElfFile {
     return latin1OrUtf8(table, off, end);
   }
 
-  private readSymbols(): ElfSymbol[] {
-    const symtab = this.sections.find((s) => s.type === SHT_SYMTAB);
+  private readSymbols(tableType: typeof SHT_SYMTAB | typeof SHT_DYNSYM): ElfSymbol[] {
+    const symtab = this.sections.find((s) => s.type === tableType);
     if (!symtab) return [];
     const strSec = this.sections[symtab.link];
     if (!strSec || strSec.type !== SHT_STRTAB)
