@@ -222,7 +222,8 @@ export class RingBuf<E = Uint8Array> extends EventReader<E, [length: number]> {
     if (!this.#open) return 0;
     // Kept in a local and stored once, in `finally`: a store to `this` on a path that first runs
     // after the JIT optimised the loop (a batch that fills `max`) throws the optimised code away
-    // ("insufficient type feedback"), and recompiling costs ~100 ms in the middle of a busy drain.
+    // ("insufficient type feedback", seen with --trace-deopt when a pre-filled ring first fills a
+    // batch), and the drain runs unoptimised until the recompile (50–100 ms on a busy 2-core host).
     let caughtUp = true;
     const headers = this.#headers;
     const data = this.#data;
