@@ -13,6 +13,8 @@
 //   env: RB_TOTAL (20000000, as the yardstick; short runs measure the JIT warming up) RB_RING (16777216) RB_ROUNDS (3) RB_DRAIN_TOTAL (5000000)
 //        RB_DRAIN_RING (536870912) RB_SECTIONS ("concurrent drop drain") RB_CONS_CPU (0) RB_PROD_CPU (1)
 //        RB_YARDSTICK (/work/shared/yardstick/ringbuf) RB_RECORD (1: also go-readinto vs bpf2ts-rec)
+//        RB_PLAIN (0; 1: also bpf2ts-plain, the decoder with `u64 pad[3]` as a bigint[] instead of a
+//        BigUint64Array: a measurement of what the typed array costs, not what bpf2ts generates)
 
 import { execFileSync, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
@@ -36,6 +38,8 @@ export interface RingbufBenchOptions {
   yardstick: string;
   /** Also run go-readinto and bpf2ts-rec (RingBuf.onRecord) in every section. */
   withRecord: boolean;
+  /** Also run bpf2ts-plain (consumer.ts `decode-plain`) in every section. */
+  withPlain: boolean;
 }
 
 /** One RESULT line (and its PRODUCER line), parsed. */
@@ -71,7 +75,7 @@ export interface SectionSummary {
   title: string;
   consumers: ConsumerSummary[];
   /** bpf2ts ÷ Go and bpf2ts ÷ C, on median events/s and on events per CPU-second. */
-  ratios: { vsGo: number; vsC: number; vsGoCpu: number; vsCCpu: number; recVsGoReadinto: number; recVsC: number };
+  ratios: { vsGo: number; vsC: number; vsGoCpu: number; vsCCpu: number; recVsGoReadinto: number; recVsC: number; plainVsGo: number };
 }
 
 export interface RingbufBenchResult {
@@ -94,6 +98,7 @@ function options(): RingbufBenchOptions {
     prodCpu: Number(env("RB_PROD_CPU", "1")),
     yardstick: env("RB_YARDSTICK", "/work/shared/yardstick/ringbuf"),
     withRecord: env("RB_RECORD", "1") !== "0",
+    withPlain: env("RB_PLAIN", "0") === "1",
   };
 }
 
@@ -159,7 +164,7 @@ function summarize(section: string, title: string, runs: RunResult[], labels: st
   const by = (l: string) => consumers.find((c) => c.consumer === l);
   const ratio = (a: ConsumerSummary | undefined, b: ConsumerSummary | undefined, k: "eventsPerSecond" | "eventsPerCpuSecond") =>
     a && b && b[k] > 0 ? a[k] / b[k] : 0;
-  const [ours, go, c, rec, goInto] = [by("bpf2ts"), by("go-decode"), by("c-poll"), by("bpf2ts-rec"), by("go-readinto")];
+  const [ours, go, c, rec, goInto, plain] = [by("bpf2ts"), by("go-decode"), by("c-poll"), by("bpf2ts-rec"), by("go-readinto"), by("bpf2ts-plain")];
   return {
     section,
     title,
@@ -171,6 +176,7 @@ function summarize(section: string, title: string, runs: RunResult[], labels: st
       vsCCpu: ratio(ours, c, "eventsPerCpuSecond"),
       recVsGoReadinto: ratio(rec, goInto, "eventsPerSecond"),
       recVsC: ratio(rec, c, "eventsPerSecond"),
+      plainVsGo: ratio(plain, go, "eventsPerSecond"),
     },
   };
 }
@@ -190,7 +196,7 @@ export async function runRingbufBench(partial: Partial<RingbufBenchOptions> = {}
   const consumerJs = join(here, "ringbuf", "consumer.js");
   // bpf2ts-rec (RingBuf.onRecord, fields read in place) is shown next to go-readinto: the reader
   // without per-event objects. The ratios are taken on bpf2ts (decoded objects) vs go-decode.
-  const labels = ["c-poll", "go-decode", "bpf2ts", "go-readinto", "bpf2ts-rec"];
+  const labels = ["c-poll", "go-decode", "bpf2ts", "bpf2ts-plain", "go-readinto", "bpf2ts-rec"];
   const runs: RunResult[] = [];
   const sections: SectionSummary[] = [];
   const prod = String(o.prodCpu);
@@ -228,6 +234,9 @@ export async function runRingbufBench(partial: Partial<RingbufBenchOptions> = {}
       runs.push(runOne(p.key, "c-poll", ["./rbcons", "--label", "c-poll", "--prod-cpu", prod, "--method", "poll", ...p.extra.c, "--ring", String(p.ring), "--total", String(p.total)], dir, o.consCpu));
       runs.push(runOne(p.key, "go-decode", ["./gocons", "-label", "go-decode", "-prod-cpu", prod, "-variant", "decode", ...p.extra.go, "-ring", String(p.ring), "-total", String(p.total)], join(dir, "gocons"), o.consCpu));
       runs.push(runOne(p.key, "bpf2ts", [process.execPath, consumerJs, "--dir", dir, "--label", "bpf2ts", "--prod-cpu", prod, "--variant", "decode", ...p.extra.node, "--ring", String(p.ring), "--total", String(p.total)], dir, o.consCpu));
+      if (o.withPlain) {
+        runs.push(runOne(p.key, "bpf2ts-plain", [process.execPath, consumerJs, "--dir", dir, "--label", "bpf2ts-plain", "--prod-cpu", prod, "--variant", "decode-plain", ...p.extra.node, "--ring", String(p.ring), "--total", String(p.total)], dir, o.consCpu));
+      }
       if (o.withRecord) {
         runs.push(runOne(p.key, "go-readinto", ["./gocons", "-label", "go-readinto", "-prod-cpu", prod, "-variant", "readinto", ...p.extra.go, "-ring", String(p.ring), "-total", String(p.total)], join(dir, "gocons"), o.consCpu));
         runs.push(runOne(p.key, "bpf2ts-rec", [process.execPath, consumerJs, "--dir", dir, "--label", "bpf2ts-rec", "--prod-cpu", prod, "--variant", "record", ...p.extra.node, "--ring", String(p.ring), "--total", String(p.total)], dir, o.consCpu));
@@ -255,6 +264,9 @@ export function formatRingbufBench(r: RingbufBenchResult): string {
     lines.push(
       `ratios: bpf2ts/Go ${f(s.ratios.vsGo, 2)}×${v(s.ratios.vsGo, 1)}, bpf2ts/C ${f(s.ratios.vsC, 2)}×${v(s.ratios.vsC, 0.5)}; per CPU-second: /Go ${f(s.ratios.vsGoCpu, 2)}×, /C ${f(s.ratios.vsCCpu, 2)}×`,
     );
+    if (s.ratios.plainVsGo > 0) {
+      lines.push(`pad as bigint[] instead of BigUint64Array (measurement only): bpf2ts-plain/Go ${f(s.ratios.plainVsGo, 2)}×`);
+    }
     if (s.ratios.recVsGoReadinto > 0) {
       lines.push(`in place (no object per event): bpf2ts-rec/go-readinto ${f(s.ratios.recVsGoReadinto, 2)}×, bpf2ts-rec/C ${f(s.ratios.recVsC, 2)}×`);
     }

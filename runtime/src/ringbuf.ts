@@ -220,6 +220,11 @@ export class RingBuf<E = Uint8Array> extends EventReader<E, [length: number]> {
   protected drain(sink: Sink<E>, max: number, copy: boolean, deadline: number): number {
     this.caughtUp = true;
     if (!this.#open) return 0;
+    // Kept in a local and stored once, in `finally`: a store to `this` on a path that first runs
+    // after the JIT optimised the loop (a batch that fills `max`) throws the optimised code away
+    // ("insufficient type feedback", seen with --trace-deopt when a pre-filled ring first fills a
+    // batch), and the drain runs unoptimised until the recompile (50–100 ms on a busy 2-core host).
+    let caughtUp = true;
     const headers = this.#headers;
     const data = this.#data;
     const mask = this.#mask;
@@ -244,13 +249,13 @@ export class RingBuf<E = Uint8Array> extends EventReader<E, [length: number]> {
     try {
       for (;;) {
         if (n >= max) {
-          this.caughtUp = false;
+          caughtUp = false;
           break;
         }
         if (n >= clockAt) {
           const t = now();
           if (t >= deadline) {
-            this.caughtUp = false;
+            caughtUp = false;
             break;
           }
           clockAt = n + clockStride(n, t - start, deadline - t);
@@ -297,6 +302,7 @@ export class RingBuf<E = Uint8Array> extends EventReader<E, [length: number]> {
         }
       }
     } finally {
+      this.caughtUp = caughtUp;
       this.#pos = pos;
       this.#discarded += discarded;
       // Also releases a record whose decoding threw (it counts as consumed).
