@@ -5,8 +5,9 @@
 
 import { type CliSpec, intOption, main, out, parseCli, toJson, untilStopped } from "../lib/cli.js";
 import { clock } from "../lib/format.js";
+import { startMetrics } from "../lib/metrics.js";
 import { KernelSymbols } from "../lib/symbolize.js";
-import { loadHungtask } from "./hungtask.js";
+import { hungtaskMetrics, loadHungtask } from "./hungtask.js";
 import { stackOf, walkTasks } from "./walk.js";
 
 const spec = {
@@ -26,6 +27,11 @@ main(spec.name, async () => {
   const interval = intOption(v, "interval", 1, 86400) ?? 1;
   const duration = intOption(v, "duration", 0, 86400 * 365);
   const objs = await loadHungtask({ constants: { minBlockedMs: BigInt(minMs), includeKillable: v["no-killable"] !== true } });
+  // hungtask_hung_tasks_total grows as walks find hung tasks: the walk timer drives it too.
+  const metrics = await startMetrics(v, spec.name, objs.maps, hungtaskMetrics).catch((e: unknown) => {
+    objs.close();
+    throw e;
+  });
   try {
     objs.programs.handleSchedSwitch.attach();
     const iter = objs.programs.dumpTasks.attach();
@@ -43,6 +49,7 @@ main(spec.name, async () => {
     await untilStopped(duration);
     clearInterval(timer);
   } finally {
+    await metrics.close();
     objs.close();
   }
 });
