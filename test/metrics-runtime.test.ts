@@ -147,3 +147,19 @@ test("OTLP/HTTP exporter payloads (decoded at the protocol level, no collector):
   t.deepEqual(ev.attributes, [{ key: "comm", value: { stringValue: "sh" } }]);
   t.is(ev.asDouble, 1);
 });
+
+test("event metrics: a relabel mapping several raw values to one label keeps one series; metrics with the same labels share a key; the label limit holds", (t) => {
+  const registry = new MetricsRegistry({ events: {} }, defineMetrics([
+    { name: "t_calls_total", kind: "counter", help: "h", map: "events", source: "event", labels: [{ name: "fn", field: ["addr"], format: "number" }, { name: "comm", field: ["comm"], format: "string" }] },
+    { name: "t_bytes_total", kind: "counter", help: "h", map: "events", source: "event", value: ["len"], labels: [{ name: "fn", field: ["addr"], format: "number" }, { name: "comm", field: ["comm"], format: "string" }] },
+    { name: "t_by_pid_total", kind: "counter", help: "h", map: "events", source: "event", labels: [{ name: "pid", field: ["pid"], format: "number" }] },
+  ]), { labelLimit: 3, relabel: { fn: (raw) => (Number(raw) < 100 ? "low" : "high") } });
+  const observe = registry.observer("events")!;
+  t.is(registry.observer("events"), observe, "one callback per map");
+  for (let i = 0; i < 10; i++) observe({ addr: i * 30, comm: "a", len: 2, pid: i });
+  const byName = new Map(registry.collect().map((f) => [f.spec.name, f.samples as Array<{ labels: Record<string, string>; value: number }>]));
+  t.deepEqual(byName.get("t_calls_total")!.map((s) => [s.labels, s.value]), [[{ fn: "low", comm: "a" }, 4], [{ fn: "high", comm: "a" }, 6]], "addresses 0..90 are one series, 120..270 another");
+  t.deepEqual(byName.get("t_bytes_total")!.map((s) => s.value), [8, 12]);
+  t.deepEqual(byName.get("t_by_pid_total")!.map((s) => s.labels.pid), ["0", "1", "2"], "a plain number label keyed by its value, formatted once");
+  t.deepEqual(byName.get("bpf2ts_metrics_dropped_total")!.map((s) => [s.labels.metric, s.value]), [["t_by_pid_total", 7]]);
+});

@@ -3,18 +3,20 @@
 // adds — tracerCapabilities), through `setpriv` (util-linux), while the test causes the activity it
 // traces; each must still deliver events with real values. Where a tracer names an extra capability,
 // a run without it shows what is lost, so the extra is needed and not just allowed.
-// The tracers run concurrently, each for a few seconds.
+// The tracers run concurrently, each for a few seconds. The six newer tracers (tcpconnlat, netrecvlat,
+// biolatency, offcputime, hungtask, sslsniff) are at the end.
 
 import test, { type ExecutionContext } from "ava";
-import { execFile, spawn } from "node:child_process";
+import { execFile, execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { createSocket } from "node:dgram";
 import { get } from "node:http";
 import { createServer, connect, type AddressInfo } from "node:net";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { promisify } from "node:util";
 import { buildC, buildGo, requireFeature } from "./helpers/kernel.js";
-import { repoRoot, sleep, waitFor } from "./tracers-support.js";
+import { repoRoot, sleep, vforkerC, waitFor } from "./tracers-support.js";
+import { tempDir } from "./helpers/temp-dir.js";
 import { tracerCapabilities, readDeployConfig } from "../generator/workflow/deploy.js";
 import { buildModel } from "../generator/model/model.js";
 import { readElf } from "@bpf2ts/runtime/object-file";
@@ -348,4 +350,154 @@ test("execsnoop does not run with CAP_BPF alone: CAP_PERFMON is needed, not just
   });
   t.is(code, 1);
   t.regex(stderr, /EPERM|EACCES|permission|not permitted/i, stderr);
+});
+
+/** A fresh 8 MiB loop device over a file with direct I/O (losetup, Debian package `mount`); undefined when none can be made. */
+function loopDevice(t: ExecutionContext): { path: string; detach: () => void } | undefined {
+  const file = join(tempDir(t, "bpf2ts-caps-bio-"), "disk.img");
+  writeFileSync(file, Buffer.alloc(8 << 20));
+  try {
+    const path = execFileSync("losetup", ["--find", "--show", "--direct-io=on", file], { encoding: "utf8" }).trim();
+    return { path, detach: () => execFileSync("losetup", ["--detach", path]) };
+  } catch (e) {
+    t.log(`cannot set up a loop device (losetup, Debian package mount): ${(e as Error).message.split("\n")[0]}`);
+    return undefined;
+  }
+}
+
+test("tcpconnlat, netrecvlat and biolatency with CAP_BPF + CAP_PERFMON report a loopback connect, a UDP datagram and a loop device's direct I/O", async (t) => {
+  if (!(await ready(t)) || !(await requireFeature(t, "tp_btf"))) return;
+  for (const name of ["tcpconnlat", "netrecvlat", "biolatency"]) t.deepEqual(grantedCapabilities(name), ["CAP_BPF", "CAP_PERFMON"], name);
+  const caps = ["CAP_BPF", "CAP_PERFMON"];
+  const server = createServer((s) => s.end());
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const tcpPort = (server.address() as AddressInfo).port;
+  const rx = createSocket("udp4");
+  await new Promise<void>((r) => rx.bind(0, "127.0.0.1", r));
+  const udpPort = (rx.address() as AddressInfo).port;
+  const loop = loopDevice(t);
+  const runs = {
+    tcpconnlat: runCapped("tcpconnlat", caps, ["--duration", "30", "-4"]),
+    netrecvlat: runCapped("netrecvlat", caps, ["--duration", "30", "--protocol", "udp", "--port", String(udpPort)]),
+    ...(loop && { biolatency: runCapped("biolatency", caps, ["--duration", "30", "--disks", "--ops", "--disk", loop.path]) }),
+  };
+  try {
+    for (const [name, c] of Object.entries(runs)) await started(t, c, caps, name === "biolatency" ? 2 : 1);
+    const sock = connect(tcpPort, "127.0.0.1");
+    await new Promise<void>((r) => sock.on("close", () => r()).resume());
+    const tx = createSocket("udp4");
+    await new Promise<void>((r) => tx.send(Buffer.alloc(321, 0x61), udpPort, "127.0.0.1", () => r()));
+    tx.close();
+    if (loop) {
+      execFileSync("dd", ["if=/dev/zero", `of=${loop.path}`, "bs=4096", "count=8", "oflag=direct"], { stdio: "ignore" });
+      execFileSync("dd", [`if=${loop.path}`, "of=/dev/null", "bs=4096", "count=8", "iflag=direct"], { stdio: "ignore" });
+    }
+    const conn = () => runs.tcpconnlat.lines().find((e) => e.dport === tcpPort);
+    t.true(await waitFor(() => conn() !== undefined, 10000), runs.tcpconnlat.stdout());
+    t.like(conn()!, { pid: process.pid, family: "ipv4", daddr: "127.0.0.1" });
+    t.true((conn()!.ms as number) > 0, "a connect latency");
+    const dgram = () => runs.netrecvlat.lines().find((e) => e.len === 321);
+    t.true(await waitFor(() => dgram() !== undefined, 10000), runs.netrecvlat.stdout());
+    t.like(dgram()!, { protocol: "udp", dport: udpPort, saddr: "127.0.0.1" });
+    t.true((dgram()!.us as number) > 0, "a receive latency");
+  } finally {
+    server.close();
+    rx.close();
+    for (const [name, c] of Object.entries(runs)) t.is(await c.stop(), 0, `${name}: ${c.stderr()}`);
+    loop?.detach();
+  }
+  // biolatency prints its histograms on Ctrl-C: the 8 writes and 8 reads, per operation.
+  if (!loop) {
+    if (process.env.BPF2TS_REQUIRE_KERNEL === "1") t.fail("no loop device for biolatency");
+    return;
+  }
+  const rows = runs.biolatency!.lines() as Array<{ disk: string; op: string; slots: number[] }>;
+  t.deepEqual(rows.map((r) => `${r.disk} ${r.op} ${r.slots.reduce((a, b) => a + b, 0)}`), [`${basename(loop.path)} read 8`, `${basename(loop.path)} write 8`]);
+});
+
+test("offcputime and hungtask need CAP_SYSLOG to name kernel frames; with it, a sleeping shell's and a vfork parent's stacks are named", async (t) => {
+  if (!(await ready(t)) || !(await requireFeature(t, "tp_btf", "iter", "gcc"))) return;
+  const caps = ["CAP_BPF", "CAP_PERFMON", "CAP_SYSLOG"];
+  const without = caps.filter((x) => x !== "CAP_SYSLOG");
+  for (const name of ["offcputime", "hungtask"]) t.deepEqual(grantedCapabilities(name), caps, name);
+  const sleeper = spawn("/bin/sh", ["-c", "while :; do sleep 0.05; done"], { stdio: "ignore" });
+  const vforker = buildC("vforker", vforkerC);
+  const both = (name: string, args: string[]) => [runCapped(name, caps, args), runCapped(name, without, args)];
+  const off = both("offcputime", ["--pid", String(sleeper.pid), "--duration", "60"]);
+  const hung = both("hungtask", ["--min-ms", "300", "--interval", "1", "--duration", "60"]);
+  try {
+    for (const [i, c] of [...off, ...hung].entries()) await started(t, c, i % 2 === 0 ? caps : without, i < 2 ? 1 : 2);
+    // Blocked 5 s: the first walks of a CLI that just started may come late on a loaded machine.
+    const child = spawn(vforker, ["5000"], { stdio: "ignore" });
+    const mine = (c: Capped) => c.lines().find((e) => e.pid === child.pid);
+    t.true(await waitFor(() => hung.every((c) => mine(c) !== undefined), 15000), `vforker ${child.pid}: ${hung.map((c) => `${c.pid} alive ${existsSync(`/proc/${c.pid}`)}: ${c.stdout()} ${c.stderr()}`).join("\n")}`);
+    const [named, bare] = hung.map((c) => mine(c)!.stack as string[]);
+    t.true(named!.some((f) => f === "kernel_clone" || f.includes("vfork")), `kernel stack through vfork: ${named!.join(" < ")}`);
+    t.true(bare!.length > 0 && bare!.every((f) => /^0x[0-9a-f]+$/.test(f)), `without CAP_SYSLOG only addresses: ${bare!.join(" ")}`);
+  } finally {
+    for (const c of hung) t.is(await c.stop(), 0, c.stderr());
+  }
+  // offcputime prints its folded stacks on Ctrl-C.
+  for (const c of off) t.is(await c.stop(), 0, c.stderr());
+  sleeper.kill();
+  const kernel = (c: Capped) => (c.lines() as Array<{ pid: number; frames: string[] }>).filter((e) => e.pid === sleeper.pid).flatMap((e) => e.frames.filter((f) => f.endsWith("_[k]")));
+  const [named, bare] = off.map(kernel);
+  t.true(named!.length > 0 && named!.every((f) => !/^0x/.test(f)) && named!.some((f) => /schedule/.test(f)), `kernel frames named: ${named!.slice(0, 8).join(" ")}`);
+  t.true(bare!.length > 0 && bare!.every((f) => /^0x/.test(f)), `without CAP_SYSLOG kernel frames are bare addresses: ${bare!.slice(0, 5).join(" ")}`);
+});
+
+/** `openssl s_server` on 127.0.0.1 with a fresh self-signed certificate; undefined when openssl or curl is missing. */
+async function tlsServer(t: ExecutionContext): Promise<{ port: number; pid: number } | undefined> {
+  for (const [cmd, arg] of [["openssl", "version"], ["curl", "--version"]] as const) {
+    if (spawnSync(cmd, [arg], { stdio: "ignore" }).status !== 0) {
+      t.log(`${cmd} is missing (Debian package ${cmd})`);
+      return undefined;
+    }
+  }
+  const dir = tempDir(t, "bpf2ts-caps-ssl-");
+  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"), "-subj", "/CN=localhost", "-days", "1"], { stdio: "ignore" });
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise((r) => probe.close(r));
+  const proc = spawn("openssl", ["s_server", "-quiet", "-accept", `127.0.0.1:${port}`, "-cert", join(dir, "cert.pem"), "-key", join(dir, "key.pem")], { stdio: ["pipe", "ignore", "ignore"] });
+  t.teardown(() => proc.kill());
+  // Ready when it accepts TCP connections.
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise<boolean>((r) => {
+      const c = connect(port, "127.0.0.1");
+      c.on("connect", () => (c.destroy(), r(true))).on("error", () => r(false));
+    });
+    if (ok) return { port, pid: proc.pid! };
+    await sleep(100);
+  }
+  return undefined;
+}
+
+test("sslsniff needs CAP_SYS_ADMIN for uprobes; with it, curl's TLS request is captured in plaintext", async (t) => {
+  if (!(await ready(t)) || !(await requireFeature(t, "uprobe"))) return;
+  const caps = ["CAP_BPF", "CAP_PERFMON", "CAP_SYS_ADMIN"];
+  t.deepEqual(grantedCapabilities("sslsniff"), caps);
+  const server = await tlsServer(t);
+  if (!server) {
+    if (process.env.BPF2TS_REQUIRE_KERNEL === "1") t.fail("needs openssl and curl");
+    else t.pass();
+    return;
+  }
+  const lacking = runCapped("sslsniff", ["CAP_BPF", "CAP_PERFMON"], ["--duration", "20"]);
+  t.is(await lacking.exited, 1);
+  t.regex(lacking.stderr(), /uprobe.*(Permission denied|EACCES|EPERM)/i, lacking.stderr());
+  const c = runCapped("sslsniff", caps, ["--duration", "30"]);
+  try {
+    if (!(await started(t, c, caps, 4))) return;
+    const token = `caps-${process.pid}-${Date.now()}`;
+    const curl = spawn("curl", ["-sk", "-m", "2", "--http1.1", "-H", `X-Token: ${token}`, `https://127.0.0.1:${server.port}/caps`], { stdio: "ignore" });
+    const sent = () => c.lines().find((e) => e.pid === curl.pid && String(e.data).includes(token));
+    t.true(await waitFor(() => sent() !== undefined, 10000), c.stdout() + c.stderr());
+    t.like(sent()!, { func: "SSL_write", comm: "curl" });
+    t.true(String(sent()!.data).startsWith("GET /caps HTTP/1.1\r\n"));
+    await new Promise((r) => curl.on("exit", r));
+  } finally {
+    t.is(await c.stop(), 0, c.stderr());
+  }
 });

@@ -35,7 +35,9 @@ test.serial("generate --package writes an installable package: package.json, REA
   t.is(json.type, "module");
   t.deepEqual(json.exports["."], { types: "./dist/execsnoop.d.ts", default: "./dist/execsnoop.js" });
   t.deepEqual(json.bin, { execsnoop: "./dist/cli.js" });
-  t.deepEqual(Object.keys(json.dependencies), ["@bpf2ts/runtime"], "the runtime is the only dependency");
+  // The runtime, and what its exporter subpaths import (its optional peers), at the ranges it declares: the CLI's --metrics and --otlp run after `npm install`.
+  const runtimePeers = (JSON.parse(readFileSync(join(repoRoot, "runtime/package.json"), "utf8")) as { peerDependencies: Record<string, string> }).peerDependencies;
+  t.deepEqual(json.dependencies, { "@bpf2ts/runtime": json.dependencies["@bpf2ts/runtime"], ...runtimePeers });
   t.is(json.license, "GPL-2.0-only", "from the object's license string");
   t.regex(json.description, /execve\(\)/, "from the source's leading comment");
   const readme = readFileSync(join(pkg, "README.md"), "utf8");
@@ -124,6 +126,24 @@ export async function watch(): Promise<string[]> {
   t.is(code, 0);
   const events = out.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as { comm: string; args: string[]; ppid: number });
   t.true(events.some((e) => e.comm === "true" && e.args[1] === token && e.ppid === process.pid), out);
+
+  // 7. With --metrics, from the installed dependencies alone (prom-client came with the package).
+  const served = spawn(join(app, "node_modules/.bin/execsnoop"), ["--metrics", "127.0.0.1:0", "--duration", "20"], { cwd: app, stdio: ["ignore", "ignore", "pipe"] });
+  let err = "";
+  served.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+  try {
+    t.true(await waitFor(() => /serving metrics at \S+/.test(err), 30_000), err);
+    await execFileP("/bin/true", [token]);
+    const url = /serving metrics at (\S+)/.exec(err)![1]!;
+    let page = "";
+    await waitFor(() => {
+      void fetch(url).then(async (r) => (page = await r.text()), () => {});
+      return /^execsnoop_execs_total\{comm="true"\} [1-9]/m.test(page);
+    }, 10_000);
+    t.regex(page, /^execsnoop_execs_total\{comm="true"\} [1-9]/m, page);
+  } finally {
+    served.kill("SIGINT");
+  }
 });
 
 test("package writing refuses bad names and never clobbers a directory that is not a package", (t) => {

@@ -6,7 +6,7 @@ import test from "ava";
 import { spawn } from "node:child_process";
 import { basename, join } from "node:path";
 import { buildC, requireFeature } from "./helpers/kernel.js";
-import { assertReleased, kernelIds, linkCount, processKernelIds, repoRoot, sleep, waitFor } from "./tracers-support.js";
+import { assertReleased, kernelIds, linkCount, processKernelIds, repoRoot, sleep, vforkerC, waitFor } from "./tracers-support.js";
 import { loadOffcputime, type OffcputimeObjects } from "../bpf/offcputime/offcputime.js";
 import { KernelSymbols, stackFrames, UserSymbols } from "../bpf/lib/symbolize.js";
 import { loadHungtask } from "../bpf/hungtask/hungtask.js";
@@ -167,20 +167,6 @@ test.serial("offcputime's CLI prints folded stacks with the sleeps' microseconds
   }
 });
 
-// A vfork parent waits in D state (TASK_KILLABLE) until its child execs or exits; the child sleeps
-// through a raw syscall (no libc state touched) and exits.
-const vforkerC = `
-#include <stdlib.h>
-#include <time.h>
-#include <unistd.h>
-#include <sys/syscall.h>
-int main(int argc, char **argv) {
-  long ms = atol(argv[1]);
-  struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-  if (vfork() == 0) { syscall(SYS_nanosleep, &ts, 0); _exit(0); }
-  return 0;
-}
-`;
 
 test.serial("hungtask reports a vfork parent in D state with its pid, comm, blocked time and kernel stack", async (t) => {
   if (!(await requireFeature(t, "root", "tp_btf", "iter", "btf", "gcc"))) return;

@@ -153,3 +153,18 @@ export function run(cmd: string, args: string[], opts: { stdin?: "pipe" } = {}):
   const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
   return { child, stdout: () => out, exited };
 }
+
+// A vfork parent waits in D state (TASK_KILLABLE) until its child execs or exits; the child sleeps
+// through a raw syscall (no libc state touched) and exits.
+export const vforkerC = `
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+int main(int argc, char **argv) {
+  long ms = atol(argv[1]);
+  struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+  if (vfork() == 0) { syscall(SYS_nanosleep, &ts, 0); _exit(0); }
+  return 0;
+}
+`;

@@ -5,8 +5,9 @@
 
 import { type CliSpec, intOption, main, out, parseCli, toJson, untilStopped } from "../lib/cli.js";
 import { clock } from "../lib/format.js";
+import { startMetrics, type TracerMetrics } from "../lib/metrics.js";
 import { KernelSymbols } from "../lib/symbolize.js";
-import { loadHungtask } from "./hungtask.js";
+import { hungtaskMetrics, loadHungtask } from "./hungtask.js";
 import { stackOf, walkTasks } from "./walk.js";
 
 const spec = {
@@ -26,9 +27,13 @@ main(spec.name, async () => {
   const interval = intOption(v, "interval", 1, 86400) ?? 1;
   const duration = intOption(v, "duration", 0, 86400 * 365);
   const objs = await loadHungtask({ constants: { minBlockedMs: BigInt(minMs), includeKillable: v["no-killable"] !== true } });
+  let metrics: TracerMetrics | undefined;
   try {
     objs.programs.handleSchedSwitch.attach();
     const iter = objs.programs.dumpTasks.attach();
+    // Served once the programs are attached (a scrape then sees every sleep that starts after it);
+    // hungtask_hung_tasks_total grows as the walks below find hung tasks.
+    metrics = await startMetrics(v, spec.name, objs.maps, hungtaskMetrics);
     const ksyms = new KernelSymbols();
     if (!v.json) process.stderr.write(`Reporting tasks in D state for ${minMs} ms or more, every ${interval} s... Ctrl-C to stop.\n`);
     const walk = (): void => {
@@ -43,6 +48,7 @@ main(spec.name, async () => {
     await untilStopped(duration);
     clearInterval(timer);
   } finally {
+    await metrics?.close();
     objs.close();
   }
 });

@@ -2,7 +2,6 @@
 // stop on SIGINT/SIGTERM, and the lost-event report. Tracer CLIs stay a page long by leaning on it.
 
 import { parseArgs } from "node:util";
-import { metricsOptions } from "./metrics.js";
 
 export interface OptionSpec {
   type: "string" | "boolean";
@@ -24,7 +23,9 @@ export interface CliSpec {
 export const commonOptions: Record<string, OptionSpec> = {
   json: { type: "boolean", description: "print one JSON object per line instead of text" },
   duration: { type: "string", short: "d", value: "SECONDS", description: "stop after this many seconds (default: until Ctrl-C)" },
-  ...metricsOptions,
+  // Served by ./metrics.ts (startMetrics); a tracer that declares no metric refuses them.
+  metrics: { type: "string", value: "ADDR:PORT", description: "serve Prometheus metrics at http://ADDR:PORT/metrics" },
+  otlp: { type: "string", value: "URL", description: "push metrics over OTLP/HTTP (e.g. http://127.0.0.1:4318; OTEL_* env honoured)" },
   help: { type: "boolean", short: "h", description: "show this help" },
 };
 

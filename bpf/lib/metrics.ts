@@ -1,15 +1,11 @@
-// `--metrics ADDR:PORT` (Prometheus /metrics) and `--otlp URL` (OTLP/HTTP push) for every tracer CLI.
+// `--metrics ADDR:PORT` (Prometheus /metrics) and `--otlp URL` (OTLP/HTTP push) for every tracer CLI
+// (the options themselves are among ./cli.ts's common options).
 // The exporters are imported only when asked for, so a tracer run without them loads neither
 // prom-client nor the OpenTelemetry SDK.
 
 import type { MetricSpec } from "@bpf2ts/runtime";
 import type { MetricsOptions } from "@bpf2ts/runtime/metrics";
-import type { OptionSpec, ParsedValues } from "./cli.js";
-
-export const metricsOptions: Record<string, OptionSpec> = {
-  metrics: { type: "string", value: "ADDR:PORT", description: "serve Prometheus metrics at http://ADDR:PORT/metrics" },
-  otlp: { type: "string", value: "URL", description: "push metrics over OTLP/HTTP (e.g. http://127.0.0.1:4318; OTEL_* env honoured)" },
-};
+import { type ParsedValues, UsageError } from "./cli.js";
 
 export interface TracerMetrics {
   /** The callback updating the event metrics of `map` (call it with each event), if it has any and metrics are on. */
@@ -38,7 +34,11 @@ export async function startMetrics(values: ParsedValues, tool: string, maps: Rea
   const listen = values.metrics as string | undefined;
   const otlpUrl = values.otlp as string | undefined;
   const otlpEnv = process.env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT || process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
-  if (listen === undefined && otlpUrl === undefined && !otlpEnv) return off;
+  // A tracer whose C source declares no metric refuses the flags rather than serve an empty page.
+  if (specs.length === 0 && (listen !== undefined || otlpUrl !== undefined)) {
+    throw new UsageError(`--${listen !== undefined ? "metrics" : "otlp"}: ${tool} declares no metrics (no @metric tag in its C source)`);
+  }
+  if (specs.length === 0 || (listen === undefined && otlpUrl === undefined && !otlpEnv)) return off;
   const { MetricsRegistry, serveMetrics } = await importOptional(() => import("@bpf2ts/runtime/metrics"), "prom-client");
   const registry = new MetricsRegistry(maps, specs, opts);
   const closers: Array<() => Promise<void>> = [];

@@ -262,6 +262,8 @@ function collectSources(opts: PackageOptions, moduleFile: string): { files: Map<
     });
     for (const m of text.matchAll(BARE_IMPORT_RE)) {
       const spec = m[2]!;
+      // The exporter subpaths load the runtime's optional peer dependencies: the package needs them to run.
+      for (const peer of runtimeSubpathPeers[spec] ?? []) dependencies[peer] ??= runtimePeerRange(peer, dirname(abs), abs);
       if (spec.startsWith("node:") || spec.startsWith("@bpf2ts/runtime")) continue;
       const pkgName = spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec.split("/")[0]!;
       dependencies[pkgName] ??= `^${installedVersion(pkgName, dirname(abs), abs)}`;
@@ -269,6 +271,29 @@ function collectSources(opts: PackageOptions, moduleFile: string): { files: Map<
     out.set(to, text);
   }
   return { files: out, dependencies };
+}
+
+/**
+ * The optional peer dependencies of @bpf2ts/runtime that each of its exporter subpaths imports
+ * (runtime/src/metrics/prometheus.ts and otlp.ts): `--metrics` and `--otlp` fail without them.
+ */
+const runtimeSubpathPeers: Readonly<Record<string, readonly string[]>> = {
+  "@bpf2ts/runtime/metrics": ["prom-client"],
+  "@bpf2ts/runtime/otlp": ["@opentelemetry/api", "@opentelemetry/exporter-metrics-otlp-http", "@opentelemetry/resources", "@opentelemetry/sdk-metrics"],
+};
+
+/** The range @bpf2ts/runtime (as Node resolves it from `dir`) declares for one of its peer dependencies. */
+function runtimePeerRange(peer: string, dir: string, importer: string): string {
+  for (let d = dir; ; d = dirname(d)) {
+    const manifest = join(d, "node_modules", "@bpf2ts/runtime", "package.json");
+    if (existsSync(manifest)) {
+      const range = (JSON.parse(readFileSync(manifest, "utf8")) as { peerDependencies?: Record<string, string> }).peerDependencies?.[peer];
+      if (range) return range;
+      break;
+    }
+    if (dirname(d) === d) break;
+  }
+  return `^${installedVersion(peer, dir, importer)}`;
 }
 
 /** The version of an npm package as Node would resolve it from `dir` (node_modules up the tree). */

@@ -66,10 +66,26 @@ export const droppedSpec: MetricSpec = {
   labels: [{ name: "metric", field: [], format: "string" }],
 };
 
+/** `format` memoized by raw value (primitives; a byte array by its bytes), at most `limit` values then started afresh. */
+function cached(format: (raw: unknown) => string, limit: number): (raw: unknown) => string {
+  const memo = new Map<unknown, string>();
+  return (raw) => {
+    const k = raw instanceof Uint8Array ? String.fromCharCode.apply(null, raw as unknown as number[]) : raw;
+    let v = memo.get(k);
+    if (v === undefined) {
+      if (memo.size >= limit) memo.clear();
+      memo.set(k, (v = format(raw)));
+    }
+    return v;
+  };
+}
+
 interface Compiled {
   readonly spec: MetricSpec;
-  readonly labelOf: (x: unknown) => { key: string; labels: Record<string, string> };
-  readonly keyOf: (x: unknown) => string;
+  readonly labelOf: (x: unknown) => { key: unknown; labels: Record<string, string> };
+  /** The series key: the raw value of a single number or string label, else a string. */
+  readonly keyOf: (x: unknown) => unknown;
+  readonly keySig: string;
   readonly valueOf: (x: unknown) => unknown;
   readonly sumOf?: (x: unknown) => unknown;
   readonly scale: number;
@@ -77,7 +93,7 @@ interface Compiled {
 
 interface EventState {
   readonly c: Compiled;
-  readonly series: Map<string, { labels: Record<string, string>; value: number; counts: number[]; sum: number; count: number }>;
+  readonly series: Map<unknown, { labels: Record<string, string>; value: number; counts: number[]; sum: number; count: number }>;
 }
 
 export class MetricsRegistry {
@@ -87,6 +103,7 @@ export class MetricsRegistry {
   private readonly limit: number;
   private readonly compiled: Compiled[];
   private readonly events = new Map<string, EventState[]>();
+  private readonly observers = new Map<string, (event: unknown) => void>();
 
   constructor(private readonly maps: MapsOf, specs: readonly MetricSpec[], opts: MetricsOptions = {}) {
     this.limit = opts.labelLimit ?? 2000;
@@ -99,17 +116,30 @@ export class MetricsRegistry {
       const map = maps[spec.map] as BatchMap | undefined;
       if (!map || typeof map !== "object") throw new TypeError(`metric "${spec.name}": the object has no map "${spec.map}" (maps: ${Object.keys(maps).join(", ")})`);
       if (spec.source === "map" && typeof map.lookupBatch !== "function") throw new TypeError(`metric "${spec.name}": map "${spec.map}" (${map.type}) cannot be read; declare the metric with source "event"`);
-      const getters = spec.labels.map((l) => ({ name: l.name, get: pathGetter(l.field), fmt: opts.relabel?.[l.name] ?? labelFormatter(l) }));
-      // Per event only the key string is built; the labels object only for a new series.
-      const labelOf = (x: unknown): { key: string; labels: Record<string, string> } => {
+      const getters = spec.labels.map((l) => {
+        const relabel = opts.relabel?.[l.name];
+        // A number or string label is its own series key (no formatting per event); other formats
+        // (enum names, addresses, symbols, cgroup paths, relabels) may map several raw values to one
+        // label, so they are keyed by the label, formatted through a cache of at most the label limit.
+        const plain = !relabel && (l.format === "number" || l.format === "string");
+        return { name: l.name, get: pathGetter(l.field), fmt: plain ? String : cached(relabel ?? labelFormatter(l), this.limit), plain };
+      });
+      const labelOf = (x: unknown): { key: unknown; labels: Record<string, string> } => {
         const values = getters.map((g) => g.fmt(g.get(x)));
         return { key: values.join("\u0000"), labels: Object.fromEntries(getters.map((g, i) => [g.name, values[i]!])) };
       };
+      const one = getters[0];
       const keyOf =
         getters.length === 0 ? () => ""
-        : getters.length === 1 ? (x: unknown) => getters[0]!.fmt(getters[0]!.get(x))
-        : (x: unknown) => getters.map((g) => g.fmt(g.get(x))).join("\u0000");
-      return { spec, labelOf, keyOf, valueOf: pathGetter(spec.value ?? []), ...(spec.sum && { sumOf: pathGetter(spec.sum) }), scale: unitScale(spec) };
+        : getters.length === 1 ? (one!.plain ? (x: unknown) => one!.get(x) : (x: unknown) => one!.fmt(one!.get(x)))
+        : (x: unknown) => {
+            let k = "";
+            for (const g of getters) k += `${g.plain ? (g.get(x) as string) : g.fmt(g.get(x))}\u0000`;
+            return k;
+          };
+      // Metrics of one ring buffer with the same labels share one key per event.
+      const keySig = JSON.stringify(spec.labels.map((l) => [l.name, l.field, l.format, l.names, !!opts.relabel?.[l.name]]));
+      return { spec, labelOf, keyOf, keySig, valueOf: pathGetter(spec.value ?? []), ...(spec.sum && { sumOf: pathGetter(spec.sum) }), scale: unitScale(spec) };
     });
     for (const c of this.compiled) {
       if (c.spec.source !== "event") continue;
@@ -125,22 +155,29 @@ export class MetricsRegistry {
 
   /** Updates the event metrics of `map` (its TS member name) with one record. */
   observe(map: string, event: unknown): void {
-    const list = this.events.get(map);
-    if (list) for (const st of list) this.observeOne(st, event);
+    this.observer(map)?.(event);
   }
 
   /** A callback for `onEvent` that updates the event metrics of `map`; undefined when it has none. */
   observer(map: string): ((event: unknown) => void) | undefined {
-    const list = this.events.get(map);
-    if (!list) return undefined;
-    return (event) => {
-      for (const st of list) this.observeOne(st, event);
+    let f = this.observers.get(map);
+    if (f || !this.events.has(map)) return f;
+    // Metrics with the same labels share the key computed once per event.
+    const groups = new Map<string, EventState[]>();
+    for (const st of this.events.get(map)!) groups.set(st.c.keySig, [...(groups.get(st.c.keySig) ?? []), st]);
+    const lists = [...groups.values()];
+    f = (event) => {
+      for (const list of lists) {
+        const key = list[0]!.c.keyOf(event);
+        for (const st of list) this.observeOne(st, event, key);
+      }
     };
+    this.observers.set(map, f);
+    return f;
   }
 
-  private observeOne(st: EventState, event: unknown): void {
+  private observeOne(st: EventState, event: unknown, key: unknown): void {
     const { c } = st;
-    const key = c.keyOf(event);
     let s = st.series.get(key);
     if (!s) {
       if (st.series.size >= this.limit) return this.drop(c.spec.name);
@@ -187,7 +224,7 @@ export class MetricsRegistry {
   private fromMap(c: Compiled, entries: Array<[unknown, unknown]>, perCpu: boolean): MetricFamily {
     const { spec, scale } = c;
     const cpus = (v: unknown): unknown[] => (perCpu ? (v as unknown[]) : [v]);
-    const series = new Map<string, { labels: Record<string, string>; value: number; counts: number[]; sum: number }>();
+    const series = new Map<unknown, { labels: Record<string, string>; value: number; counts: number[]; sum: number }>();
     let dropped = 0;
     for (const [k, v] of entries) {
       const key = c.keyOf(k);
