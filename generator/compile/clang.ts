@@ -235,8 +235,25 @@ export function clangArgs(opts: { source: string; output: string; depfile: strin
 
 /** Compiles one target into a temporary directory; nothing is written anywhere else. */
 export async function compile(opts: CompileOptions): Promise<CompileResult> {
+  const staged = await compileStaged(opts);
+  return { ...staged, object: await staged.object };
+}
+
+export interface StagedCompileResult extends Omit<CompileResult, "object"> {
+  /** The object as clang wrote it, DWARF included (the same BTF, programs, maps and symbols). */
+  readonly unstripped: Buffer;
+  /** The object once llvm-strip is done with it (the unstripped one with no strip). */
+  readonly object: Promise<Buffer>;
+}
+
+/**
+ * compile, returning as soon as clang is done: llvm-strip then runs while the caller reads the
+ * unstripped object (models it, emits the module) instead of before.
+ */
+export async function compileStaged(opts: CompileOptions): Promise<StagedCompileResult> {
   // Synchronous, so that clang is spawned within this call (callers overlap work with it).
   const dir = mkdtempSync(join(opts.tempRoot ?? tmpdir(), "bpf2ts-"));
+  let stripping: Promise<Buffer> | undefined;
   try {
     const output = join(dir, "out.o");
     const depfile = join(dir, "out.d");
@@ -253,16 +270,24 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
         argv: [opts.clang.path, ...argv],
       });
     }
-    if (strip) {
-      const s = await run(strip.path, ["-g", output], { cwd, env });
-      if (s.code !== 0) {
-        throw new CompileError(`llvm-strip: stripping ${opts.source} failed (exit ${s.code}): ${s.stderr.trim()}`, { file: opts.source, stderr: s.stderr });
+    const [unstripped, deps] = await Promise.all([readFile(output), readFile(depfile, "utf8")]);
+    const inputs = parseDepfile(deps).map((p) => resolve(cwd, p));
+    stripping = (async () => {
+      try {
+        if (!strip) return unstripped;
+        const s = await run(strip.path, ["-g", output], { cwd, env });
+        if (s.code !== 0) {
+          throw new CompileError(`llvm-strip: stripping ${opts.source} failed (exit ${s.code}): ${s.stderr.trim()}`, { file: opts.source, stderr: s.stderr });
+        }
+        return await readFile(output);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
       }
-    }
-    const inputs = parseDepfile(await readFile(depfile, "utf8")).map((p) => resolve(cwd, p));
-    return { object: await readFile(output), inputs, warnings: res.stderr, argv: [opts.clang.path, ...argv] };
+    })();
+    stripping.catch(() => undefined); // the caller awaits it
+    return { unstripped, object: stripping, inputs, warnings: res.stderr, argv: [opts.clang.path, ...argv] };
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    if (!stripping) await rm(dir, { recursive: true, force: true });
   }
 }
 

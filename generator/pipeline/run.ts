@@ -7,7 +7,7 @@ import { readFileSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { basename, join, relative, resolve } from "node:path";
 import type { Btf, TypeId } from "../btf/index.js";
-import { compile, findClang, findStrip, formatDepfile, locateClang, objectStem, parseTargets, type Target, type Tool } from "../compile/clang.js";
+import { compileStaged, findClang, findStrip, formatDepfile, locateClang, objectStem, parseTargets, type Target, type Tool } from "../compile/clang.js";
 import { readInputFile, writeAllOrNothing } from "../files.js";
 import { ModelError, ToolNotFoundError, UsageError } from "../errors.js";
 import type { GeneratedFile, TargetObject } from "../emit/files.js";
@@ -207,15 +207,31 @@ async function finishOutputs(
   const sourceName = o.source ? basename(o.source) : basename(o.objects![0]!);
   const hashed = sourceText !== undefined ? Buffer.from(sourceText) : objects[0]!.bytes;
   const outputDir = resolve(cwd, o.outputDir ?? ".");
-  const files = s.generate({
+  // The module is emitted while llvm-strip runs, with a stand-in for each embedded object that the
+  // stripped object then replaces (the module embeds and writes the object as shipped).
+  const standIn = (t: TargetObject["target"]) => `<bpf2ts: the ${t} object>`;
+  const emitted = s.generate({
     stem: o.stem,
     version: VERSION,
     source: { name: sourceName, sha256: createHash("sha256").update(hashed).digest("hex") },
-    targets: targetObjects,
+    targets: targetObjects.map((t) => ({ ...t, embedded: standIn(t.target) })),
     globalTypes: o.globalTypes ?? true,
     ...(scan && { declaredTypes: scan.declaredTypes }),
     ...(o.outputStem !== undefined && { fileStem: o.outputStem }),
     record: s.formatRecord(s.buildRecord(o, cwd, outputDir)),
+  });
+  const shipped = await Promise.all(objects.map((x) => x.shipped));
+  const files = emitted.map((f) => {
+    const i = targetObjects.findIndex((t) => f.path === `${objectStem(o.outputStem ?? o.stem, { endian: t.target })}.o`);
+    if (i >= 0) return { ...f, contents: shipped[i]! };
+    if (f.path !== `${o.outputStem ?? o.stem}.ts` || typeof f.contents !== "string") return f;
+    let text = f.contents;
+    targetObjects.forEach((t, j) => {
+      const [before, after, more] = text.split(standIn(t.target));
+      if (after === undefined || more !== undefined) throw new Error(`generate: the ${t.target} object's stand-in is not in ${f.path} exactly once`);
+      text = before + s.embedObject(shipped[j]!) + after;
+    });
+    return { ...f, contents: text };
   });
   let all: GeneratedFile[] = [...files];
   if (o.makebase !== undefined) {
@@ -280,7 +296,11 @@ export function readTextOrUndefined(path: string, maxBytes = Infinity): string |
 }
 
 interface LoadedObjects {
-  readonly objects: Array<{ target: Target; bytes: Uint8Array; name: string }>;
+  /**
+   * `bytes`: what the model reads (as clang wrote it: llvm-strip only drops DWARF, BTF and symbols
+   * stay); `shipped`: the object written and embedded, once llvm-strip is done (it runs meanwhile).
+   */
+  readonly objects: Array<{ target: Target; bytes: Uint8Array; shipped: Promise<Uint8Array>; name: string }>;
   readonly inputs: readonly string[];
   readonly warnings: readonly string[];
 }
@@ -297,7 +317,7 @@ async function loadObjects(o: GenerateOptions, cwd: string, env: NodeJS.ProcessE
       inputs.push(resolve(cwd, obj));
       const elf = readElf(bytes, obj);
       // --target still says which architecture's defines (__TARGET_ARCH_x86) the types-only compile needs.
-      objects.push({ target: targetFor(o.target, elf.littleEndian ? "bpfel" : "bpfeb"), bytes, name: obj });
+      objects.push({ target: targetFor(o.target, elf.littleEndian ? "bpfel" : "bpfeb"), bytes, shipped: Promise.resolve(bytes), name: obj });
     }
     return { objects, inputs, warnings };
   }
@@ -307,10 +327,10 @@ async function loadObjects(o: GenerateOptions, cwd: string, env: NodeJS.ProcessE
   const strip = o.strip === false ? undefined : cc.major.then((major) => findStrip({ path: cc.path, major }, env));
   strip?.catch(() => undefined); // compile awaits it
   const results = await Promise.all(
-    targets.map((target) => compile({ source: o.source!, target, clang: { path: cc.path, major: 0 }, ...(strip && { strip }), cflags: o.cflags ?? [], cwd, env })),
+    targets.map((target) => compileStaged({ source: o.source!, target, clang: { path: cc.path, major: 0 }, ...(strip && { strip }), cflags: o.cflags ?? [], cwd, env })),
   );
   results.forEach((r, i) => {
-    objects.push({ target: targets[i]!, bytes: r.object, name: writtenObjectName(o, cwd, targets[i]!) });
+    objects.push({ target: targets[i]!, bytes: r.unstripped, shipped: r.object, name: writtenObjectName(o, cwd, targets[i]!) });
     inputs.push(...r.inputs);
     if (r.warnings.trim()) warnings.push(r.warnings.replace(/\n$/, ""));
   });
