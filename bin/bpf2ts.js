@@ -41,7 +41,14 @@ const help = memoizedHelp(args);
 if (help !== undefined) {
   process.stdout.write(help);
 } else {
-  process.exitCode = await run(args);
+  // `generate <stem> <source>`: clang starts now, while the generator loads (dist/generator/compile/early.js).
+  const early = args[0] === "generate" ? await import("../dist/generator/compile/early.js").catch(() => undefined) : undefined;
+  early?.startEarlyCompiles(args, process.cwd(), process.env);
+  try {
+    process.exitCode = await run(args);
+  } finally {
+    early?.discardEarlyCompiles();
+  }
 }
 
 /** Loads the generator (the bundle when it is current) and runs the command; resolves to the exit code. */

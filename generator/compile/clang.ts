@@ -12,6 +12,8 @@ import { arch as hostArch, tmpdir } from "node:os";
 import { delimiter, dirname, join, resolve } from "node:path";
 import { CompileError, ToolNotFoundError, UsageError } from "../errors.js";
 
+import { adoptEarlyCompile, compileKey } from "./early.js";
+
 export { splitShellWords } from "./shell-words.js";
 
 /** The Debian package that provides clang (and the newest clang we look for). */
@@ -251,16 +253,20 @@ export interface StagedCompileResult extends Omit<CompileResult, "object"> {
  * unstripped object (models it, emits the module) instead of before.
  */
 export async function compileStaged(opts: CompileOptions): Promise<StagedCompileResult> {
+  const cwd = opts.cwd ?? process.cwd();
+  const env = opts.env ?? process.env;
+  // The same compile bin/bpf2ts.js already started (early.ts), if it did.
+  const early = env === process.env && !opts.signal ? adoptEarlyCompile(compileKey(opts.clang.path, resolve(cwd), { source: opts.source, target: opts.target, cflags: opts.cflags ?? [] })) : undefined;
   // Synchronous, so that clang is spawned within this call (callers overlap work with it).
-  const dir = mkdtempSync(join(opts.tempRoot ?? tmpdir(), "bpf2ts-"));
+  const dir = early?.dir ?? mkdtempSync(join(opts.tempRoot ?? tmpdir(), "bpf2ts-"));
   let stripping: Promise<Buffer> | undefined;
   try {
     const output = join(dir, "out.o");
     const depfile = join(dir, "out.d");
-    const cwd = opts.cwd ?? process.cwd();
     const argv = clangArgs({ source: opts.source, output, depfile, target: opts.target, cflags: opts.cflags, cwd });
-    const env = opts.env ?? process.env;
-    const res = await run(opts.clang.path, argv, { cwd, env, ...(opts.signal && { signal: opts.signal }) });
+    const runClang = () => run(opts.clang.path, argv, { cwd, env, ...(opts.signal && { signal: opts.signal }) });
+    // (Without an early compile, clang is spawned before this call first awaits.)
+    const res = early ? ((await early.result.catch(() => undefined)) ?? (await runClang())) : await runClang();
     // A missing llvm-strip is reported before clang's errors, as when it was looked up first.
     const strip = await opts.strip;
     if (res.code !== 0) {
