@@ -119,7 +119,6 @@ async function startTypesAhead(
 ): Promise<void> {
   if (!o.source || o.objects?.length || o.typesAhead === false) return;
   const spellings = predictMissingTypes(scan, texts, o);
-  if (process.env.PACE_DEBUG) console.error("PREDICT", JSON.stringify(spellings.sort()));
   let targets: Target[];
   let clang: Tool;
   try {
@@ -411,7 +410,6 @@ async function sourceTypesFor(s: Stages, m: SourceTypesRequest, optional: readon
   }
   let types: SourceTypes;
   try {
-    if (process.env.PACE_DEBUG) console.error("ACTUAL", JSON.stringify([...spellings].sort()));
     types = await s.compileSourceTypes({ source: m.source, target: m.target, clang, cflags: m.cflags, cwd: m.cwd, env: m.env, ...(m.typesOnly && { cache: m.typesOnly }) }, spellings);
   } catch (e) {
     const stderr = (e as { stderr?: string }).stderr;
