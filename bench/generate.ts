@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { clangArgs } from "../generator/compile/clang.js";
 import { median, timeCommand } from "./util.js";
 
 /** One comparison: our times and the reference's, in ms, paired. */
@@ -64,9 +65,14 @@ const bpf2ts = join(root, "bin/bpf2ts.js");
 const before = process.env.BENCH_BEFORE;
 const node = (args: string[], cwd = root) => timeCommand(process.execPath, args, { cwd }).ms;
 
-export function runGenerateBench(runs = Number(process.env.BENCH_RUNS ?? 7)): GenerateBenchResult {
+/** `onRow`: each row as soon as it is measured (the whole bench takes minutes). */
+export function runGenerateBench(runs = Number(process.env.BENCH_RUNS ?? 7), onRow?: (row: GenerateRow) => void): GenerateBenchResult {
   const work = mkdtempSync(join(tmpdir(), "bpf2ts-bench-gen-"));
   const rows: GenerateRow[] = [];
+  const add = (row: GenerateRow) => {
+    rows.push(row);
+    onRow?.(row);
+  };
   const notes: string[] = [];
   try {
     const withBefore = (ours: (bin: string) => () => number, theirs: () => number) => {
@@ -74,7 +80,7 @@ export function runGenerateBench(runs = Number(process.env.BENCH_RUNS ?? 7)): Ge
       return { ours: a!, theirs: b!, ...(c && { before: c }) };
     };
     const help = withBefore((bin) => () => node([bin, "--help"]), () => node(["-e", "0"]));
-    rows.push({ what: "bpf2ts --help", reference: "node -e 0", ...help, target: { oursMs: 80 } });
+    add({ what: "bpf2ts --help", reference: "node -e 0", ...help, target: { oursMs: 80 } });
 
     const bpf2go = buildBpf2go(work);
     const source = join(root, "bpf/execsnoop/execsnoop.bpf.c");
@@ -96,7 +102,7 @@ export function runGenerateBench(runs = Number(process.env.BENCH_RUNS ?? 7)): Ge
             env: { ...process.env, GOPACKAGE: "main" },
           }).ms;
         const tsRun = (bin: string) => () => node([bin, "generate", "execsnoop", source, "--cc", cc, "--target", tsTarget, "--output-dir", tsOut, "--", ...cflags]);
-        rows.push({ what, reference: `bpf2go 0.9.1 -target ${goTarget}`, ...withBefore(tsRun, goRun), target: { ratio } });
+        add({ what, reference: `bpf2go 0.9.1 -target ${goTarget}`, ...withBefore(tsRun, goRun), target: { ratio } });
       }
     }
 
@@ -117,7 +123,9 @@ export function runGenerateBench(runs = Number(process.env.BENCH_RUNS ?? 7)): Ge
         const src = join(corpus, tool, `${tool}.bpf.c`);
         const out = join(work, "corpus", tool);
         const tsRun = (bin: string) => () => node([bin, "generate", tool, src, "--cc", cc, "--target", "x64", "--output-dir", out, "--", ...includes]);
-        const clangRun = () => timeCommand(cc, ["-O2", "-g", "-target", "bpfel", "-D__TARGET_ARCH_x86", ...includes, "-c", src, "-o", join(work, `${tool}.o`)]).ms;
+        // clang with the command line bpf2ts runs (its reproducibility and include flags too), alone.
+        const clangArgv = clangArgs({ source: src, output: join(work, `${tool}.o`), depfile: join(work, `${tool}.d`), target: { endian: "bpfel", arch: "x86" }, cflags: includes, cwd: root });
+        const clangRun = () => timeCommand(cc, clangArgv, { cwd: root }).ms;
         const fns = [tsRun(bpf2ts), clangRun, ...(before ? [tsRun(before)] : [])];
         const times = new Array<number>(fns.length);
         for (let j = 0; j < fns.length; j++) {
@@ -128,7 +136,7 @@ export function runGenerateBench(runs = Number(process.env.BENCH_RUNS ?? 7)): Ge
         theirs.push(times[1]!);
         if (before) was.push(times[2]!);
       });
-      rows.push({ what: `generate each of ${tools.length} corpus programs (x64)`, reference: "clang alone, same file and flags", ours, theirs, ...(before && { before: was }), target: { ratio: 1.2 } });
+      add({ what: `generate each of ${tools.length} corpus programs (x64)`, reference: "clang alone, same file and flags", ours, theirs, ...(before && { before: was }), target: { ratio: 1.2 } });
     }
     return { rows, notes };
   } finally {
@@ -164,5 +172,6 @@ export function formatGenerateBench(r: GenerateBenchResult): string {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  console.log(formatGenerateBench(runGenerateBench()));
+  const { notes } = runGenerateBench(undefined, (row) => console.log(formatGenerateBench({ rows: [row], notes: [] })));
+  for (const n of notes) console.log(`note: ${n}`);
 }

@@ -3,13 +3,29 @@
 // dist/generator/cli.bundle.js by `npm run build:ts` and prepack (scripts/bundle-cli.mjs) so it starts
 // fast; a checkout compiled by tsc alone runs the modules as they are.
 
-import { statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
+
+const dist = (f) => new URL(`../dist/generator/${f}`, import.meta.url);
+const mtime = (u) => statSync(u, { throwIfNoEntry: false })?.mtimeMs ?? -1;
 
 /** The bundle, unless it is missing or older than the modules tsc compiled after it. */
 function bundled() {
-  const bundle = new URL("../dist/generator/cli.bundle.js", import.meta.url);
-  const mtime = (u) => statSync(u, { throwIfNoEntry: false })?.mtimeMs ?? -1;
-  return mtime(bundle) >= mtime(new URL("../dist/generator/cli/cli.js", import.meta.url)) ? bundle.href : undefined;
+  const bundle = dist("cli.bundle.js");
+  return mtime(bundle) >= mtime(dist("cli/cli.js")) ? bundle.href : undefined;
+}
+
+/**
+ * `--help`, `--version`, `<command> --help`: the text the bundle printed for them when it was built
+ * (cli.help.json, see scripts/bundle-cli.mjs), at the width it would wrap to now; undefined for
+ * anything else, or when that file is missing or older than the bundle.
+ */
+function memoizedHelp(args) {
+  if (args.length === 0 || args.length > 2 || !["--help", "-h", "--version"].includes(args.at(-1))) return undefined;
+  const file = dist("cli.help.json");
+  if (!bundled() || mtime(file) < mtime(dist("cli.bundle.js"))) return undefined;
+  const width = Math.min(110, process.stdout.columns || 100);
+  const key = [...args.slice(0, -1), args.at(-1) === "-h" ? "--help" : args.at(-1)].join(" ");
+  return JSON.parse(readFileSync(file, "utf8"))[width]?.[key];
 }
 
 // `bpf2ts vmlinux | head`: the reader is gone, so stop quietly as a shell tool does, not with a stack.
@@ -20,16 +36,34 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-let cli;
-try {
-  cli = await import(bundled() ?? "../dist/generator/cli/cli.js");
-} catch (e) {
-  const notBuilt = e?.code === "ERR_MODULE_NOT_FOUND" && String(e.message).includes("dist/generator/cli/cli.js");
-  process.stderr.write(
-    notBuilt
-      ? "bpf2ts: this copy of bpf2ts has no compiled generator (dist/ is missing): install it from the registry or a packed tarball, or in a checkout run `npm run build:ts`\n"
-      : `bpf2ts: cannot load the generator: ${e?.message ?? e}\n`,
-  );
-  process.exit(1);
+const args = process.argv.slice(2);
+const help = memoizedHelp(args);
+if (help !== undefined) {
+  process.stdout.write(help);
+} else {
+  // `generate <stem> <source>`: clang starts now, while the generator loads (dist/generator/compile/early.js).
+  const early = args[0] === "generate" ? await import("../dist/generator/compile/early.js").catch(() => undefined) : undefined;
+  early?.startEarlyCompiles(args, process.cwd(), process.env);
+  try {
+    process.exitCode = await run(args);
+  } finally {
+    early?.discardEarlyCompiles();
+  }
 }
-process.exitCode = await cli.main(process.argv.slice(2));
+
+/** Loads the generator (the bundle when it is current) and runs the command; resolves to the exit code. */
+async function run(args) {
+  let cli;
+  try {
+    cli = await import(bundled() ?? "../dist/generator/cli/cli.js");
+  } catch (e) {
+    const notBuilt = e?.code === "ERR_MODULE_NOT_FOUND" && String(e.message).includes("dist/generator/cli/cli.js");
+    process.stderr.write(
+      notBuilt
+        ? "bpf2ts: this copy of bpf2ts has no compiled generator (dist/ is missing): install it from the registry or a packed tarball, or in a checkout run `npm run build:ts`\n"
+        : `bpf2ts: cannot load the generator: ${e?.message ?? e}\n`,
+    );
+    process.exit(1);
+  }
+  return cli.main(args);
+}

@@ -6,7 +6,8 @@
 // the place in fields (file, section, type id, symbol, member), so a caller can point at it without
 // parsing the message. The ELF and BTF readers' errors (ElfError, BtfError: the runtime's ObjectFileError) carry the same fields.
 
-import { ObjectFileError } from "@bpf2ts/runtime/object-file";
+// The error class alone: every command loads this module, and the readers only when they read.
+import { ObjectFileError } from "@bpf2ts/runtime/object-file/errors";
 
 export interface ErrorPlace {
   /** The input file (as the user named it, never made absolute). */

@@ -6,9 +6,9 @@
 // bin/bpf2ts.js falls back to dist/generator/cli/cli.js where there is no bundle.
 
 import { build } from "esbuild";
-import { readdir, readFile, rm } from "node:fs/promises";
+import { readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, relative, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const outdir = resolve(root, "dist/generator");
@@ -59,3 +59,34 @@ await build({
   logLevel: "warning",
   legalComments: "none",
 });
+
+// `bpf2ts --help`, `--version` and `bpf2ts <command> --help` as this bundle prints them, at the widths
+// it wraps to (100 columns off a terminal, 110 on a wide one): bin/bpf2ts.js prints them from
+// cli.help.json without loading the bundle, so help is there as fast as node starts. Generated from
+// the bundle itself, so the text cannot differ from what it would print (the bundle's help is always
+// English: yargs' locale files are not bundled).
+const { main } = await import(pathToFileURL(resolve(outdir, "cli.bundle.js")).href);
+const printed = async (args, columns) => {
+  const saved = Object.getOwnPropertyDescriptor(process.stdout, "columns");
+  Object.defineProperty(process.stdout, "columns", { value: columns, configurable: true });
+  let stdout = "";
+  let stderr = "";
+  const io = { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s), cwd: root, env: {} };
+  try {
+    const code = await main(args, io);
+    if (code !== 0 || stderr) throw new Error(`bundle-cli: bpf2ts ${args.join(" ")} exited ${code}: ${stderr}`);
+    return stdout;
+  } finally {
+    if (saved) Object.defineProperty(process.stdout, "columns", saved);
+    else delete process.stdout.columns;
+  }
+};
+const help = {};
+for (const columns of [100, 110]) {
+  const top = await printed(["--help"], columns);
+  const commands = [...top.matchAll(/^ {2}bpf2ts (\w+)/gm)].map((m) => m[1]);
+  if (commands.length === 0) throw new Error("bundle-cli: no commands in bpf2ts --help");
+  help[columns] = { "--help": top, "--version": await printed(["--version"], columns) };
+  for (const c of commands) help[columns][`${c} --help`] = await printed([c, "--help"], columns);
+}
+await writeFile(resolve(outdir, "cli.help.json"), JSON.stringify(help));

@@ -3,13 +3,14 @@
 // targets, and the types-only compile that recovers types the object's BTF lacks.
 
 import test, { type ExecutionContext } from "ava";
-import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseBtf } from "../generator/btf/index.js";
 import { Kind } from "@bpf2ts/runtime/object-file";
 import { clangArgs, compile, compileTypesOnly, findClang, findStrip, formatDepfile, parseDepfile, parseTargets, splitShellWords, which } from "../generator/compile/clang.js";
 import { readElf } from "@bpf2ts/runtime/object-file";
+import { adoptEarlyCompile, compileKey, discardEarlyCompiles, startEarlyCompiles, type EarlyCompile } from "../generator/compile/early.js";
 import { mergeTypes } from "../generator/source/merge-types.js";
 import { buildModel } from "../generator/model/model.js";
 import { lookupType } from "../generator/btf/index.js";
@@ -140,6 +141,45 @@ test("compile: the same source in two directories gives identical bytes; inputs 
   t.truthy(readElf(unstripped.object).section(".debug_info"), "--no-strip keeps DWARF");
   const be = await compile({ source: "prog.bpf.c", target: { endian: "bpfeb" }, clang, strip, cwd: a });
   t.false(readElf(be.object).littleEndian);
+});
+
+test.serial("early compile (bin): started for generate <stem> <source>, adopted only by the identical compile, the rest killed and removed", async (t) => {
+  const clang = await findClang();
+  const strip = findStrip(clang);
+  const dir = project(t);
+  const registry = (globalThis as Record<symbol, unknown>)[Symbol.for("bpf2ts.earlyCompiles")] as Map<string, EarlyCompile> | undefined;
+  for (const args of [["generate"], ["generate", "prog"], ["generate", "prog", "prog.bpf.c", "--obj", "x.o"], ["generate", "prog", "prog.bpf.c", "-t", "x"], ["inspect", "prog.bpf.c"]]) {
+    startEarlyCompiles(args, dir, process.env);
+    t.is(registry?.size ?? 0, 0, `nothing started for ${args.join(" ")}`);
+  }
+  const cflags = ["-DEXTRA=1"];
+  startEarlyCompiles(["generate", "prog", "prog.bpf.c", "--cc", clang.path, "--no-strip", "--target=bpfel,bpfeb", "--", ...cflags], dir, process.env);
+  const keys = (["bpfel", "bpfeb"] as const).map((endian) => compileKey(clang.path, dir, { source: "prog.bpf.c", target: { endian }, cflags }));
+  t.deepEqual([...registry!.keys()].sort(), [...keys].sort(), "one compile per target");
+  const beDir = registry!.get(keys[1]!)!.dir;
+  const beResult = registry!.get(keys[1]!)!.result;
+  // Other flags: not adopted; the same flags: adopted (and gone from the registry), with the same bytes as a compile of its own.
+  await compile({ source: "prog.bpf.c", target: { endian: "bpfel" }, clang, strip, cflags: ["-DEXTRA=2"], cwd: dir });
+  t.is(registry!.size, 2);
+  const adopted = await compile({ source: "prog.bpf.c", target: { endian: "bpfel" }, clang, strip, cflags, cwd: dir });
+  t.is(registry!.size, 1);
+  t.is(adoptEarlyCompile(keys[0]!), undefined);
+  const own = await compile({ source: "prog.bpf.c", target: { endian: "bpfel" }, clang, strip, cflags, cwd: dir });
+  t.true(adopted.object.equals(own.object));
+  t.deepEqual(adopted.inputs, own.inputs);
+  discardEarlyCompiles();
+  t.is(registry!.size, 0);
+  t.false(existsSync(beDir), "the unadopted compile's directory is removed");
+  await beResult; // its clang ended (killed, or done before)
+  // Discarded while clang runs: killed, nothing left.
+  startEarlyCompiles(["generate", "prog", "prog.bpf.c", "--cc", clang.path], dir, process.env);
+  const running = [...registry!.values()];
+  t.is(running.length, 2);
+  discardEarlyCompiles();
+  for (const c of running) {
+    t.false(existsSync(c.dir));
+    t.truthy(await c.result);
+  }
 });
 
 test("compile: a syntax error carries clang's diagnostic verbatim and leaves nothing behind", async (t) => {

@@ -5,6 +5,7 @@ import test, { type ExecutionContext } from "ava";
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { which } from "../generator/compile/clang.js";
 import { PRELUDE, repoRoot } from "./helpers/compile-c.js";
 import { tempDir } from "./helpers/temp-dir.js";
@@ -73,6 +74,24 @@ test("--help, --version and per-command help exit 0", async (t) => {
   const version = await bpf2ts(["--version"]);
   t.is(version.code, 0);
   t.is(version.stdout.trim(), pkg.version);
+});
+
+test("help and version printed from cli.help.json are what the bundle prints", async (t) => {
+  // bin/bpf2ts.js answers these from the file scripts/bundle-cli.mjs wrote, without loading the bundle.
+  const memo = JSON.parse(readFileSync(join(repoRoot, "dist/generator/cli.help.json"), "utf8")) as Record<string, Record<string, string>>;
+  const { main } = (await import(pathToFileURL(join(repoRoot, "dist/generator/cli.bundle.js")).href)) as { main: (args: string[], io: object) => Promise<number> };
+  const keys = Object.keys(memo["100"]!);
+  t.true(keys.includes("generate --help") && keys.includes("--version"));
+  for (const key of [...keys, "-h", "generate -h"]) {
+    const args = key.split(" ");
+    let expected = "";
+    const code = await main(args, { stdout: (s: string) => (expected += s), stderr: (s: string) => t.fail(s), cwd: repoRoot, env: {} });
+    const r = await bpf2ts(args);
+    t.is(code, 0, key);
+    t.is(r.code, 0, key);
+    t.is(r.stdout, expected, key);
+    t.is(r.stderr, "", key);
+  }
 });
 
 test("bad usage exits 2 with a message and no stack", async (t) => {

@@ -12,6 +12,8 @@ import { arch as hostArch, tmpdir } from "node:os";
 import { delimiter, dirname, join, resolve } from "node:path";
 import { CompileError, ToolNotFoundError, UsageError } from "../errors.js";
 
+import { adoptEarlyCompile, compileKey } from "./early.js";
+
 export { splitShellWords } from "./shell-words.js";
 
 /** The Debian package that provides clang (and the newest clang we look for). */
@@ -51,12 +53,26 @@ export function which(name: string, env: NodeJS.ProcessEnv = process.env): strin
 
 /** Finds clang: `--cc`, env `BPF2TS_CC`, else `clang`, `clang-19` … `clang-14` on PATH. */
 export async function findClang(opts: ToolOptions = {}): Promise<Tool> {
+  const found = locateClang(opts);
+  return { path: found.path, major: await found.major };
+}
+
+/**
+ * findClang without waiting for the version: the path at once (a compile can start), the major
+ * version when known (from the name, else from `clang --version`, which then runs beside the compile).
+ * Throws ToolNotFoundError.
+ */
+export function locateClang(opts: ToolOptions = {}): { readonly path: string; readonly major: Promise<number> } {
   const env = opts.env ?? process.env;
   const wanted = opts.cc ?? (env.BPF2TS_CC || undefined);
   const candidates = wanted !== undefined ? [wanted] : ["clang", ...CLANG_MAJORS.map((v) => `clang-${v}`)];
   for (const name of candidates) {
     const path = which(name, env);
-    if (path) return { path, major: await clangMajor(path, env) };
+    if (path) {
+      const major = clangMajor(path, env);
+      major.catch(() => undefined); // awaited by whoever needs it
+      return { path, major };
+    }
   }
   if (wanted !== undefined) {
     throw new ToolNotFoundError(`clang: "${wanted}" (from ${opts.cc !== undefined ? "--cc" : "BPF2TS_CC"}) not found or not executable`);
@@ -169,12 +185,14 @@ export interface CompileOptions {
   /** User flags, already split. */
   readonly cflags?: readonly string[];
   readonly clang: Tool;
-  /** `undefined` to keep DWARF (`--no-strip`). */
-  readonly strip?: Tool;
+  /** `undefined` to keep DWARF (`--no-strip`); a promise when it is still being looked up (beside the compile). */
+  readonly strip?: Tool | Promise<Tool>;
   readonly cwd?: string;
   readonly env?: NodeJS.ProcessEnv;
   /** Where the temporary build directory goes (default: the OS temp dir). */
   readonly tempRoot?: string;
+  /** Kills clang (a speculative compile that turned out not to be needed). */
+  readonly signal?: AbortSignal;
 }
 
 export interface CompileResult {
@@ -219,15 +237,38 @@ export function clangArgs(opts: { source: string; output: string; depfile: strin
 
 /** Compiles one target into a temporary directory; nothing is written anywhere else. */
 export async function compile(opts: CompileOptions): Promise<CompileResult> {
+  const staged = await compileStaged(opts);
+  return { ...staged, object: await staged.object };
+}
+
+export interface StagedCompileResult extends Omit<CompileResult, "object"> {
+  /** The object as clang wrote it, DWARF included (the same BTF, programs, maps and symbols). */
+  readonly unstripped: Buffer;
+  /** The object once llvm-strip is done with it (the unstripped one with no strip). */
+  readonly object: Promise<Buffer>;
+}
+
+/**
+ * compile, returning as soon as clang is done: llvm-strip then runs while the caller reads the
+ * unstripped object (models it, emits the module) instead of before.
+ */
+export async function compileStaged(opts: CompileOptions): Promise<StagedCompileResult> {
+  const cwd = opts.cwd ?? process.cwd();
+  const env = opts.env ?? process.env;
+  // The same compile bin/bpf2ts.js already started (early.ts), if it did.
+  const early = env === process.env && !opts.signal ? adoptEarlyCompile(compileKey(opts.clang.path, resolve(cwd), { source: opts.source, target: opts.target, cflags: opts.cflags ?? [] })) : undefined;
   // Synchronous, so that clang is spawned within this call (callers overlap work with it).
-  const dir = mkdtempSync(join(opts.tempRoot ?? tmpdir(), "bpf2ts-"));
+  const dir = early?.dir ?? mkdtempSync(join(opts.tempRoot ?? tmpdir(), "bpf2ts-"));
+  let stripping: Promise<Buffer> | undefined;
   try {
     const output = join(dir, "out.o");
     const depfile = join(dir, "out.d");
-    const cwd = opts.cwd ?? process.cwd();
     const argv = clangArgs({ source: opts.source, output, depfile, target: opts.target, cflags: opts.cflags, cwd });
-    const env = opts.env ?? process.env;
-    const res = await run(opts.clang.path, argv, { cwd, env });
+    const runClang = () => run(opts.clang.path, argv, { cwd, env, ...(opts.signal && { signal: opts.signal }) });
+    // (Without an early compile, clang is spawned before this call first awaits.)
+    const res = early ? ((await early.result.catch(() => undefined)) ?? (await runClang())) : await runClang();
+    // A missing llvm-strip is reported before clang's errors, as when it was looked up first.
+    const strip = await opts.strip;
     if (res.code !== 0) {
       throw new CompileError(`clang: compiling ${opts.source} for ${opts.target.endian} failed (exit ${res.code})`, {
         file: opts.source,
@@ -235,16 +276,24 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
         argv: [opts.clang.path, ...argv],
       });
     }
-    if (opts.strip) {
-      const s = await run(opts.strip.path, ["-g", output], { cwd, env });
-      if (s.code !== 0) {
-        throw new CompileError(`llvm-strip: stripping ${opts.source} failed (exit ${s.code}): ${s.stderr.trim()}`, { file: opts.source, stderr: s.stderr });
+    const [unstripped, deps] = await Promise.all([readFile(output), readFile(depfile, "utf8")]);
+    const inputs = parseDepfile(deps).map((p) => resolve(cwd, p));
+    stripping = (async () => {
+      try {
+        if (!strip) return unstripped;
+        const s = await run(strip.path, ["-g", output], { cwd, env });
+        if (s.code !== 0) {
+          throw new CompileError(`llvm-strip: stripping ${opts.source} failed (exit ${s.code}): ${s.stderr.trim()}`, { file: opts.source, stderr: s.stderr });
+        }
+        return await readFile(output);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
       }
-    }
-    const inputs = parseDepfile(await readFile(depfile, "utf8")).map((p) => resolve(cwd, p));
-    return { object: await readFile(output), inputs, warnings: res.stderr, argv: [opts.clang.path, ...argv] };
+    })();
+    stripping.catch(() => undefined); // the caller awaits it
+    return { unstripped, object: stripping, inputs, warnings: res.stderr, argv: [opts.clang.path, ...argv] };
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    if (!stripping) await rm(dir, { recursive: true, force: true });
   }
 }
 
@@ -332,9 +381,9 @@ export interface RunResult {
 }
 
 /** Runs a program to completion, collecting its output; spawn failures become a CompileError. */
-export function run(cmd: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+export function run(cmd: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; signal?: AbortSignal } = {}): Promise<RunResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ["ignore", "pipe", "pipe"], ...(opts.signal && { signal: opts.signal }) });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on("data", (b: Buffer) => out.push(b));

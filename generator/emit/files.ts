@@ -17,6 +17,8 @@ export interface TargetObject {
   readonly object: Uint8Array;
   /** The object's model; its BTF may be extended with types from a types-only compile. */
   readonly model: ObjectModel;
+  /** The object as the module embeds it (embedObject), when the caller has it already. */
+  readonly embedded?: string;
 }
 
 export interface GenerateInput {
@@ -52,7 +54,7 @@ export class GenerateError extends Bpf2tsError {
  * The embedded form of an object: raw deflate (level 9), then base64. BPF objects are mostly BTF
  * and string tables: they shrink to about a third, which keeps modules small (docs/ARCHITECTURE.md).
  */
-function embedded(bytes: Uint8Array): string {
+export function embedObject(bytes: Uint8Array): string {
   return deflateRawSync(bytes, { level: 9 }).toString("base64");
 }
 
@@ -78,7 +80,7 @@ export function generate(input: GenerateInput): GeneratedFile[] {
   }
   const primary = targets[0]!;
   const objects: { le?: string; be?: string } = {};
-  for (const t of targets) objects[t.target === "bpfel" ? "le" : "be"] = embedded(t.object);
+  for (const t of targets) objects[t.target === "bpfel" ? "le" : "be"] = t.embedded ?? embedObject(t.object);
   const fileStem = input.fileStem ?? input.stem;
   const ts = emitModule({
     stem: input.stem,

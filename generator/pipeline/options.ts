@@ -26,4 +26,9 @@ export interface GenerateOptions {
   readonly events?: Readonly<Record<string, string>>;
   readonly cwd?: string;
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Start the types-only compile beside the main one when the scan predicts types the object will
+   * lack and a core is free (default). Config runs turn it off: their programs fill the cores.
+   */
+  readonly typesAhead?: boolean;
 }

@@ -4,27 +4,28 @@
 
 import { createHash } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { basename, join, relative, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { buildRecord, formatRecord } from "../emit/build-record.js";
-import { parseBtfExt } from "../btf/ext.js";
-import { Kind, lookupType, parseBtf, type Btf, type TypeId } from "../btf/index.js";
-import { compile, findClang, findStrip, formatDepfile, objectStem, parseTargets, type Target, type Tool } from "../compile/clang.js";
-import { layoutModule } from "../emit/roots.js";
-import { checkParsedObject, readElf } from "@bpf2ts/runtime/object-file";
+import type { Btf, TypeId } from "../btf/index.js";
+import { compileStaged, findClang, findStrip, formatDepfile, locateClang, objectStem, parseTargets, type Target, type Tool } from "../compile/clang.js";
 import { readInputFile, writeAllOrNothing } from "../files.js";
 import { ModelError, ToolNotFoundError, UsageError } from "../errors.js";
-import { generate, type GeneratedFile, type TargetObject } from "../emit/files.js";
-import { mergeTypes } from "../source/merge-types.js";
-import { compareLineInfo, compareWithSource, type CompareRoot } from "../model/compare.js";
-import { buildModel, type ObjectModel } from "../model/model.js";
+import type { GeneratedFile, TargetObject } from "../emit/files.js";
+import type { CompareRoot } from "../model/compare.js";
+import type { ObjectModel } from "../model/model.js";
 import type { SourceScan } from "../source/scan.js";
-import { compileSourceTypes, type SourceTypes, type SourceTypesInput } from "../source/types-only.js";
+import type { SourceTypes, SourceTypesInput } from "../source/types-only.js";
 import { quoteIncludeDirs, scanSourceTree, TOO_BIG } from "../source/tree.js";
+import { predictMissingTypes, spellType } from "./predict-types.js";
 import type { GenerateOptions } from "./options.js";
 import { VERSION } from "../version.js";
 
 export type { GenerateOptions };
+
+/** The heavy stages, loaded while clang runs (see stages.ts). */
+type Stages = typeof import("./stages.js");
+let stagesLoading: Promise<Stages> | undefined;
+const loadStages = (): Promise<Stages> => (stagesLoading ??= import("./stages.js"));
 
 /** This package's version (re-exported: callers import it from here). */
 export { VERSION };
@@ -61,19 +62,29 @@ export async function buildOutputs(o: GenerateOptions): Promise<BuiltOutput> {
   if (!o.source && !o.objects?.length) throw new UsageError("generate: a C source (or --obj FILE) is required");
   const warnings: string[] = [];
   const sourceText = o.source ? (await readInput(resolve(cwd, o.source), o.source)).toString("utf8") : undefined;
-  let clang: Tool | undefined;
-  const needClang = async () => (clang ??= await findClang({ ...(o.cc !== undefined && { cc: o.cc }), env }));
+  let located: ReturnType<typeof locateClang> | undefined;
+  const locate = () => (located ??= locateClang({ ...(o.cc !== undefined && { cc: o.cc }), env }));
+  const needClang = async (): Promise<Tool> => {
+    const { path, major } = locate();
+    return { path, major: await major };
+  };
   const inputs = new Set<string>();
-  // clang takes seconds: start it, and scan the source while it runs.
-  const loading = loadObjects(o, cwd, env, needClang);
+  // clang takes seconds: start it, then load the other stages and scan the source while it runs.
+  const loading = loadObjects(o, cwd, env, locate);
   loading.catch(() => undefined); // awaited below; no unhandled rejection while the scan runs
+  const stagesReady = loadStages();
   await new Promise((r) => setImmediate(r)); // let the compiles spawn before the synchronous scan
 
   let scan: SourceScan | undefined;
+  const texts = sourceText !== undefined ? [sourceText] : []; // what the scan read: the types-ahead guess reads it too
+  const scanned = (text: ReturnType<typeof readTextOrUndefined>) => {
+    if (typeof text === "string") texts.push(text);
+    return text;
+  };
   if (sourceText !== undefined) {
     const sourcePath = resolve(cwd, o.source!);
     try {
-      scan = scanSourceTree(sourcePath, o.source!, (p, max) => (p === sourcePath ? sourceText : readTextOrUndefined(p, max)), quoteIncludeDirs(o.cflags ?? [], cwd));
+      scan = scanSourceTree(sourcePath, o.source!, (p, max) => (p === sourcePath ? sourceText : scanned(readTextOrUndefined(p, max))), quoteIncludeDirs(o.cflags ?? [], cwd));
     } catch (e) {
       // The scan only adds event types and docs: without it the module is still right, just less typed.
       if ((e as Error).name !== "SourceError") throw e;
@@ -82,47 +93,102 @@ export async function buildOutputs(o: GenerateOptions): Promise<BuiltOutput> {
   }
   if (scan) warnings.push(...scan.warnings.map((w) => `${o.source}: ${w}`));
 
-  const loaded = await loading;
+  // One model per object; the types-only compile (if any) is shared by them.
+  const typesOnly: NonNullable<SourceTypesInput["cache"]> = new Map();
+  const unneeded = new AbortController();
+  const s = await stagesReady;
+  try {
+    if (scan) await startTypesAhead(s, o, scan, texts, { cwd, env, needClang, cache: typesOnly, signal: unneeded.signal });
+    return await finishOutputs(s, o, { cwd, sourceText, scan, loading, needClang, typesOnly, warnings, inputs });
+  } finally {
+    unneeded.abort(); // a types-only compile started ahead that no object asked for
+  }
+}
+
+/**
+ * The types-only compile, started beside the main compile when the scan predicts types the object
+ * will lack and a core is free for it (more cores than targets). Used only if the objects then ask
+ * for exactly these types; otherwise it is killed and the compile they ask for runs as it would have.
+ */
+async function startTypesAhead(
+  s: Stages,
+  o: GenerateOptions,
+  scan: SourceScan,
+  texts: readonly string[],
+  c: { cwd: string; env: NodeJS.ProcessEnv; needClang: () => Promise<Tool>; cache: NonNullable<SourceTypesInput["cache"]>; signal: AbortSignal },
+): Promise<void> {
+  if (!o.source || o.objects?.length || o.typesAhead === false) return;
+  const spellings = predictMissingTypes(scan, texts, o);
+  let targets: Target[];
+  let clang: Tool;
+  try {
+    targets = parseTargets(o.target ?? "bpfel,bpfeb");
+    if (spellings.length === 0 || availableParallelism() <= targets.length) return;
+    clang = await c.needClang();
+  } catch {
+    return; // the main compile reports it
+  }
+  for (const target of targets) {
+    s.compileSourceTypes({ source: o.source, target, clang, cflags: o.cflags ?? [], cwd: c.cwd, env: c.env, cache: c.cache, signal: c.signal }, spellings).catch(() => undefined);
+  }
+}
+
+/** buildOutputs once clang is running and the source scanned: the models, then the files. */
+async function finishOutputs(
+  s: Stages,
+  o: GenerateOptions,
+  c: {
+    cwd: string;
+    sourceText: string | undefined;
+    scan: SourceScan | undefined;
+    loading: Promise<LoadedObjects>;
+    needClang: () => Promise<Tool>;
+    typesOnly: NonNullable<SourceTypesInput["cache"]>;
+    warnings: string[];
+    inputs: Set<string>;
+  },
+): Promise<BuiltOutput> {
+  const { cwd, sourceText, scan, needClang, typesOnly, warnings, inputs } = c;
+  const env = o.env ?? process.env;
+  const loaded = await c.loading;
   const objects = loaded.objects;
   loaded.inputs.forEach((p) => inputs.add(p));
   warnings.push(...loaded.warnings);
 
-  // One model per object; the types-only compile (if any) is shared by them.
-  const typesOnly: NonNullable<SourceTypesInput["cache"]> = new Map();
   const globalTypes = o.globalTypes ?? true;
   const built = await Promise.all(
     objects.map(async (obj) => {
       const notes: string[] = [];
-      const elf = readElf(obj.bytes, obj.name);
+      const elf = s.readElf(obj.bytes, obj.name);
       const btfSection = elf.section(".BTF");
       if (!btfSection) {
         throw new ModelError(`${obj.name}: no .BTF section; compile with -g (bpf2ts adds it) and do not strip BTF`, { file: obj.name, section: ".BTF" });
       }
-      const btf = parseBtf(btfSection.data(), { file: obj.name, section: ".BTF" });
+      const btf = s.parseBtf(btfSection.data(), { file: obj.name, section: ".BTF" });
       // What the runtime checks before libbpf (cycles, sizes, .maps shapes): an object it would refuse is refused here.
-      checkParsedObject(elf, btf, obj.name);
+      s.checkParsedObject(elf, btf, obj.name);
       const modelOptions = {
         file: obj.name,
         ...(o.events && { events: o.events }),
         ...(o.types && { types: o.types }),
         ...(scan && { source: scan }),
       };
-      let model = buildModel(elf, btf, modelOptions);
+      let model = s.buildModel(elf, btf, modelOptions);
       // With global types on, every type the source declares is emitted: those the object's BTF
       // lacks (declared, never used) come from the types-only compile like reserved-only event types.
-      const declaredMissing = globalTypes && scan ? scan.declaredTypes.filter((s) => lookupType(btf, s) === undefined) : [];
+      const declaredMissing = globalTypes && scan ? scan.declaredTypes.filter((t) => s.lookupType(btf, t) === undefined) : [];
       const fromObject = (o.objects?.length ?? 0) > 0;
       if (model.missingTypes.length > 0 || (o.source !== undefined && (declaredMissing.length > 0 || fromObject))) {
-        const source = await sourceTypesFor({ model, scan, source: o.source, target: obj.target, clang: o.source ? needClang : undefined, cflags: o.cflags ?? [], cwd, env, typesOnly }, declaredMissing, notes);
+        const source = await sourceTypesFor(s, { model, scan, source: o.source, target: obj.target, clang: o.source ? needClang : undefined, cflags: o.cflags ?? [], cwd, env, typesOnly }, declaredMissing, notes);
         if (source) {
-          model = buildModel(elf, mergeTypes(btf, source.types.btf, source.roots).btf, modelOptions);
-          if (fromObject) checkAgainstSource(o, scan, model, btf.types.length, source.types.btf);
+          model = s.buildModel(elf, s.mergeTypes(btf, source.types.btf, source.roots).btf, modelOptions);
+          if (fromObject) checkAgainstSource(s, o, scan, model, btf.types.length, source.types.btf);
         }
         checkResolved(model, o);
       }
       const ext = elf.section(".BTF.ext");
       if (fromObject && sourceText !== undefined && ext) {
-        compareLineInfo({ ext: parseBtfExt(ext.data(), btf, { file: obj.name, section: ".BTF.ext" }), file: obj.name }, { file: o.source!, text: sourceText });
+        s.compareLineInfo({ ext: s.parseBtfExt(ext.data(), btf, { file: obj.name, section: ".BTF.ext" }), file: obj.name }, { file: o.source!, text: sourceText });
       }
       notes.push(...model.warnings);
       for (const map of model.maps) {
@@ -140,15 +206,31 @@ export async function buildOutputs(o: GenerateOptions): Promise<BuiltOutput> {
   const sourceName = o.source ? basename(o.source) : basename(o.objects![0]!);
   const hashed = sourceText !== undefined ? Buffer.from(sourceText) : objects[0]!.bytes;
   const outputDir = resolve(cwd, o.outputDir ?? ".");
-  const files = generate({
+  // The module is emitted while llvm-strip runs, with a stand-in for each embedded object that the
+  // stripped object then replaces (the module embeds and writes the object as shipped).
+  const standIn = (t: TargetObject["target"]) => `<bpf2ts: the ${t} object>`;
+  const emitted = s.generate({
     stem: o.stem,
     version: VERSION,
     source: { name: sourceName, sha256: createHash("sha256").update(hashed).digest("hex") },
-    targets: targetObjects,
+    targets: targetObjects.map((t) => ({ ...t, embedded: standIn(t.target) })),
     globalTypes: o.globalTypes ?? true,
     ...(scan && { declaredTypes: scan.declaredTypes }),
     ...(o.outputStem !== undefined && { fileStem: o.outputStem }),
-    record: formatRecord(buildRecord(o, cwd, outputDir)),
+    record: s.formatRecord(s.buildRecord(o, cwd, outputDir)),
+  });
+  const shipped = await Promise.all(objects.map((x) => x.shipped));
+  const files = emitted.map((f) => {
+    const i = targetObjects.findIndex((t) => f.path === `${objectStem(o.outputStem ?? o.stem, { endian: t.target })}.o`);
+    if (i >= 0) return { ...f, contents: shipped[i]! };
+    if (f.path !== `${o.outputStem ?? o.stem}.ts` || typeof f.contents !== "string") return f;
+    let text = f.contents;
+    targetObjects.forEach((t, j) => {
+      const [before, after, more] = text.split(standIn(t.target));
+      if (after === undefined || more !== undefined) throw new Error(`generate: the ${t.target} object's stand-in is not in ${f.path} exactly once`);
+      text = before + s.embedObject(shipped[j]!) + after;
+    });
+    return { ...f, contents: text };
   });
   let all: GeneratedFile[] = [...files];
   if (o.makebase !== undefined) {
@@ -213,34 +295,41 @@ export function readTextOrUndefined(path: string, maxBytes = Infinity): string |
 }
 
 interface LoadedObjects {
-  readonly objects: Array<{ target: Target; bytes: Uint8Array; name: string }>;
+  /**
+   * `bytes`: what the model reads (as clang wrote it: llvm-strip only drops DWARF, BTF and symbols
+   * stay); `shipped`: the object written and embedded, once llvm-strip is done (it runs meanwhile).
+   */
+  readonly objects: Array<{ target: Target; bytes: Uint8Array; shipped: Promise<Uint8Array>; name: string }>;
   readonly inputs: readonly string[];
   readonly warnings: readonly string[];
 }
 
 /** The `--obj` files, or the source compiled for each target (in parallel). */
-async function loadObjects(o: GenerateOptions, cwd: string, env: NodeJS.ProcessEnv, needClang: () => Promise<Tool>): Promise<LoadedObjects> {
+async function loadObjects(o: GenerateOptions, cwd: string, env: NodeJS.ProcessEnv, locate: () => ReturnType<typeof locateClang>): Promise<LoadedObjects> {
   const objects: LoadedObjects["objects"] = [];
   const inputs: string[] = [];
   const warnings: string[] = [];
   if (o.objects?.length) {
+    const { readElf } = await loadStages();
     for (const obj of o.objects) {
       const bytes = await readInput(resolve(cwd, obj), obj);
       inputs.push(resolve(cwd, obj));
       const elf = readElf(bytes, obj);
       // --target still says which architecture's defines (__TARGET_ARCH_x86) the types-only compile needs.
-      objects.push({ target: targetFor(o.target, elf.littleEndian ? "bpfel" : "bpfeb"), bytes, name: obj });
+      objects.push({ target: targetFor(o.target, elf.littleEndian ? "bpfel" : "bpfeb"), bytes, shipped: Promise.resolve(bytes), name: obj });
     }
     return { objects, inputs, warnings };
   }
   const targets = parseTargets(o.target ?? "bpfel,bpfeb");
-  const cc = await needClang();
-  const strip = o.strip === false ? undefined : findStrip(cc, env);
+  const cc = locate();
+  // llvm-strip matching clang's version: looked up while clang compiles (the version may take a `clang --version`).
+  const strip = o.strip === false ? undefined : cc.major.then((major) => findStrip({ path: cc.path, major }, env));
+  strip?.catch(() => undefined); // compile awaits it
   const results = await Promise.all(
-    targets.map((target) => compile({ source: o.source!, target, clang: cc, ...(strip && { strip }), cflags: o.cflags ?? [], cwd, env })),
+    targets.map((target) => compileStaged({ source: o.source!, target, clang: { path: cc.path, major: 0 }, ...(strip && { strip }), cflags: o.cflags ?? [], cwd, env })),
   );
   results.forEach((r, i) => {
-    objects.push({ target: targets[i]!, bytes: r.object, name: writtenObjectName(o, cwd, targets[i]!) });
+    objects.push({ target: targets[i]!, bytes: r.unstripped, shipped: r.object, name: writtenObjectName(o, cwd, targets[i]!) });
     inputs.push(...r.inputs);
     if (r.warnings.trim()) warnings.push(r.warnings.replace(/\n$/, ""));
   });
@@ -268,8 +357,9 @@ export async function completeTypes(model: ObjectModel, btf: Btf, o: { source: s
   const target = targetFor(o.target, model.littleEndian ? "bpfel" : "bpfeb");
   try {
     const clang = await findClang({ ...(o.cc !== undefined && { cc: o.cc }), env });
-    const source = await sourceTypesFor({ model, scan: o.scan, source: o.source, target, clang: async () => clang, cflags: o.cflags ?? [], cwd: o.cwd ?? process.cwd(), env }, [], []);
-    return source ? mergeTypes(btf, source.types.btf, source.roots).btf : btf;
+    const s = await loadStages();
+    const source = await sourceTypesFor(s, { model, scan: o.scan, source: o.source, target, clang: async () => clang, cflags: o.cflags ?? [], cwd: o.cwd ?? process.cwd(), env }, [], []);
+    return source ? s.mergeTypes(btf, source.types.btf, source.roots).btf : btf;
   } catch {
     return btf;
   }
@@ -298,7 +388,7 @@ interface SourceTypesRequest {
  * compile failure is then a note in `notes`). Returns the compile's BTF and the ids in it of the
  * types to merge into the object's graph, or undefined when nothing could be compiled.
  */
-async function sourceTypesFor(m: SourceTypesRequest, optional: readonly string[], notes: string[]): Promise<{ types: SourceTypes; roots: TypeId[] } | undefined> {
+async function sourceTypesFor(s: Stages, m: SourceTypesRequest, optional: readonly string[], notes: string[]): Promise<{ types: SourceTypes; roots: TypeId[] } | undefined> {
   const { model } = m;
   const required = model.missingTypes;
   const notFound = (why: string) =>
@@ -309,14 +399,7 @@ async function sourceTypesFor(m: SourceTypesRequest, optional: readonly string[]
   }
   // A bare name must be spelled as the source declares it (`event` → `struct event`).
   const declared = new Set(m.scan?.declaredTypes ?? []);
-  const spell = (name: string): string => {
-    if (/\s/.test(name.trim()) || declared.has(name)) return name.trim();
-    for (const kw of ["struct", "union", "enum"]) if (declared.has(`${kw} ${name}`)) return `${kw} ${name}`;
-    // Not in the source or its project headers (vmlinux.h is not scanned): most such names are
-    // kernel structs. A wrong guess is dropped from the compile and reported by the caller.
-    return `struct ${name.trim()}`;
-  };
-  const spellings = [...new Set([...required.map(spell), ...optional])];
+  const spellings = [...new Set([...required.map((t) => spellType(t, declared)), ...optional])];
   let clang: Tool;
   try {
     clang = await m.clang();
@@ -327,7 +410,7 @@ async function sourceTypesFor(m: SourceTypesRequest, optional: readonly string[]
   }
   let types: SourceTypes;
   try {
-    types = await compileSourceTypes({ source: m.source, target: m.target, clang, cflags: m.cflags, cwd: m.cwd, env: m.env, ...(m.typesOnly && { cache: m.typesOnly }) }, spellings);
+    types = await s.compileSourceTypes({ source: m.source, target: m.target, clang, cflags: m.cflags, cwd: m.cwd, env: m.env, ...(m.typesOnly && { cache: m.typesOnly }) }, spellings);
   } catch (e) {
     const stderr = (e as { stderr?: string }).stderr;
     if (required.length > 0) {
@@ -339,19 +422,19 @@ async function sourceTypesFor(m: SourceTypesRequest, optional: readonly string[]
     return undefined;
   }
   // A spelling the compile dropped is not in this BTF either: lookupType says so.
-  const roots = spellings.map((s) => lookupType(types.btf, s)).filter((id): id is TypeId => id !== undefined);
+  const roots = spellings.map((t) => s.lookupType(types.btf, t)).filter((id): id is TypeId => id !== undefined);
   return { types, roots };
 }
 
 /** `--obj`: the layouts the module will print, as the object has them, against the source's. */
-function checkAgainstSource(o: GenerateOptions, scan: SourceScan | undefined, model: ObjectModel, objectTypes: number, sourceBtf: Btf): void {
-  const layouts = layoutModule(o.stem, model, { globalTypes: o.globalTypes ?? true, ...(scan && { declaredTypes: scan.declaredTypes }) });
+function checkAgainstSource(s: Stages, o: GenerateOptions, scan: SourceScan | undefined, model: ObjectModel, objectTypes: number, sourceBtf: Btf): void {
+  const layouts = s.layoutModule(o.stem, model, { globalTypes: o.globalTypes ?? true, ...(scan && { declaredTypes: scan.declaredTypes }) });
   const roots: CompareRoot[] = [];
   for (const c of layouts.engine.allComposites()) {
-    if (c.cName && c.typeId < objectTypes) roots.push({ typeId: c.typeId, spelling: `${model.btf.types[c.typeId]?.kind === Kind.Union ? "union" : "struct"} ${c.cName}` });
+    if (c.cName && c.typeId < objectTypes) roots.push({ typeId: c.typeId, spelling: `${model.btf.types[c.typeId]?.kind === s.Kind.Union ? "union" : "struct"} ${c.cName}` });
   }
   for (const e of layouts.engine.allEnums()) if (e.cName && e.typeId < objectTypes) roots.push({ typeId: e.typeId, spelling: `enum ${e.cName}` });
-  compareWithSource({ btf: model.btf, file: model.file }, { btf: sourceBtf, file: o.source!, find: (s) => lookupType(sourceBtf, s) }, roots);
+  s.compareWithSource({ btf: model.btf, file: model.file }, { btf: sourceBtf, file: o.source!, find: (t) => s.lookupType(sourceBtf, t) }, roots);
 }
 
 /**

@@ -16,6 +16,8 @@ export interface SourceTypesInput {
   readonly env: NodeJS.ProcessEnv;
   /** Compiles already started in this run, by what they compile (the targets of one run share them). */
   readonly cache?: Map<string, Promise<SourceTypes>>;
+  /** Kills the compile (one started ahead of need that turned out not to be needed). */
+  readonly signal?: AbortSignal;
 }
 
 export interface SourceTypes {
@@ -45,7 +47,7 @@ async function compileKeeping(m: SourceTypesInput, spellings: readonly string[])
   let list = spellings;
   for (let attempt = 0; ; attempt++) {
     try {
-      const result = await compileTypesOnly({ source: m.source, target: m.target, clang: m.clang, cflags: m.cflags, cwd: m.cwd, env: m.env, spellings: list });
+      const result = await compileTypesOnly({ source: m.source, target: m.target, clang: m.clang, cflags: m.cflags, cwd: m.cwd, env: m.env, spellings: list, ...(m.signal && { signal: m.signal }) });
       const elf = readElf(result.object, "types-only compile");
       const section = elf.section(".BTF");
       if (!section) throw new CompileError(`${m.source}: the types-only compile produced no BTF`, { file: m.source });

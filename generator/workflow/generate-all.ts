@@ -24,6 +24,8 @@ export interface ProgramRunOptions {
   readonly force?: boolean;
   readonly env?: NodeJS.ProcessEnv;
   readonly status?: (text: string) => void;
+  /** false: no types-only compile ahead of need (other programs keep the cores busy). */
+  readonly typesAhead?: boolean;
 }
 
 export const cacheOf = (config: Config): CacheOptions => ({ dir: config.cacheDir, base: config.dir });
@@ -44,7 +46,7 @@ export async function generateProgram(config: Config, p: ProgramConfig, opts: Pr
   }
   const before = await snapshotInputs([...new Set([...known, ...(p.source ? [resolve(config.dir, p.source)] : [])])]);
   opts.status?.(p.source && !p.objects ? "compiling" : "generating");
-  const result = await runGenerate(o);
+  const result = await runGenerate({ ...o, ...(opts.typesAhead === false && { typesAhead: false }) });
   const outputs = result.files.map((f) => ({ path: resolve(result.outputDir, f.path), contents: f.contents }));
   await writeEntry(cache, path, settings, result.inputs, outputs, before);
   return { stem: p.stem, status: "generated", reason, written: outputs.map((f) => f.path), inputs: result.inputs, warnings: result.warnings };
@@ -64,7 +66,7 @@ export async function generateAll(config: Config, programs: readonly ProgramConf
     programs.map((p) => ({
       name: p.stem,
       run: async (status: (text: string) => void) => {
-        const r = await generateProgram(config, p, { ...opts, status });
+        const r = await generateProgram(config, p, { ...opts, status, ...(programs.length > 1 && { typesAhead: false }) });
         for (const w of r.warnings) opts.progress?.log(w);
         return r;
       },
