@@ -140,6 +140,23 @@ test("tracer CLIs reject bad options with exit code 2 and print usage with --hel
   t.regex(noBinary!.stderr, /--binary is required/);
 });
 
+test("a SIGTERM while a tracer is still setting up stops it through its cleanup once set-up is done; a second one kills", async (t) => {
+  const lib = new URL("../bpf/lib/cli.js", import.meta.url).href;
+  const run = (body: string) =>
+    new Promise<{ code: number | null; signal: string | null; out: string }>((resolve) => {
+      const p = spawn(process.execPath, ["--input-type=module", "-e", `import { main, untilStopped } from ${JSON.stringify(lib)};\n${body}`], { stdio: ["ignore", "pipe", "inherit"] });
+      let out = "";
+      p.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+      p.on("exit", (code, signal) => resolve({ code, signal, out }));
+    });
+  // The signal arrives during "loading"; untilStopped, called later, returns at once and cleanup runs.
+  const early = await run(`main("t", async () => { process.kill(process.pid, "SIGTERM"); await new Promise((r) => setTimeout(r, 300)); process.stdout.write(await untilStopped(60) + "\\n"); process.stdout.write("cleaned up\\n"); });`);
+  t.deepEqual(early, { code: 0, signal: null, out: "signal\ncleaned up\n" });
+  // A second signal during a cleanup that hangs kills the process, as without a handler.
+  const stuck = await run(`main("t", async () => { setTimeout(() => process.kill(process.pid, "SIGTERM"), 100); await untilStopped(60); process.stdout.write("cleaning\\n"); process.kill(process.pid, "SIGTERM"); await new Promise((r) => setTimeout(r, 5000)); process.stdout.write("never\\n"); });`);
+  t.deepEqual(stuck, { code: null, signal: "SIGTERM", out: "cleaning\n" });
+});
+
 test.serial("execsnoop's CLI (the README demo) prints exec events as JSON lines and stops on SIGINT with its links detached", async (t) => {
   if (!(await requireFeature(t, "root", "tracepoint", "ringbuf", "btf"))) return;
   const proc = spawn(process.execPath, [cli("execsnoop"), "--json", "--ppid", String(process.pid)], { stdio: ["ignore", "pipe", "pipe"] });

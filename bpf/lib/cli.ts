@@ -99,17 +99,38 @@ export function stringOption(values: ParsedValues, name: string, maxBytes?: numb
   return v;
 }
 
+// SIGINT/SIGTERM are listened for from main()'s start: a signal that arrives while the tracer is still
+// loading (an OTLP exporter starting, a slow verifier) ends it through its normal cleanup once set-up
+// is done, instead of killing it with its links half made. A second signal kills as usual.
+let stopSignalled = false;
+const stopWaiters = new Set<() => void>();
+function onStopSignal(sig: NodeJS.Signals): void {
+  if (stopSignalled) {
+    process.off("SIGINT", onStopSignal);
+    process.off("SIGTERM", onStopSignal);
+    process.kill(process.pid, sig);
+    return;
+  }
+  stopSignalled = true;
+  for (const wake of stopWaiters) wake();
+}
+function listenForStop(): void {
+  if (process.listeners("SIGINT").includes(onStopSignal)) return;
+  process.on("SIGINT", onStopSignal);
+  process.on("SIGTERM", onStopSignal);
+}
+
 /**
- * Resolves when the tracer should stop: after `durationSec` (if given), on SIGINT/SIGTERM, or when
- * `signal` aborts. Signal handlers are removed again, so a second Ctrl-C during cleanup kills as usual.
+ * Resolves when the tracer should stop: after `durationSec` (if given), on SIGINT/SIGTERM (also one
+ * that came before this call), or when `signal` aborts. A second Ctrl-C during cleanup kills as usual.
  */
 export function untilStopped(durationSec?: number, signal?: AbortSignal): Promise<"duration" | "signal" | "aborted"> {
+  listenForStop();
   return new Promise((resolve) => {
     const done = (why: "duration" | "signal" | "aborted") => {
       clearTimeout(timer);
       clearInterval(keepAlive);
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
+      stopWaiters.delete(onSignal);
       signal?.removeEventListener("abort", onAbort);
       resolve(why);
     };
@@ -119,9 +140,9 @@ export function untilStopped(durationSec?: number, signal?: AbortSignal): Promis
     // Signal handlers do not keep Node running: without this, a tracer that only reads maps at the end
     // (no ring buffer reader, no --duration) would exit at once with nothing printed.
     const keepAlive = setInterval(() => {}, 2 ** 31 - 1);
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-    if (signal?.aborted) onAbort();
+    stopWaiters.add(onSignal);
+    if (stopSignalled) onSignal();
+    else if (signal?.aborted) onAbort();
     else signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
@@ -168,6 +189,7 @@ export function watchLost(read: () => bigint, what: string, everyMs = 1000): () 
 
 /** Runs a CLI's main, mapping UsageError to exit code 2 and other errors to 1 with "name: message". */
 export function main(name: string, body: () => Promise<void>): void {
+  listenForStop();
   // `tracer | head`: a closed pipe stops the tracer through the normal SIGTERM path (links detached).
   process.stdout.on("error", (e: NodeJS.ErrnoException) => {
     if (e.code === "EPIPE") process.kill(process.pid, "SIGTERM");
