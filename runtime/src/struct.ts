@@ -323,7 +323,11 @@ export function struct<T>(spec: StructSpec<T>): Struct<T> {
   const ops = Object.entries<FieldSpec>(spec.fields).map(([k, f]) => fieldOps(k, f));
   const fields: Record<string, FieldInfo> = Object.fromEntries(ops.map((f) => [f.name, f.info]));
   const flexible = ops.some((f) => f.info.size === 0 && f.spec.bitSize === undefined);
-  const encodeFields = fieldsEncoder(encodeOrder(ops));
+  // Compiled on the first encode: most structs are only ever decoded (events).
+  let encodeFields = (x: T, v: DataView, o: number): void => {
+    encodeFields = fieldsEncoder(encodeOrder(ops));
+    encodeFields(x, v, o);
+  };
   const zeroFirst = !coversEveryByte(size, ops);
   const whole = spec.decode;
 
