@@ -3,15 +3,17 @@
 // as the yardstick: 4-byte key, 16-byte value, 1024 keys in a 4096-entry hash, 2 M operations.
 // Each side runs as its own process pinned to the same CPU (MAPS_CPU, default 0), bpf2ts too
 // (`node dist/bench/maps.js --rates N` prints its rates as JSON), so none shares its CPU with the
-// bench process or migrates mid-run. MAPS_ROUNDS (9): interleaved rounds.
+// bench process or migrates mid-run. MAPS_ROUNDS (9): interleaved rounds, reported as medians with
+// their range; ratios are taken round by round. MAPS_BASELINE: another build's dist/bench/maps.js,
+// run in the same rounds (before/after a change in one run).
 
 import { execFileSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { codecs, createMap, type ArrayMap, type HashMap } from "@bpf2ts/runtime";
-import { runPinned } from "./util.js";
+import { median, runPinned } from "./util.js";
 // The fixture's `struct val { __u64 a, b; }` with its codec as `bpf2ts generate` emits it, so the
 // benchmark measures what a user's generated module does.
 import { type BenchVal as Val, BenchVal } from "../fixtures/golden/bench/bench.js";
@@ -33,16 +35,22 @@ export interface FastRates {
   arraySetPerSec: number;
 }
 
-export interface MapsBenchResult {
-  bpf2ts: OpsRate;
-  fast?: FastRates;
-  c?: OpsRate;
-  go?: OpsRate;
-  /** Why a yardstick could not run. */
-  notes: string[];
-}
 
 const YARDSTICK = "/work/shared/yardstick/maps";
+
+/**
+ * MAPS_CLOCK: "cpu" (default) times every side by its process's CPU time (user + system, all
+ * threads), so time spent waiting for a CPU on a shared machine is left out; the yardsticks' copies
+ * are built to do the same. "wall": wall-clock time, as the yardsticks are written.
+ */
+const cpuClock = (process.env.MAPS_CLOCK ?? "cpu") !== "wall";
+
+/** Milliseconds on the chosen clock. */
+function clock(): number {
+  if (!cpuClock) return performance.now();
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
 
 // The timed loops are functions of their own, warmed up before timing, so each is measured as
 // optimised code rather than as the on-stack replacement of one bigger function.
@@ -68,12 +76,12 @@ function bpf2tsRates(n: number): OpsRate {
     // BigInt(i) in the loop would time V8's BigInt allocation (~50 ns), not the map.
     const values = Array.from({ length: 1024 }, (_, k) => BigInt(k));
     // Like the yardsticks: each lookup decodes into a value (Go: a struct), nothing more.
-    let t = performance.now();
+    let t = clock();
     const last = lookups(m, n);
-    const lookup = (performance.now() - t) / 1000;
-    t = performance.now();
+    const lookup = (clock() - t) / 1000;
+    t = clock();
     updates(m, v, values, n);
-    const update = (performance.now() - t) / 1000;
+    const update = (clock() - t) / 1000;
     if (last?.b !== 2n || m.get(5)?.a !== 5n) throw new Error("bench: the map holds the wrong values");
     return { lookupPerSec: n / lookup, updatePerSec: n / update };
   } finally {
@@ -98,9 +106,9 @@ const BPF_F_MMAPABLE = 1 << 10;
 
 function fastRates(n: number): FastRates {
   const timed = (fn: () => void, count: number) => {
-    const t = performance.now();
+    const t = clock();
     fn();
-    return count / ((performance.now() - t) / 1000);
+    return count / ((clock() - t) / 1000);
   };
   const values = Array.from({ length: 1024 }, (_, k) => BigInt(k));
   const entries = values.map((a, k) => [k, { a, b: 2n }] as [number, Val]);
@@ -117,9 +125,9 @@ function fastRates(n: number): FastRates {
       for (let r = 0; r < rounds; r++) if (h.lookupBatch({ batchSize: 1024 }).length !== 1024) throw new Error("bench: lookupBatch lost entries");
     }, rounds * 1024);
     for (let r = 0; r < rounds; r++) {
-      const t = performance.now();
+      const t = clock();
       if (h.deleteBatch(keys) !== 1024) throw new Error("bench: deleteBatch missed entries");
-      deleteMs += performance.now() - t;
+      deleteMs += clock() - t;
       h.updateBatch(entries);
     }
   } finally {
@@ -152,17 +160,34 @@ function fastRates(n: number): FastRates {
   };
 }
 
-function bestFast(a: FastRates | undefined, b: FastRates): FastRates {
-  if (!a) return b;
-  const out = { ...a };
-  for (const k of Object.keys(b) as Array<keyof FastRates>) out[k] = Math.max(a[k], b[k]);
-  return out;
-}
-
 const cpu = process.env.MAPS_CPU ?? "0";
 
 /** `cmd args` pinned to the bench CPU; its stdout. */
 const pinned = (cmd: string, args: string[] = []) => runPinned(cpu, cmd, args);
+
+/** Makes the scratch copy's C and Go programs time by their process's CPU time, as bpf2ts does. */
+function timeByCpu(dir: string): void {
+  const edit = (file: string, f: (text: string) => string) => writeFileSync(file, f(readFileSync(file, "utf8")));
+  edit(join(dir, "lookup.c"), (c) => c.replaceAll("CLOCK_MONOTONIC", "CLOCK_PROCESS_CPUTIME_ID"));
+  edit(join(dir, "go/main.go"), (g) => g.replaceAll("time.Now()", "cpuNow(time.Now())").replaceAll("time.Since(t)", "cpuNow(time.Now()).Sub(t)"));
+  writeFileSync(
+    join(dir, "go/cputime.go"),
+    `package main
+
+import (
+\t"syscall"
+\t"time"
+)
+
+// cpuNow: this process's CPU time (user + system) as a time, for the bench's CPU clock.
+func cpuNow(time.Time) time.Time {
+\tvar ru syscall.Rusage
+\tsyscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+\treturn time.Unix(0, syscall.TimevalToNsec(ru.Utime)+syscall.TimevalToNsec(ru.Stime))
+}
+`,
+  );
+}
 
 /** Builds the yardstick in a scratch copy (the shared directory stays untouched); returns its runners. */
 function yardstick(notes: string[]): { c?: () => OpsRate | undefined; go?: () => OpsRate | undefined } {
@@ -173,6 +198,7 @@ function yardstick(notes: string[]): { c?: () => OpsRate | undefined; go?: () =>
   const dir = join(tmpdir(), "bpf2ts-yardstick-maps");
   mkdirSync(dir, { recursive: true });
   cpSync(YARDSTICK, dir, { recursive: true });
+  if (cpuClock) timeByCpu(dir);
   const parse = (text: string, who: string): OpsRate | undefined => {
     const m = new RegExp(`${who} lookup ([\\d.]+) ops/s.*update ([\\d.]+) ops/s`).exec(text);
     return m ? { lookupPerSec: Number(m[1]), updatePerSec: Number(m[2]) } : undefined;
@@ -193,57 +219,108 @@ function yardstick(notes: string[]): { c?: () => OpsRate | undefined; go?: () =>
   return out;
 }
 
-function best(a: OpsRate | undefined, b: OpsRate | undefined): OpsRate | undefined {
-  if (!a) return b;
-  if (!b) return a;
-  return { lookupPerSec: Math.max(a.lookupPerSec, b.lookupPerSec), updatePerSec: Math.max(a.updatePerSec, b.updatePerSec) };
+/** Median and range of one quantity over the rounds. */
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+}
+
+function spread(xs: readonly number[]): Spread {
+  return { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) };
+}
+
+type Ops = { lookup: Spread; update: Spread };
+
+export interface MapsBenchResult {
+  rounds: number;
+  bpf2ts: Ops;
+  /** Another bpf2ts build run in the same rounds (MAPS_BASELINE: its dist/bench/maps.js), e.g. before a change. */
+  baseline?: Ops & { path: string };
+  c?: Ops;
+  go?: Ops;
+  /** Per round, bpf2ts's rate over the reference's in that round (so slow spells of the machine cancel). */
+  vsC?: Ops;
+  vsGo?: Ops;
+  baselineVsC?: Ops;
+  fast: { [K in keyof FastRates]: Spread };
+  /** Why a yardstick could not run. */
+  notes: string[];
 }
 
 /**
- * Runs bpf2ts, C and Go in turn, `rounds` times, and keeps each one's best rate: on a shared machine
- * the best of interleaved runs is the fairest comparison.
+ * Runs bpf2ts, C and Go in turn, `rounds` times (MAPS_ROUNDS, 9), each a process of its own pinned to
+ * one CPU; reports medians with their range and per-round ratios. `baseline`: another build's
+ * dist/bench/maps.js, run in the same rounds (a before/after in one run).
  */
-export async function runMapsBench(opts: { ops?: number; rounds?: number } = {}): Promise<MapsBenchResult> {
+export async function runMapsBench(opts: { ops?: number; rounds?: number; baseline?: string } = {}): Promise<MapsBenchResult> {
   const n = opts.ops ?? 2_000_000;
+  const rounds = opts.rounds ?? Number(process.env.MAPS_ROUNDS ?? 9);
+  const baselinePath = opts.baseline ?? process.env.MAPS_BASELINE;
   const notes: string[] = [];
   const ys = yardstick(notes);
-  const ours = () => JSON.parse(pinned(process.execPath, [fileURLToPath(import.meta.url), "--rates", String(n)])) as OpsRate & { fast: FastRates };
-  const r: { bpf2ts?: OpsRate; fast?: FastRates; c?: OpsRate; go?: OpsRate } = {};
-  for (let i = 0; i < (opts.rounds ?? Number(process.env.MAPS_ROUNDS ?? 9)); i++) {
-    const o = ours();
-    r.bpf2ts = best(r.bpf2ts, o);
-    r.fast = bestFast(r.fast, o.fast);
-    try {
-      const c = best(r.c, ys.c?.());
-      if (c) r.c = c;
-      const go = best(r.go, ys.go?.());
-      if (go) r.go = go;
-    } catch (e) {
-      notes.push(`yardstick run failed: ${(e as Error).message.split("\n")[0]}`);
+  const run = (script: string) => JSON.parse(pinned(process.execPath, [script, "--rates", String(n)])) as OpsRate & { fast: FastRates };
+  const rows: Record<string, OpsRate[]> = { bpf2ts: [], baseline: [], c: [], go: [] };
+  const fast: FastRates[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const o = run(fileURLToPath(import.meta.url));
+    rows.bpf2ts!.push(o);
+    fast.push(o.fast);
+    if (baselinePath) rows.baseline!.push(run(baselinePath));
+    for (const [who, y] of [["c", ys.c], ["go", ys.go]] as const) {
+      try {
+        const r = y?.();
+        if (r) rows[who]!.push(r);
+      } catch (e) {
+        notes.push(`${who} yardstick run failed: ${(e as Error).message.split("\n")[0]}`);
+      }
     }
   }
-  return { ...r, bpf2ts: r.bpf2ts!, notes };
+  const ops = (xs: OpsRate[]): Ops | undefined => (xs.length ? { lookup: spread(xs.map((x) => x.lookupPerSec)), update: spread(xs.map((x) => x.updatePerSec)) } : undefined);
+  // Ratios of the same round; a round whose reference failed has none.
+  const ratios = (a: OpsRate[], b: OpsRate[]): Ops | undefined => (a.length === b.length && b.length ? ops(a.map((x, i) => ({ lookupPerSec: x.lookupPerSec / b[i]!.lookupPerSec, updatePerSec: x.updatePerSec / b[i]!.updatePerSec }))) : undefined);
+  const fastKeys = Object.keys(fast[0]!) as Array<keyof FastRates>;
+  return {
+    rounds,
+    bpf2ts: ops(rows.bpf2ts!)!,
+    baseline: baselinePath ? { ...ops(rows.baseline!)!, path: baselinePath } : undefined,
+    c: ops(rows.c!),
+    go: ops(rows.go!),
+    vsC: ratios(rows.bpf2ts!, rows.c!),
+    vsGo: ratios(rows.bpf2ts!, rows.go!),
+    baselineVsC: baselinePath ? ratios(rows.baseline!, rows.c!) : undefined,
+    fast: Object.fromEntries(fastKeys.map((k) => [k, spread(fast.map((f) => f[k]))])) as MapsBenchResult["fast"],
+    notes: [...new Set(notes)],
+  };
 }
 
-const fmt = (x: number) => `${(x / 1e6).toFixed(2)} M/s (${(1e9 / x).toFixed(0)} ns/op)`;
+const rate = (x: number) => `${(x / 1e6).toFixed(2)} M/s (${(1e9 / x).toFixed(0)} ns)`;
+const fmt = (s: Spread) => `${rate(s.median)} [${(s.min / 1e6).toFixed(2)}–${(s.max / 1e6).toFixed(2)}]`;
+const fmtRatio = (s: Spread) => `${s.median.toFixed(2)}× [${s.min.toFixed(2)}–${s.max.toFixed(2)}]`;
 
 export function formatMapsBench(r: MapsBenchResult): string {
-  const lines = [`maps: hash map, 4-byte key, 16-byte value, 1024 keys, user-space ops (best of interleaved rounds, each process pinned to CPU ${cpu})`];
-  const row = (who: string, x: OpsRate | undefined) => {
-    if (x) lines.push(`  ${who.padEnd(7)} lookup ${fmt(x.lookupPerSec)}   update ${fmt(x.updatePerSec)}`);
+  const lines = [`maps: hash map, 4-byte key, 16-byte value, 1024 keys, user-space ops; medians [min–max] of ${r.rounds} interleaved rounds, each process pinned to CPU ${cpu}, timed by ${cpuClock ? "its CPU time (MAPS_CLOCK=wall: wall clock)" : "the wall clock"}`];
+  const row = (who: string, x: Ops | undefined) => {
+    if (x) lines.push(`  ${who.padEnd(9)} lookup ${fmt(x.lookup)}   update ${fmt(x.update)}`);
   };
   row("bpf2ts", r.bpf2ts);
+  row("baseline", r.baseline);
   row("C", r.c);
   row("Go", r.go);
-  for (const [who, base] of [["C", r.c], ["Go", r.go]] as const) {
-    if (base) lines.push(`  bpf2ts / ${who}: lookup ${(r.bpf2ts.lookupPerSec / base.lookupPerSec).toFixed(2)}×, update ${(r.bpf2ts.updatePerSec / base.updatePerSec).toFixed(2)}×`);
+  const ratio = (who: string, x: Ops | undefined, goal = "") => {
+    if (x) lines.push(`  ${who}, same round: lookup ${fmtRatio(x.lookup)}, update ${fmtRatio(x.update)}${goal}`);
+  };
+  const verdict = (x: Ops | undefined) => (x ? ` — ${x.lookup.median >= 0.9 && x.update.median >= 0.9 ? "meets" : "MISSES"} target ≥ 0.9×` : "");
+  ratio("bpf2ts / C", r.vsC, verdict(r.vsC));
+  ratio("bpf2ts / Go", r.vsGo);
+  if (r.baseline) {
+    ratio("baseline / C", r.baselineVsC);
+    lines.push(`  baseline: ${r.baseline.path}`);
   }
   const f = r.fast;
-  if (f) {
-    const vsC = (x: number, base: number | undefined) => (base ? ` = ${(x / base).toFixed(2)}× C's single op` : "");
-    lines.push(`  bpf2ts batch, per entry (1024 per call): lookupBatch ${fmt(f.batchLookupPerSec)}${vsC(f.batchLookupPerSec, r.c?.lookupPerSec)}; updateBatch ${fmt(f.batchUpdatePerSec)}${vsC(f.batchUpdatePerSec, r.c?.updatePerSec)}; deleteBatch ${fmt(f.batchDeletePerSec)}`);
-    lines.push(`  bpf2ts array, 16-byte value, 1024 entries: BPF_F_MMAPABLE get ${fmt(f.mmapGetPerSec)}, set ${fmt(f.mmapSetPerSec)}; syscalls get ${fmt(f.arrayGetPerSec)}, set ${fmt(f.arraySetPerSec)} (mapped ${(f.mmapGetPerSec / f.arrayGetPerSec).toFixed(0)}× / ${(f.mmapSetPerSec / f.arraySetPerSec).toFixed(0)}×)`);
-  }
+  const vsC = (x: Spread, base: Spread | undefined) => (base ? ` = ${(x.median / base.median).toFixed(2)}× C's single op` : "");
+  lines.push(`  bpf2ts batch, per entry (1024 per call): lookupBatch ${fmt(f.batchLookupPerSec)}${vsC(f.batchLookupPerSec, r.c?.lookup)}; updateBatch ${fmt(f.batchUpdatePerSec)}${vsC(f.batchUpdatePerSec, r.c?.update)}; deleteBatch ${fmt(f.batchDeletePerSec)}`);
+  lines.push(`  bpf2ts array, 16-byte value, 1024 entries: BPF_F_MMAPABLE get ${fmt(f.mmapGetPerSec)}, set ${fmt(f.mmapSetPerSec)}; syscalls get ${fmt(f.arrayGetPerSec)}, set ${fmt(f.arraySetPerSec)} (mapped ${(f.mmapGetPerSec.median / f.arrayGetPerSec.median).toFixed(0)}× / ${(f.mmapSetPerSec.median / f.arraySetPerSec.median).toFixed(0)}×)`);
   for (const n of r.notes) lines.push(`  note: ${n}`);
   return lines.join("\n");
 }

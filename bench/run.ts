@@ -45,7 +45,7 @@ const benches: Bench[] = [
   },
   {
     key: "maps",
-    title: "Hash map lookups/updates from user space: bpf2ts vs C/libbpf vs Go/cilium-ebpf (target ≥ 0.8× C)",
+    title: "Hash map lookups/updates from user space: bpf2ts vs C/libbpf vs Go/cilium-ebpf (target ≥ 0.9× C)",
     async run() {
       const { runMapsBench, formatMapsBench } = await import("./maps.js");
       return formatMapsBench(await runMapsBench());

@@ -59,6 +59,8 @@ test.serial("hash: typed get/set/has/delete with flags, misses are undefined, ke
     t.throws<BpfError>(() => hash.set(7, { a: 0n, b: 0 }, "noexist"), { name: "BpfError", code: "EEXIST" });
     t.throws<BpfError>(() => hash.set(8, { a: 0n, b: 0 }, "exist"), { name: "BpfError", code: "ENOENT" });
     hash.set(7, { a: 100n, b: 2 }, "exist");
+    hash.set(9, { a: 9n, b: 9 }, "noexist");
+    t.true(hash.delete(9), "a delete right after a flagged update (delete takes no flags)");
     obj.programs.bump!.testRun({ data: new Uint8Array(64), repeat: 5 });
     t.deepEqual(hash.get(7), { a: 105n, b: 0xabcd }, "the program incremented a 5 times and set b");
     t.true(hash.delete(7));

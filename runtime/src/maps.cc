@@ -6,9 +6,11 @@
 #include <linux/bpf.h>
 
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <mutex>
@@ -246,27 +248,37 @@ inline const Slot* SlotArg(napi_env env, napi_callback_info cb) {
   return &slots[id];
 }
 
-// slotLookup(slot): result = lookup into the value area
-napi_value SlotLookup(napi_env env, napi_callback_info cb) {
-  if (const Slot* s = SlotArg(env, cb)) {
-    MapMemory* h = s->header;
-    h->result = h->flags ? bpf_map_lookup_elem_flags(h->fd, s->key, s->value, h->flags) : bpf_map_lookup_elem(h->fd, s->key, s->value);
+// The map element commands as bpf(2) itself, as libbpf's bpf_map_*_elem make them (the attr up to
+// `flags`, zeroed): called directly, the per-access path skips libbpf's wrapper and its code page
+// (without PCID every syscall flushes the TLB, so each page touched afterwards costs a refill).
+int MapElem(int cmd, const MapMemory* h, const Slot* s) {
+  constexpr size_t kAttrSize = offsetof(union bpf_attr, flags) + sizeof(bpf_attr::flags);
+  union bpf_attr attr;
+  memset(&attr, 0, kAttrSize);
+  attr.map_fd = static_cast<__u32>(h->fd);
+  attr.key = reinterpret_cast<uintptr_t>(s->key);
+  if (cmd != BPF_MAP_DELETE_ELEM) {  // delete takes neither (the kernel wants them zero)
+    attr.value = reinterpret_cast<uintptr_t>(s->value);
+    attr.flags = h->flags;
   }
+  return syscall(__NR_bpf, cmd, &attr, kAttrSize) < 0 ? -errno : 0;
+}
+
+// slotLookup(slot): result = lookup into the value area (with the header's flags, e.g. BPF_F_LOCK)
+napi_value SlotLookup(napi_env env, napi_callback_info cb) {
+  if (const Slot* s = SlotArg(env, cb)) s->header->result = MapElem(BPF_MAP_LOOKUP_ELEM, s->header, s);
   return nullptr;
 }
 
 // slotUpdate(slot): result = update from the value area with the header's flags
 napi_value SlotUpdate(napi_env env, napi_callback_info cb) {
-  if (const Slot* s = SlotArg(env, cb)) {
-    MapMemory* h = s->header;
-    h->result = bpf_map_update_elem(h->fd, s->key, s->value, h->flags);
-  }
+  if (const Slot* s = SlotArg(env, cb)) s->header->result = MapElem(BPF_MAP_UPDATE_ELEM, s->header, s);
   return nullptr;
 }
 
 // slotDelete(slot): result = delete
 napi_value SlotDelete(napi_env env, napi_callback_info cb) {
-  if (const Slot* s = SlotArg(env, cb)) s->header->result = bpf_map_delete_elem(s->header->fd, s->key);
+  if (const Slot* s = SlotArg(env, cb)) s->header->result = MapElem(BPF_MAP_DELETE_ELEM, s->header, s);
   return nullptr;
 }
 

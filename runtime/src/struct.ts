@@ -7,6 +7,7 @@
 
 import { codecs, LE, type Codec, type FieldInfo, type Struct } from "./codec.js";
 import { parseFieldType, scalarTypes, type FieldType, type ScalarName } from "./contract/fields.js";
+import { fieldsEncoder, type EncodeStep } from "./struct-encode.js";
 
 /** A struct field as a generated module describes it. */
 export interface FieldSpec {
@@ -250,9 +251,7 @@ function bitfieldOps(name: string, spec: FieldSpec, where: string): FieldOps {
   return { name, spec, info: { offset: at, size, bitOffset, bitSize: bits }, partial: read, view: read, encode };
 }
 
-/** A union group's members and the groups nested in them, in the order encode visits them. */
-type EncodeStep = FieldOps | { readonly alternatives: EncodeStep[][] };
-
+/** The fields, with each anonymous union's members grouped by alternative (struct-encode.ts writes them). */
 function encodeOrder(fields: readonly FieldOps[]): EncodeStep[] {
   const top: EncodeStep[] = [];
   const groups = new Map<string, { alternatives: EncodeStep[][] }>();
@@ -273,18 +272,6 @@ function encodeOrder(fields: readonly FieldOps[]): EncodeStep[] {
     into.push(f);
   }
   return top;
-}
-
-function runEncode(steps: readonly EncodeStep[], x: any, v: DataView, o: number, guarded: boolean): void {
-  for (const s of steps) {
-    if ("alternatives" in s) {
-      // Last alternative first, so where present members overlap the first one's bytes win.
-      for (let a = s.alternatives.length - 1; a >= 0; a--) runEncode(s.alternatives[a] ?? [], x, v, o, true);
-      continue;
-    }
-    const value = x[s.name];
-    if (!guarded || value !== undefined) s.encode(value, v, o);
-  }
 }
 
 /** True when the fields write every byte of the struct themselves (no padding, unions, bits or partial writes). */
@@ -336,7 +323,11 @@ export function struct<T>(spec: StructSpec<T>): Struct<T> {
   const ops = Object.entries<FieldSpec>(spec.fields).map(([k, f]) => fieldOps(k, f));
   const fields: Record<string, FieldInfo> = Object.fromEntries(ops.map((f) => [f.name, f.info]));
   const flexible = ops.some((f) => f.info.size === 0 && f.spec.bitSize === undefined);
-  const steps = encodeOrder(ops);
+  // Compiled on the first encode: most structs are only ever decoded (events).
+  let encodeFields = (x: T, v: DataView, o: number): void => {
+    encodeFields = fieldsEncoder(encodeOrder(ops));
+    encodeFields(x, v, o);
+  };
   const zeroFirst = !coversEveryByte(size, ops);
   const whole = spec.decode;
 
@@ -362,7 +353,7 @@ export function struct<T>(spec: StructSpec<T>): Struct<T> {
       : (v: DataView, o = 0, n = size): T => (n < size ? partial(v, o, n) : whole(v, o, n)),
     encode(x: T, v: DataView, o = 0): void {
       if (zeroFirst) codecs.zero(v, o, size);
-      runEncode(steps, x, v, o, false);
+      encodeFields(x, v, o);
     },
     view: (v: DataView, o = 0, n = flexible ? v.byteLength - o : size): T => new View(v, o, n) as unknown as T,
   };
