@@ -82,7 +82,8 @@ function cached(format: (raw: unknown) => string, limit: number): (raw: unknown)
 
 interface Compiled {
   readonly spec: MetricSpec;
-  readonly labelOf: (x: unknown) => { key: unknown; labels: Record<string, string> };
+  /** The labels of a new series (formatted once per series, never per event). */
+  readonly labelsOf: (x: unknown) => Record<string, string>;
   /** The series key: the raw value of a single number or string label, else a string. */
   readonly keyOf: (x: unknown) => unknown;
   readonly keySig: string;
@@ -124,10 +125,7 @@ export class MetricsRegistry {
         const plain = !relabel && (l.format === "number" || l.format === "string");
         return { name: l.name, get: pathGetter(l.field), fmt: plain ? String : cached(relabel ?? labelFormatter(l), this.limit), plain };
       });
-      const labelOf = (x: unknown): { key: unknown; labels: Record<string, string> } => {
-        const values = getters.map((g) => g.fmt(g.get(x)));
-        return { key: values.join("\u0000"), labels: Object.fromEntries(getters.map((g, i) => [g.name, values[i]!])) };
-      };
+      const labelsOf = (x: unknown): Record<string, string> => Object.fromEntries(getters.map((g) => [g.name, g.fmt(g.get(x))]));
       const one = getters[0];
       const keyOf =
         getters.length === 0 ? () => ""
@@ -139,7 +137,7 @@ export class MetricsRegistry {
           };
       // Metrics of one ring buffer with the same labels share one key per event.
       const keySig = JSON.stringify(spec.labels.map((l) => [l.name, l.field, l.format, l.names, !!opts.relabel?.[l.name]]));
-      return { spec, labelOf, keyOf, keySig, valueOf: pathGetter(spec.value ?? []), ...(spec.sum && { sumOf: pathGetter(spec.sum) }), scale: unitScale(spec) };
+      return { spec, labelsOf, keyOf, keySig, valueOf: pathGetter(spec.value ?? []), ...(spec.sum && { sumOf: pathGetter(spec.sum) }), scale: unitScale(spec) };
     });
     for (const c of this.compiled) {
       if (c.spec.source !== "event") continue;
@@ -181,7 +179,7 @@ export class MetricsRegistry {
     let s = st.series.get(key);
     if (!s) {
       if (st.series.size >= this.limit) return this.drop(c.spec.name);
-      s = { labels: c.labelOf(event).labels, value: 0, counts: [], sum: 0, count: 0 };
+      s = { labels: c.labelsOf(event), value: 0, counts: [], sum: 0, count: 0 };
       st.series.set(key, s);
     }
     const spec = c.spec;
@@ -231,7 +229,7 @@ export class MetricsRegistry {
       let s = series.get(key);
       if (!s) {
         if (series.size >= this.limit) { dropped++; continue; }
-        series.set(key, (s = { labels: c.labelOf(k).labels, value: 0, counts: [], sum: 0 }));
+        series.set(key, (s = { labels: c.labelsOf(k), value: 0, counts: [], sum: 0 }));
       }
       for (const cpuValue of cpus(v)) {
         const x = c.valueOf(cpuValue);
