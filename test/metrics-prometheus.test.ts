@@ -13,16 +13,8 @@ import { MetricsRegistry, serveMetrics } from "@bpf2ts/runtime/metrics";
 import { loadRunqlat, runqlatMetrics } from "../bpf/runqlat/runqlat.js";
 import { buildC, buildGo, requireFeature } from "./helpers/kernel.js";
 import { makeTempDir, removeDir } from "./helpers/temp-dir.js";
-import { repoRoot, vforkerC } from "./tracers-support.js";
+import { freePort, repoRoot, sleep, vforkerC } from "./tracers-support.js";
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function query(prom: string, q: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> {
   const res = await fetch(`${prom}/api/v1/query?query=${encodeURIComponent(q)}`);

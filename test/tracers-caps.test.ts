@@ -15,8 +15,7 @@ import { createServer, connect, type AddressInfo } from "node:net";
 import { basename, join } from "node:path";
 import { promisify } from "node:util";
 import { buildC, buildGo, requireFeature } from "./helpers/kernel.js";
-import { repoRoot, sleep, vforkerC, waitFor } from "./tracers-support.js";
-import { tempDir } from "./helpers/temp-dir.js";
+import { loopDevice, repoRoot, sleep, tlsServer, vforkerC, waitFor } from "./tracers-support.js";
 import { tracerCapabilities, readDeployConfig } from "../generator/workflow/deploy.js";
 import { buildModel } from "../generator/model/model.js";
 import { readElf } from "@bpf2ts/runtime/object-file";
@@ -352,19 +351,6 @@ test("execsnoop does not run with CAP_BPF alone: CAP_PERFMON is needed, not just
   t.regex(stderr, /EPERM|EACCES|permission|not permitted/i, stderr);
 });
 
-/** A fresh 8 MiB loop device over a file with direct I/O (losetup, Debian package `mount`); undefined when none can be made. */
-function loopDevice(t: ExecutionContext): { path: string; detach: () => void } | undefined {
-  const file = join(tempDir(t, "bpf2ts-caps-bio-"), "disk.img");
-  writeFileSync(file, Buffer.alloc(8 << 20));
-  try {
-    const path = execFileSync("losetup", ["--find", "--show", "--direct-io=on", file], { encoding: "utf8" }).trim();
-    return { path, detach: () => execFileSync("losetup", ["--detach", path]) };
-  } catch (e) {
-    t.log(`cannot set up a loop device (losetup, Debian package mount): ${(e as Error).message.split("\n")[0]}`);
-    return undefined;
-  }
-}
-
 test("tcpconnlat, netrecvlat and biolatency with CAP_BPF + CAP_PERFMON report a loopback connect, a UDP datagram and a loop device's direct I/O", async (t) => {
   if (!(await ready(t)) || !(await requireFeature(t, "tp_btf"))) return;
   for (const name of ["tcpconnlat", "netrecvlat", "biolatency"]) t.deepEqual(grantedCapabilities(name), ["CAP_BPF", "CAP_PERFMON"], name);
@@ -407,10 +393,7 @@ test("tcpconnlat, netrecvlat and biolatency with CAP_BPF + CAP_PERFMON report a 
     loop?.detach();
   }
   // biolatency prints its histograms on Ctrl-C: the 8 writes and 8 reads, per operation.
-  if (!loop) {
-    if (process.env.BPF2TS_REQUIRE_KERNEL === "1") t.fail("no loop device for biolatency");
-    return;
-  }
+  if (!loop) return; // said by loopDevice (a failure under BPF2TS_REQUIRE_KERNEL)
   const rows = runs.biolatency!.lines() as Array<{ disk: string; op: string; slots: number[] }>;
   t.deepEqual(rows.map((r) => `${r.disk} ${r.op} ${r.slots.reduce((a, b) => a + b, 0)}`), [`${basename(loop.path)} read 8`, `${basename(loop.path)} write 8`]);
 });
@@ -446,39 +429,22 @@ test("offcputime and hungtask need CAP_SYSLOG to name kernel frames; with it, a 
   t.true(bare!.length > 0 && bare!.every((f) => /^0x/.test(f)), `without CAP_SYSLOG kernel frames are bare addresses: ${bare!.slice(0, 5).join(" ")}`);
 });
 
-/** `openssl s_server` on 127.0.0.1 with a fresh self-signed certificate; undefined when openssl or curl is missing. */
-async function tlsServer(t: ExecutionContext): Promise<{ port: number; pid: number } | undefined> {
+/** Whether openssl and curl run (Debian packages openssl, curl); the missing one is logged. */
+function haveTlsTools(t: ExecutionContext): boolean {
   for (const [cmd, arg] of [["openssl", "version"], ["curl", "--version"]] as const) {
     if (spawnSync(cmd, [arg], { stdio: "ignore" }).status !== 0) {
       t.log(`${cmd} is missing (Debian package ${cmd})`);
-      return undefined;
+      return false;
     }
   }
-  const dir = tempDir(t, "bpf2ts-caps-ssl-");
-  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"), "-subj", "/CN=localhost", "-days", "1"], { stdio: "ignore" });
-  const probe = createServer();
-  await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
-  const port = (probe.address() as AddressInfo).port;
-  await new Promise((r) => probe.close(r));
-  const proc = spawn("openssl", ["s_server", "-quiet", "-accept", `127.0.0.1:${port}`, "-cert", join(dir, "cert.pem"), "-key", join(dir, "key.pem")], { stdio: ["pipe", "ignore", "ignore"] });
-  t.teardown(() => proc.kill());
-  // Ready when it accepts TCP connections.
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise<boolean>((r) => {
-      const c = connect(port, "127.0.0.1");
-      c.on("connect", () => (c.destroy(), r(true))).on("error", () => r(false));
-    });
-    if (ok) return { port, pid: proc.pid! };
-    await sleep(100);
-  }
-  return undefined;
+  return true;
 }
 
 test("sslsniff needs CAP_SYS_ADMIN for uprobes; with it, curl's TLS request is captured in plaintext", async (t) => {
   if (!(await ready(t)) || !(await requireFeature(t, "uprobe"))) return;
   const caps = ["CAP_BPF", "CAP_PERFMON", "CAP_SYS_ADMIN"];
   t.deepEqual(grantedCapabilities("sslsniff"), caps);
-  const server = await tlsServer(t);
+  const server = haveTlsTools(t) ? await tlsServer(t) : undefined;
   if (!server) {
     if (process.env.BPF2TS_REQUIRE_KERNEL === "1") t.fail("needs openssl and curl");
     else t.pass();

@@ -5,14 +5,12 @@
 // its own too.
 
 import test, { type ExecutionContext } from "ava";
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { realpathSync } from "node:fs";
-import { connect, createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { requireFeature } from "./helpers/kernel.js";
-import { tempDir } from "./helpers/temp-dir.js";
-import { assertReleased, kernelIds, linkCount, processKernelIds, repoRoot, sleep, waitFor } from "./tracers-support.js";
+import { assertReleased, kernelIds, linkCount, processKernelIds, repoRoot, tlsServer, waitFor } from "./tracers-support.js";
 import { loadSslsniff, type SslsniffEvent } from "../bpf/sslsniff/sslsniff.js";
 import { attachProbes, findLibssl } from "../bpf/sslsniff/libssl.js";
 import { HttpPairer, type TlsMessage } from "../bpf/sslsniff/http.js";
@@ -33,34 +31,6 @@ function cannot(t: ExecutionContext, reason: string): void {
   else t.pass();
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-/** `openssl s_server` on 127.0.0.1 with a fresh self-signed certificate: stdin goes to the client, what the client sends comes out on stdout. */
-async function tlsServer(t: ExecutionContext): Promise<{ proc: ChildProcess; port: number; received: () => Buffer }> {
-  const dir = tempDir(t, "bpf2ts-ssl-");
-  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"), "-subj", "/CN=localhost", "-days", "1"], { stdio: "ignore" });
-  const port = await freePort();
-  const proc = spawn("openssl", ["s_server", "-quiet", "-accept", `127.0.0.1:${port}`, "-cert", join(dir, "cert.pem"), "-key", join(dir, "key.pem")], { stdio: ["pipe", "pipe", "ignore"] });
-  const chunks: Buffer[] = [];
-  proc.stdout!.on("data", (d: Buffer) => chunks.push(d));
-  t.teardown(() => proc.kill());
-  // Ready when it accepts TCP connections.
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise<boolean>((r) => {
-      const c = connect(port, "127.0.0.1");
-      c.on("connect", () => (c.destroy(), r(true))).on("error", () => r(false));
-    });
-    if (ok) break;
-    await sleep(100);
-  }
-  return { proc, port, received: () => Buffer.concat(chunks) };
-}
 
 const bytes = (e: SslsniffEvent): Buffer => Buffer.from(e.data.buffer, e.data.byteOffset, e.data.length);
 const joined = (es: SslsniffEvent[]): string => Buffer.concat(es.map(bytes)).toString("latin1");

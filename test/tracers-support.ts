@@ -3,8 +3,11 @@
 
 import type { ExecutionContext } from "ava";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { connect, createServer, type AddressInfo } from "node:net";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { tempDir } from "./helpers/temp-dir.js";
 
 export const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -168,3 +171,61 @@ int main(int argc, char **argv) {
   return 0;
 }
 `;
+
+export interface Loop {
+  path: string;
+  /** The kernel's dev_t of the disk: major << 20 | minor. */
+  dev: number;
+  major: number;
+  minor: number;
+  detach(): void;
+}
+
+/**
+ * A fresh 8 MiB loop device backed by a file, with direct I/O to the file; undefined when none can be
+ * made (the reason logged; a failure under BPF2TS_REQUIRE_KERNEL).
+ */
+export function loopDevice(t: ExecutionContext): Loop | undefined {
+  const file = join(tempDir(t, "bpf2ts-loop-"), "disk.img");
+  writeFileSync(file, Buffer.alloc(8 << 20));
+  let path: string;
+  try {
+    path = execFileSync("losetup", ["--find", "--show", "--direct-io=on", file], { encoding: "utf8" }).trim();
+  } catch (e) {
+    const reason = `cannot set up a loop device (losetup, Debian package mount): ${(e as Error).message.split("\n")[0]}`;
+    t.log(reason);
+    if (process.env.BPF2TS_REQUIRE_KERNEL === "1") t.fail(reason);
+    return undefined;
+  }
+  const [major, minor] = readFileSync(`/sys/block/${basename(path)}/dev`, "utf8").trim().split(":").map(Number) as [number, number];
+  return { path, major, minor, dev: (major << 20) | minor, detach: () => execFileSync("losetup", ["--detach", path]) };
+}
+
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** `openssl s_server` on 127.0.0.1 with a fresh self-signed certificate: stdin goes to the client, what the client sends comes out on stdout. */
+export async function tlsServer(t: ExecutionContext): Promise<{ proc: ChildProcess; port: number; received: () => Buffer }> {
+  const dir = tempDir(t, "bpf2ts-ssl-");
+  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"), "-subj", "/CN=localhost", "-days", "1"], { stdio: "ignore" });
+  const port = await freePort();
+  const proc = spawn("openssl", ["s_server", "-quiet", "-accept", `127.0.0.1:${port}`, "-cert", join(dir, "cert.pem"), "-key", join(dir, "key.pem")], { stdio: ["pipe", "pipe", "ignore"] });
+  const chunks: Buffer[] = [];
+  proc.stdout!.on("data", (d: Buffer) => chunks.push(d));
+  t.teardown(() => proc.kill());
+  // Ready when it accepts TCP connections.
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise<boolean>((r) => {
+      const c = connect(port, "127.0.0.1");
+      c.on("connect", () => (c.destroy(), r(true))).on("error", () => r(false));
+    });
+    if (ok) break;
+    await sleep(100);
+  }
+  return { proc, port, received: () => Buffer.concat(chunks) };
+}
