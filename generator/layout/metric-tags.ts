@@ -10,7 +10,7 @@
 
 import { labelFormats, units, type BucketSpec, type LabelFormat, type LabelSpec, type MetricSpec, type Unit } from "@bpf2ts/runtime/contract";
 import { Bpf2tsError } from "../errors.js";
-import type { CompositeLayout, FieldNode, ValueLayout } from "./layout.js";
+import { sizeOf, type CompositeLayout, type FieldNode, type ValueLayout } from "./layout.js";
 import type { MapLayouts } from "../emit/roots.js";
 
 export class MetricTagError extends Bpf2tsError {
@@ -114,8 +114,6 @@ function resolve(t: ValueLayout | undefined, path: string): Resolved | string {
 
 const isNumeric = (t: ValueLayout): boolean => t.kind === "int" || t.kind === "float" || t.kind === "bool" || t.kind === "enum";
 const isIntArray = (t: ValueLayout): t is Extract<ValueLayout, { kind: "array" }> => t.kind === "array" && t.elem.kind === "int";
-const byteSize = (t: ValueLayout): number =>
-  t.kind === "int" ? t.size : t.kind === "array" ? t.length * byteSize(t.elem) : t.kind === "string" ? t.length : t.kind === "pointer" ? 8 : t.kind === "composite" ? t.ref.size : 0;
 
 function labelFormat(t: ValueLayout, asked: string | undefined, fail: (why: string) => never): { format: LabelFormat; names?: Record<string, string> } {
   const inferred: LabelFormat = t.kind === "string" ? "string" : t.kind === "enum" ? "enum" : "number";
@@ -125,8 +123,8 @@ function labelFormat(t: ValueLayout, asked: string | undefined, fail: (why: stri
     format === "number" ? isNumeric(t) || t.kind === "pointer"
     : format === "string" ? t.kind === "string"
     : format === "enum" ? t.kind === "enum"
-    : format === "ipv4" ? (t.kind === "int" && t.size === 4) || (isIntArray(t) && byteSize(t) === 4)
-    : format === "ipv6" ? isIntArray(t) && byteSize(t) === 16
+    : format === "ipv4" ? (t.kind === "int" && t.size === 4) || (isIntArray(t) && sizeOf(t) === 4)
+    : format === "ipv6" ? isIntArray(t) && sizeOf(t) === 16
     : (t.kind === "int" && t.size === 8) || t.kind === "pointer";
   if (!ok) fail(`a ${t.kind === "int" ? `${t.size * 8}-bit integer` : t.kind} cannot be a ${format} label`);
   if (format !== "enum" || t.kind !== "enum") return { format };

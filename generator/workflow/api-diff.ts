@@ -6,6 +6,8 @@
 
 import type { Node as MorphNode, ObjectLiteralExpression, Project, PropertySignature } from "ts-morph";
 
+import { parseFieldType, scalarTypes, type ParsedFieldType } from "@bpf2ts/runtime/contract";
+
 type Morph = typeof import("ts-morph");
 
 /** One API element, compared by its attributes (`offset`, `size`, `type`, …). */
@@ -134,12 +136,7 @@ function fieldSize(morph: Morph, field: ObjectLiteralExpression, structs: Readon
   const type = p && morph.Node.isPropertyAssignment(p) ? p.getInitializer() : undefined;
   const sizeOf = (t: MorphNode | undefined): number | undefined => {
     if (!t) return undefined;
-    if (morph.Node.isStringLiteral(t)) {
-      const m = /^([a-z]+)(\d*)((?:\[\d*\])*)$/.exec(t.getLiteralValue());
-      if (!m) return undefined;
-      const base = m[1] === "char" || m[1] === "bool" ? 1 : m[1] === "ptr" ? 8 : Number(m[2]) / 8;
-      return [...m[3]!.matchAll(/\[(\d*)\]/g)].reduce((n, d) => n * Number(d[1] || 0), base);
-    }
+    if (morph.Node.isStringLiteral(t)) return scalarFieldSize(t.getLiteralValue());
     if (morph.Node.isIdentifier(t)) return structs.get(t.getText());
     if (morph.Node.isArrayLiteralExpression(t)) {
       const [elem, count] = t.getElements();
@@ -150,6 +147,28 @@ function fieldSize(morph: Morph, field: ObjectLiteralExpression, structs: Readon
   };
   const n = sizeOf(type);
   return n === undefined ? undefined : String(n);
+}
+
+/** The size of a field type written as a string (scalars, strings, arrays of them; flexible: 0), by the contract's grammar. */
+function scalarFieldSize(spelling: string): number | undefined {
+  let t: ParsedFieldType;
+  try {
+    t = parseFieldType(spelling);
+  } catch {
+    return undefined;
+  }
+  switch (t.kind) {
+    case "scalar":
+      return scalarTypes[t.name].size;
+    case "string":
+      return t.length;
+    case "array": {
+      const elem = typeof t.elem === "string" ? scalarFieldSize(t.elem) : undefined;
+      return elem === undefined ? undefined : elem * (t.length ?? 0);
+    }
+    case "struct":
+      return undefined;
+  }
 }
 
 function member(add: (key: string, label: string, attrs: Array<[string, string | undefined]>) => void, kind: string, m: PropertySignature): void {
