@@ -206,16 +206,12 @@ function emitEntryPoints({ input, imports }: Step): string {
 }
 
 /** `<stem>Metrics`: the source's `@metric` tags as data (nothing when it has none). */
-function emitMetricSpecs({ input, imports, scope }: Step): string {
+function emitMetricSpecs({ input, imports }: Step): string {
   const names = objectNames(input.stem);
   const mapScope = new NameScope(`maps of ${input.stem}`);
   const maps = input.layouts.maps.map((m) => ({ ...m, ts: mapScope.claim(memberName(m.map.name), m.map.name) }));
   const w = newWriter();
-  const name = names.spec.replace(/Spec$/, "Metrics");
-  if (!emitMetrics(w, name, names.objects, input.model, maps)) return "";
-  scope.claim(name, "@metric tags");
-  imports.use("MetricSpec");
-  return w.toString().replace(/^\n+/, "");
+  return emitMetrics(w, names.metrics, names.objects, input.model, maps, () => imports.use("MetricSpec")) ? w.toString() : "";
 }
 
 function docLines(doc: string | undefined): string[] {
