@@ -8,7 +8,7 @@
 //
 // The result is the runtime's MetricSpec as plain data (runtime/src/contract/metrics.ts).
 
-import { labelFormats, units, type BucketSpec, type LabelFormat, type LabelSpec, type MetricSpec, type Unit } from "@bpf2ts/runtime/contract";
+import { isEventMap, labelFormats, mapWrapper, mapWrappers, units, type BucketSpec, type LabelFormat, type LabelSpec, type MetricSpec, type Unit } from "@bpf2ts/runtime/contract";
 import { Bpf2tsError } from "../errors.js";
 import { sizeOf, type CompositeLayout, type FieldNode, type ValueLayout } from "./layout.js";
 import type { MapLayouts } from "../emit/roots.js";
@@ -215,8 +215,8 @@ export function metricSpec(file: string, site: TagSite, tag: MetricTag, docHelp:
   };
 }
 
-const EVENT_MAPS = new Set(["ringbuf", "perf_event_array"]);
-const READABLE_MAPS = new Set(["hash", "lru_hash", "percpu_hash", "lru_percpu_hash", "array", "percpu_array"]);
+// Maps wrapped with a key or value codec (not the plain BpfMap fallback) are read by key.
+const isReadableMap = (type: string): boolean => Object.hasOwn(mapWrappers, type) && ["kv", "v"].includes(mapWrapper(type).shape);
 
 /** Every `@metric` of a module: on maps (sorted by map) then on event fields; names unique. */
 export function moduleMetrics(file: string, maps: ReadonlyArray<MapLayouts & { ts: string }>, docs: { maps: Readonly<Record<string, string>>; fields: Readonly<Record<string, string>> }): MetricSpec[] {
@@ -225,8 +225,8 @@ export function moduleMetrics(file: string, maps: ReadonlyArray<MapLayouts & { t
     const { tags, help } = parseTagsAt(file, `map "${m.map.name}"`, docs.maps[m.map.name] ?? m.map.doc);
     for (const tag of tags) {
       const where = `map "${m.map.name}"`;
-      if (EVENT_MAPS.has(m.map.type)) out.push(metricSpec(file, { where, map: m.ts, source: "event", ...(m.event && { labelsFrom: m.event, valueFrom: m.event }) }, tag, help));
-      else if (READABLE_MAPS.has(m.map.type)) out.push(metricSpec(file, { where, map: m.ts, source: "map", ...(m.key && { labelsFrom: m.key }), ...(m.value && { valueFrom: m.value }) }, tag, help));
+      if (isEventMap(m.map.type)) out.push(metricSpec(file, { where, map: m.ts, source: "event", ...(m.event && { labelsFrom: m.event, valueFrom: m.event }) }, tag, help));
+      else if (isReadableMap(m.map.type)) out.push(metricSpec(file, { where, map: m.ts, source: "map", ...(m.key && { labelsFrom: m.key }), ...(m.value && { valueFrom: m.value }) }, tag, help));
       else throw new MetricTagError(`${file}: ${where}: ${tag.text}: a ${m.map.type} map cannot carry metrics (hash, array and their per-CPU/LRU kinds are read; ring buffers and perf arrays are counted)`, { file, symbol: m.map.name });
     }
   }

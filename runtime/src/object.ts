@@ -6,7 +6,7 @@ import { addon, type NativeMapMeta, type NativeObject } from "./addon.js";
 import { type Codec, LE, withContext } from "./codec.js";
 import { BpfError, closedError, errno, fromNative } from "./errors.js";
 import type { Closeable, MapHandle, ResourceOwner } from "./handles.js";
-import { mapWrapper, type MapTypeName, type WrappedMapType } from "./contract/maps.js";
+import { mapWrapper, type mapWrappers, type MapTypeName, type WrappedMapType } from "./contract/maps.js";
 import { inflateRawSync } from "node:zlib";
 import { Link, LinkSet } from "./links.js";
 import {
@@ -268,7 +268,8 @@ class ObjectMap implements MapHandle {
   }
 }
 
-const wrappers = { HashMap, LruHashMap, PerCpuHashMap, LruPerCpuHashMap, ArrayMap, PerCpuArrayMap, RingBuf, PerfEventArray, StackTraceMap, BpfMap };
+// Every class the contract names, and no other (a renamed class fails to compile here).
+const wrappers = { HashMap, LruHashMap, PerCpuHashMap, LruPerCpuHashMap, ArrayMap, PerCpuArrayMap, RingBuf, PerfEventArray, StackTraceMap, BpfMap } satisfies Record<(typeof mapWrappers)[WrappedMapType]["wrapper"] | "BpfMap", unknown>;
 
 /** The wrapper class for a map of type `handle.type` (the contract's `mapWrappers`), given the codecs its shape takes. */
 export function wrapMap(handle: MapHandle, key?: AnyCodec, value?: AnyCodec): AnyMap {

@@ -39,3 +39,8 @@ export type WrappedMapType = keyof typeof mapWrappers;
 export function mapWrapper(type: string): { readonly wrapper: string; readonly shape: MapShape } {
   return Object.hasOwn(mapWrappers, type) ? mapWrappers[type as WrappedMapType] : { wrapper: "BpfMap", shape: "kv" };
 }
+
+/** Ring buffers and perf event arrays: the maps read as streams of records, not by key. */
+export function isEventMap(type: string): boolean {
+  return mapWrapper(type).shape === "event";
+}
