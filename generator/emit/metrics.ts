@@ -5,7 +5,7 @@ import type CodeBlockWriter from "code-block-writer";
 import type { MetricSpec } from "@bpf2ts/runtime/contract";
 import { moduleMetrics } from "../layout/metric-tags.js";
 import type { ObjectModel } from "../model/model.js";
-import type { MapLayouts } from "./roots.js";
+import type { MapLayouts } from "../layout/roots.js";
 import { docComment } from "./writer.js";
 
 /** Writes `export const <name>` when there are metrics; returns whether it did (the module then imports `MetricSpec`). */

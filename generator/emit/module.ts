@@ -7,7 +7,7 @@ import { mapWrapper, symbols, type RuntimeSymbolName } from "@bpf2ts/runtime/con
 import type { ValueLayout } from "../layout/layout.js";
 import type { MapModel, ObjectModel, ProgramModel } from "../model/model.js";
 import { memberName, NameScope, objectNames } from "../layout/names.js";
-import type { MapLayouts, ModuleLayouts, VariableLayout } from "./roots.js";
+import type { MapLayouts, ModuleLayouts, VariableLayout } from "../layout/roots.js";
 import { compositeDeps, emitAlias, emitComposite, emitEnum, type TypeDocs } from "./types.js";
 import { fieldTypeExpr, tsType, type Runtime } from "./values.js";
 import { emitMetrics } from "./metrics.js";

@@ -11,7 +11,7 @@
 import { isEventMap, labelFormats, mapWrapper, mapWrappers, units, type BucketSpec, type LabelFormat, type LabelSpec, type MetricSpec, type Unit } from "@bpf2ts/runtime/contract";
 import { Bpf2tsError } from "../errors.js";
 import { sizeOf, type CompositeLayout, type FieldNode, type ValueLayout } from "./layout.js";
-import type { MapLayouts } from "../emit/roots.js";
+import type { MapLayouts } from "./roots.js";
 
 export class MetricTagError extends Bpf2tsError {
   override name = "MetricTagError";

@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename, dirname, join, posix, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Kind, cDeclaration, resolve as resolveType, type Btf, type TypeId } from "../btf/index.js";
-import { layoutModule } from "../emit/roots.js";
+import { layoutModule } from "../layout/roots.js";
 import { tsType } from "../emit/values.js";
 import { Bpf2tsError } from "../errors.js";
 import type { MapModel, ObjectModel, VariableModel } from "../model/model.js";

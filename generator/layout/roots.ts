@@ -3,7 +3,7 @@
 // Roots are visited in name order so that anonymous types get the same names on every run.
 
 import { lookupType, type TypeId } from "../btf/index.js";
-import { LayoutEngine, type ValueLayout } from "../layout/layout.js";
+import { LayoutEngine, type ValueLayout } from "./layout.js";
 import type { MapModel, ObjectModel, ProgramModel, VariableModel } from "../model/model.js";
 
 export interface MapLayouts {
