@@ -159,7 +159,7 @@ function emitDescriptor({ input, imports }: Step): string {
   const constScope = new NameScope(`constants of ${stem}`);
   const variable = (v: VariableLayout, scope: NameScope) => ({
     ts: scope.claim(memberName(v.variable.name), v.variable.name),
-    doc: [`\`${engine.cDecl(v.variable.typeId, v.variable.name)}\` in \`${v.variable.section}\`.`, ...docLines(model.docs.variables[v.variable.name] ?? v.variable.doc)],
+    doc: [`\`${engine.cDecl(v.variable.typeId, v.variable.name)}\` in \`${v.variable.section}\`.`, ...docLines(v.variable.doc)],
     entry: `{ name: ${JSON.stringify(v.variable.name)}, section: ${JSON.stringify(v.variable.section)}, offset: ${v.variable.offset}, codec: ${codecExpr(v.type, imports, rt)} }`,
   });
   w.write("const descriptor = ").inlineBlock(() => {
@@ -168,12 +168,12 @@ function emitDescriptor({ input, imports }: Step): string {
     w.writeLine(`objects: { deflated: true, ${objects.join(", ")} },`);
     entries("programs", layouts.programs.map((p) => ({
       ts: programScope.claim(memberName(p.name), p.name),
-      doc: [`\`SEC("${p.section}")\` ${p.name}${p.autoAttach ? "" : " (attached explicitly)"}.`, ...docLines(model.docs.programs[p.name] ?? p.doc)],
+      doc: [`\`SEC("${p.section}")\` ${p.name}${p.autoAttach ? "" : " (attached explicitly)"}.`, ...docLines(p.doc)],
       entry: programEntry(p),
     })));
     entries("maps", layouts.maps.map((m) => ({
       ts: mapScope.claim(memberName(m.map.name), m.map.name),
-      doc: [mapSummary(m.map), ...docLines(model.docs.maps[m.map.name] ?? m.map.doc)],
+      doc: [mapSummary(m.map), ...docLines(m.map.doc)],
       entry: mapEntry(m, imports, rt),
     })));
     entries("variables", layouts.variables.filter((v) => !v.variable.constant).map((v) => variable(v, varScope)));

@@ -222,7 +222,7 @@ const isReadableMap = (type: string): boolean => Object.hasOwn(mapWrappers, type
 export function moduleMetrics(file: string, maps: ReadonlyArray<MapLayouts & { ts: string }>, docs: { maps: Readonly<Record<string, string>>; fields: Readonly<Record<string, string>> }): MetricSpec[] {
   const out: MetricSpec[] = [];
   for (const m of maps) {
-    const { tags, help } = parseTagsAt(file, `map "${m.map.name}"`, docs.maps[m.map.name] ?? m.map.doc);
+    const { tags, help } = parseTagsAt(file, `map "${m.map.name}"`, docs.maps[m.map.name]);
     for (const tag of tags) {
       const where = `map "${m.map.name}"`;
       if (isEventMap(m.map.type)) out.push(metricSpec(file, { where, map: m.ts, source: "event", ...(m.event && { labelsFrom: m.event, valueFrom: m.event }) }, tag, help));
