@@ -92,12 +92,12 @@ function readApi(morph: Morph, project: Project, text: string): Map<string, Elem
         ["size", obj && (literal(morph, obj, "size") ?? fieldSize(morph, obj, sizes))],
         ["bits", bits && obj ? `${bits} at bit ${literal(morph, obj, "bitOffset") ?? "0"}` : undefined],
         ["type", prop?.getTypeNode()?.getText()],
-        ["C", decl !== undefined ? `\`${JSON.parse(decl) as string}\`` : prop && cDeclaration(prop)],
+        ["C", decl !== undefined ? `\`${JSON.parse(decl) as string}\`` : prop && declarationInDoc(prop)],
       ]);
     }
     // Members the interface has but the descriptor does not list (none in generated code; a hand edit).
     for (const prop of iface?.getProperties() ?? []) {
-      if (!seen.has(prop.getName())) add(`field ${name}.${prop.getName()}`, `field ${name}.${prop.getName()}`, [["type", prop.getTypeNode()?.getText()], ["C", cDeclaration(prop)]]);
+      if (!seen.has(prop.getName())) add(`field ${name}.${prop.getName()}`, `field ${name}.${prop.getName()}`, [["type", prop.getTypeNode()?.getText()], ["C", declarationInDoc(prop)]]);
     }
   }
 
@@ -172,7 +172,7 @@ function scalarFieldSize(spelling: string): number | undefined {
 }
 
 function member(add: (key: string, label: string, attrs: Array<[string, string | undefined]>) => void, kind: string, m: PropertySignature): void {
-  add(`${kind} ${m.getName()}`, `${kind} ${m.getName()}`, [["type", m.getTypeNode()?.getText()], ["C", cDeclaration(m)]]);
+  add(`${kind} ${m.getName()}`, `${kind} ${m.getName()}`, [["type", m.getTypeNode()?.getText()], ["C", declarationInDoc(m)]]);
 }
 
 /**
@@ -180,7 +180,7 @@ function member(add: (key: string, label: string, attrs: Array<[string, string |
  * (a field's offset and size follow a dash and are compared on their own), `` `ringbuf` map `events`,
  * max_entries 4096 ``, `` `SEC("…")` fn ``, `` `const volatile __u32 x` in `.rodata` at offset 0 ``.
  */
-function cDeclaration(node: PropertySignature): string | undefined {
+function declarationInDoc(node: PropertySignature): string | undefined {
   const first = (node.getJsDocs()[0]?.getDescription().trim() ?? "").split("\n")[0]!;
   return first ? first.split(" — ")[0]!.replace(/\.$/, "") : undefined;
 }

@@ -14,6 +14,11 @@ export const mapTypeNames = [
 /** A map type's name; `unknown_<n>` for a number this table does not know. */
 export type MapTypeName = (typeof mapTypeNames)[number] | `unknown_${number}`;
 
+/** The name of map type number `type` (`BPF_MAP_TYPE_*`); `unknown_<n>` past the table. */
+export function mapTypeName(type: number): MapTypeName {
+  return mapTypeNames[type] ?? `unknown_${type}`;
+}
+
 /**
  * What a wrapper takes: `kv` a key and a value codec, `v` a value codec (array maps, keyed by
  * index), `event` the record codec (ring buffers, perf event arrays), `none` nothing.
