@@ -10,7 +10,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { clangArgs, locateClang, parseTargets, type RunResult, type Target } from "./clang.js";
+import { childEnv, clangArgs, locateClang, parseTargets, type RunResult, type Target } from "./clang.js";
 import { splitShellWords } from "./shell-words.js";
 
 export interface EarlyCompile {
@@ -96,7 +96,7 @@ export function startEarlyCompiles(args: readonly string[], cwd: string, env: No
 
 /** clang running, and its outcome as clang.ts's run() gives it. */
 function started(cmd: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv): Omit<EarlyCompile, "dir"> {
-  const child = spawn(cmd, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(cmd, args, { cwd, env: childEnv(cwd, env), stdio: ["ignore", "pipe", "pipe"] });
   const result = new Promise<RunResult>((done, fail) => {
     const out: Buffer[] = [];
     const err: Buffer[] = [];
