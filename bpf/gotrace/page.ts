@@ -143,8 +143,9 @@ function canvasCtx(el) {
 
 function drawTimeline() {
   const [g, w, h] = canvasCtx($("timeline"));
-  const t1 = state.now, t0 = t1 - WINDOW_MS, plotW = w - LABEL_W;
-  const x = (t) => LABEL_W + ((t - t0) / WINDOW_MS) * plotW;
+  // The last WINDOW_MS, or everything since time 0 (the tracer's start) while the trace is younger.
+  const t1 = state.now, span = Math.min(WINDOW_MS, Math.max(t1, 1000)), t0 = t1 - span, plotW = w - LABEL_W;
+  const x = (t) => LABEL_W + ((t - t0) / span) * plotW;
   const maxRows = Math.floor((h - AXIS_H) / ROW_H);
   const visible = [...state.rows.values()].filter((r) => r.lastActive >= t0 || r.state !== 6)
     .sort((a, b) => b.lastActive - a.lastActive).slice(0, maxRows).sort((a, b) => a.pid - b.pid || a.goid - b.goid);
@@ -199,14 +200,16 @@ function drawAlloc() {
   const [g, w, h] = canvasCtx($("alloc"));
   const hist = state.history.filter((p) => p.rates);
   if (hist.length < 2) return;
-  const t1 = hist[hist.length - 1].now, t0 = Math.max(hist[0].now, t1 - 60000), span = Math.max(t1 - t0, 1);
+  // From time 0, like the timeline, so that cycles before the first frame are marked too.
+  const t1 = hist[hist.length - 1].now, t0 = Math.max(0, t1 - 60000), span = Math.max(t1 - t0, 1);
   const max = Math.max(1, ...hist.map((p) => p.rates.allocBytes));
   const x = (t) => ((t - t0) / span) * (w - 2) + 1, y = (v) => h - 14 - (v / max) * (h - 26);
   for (const c of state.cycles.values()) {
     if (c.start === undefined || c.start < t0) continue;
     g.fillStyle = "rgba(184, 145, 240, 0.7)"; g.fillRect(x(c.start), 0, 1, h - 14);
   }
-  g.beginPath(); g.moveTo(x(hist[0].now), y(0));
+  const first0 = hist.find((p) => p.now >= t0);
+  g.beginPath(); g.moveTo(x(first0 ? first0.now : t0), y(0));
   for (const p of hist) if (p.now >= t0) g.lineTo(x(p.now), y(p.rates.allocBytes));
   g.lineTo(x(t1), y(0)); g.closePath();
   g.fillStyle = "rgba(62, 207, 110, 0.25)"; g.fill();
