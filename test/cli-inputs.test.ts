@@ -51,6 +51,9 @@ test("inputs must be regular files under the size cap: /dev/zero, a FIFO, a dire
     [["generate", "x", "--obj", "/dev/zero"], /^bpf2ts: \/dev\/zero: cannot read: not a regular file \(a character device\)\n$/],
     [["generate", "x", "fifo"], /^bpf2ts: fifo: cannot read: not a regular file \(a FIFO\)\n$/],
     [["vmlinux", "--btf", "/dev/zero"], /^bpf2ts: \/dev\/zero: cannot read: not a regular file \(a character device\)\n$/],
+    // A config is an input too (it was read to the end: /dev/zero never finished).
+    [["check", "--config", "/dev/zero"], /^bpf2ts: [^\n]*cannot read: not a regular file \(a character device\)\n$/],
+    [["generate", "--config", "fifo"], /^bpf2ts: [^\n]*cannot read: not a regular file \(a FIFO\)\n$/],
   ];
   for (const [args, message] of cases) {
     const r = bpf2ts(args, dir);
