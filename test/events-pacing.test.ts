@@ -257,6 +257,19 @@ test.serial("slow consumer: perf onEvent lets timers run and stops on its signal
   }
 });
 
+test("perf: callbacks are checked at the call, onLost too", async (t) => {
+  if (!(await requireFeature(t, "root", "raw_tp", "clang"))) return;
+  const obj = await perfObject();
+  try {
+    const pb = obj.maps.samples as PerfEventArray<Event>;
+    t.throws(() => pb.onEvent(42 as never), { instanceOf: TypeError, message: /^perf events samples: onEvent\(callback\): the callback must be a function, got 42/ });
+    t.throws(() => pb.onLost(42 as never), { instanceOf: TypeError, message: /^perf events samples: onLost\(callback\): the callback must be a function or undefined, got 42/ });
+    t.is(pb.onLost(undefined), pb);
+  } finally {
+    obj.close();
+  }
+});
+
 test.serial("a fast consumer still takes whole batches: onBatch grows back to maxBatch", async (t) => {
   if (!(await requireFeature(t, "root", "ringbuf", "clang"))) return;
   const obj = await ringObject();
@@ -286,6 +299,9 @@ test("callbacks and options are checked at the call", async (t) => {
     bad(() => rb.onEvent(() => undefined, { onError: 1 as never }), /options.onError must be a function, got 1/);
     bad(() => rb.onEvent(() => undefined, { signal: {} as never }), /options.signal must be an AbortSignal/);
     bad(() => rb.consume(7 as never), /consume\(callback\): the callback must be a function, got 7/);
+    bad(() => rb.events({ signal: 5 } as never), /ringbuf events events: events: options.signal must be an AbortSignal, got 5/);
+    bad(() => rb.batches(7 as never), /ringbuf events events: batches: options must be an object, got 7/);
+    await t.throwsAsync(rb.read({ signal: "x" } as never), { instanceOf: TypeError, message: /ringbuf events events: read: options.signal must be an AbortSignal, got "x"/ });
     t.false(rb.closed);
     rb.close();
     t.throws(() => new RingBuf(rb.map, Event, { turnBudget: 0 }), { instanceOf: RangeError, message: /turnBudget must be a positive number of milliseconds, got 0/ });
