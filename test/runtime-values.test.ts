@@ -137,7 +137,10 @@ test("map keys and values: the issue's cases throw naming the map, the field and
       t.throws(() => counts.set({ pid: pid as number, cpu: 0 }, 1n), { instanceOf: cls, message: `map counts: key: field pid (__u32 pid): ${u32}, got ${got}` });
       t.throws(() => counts.get({ pid: pid as number, cpu: 0 }), { instanceOf: cls, message: `map counts: key: field pid (__u32 pid): ${u32}, got ${got}` });
     }
-    t.throws(() => counts.set(5 as never, 1n), { instanceOf: TypeError, message: "map counts: key: field pid (__u32 pid): expected an integer in 0..4294967295 (u32), got undefined" });
+    // A struct given something that is not an object: the struct is named, not its first field.
+    t.throws(() => counts.set(5 as never, 1n), { instanceOf: TypeError, message: "map counts: key: struct key: expected an object, got 5" });
+    t.throws(() => counts.get(null as never), { instanceOf: TypeError, message: "map counts: key: struct key: expected an object, got null" });
+    t.throws(() => hists.set(0, 5 as never), { instanceOf: TypeError, message: "map hists: value: struct hist: expected an object, got 5" });
     // A scalar key (an array's index) and a scalar value.
     for (const [key, cls] of [["abc", TypeError], [NaN, RangeError], [undefined, TypeError], [{}, TypeError], [2 ** 32, RangeError], [-1, RangeError]] as const) {
       t.throws(() => hists.get(key as number), { instanceOf: cls, message: new RegExp(`^map hists: key: expected an integer in 0\\.\\.4294967295 \\(u32\\), got `) });
