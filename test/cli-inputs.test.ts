@@ -48,6 +48,10 @@ test("bad option values are bad usage in every command: exit 2 naming the option
     [["check", "--diff-lines", "-1"], /^bpf2ts: check: --diff-lines: expected a whole number of lines, got -1\n/],
     [["generate", "x", "--obj", OBJECT, "--event", "foo"], /^bpf2ts: --event: "foo" is not map=type/],
     [["init", "Bad"], /^bpf2ts: init: "Bad" is not a usable tracer name/],
+    // A path option given no value: "" would mean the current directory or the default.
+    [["generate", "x", "--obj", OBJECT, "--output-dir"], /^bpf2ts: --output-dir needs a value\n/],
+    [["vmlinux", "--btf", ""], /^bpf2ts: --btf needs a value\n/],
+    [["check", "--config="], /^bpf2ts: --config needs a value\n/],
   ] as Array<[string[], RegExp]>) {
     const r = bpf2ts(args, dir);
     t.is(r.code, 2, `${args.join(" ")}: ${r.stderr}`);

@@ -154,6 +154,11 @@ test("map keys and values: the issue's cases throw naming the map, the field and
     t.throws(() => lastSeen.set(1n, [{ pid: 1, cpu: 0 }].slice(0, cpus === 1 ? 0 : 1)), { instanceOf: RangeError, message: /^map last_seen: value: per-CPU value: expected \d+ values/ });
     t.throws(() => names.set(1, "a-name-longer-than-16"), { instanceOf: RangeError, message: /^map names: value: char\[16\]: expected a string of at most 16 UTF-8 bytes \(char\[16\]\), got "a-name-longer-than-16"$/ });
     t.throws(() => hists.set(0, { slots: new BigUint64Array(9), total: 0n }), { instanceOf: RangeError, message: /^map hists: value: field slots \(__u64 slots\[8\]\): expected at most 8 elements/ });
+    // An update flag outside UpdateFlag (also an Object.prototype name) is a TypeError naming the call.
+    for (const flag of ["sometimes", "toString", 1]) {
+      t.throws(() => counts.set({ pid: 1, cpu: 0 }, 1n, flag as never), { instanceOf: TypeError, message: /^map counts: set: flag must be one of "any", "noexist", "exist", "lock", got / });
+      t.throws(() => counts.updateBatch([[{ pid: 1, cpu: 0 }, 1n]], flag as never), { instanceOf: TypeError, message: /^map counts: updateBatch: flag must be one of / });
+    }
     // Nothing reached the kernel.
     t.is(counts.get({ pid: 1, cpu: 0 }), undefined);
     t.is(lastSeen.get(1n), undefined);
