@@ -6,6 +6,7 @@ import test, { type ExecutionContext } from "ava";
 import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseBtf } from "../generator/btf/index.js";
 import { Kind } from "@bpf2ts/runtime/object-file";
 import { clangArgs, compile, compileTypesOnly, findClang, findStrip, formatDepfile, parseDepfile, parseTargets, splitShellWords, which } from "../generator/compile/clang.js";
@@ -180,6 +181,19 @@ test.serial("early compile (bin): started for generate <stem> <source>, adopted 
     t.false(existsSync(c.dir));
     t.truthy(await c.result);
   }
+});
+
+test("compile: the same bytes whatever directory bpf2ts was started in (an inherited PWD is not clang's)", async (t) => {
+  // clang reads PWD; one naming another existing directory (a config run from the repository root
+  // compiles in bpf/) reordered two types in offcputime's .BTF, so `check` failed from the root only.
+  const clang = await findClang();
+  const strip = findStrip(clang);
+  const root = fileURLToPath(new URL("../..", import.meta.url));
+  const cwd = join(root, "bpf");
+  const build = (pwd: string) => compile({ source: "offcputime/offcputime.bpf.c", target: { endian: "bpfel", arch: "x86" }, cflags: ["-I", "."], clang, strip, cwd, env: { ...process.env, PWD: pwd } });
+  const [fromRoot, fromHere, fromTmp] = await Promise.all([build(root), build(cwd), build(tmpdir())]);
+  t.true(fromRoot.object.equals(fromHere.object), "PWD = the repository root");
+  t.true(fromTmp.object.equals(fromHere.object), "PWD = the temp directory");
 });
 
 test("compile: a syntax error carries clang's diagnostic verbatim and leaves nothing behind", async (t) => {

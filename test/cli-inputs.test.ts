@@ -38,6 +38,28 @@ test("a stem or --output-stem that is a path (../x, a/b) is bad usage: exit 2, n
   t.deepEqual(readdirSync(out), []);
 });
 
+test("bad option values are bad usage in every command: exit 2 naming the option", (t) => {
+  const dir = tempDir(t, "bpf2ts-usage-");
+  for (const [args, message] of [
+    [["check", "-j", "0"], /^bpf2ts: --jobs: expected a positive integer, got 0\n/],
+    [["generate", "--jobs", "abc"], /^bpf2ts: --jobs: expected a positive integer, got NaN\n/],
+    [["watch", "-j", "-3"], /^bpf2ts: --jobs: expected a positive integer, got -3\n/],
+    [["watch", "--debounce", "soon"], /^bpf2ts: watch: --debounce: expected milliseconds \(0 or more\), got NaN\n/],
+    [["check", "--diff-lines", "-1"], /^bpf2ts: check: --diff-lines: expected a whole number of lines, got -1\n/],
+    [["generate", "x", "--obj", OBJECT, "--event", "foo"], /^bpf2ts: --event: "foo" is not map=type/],
+    [["init", "Bad"], /^bpf2ts: init: "Bad" is not a usable tracer name/],
+    // A path option given no value: "" would mean the current directory or the default.
+    [["generate", "x", "--obj", OBJECT, "--output-dir"], /^bpf2ts: --output-dir needs a value\n/],
+    [["vmlinux", "--btf", ""], /^bpf2ts: --btf needs a value\n/],
+    [["check", "--config="], /^bpf2ts: --config needs a value\n/],
+  ] as Array<[string[], RegExp]>) {
+    const r = bpf2ts(args, dir);
+    t.is(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    t.regex(r.stderr, message, args.join(" "));
+  }
+  t.deepEqual(readdirSync(dir), [], "nothing written");
+});
+
 test("inputs must be regular files under the size cap: /dev/zero, a FIFO, a directory, a 300 MB file fail at once naming the file", (t) => {
   const dir = tempDir(t, "bpf2ts-inputs-");
   execFileSync("mkfifo", [join(dir, "fifo")]);
@@ -51,6 +73,9 @@ test("inputs must be regular files under the size cap: /dev/zero, a FIFO, a dire
     [["generate", "x", "--obj", "/dev/zero"], /^bpf2ts: \/dev\/zero: cannot read: not a regular file \(a character device\)\n$/],
     [["generate", "x", "fifo"], /^bpf2ts: fifo: cannot read: not a regular file \(a FIFO\)\n$/],
     [["vmlinux", "--btf", "/dev/zero"], /^bpf2ts: \/dev\/zero: cannot read: not a regular file \(a character device\)\n$/],
+    // A config is an input too (it was read to the end: /dev/zero never finished).
+    [["check", "--config", "/dev/zero"], /^bpf2ts: [^\n]*cannot read: not a regular file \(a character device\)\n$/],
+    [["generate", "--config", "fifo"], /^bpf2ts: [^\n]*cannot read: not a regular file \(a FIFO\)\n$/],
   ];
   for (const [args, message] of cases) {
     const r = bpf2ts(args, dir);

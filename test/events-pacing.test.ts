@@ -1,9 +1,14 @@
-// Event readers share the event loop (issue 11 item 3): with thousands of events queued and a slow
+// Event readers share the event loop (issue 11 item 3): with a ring full of events and a slow
 // consumer (1 ms of busy work per event), every way of reading lets timers run (a 10 ms interval
 // never waits more than MAX_GAP_MS) and an AbortSignal.timeout ends the reading on time. The events
 // still arrive once and in order. Plus: callbacks and options are checked at the call.
+//
+// On a shared machine the process itself may wait hundreds of milliseconds for a CPU; that wait is
+// read from the kernel's scheduler statistics and taken off the measured delays, so what is asserted
+// is how long the reader kept the loop from its timers, not how busy the machine was.
 
 import test, { type ExecutionContext } from "ava";
+import { readFileSync } from "node:fs";
 import {
   type BpfObject, codecs, LE, loadObject, PerfEventArray, RingBuf, type Struct,
 } from "@bpf2ts/runtime";
@@ -56,13 +61,27 @@ const perfObject = () =>
     { programs: ["flood"] },
   );
 
-/** Fills the ring with `n` events (seq from 0), from this thread. */
-function produce(obj: BpfObject, n: number): void {
+/** Produces `n` events (seq from 0), from this thread; `untilFull`: as many as the ring holds. */
+function produce(obj: BpfObject, n: number, untilFull = false): number {
   const ctx = new Uint8Array(24);
   new DataView(ctx.buffer).setUint32(0, n, LE);
   obj.programs.produce!.testRun({ ctx });
   const done = Number(new DataView(ctx.buffer).getBigUint64(8, LE));
-  if (done !== n) throw new Error(`produced ${done} of ${n}`);
+  const stalled = new DataView(ctx.buffer).getUint32(16, LE) === 1;
+  if (untilFull ? !stalled : done !== n) throw new Error(`produced ${done} of ${n}${untilFull ? " without filling the ring" : ""}`);
+  return done;
+}
+
+/**
+ * Milliseconds this thread has spent runnable but waiting for a CPU, from /proc schedstat
+ * (0 where the kernel does not keep it: the delays are then taken as measured).
+ */
+function waitedForCpuMs(): number {
+  try {
+    return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, "utf8").split(" ")[1]) / 1e6;
+  } catch {
+    return 0;
+  }
 }
 
 const busy = (ms: number): void => {
@@ -71,7 +90,10 @@ const busy = (ms: number): void => {
 };
 
 interface Ticks {
+  /** Longest wait between two ticks, less the time the process waited for a CPU in it. */
   maxGap: number;
+  /** The same, as the wall clock saw it. */
+  maxWallGap: number;
   ticks: number;
   /** Most events handled between two ticks. */
   maxPerTick: number;
@@ -80,50 +102,60 @@ interface Ticks {
 /** A 10 ms interval that records the longest gap between its ticks and the events handled in it. */
 function ticker(handled: () => number) {
   let last = performance.now();
+  let lastWaited = waitedForCpuMs();
   let lastCount = handled();
   let maxGap = 0;
+  let maxWallGap = 0;
   let maxPerTick = 0;
   let ticks = 0;
   const h = setInterval(() => {
     const t = performance.now();
-    maxGap = Math.max(maxGap, t - last);
+    const waited = waitedForCpuMs();
+    maxWallGap = Math.max(maxWallGap, t - last);
+    maxGap = Math.max(maxGap, t - last - (waited - lastWaited));
     maxPerTick = Math.max(maxPerTick, handled() - lastCount);
     last = t;
+    lastWaited = waited;
     lastCount = handled();
     ticks++;
   }, 10);
   return {
     stop(): Ticks {
       clearInterval(h);
-      return { maxGap, ticks, maxPerTick };
+      return { maxGap, maxWallGap, ticks, maxPerTick };
     },
   };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A reading's start: the clock, and the process's wait for a CPU so far. */
+const startClock = () => ({ at: performance.now(), waited: waitedForCpuMs() });
+
 /** The shared checks: timers ticked, the reading ended on time, events came in order from 0. */
-function verdict(t: ExecutionContext, what: string, seqs: bigint[], started: number, ended: number, tick: Ticks) {
-  t.log(`${what}: ${seqs.length} events in ${(ended - started).toFixed(0)} ms, longest timer gap ${tick.maxGap.toFixed(1)} ms, at most ${tick.maxPerTick} events between ticks (${tick.ticks} ticks)`);
+function verdict(t: ExecutionContext, what: string, seqs: bigint[], started: { at: number; waited: number }, ended: number, tick: Ticks) {
+  const waited = waitedForCpuMs() - started.waited;
+  t.log(`${what}: ${seqs.length} events in ${(ended - started.at).toFixed(0)} ms, longest timer gap ${tick.maxGap.toFixed(1)} ms (${tick.maxWallGap.toFixed(1)} ms by the wall clock; ${waited.toFixed(0)} ms waiting for a CPU in all), at most ${tick.maxPerTick} events between ticks (${tick.ticks} ticks)`);
   t.true(tick.maxGap < MAX_GAP_MS, `${what}: timer gap ${tick.maxGap.toFixed(1)} ms`);
   t.true(tick.maxPerTick <= MAX_PER_TICK, `${what}: ${tick.maxPerTick} events between two ticks`);
-  t.true(ended - started < READ_MS + LATE_MS, `${what}: ended ${(ended - started - READ_MS).toFixed(0)} ms after the abort`);
+  const late = ended - started.at - waited - READ_MS;
+  t.true(late < LATE_MS, `${what}: ended ${late.toFixed(0)} ms after the abort (besides ${waited.toFixed(0)} ms waiting for a CPU)`);
   t.true(seqs.length > 50, `${what}: the consumer kept reading (${seqs.length} events)`);
   t.true(seqs.length < 2000, `${what}: thousands were still queued`);
   t.true(seqs.every((s, i) => s === BigInt(i)), `${what}: events once and in order`);
 }
 
-const QUEUED = 4000;
 
 async function withRing(t: ExecutionContext, body: (rb: RingBuf<Event>, seqs: bigint[]) => Promise<unknown>, what: string) {
   if (!(await requireFeature(t, "root", "ringbuf", "clang"))) return;
   const obj = await ringObject();
   try {
     const rb = obj.maps.events as RingBuf<Event>;
-    produce(obj, QUEUED);
+    const queued = produce(obj, 100_000, true);
+    t.log(`${what}: the ring is full: ${queued} events`);
     const seqs: bigint[] = [];
     const tick = ticker(() => seqs.length);
-    const started = performance.now();
+    const started = startClock();
     await body(rb, seqs);
     const ended = performance.now();
     verdict(t, what, seqs, started, ended, tick.stop());
@@ -207,11 +239,12 @@ test.serial("slow consumer: perf onEvent lets timers run and stops on its signal
   try {
     const pb = obj.maps.samples as PerfEventArray<Event>;
     const ctx = new Uint8Array(8);
-    new DataView(ctx.buffer).setBigUint64(0, 3000n, LE);
-    t.is(obj.programs.flood!.testRun({ ctx, flags: 1, cpu: 0 }).retval, 0, "all samples fit");
+    new DataView(ctx.buffer).setBigUint64(0, 4096n, LE);
+    obj.programs.flood!.testRun({ ctx, flags: 1, cpu: 0 });
+    t.true(obj.programs.flood!.testRun({ ctx, flags: 1, cpu: 0 }).retval > 0, "this CPU's ring is full (the kernel refused samples)");
     const seqs: bigint[] = [];
     const tick = ticker(() => seqs.length);
-    const started = performance.now();
+    const started = startClock();
     const signal = AbortSignal.timeout(READ_MS);
     pb.onEvent((e) => {
       busy(1);
@@ -219,6 +252,19 @@ test.serial("slow consumer: perf onEvent lets timers run and stops on its signal
     }, { signal });
     await untilAborted(signal, seqs);
     verdict(t, "perf onEvent", seqs, started, performance.now() - 30, tick.stop());
+  } finally {
+    obj.close();
+  }
+});
+
+test("perf: callbacks are checked at the call, onLost too", async (t) => {
+  if (!(await requireFeature(t, "root", "raw_tp", "clang"))) return;
+  const obj = await perfObject();
+  try {
+    const pb = obj.maps.samples as PerfEventArray<Event>;
+    t.throws(() => pb.onEvent(42 as never), { instanceOf: TypeError, message: /^perf events samples: onEvent\(callback\): the callback must be a function, got 42/ });
+    t.throws(() => pb.onLost(42 as never), { instanceOf: TypeError, message: /^perf events samples: onLost\(callback\): the callback must be a function or undefined, got 42/ });
+    t.is(pb.onLost(undefined), pb);
   } finally {
     obj.close();
   }
@@ -253,6 +299,9 @@ test("callbacks and options are checked at the call", async (t) => {
     bad(() => rb.onEvent(() => undefined, { onError: 1 as never }), /options.onError must be a function, got 1/);
     bad(() => rb.onEvent(() => undefined, { signal: {} as never }), /options.signal must be an AbortSignal/);
     bad(() => rb.consume(7 as never), /consume\(callback\): the callback must be a function, got 7/);
+    bad(() => rb.events({ signal: 5 } as never), /ringbuf events events: events: options.signal must be an AbortSignal, got 5/);
+    bad(() => rb.batches(7 as never), /ringbuf events events: batches: options must be an object, got 7/);
+    await t.throwsAsync(rb.read({ signal: "x" } as never), { instanceOf: TypeError, message: /ringbuf events events: read: options.signal must be an AbortSignal, got "x"/ });
     t.false(rb.closed);
     rb.close();
     t.throws(() => new RingBuf(rb.map, Event, { turnBudget: 0 }), { instanceOf: RangeError, message: /turnBudget must be a positive number of milliseconds, got 0/ });

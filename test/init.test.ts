@@ -110,7 +110,7 @@ test("init extends an existing project and refuses to clobber; bad names write n
   t.regex(forced.stderr, /package\.json: bpf2ts already configures a program "tool"/);
   for (const name of ["Bad", "1x", "a-b"]) {
     const bad = await cli(dir, ["init", name]);
-    t.is(bad.code, 1, name);
+    t.is(bad.code, 2, `${name}: bad usage`);
     t.regex(bad.stderr, new RegExp(`init: "${name}" is not a usable tracer name`), name);
   }
   // A module of the user's where the tracer's generated module would go.

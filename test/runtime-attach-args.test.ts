@@ -6,6 +6,7 @@ import test from "ava";
 import { spawnSync } from "node:child_process";
 import { loadObjectSync, type BpfError } from "@bpf2ts/runtime";
 import { compileBpf, descriptor, requireFeature } from "./helpers/kernel.js";
+import { tempDir } from "./helpers/temp-dir.js";
 
 const load = (programs: string[]) =>
   loadObjectSync(
@@ -65,5 +66,19 @@ test("xdp: a second attach to the same interface says a program is already attac
   } finally {
     obj.close();
     spawnSync("ip", ["link", "del", dev]);
+  }
+});
+
+test("cgroup: a directory that is not a cgroup v2 one gets a hint saying so (EBADF alone said nothing)", async (t) => {
+  if (!(await requireFeature(t, "root", "cgroup_skb", "clang"))) return;
+  const obj = load(["on_cgroup_egress"]);
+  try {
+    const dir = tempDir(t, "bpf2ts-not-a-cgroup-");
+    const e = t.throws<BpfError>(() => obj.programs.on_cgroup_egress!.attach({ cgroup: dir }));
+    t.is(e?.code, "EBADF");
+    t.regex(e?.hint ?? "", /^the path is not a cgroup v2 directory .*cgroup2Root\(\)/);
+    t.throws(() => obj.programs.on_cgroup_egress!.attach({ cgroup: 5 } as never), { instanceOf: TypeError, message: "attach on_cgroup_egress (cgroup_skb): options.cgroup must be a string, got 5" });
+  } finally {
+    obj.close();
   }
 });

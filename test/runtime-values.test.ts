@@ -137,7 +137,10 @@ test("map keys and values: the issue's cases throw naming the map, the field and
       t.throws(() => counts.set({ pid: pid as number, cpu: 0 }, 1n), { instanceOf: cls, message: `map counts: key: field pid (__u32 pid): ${u32}, got ${got}` });
       t.throws(() => counts.get({ pid: pid as number, cpu: 0 }), { instanceOf: cls, message: `map counts: key: field pid (__u32 pid): ${u32}, got ${got}` });
     }
-    t.throws(() => counts.set(5 as never, 1n), { instanceOf: TypeError, message: "map counts: key: field pid (__u32 pid): expected an integer in 0..4294967295 (u32), got undefined" });
+    // A struct given something that is not an object: the struct is named, not its first field.
+    t.throws(() => counts.set(5 as never, 1n), { instanceOf: TypeError, message: "map counts: key: struct key: expected an object, got 5" });
+    t.throws(() => counts.get(null as never), { instanceOf: TypeError, message: "map counts: key: struct key: expected an object, got null" });
+    t.throws(() => hists.set(0, 5 as never), { instanceOf: TypeError, message: "map hists: value: struct hist: expected an object, got 5" });
     // A scalar key (an array's index) and a scalar value.
     for (const [key, cls] of [["abc", TypeError], [NaN, RangeError], [undefined, TypeError], [{}, TypeError], [2 ** 32, RangeError], [-1, RangeError]] as const) {
       t.throws(() => hists.get(key as number), { instanceOf: cls, message: new RegExp(`^map hists: key: expected an integer in 0\\.\\.4294967295 \\(u32\\), got `) });
@@ -151,6 +154,11 @@ test("map keys and values: the issue's cases throw naming the map, the field and
     t.throws(() => lastSeen.set(1n, [{ pid: 1, cpu: 0 }].slice(0, cpus === 1 ? 0 : 1)), { instanceOf: RangeError, message: /^map last_seen: value: per-CPU value: expected \d+ values/ });
     t.throws(() => names.set(1, "a-name-longer-than-16"), { instanceOf: RangeError, message: /^map names: value: char\[16\]: expected a string of at most 16 UTF-8 bytes \(char\[16\]\), got "a-name-longer-than-16"$/ });
     t.throws(() => hists.set(0, { slots: new BigUint64Array(9), total: 0n }), { instanceOf: RangeError, message: /^map hists: value: field slots \(__u64 slots\[8\]\): expected at most 8 elements/ });
+    // An update flag outside UpdateFlag (also an Object.prototype name) is a TypeError naming the call.
+    for (const flag of ["sometimes", "toString", 1]) {
+      t.throws(() => counts.set({ pid: 1, cpu: 0 }, 1n, flag as never), { instanceOf: TypeError, message: /^map counts: set: flag must be one of "any", "noexist", "exist", "lock", got / });
+      t.throws(() => counts.updateBatch([[{ pid: 1, cpu: 0 }, 1n]], flag as never), { instanceOf: TypeError, message: /^map counts: updateBatch: flag must be one of / });
+    }
     // Nothing reached the kernel.
     t.is(counts.get({ pid: 1, cpu: 0 }), undefined);
     t.is(lastSeen.get(1n), undefined);

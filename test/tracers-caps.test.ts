@@ -404,16 +404,24 @@ test("offcputime and hungtask need CAP_SYSLOG to name kernel frames; with it, a 
   const without = caps.filter((x) => x !== "CAP_SYSLOG");
   for (const name of ["offcputime", "hungtask"]) t.deepEqual(grantedCapabilities(name), caps, name);
   const sleeper = spawn("/bin/sh", ["-c", "while :; do sleep 0.05; done"], { stdio: "ignore" });
+  // A failed assertion below must not leave the loop running: its handle would keep the worker alive.
+  t.teardown(() => sleeper.kill());
   const vforker = buildC("vforker", vforkerC);
   const both = (name: string, args: string[]) => [runCapped(name, caps, args), runCapped(name, without, args)];
   const off = both("offcputime", ["--pid", String(sleeper.pid), "--duration", "60"]);
   const hung = both("hungtask", ["--min-ms", "300", "--interval", "1", "--duration", "60"]);
+  // Nor the tracers running (until their --duration).
+  t.teardown(() => {
+    for (const c of [...off, ...hung]) void c.stop();
+  });
   try {
     for (const [i, c] of [...off, ...hung].entries()) await started(t, c, i % 2 === 0 ? caps : without, i < 2 ? 1 : 2);
-    // Blocked 5 s: the first walks of a CLI that just started may come late on a loaded machine.
-    const child = spawn(vforker, ["5000"], { stdio: "ignore" });
+    // Blocked 10 s: the first walks of a CLI that just started may come late on a loaded machine
+    // (in a full `npm test` on 2 busy cores, neither CLI reported a 5 s sleep within 15 s).
+    const child = spawn(vforker, ["10000"], { stdio: "ignore" });
+    t.teardown(() => child.kill());
     const mine = (c: Capped) => c.lines().find((e) => e.pid === child.pid);
-    t.true(await waitFor(() => hung.every((c) => mine(c) !== undefined), 15000), `vforker ${child.pid}: ${hung.map((c) => `${c.pid} alive ${existsSync(`/proc/${c.pid}`)}: ${c.stdout()} ${c.stderr()}`).join("\n")}`);
+    t.true(await waitFor(() => hung.every((c) => mine(c) !== undefined), 30000), `vforker ${child.pid}: ${hung.map((c) => `${c.pid} alive ${existsSync(`/proc/${c.pid}`)}: ${c.stdout()} ${c.stderr()}`).join("\n")}`);
     const [named, bare] = hung.map((c) => mine(c)!.stack as string[]);
     t.true(named!.some((f) => f === "kernel_clone" || f.includes("vfork")), `kernel stack through vfork: ${named!.join(" < ")}`);
     t.true(bare!.length > 0 && bare!.every((f) => /^0x[0-9a-f]+$/.test(f)), `without CAP_SYSLOG only addresses: ${bare!.join(" ")}`);

@@ -97,16 +97,37 @@ async function timelineInk(page: Page, png: Buffer) {
   const near = (i: number, rgb: number[], tol: number) => Math.abs(img.data[i]! - rgb[0]!) + Math.abs(img.data[i + 1]! - rgb[1]!) + Math.abs(img.data[i + 2]! - rgb[2]!) <= tol;
   const background = [0x17, 0x1e, 0x26];
   let ink = 0, running = 0, waiting = 0, area = 0;
+  const left = Math.ceil(rect.x + 150), right = Math.floor(rect.x + rect.w);
+  let firstBar = right;
   for (let y = Math.ceil(rect.y); y < Math.floor(rect.y + rect.h) - 18; y++) {
-    for (let x = Math.ceil(rect.x + 150); x < Math.floor(rect.x + rect.w); x++) {
+    for (let x = left; x < right; x++) {
       const i = (y * img.width + x) * 4;
       area++;
       if (!near(i, background, 30)) ink++;
-      if (near(i, [0x3e, 0xcf, 0x6e], 20)) running++;
-      if (near(i, [0x3b, 0x82, 0xc4], 20)) waiting++;
+      const run = near(i, [0x3e, 0xcf, 0x6e], 20), wait = near(i, [0x3b, 0x82, 0xc4], 20);
+      if (run) running++;
+      if (wait) waiting++;
+      if ((run || wait) && x < firstBar) firstBar = x;
     }
   }
-  return { ink, share: ink / area, running, waiting, size: `${img.width}x${img.height}` };
+  // Where the first state bar starts, as a share of the plot's width from its left edge.
+  return { ink, share: ink / area, running, waiting, firstBar: (firstBar - left) / (right - left), size: `${img.width}x${img.height}` };
+}
+
+/** Columns of the allocation chart with a GC cycle's marker (drawn above the rate's curve). */
+async function allocGcMarkers(page: Page, png: Buffer): Promise<number> {
+  const rect = await page.evaluate<{ x: number; y: number; w: number }>(`(() => { const r = document.getElementById("alloc").getBoundingClientRect(); return { x: r.x, y: r.y, w: r.width }; })()`);
+  const img = PNG.sync.read(png);
+  const y = Math.ceil(rect.y) + 6; // above the highest point of the curve (12 px from the top)
+  let markers = 0, inMarker = false;
+  for (let x = Math.ceil(rect.x); x < Math.floor(rect.x + rect.w); x++) {
+    const i = (y * img.width + x) * 4;
+    // The marker's purple, blended (antialiased across two columns); the chart's text is grey.
+    const purple = img.data[i + 2]! - img.data[i + 1]! >= 30 && img.data[i]! > img.data[i + 1]!;
+    if (purple && !inMarker) markers++;
+    inMarker = purple;
+  }
+  return markers;
 }
 
 test("the live model sends only what changed, caps each frame and counts what it leaves out", (t) => {
@@ -177,6 +198,7 @@ test.serial("gotrace --serve shows a running Go program live in a real browser; 
     t.log(`screenshot ${shot} (${ink.size}): ${(100 * ink.share).toFixed(1)}% of the timeline drawn, ${ink.running} running px, ${ink.waiting} waiting px`);
     t.true(ink.share > 0.02, "the timeline is drawn, not only the page around it");
     t.true(ink.running > 50 && ink.waiting > 50, "running and waiting bars in their colours");
+    t.true(ink.firstBar < 0.5, `the timeline spans the trace, younger than the 10 s window: the first bar starts at ${(100 * ink.firstBar).toFixed(0)}% of its width`);
 
     t.is(await app.exited, 0);
     const after = await waitForPage(page, (x) => x.live === 0, 5000);
@@ -243,8 +265,11 @@ test.serial("gotrace --replay plays a recording into the same page, which ends w
       const png = await page.screenshot();
       writeFileSync(join(cacheDir, "gotrace-replay.png"), png);
       const ink = await timelineInk(page, png);
-      t.log(`replay screenshot: ${(100 * ink.share).toFixed(1)}% of the timeline drawn`);
+      const markers = await allocGcMarkers(page, png);
+      t.log(`replay screenshot: ${(100 * ink.share).toFixed(1)}% of the timeline drawn, first bar at ${(100 * ink.firstBar).toFixed(0)}% of its width; ${markers} GC markers on the allocation chart`);
       t.true(ink.ink > 500, "the replayed goroutines are drawn");
+      t.true(ink.firstBar < 0.5, "over the recording's time, not squeezed into the right of a 10 s window");
+      t.true(markers >= 4, `the allocation chart marks the forced GC cycles (${markers} markers)`);
     } finally {
       replay.child.kill("SIGINT");
       t.is(await replay.exited, 0);

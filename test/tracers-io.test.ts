@@ -7,7 +7,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { requireFeature } from "./helpers/kernel.js";
-import { assertReleased, kernelIds, linkCount, loopDevice, processKernelIds, repoRoot } from "./tracers-support.js";
+import { assertReleased, freePort, kernelIds, linkCount, loopDevice, metricsAsPrinted, processKernelIds, repoRoot } from "./tracers-support.js";
 import { loadBiolatency, type BiolatencyObjects } from "../bpf/biolatency/biolatency.js";
 
 const cli = (name: string) => join(repoRoot, "dist/bpf", name, "cli.js");
@@ -81,11 +81,12 @@ test.serial("biolatency in queued mode times requests from their insertion into 
   }
 });
 
-test.serial("biolatency's CLI prints per-disk, per-operation histograms as JSON and stops on SIGINT", async (t) => {
+test.serial("biolatency's CLI prints per-disk, per-operation histograms as JSON and Prometheus metrics, and stops on SIGINT", async (t) => {
   if (!(await requireFeature(t, "root", "tp_btf", "btf"))) return;
   const loop = loopDevice(t);
   if (!loop) return t.pass();
-  const proc = spawn(process.execPath, [cli("biolatency"), "--json", "--disks", "--ops", "--queued", "--disk", loop.path], { stdio: ["ignore", "pipe", "pipe"] });
+  const metricsPort = await freePort();
+  const proc = spawn(process.execPath, [cli("biolatency"), "--json", "--disks", "--ops", "--queued", "--disk", loop.path, "--metrics", `127.0.0.1:${metricsPort}`], { stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   proc.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
   try {
@@ -97,6 +98,10 @@ test.serial("biolatency's CLI prints per-disk, per-operation histograms as JSON 
     }
     t.is(linkCount(ids), 3, "--queued attaches insert, issue and complete");
     directIo(loop.path);
+    // The same requests in the histogram metric, by disk and operation (REQ_OP_READ 0, REQ_OP_WRITE 1).
+    const series = (op: number) => `biolatency_latency_seconds_count{major="${loop.major}",minor="${loop.minor}",op="${op}"}`;
+    const m = await metricsAsPrinted(metricsPort, () => ({ [series(0)]: REQUESTS, [series(1)]: REQUESTS }));
+    t.deepEqual(m.got, m.want, "the histogram metric counts each request");
     proc.kill("SIGINT");
     t.is(await new Promise((r) => proc.on("exit", r)), 0);
     await assertReleased(t, ids);

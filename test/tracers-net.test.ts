@@ -9,7 +9,7 @@ import { createServer, connect, type AddressInfo, type Server } from "node:net";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { requireFeature } from "./helpers/kernel.js";
-import { assertReleased, kernelIds, linkCount, processKernelIds, repoRoot, sleep, waitFor } from "./tracers-support.js";
+import { assertReleased, freePort, kernelIds, linkCount, metricsAsPrinted, processKernelIds, repoRoot, sleep, waitFor } from "./tracers-support.js";
 import { loadTcpconnlat, type TcpconnlatEvent } from "../bpf/tcpconnlat/tcpconnlat.js";
 import { loadNetrecvlat, type NetrecvlatEvent } from "../bpf/netrecvlat/netrecvlat.js";
 import { formatAddress } from "../bpf/lib/net.js";
@@ -109,10 +109,11 @@ test.serial("tcpconnlat's minimum latency and family filters work in the kernel"
   }
 });
 
-test.serial("tcpconnlat's CLI prints connects as JSON lines and stops on SIGINT with its links detached", async (t) => {
+test.serial("tcpconnlat's CLI prints connects as JSON lines, counts them in its metrics and stops on SIGINT with its links detached", async (t) => {
   if (!(await requireFeature(t, "root", "tracepoint", "ringbuf", "btf"))) return;
   const v4 = await listen("127.0.0.1");
-  const proc = spawn(process.execPath, [cli("tcpconnlat"), "--json", "--pid", String(process.pid), "-4"], { stdio: ["ignore", "pipe", "pipe"] });
+  const metricsPort = await freePort();
+  const proc = spawn(process.execPath, [cli("tcpconnlat"), "--json", "--pid", String(process.pid), "-4", "--metrics", `127.0.0.1:${metricsPort}`], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
   try {
@@ -127,6 +128,10 @@ test.serial("tcpconnlat's CLI prints connects as JSON lines and stops on SIGINT 
     t.like(last, { pid: process.pid, family: "ipv4", saddr: "127.0.0.1", daddr: "127.0.0.1", dport: v4.port });
     t.true(lines.some((l) => l.lport === local), "the local port of a connect");
     t.true(typeof last.ms === "number" && last.ms > 0);
+    // The metrics count the same connects (IPv4: family 2), each in the latency histogram.
+    const printed = () => out.trim().split("\n").length;
+    const m = await metricsAsPrinted(metricsPort, () => ({ 'tcpconnlat_connects_total{family="2"}': printed(), 'tcpconnlat_latency_seconds_count{family="2"}': printed() }));
+    t.deepEqual(m.got, m.want, "connects counted as printed");
     const ids = processKernelIds(proc.pid!);
     t.is(linkCount(ids), 1);
     proc.kill("SIGINT");
@@ -205,13 +210,14 @@ test.serial("netrecvlat times TCP segments to the receiving socket; the threshol
   }
 });
 
-test.serial("netrecvlat's CLI prints datagrams to a port as JSON lines and stops on SIGINT with its links detached", async (t) => {
+test.serial("netrecvlat's CLI prints datagrams to a port as JSON lines, counts them in its metrics and stops on SIGINT with its links detached", async (t) => {
   if (!(await requireFeature(t, "root", "tp_btf", "ringbuf", "btf"))) return;
   const rx = createSocket("udp4");
   await new Promise<void>((r) => rx.bind(0, "127.0.0.1", r));
   const port = (rx.address() as AddressInfo).port;
   const tx = createSocket("udp4");
-  const proc = spawn(process.execPath, [cli("netrecvlat"), "--json", "--protocol", "udp", "--port", String(port)], { stdio: ["ignore", "pipe", "pipe"] });
+  const metricsPort = await freePort();
+  const proc = spawn(process.execPath, [cli("netrecvlat"), "--json", "--protocol", "udp", "--port", String(port), "--metrics", `127.0.0.1:${metricsPort}`], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
   try {
@@ -226,6 +232,10 @@ test.serial("netrecvlat's CLI prints datagrams to a port as JSON lines and stops
     const e = lines.find((l) => l.len === 333)!;
     t.like(e, { protocol: "udp", family: "ipv4", saddr: "127.0.0.1", daddr: "127.0.0.1", sport: tx.address().port, dport: port });
     t.true(typeof e.us === "number" && e.us > 0 && e.us < 1_000_000, `arrival to socket ${String(e.us)} µs`);
+    // The metrics count the same datagrams (UDP: protocol 17).
+    const printed = () => out.trim().split("\n").length;
+    const m = await metricsAsPrinted(metricsPort, () => ({ 'netrecvlat_packets_total{protocol="17"}': printed(), 'netrecvlat_latency_seconds_count{protocol="17"}': printed() }));
+    t.deepEqual(m.got, m.want, "datagrams counted as printed");
     const ids = processKernelIds(proc.pid!);
     t.true(linkCount(ids) > 0, "its programs are attached");
     proc.kill("SIGINT");

@@ -10,7 +10,7 @@ import { randomUUID } from "node:crypto";
 import { realpathSync } from "node:fs";
 import { join } from "node:path";
 import { requireFeature } from "./helpers/kernel.js";
-import { assertReleased, kernelIds, linkCount, processKernelIds, repoRoot, tlsServer, waitFor } from "./tracers-support.js";
+import { assertReleased, freePort, kernelIds, linkCount, metricsAsPrinted, processKernelIds, repoRoot, tlsServer, waitFor } from "./tracers-support.js";
 import { loadSslsniff, type SslsniffEvent } from "../bpf/sslsniff/sslsniff.js";
 import { attachProbes, findLibssl } from "../bpf/sslsniff/libssl.js";
 import { HttpPairer, type TlsMessage } from "../bpf/sslsniff/http.js";
@@ -171,11 +171,12 @@ test("HttpPairer pairs pipelined requests in order, skips 1xx and same-direction
   t.is(p.feed(msg(3, 1n, true, 0, "\x16\x03\x01 binary")), undefined);
 });
 
-test.serial("sslsniff's CLI prints curl's plaintext request as a JSON line and stops on SIGINT with its links detached", async (t) => {
+test.serial("sslsniff's CLI prints curl's plaintext request as a JSON line, counts calls and bytes in its metrics and stops on SIGINT with its links detached", async (t) => {
   if (!(await requireFeature(t, "root", "uprobe", "ringbuf", "btf"))) return;
   if (!have("openssl", ["version"]) || !have("curl", ["--version"])) return cannot(t, "needs openssl and curl (Debian packages openssl, curl)");
   const server = await tlsServer(t);
-  const proc = spawn(process.execPath, [join(repoRoot, "dist/bpf/sslsniff/cli.js"), "--json"], { stdio: ["ignore", "pipe", "pipe"] });
+  const metricsPort = await freePort();
+  const proc = spawn(process.execPath, [join(repoRoot, "dist/bpf/sslsniff/cli.js"), "--json", "--metrics", `127.0.0.1:${metricsPort}`], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
   try {
@@ -196,6 +197,21 @@ test.serial("sslsniff's CLI prints curl's plaintext request as a JSON line and s
     t.is(write!.len, Buffer.byteLength(write!.data, "latin1"));
     t.true(write!.data.includes(read!.data), "s_server read what curl wrote");
     await curlExit;
+    // The metrics count every call the CLI printed, by command and direction (other curls on the
+    // machine included): compare with all the printed lines, once both have settled.
+    type Call = { comm: string; func: string; len: number };
+    const series = () => {
+      const m: Record<string, number> = {};
+      for (const c of out.trim().split("\n").map((l) => JSON.parse(l) as Call)) {
+        const labels = `{comm="${c.comm}",is_write="${c.func.startsWith("SSL_write") ? 1 : 0}"}`;
+        m[`sslsniff_calls_total${labels}`] = (m[`sslsniff_calls_total${labels}`] ?? 0) + 1;
+        m[`sslsniff_bytes_total${labels}`] = (m[`sslsniff_bytes_total${labels}`] ?? 0) + c.len;
+      }
+      return m;
+    };
+    const m = await metricsAsPrinted(metricsPort, series);
+    t.deepEqual(m.got, m.want, "calls and bytes by comm and direction, as printed");
+    t.true(m.want['sslsniff_bytes_total{comm="curl",is_write="1"}']! >= write!.len, "curl's request among the bytes written");
     const ids = processKernelIds(proc.pid!);
     proc.kill("SIGINT");
     t.is(await new Promise((r) => proc.on("exit", (c) => r(c))), 0, "a clean exit on Ctrl-C");

@@ -229,3 +229,28 @@ export async function tlsServer(t: ExecutionContext): Promise<{ proc: ChildProce
   }
   return { proc, port, received: () => Buffer.concat(chunks) };
 }
+
+/** The samples a tracer CLI's `--metrics` page serves, by series (`name{label="value",…}` as printed). */
+export async function scrapeMetrics(port: number): Promise<Map<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const samples = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    const m = /^([a-zA-Z_:][\w:]*(?:\{[^}]*\})?) (\S+)$/.exec(line);
+    if (m) samples.set(m[1]!, Number(m[2]));
+  }
+  return samples;
+}
+
+/**
+ * Scrapes until the series in `expected()` (computed again each time, from what the CLI printed so
+ * far) have those values, 5 s at most; returns the last scrape's values of those series beside them.
+ */
+export async function metricsAsPrinted(port: number, expected: () => Record<string, number>): Promise<{ got: Record<string, number | undefined>; want: Record<string, number> }> {
+  for (let i = 0; ; i++) {
+    const want = expected();
+    const samples = await scrapeMetrics(port);
+    const got = Object.fromEntries(Object.keys(want).map((k) => [k, samples.get(k)]));
+    if (Object.keys(want).every((k) => got[k] === want[k]) || i >= 20) return { got, want };
+    await sleep(250);
+  }
+}

@@ -42,7 +42,9 @@ const STATES = { 0: ["idle", "#5c6773"], 1: ["runnable", "#f2b134"], 2: ["runnin
   4: ["waiting", "#3b82c4"], 8: ["copystack", "#a47551"], 9: ["preempted", "#b06ad8"] };
 const WINDOW_MS = 10000, ROW_H = 14, LABEL_W = 150, AXIS_H = 18;
 const $ = (id) => document.getElementById(id);
-const state = { rows: new Map(), segs: new Map(), chan: [], cycles: new Map(), history: [], now: 0, totals: null, frames: 0, dropped: 0 };
+// origin: the earliest time seen, 0 (the tracer's start) or before (a program already running then).
+const state = { rows: new Map(), segs: new Map(), chan: [], cycles: new Map(), history: [], now: 0, origin: 0, totals: null, frames: 0, dropped: 0 };
+const seen = (t) => { if (t !== undefined && t < state.origin) state.origin = t; };
 
 function fmtRate(x, unit) {
   const u = ["", "k", "M", "G"]; let i = 0;
@@ -58,17 +60,17 @@ const ms = (x) => x === undefined ? "–" : x < 1 ? x.toFixed(3) : x.toFixed(2);
 function setStatus(s, text) { const el = $("status"); el.dataset.state = s; el.textContent = text; }
 
 function applyRows(rows) {
-  for (const r of rows) state.rows.set(r.id, r);
+  for (const r of rows) { state.rows.set(r.id, r); seen(r.created); seen(r.since); }
 }
 function applySegments(segs) {
   for (const s of segs) {
     let list = state.segs.get(s[0]);
     if (!list) state.segs.set(s[0], (list = []));
-    list.push(s);
+    list.push(s); seen(s[2]);
   }
 }
 function applyCycles(gc) {
-  for (const c of gc) state.cycles.set(c.pid + "/" + c.cycle, c);
+  for (const c of gc) { state.cycles.set(c.pid + "/" + c.cycle, c); seen(c.start); }
 }
 function trim() {
   const horizon = state.now - WINDOW_MS * 1.5;
@@ -90,7 +92,7 @@ function onHello(m) {
   setStatus(m.mode, m.mode === "replay" ? "replaying" : "live");
 }
 function onSnapshot(m) {
-  state.rows.clear(); state.segs.clear(); state.cycles.clear(); state.chan = [];
+  state.rows.clear(); state.segs.clear(); state.cycles.clear(); state.chan = []; state.origin = 0;
   state.now = m.now; applyRows(m.rows); applySegments(m.segments); applyCycles(m.gc);
   state.history = m.history.slice(); state.totals = m.totals;
   render();
@@ -143,8 +145,9 @@ function canvasCtx(el) {
 
 function drawTimeline() {
   const [g, w, h] = canvasCtx($("timeline"));
-  const t1 = state.now, t0 = t1 - WINDOW_MS, plotW = w - LABEL_W;
-  const x = (t) => LABEL_W + ((t - t0) / WINDOW_MS) * plotW;
+  // The last WINDOW_MS, or everything since the earliest time seen while the trace is younger.
+  const t1 = state.now, span = Math.min(WINDOW_MS, Math.max(t1 - state.origin, 1000)), t0 = t1 - span, plotW = w - LABEL_W;
+  const x = (t) => LABEL_W + ((t - t0) / span) * plotW;
   const maxRows = Math.floor((h - AXIS_H) / ROW_H);
   const visible = [...state.rows.values()].filter((r) => r.lastActive >= t0 || r.state !== 6)
     .sort((a, b) => b.lastActive - a.lastActive).slice(0, maxRows).sort((a, b) => a.pid - b.pid || a.goid - b.goid);
@@ -199,14 +202,16 @@ function drawAlloc() {
   const [g, w, h] = canvasCtx($("alloc"));
   const hist = state.history.filter((p) => p.rates);
   if (hist.length < 2) return;
-  const t1 = hist[hist.length - 1].now, t0 = Math.max(hist[0].now, t1 - 60000), span = Math.max(t1 - t0, 1);
+  // From the earliest time seen, like the timeline, so that cycles before the first frame are marked too.
+  const t1 = hist[hist.length - 1].now, t0 = Math.max(state.origin, t1 - 60000), span = Math.max(t1 - t0, 1);
   const max = Math.max(1, ...hist.map((p) => p.rates.allocBytes));
   const x = (t) => ((t - t0) / span) * (w - 2) + 1, y = (v) => h - 14 - (v / max) * (h - 26);
   for (const c of state.cycles.values()) {
     if (c.start === undefined || c.start < t0) continue;
     g.fillStyle = "rgba(184, 145, 240, 0.7)"; g.fillRect(x(c.start), 0, 1, h - 14);
   }
-  g.beginPath(); g.moveTo(x(hist[0].now), y(0));
+  const first0 = hist.find((p) => p.now >= t0);
+  g.beginPath(); g.moveTo(x(first0 ? first0.now : t0), y(0));
   for (const p of hist) if (p.now >= t0) g.lineTo(x(p.now), y(p.rates.allocBytes));
   g.lineTo(x(t1), y(0)); g.closePath();
   g.fillStyle = "rgba(62, 207, 110, 0.25)"; g.fill();

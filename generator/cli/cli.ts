@@ -197,6 +197,7 @@ export async function main(rawArgs: readonly string[], io: Io = defaultIo()): Pr
     .command(initCommand(io) as never)
     .command(vmlinuxCommand(io) as never)
     .demandCommand(1, "give a command (bpf2ts --help lists them)")
+    .check(noEmptyPaths, true)
     .strict()
     .version(VERSION)
     .help()
@@ -210,6 +211,11 @@ export async function main(rawArgs: readonly string[], io: Io = defaultIo()): Pr
     })
     .epilogue("Exit codes: 0 ok, 1 failure, 2 bad usage. BPF2TS_DEBUG=1 prints stacks.");
   try {
+    const missing = missingPathValue(args);
+    if (missing !== undefined) {
+      usage = true;
+      throw new UsageError(`--${missing} needs a value`);
+    }
     let helpText = "";
     await parser.parseAsync([...args], {}, (_err, _argv, output) => {
       helpText = output;
@@ -219,6 +225,25 @@ export async function main(rawArgs: readonly string[], io: Io = defaultIo()): Pr
   } catch (e) {
     return report(e, io, usage);
   }
+}
+
+/** Options naming a file or directory: given with no value, yargs would take "" (the current
+ * directory) or quietly the default instead of saying that the value is missing. */
+const pathOptions = ["btf", "cc", "config", "dir", "makebase", "obj", "output-dir", "output-stem", "package"];
+
+/** `--output-dir` last or followed by another option (yargs fills in the default there). */
+function missingPathValue(args: readonly string[]): string | undefined {
+  const end = args.indexOf("--");
+  const options = end < 0 ? args : args.slice(0, end);
+  return pathOptions.find((name) => options.some((a, i) => a === `--${name}` && (i + 1 === options.length || /^--?[A-Za-z]/.test(options[i + 1]!))));
+}
+
+function noEmptyPaths(argv: Record<string, unknown>): true {
+  for (const name of pathOptions) {
+    const value = argv[name];
+    if (value === "" || (Array.isArray(value) && value.includes(""))) throw new UsageError(`--${name} needs a value`);
+  }
+  return true;
 }
 
 /**

@@ -47,7 +47,7 @@ function progressFor(io: WorkflowIo, names: readonly string[]): Progress {
 function jobsOption(v: unknown): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new WorkflowError(`--jobs: expected a positive integer, got ${String(v)}`);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--jobs: expected a positive integer, got ${String(v)}`);
   return n;
 }
 
@@ -66,10 +66,10 @@ export async function generateConfigured(argv: Record<string, unknown>, stems: r
   if (single.length) {
     throw new UsageError(`generate: ${single.map((k) => (k.startsWith("-") ? k : `--${k}`)).join(", ")} ${single.length > 1 ? "apply" : "applies"} to one program (bpf2ts generate <stem> <file.bpf.c>); for configured programs put ${single.length > 1 ? "them" : "it"} in the config`);
   }
+  const jobs = jobsOption(argv.jobs);
   const config = findConfig(io.cwd, argv.config as string | undefined);
   const programs = selectPrograms(config, stems);
   const progress = progressFor(io, programs.map((p) => p.stem));
-  const jobs = jobsOption(argv.jobs);
   const { generateAll } = await import("../workflow/generate-all.js");
   let outcomes;
   try {
@@ -99,6 +99,8 @@ export function checkCommand(io: WorkflowIo) {
         .example("$0 check --obj", "checks the TypeScript against the committed objects; no clang needed"),
     handler: async (argv: Record<string, unknown>) => {
       const jobs = jobsOption(argv.jobs);
+      const diffLines = Number(argv.diffLines ?? 200);
+      if (!Number.isInteger(diffLines) || diffLines < 0) throw new UsageError(`check: --diff-lines: expected a whole number of lines, got ${String(argv.diffLines)}`);
       const obj = argv.obj === true;
       const jobList = await checkJobs(argv, io, obj);
       const names = jobList.map((j) => j.name);
@@ -129,7 +131,7 @@ export function checkCommand(io: WorkflowIo) {
       }
       const stale = checks.filter((c) => c.files.length > 0);
       const { formatReport } = await checkStage();
-      io.stdout(formatReport(stale, io.cwd, Number(argv.diffLines ?? 200)));
+      io.stdout(formatReport(stale, io.cwd, diffLines));
       const what = (n: number) => `${n} ${jobList.kind}${n > 1 ? "s" : ""}`;
       if (stale.length || failed.length) {
         const files = stale.reduce((n, c) => n + c.files.length, 0);
@@ -211,13 +213,15 @@ export function watchCommand(io: WorkflowIo) {
         .option("debounce", { type: "number", default: 150, describe: "quiet milliseconds after a change before rebuilding" }),
     handler: async (argv: Record<string, unknown>) => {
       const jobs = jobsOption(argv.jobs);
+      const debounceMs = Number(argv.debounce ?? 150);
+      if (!(debounceMs >= 0)) throw new UsageError(`watch: --debounce: expected milliseconds (0 or more), got ${String(argv.debounce)}`);
       const { startWatch } = await import("../workflow/watch.js");
       const watcher = startWatch({
         cwd: io.cwd,
         env: io.env,
         ...(argv.config !== undefined && { config: String(argv.config) }),
         stems: asList(argv.programs),
-        debounceMs: Number(argv.debounce ?? 150),
+        debounceMs,
         ...(jobs !== undefined && { jobs }),
         stdout: io.stdout,
         stderr: io.stderr,

@@ -386,9 +386,19 @@ export interface RunResult {
 }
 
 /** Runs a program to completion, collecting its output; spawn failures become a CompileError. */
+/**
+ * The environment for a tool run in `cwd`, with `PWD` naming `cwd`. An inherited `PWD` names the
+ * directory bpf2ts was started in, not the one the tool runs in, and clang's output depends on it (the
+ * order of types in .BTF changed with it), so a config run from another directory would not reproduce
+ * the committed objects.
+ */
+export function childEnv(cwd: string | undefined, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return cwd === undefined ? env : { ...env, PWD: resolve(cwd) };
+}
+
 export function run(cmd: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; signal?: AbortSignal } = {}): Promise<RunResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ["ignore", "pipe", "pipe"], ...(opts.signal && { signal: opts.signal }) });
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: childEnv(opts.cwd, opts.env), stdio: ["ignore", "pipe", "pipe"], ...(opts.signal && { signal: opts.signal }) });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on("data", (b: Buffer) => out.push(b));

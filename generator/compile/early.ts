@@ -71,7 +71,8 @@ export function startEarlyCompiles(args: readonly string[], cwd: string, env: No
 
 /** clang running, and its outcome as clang.ts's run() gives it. */
 function started(cmd: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv): Omit<EarlyCompile, "dir"> {
-  const child = spawn(cmd, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+  // PWD naming cwd, as clang.ts's childEnv gives run(): clang's output depends on it.
+  const child = spawn(cmd, args, { cwd, env: { ...env, PWD: resolve(cwd) }, stdio: ["ignore", "pipe", "pipe"] });
   const result = new Promise<RunResult>((done, fail) => {
     const out: Buffer[] = [];
     const err: Buffer[] = [];

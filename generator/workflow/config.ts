@@ -5,10 +5,11 @@
 //
 // Relative paths in the config are relative to the directory holding it, whatever the cwd.
 
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { parseTargets } from "../compile/clang.js";
 import { Bpf2tsError } from "../errors.js";
+import { readInputFile } from "../files.js";
 import type { GenerateOptions } from "../pipeline/run.js";
 import { splitShellWords } from "../compile/shell-words.js";
 import { STEM } from "../pipeline/options.js";
@@ -93,10 +94,10 @@ export function loadConfigFile(file: string): Config {
 function readJson(file: string, label: string): unknown {
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    // A regular file of bounded size: `--config /dev/zero` or a FIFO fails at once.
+    text = readInputFile(file, label).toString("utf8");
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new ConfigError(`${label}: cannot read: ${code === "ENOENT" ? "no such file" : (e as Error).message}`, { file, cause: e });
+    throw new ConfigError((e as Error).message, { file, cause: e });
   }
   try {
     return JSON.parse(text) as unknown;

@@ -15,7 +15,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { which } from "../compile/clang.js";
 import { CONFIG_FILE } from "./config.js";
-import { Bpf2tsError } from "../errors.js";
+import { Bpf2tsError, UsageError } from "../errors.js";
 import { objectNames, typeName } from "../layout/names.js";
 import { VERSION } from "../pipeline/run.js";
 import { KERNEL_BTF, vmlinuxHeader, writeAtomically } from "./vmlinux.js";
@@ -59,7 +59,7 @@ export const SIDE_TSCONFIG = "tsconfig.bpf2ts.json";
 
 export async function initProject(o: InitOptions): Promise<InitResult> {
   if (!NAME.test(o.name)) {
-    throw new InitError(`init: "${o.name}" is not a usable tracer name: lowercase letters, digits and _, starting with a letter or _ (it names the C file, the npm script and the generated module)`);
+    throw new UsageError(`init: "${o.name}" is not a usable tracer name: lowercase letters, digits and _, starting with a letter or _ (it names the C file, the npm script and the generated module)`);
   }
   const dir = resolve(o.dir);
   const templates = o.templatesDir ?? defaultInitTemplates();

@@ -121,6 +121,7 @@ export function hintFor(e: number, log: string, context: string): string | undef
   if (/fentry|fexit|fmod_ret|lsm/.test(context) && (e === errno.EPERM || e === errno.ENOTSUPP || e === errno.EOPNOTSUPP || e === errno.EINVAL))
     return "BPF trampolines (fentry/fexit/lsm) are not allowed on this kernel (lockdown, missing CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS or BPF LSM not enabled)";
   if (/vmlinux|BTF/i.test(log) && (e === errno.ENOENT || e === errno.ESRCH)) return "kernel BTF is missing: the kernel needs CONFIG_DEBUG_INFO_BTF, or pass btfPath";
+  if (/\battach cgroup\b/.test(context) && e === errno.EBADF) return "the path is not a cgroup v2 directory (cgroup v1 hierarchies cannot hold BPF programs): use one under cgroup2Root()";
   if (/\battach\b/.test(context) && (e === errno.EEXIST || e === errno.EBUSY)) {
     return "a program is already attached there (one XDP program per interface and mode; for tc, one per priority and handle): close the link that holds it, or attach elsewhere";
   }

@@ -269,7 +269,14 @@ export abstract class EventReader<E, Extra extends unknown[] = []> implements As
     if (typeof cb !== "function") throw new TypeError(`${this.kind} ${this.map.name}: ${method}(callback): the callback must be a function, got ${describe(cb)}`);
     const onError: unknown = options?.onError;
     if (onError !== undefined && typeof onError !== "function") throw new TypeError(`${this.kind} ${this.map.name}: ${method}: options.onError must be a function, got ${describe(onError)}`);
-    const signal: unknown = options?.signal;
+    this.checkSignal(method, options);
+  }
+
+  /** `options.signal`, when given, is an AbortSignal (else it would be ignored, or fail later). */
+  protected checkSignal(method: string, options: unknown): void {
+    if (options === undefined) return;
+    if (typeof options !== "object" || options === null) throw new TypeError(`${this.kind} ${this.map.name}: ${method}: options must be an object, got ${describe(options)}`);
+    const signal: unknown = (options as ReadOptions).signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError(`${this.kind} ${this.map.name}: ${method}: options.signal must be an AbortSignal, got ${describe(signal)}`);
   }
 
@@ -346,6 +353,7 @@ export abstract class EventReader<E, Extra extends unknown[] = []> implements As
    */
   read(options: ReadOptions & { batch: true }): Promise<E[]>;
   async read(options?: ReadOptions & { batch?: boolean }): Promise<E | E[]> {
+    this.checkSignal("read", options);
     const signal = options?.signal;
     for (;;) {
       this.#assertOpen();
@@ -381,6 +389,7 @@ export abstract class EventReader<E, Extra extends unknown[] = []> implements As
    * reader when you `break` out of it.
    */
   events(options?: ReadOptions): AsyncIterableIterator<E> {
+    this.checkSignal("events", options);
     // A hand-written iterator rather than an async generator: with events already queued, next()
     // returns a settled promise, several times cheaper per event than a generator's yield. Settled
     // promises run as microtasks, which starve timers and I/O: every turnBudget ms, next() waits for
@@ -424,7 +433,12 @@ export abstract class EventReader<E, Extra extends unknown[] = []> implements As
   }
 
   /** Like `events()`, in arrays sized as `onBatch`'s to what the loop body handles in `turnBudget` ms. */
-  async *batches(options?: ReadOptions): AsyncGenerator<E[], void, undefined> {
+  batches(options?: ReadOptions): AsyncGenerator<E[], void, undefined> {
+    this.checkSignal("batches", options); // at the call, not at the first next()
+    return this.#batches(options);
+  }
+
+  async *#batches(options?: ReadOptions): AsyncGenerator<E[], void, undefined> {
     const signal = options?.signal;
     for (;;) {
       if (this.#closed || signal?.aborted) return;

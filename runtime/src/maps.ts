@@ -12,6 +12,14 @@ import type { MapHandle } from "./handles.js";
 export type UpdateFlag = "any" | "noexist" | "exist" | "lock";
 const updateFlags: Record<UpdateFlag, number> = { any: 0, noexist: 1, exist: 2, lock: 4 };
 
+/** The kernel's BPF_* flag for `flag`; a value outside UpdateFlag is a TypeError naming the call. */
+function updateFlag(flag: UpdateFlag, map: string, call: string): number {
+  if (flag === "any") return 0;
+  if (typeof flag !== "string" || !Object.hasOwn(updateFlags, flag))
+    throw new TypeError(`map ${map}: ${call}: flag must be one of ${Object.keys(updateFlags).map((k) => `"${k}"`).join(", ")}, got ${typeof flag === "string" ? `"${flag}"` : String(flag)}`);
+  return updateFlags[flag];
+}
+
 function checkSize(handle: MapHandle, what: "key" | "value", codec: Codec<unknown>, expected: number): void {
   if (codec.size !== expected) {
     throw new BpfError(`map ${handle.name}: ${what} codec is ${codec.size} bytes, the map's ${what} is ${expected}`, {
@@ -160,9 +168,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
   set(key: K, value: V, flag: UpdateFlag = "any"): void {
     const control = this.control;
     control[0] = this.handle.fd;
-    const f = updateFlags[flag];
-    if (f === undefined) throw new BpfError(`map ${this.handle.name}: update: unknown flag "${String(flag)}"`, { errno: errno.EINVAL, code: "EINVAL", map: this.handle.name });
-    control[1] = f;
+    control[1] = updateFlag(flag, this.handle.name, "set");
     // Encoded here rather than through putValue/putKey: the two calls would not fit V8's inlining
     // budget in the caller's loop (~6 ns an update).
     let part = "value";
@@ -295,8 +301,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
   updateBatch(entries: Iterable<readonly [K, V]>, flag: UpdateFlag = "any"): number {
     const list = [...entries];
     if (list.length === 0) return 0;
-    const f = updateFlags[flag];
-    if (f === undefined) throw new BpfError(`map ${this.handle.name}: update batch: unknown flag "${String(flag)}"`, { errno: errno.EINVAL, code: "EINVAL", map: this.handle.name });
+    const f = updateFlag(flag, this.handle.name, "updateBatch");
     const ksize = this.handle.keySize;
     const vsize = this.valueCodec.size;
     const keys = new Uint8Array(new ArrayBuffer(list.length * ksize));

@@ -7,7 +7,7 @@
 // ring buffer (RingBuf) is cheaper: one shared ring, no per-CPU copies, ordered across CPUs.
 
 import { addon } from "./addon.js";
-import type { Codec } from "./codec.js";
+import { type Codec, describeValue } from "./codec.js";
 import type { NativePerfBatch, NativePerfBufHandle } from "./events-addon.js";
 import { clockStride, EventReader, now, type PacingOptions, type Sink } from "./event-reader.js";
 import type { MapHandle } from "./handles.js";
@@ -92,6 +92,7 @@ export class PerfEventArray<E = Uint8Array> extends EventReader<E, [cpu: number,
 
   /** Calls `cb(cpu, count)` for every lost-samples record, as it is read. */
   onLost(cb: LostCallback | undefined): this {
+    if (cb !== undefined && typeof cb !== "function") throw new TypeError(`${this.kind} ${this.map.name}: onLost(callback): the callback must be a function or undefined, got ${describeValue(cb)}`);
     this.#onLost = cb;
     return this;
   }

@@ -352,6 +352,8 @@ export function struct<T>(spec: StructSpec<T>): Struct<T> {
       ? (v: DataView, o = 0, n = v.byteLength - o): T => (n < size ? partial(v, o, n) : whole(v, o, n))
       : (v: DataView, o = 0, n = size): T => (n < size ? partial(v, o, n) : whole(v, o, n)),
     encode(x: T, v: DataView, o = 0): void {
+      // A number or null where the struct goes would otherwise be blamed on its first field.
+      if (typeof x !== "object" || x === null) codecs.checkObject(x, `struct ${name}`);
       if (zeroFirst) codecs.zero(v, o, size);
       encodeFields(x, v, o);
     },
