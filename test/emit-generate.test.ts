@@ -5,7 +5,7 @@ import test from "ava";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { generate as generateFiles, type GenerateInput, type TargetObject } from "../generator/emit/files.js";
-import type { MapModel, ObjectModel, VariableModel } from "../generator/model/model.js";
+import type { MapModel, ObjectModel, ProgramModel, VariableModel } from "../generator/model/model.js";
 import { emptyDocs } from "../generator/source/scan.js";
 import { Graph } from "./helpers/btf-graph.js";
 import { makeTempDir, removeDir } from "./helpers/temp-dir.js";
@@ -37,17 +37,20 @@ function model(opts: { littleEndian?: boolean; keySize?: number; docs?: ObjectMo
     pinning: "none", varTypeId: 0, defTypeId: 0,
   };
   const variable: VariableModel = { name: "total_events", section: ".bss", offset: 0, size: 8, typeId: u64, varTypeId: 0, constant: false, linkage: "global" };
+  // As buildModel does: each entry carries its doc from the scan.
+  const docs = opts.docs ?? emptyDocs;
+  const withDoc = <T extends { doc?: string }>(x: T, doc: string | undefined): T => (doc === undefined ? x : { ...x, doc });
   const m: ObjectModel = {
     file: "x.o",
     littleEndian: opts.littleEndian ?? true,
     license: "GPL",
-    programs: [{ name: "handle_exec", section: "tracepoint/syscalls/sys_enter_execve", kind: "tracepoint", progType: "tracepoint", sleepable: false, autoload: true, autoAttach: true, target: { type: "none" }, instructions: 2 }],
-    maps: [map],
-    variables: [variable],
+    programs: [withDoc<ProgramModel>({ name: "handle_exec", section: "tracepoint/syscalls/sys_enter_execve", kind: "tracepoint", progType: "tracepoint", sleepable: false, autoload: true, autoAttach: true, target: { type: "none" }, instructions: 2 }, docs.programs.handle_exec)],
+    maps: [withDoc(map, docs.maps.counts)],
+    variables: [withDoc(variable, docs.variables.total_events)],
     externs: [],
     types: [],
     missingTypes: [],
-    docs: opts.docs ?? emptyDocs,
+    docs,
     btf: g.btf(opts.littleEndian ?? true),
     warnings: [],
   };

@@ -11,7 +11,7 @@ import { codecs } from "@bpf2ts/runtime";
 import { Kind, type Btf, type TypeId } from "../generator/btf/index.js";
 import { run, which } from "../generator/compile/clang.js";
 import { readElf } from "@bpf2ts/runtime/object-file";
-import { layoutModule } from "../generator/emit/roots.js";
+import { layoutModule } from "../generator/layout/roots.js";
 import type { BitfieldLayout, CompositeLayout, FieldNode, ValueLayout } from "../generator/layout/layout.js";
 import { buildOutputs } from "../generator/pipeline/run.js";
 import { tempDir } from "./helpers/temp-dir.js";

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { moduleMetrics, parseMetricTags } from "../generator/layout/metric-tags.js";
 import { buildModel } from "../generator/model/model.js";
 import { memberName } from "../generator/layout/names.js";
-import { layoutModule } from "../generator/emit/roots.js";
+import { layoutModule } from "../generator/layout/roots.js";
 import { buildOutputs } from "../generator/pipeline/run.js";
 import { compileC, PRELUDE } from "./helpers/compile-c.js";
 import { makeTempDir, removeDir } from "./helpers/temp-dir.js";

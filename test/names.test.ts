@@ -53,6 +53,7 @@ test("object-level names follow the stem", (t) => {
     spec: "execSnoopSpec",
     objects: "ExecSnoopObjects",
     constants: "ExecSnoopConstants",
+    metrics: "execSnoopMetrics",
   });
 });
 

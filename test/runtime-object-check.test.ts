@@ -47,6 +47,8 @@ test("hostile objects are refused by name: self typedef, two-type cycle, struct 
     const e = t.throws(() => checkObject(bytes, "hostile.o"), { instanceOf: ObjectFileError }, what)!;
     t.regex(e.message, message, what);
     t.is(e.section, ".BTF", what);
+    t.true(e instanceof BpfError, `${what}: the reader's errors are BpfErrors (the runtime's one base)`);
+    t.is(e.code, "EINVAL", what);
     if (what !== "4 GiB array") t.is(e.typeId, id, what);
   }
   // .maps: `__uint(type, …)` turned from a pointer to an array into an int.

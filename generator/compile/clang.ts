@@ -12,7 +12,7 @@ import { arch as hostArch, tmpdir } from "node:os";
 import { delimiter, dirname, join, resolve } from "node:path";
 import { CompileError, ToolNotFoundError, UsageError } from "../errors.js";
 
-import { adoptEarlyCompile, compileKey } from "./early.js";
+import { adoptEarlyCompile } from "./early-registry.js";
 
 export { splitShellWords } from "./shell-words.js";
 
@@ -233,6 +233,11 @@ export function clangArgs(opts: { source: string; output: string; depfile: strin
     ...multiarchInclude(),
     ...(opts.cflags ?? []),
   ];
+}
+
+/** What identifies a compile: clang, the directory it runs in, its arguments with the output paths left out. */
+export function compileKey(clang: string, cwd: string, c: { source: string; target: Target; cflags: readonly string[] }): string {
+  return JSON.stringify([clang, cwd, clangArgs({ source: c.source, output: "\0out.o", depfile: "\0out.d", target: c.target, cflags: c.cflags, cwd })]);
 }
 
 /** Compiles one target into a temporary directory; nothing is written anywhere else. */

@@ -7,42 +7,17 @@
 // core for a moment, never a different result.
 
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { clangArgs, locateClang, parseTargets, type RunResult, type Target } from "./clang.js";
+import { clangArgs, compileKey, locateClang, parseTargets, type RunResult } from "./clang.js";
+import { registerEarlyCompile, type EarlyCompile } from "./early-registry.js";
 import { splitShellWords } from "./shell-words.js";
 
-export interface EarlyCompile {
-  /** The temporary directory clang writes `out.o` and `out.d` into. */
-  readonly dir: string;
-  readonly result: Promise<RunResult>;
-  kill(): void;
-}
-
-// One registry per process, shared by this module's copies (bin loads tsc's output, the CLI its bundle).
-const registry = ((globalThis as Record<symbol, unknown>)[Symbol.for("bpf2ts.earlyCompiles")] ??= new Map()) as Map<string, EarlyCompile>;
-
-/** What identifies a compile: clang, the directory it runs in, its arguments with the output paths left out. */
-export function compileKey(clang: string, cwd: string, c: { source: string; target: Target; cflags: readonly string[] }): string {
-  return JSON.stringify([clang, cwd, clangArgs({ source: c.source, output: "\0out.o", depfile: "\0out.d", target: c.target, cflags: c.cflags, cwd })]);
-}
-
-/** The early compile with exactly this key, taken out of the registry (the caller owns its directory). */
-export function adoptEarlyCompile(key: string): EarlyCompile | undefined {
-  const found = registry.get(key);
-  registry.delete(key);
-  return found;
-}
-
-/** Kills the early compiles nobody adopted and removes their directories. */
-export function discardEarlyCompiles(): void {
-  for (const c of registry.values()) {
-    c.kill();
-    rmSync(c.dir, { recursive: true, force: true });
-  }
-  registry.clear();
-}
+// The registry (adoptEarlyCompile, discardEarlyCompiles) is early-registry.ts, which clang.ts reads
+// without loading this module; compileKey is clang.ts's, beside the argv it keys.
+export { adoptEarlyCompile, discardEarlyCompiles, type EarlyCompile } from "./early-registry.js";
+export { compileKey } from "./clang.js";
 
 // `generate` options that take a value, and those that do not (yargs booleans). Any other argument
 // means a form this module does not guess for.
@@ -87,7 +62,7 @@ export function startEarlyCompiles(args: readonly string[], cwd: string, env: No
       const key = compileKey(clang, resolve(cwd), { source, target, cflags });
       const dir = mkdtempSync(join(tmpdir(), "bpf2ts-"));
       const argv = clangArgs({ source, output: join(dir, "out.o"), depfile: join(dir, "out.d"), target, cflags, cwd });
-      registry.set(key, { dir, ...started(clang, argv, cwd, env) });
+      registerEarlyCompile(key, { dir, ...started(clang, argv, cwd, env) });
     }
   } catch {
     // Bad flags, no clang: the pipeline reports it as it always does.

@@ -5,7 +5,7 @@ import { deflateRawSync } from "node:zlib";
 import { objectStem } from "../compile/clang.js";
 import { Bpf2tsError } from "../errors.js";
 import { emitModule } from "./module.js";
-import { layoutDifference, layoutModule, type ModuleLayouts } from "./roots.js";
+import { layoutDifference, layoutModule, type ModuleLayouts } from "../layout/roots.js";
 import type { ObjectModel } from "../model/model.js";
 import { STEM, STEM_RULE } from "../pipeline/options.js";
 

@@ -5,16 +5,15 @@ import type CodeBlockWriter from "code-block-writer";
 import type { MetricSpec } from "@bpf2ts/runtime/contract";
 import { moduleMetrics } from "../layout/metric-tags.js";
 import type { ObjectModel } from "../model/model.js";
-import type { MapLayouts } from "./roots.js";
+import type { MapLayouts } from "../layout/roots.js";
 import { docComment } from "./writer.js";
 
 /** Writes `export const <name>` when there are metrics; returns whether it did (the module then imports `MetricSpec`). */
-export function emitMetrics(w: CodeBlockWriter, name: string, objectsType: string, model: ObjectModel, maps: ReadonlyArray<MapLayouts & { ts: string }>): boolean {
+export function emitMetrics(w: CodeBlockWriter, name: string, objectsType: string, model: ObjectModel, maps: ReadonlyArray<MapLayouts & { ts: string }>, specType: () => string): boolean {
   const specs: MetricSpec[] = moduleMetrics(model.file, maps, model.docs);
   if (specs.length === 0) return false;
-  w.blankLine();
   docComment(w, ["Metrics declared by `@metric` tags in the source; serve them with `@bpf2ts/runtime/metrics` (Prometheus) or `/otlp`."]);
-  w.write(`export const ${name}: readonly MetricSpec<keyof ${objectsType}["maps"]>[] = [`).newLine();
+  w.write(`export const ${name}: readonly ${specType()}<keyof ${objectsType}["maps"]>[] = [`).newLine();
   w.indent(() => {
     for (const s of specs) w.writeLine(`${literal(s)},`);
   });

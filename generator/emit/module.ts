@@ -7,7 +7,7 @@ import { mapWrapper, symbols, type RuntimeSymbolName } from "@bpf2ts/runtime/con
 import type { ValueLayout } from "../layout/layout.js";
 import type { MapModel, ObjectModel, ProgramModel } from "../model/model.js";
 import { memberName, NameScope, objectNames } from "../layout/names.js";
-import type { MapLayouts, ModuleLayouts, VariableLayout } from "./roots.js";
+import type { MapLayouts, ModuleLayouts, VariableLayout } from "../layout/roots.js";
 import { compositeDeps, emitAlias, emitComposite, emitEnum, type TypeDocs } from "./types.js";
 import { fieldTypeExpr, tsType, type Runtime } from "./values.js";
 import { emitMetrics } from "./metrics.js";
@@ -159,7 +159,7 @@ function emitDescriptor({ input, imports }: Step): string {
   const constScope = new NameScope(`constants of ${stem}`);
   const variable = (v: VariableLayout, scope: NameScope) => ({
     ts: scope.claim(memberName(v.variable.name), v.variable.name),
-    doc: [`\`${engine.cDecl(v.variable.typeId, v.variable.name)}\` in \`${v.variable.section}\`.`, ...docLines(model.docs.variables[v.variable.name] ?? v.variable.doc)],
+    doc: [`\`${engine.cDecl(v.variable.typeId, v.variable.name)}\` in \`${v.variable.section}\`.`, ...docLines(v.variable.doc)],
     entry: `{ name: ${JSON.stringify(v.variable.name)}, section: ${JSON.stringify(v.variable.section)}, offset: ${v.variable.offset}, codec: ${codecExpr(v.type, imports, rt)} }`,
   });
   w.write("const descriptor = ").inlineBlock(() => {
@@ -168,12 +168,12 @@ function emitDescriptor({ input, imports }: Step): string {
     w.writeLine(`objects: { deflated: true, ${objects.join(", ")} },`);
     entries("programs", layouts.programs.map((p) => ({
       ts: programScope.claim(memberName(p.name), p.name),
-      doc: [`\`SEC("${p.section}")\` ${p.name}${p.autoAttach ? "" : " (attached explicitly)"}.`, ...docLines(model.docs.programs[p.name] ?? p.doc)],
+      doc: [`\`SEC("${p.section}")\` ${p.name}${p.autoAttach ? "" : " (attached explicitly)"}.`, ...docLines(p.doc)],
       entry: programEntry(p),
     })));
     entries("maps", layouts.maps.map((m) => ({
       ts: mapScope.claim(memberName(m.map.name), m.map.name),
-      doc: [mapSummary(m.map), ...docLines(model.docs.maps[m.map.name] ?? m.map.doc)],
+      doc: [mapSummary(m.map), ...docLines(m.map.doc)],
       entry: mapEntry(m, imports, rt),
     })));
     entries("variables", layouts.variables.filter((v) => !v.variable.constant).map((v) => variable(v, varScope)));
@@ -206,16 +206,12 @@ function emitEntryPoints({ input, imports }: Step): string {
 }
 
 /** `<stem>Metrics`: the source's `@metric` tags as data (nothing when it has none). */
-function emitMetricSpecs({ input, imports, scope }: Step): string {
+function emitMetricSpecs({ input, imports }: Step): string {
   const names = objectNames(input.stem);
   const mapScope = new NameScope(`maps of ${input.stem}`);
   const maps = input.layouts.maps.map((m) => ({ ...m, ts: mapScope.claim(memberName(m.map.name), m.map.name) }));
   const w = newWriter();
-  const name = names.spec.replace(/Spec$/, "Metrics");
-  if (!emitMetrics(w, name, names.objects, input.model, maps)) return "";
-  scope.claim(name, "@metric tags");
-  imports.use("MetricSpec");
-  return w.toString().replace(/^\n+/, "");
+  return emitMetrics(w, names.metrics, names.objects, input.model, maps, () => imports.use("MetricSpec")) ? w.toString() : "";
 }
 
 function docLines(doc: string | undefined): string[] {

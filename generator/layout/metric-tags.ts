@@ -8,10 +8,10 @@
 //
 // The result is the runtime's MetricSpec as plain data (runtime/src/contract/metrics.ts).
 
-import { labelFormats, units, type BucketSpec, type LabelFormat, type LabelSpec, type MetricSpec, type Unit } from "@bpf2ts/runtime/contract";
+import { isEventMap, labelFormats, mapWrapper, mapWrappers, units, type BucketSpec, type LabelFormat, type LabelSpec, type MetricSpec, type Unit } from "@bpf2ts/runtime/contract";
 import { Bpf2tsError } from "../errors.js";
-import type { CompositeLayout, FieldNode, ValueLayout } from "./layout.js";
-import type { MapLayouts } from "../emit/roots.js";
+import { sizeOf, type CompositeLayout, type FieldNode, type ValueLayout } from "./layout.js";
+import type { MapLayouts } from "./roots.js";
 
 export class MetricTagError extends Bpf2tsError {
   override name = "MetricTagError";
@@ -114,8 +114,6 @@ function resolve(t: ValueLayout | undefined, path: string): Resolved | string {
 
 const isNumeric = (t: ValueLayout): boolean => t.kind === "int" || t.kind === "float" || t.kind === "bool" || t.kind === "enum";
 const isIntArray = (t: ValueLayout): t is Extract<ValueLayout, { kind: "array" }> => t.kind === "array" && t.elem.kind === "int";
-const byteSize = (t: ValueLayout): number =>
-  t.kind === "int" ? t.size : t.kind === "array" ? t.length * byteSize(t.elem) : t.kind === "string" ? t.length : t.kind === "pointer" ? 8 : t.kind === "composite" ? t.ref.size : 0;
 
 function labelFormat(t: ValueLayout, asked: string | undefined, fail: (why: string) => never): { format: LabelFormat; names?: Record<string, string> } {
   const inferred: LabelFormat = t.kind === "string" ? "string" : t.kind === "enum" ? "enum" : "number";
@@ -125,8 +123,8 @@ function labelFormat(t: ValueLayout, asked: string | undefined, fail: (why: stri
     format === "number" ? isNumeric(t) || t.kind === "pointer"
     : format === "string" ? t.kind === "string"
     : format === "enum" ? t.kind === "enum"
-    : format === "ipv4" ? (t.kind === "int" && t.size === 4) || (isIntArray(t) && byteSize(t) === 4)
-    : format === "ipv6" ? isIntArray(t) && byteSize(t) === 16
+    : format === "ipv4" ? (t.kind === "int" && t.size === 4) || (isIntArray(t) && sizeOf(t) === 4)
+    : format === "ipv6" ? isIntArray(t) && sizeOf(t) === 16
     : (t.kind === "int" && t.size === 8) || t.kind === "pointer";
   if (!ok) fail(`a ${t.kind === "int" ? `${t.size * 8}-bit integer` : t.kind} cannot be a ${format} label`);
   if (format !== "enum" || t.kind !== "enum") return { format };
@@ -217,18 +215,18 @@ export function metricSpec(file: string, site: TagSite, tag: MetricTag, docHelp:
   };
 }
 
-const EVENT_MAPS = new Set(["ringbuf", "perf_event_array"]);
-const READABLE_MAPS = new Set(["hash", "lru_hash", "percpu_hash", "lru_percpu_hash", "array", "percpu_array"]);
+// Maps wrapped with a key or value codec (not the plain BpfMap fallback) are read by key.
+const isReadableMap = (type: string): boolean => Object.hasOwn(mapWrappers, type) && ["kv", "v"].includes(mapWrapper(type).shape);
 
 /** Every `@metric` of a module: on maps (sorted by map) then on event fields; names unique. */
 export function moduleMetrics(file: string, maps: ReadonlyArray<MapLayouts & { ts: string }>, docs: { maps: Readonly<Record<string, string>>; fields: Readonly<Record<string, string>> }): MetricSpec[] {
   const out: MetricSpec[] = [];
   for (const m of maps) {
-    const { tags, help } = parseTagsAt(file, `map "${m.map.name}"`, docs.maps[m.map.name] ?? m.map.doc);
+    const { tags, help } = parseTagsAt(file, `map "${m.map.name}"`, docs.maps[m.map.name]);
     for (const tag of tags) {
       const where = `map "${m.map.name}"`;
-      if (EVENT_MAPS.has(m.map.type)) out.push(metricSpec(file, { where, map: m.ts, source: "event", ...(m.event && { labelsFrom: m.event, valueFrom: m.event }) }, tag, help));
-      else if (READABLE_MAPS.has(m.map.type)) out.push(metricSpec(file, { where, map: m.ts, source: "map", ...(m.key && { labelsFrom: m.key }), ...(m.value && { valueFrom: m.value }) }, tag, help));
+      if (isEventMap(m.map.type)) out.push(metricSpec(file, { where, map: m.ts, source: "event", ...(m.event && { labelsFrom: m.event, valueFrom: m.event }) }, tag, help));
+      else if (isReadableMap(m.map.type)) out.push(metricSpec(file, { where, map: m.ts, source: "map", ...(m.key && { labelsFrom: m.key }), ...(m.value && { valueFrom: m.value }) }, tag, help));
       else throw new MetricTagError(`${file}: ${where}: ${tag.text}: a ${m.map.type} map cannot carry metrics (hash, array and their per-CPU/LRU kinds are read; ring buffers and perf arrays are counted)`, { file, symbol: m.map.name });
     }
   }

@@ -115,11 +115,11 @@ export function typeName(stem: string, cName: string): string {
   return pascalCase(stem) + pascalCase(cName);
 }
 
-/** `load<Stem>` / `<stem>Spec` and the `<Stem>Objects`/`<Stem>Constants` interfaces. */
-export function objectNames(stem: string): { load: string; spec: string; objects: string; constants: string } {
+/** `load<Stem>` / `<stem>Spec`, the `<Stem>Objects`/`<Stem>Constants` types and `<stem>Metrics`. */
+export function objectNames(stem: string): { load: string; spec: string; objects: string; constants: string; metrics: string } {
   const p = pascalCase(stem);
   const c = p.charAt(0).toLowerCase() + p.slice(1);
-  return { load: `load${p}`, spec: `${c}Spec`, objects: `${p}Objects`, constants: `${p}Constants` };
+  return { load: `load${p}`, spec: `${c}Spec`, objects: `${p}Objects`, constants: `${p}Constants`, metrics: `${c}Metrics` };
 }
 
 /**

@@ -8,7 +8,7 @@ import { compare, placeOf, type ModelContext, type Where } from "./context.js";
 import type { MapModel } from "./types.js";
 
 export { mapTypeNames } from "@bpf2ts/runtime/contract";
-import { mapTypeNames } from "@bpf2ts/runtime/contract";
+import { mapTypeName, mapTypeNames } from "@bpf2ts/runtime/contract";
 
 /** A map definition's members as libbpf's `parse_btf_map_def` reads them. */
 interface MapDef {
@@ -174,7 +174,7 @@ function mapModel(name: string, varTypeId: TypeId, defTypeId: TypeId, d: MapDef,
   }
   return {
     name,
-    type: mapTypeNames[d.type] ?? `type_${d.type}`,
+    type: mapTypeName(d.type),
     typeNumber: d.type,
     ...(d.keyTypeId !== undefined && { keyTypeId: d.keyTypeId }),
     ...(d.valueTypeId !== undefined && { valueTypeId: d.valueTypeId }),

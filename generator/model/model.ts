@@ -4,7 +4,7 @@
 // id into `ObjectModel.btf`; that graph is the object's own, possibly extended at the end with types
 // from a types-only compile (source/types-only.ts, merged by source/merge-types.ts), so object type ids never change.
 
-import { parseSection } from "@bpf2ts/runtime/contract";
+import { isEventMap, parseSection } from "@bpf2ts/runtime/contract";
 import { Kind, Linkage, type Btf } from "@bpf2ts/runtime/object-file";
 import { SHF_EXECINSTR, STB_LOCAL, STT_FUNC, type ElfFile } from "@bpf2ts/runtime/object-file";
 import { ModelError } from "../errors.js";
@@ -35,7 +35,6 @@ export interface ModelOptions {
   readonly source?: SourceScan;
 }
 
-const EVENT_MAP_TYPES = new Set(["ringbuf", "perf_event_array"]);
 
 /** Builds the object model of a compiled eBPF object from its ELF and BTF. */
 export function buildModel(elf: ElfFile, btf: Btf, opts: ModelOptions = {}): ObjectModel {
@@ -56,15 +55,15 @@ export function buildModel(elf: ElfFile, btf: Btf, opts: ModelOptions = {}): Obj
     const override = opts.events?.[m.name];
     const spelling = eventSpellings[m.name];
     let out: MapModel = withDoc(m, docs.maps[m.name]);
-    if (override !== undefined && !EVENT_MAP_TYPES.has(m.type)) {
+    if (override !== undefined && !isEventMap(m.type)) {
       throw new ModelError(`${file}: --event ${m.name}=${override}: map "${m.name}" is a ${m.type} map, not a ring buffer or perf event array`, { file, symbol: m.name });
     }
-    if (spelling !== undefined && EVENT_MAP_TYPES.has(m.type)) {
+    if (spelling !== undefined && isEventMap(m.type)) {
       const typeId = lookupType(btf, spelling);
       if (typeId === undefined) missing.add(spelling);
       const event: EventTypeRef = { cType: spelling, ...(typeId !== undefined && { typeId }), origin: override !== undefined ? "override" : "source" };
       out = { ...out, event };
-    } else if (EVENT_MAP_TYPES.has(m.type)) {
+    } else if (isEventMap(m.type)) {
       // Name the call the scan could not follow (one that names this map, else one that names none).
       const call = source?.unfollowed.find((c) => c.map === m.name) ?? source?.unfollowed.find((c) => c.map === undefined);
       const why = call ? `bpf2ts could not follow ${call.call} (${call.where})` : source ? "no call the scan found writes to it" : "no source to infer it from";

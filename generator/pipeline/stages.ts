@@ -5,7 +5,7 @@
 export { buildRecord, formatRecord } from "../emit/build-record.js";
 export { parseBtfExt } from "../btf/ext.js";
 export { Kind, lookupType, parseBtf } from "../btf/index.js";
-export { layoutModule } from "../emit/roots.js";
+export { layoutModule } from "../layout/roots.js";
 export { checkParsedObject, readElf } from "@bpf2ts/runtime/object-file";
 export { embedObject, generate } from "../emit/files.js";
 export { mergeTypes } from "../source/merge-types.js";

@@ -1,4 +1,4 @@
-// C syntax shared by the source scan (source.ts) and event-type inference (source-events.ts): the
+// C syntax shared by the source scan (scan.ts) and event-type inference (events.ts): the
 // tree-sitter-c parser, and small questions about declarations, casts and arguments.
 
 import { createRequire } from "node:module";

@@ -6,6 +6,8 @@
 
 import type { Node as MorphNode, ObjectLiteralExpression, Project, PropertySignature } from "ts-morph";
 
+import { parseFieldType, scalarTypes, type ParsedFieldType } from "@bpf2ts/runtime/contract";
+
 type Morph = typeof import("ts-morph");
 
 /** One API element, compared by its attributes (`offset`, `size`, `type`, …). */
@@ -90,12 +92,12 @@ function readApi(morph: Morph, project: Project, text: string): Map<string, Elem
         ["size", obj && (literal(morph, obj, "size") ?? fieldSize(morph, obj, sizes))],
         ["bits", bits && obj ? `${bits} at bit ${literal(morph, obj, "bitOffset") ?? "0"}` : undefined],
         ["type", prop?.getTypeNode()?.getText()],
-        ["C", decl !== undefined ? `\`${JSON.parse(decl) as string}\`` : prop && cDeclaration(prop)],
+        ["C", decl !== undefined ? `\`${JSON.parse(decl) as string}\`` : prop && declarationInDoc(prop)],
       ]);
     }
     // Members the interface has but the descriptor does not list (none in generated code; a hand edit).
     for (const prop of iface?.getProperties() ?? []) {
-      if (!seen.has(prop.getName())) add(`field ${name}.${prop.getName()}`, `field ${name}.${prop.getName()}`, [["type", prop.getTypeNode()?.getText()], ["C", cDeclaration(prop)]]);
+      if (!seen.has(prop.getName())) add(`field ${name}.${prop.getName()}`, `field ${name}.${prop.getName()}`, [["type", prop.getTypeNode()?.getText()], ["C", declarationInDoc(prop)]]);
     }
   }
 
@@ -134,12 +136,7 @@ function fieldSize(morph: Morph, field: ObjectLiteralExpression, structs: Readon
   const type = p && morph.Node.isPropertyAssignment(p) ? p.getInitializer() : undefined;
   const sizeOf = (t: MorphNode | undefined): number | undefined => {
     if (!t) return undefined;
-    if (morph.Node.isStringLiteral(t)) {
-      const m = /^([a-z]+)(\d*)((?:\[\d*\])*)$/.exec(t.getLiteralValue());
-      if (!m) return undefined;
-      const base = m[1] === "char" || m[1] === "bool" ? 1 : m[1] === "ptr" ? 8 : Number(m[2]) / 8;
-      return [...m[3]!.matchAll(/\[(\d*)\]/g)].reduce((n, d) => n * Number(d[1] || 0), base);
-    }
+    if (morph.Node.isStringLiteral(t)) return scalarFieldSize(t.getLiteralValue());
     if (morph.Node.isIdentifier(t)) return structs.get(t.getText());
     if (morph.Node.isArrayLiteralExpression(t)) {
       const [elem, count] = t.getElements();
@@ -152,8 +149,30 @@ function fieldSize(morph: Morph, field: ObjectLiteralExpression, structs: Readon
   return n === undefined ? undefined : String(n);
 }
 
+/** The size of a field type written as a string (scalars, strings, arrays of them; flexible: 0), by the contract's grammar. */
+function scalarFieldSize(spelling: string): number | undefined {
+  let t: ParsedFieldType;
+  try {
+    t = parseFieldType(spelling);
+  } catch {
+    return undefined;
+  }
+  switch (t.kind) {
+    case "scalar":
+      return scalarTypes[t.name].size;
+    case "string":
+      return t.length;
+    case "array": {
+      const elem = typeof t.elem === "string" ? scalarFieldSize(t.elem) : undefined;
+      return elem === undefined ? undefined : elem * (t.length ?? 0);
+    }
+    case "struct":
+      return undefined;
+  }
+}
+
 function member(add: (key: string, label: string, attrs: Array<[string, string | undefined]>) => void, kind: string, m: PropertySignature): void {
-  add(`${kind} ${m.getName()}`, `${kind} ${m.getName()}`, [["type", m.getTypeNode()?.getText()], ["C", cDeclaration(m)]]);
+  add(`${kind} ${m.getName()}`, `${kind} ${m.getName()}`, [["type", m.getTypeNode()?.getText()], ["C", declarationInDoc(m)]]);
 }
 
 /**
@@ -161,7 +180,7 @@ function member(add: (key: string, label: string, attrs: Array<[string, string |
  * (a field's offset and size follow a dash and are compared on their own), `` `ringbuf` map `events`,
  * max_entries 4096 ``, `` `SEC("…")` fn ``, `` `const volatile __u32 x` in `.rodata` at offset 0 ``.
  */
-function cDeclaration(node: PropertySignature): string | undefined {
+function declarationInDoc(node: PropertySignature): string | undefined {
   const first = (node.getJsDocs()[0]?.getDescription().trim() ?? "").split("\n")[0]!;
   return first ? first.split(" — ")[0]!.replace(/\.$/, "") : undefined;
 }

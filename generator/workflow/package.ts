@@ -8,11 +8,13 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename, dirname, join, posix, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Kind, cDeclaration, skipQualifiers, type Btf, type TypeId } from "../btf/index.js";
+import { Kind, cDeclaration, resolve as resolveType, type Btf, type TypeId } from "../btf/index.js";
+import { layoutModule } from "../layout/roots.js";
+import { tsType } from "../emit/values.js";
 import { Bpf2tsError } from "../errors.js";
 import type { MapModel, ObjectModel, VariableModel } from "../model/model.js";
 import { buildOutputs, VERSION, type GenerateOptions } from "../pipeline/run.js";
-import { memberName, objectNames, typeName } from "../layout/names.js";
+import { memberName, objectNames } from "../layout/names.js";
 import { writePackageFiles, type PackageWrite } from "./package-dir.js";
 import { containerfile, daemonSetYaml, deployReadme, readDeployConfig, type DeployConfig, type DeployInput } from "./deploy.js";
 
@@ -323,15 +325,10 @@ export function cTypeName(btf: Btf, id: TypeId | undefined): string {
   return id === undefined ? "—" : cDeclaration(btf, id);
 }
 
-/** The generated TS name of a named struct/union/enum type, when it has one. */
-function tsTypeOf(stem: string, btf: Btf, id: TypeId | undefined, cType?: string): string | undefined {
-  if (cType === undefined) {
-    const t = id === undefined ? undefined : skipQualifiers(btf, id);
-    const tagged = t && (t.kind === Kind.Struct || t.kind === Kind.Union || t.kind === Kind.Enum || t.kind === Kind.Enum64);
-    return tagged && t.name ? typeName(stem, t.name) : undefined;
-  }
-  const m = /^(?:struct|union|enum)\s+(\w+)$/.exec(cType);
-  return m ? typeName(stem, m[1]!) : undefined;
+/** The TS type of each map's events, by map name, as the module names it (the emitter's layouts). */
+function eventTypes(stem: string, model: ObjectModel): Map<string, string> {
+  const { maps } = layoutModule(stem, model, { globalTypes: false });
+  return new Map(maps.flatMap((m) => (m.event ? [[m.map.name, tsType(m.event)] as const] : [])));
 }
 
 function cell(s: string | undefined): string {
@@ -343,8 +340,8 @@ function table(head: string[], rows: string[][], none: string): string {
   return [`| ${head.join(" | ")} |`, `| ${head.map(() => "---").join(" | ")} |`, ...rows.map((r) => `| ${r.map(cell).join(" | ")} |`)].join("\n");
 }
 
-function mapTypes(stem: string, m: MapModel, btf: Btf): string {
-  if (m.event) return `events: \`${tsTypeOf(stem, btf, m.event.typeId, m.event.cType) ?? m.event.cType}\``;
+function mapTypes(m: MapModel, btf: Btf, events: ReadonlyMap<string, string>): string {
+  if (m.event) return `events: \`${events.get(m.name) ?? m.event.cType}\``;
   if (m.keyTypeId === undefined && m.valueTypeId === undefined) return `${m.keySize} → ${m.valueSize} bytes`;
   const show = (id: TypeId | undefined, size: number) => (id === undefined ? `${size} bytes` : `\`${cTypeName(btf, id)}\``);
   return `${show(m.keyTypeId, m.keySize)} → ${show(m.valueTypeId, m.valueSize)}`;
@@ -354,6 +351,7 @@ function readmeSections(opts: PackageOptions, name: string, hasCli: boolean): Re
   const { stem, model } = opts;
   const { btf } = model;
   const names = objectNames(stem);
+  const eventType = eventTypes(stem, model);
   const programs = table(
     ["`programs.`", "C function", "SEC()", "kind", "what it does"],
     model.programs.map((p) => [`\`${memberName(p.name)}\``, `\`${p.name}\``, `\`${p.section}\``, p.kind + (p.autoAttach ? "" : " (attach explicitly)"), p.doc ?? ""]),
@@ -361,14 +359,14 @@ function readmeSections(opts: PackageOptions, name: string, hasCli: boolean): Re
   );
   const maps = table(
     ["`maps.`", "C name", "type", "key → value", "max entries", "what it holds"],
-    model.maps.map((m) => [`\`${memberName(m.name)}\``, `\`${m.name}\``, m.type, mapTypes(stem, m, btf), String(m.maxEntries), m.doc ?? ""]),
+    model.maps.map((m) => [`\`${memberName(m.name)}\``, `\`${m.name}\``, m.type, mapTypes(m, btf, eventType), String(m.maxEntries), m.doc ?? ""]),
     "None.",
   );
   const eventMaps = model.maps.filter((m) => m.event);
   const events = eventMaps.length
     ? eventMaps
         .map((m) => {
-          const ts = tsTypeOf(stem, btf, m.event!.typeId, m.event!.cType) ?? m.event!.cType;
+          const ts = eventType.get(m.name) ?? m.event!.cType;
           const fields = structFields(model, m.event!.typeId);
           return `### \`${ts}\` (from \`maps.${memberName(m.name)}\`, C \`${m.event!.cType}\`)\n\n${fields}`;
         })
@@ -409,13 +407,12 @@ function attachHint(kind: string): string {
 /** The members of an event struct as a table (name, C type, offset, size, doc). */
 function structFields(model: ObjectModel, id: TypeId | undefined): string {
   if (id === undefined) return "(type not in BTF)";
-  let t = model.btf.types[id];
-  while (t && (t.kind === Kind.Typedef || t.kind === Kind.Const || t.kind === Kind.Volatile)) t = model.btf.types[t.type];
-  if (!t || t.kind !== Kind.Struct) return `\`${cTypeName(model.btf, id)}\``;
+  const t = resolveType(model.btf, id);
+  if (t.kind !== Kind.Struct) return `\`${cTypeName(model.btf, id)}\``;
   const docs = model.docs.fields;
   const rows = t.members
     .filter((m) => m.name !== "" && !m.name.startsWith("__pad"))
-    .map((m) => [`\`${memberName(m.name)}\``, `\`${cTypeName(model.btf, m.type)}\``, String(m.bitOffset / 8), fieldDoc(docs, t!.name, m.name) ?? ""]);
+    .map((m) => [`\`${memberName(m.name)}\``, `\`${cTypeName(model.btf, m.type)}\``, String(m.bitOffset / 8), fieldDoc(docs, t.name, m.name) ?? ""]);
   return table(["field", "C type", "offset", "meaning"], rows, "(no fields)");
 }
 

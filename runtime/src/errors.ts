@@ -1,7 +1,7 @@
 // BpfError: the one error base of the runtime. Every kernel or libbpf failure it reports, with errno,
 // the program or map it concerns, libbpf's explanation and (for loads) the full verifier log; the
-// runtime's other errors (AddonError, EventReaderError, ElfSymbolsError) are subclasses that keep
-// their own `name`.
+// runtime's other errors (AddonError, EventReaderError, ElfSymbolsError, and the object-file reader's
+// ObjectFileError: ElfError, BtfError) are subclasses that keep their own `name`.
 
 import { existsSync } from "node:fs";
 

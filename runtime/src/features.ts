@@ -4,8 +4,9 @@
 
 import { existsSync, readFileSync } from "node:fs";
 import { addon } from "./addon.js";
+import { mapTypeNames } from "./contract/maps.js";
 
-// enum bpf_prog_type / enum bpf_map_type (include/uapi/linux/bpf.h), for the names people use.
+// enum bpf_prog_type (include/uapi/linux/bpf.h), for the names people use.
 const programTypes: Record<string, number> = {
   socket_filter: 1, kprobe: 2, sched_cls: 3, sched_act: 4, tracepoint: 5, xdp: 6, perf_event: 7,
   cgroup_skb: 8, cgroup_sock: 9, lwt_in: 10, sock_ops: 13, sk_skb: 14, cgroup_device: 15, sk_msg: 16,
@@ -13,13 +14,8 @@ const programTypes: Record<string, number> = {
   raw_tracepoint_writable: 24, cgroup_sockopt: 25, tracing: 26, struct_ops: 27, ext: 28, lsm: 29,
   sk_lookup: 30, syscall: 31,
 };
-const mapTypes: Record<string, number> = {
-  hash: 1, array: 2, prog_array: 3, perf_event_array: 4, percpu_hash: 5, percpu_array: 6,
-  stack_trace: 7, cgroup_array: 8, lru_hash: 9, lru_percpu_hash: 10, lpm_trie: 11, array_of_maps: 12,
-  hash_of_maps: 13, devmap: 14, sockmap: 15, cpumap: 16, xskmap: 17, sockhash: 18, queue: 22, stack: 23,
-  sk_storage: 24, devmap_hash: 25, struct_ops: 26, ringbuf: 27, inode_storage: 28, task_storage: 29,
-  bloom_filter: 30, user_ringbuf: 31, cgrp_storage: 32,
-};
+// Map types by the contract's list of libbpf's names (`mapTypeNames[n]` names BPF_MAP_TYPE n).
+const mapTypes: Record<string, number> = Object.fromEntries(mapTypeNames.map((name, n) => [name, n]).filter(([name]) => name !== "unspec"));
 
 function number(table: Record<string, number>, t: string | number, what: string): number {
   const n = typeof t === "number" ? t : table[t];

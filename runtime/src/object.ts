@@ -6,7 +6,7 @@ import { addon, type NativeMapMeta, type NativeObject } from "./addon.js";
 import { type Codec, LE, withContext } from "./codec.js";
 import { BpfError, closedError, errno, fromNative } from "./errors.js";
 import type { Closeable, MapHandle, ResourceOwner } from "./handles.js";
-import { mapWrapper, type MapTypeName, type WrappedMapType } from "./contract/maps.js";
+import { mapTypeName, mapWrapper, type mapWrappers, type MapTypeName, type WrappedMapType } from "./contract/maps.js";
 import { inflateRawSync } from "node:zlib";
 import { Link, LinkSet } from "./links.js";
 import {
@@ -209,13 +209,9 @@ function mapTable(d: ObjectDescriptor, native: NativeObject): Array<[string, Map
   const listed = Object.entries(d.maps ?? {});
   const known = new Set(listed.map(([, m]) => m.name));
   for (const m of native.maps()) {
-    if (!m.internal && !known.has(m.name)) listed.push([m.name, { name: m.name, type: typeName(m) }]);
+    if (!m.internal && !known.has(m.name)) listed.push([m.name, { name: m.name, type: mapTypeName(m.type) }]);
   }
   return listed;
-}
-
-function typeName(meta: { type: number; typeName: string }): MapTypeName {
-  return (meta.typeName === "unknown" ? `unknown_${meta.type}` : meta.typeName) as MapTypeName;
 }
 
 /** Opens `descriptor`'s object without loading it and describes its programs and maps. */
@@ -233,7 +229,7 @@ export function objectSpec(descriptor: ObjectDescriptor, opts: { btfPath?: strin
     for (const [ts, m] of mapTable(descriptor, native)) {
       const info = maps.get(m.name);
       if (!info) continue;
-      spec.maps[ts] = { name: m.name, type: typeName(info), keySize: info.keySize, valueSize: info.valueSize, maxEntries: info.maxEntries, flags: info.flags };
+      spec.maps[ts] = { name: m.name, type: mapTypeName(info.type), keySize: info.keySize, valueSize: info.valueSize, maxEntries: info.maxEntries, flags: info.flags };
     }
     return spec;
   } finally {
@@ -255,7 +251,7 @@ class ObjectMap implements MapHandle {
     private readonly mapFd: number,
     meta: NativeMapMeta,
   ) {
-    this.type = typeName(meta);
+    this.type = mapTypeName(meta.type);
     this.typeId = meta.type;
     this.keySize = meta.keySize;
     this.valueSize = meta.valueSize;
@@ -268,7 +264,8 @@ class ObjectMap implements MapHandle {
   }
 }
 
-const wrappers = { HashMap, LruHashMap, PerCpuHashMap, LruPerCpuHashMap, ArrayMap, PerCpuArrayMap, RingBuf, PerfEventArray, StackTraceMap, BpfMap };
+// Every class the contract names, and no other (a renamed class fails to compile here).
+const wrappers = { HashMap, LruHashMap, PerCpuHashMap, LruPerCpuHashMap, ArrayMap, PerCpuArrayMap, RingBuf, PerfEventArray, StackTraceMap, BpfMap } satisfies Record<(typeof mapWrappers)[WrappedMapType]["wrapper"] | "BpfMap", unknown>;
 
 /** The wrapper class for a map of type `handle.type` (the contract's `mapWrappers`), given the codecs its shape takes. */
 export function wrapMap(handle: MapHandle, key?: AnyCodec, value?: AnyCodec): AnyMap {

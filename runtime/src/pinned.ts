@@ -4,6 +4,7 @@ import { addon } from "./addon.js";
 import type { Codec } from "./codec.js";
 import { BpfError, closedError, errno, fromNative } from "./errors.js";
 import { mapTypeNumber } from "./features.js";
+import { mapTypeName } from "./contract/maps.js";
 import type { Closeable, MapHandle, MapTypeName, ResourceOwner } from "./handles.js";
 import { type AnyMap, wrapMap } from "./object.js";
 
@@ -25,7 +26,7 @@ class PinnedMapOwner implements ResourceOwner, MapHandle {
     const meta = addon().mapInfo(fd);
     this.#fd = fd;
     this.name = meta.name || path;
-    this.type = (meta.typeName === "unknown" ? `unknown_${meta.type}` : meta.typeName) as MapTypeName;
+    this.type = mapTypeName(meta.type);
     this.typeId = meta.type;
     this.keySize = meta.keySize;
     this.valueSize = meta.valueSize;

@@ -12,5 +12,5 @@ export {
 } from "./metrics.js";
 export { baseCapabilities, capabilitiesFor, type CapabilityNeed, type ProgramCapabilityInput } from "./capabilities.js";
 export { parseFieldType, scalarTypes, type FieldType, type ParsedFieldType, type ScalarName, type StructRef } from "./fields.js";
-export { mapTypeNames, mapWrapper, mapWrappers, type MapShape, type MapTypeName, type WrappedMapType } from "./maps.js";
+export { isEventMap, mapTypeName, mapTypeNames, mapWrapper, mapWrappers, type MapShape, type MapTypeName, type WrappedMapType } from "./maps.js";
 export { symbols, type RuntimeSymbol, type RuntimeSymbolName } from "./symbols.js";

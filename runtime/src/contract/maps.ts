@@ -14,6 +14,11 @@ export const mapTypeNames = [
 /** A map type's name; `unknown_<n>` for a number this table does not know. */
 export type MapTypeName = (typeof mapTypeNames)[number] | `unknown_${number}`;
 
+/** The name of map type number `type` (`BPF_MAP_TYPE_*`); `unknown_<n>` past the table. */
+export function mapTypeName(type: number): MapTypeName {
+  return mapTypeNames[type] ?? `unknown_${type}`;
+}
+
 /**
  * What a wrapper takes: `kv` a key and a value codec, `v` a value codec (array maps, keyed by
  * index), `event` the record codec (ring buffers, perf event arrays), `none` nothing.
@@ -38,4 +43,9 @@ export type WrappedMapType = keyof typeof mapWrappers;
 /** The wrapper of a map type: its class name and shape. */
 export function mapWrapper(type: string): { readonly wrapper: string; readonly shape: MapShape } {
   return Object.hasOwn(mapWrappers, type) ? mapWrappers[type as WrappedMapType] : { wrapper: "BpfMap", shape: "kv" };
+}
+
+/** Ring buffers and perf event arrays: the maps read as streams of records, not by key. */
+export function isEventMap(type: string): boolean {
+  return mapWrapper(type).shape === "event";
 }

@@ -21,8 +21,8 @@ import { ElfError, readElf, SHN_LORESERVE, SHN_UNDEF, SHT_NOBITS, SHT_REL, SHT_R
 import { BtfError } from "./btf/wire.js";
 import { parseBtf, type ParsedBtf } from "./btf/parse.js";
 import { Kind, kindNames, type Type, type TypeId } from "./btf/types.js";
+import { MAX_SIZE, resolve } from "./btf/query.js";
 
-const MAX_SIZE = 0xffffffff; // BTF sizes are u32: the kernel and libbpf reject anything larger
 
 /** Checks an ELF object (and its BTF) the way a loader needs it; throws ElfError/BtfError. */
 export function checkObject(bytes: Uint8Array, file = "object"): void {
@@ -173,12 +173,6 @@ export function checkBtf(btf: ParsedBtf, file: string): void {
   }
 }
 
-/** Follows typedefs and qualifiers (acyclic by now). */
-function skip(btf: ParsedBtf, id: TypeId): Type {
-  let t = btf.types[id]!;
-  while (t.kind === Kind.Typedef || t.kind === Kind.Const || t.kind === Kind.Volatile || t.kind === Kind.Restrict || t.kind === Kind.TypeTag) t = btf.types[t.type]!;
-  return t;
-}
 
 const INT_FIELDS = new Set(["type", "max_entries", "map_flags", "numa_node", "map_extra", "key_size", "value_size", "pinning"]);
 
@@ -194,22 +188,22 @@ function checkMaps(btf: ParsedBtf, elf: ElfFile, file: string): void {
     const map = variable.name || `#${variable.id}`;
     if (data && (v.offset > data.size || v.size > data.size - v.offset))
       throw where(v.type, `map ${map} at ${v.offset}+${v.size} is outside the section (${data.size} bytes)`);
-    checkMapDef(btf, skip(btf, variable.type), map, where, 0);
+    checkMapDef(btf, resolve(btf, variable.type), map, where, 0);
   }
 }
 
 function checkMapDef(btf: ParsedBtf, def: Type, map: string, where: (id: TypeId, d: string) => BtfError, depth: number): void {
   if (def.kind !== Kind.Struct) throw where(def.id, `map ${map}: definition is a ${kindName(def)}, not a struct`);
   for (const m of def.members) {
-    const t = skip(btf, m.type);
+    const t = resolve(btf, m.type);
     const field = `map ${map}: field ${m.name || "(anonymous)"}`;
     if (INT_FIELDS.has(m.name)) {
       if (t.kind !== Kind.Ptr || btf.types[t.type]!.kind !== Kind.Array) throw where(m.type, `${field} is not __uint()'s pointer to an array`);
     } else if (m.name === "key" || m.name === "value") {
       if (t.kind !== Kind.Ptr) throw where(m.type, `${field} is not __type()'s pointer`);
     } else if (m.name === "values") {
-      const elem = t.kind === Kind.Array ? skip(btf, t.type) : undefined;
-      const inner = elem?.kind === Kind.Ptr ? skip(btf, elem.type) : undefined;
+      const elem = t.kind === Kind.Array ? resolve(btf, t.type) : undefined;
+      const inner = elem?.kind === Kind.Ptr ? resolve(btf, elem.type) : undefined;
       if (!inner || inner.kind !== Kind.Struct) throw where(m.type, `${field} is not __array()'s array of pointers to a map definition`);
       if (depth === 0) checkMapDef(btf, inner, `${map}.values`, where, 1);
     }

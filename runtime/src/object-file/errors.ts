@@ -1,6 +1,8 @@
-// The one base of the object-file reader's errors (ElfError, BtfError), so that callers (the
-// generator's CLI, the runtime's loader) recognise a malformed input with `instanceof` and read the
-// place it names from fields instead of the message.
+// The base of the object-file reader's errors (ElfError, BtfError): a BpfError (the runtime's one
+// error base) with EINVAL, so callers (the generator's CLI, the runtime's loader) recognise a
+// malformed input with `instanceof` and read the place it names from fields instead of the message.
+
+import { BpfError, errno } from "../errors.js";
 
 export interface ObjectFilePlace {
   /** The input file, as the caller named it. */
@@ -12,15 +14,9 @@ export interface ObjectFilePlace {
 }
 
 /** A malformed ELF object or BTF blob; `message` reads "file: section: type N: detail". */
-export class ObjectFileError extends Error {
+export class ObjectFileError extends BpfError {
   override readonly name: string = "ObjectFileError";
-  readonly file?: string;
-  readonly section?: string;
-  readonly typeId?: number;
   constructor(message: string, opts: ObjectFilePlace & { cause?: unknown } = {}) {
-    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
-    if (opts.file !== undefined) this.file = opts.file;
-    if (opts.section !== undefined) this.section = opts.section;
-    if (opts.typeId !== undefined) this.typeId = opts.typeId;
+    super(message, { errno: errno.EINVAL, code: "EINVAL", ...opts });
   }
 }

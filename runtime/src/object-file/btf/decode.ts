@@ -16,6 +16,7 @@
 
 import { BtfError, BTF_INT_BOOL, BTF_INT_CHAR, BTF_INT_SIGNED, type Where, label } from "./wire.js";
 import type { StringTable } from "./strings.js";
+import { resolve } from "./query.js";
 import { Kind, kindNames, type Type, type Member, type EnumValue, type Param, type VarSecinfo, type TypeId } from "./types.js";
 
 /** What the lazily built lists read from: the validated words and strings of one blob. */
@@ -26,6 +27,8 @@ interface Lists {
   /** Word index of each list-bearing type's first list entry, by id - firstId. */
   readonly starts: Uint32Array;
   readonly firstId: number;
+  /** The blob's file and section, for errors found while a list is built. */
+  readonly where: Where;
   /** Some INT carries a bitfield width (old kind_flag = 0 encoding); see legacyBitfield. */
   legacyBitfields: boolean;
 }
@@ -40,7 +43,7 @@ interface Lists {
  */
 export function decodeTypes(words: Uint32Array, strings: StringTable, out: Type[], where: Where): void {
   const firstId = out.length;
-  const ctx: Lists = { words, strings, types: out, starts: new Uint32Array(Math.floor(words.length / 3) + 1), firstId, legacyBitfields: false };
+  const ctx: Lists = { words, strings, types: out, starts: new Uint32Array(Math.floor(words.length / 3) + 1), firstId, where, legacyBitfields: false };
   const L = lazyLists(ctx);
   const errors = new Errors(where, strings);
   const rare: RareResult = { used: 0, ref: 0 };
@@ -226,7 +229,7 @@ function lazyLists(ctx: Lists) {
       out[m] = kflag
         ? { name, type, bitOffset: off & 0xffffff, bitSize: off >>> 24 }
         : ctx.legacyBitfields
-          ? legacyBitfield(ctx.types, name, type, off)
+          ? legacyBitfield(ctx, name, type, off)
           : { name, type, bitOffset: off, bitSize: 0 };
     }
     cache[id - ctx.firstId] = out;
@@ -325,20 +328,10 @@ function lazyLists(ctx: Lists) {
  * Old encoders (kind_flag = 0) put a bitfield's width in the member's INT type (BTF_INT_BITS, with
  * BTF_INT_OFFSET added to the member offset). Move it to the member, so consumers see one encoding.
  */
-function legacyBitfield(types: readonly Type[], name: string, type: TypeId, bitOffset: number): Member {
-  const target = skipModifiers(types, type);
-  if (target?.kind === Kind.Int && (target.bitOffset !== 0 || target.bits !== target.size * 8))
+function legacyBitfield(ctx: Lists, name: string, type: TypeId, bitOffset: number): Member {
+  const target = resolve(ctx, type, ctx.where);
+  if (target.kind === Kind.Int && (target.bitOffset !== 0 || target.bits !== target.size * 8))
     return { name, type, bitOffset: bitOffset + target.bitOffset, bitSize: target.bits };
   return { name, type, bitOffset, bitSize: 0 };
 }
 
-function skipModifiers(types: readonly Type[], id: TypeId): Type | undefined {
-  for (let depth = 0; depth < 32; depth++) {
-    const t = types[id];
-    if (!t) return undefined;
-    if (t.kind !== Kind.Typedef && t.kind !== Kind.Const && t.kind !== Kind.Volatile && t.kind !== Kind.Restrict && t.kind !== Kind.TypeTag)
-      return t;
-    id = t.type;
-  }
-  return undefined;
-}

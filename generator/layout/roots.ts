@@ -3,7 +3,7 @@
 // Roots are visited in name order so that anonymous types get the same names on every run.
 
 import { lookupType, type TypeId } from "../btf/index.js";
-import { LayoutEngine, type ValueLayout } from "../layout/layout.js";
+import { LayoutEngine, type ValueLayout } from "./layout.js";
 import type { MapModel, ObjectModel, ProgramModel, VariableModel } from "../model/model.js";
 
 export interface MapLayouts {
@@ -19,7 +19,7 @@ export interface VariableLayout {
   readonly type: ValueLayout;
 }
 
-/** Everything a module holds, each list in name order (sorted here, once). */
+/** Everything a module holds, each list in name order (programs and maps as the model sorts them; variables sorted here). */
 export interface ModuleLayouts {
   readonly engine: LayoutEngine;
   readonly programs: readonly ProgramModel[];
@@ -38,7 +38,7 @@ const byName = <T extends { name: string }>(a: T, b: T): number => (a.name < b.n
 
 export function layoutModule(stem: string, model: ObjectModel, opts: RootOptions): ModuleLayouts {
   const engine = new LayoutEngine(model.btf, stem);
-  const maps = [...model.maps].sort(byName).map((map): MapLayouts => {
+  const maps = model.maps.map((map): MapLayouts => {
     const key = map.keyTypeId !== undefined && map.keyTypeId !== 0 ? engine.layoutRoot(map.keyTypeId, `${map.name}_key`) : undefined;
     const value = map.valueTypeId !== undefined && map.valueTypeId !== 0 ? engine.layoutRoot(map.valueTypeId, `${map.name}_value`) : undefined;
     const event = map.event?.typeId !== undefined ? engine.layoutRoot(map.event.typeId, `${map.name}_event`) : undefined;
@@ -64,7 +64,7 @@ export function layoutModule(stem: string, model: ObjectModel, opts: RootOptions
     return na < nb ? -1 : na > nb ? 1 : a - b;
   });
   for (const id of namedInOrder) engine.layoutNamed(id);
-  return { engine, programs: [...model.programs].sort(byName), maps, variables };
+  return { engine, programs: model.programs, maps, variables };
 }
 
 /** What must agree between the two byte orders' layouts for one module to serve both. */
