@@ -6,7 +6,7 @@
 // itself) and arbitrarily deep chains. Every walk here is a loop, or a recursion bounded by
 // MAX_DEPTH, and stops with a BtfError that names the type id.
 
-import { Kind, type Btf, type Type, type TypeId, type Struct, type Union } from "@bpf2ts/runtime/object-file";
+import { Kind, type Btf, type Type, type TypeId, type Struct, type Union, type Member } from "@bpf2ts/runtime/object-file";
 import { MAX_DEPTH, MAX_SIZE, follow, isQualifier, kindName, resolve, typeError, type TypePlace } from "@bpf2ts/runtime/object-file";
 
 // The walks (the type at an id, under qualifiers and typedefs) and the bounds are the runtime
@@ -118,7 +118,7 @@ function composite(btf: Btf, t: Struct | Union, depth: number, place?: TypePlace
     for (const m of t.members) {
       const a = alignAt(btf, m.type, depth + 1, place);
       if (a > max) max = a;
-      if (m.bitSize === 0 && m.bitOffset % (8 * a) !== 0) packed = true;
+      if (m.bitSize === 0 ? m.bitOffset % (8 * a) !== 0 : crossesUnit(btf, m, place)) packed = true;
     }
   } catch (e) {
     memo.delete(t.id);
@@ -128,6 +128,13 @@ function composite(btf: Btf, t: Struct | Union, depth: number, place?: TypePlace
   const result = { align: packed ? 1 : max, packed };
   memo.set(t.id, result);
   return result;
+}
+
+/** A bitfield reaching past its declared type's natural unit: only a packed struct places it so. */
+function crossesUnit(btf: Btf, m: Member, place?: TypePlace): boolean {
+  const t = resolve(btf, m.type, place);
+  const unit = 8 * (t.kind === Kind.Int || t.kind === Kind.Enum || t.kind === Kind.Enum64 ? t.size : 1);
+  return Math.floor(m.bitOffset / unit) !== Math.floor((m.bitOffset + m.bitSize - 1) / unit);
 }
 
 /**

@@ -15,7 +15,7 @@
 // deep at most), and no value may be larger than BTF can describe (MAX_SIZE), so offsets stay exact.
 
 import { Kind, type Btf, type Member, type Type, type TypeId } from "@bpf2ts/runtime/object-file";
-import { anonymousSpelling, cDeclaration, kindName, MAX_DEPTH, MAX_SIZE, resolve, skipQualifiers, typeAt, type TypePlace } from "../btf/index.js";
+import { anonymousSpelling, cDeclaration, isPacked, kindName, MAX_DEPTH, MAX_SIZE, resolve, skipQualifiers, typeAt, type TypePlace } from "../btf/index.js";
 import { Bpf2tsError } from "../errors.js";
 import { memberName, NameScope, pascalCase, typeName } from "./names.js";
 
@@ -508,11 +508,10 @@ export class LayoutEngine {
   /**
    * BTF has no alignment: infer it like pahole. Natural alignment is the largest member alignment,
    * raised where a member sits past its natural place (a member `aligned` attribute) or tail padding
-   * needs more (a struct `aligned` attribute), and 1 when a member is misaligned (`packed`).
+   * needs more (a struct `aligned` attribute), and 1 for a packed struct (isPacked decides).
    */
   private alignment(t: Type & { kind: Kind.Struct | Kind.Union; size: number }, body: readonly FieldNode[]): number {
     let natural = 1;
-    let packed = false;
     let end = 0;
     const visit = (nodes: readonly FieldNode[]): void => {
       let prevEnd = nodes[0]?.offset ?? 0;
@@ -526,23 +525,17 @@ export class LayoutEngine {
         }
         end = Math.max(end, f.offset + f.size);
         if (f.node === "bitfield") {
-          const unit = f.type.kind === "enum" ? f.type.ref.size : f.type.kind === "int" ? f.type.size : 1;
-          // A bitfield crossing its declared type's natural unit can only happen in a packed struct.
-          const unitStart = Math.floor((f.offset * 8 + f.bitOffset) / (unit * 8)) * unit;
-          if (f.offset * 8 + f.bitOffset + f.bits > (unitStart + unit) * 8) packed = true;
-          else natural = Math.max(natural, unit);
+          natural = Math.max(natural, f.type.kind === "enum" ? f.type.ref.size : f.type.kind === "int" ? f.type.size : 1);
           prevEnd = Math.max(prevEnd, Math.ceil((f.offset * 8 + f.bitOffset + f.bits) / 8));
           continue;
         }
         const a = alignOf(f.type);
-        if (f.offset % a !== 0) packed = true;
-        else natural = Math.max(natural, a, f.offset > roundUp(prevEnd, a) ? (alignmentExplaining(prevEnd, f.offset, a) ?? a) : a);
+        natural = Math.max(natural, a, f.offset > roundUp(prevEnd, a) ? (alignmentExplaining(prevEnd, f.offset, a) ?? a) : a);
         prevEnd = Math.max(prevEnd, f.offset + f.size);
       }
     };
     visit(body);
-    if (packed) return end === t.size ? 1 : largestPow2Dividing(t.size);
-    if (t.size % natural !== 0) return end === t.size ? 1 : largestPow2Dividing(t.size);
+    if (isPacked(this.btf, t.id) || t.size % natural !== 0) return end === t.size ? 1 : largestPow2Dividing(t.size);
     return alignmentExplaining(end, t.size, natural) ?? natural;
   }
 
