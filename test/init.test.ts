@@ -73,6 +73,21 @@ test("init scaffolds a tracer that generates, compiles and runs: an exec is seen
   t.true(seen, `no event for /bin/true; stdout:\n${out}\nstderr:\n${err}`);
   t.is(code, 0, err);
   t.regex(out, /^PID\tUID\tCOMM\tFILENAME$/m);
+
+  // Piped into a reader that goes away (`sudo npm start | head -1`): it stops quietly, exit 0.
+  const piped = spawn(process.execPath, ["dist/snoop-main.mjs", "--duration", "20"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+  let pipedErr = "";
+  piped.stderr.on("data", (b: Buffer) => (pipedErr += b.toString()));
+  piped.stdout.once("data", () => piped.stdout.destroy()); // the header line, then the reader is gone
+  const pipedExit = new Promise<number | null>((r) => piped.on("exit", r));
+  const started = Date.now();
+  while (piped.exitCode === null && Date.now() - started < 15000) {
+    await run("/bin/true", []);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  t.is(await pipedExit, 0, pipedErr);
+  t.true(Date.now() - started < 15000, "it stopped when its reader went away, not at --duration");
+  t.notRegex(pipedErr, /EPIPE|Error/, pipedErr);
 });
 
 test("init extends an existing project and refuses to clobber; bad names write nothing", async (t) => {

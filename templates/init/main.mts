@@ -22,6 +22,11 @@ try {
   const stop = new AbortController();
   process.once("SIGINT", () => stop.abort());
   if (duration !== undefined) setTimeout(() => stop.abort(), duration * 1000).unref();
+  // `… | head`: the reader is gone, so stop as a shell tool does, without a stack trace.
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code !== "EPIPE") throw e;
+    stop.abort();
+  });
   console.error("{{name}}: tracing execve(); Ctrl-C stops");
   console.log(["PID", "UID", "COMM", "FILENAME"].join("\t"));
   let seen = 0;

@@ -1,8 +1,11 @@
 // bpf2ts and @bpf2ts/runtime packed as a fresh clone packs them, for the tests that install them into
 // projects of their own. The files a clone has (this checkout's tracked and untracked, not ignored,
-// files under the packages' inputs) are copied to a scratch directory that shares this checkout's
-// node_modules, and `npm pack` runs there: prepack builds dist/ and the prebuilt addons from nothing,
-// and nothing in this checkout (its dist/ and build/, which other tests use meanwhile) is touched.
+// files under the packages' inputs) are copied to a scratch directory whose node_modules holds this
+// checkout's packages, except the workspace link @bpf2ts/runtime, which points at the copy's runtime/
+// as `npm ci` in a clone makes it (so nothing built in this checkout is in reach). There the README's
+// `npm pack && npm pack -w @bpf2ts/runtime` runs, in that order: prepack builds dist/ and the
+// prebuilt addons from nothing, and nothing in this checkout (its dist/ and build/, which other tests
+// use meanwhile) is touched.
 // The tarballs are cached by the content of those files, so the test files of one run share one pack;
 // a lock keeps concurrent test processes from packing twice.
 
@@ -10,6 +13,7 @@ import { execFile, execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { cacheDir, repoRoot } from "./kernel.js";
 
@@ -59,7 +63,7 @@ const alive = (pid: number) => {
  */
 export async function packTarballs(): Promise<Packed> {
   const files = packInputs();
-  const hash = createHash("sha256");
+  const hash = createHash("sha256").update(readFileSync(fileURLToPath(import.meta.url))); // how they are packed, too
   for (const f of files) hash.update(f).update("\0").update(readFileSync(join(repoRoot, f))).update("\0");
   const out = join(cacheDir, "packs", hash.digest("hex").slice(0, 16));
   const lock = `${out}.lock`;
@@ -88,11 +92,20 @@ export async function packTarballs(): Promise<Packed> {
       mkdirSync(dirname(join(clone, f)), { recursive: true });
       copyFileSync(join(repoRoot, f), join(clone, f));
     }
-    symlinkSync(join(repoRoot, "node_modules"), join(clone, "node_modules"));
+    const modules = join(clone, "node_modules");
+    mkdirSync(join(modules, "@bpf2ts"), { recursive: true });
+    for (const entry of readdirSync(join(repoRoot, "node_modules"))) {
+      if (entry !== "@bpf2ts") symlinkSync(join(repoRoot, "node_modules", entry), join(modules, entry));
+    }
+    symlinkSync("../../runtime", join(modules, "@bpf2ts/runtime"));
     const dest = join(work, "tarballs");
     mkdirSync(dest);
-    const pack = (cwd: string) => execFileP("npm", ["pack", "--pack-destination", dest], { cwd, env: quietNpm, maxBuffer: 64 << 20 });
-    await Promise.all([pack(clone), pack(join(clone, "runtime"))]);
+    const pack = (...args: string[]) =>
+      execFileP("npm", ["pack", ...args, "--pack-destination", dest], { cwd: clone, env: quietNpm, maxBuffer: 64 << 20 }).catch((e: { message: string; stdout?: string }) => {
+        throw new Error(`${e.message}${e.stdout ?? ""}`); // tsc reports on stdout
+      });
+    await pack();
+    await pack("-w", "@bpf2ts/runtime");
     tarballs(dest); // both are there
     renameSync(dest, out);
     return tarballs(out);
