@@ -235,7 +235,9 @@ const pathOptions = ["btf", "cc", "config", "dir", "makebase", "obj", "output-di
 function missingPathValue(args: readonly string[]): string | undefined {
   const end = args.indexOf("--");
   const options = end < 0 ? args : args.slice(0, end);
-  return pathOptions.find((name) => options.some((a, i) => a === `--${name}` && (i + 1 === options.length || /^--?[A-Za-z]/.test(options[i + 1]!))));
+  // `check --obj` is a switch (generate's `--obj` names a file).
+  const names = options.find((a) => !a.startsWith("-")) === "check" ? pathOptions.filter((n) => n !== "obj") : pathOptions;
+  return names.find((name) => options.some((a, i) => a === `--${name}` && (i + 1 === options.length || /^--?[A-Za-z]/.test(options[i + 1]!))));
 }
 
 function noEmptyPaths(argv: Record<string, unknown>): true {
