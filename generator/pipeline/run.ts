@@ -240,11 +240,10 @@ async function finishOutputs(
     });
     return { ...f, contents: text };
   });
-  let all: GeneratedFile[] = [...files];
-  if (typesBtf) all = [...all, typesBtf.file].sort((a, b) => (a.path < b.path ? -1 : 1));
+  let all: GeneratedFile[] = [...files, ...(typesBtf ? [typesBtf.file] : [])].sort((a, b) => (a.path < b.path ? -1 : 1));
   if (o.makebase !== undefined) {
     const base = resolve(cwd, o.makebase);
-    const outs = files.map((f) => relative(base, join(outputDir, f.path)));
+    const outs = all.map((f) => relative(base, join(outputDir, f.path)));
     const deps = [...inputs].sort().map((p) => relative(base, p));
     all.push({ path: `${o.outputStem ?? o.stem}.d`, contents: formatDepfile(outs, deps) });
     all = all.sort((a, b) => (a.path < b.path ? -1 : 1));
