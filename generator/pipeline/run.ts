@@ -189,7 +189,7 @@ async function finishOutputs(
         if (source) {
           if (source.roots.length > 0) merged = source.types;
           model = s.buildModel(elf, s.mergeTypes(btf, source.types.btf, source.roots).btf, modelOptions);
-          if (fromObject) checkAgainstSource(s, o, scan, model, btf.types.length, source.types.btf);
+          if (fromObject) checkAgainstSource(s, o, scan, model, btf.types.length, (source.compiled ?? source.types).btf);
         }
         checkResolved(model, o);
       }
@@ -450,9 +450,11 @@ interface SourceTypesRequest {
  * The types-only compile for one object: the types its model needs but lacks (event types, `--type`;
  * required: failing to compile them is an error) and `optional` ones (declared by the source; a
  * compile failure is then a note in `notes`). Returns the compile's BTF and the ids in it of the
- * types to merge into the object's graph, or undefined when nothing could be compiled.
+ * types to merge into the object's graph, or undefined when nothing could be compiled. With `saved`
+ * types holding the required ones, those are merged instead (no clang: no compile), and the compile,
+ * if any, is returned as `compiled`, to check the object against the source as it is now.
  */
-async function sourceTypesFor(s: Stages, m: SourceTypesRequest, optional: readonly string[], notes: string[]): Promise<{ types: SourceTypes; roots: TypeId[] } | undefined> {
+async function sourceTypesFor(s: Stages, m: SourceTypesRequest, optional: readonly string[], notes: string[]): Promise<{ types: SourceTypes; roots: TypeId[]; compiled?: SourceTypes } | undefined> {
   const { model } = m;
   const required = model.missingTypes;
   const notFound = (why: string) =>
@@ -464,16 +466,17 @@ async function sourceTypesFor(s: Stages, m: SourceTypesRequest, optional: readon
   // A bare name must be spelled as the source declares it (`event` → `struct event`).
   const declared = new Set(m.scan?.declaredTypes ?? []);
   const spellings = [...new Set([...required.map((t) => spellType(t, declared)), ...optional])];
-  if (m.saved) {
-    const saved = m.saved;
-    if (required.every((t) => s.lookupType(saved.btf, spellType(t, declared)) !== undefined)) {
-      return { types: saved, roots: spellings.map((t) => s.lookupType(saved.btf, t)).filter((id): id is TypeId => id !== undefined) };
-    }
-  }
+  // `--obj`: the module takes the saved types (the same bytes whatever clang there is, or none); a
+  // compile, when clang is there, only checks the object against the source as it is now.
+  const savedBtf = m.saved?.btf;
+  const saved = m.saved && required.every((t) => s.lookupType(savedBtf!, spellType(t, declared)) !== undefined)
+    ? { types: m.saved, roots: spellings.map((t) => s.lookupType(savedBtf!, t)).filter((id): id is TypeId => id !== undefined) }
+    : undefined;
   let clang: Tool;
   try {
     clang = await m.clang();
   } catch (e) {
+    if (saved) return saved;
     if (required.length > 0) throw typesNeedClang(model, e);
     notes.push(`${m.source}: ${(e as Error).message}; without it, types the object lacks are not emitted and --obj objects are not checked against the source`);
     return undefined;
@@ -489,8 +492,9 @@ async function sourceTypesFor(s: Stages, m: SourceTypesRequest, optional: readon
     // Optional work: one line says why (the first error), not clang's whole output.
     const first = stderr?.split("\n").find((l) => / error: /.test(l));
     notes.push(`${m.source}: the types-only compile failed (${first?.trim() ?? (e as Error).message}): types the object lacks are not emitted and --obj objects are not checked against the source`);
-    return undefined;
+    return saved;
   }
+  if (saved) return { ...saved, compiled: types };
   // A spelling the compile dropped is not in this BTF either: lookupType says so.
   const roots = spellings.map((t) => s.lookupType(types.btf, t)).filter((id): id is TypeId => id !== undefined);
   return { types, roots };
