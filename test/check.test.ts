@@ -275,6 +275,15 @@ test("no config, --obj and no clang: the reserve-only event pattern checks from 
   writeFileSync(ts, readFileSync(ts, "utf8").replace("  pid: bigint;", "  pid: number;"));
   t.is((await cli(dir, ["check", "--obj"], noClang)).code, 0);
 
+  // A source edited without regenerating: still stale, as the module's header records the source's sha256.
+  const src = join(dir, "bpf/hello.bpf.c");
+  const srcText = readFileSync(src, "utf8");
+  writeFileSync(src, srcText + "/* changed */\n");
+  const sourceEdited = await cli(dir, ["check", "--obj"], noClang);
+  t.is(sourceEdited.code, 1);
+  t.regex(sourceEdited.stdout, /^stale   gen\/hello\.ts \(\+1 -1\)$/m);
+  writeFileSync(src, srcText);
+
   // Saved types from another source (value widened): the file is named, and so is the field it changes.
   const other = makeProject(t, { "package.json": { name: "other", version: "1.0.0" }, "bpf/hello.bpf.c": helloSource({ eventOnlyInRingbuf: true }).replace("__u32 value;", "__u64 value;") });
   t.is((await cli(other, generate)).code, 0);
