@@ -227,21 +227,27 @@ export async function main(rawArgs: readonly string[], io: Io = defaultIo()): Pr
   }
 }
 
-/** Options naming a file or directory: given with no value, yargs would take "" (the current
- * directory) or quietly the default instead of saying that the value is missing. */
-const pathOptions = ["btf", "cc", "config", "dir", "makebase", "obj", "output-dir", "output-stem", "package"];
+/** Per command, the options naming a file or directory: given with no value, yargs would take ""
+ * (the current directory) or quietly the default instead of saying that the value is missing. */
+const pathOptions: Record<string, readonly string[]> = {
+  generate: ["cc", "config", "makebase", "obj", "output-dir", "output-stem", "package"],
+  inspect: ["cc", "source"],
+  check: ["config"],
+  watch: ["config"],
+  init: ["dir", "btf"],
+  vmlinux: ["btf"],
+};
 
 /** `--output-dir` last or followed by another option (yargs fills in the default there). */
 function missingPathValue(args: readonly string[]): string | undefined {
   const end = args.indexOf("--");
   const options = end < 0 ? args : args.slice(0, end);
-  // `check --obj` is a switch (generate's `--obj` names a file).
-  const names = options.find((a) => !a.startsWith("-")) === "check" ? pathOptions.filter((n) => n !== "obj") : pathOptions;
+  const names = pathOptions[options[0] ?? ""] ?? [];
   return names.find((name) => options.some((a, i) => a === `--${name}` && (i + 1 === options.length || /^--?[A-Za-z]/.test(options[i + 1]!))));
 }
 
 function noEmptyPaths(argv: Record<string, unknown>): true {
-  for (const name of pathOptions) {
+  for (const name of pathOptions[String((argv._ as unknown[])[0])] ?? []) {
     const value = argv[name];
     if (value === "" || (Array.isArray(value) && value.includes(""))) throw new UsageError(`--${name} needs a value`);
   }
