@@ -107,7 +107,8 @@ test("generate: writes the module and both objects, byte-identical on rerun", as
   const dir = scratch(t);
   const r = await bpf2ts(["generate", "exec", "exec.bpf.c", "--output-dir", "gen", "--", "-DSLOTS=8"], { cwd: dir });
   t.is(r.code, 0, r.stderr);
-  t.is(r.stdout, "wrote gen/exec.ts\nwrote gen/exec_bpfeb.o\nwrote gen/exec_bpfel.o\n");
+  // exec_types.btf: the types-only compile's BTF, for `--obj` runs without clang.
+  t.is(r.stdout, "wrote gen/exec.ts\nwrote gen/exec_bpfeb.o\nwrote gen/exec_bpfel.o\nwrote gen/exec_types.btf\n");
   const ts = readFileSync(join(dir, "gen", "exec.ts"), "utf8");
   // `struct event` only goes through bpf_ringbuf_reserve: its type comes from the types-only compile.
   t.regex(ts, /export interface ExecEvent \{/);
@@ -136,9 +137,9 @@ test("generate: --target, --output-stem, --makebase, quoted --cflags", async (t)
   const dir = scratch(t, PROGRAM.replace('#error "SLOTS must be defined"', "#error no").replace("#ifndef SLOTS", '#if !defined(SLOTS) || !defined(NAME)'));
   const r = await bpf2ts(["generate", "exec", "exec.bpf.c", "--target", "x64", "--output-stem", "execsnoop", "--makebase", ".", "--cflags", `-DSLOTS=2 '-DNAME="a b"'`], { cwd: dir });
   t.is(r.code, 0, r.stderr);
-  t.deepEqual(readdirSync(dir).sort(), ["exec.bpf.c", "execsnoop.d", "execsnoop.ts", "execsnoop_bpfel.o"]);
+  t.deepEqual(readdirSync(dir).sort(), ["exec.bpf.c", "execsnoop.d", "execsnoop.ts", "execsnoop_bpfel.o", "execsnoop_types.btf"]);
   const dep = readFileSync(join(dir, "execsnoop.d"), "utf8");
-  t.is(dep, "execsnoop.ts execsnoop_bpfel.o: \\\n exec.bpf.c\n");
+  t.is(dep, "execsnoop.ts execsnoop_bpfel.o execsnoop_types.btf: \\\n exec.bpf.c\n");
 });
 
 test("generate: missing clang names the package; --obj works without clang", async (t) => {

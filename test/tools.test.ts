@@ -108,7 +108,7 @@ test("--obj: the types-only compile gets --target's defines (BPF_KPROBE sources)
   const dir = scratchTools(t);
   const common = { stem: "tcpconnect", source: "tools/tcpconnect.bpf.c", cflags: ["-I", "."], cwd: dir };
   const first = await runGenerate({ ...common, target: "x64" });
-  t.deepEqual(first.written, ["tcpconnect.ts", "tcpconnect_bpfel.o"]);
+  t.deepEqual(first.written, ["tcpconnect.ts", "tcpconnect_bpfel.o", "tcpconnect_types.btf"]);
   // The event type is only reserved, so it comes from the types-only compile, which needs
   // -D__TARGET_ARCH_x86 for BPF_KPROBE: with --target x64 it gets it.
   const again = await buildOutputs({ ...common, source: common.source, objects: ["tcpconnect_bpfel.o"], target: "x64" });
@@ -151,7 +151,7 @@ test("warnings name the object files generate writes (output dir and stem includ
   if (!haveClang) return t.pass("clang not found");
   const dir = scratchTools(t);
   const b = await runGenerate({ stem: "bindsnoop", source: "tools/bindsnoop.bpf.c", cflags: ["-I", "."], cwd: dir, target: "x64", outputDir: "out", outputStem: "binds" });
-  t.deepEqual(b.written, ["binds.ts", "binds_bpfel.o"]);
+  t.deepEqual(b.written, ["binds.ts", "binds_bpfel.o", "binds_types.btf"]);
   const w = b.warnings.find((x) => /raw_events/.test(x));
   t.truthy(w);
   t.true(w!.startsWith("out/binds_bpfel.o: "), w);

@@ -141,7 +141,7 @@ export function checkCommand(io: WorkflowIo) {
           ...(failed.length ? [`${failed.length} could not be regenerated (${failed.join(", ")})`] : []),
         ];
         // Objects differ byte for byte between clang builds: point CI at --obj.
-        const objectsOnly = stale.length > 0 && stale.every((c) => c.files.every((f) => f.state === "stale" && f.path.endsWith(".o")));
+        const objectsOnly = stale.length > 0 && stale.every((c) => c.files.every((f) => f.state === "stale" && (f.path.endsWith(".o") || f.path.endsWith("_types.btf"))));
         if (objectsOnly && !obj) parts.push("only objects differ: if this clang is not the one that built them, use `bpf2ts check --obj`");
         throw new WorkflowError(`check: ${parts.join("; ")}`);
       }

@@ -6,7 +6,9 @@
 // Paths are relative to the module's directory (never absolute, so the line is the same in every
 // checkout): `source` is the C source, `cwd` the directory generate ran in, which clang's relative
 // flags (`-I bpf`) are relative to. Options at their default are left out. The objects need no entry:
-// generate writes them beside the module, and `check --obj` reads them from there.
+// generate writes them beside the module, and `check --obj` reads them from there. `typesBtf` names the
+// types-only compile's BTF written beside them (types the objects' BTF lacks) with its sha256, so that
+// `--obj` runs read those types from it instead of running clang, and know the file is this module's.
 
 import { posix, relative, resolve, sep } from "node:path";
 import type { GenerateOptions } from "../pipeline/options.js";
@@ -28,12 +30,19 @@ export interface BuildRecord {
   readonly outputStem?: string;
   /** `--makebase`, relative to the module's directory. */
   readonly makebase?: string;
+  /** The `<stem>_types.btf` beside the module (its name there) and its sha256 (hex). */
+  readonly typesBtf?: TypesBtfRecord;
+}
+
+export interface TypesBtfRecord {
+  readonly file: string;
+  readonly sha256: string;
 }
 
 const rel = (from: string, to: string): string => relative(from, to).split(sep).join(posix.sep) || ".";
 
 /** The record of a generate run whose module goes to `outputDir` (absolute). */
-export function buildRecord(o: GenerateOptions, cwd: string, outputDir: string): BuildRecord {
+export function buildRecord(o: GenerateOptions, cwd: string, outputDir: string, typesBtf?: TypesBtfRecord): BuildRecord {
   return {
     stem: o.stem,
     ...(o.source !== undefined && { source: rel(outputDir, resolve(cwd, o.source)) }),
@@ -46,6 +55,7 @@ export function buildRecord(o: GenerateOptions, cwd: string, outputDir: string):
     ...(o.strip === false && { strip: false as const }),
     ...(o.outputStem !== undefined && o.outputStem !== o.stem && { outputStem: o.outputStem }),
     ...(o.makebase !== undefined && { makebase: rel(outputDir, resolve(cwd, o.makebase)) }),
+    ...(typesBtf && { typesBtf: { file: typesBtf.file, sha256: typesBtf.sha256 } }),
   };
 }
 
@@ -68,11 +78,18 @@ export function parseRecord(moduleText: string): BuildRecord | string {
   const strings = (v: unknown) => Array.isArray(v) && v.every((s) => typeof s === "string");
   if (
     typeof x !== "object" || x === null || typeof x.stem !== "string" || typeof x.cwd !== "string" || typeof x.target !== "string" || !strings(x.cflags) ||
-    (x.source !== undefined && typeof x.source !== "string") || (x.types !== undefined && !strings(x.types))
+    (x.source !== undefined && typeof x.source !== "string") || (x.types !== undefined && !strings(x.types)) || !typesBtfShape(x.typesBtf)
   ) {
-    return "its `@bpf2ts-build` line lacks stem, cwd, target or cflags";
+    return "its `@bpf2ts-build` line lacks stem, cwd, target or cflags, or has a malformed typesBtf";
   }
   return x as unknown as BuildRecord;
+}
+
+/** Absent, or a file name (no directory: it lies beside the module) and a sha256. */
+function typesBtfShape(v: unknown): boolean {
+  if (v === undefined) return true;
+  const t = v as Record<string, unknown>;
+  return typeof t === "object" && t !== null && typeof t.file === "string" && /^[^/\\]+$/.test(t.file) && t.file !== ".." && typeof t.sha256 === "string";
 }
 
 /** Generate options that reproduce the module at `moduleDir` (absolute) from its record. */

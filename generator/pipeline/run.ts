@@ -9,7 +9,8 @@ import { basename, join, relative, resolve } from "node:path";
 import type { Btf, TypeId } from "../btf/index.js";
 import { compileStaged, findClang, findStrip, formatDepfile, locateClang, objectStem, parseTargets, type Target, type Tool } from "../compile/clang.js";
 import { readInputFile, writeAllOrNothing } from "../files.js";
-import { ModelError, ToolNotFoundError, UsageError } from "../errors.js";
+import { parseRecord } from "../emit/build-record.js";
+import { Bpf2tsError, ModelError, ToolNotFoundError, UsageError } from "../errors.js";
 import type { GeneratedFile, TargetObject } from "../emit/files.js";
 import type { CompareRoot } from "../model/compare.js";
 import type { ObjectModel } from "../model/model.js";
@@ -42,6 +43,8 @@ export interface BuiltOutput {
   /** The models, bpfel first, for callers that report on them. */
   readonly models: readonly ObjectModel[];
   readonly scan?: SourceScan;
+  /** `--obj`: the saved `<stem>_types.btf` read (absolute) when its sha256 is not the one the module's record holds. */
+  readonly typesBtfChanged?: string;
 }
 
 /** Parses `--event` values (`map=type`) into a record. */
@@ -156,6 +159,8 @@ async function finishOutputs(
   warnings.push(...loaded.warnings);
 
   const globalTypes = o.globalTypes ?? true;
+  const saved = readSavedTypes(s, o, cwd);
+  if (saved) inputs.add(saved.path);
   const built = await Promise.all(
     objects.map(async (obj) => {
       const notes: string[] = [];
@@ -178,11 +183,13 @@ async function finishOutputs(
       // lacks (declared, never used) come from the types-only compile like reserved-only event types.
       const declaredMissing = globalTypes && scan ? scan.declaredTypes.filter((t) => s.lookupType(btf, t) === undefined) : [];
       const fromObject = (o.objects?.length ?? 0) > 0;
+      let merged: SourceTypes | undefined; // the types-only BTF this model took types from
       if (model.missingTypes.length > 0 || (o.source !== undefined && (declaredMissing.length > 0 || fromObject))) {
-        const source = await sourceTypesFor(s, { model, scan, source: o.source, target: obj.target, clang: o.source ? needClang : undefined, cflags: o.cflags ?? [], cwd, env, typesOnly }, declaredMissing, notes);
+        const source = await sourceTypesFor(s, { model, scan, source: o.source, target: obj.target, clang: o.source ? needClang : undefined, cflags: o.cflags ?? [], cwd, env, typesOnly, ...(saved && { saved: saved.types }) }, declaredMissing, notes);
         if (source) {
+          if (source.roots.length > 0) merged = source.types;
           model = s.buildModel(elf, s.mergeTypes(btf, source.types.btf, source.roots).btf, modelOptions);
-          if (fromObject) checkAgainstSource(s, o, scan, model, btf.types.length, source.types.btf);
+          if (fromObject) checkAgainstSource(s, o, scan, model, btf.types.length, (source.compiled ?? source.types).btf);
         }
         checkResolved(model, o);
       }
@@ -196,7 +203,7 @@ async function finishOutputs(
           notes.push(`${obj.name}: map "${map.name}": record type ${map.event.cType} (from the source) not found; its events stay raw bytes (set one with --event ${map.name}=<type>)`);
         }
       }
-      return { model, notes, target: { target: obj.target.endian, object: obj.bytes, model } satisfies TargetObject };
+      return { model, notes, merged, target: { target: obj.target.endian, object: obj.bytes, model } satisfies TargetObject };
     }),
   );
   for (const b of built) warnings.push(...b.notes);
@@ -206,6 +213,7 @@ async function finishOutputs(
   const sourceName = o.source ? basename(o.source) : basename(o.objects![0]!);
   const hashed = sourceText !== undefined ? Buffer.from(sourceText) : objects[0]!.bytes;
   const outputDir = resolve(cwd, o.outputDir ?? ".");
+  const typesBtf = typesBtfFile(built, o, warnings);
   // The module is emitted while llvm-strip runs, with a stand-in for each embedded object that the
   // stripped object then replaces (the module embeds and writes the object as shipped).
   const standIn = (t: TargetObject["target"]) => `<bpf2ts: the ${t} object>`;
@@ -217,7 +225,7 @@ async function finishOutputs(
     globalTypes: o.globalTypes ?? true,
     ...(scan && { declaredTypes: scan.declaredTypes }),
     ...(o.outputStem !== undefined && { fileStem: o.outputStem }),
-    record: s.formatRecord(s.buildRecord(o, cwd, outputDir)),
+    record: s.formatRecord(s.buildRecord(o, cwd, outputDir, typesBtf?.record)),
   });
   const shipped = await Promise.all(objects.map((x) => x.shipped));
   const files = emitted.map((f) => {
@@ -232,15 +240,69 @@ async function finishOutputs(
     });
     return { ...f, contents: text };
   });
-  let all: GeneratedFile[] = [...files];
+  let all: GeneratedFile[] = [...files, ...(typesBtf ? [typesBtf.file] : [])].sort((a, b) => (a.path < b.path ? -1 : 1));
   if (o.makebase !== undefined) {
     const base = resolve(cwd, o.makebase);
-    const outs = files.map((f) => relative(base, join(outputDir, f.path)));
+    const outs = all.map((f) => relative(base, join(outputDir, f.path)));
     const deps = [...inputs].sort().map((p) => relative(base, p));
     all.push({ path: `${o.outputStem ?? o.stem}.d`, contents: formatDepfile(outs, deps) });
     all = all.sort((a, b) => (a.path < b.path ? -1 : 1));
   }
-  return { files: all, outputDir, inputs: [...inputs].sort(), warnings: dedupeWarnings(warnings, objects.map((x) => x.name)), models, ...(scan && { scan }) };
+  const typesBtfChanged = saved?.changed ? { typesBtfChanged: saved.path } : {};
+  return { files: all, outputDir, inputs: [...inputs].sort(), warnings: dedupeWarnings(warnings, objects.map((x) => x.name)), models, ...(scan && { scan }), ...typesBtfChanged };
+}
+
+/**
+ * `<stem>_types.btf`: the raw BTF of the types-only compile the models took types from, written beside
+ * the objects so that `--obj` runs (check in CI) read those types instead of running clang. One file
+ * serves every target: their types-only compiles differ in byte order only (if they differ in more,
+ * `#if` on the architecture, no file is written and `--obj` runs compile as before).
+ */
+function typesBtfFile(
+  built: ReadonlyArray<{ merged: SourceTypes | undefined; target: TargetObject }>,
+  o: GenerateOptions,
+  warnings: string[],
+): { file: GeneratedFile; record: { file: string; sha256: string } } | undefined {
+  const merged = [...built].sort((a, b) => (a.target.target < b.target.target ? 1 : -1)).map((b) => b.merged);
+  const first = merged.find((m) => m !== undefined);
+  if (!first) return undefined;
+  const name = `${o.outputStem ?? o.stem}_types.btf`;
+  const graph = (m: SourceTypes) => JSON.stringify(m.btf.types, (_, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
+  const firstGraph = graph(first);
+  if (merged.some((m) => m !== first && (m === undefined || graph(m) !== firstGraph))) {
+    warnings.push(`${name}: not written: the targets' types-only compiles differ (an \`#if\` on the architecture?); \`--obj\` runs compile those types with clang`);
+    return undefined;
+  }
+  return { file: { path: name, contents: first.raw }, record: { file: name, sha256: createHash("sha256").update(first.raw).digest("hex") } };
+}
+
+/**
+ * `--obj` with a source: the types an earlier generate saved beside the module (`<stem>_types.btf`),
+ * when the module's build record names that file. A record naming a file that cannot be read is an
+ * error naming it: without it the module cannot be regenerated as it was, short of running clang.
+ */
+function readSavedTypes(s: Stages, o: GenerateOptions, cwd: string): { types: SourceTypes; path: string; changed: boolean } | undefined {
+  if (!o.objects?.length || o.source === undefined) return undefined;
+  const outputDir = resolve(cwd, o.outputDir ?? ".");
+  const modulePath = join(outputDir, `${o.outputStem ?? o.stem}.ts`);
+  const text = readTextOrUndefined(modulePath);
+  if (typeof text !== "string") return undefined;
+  const record = parseRecord(text);
+  if (typeof record === "string" || !record.typesBtf) return undefined;
+  const path = join(outputDir, record.typesBtf.file);
+  const shown = relative(cwd, path) || path;
+  const moduleShown = relative(cwd, modulePath) || modulePath;
+  let raw: Buffer;
+  try {
+    raw = readInputFile(path, shown);
+  } catch (e) {
+    throw new Bpf2tsError(
+      `${(e as Error).message}: the build record of ${moduleShown} says the types its objects lack are saved there; run bpf2ts generate (with clang) and commit ${shown} beside the objects`,
+      { file: shown, cause: e },
+    );
+  }
+  const changed = createHash("sha256").update(raw).digest("hex") !== record.typesBtf.sha256;
+  return { types: s.savedSourceTypes(raw, shown), path, changed };
 }
 
 /** No clang for the types-only compile: which types (of which maps) needed it, and why clang is absent. */
@@ -380,15 +442,19 @@ interface SourceTypesRequest {
   readonly cwd: string;
   readonly env: NodeJS.ProcessEnv;
   readonly typesOnly?: SourceTypesInput["cache"];
+  /** `--obj`: the types saved by the generate that wrote the module, used instead of compiling when they hold the required ones. */
+  readonly saved?: SourceTypes;
 }
 
 /**
  * The types-only compile for one object: the types its model needs but lacks (event types, `--type`;
  * required: failing to compile them is an error) and `optional` ones (declared by the source; a
  * compile failure is then a note in `notes`). Returns the compile's BTF and the ids in it of the
- * types to merge into the object's graph, or undefined when nothing could be compiled.
+ * types to merge into the object's graph, or undefined when nothing could be compiled. With `saved`
+ * types holding the required ones, those are merged instead (no clang: no compile), and the compile,
+ * if any, is returned as `compiled`, to check the object against the source as it is now.
  */
-async function sourceTypesFor(s: Stages, m: SourceTypesRequest, optional: readonly string[], notes: string[]): Promise<{ types: SourceTypes; roots: TypeId[] } | undefined> {
+async function sourceTypesFor(s: Stages, m: SourceTypesRequest, optional: readonly string[], notes: string[]): Promise<{ types: SourceTypes; roots: TypeId[]; compiled?: SourceTypes } | undefined> {
   const { model } = m;
   const required = model.missingTypes;
   const notFound = (why: string) =>
@@ -400,10 +466,17 @@ async function sourceTypesFor(s: Stages, m: SourceTypesRequest, optional: readon
   // A bare name must be spelled as the source declares it (`event` → `struct event`).
   const declared = new Set(m.scan?.declaredTypes ?? []);
   const spellings = [...new Set([...required.map((t) => spellType(t, declared)), ...optional])];
+  // `--obj`: the module takes the saved types (the same bytes whatever clang there is, or none); a
+  // compile, when clang is there, only checks the object against the source as it is now.
+  const savedBtf = m.saved?.btf;
+  const saved = m.saved && required.every((t) => s.lookupType(savedBtf!, spellType(t, declared)) !== undefined)
+    ? { types: m.saved, roots: spellings.map((t) => s.lookupType(savedBtf!, t)).filter((id): id is TypeId => id !== undefined) }
+    : undefined;
   let clang: Tool;
   try {
     clang = await m.clang();
   } catch (e) {
+    if (saved) return saved;
     if (required.length > 0) throw typesNeedClang(model, e);
     notes.push(`${m.source}: ${(e as Error).message}; without it, types the object lacks are not emitted and --obj objects are not checked against the source`);
     return undefined;
@@ -419,8 +492,9 @@ async function sourceTypesFor(s: Stages, m: SourceTypesRequest, optional: readon
     // Optional work: one line says why (the first error), not clang's whole output.
     const first = stderr?.split("\n").find((l) => / error: /.test(l));
     notes.push(`${m.source}: the types-only compile failed (${first?.trim() ?? (e as Error).message}): types the object lacks are not emitted and --obj objects are not checked against the source`);
-    return undefined;
+    return saved;
   }
+  if (saved) return { ...saved, compiled: types };
   // A spelling the compile dropped is not in this BTF either: lookupType says so.
   const roots = spellings.map((t) => s.lookupType(types.btf, t)).filter((id): id is TypeId => id !== undefined);
   return { types, roots };

@@ -11,4 +11,4 @@ export { embedObject, generate } from "../emit/files.js";
 export { mergeTypes } from "../source/merge-types.js";
 export { compareLineInfo, compareWithSource } from "../model/compare.js";
 export { buildModel } from "../model/model.js";
-export { compileSourceTypes } from "../source/types-only.js";
+export { compileSourceTypes, savedSourceTypes } from "../source/types-only.js";

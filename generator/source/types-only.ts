@@ -23,8 +23,15 @@ export interface SourceTypesInput {
 export interface SourceTypes {
   /** The types-only compile's BTF. */
   readonly btf: Btf;
+  /** Its raw `.BTF` section (what generate writes as `<stem>_types.btf`, for `--obj` runs without clang). */
+  readonly raw: Uint8Array;
   /** The spellings it kept; the others made clang fail (not declared, or only in a dead `#if` branch). */
   readonly kept: readonly string[];
+}
+
+/** Types saved by an earlier generate (`<stem>_types.btf`, raw BTF), read instead of compiling. */
+export function savedSourceTypes(raw: Uint8Array, file: string): SourceTypes {
+  return { btf: parseBtf(raw, { file }), raw, kept: [] };
 }
 
 /**
@@ -51,7 +58,8 @@ async function compileKeeping(m: SourceTypesInput, spellings: readonly string[])
       const elf = readElf(result.object, "types-only compile");
       const section = elf.section(".BTF");
       if (!section) throw new CompileError(`${m.source}: the types-only compile produced no BTF`, { file: m.source });
-      return { btf: parseBtf(section.data(), { file: "types-only compile", section: ".BTF" }), kept: list };
+      const raw = Uint8Array.from(section.data());
+      return { btf: parseBtf(raw, { file: "types-only compile", section: ".BTF" }), raw, kept: list };
     } catch (e) {
       const stderr = (e as { stderr?: string }).stderr ?? "";
       const rejected = rejectedSpellings(stderr, list.length);
