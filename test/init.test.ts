@@ -3,7 +3,7 @@
 // and clashes are errors that write nothing.
 
 import test from "ava";
-import { execFile, spawn } from "node:child_process";
+import { execFile, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -52,6 +52,13 @@ test("init scaffolds a tracer that generates, compiles and runs: an exec is seen
   await run(process.execPath, [join(repoRoot, "node_modules/typescript/bin/tsc"), "-p", "."], { cwd: dir });
   t.true(existsSync(join(dir, "dist/snoop-main.mjs")));
   t.log(`init ${ms(t1 - t0)}, generate ${ms(t2 - t1)}, tsc ${ms(performance.now() - t2)}`);
+
+  // --help prints the usage without loading anything; a bad option is bad usage, exit 2.
+  const help = await run(process.execPath, ["dist/snoop-main.mjs", "--help"], { cwd: dir });
+  t.regex(help.stdout, /^usage: snoop \[--pid N\] \[--duration S\] \[--count N\]\n/);
+  const bad = spawnSync(process.execPath, ["dist/snoop-main.mjs", "--count", "many"], { cwd: dir, encoding: "utf8" });
+  t.is(bad.status, 2, bad.stderr);
+  t.regex(bad.stderr, /^snoop: --count: expected a non-negative integer, got many\nusage: snoop /);
 
   // Run it (as `npm start` would) and exec a marker binary until it reports it.
   const child = spawn(process.execPath, ["dist/snoop-main.mjs", "--count", "200", "--duration", "20"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });

@@ -2,19 +2,12 @@
 // Options: --pid N (only this process), --duration S (stop after S seconds), --count N (stop after N
 // events). Scaffolded by `bpf2ts init`; src/{{name}}.ts is generated from the C source.
 
+import { parseArgs } from "node:util";
 import { {{load}}, type {{Event}} } from "./{{name}}.js";
 
-const args = process.argv.slice(2);
-const option = (name: string): number | undefined => {
-  const i = args.indexOf(`--${name}`);
-  if (i < 0) return undefined;
-  const n = Number(args[i + 1]);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name}: expected a non-negative integer, got ${args[i + 1]}`);
-  return n;
-};
-const pid = option("pid");
-const duration = option("duration");
-const count = option("count");
+const usage = `usage: {{name}} [--pid N] [--duration S] [--count N]
+Prints one line per execve() until Ctrl-C. Needs root (or CAP_BPF and CAP_PERFMON).`;
+const { pid, duration, count } = options();
 
 const objs = await {{load}}({ constants: pid !== undefined ? { targetPid: pid } : {} });
 try {
@@ -42,4 +35,28 @@ try {
 
 function print(e: {{Event}}): void {
   console.log([e.pid, e.uid, e.comm, e.filename].join("\t"));
+}
+
+/** The command line, checked: --help prints the usage; a bad option prints it too, exit 2. */
+function options(): { pid: number | undefined; duration: number | undefined; count: number | undefined } {
+  try {
+    const { values } = parseArgs({
+      options: { pid: { type: "string" }, duration: { type: "string" }, count: { type: "string" }, help: { type: "boolean", short: "h" } },
+    });
+    if (values.help) {
+      console.log(usage);
+      process.exit(0);
+    }
+    const integer = (name: "pid" | "duration" | "count"): number | undefined => {
+      const text = values[name];
+      if (text === undefined) return undefined;
+      const n = Number(text);
+      if (!Number.isInteger(n) || n < 0) throw new Error(`--${name}: expected a non-negative integer, got ${text}`);
+      return n;
+    };
+    return { pid: integer("pid"), duration: integer("duration"), count: integer("count") };
+  } catch (e) {
+    console.error(`{{name}}: ${(e as Error).message}\n${usage}`);
+    process.exit(2);
+  }
 }
