@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { basename, join, relative, resolve } from "node:path";
+import { isDeepStrictEqual } from "node:util";
 import type { Btf, TypeId } from "../btf/index.js";
 import { compileStaged, findClang, findStrip, formatDepfile, locateClang, objectStem, parseTargets, type Target, type Tool } from "../compile/clang.js";
 import { readInputFile, writeAllOrNothing } from "../files.js";
@@ -267,13 +268,17 @@ function typesBtfFile(
   const first = merged.find((m) => m !== undefined);
   if (!first) return undefined;
   const name = `${o.outputStem ?? o.stem}_types.btf`;
-  const graph = (m: SourceTypes) => JSON.stringify(m.btf.types, (_, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
-  const firstGraph = graph(first);
-  if (merged.some((m) => m !== first && (m === undefined || graph(m) !== firstGraph))) {
+  if (merged.some((m) => m !== first && (m === undefined || !sameTypes(m.btf, first.btf)))) {
     warnings.push(`${name}: not written: the targets' types-only compiles differ (an \`#if\` on the architecture?); \`--obj\` runs compile those types with clang`);
     return undefined;
   }
   return { file: { path: name, contents: first.raw }, record: { file: name, sha256: createHash("sha256").update(first.raw).digest("hex") } };
+}
+
+/** Two BTF graphs hold the same types, members and parameters included (the decoder reads those lazily, through getters). */
+function sameTypes(a: Btf, b: Btf): boolean {
+  const plain = (t: object) => ({ ...t, ..."members" in t && { members: t.members }, ..."params" in t && { params: t.params } });
+  return a.types.length === b.types.length && a.types.every((t, i) => isDeepStrictEqual(plain(t), plain(b.types[i]!)));
 }
 
 /**
