@@ -385,7 +385,6 @@ export interface RunResult {
   readonly stderr: string;
 }
 
-/** Runs a program to completion, collecting its output; spawn failures become a CompileError. */
 /**
  * The environment for a tool run in `cwd`, with `PWD` naming `cwd`. An inherited `PWD` names the
  * directory bpf2ts was started in, not the one the tool runs in, and clang's output depends on it (the
@@ -396,6 +395,7 @@ export function childEnv(cwd: string | undefined, env: NodeJS.ProcessEnv = proce
   return cwd === undefined ? env : { ...env, PWD: resolve(cwd) };
 }
 
+/** Runs a program to completion, collecting its output; spawn failures become a CompileError. */
 export function run(cmd: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; signal?: AbortSignal } = {}): Promise<RunResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(cmd, args, { cwd: opts.cwd, env: childEnv(opts.cwd, opts.env), stdio: ["ignore", "pipe", "pipe"], ...(opts.signal && { signal: opts.signal }) });

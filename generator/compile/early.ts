@@ -10,7 +10,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { clangArgs, compileKey, locateClang, parseTargets, type RunResult } from "./clang.js";
+import { childEnv, clangArgs, compileKey, locateClang, parseTargets, type RunResult } from "./clang.js";
 import { registerEarlyCompile, type EarlyCompile } from "./early-registry.js";
 import { splitShellWords } from "./shell-words.js";
 
@@ -71,8 +71,8 @@ export function startEarlyCompiles(args: readonly string[], cwd: string, env: No
 
 /** clang running, and its outcome as clang.ts's run() gives it. */
 function started(cmd: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv): Omit<EarlyCompile, "dir"> {
-  // PWD naming cwd, as clang.ts's childEnv gives run(): clang's output depends on it.
-  const child = spawn(cmd, args, { cwd, env: { ...env, PWD: resolve(cwd) }, stdio: ["ignore", "pipe", "pipe"] });
+  // PWD naming cwd, as run() has it: clang's output depends on it.
+  const child = spawn(cmd, args, { cwd, env: childEnv(cwd, env), stdio: ["ignore", "pipe", "pipe"] });
   const result = new Promise<RunResult>((done, fail) => {
     const out: Buffer[] = [];
     const err: Buffer[] = [];
