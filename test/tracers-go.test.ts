@@ -180,6 +180,8 @@ test.serial("gotrace follows GC cycles phase by phase and channel operations wit
     t.true(starts.length >= p.numGc, `every cycle of the window seen (MemStats.NumGC grew by ${p.numGc})`);
     t.true(forced.every((r) => r.goid === p.main), "started by main's goroutine");
     t.deepEqual(starts.map((r) => r.cycle), starts.map((_, i) => i + 1), "cycles counted from 1 in the kernel");
+    const phasesSeen = forced.every((s) => ["gc-mark-done", "gc-sweep-start"].every((e) => records.some((r) => r.event === e && r.cycle === s.cycle)));
+    if (!phasesSeen) t.log(records.filter((r) => r.event.startsWith("gc-")).map((r) => `${r.event} cycle ${r.cycle} goroutine ${r.goid} at ${r.tsNs}`).join("\n"));
     for (const s of forced) {
       const phase = (event: string) => records.find((r) => r.event === event && r.cycle === s.cycle);
       const mark = phase("gc-mark-done");
@@ -257,7 +259,7 @@ test.serial("httptrace times each request of an unmodified Go net/http server: m
     const events: HttptraceEvent[] = [];
     try {
       const target = { path: bin, symbol: "net/http.serverHandler.ServeHTTP", pid: server.pid! };
-      objs.programs.handleServeHttp.attach(target);
+      objs.programs.handleServeHttp.attach({ ...target, offset: go.entryOffset("net/http.serverHandler.ServeHTTP") });
       for (const offset of rets) objs.programs.handleServeHttpReturn.attach({ ...target, offset });
       t.is(linkCount(ids), 1 + rets.length);
       objs.maps.events.onEvent((e) => events.push(e));

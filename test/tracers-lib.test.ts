@@ -11,6 +11,7 @@ import { buildC, buildGo, requireFeature } from "./helpers/kernel.js";
 import { assertReleased, linkCount, processKernelIds, repoRoot, sleep } from "./tracers-support.js";
 import { ElfImage, STT_FUNC } from "@bpf2ts/runtime";
 import { findReturns, instructionLength } from "../bpf/lib/x86-returns.js";
+import { goBodyOffset } from "../bpf/lib/go-prologue.js";
 import { log2Histogram } from "../bpf/lib/format.js";
 import { formatAddress, tcpState } from "../bpf/lib/net.js";
 import { syscallName, syscallNumber } from "../bpf/lib/syscalls.js";
@@ -62,6 +63,48 @@ test("the RET finder agrees with objdump on every function of a Go binary", (t) 
   t.log(`${r.functions} functions, ${r.rets} RETs`);
   t.true(r.functions > 1000 && r.rets > 1000);
   t.deepEqual(r.mismatches, []);
+});
+
+test("entry probes of a Go binary's functions go past the stack-bound check of every function that calls morestack", (t) => {
+  if (!haveObjdump()) return t.pass("objdump (binutils) not installed: comparison skipped");
+  let bin: string;
+  try {
+    bin = buildGo("httpserver", readFileSync(join(repoRoot, "bpf/httptrace/testdata/server/main.go"), "utf8"));
+  } catch (e) {
+    t.log(`go unavailable: ${(e as Error).message}`);
+    return t.pass();
+  }
+  // objdump's view: each function, its instructions' addresses, and whether it calls morestack.
+  const dis = execFileSync("objdump", ["-d", "--no-show-raw-insn", bin], { encoding: "utf8", maxBuffer: 1 << 30 });
+  const functions = new Map<string, { addrs: bigint[]; text: string }>();
+  for (const block of dis.split(/\n(?=[0-9a-f]+ <)/)) {
+    const head = /^([0-9a-f]+) <(.+)>:/.exec(block);
+    if (!head) continue;
+    const addrs = [...block.matchAll(/^\s+([0-9a-f]+):/gm)].map((m) => BigInt("0x" + m[1]));
+    functions.set(head[2]!, { addrs, text: block });
+  }
+  const img = new ElfImage(bin);
+  let split = 0;
+  const mismatches: string[] = [];
+  for (const s of img.symbols) {
+    const f = functions.get(s.name);
+    if (s.type !== STT_FUNC || s.size === 0 || !f) continue;
+    const offset = goBodyOffset(img.functionBytes(s));
+    // A split function's check jumps to a morestack call, which jumps back to the first byte.
+    const callsMorestack = /call\s+[0-9a-f]+ <runtime\.morestack/.test(f.text);
+    if (callsMorestack) split++;
+    const atInstruction = offset === 0 || f.addrs.includes(s.address + BigInt(offset));
+    if (callsMorestack !== offset > 0 || !atInstruction) mismatches.push(`${s.name} (+${offset})`);
+  }
+  t.log(`${functions.size} functions, ${split} with a stack-bound check`);
+  t.true(split > 1000);
+  t.deepEqual(mismatches, []);
+  // runtime.mallocgc: cmp rsp, [r14+16]; jbe rel32 — the body starts at +10.
+  t.is(goBodyOffset(Uint8Array.from([0x49, 0x3b, 0x66, 0x10, 0x0f, 0x86, 0xbe, 8, 0, 0, 0x48, 0x83, 0xec, 0x70])), 10);
+  // runtime.gcMarkTermination: lea r12, [rsp-0x130]; cmp r12, [r14+16]; jbe rel32 — +18.
+  t.is(goBodyOffset(Uint8Array.from([0x4c, 0x8d, 0xa4, 0x24, 0xd0, 0xfe, 0xff, 0xff, 0x4d, 0x3b, 0x66, 0x10, 0x0f, 0x86, 0x7a, 0x0c, 0, 0, 0x48])), 18);
+  // A nosplit function (runtime.chansend1 starts with sub rsp, 0x28): no check, the entry itself.
+  t.is(goBodyOffset(Uint8Array.from([0x48, 0x83, 0xec, 0x28, 0x48, 0x89, 0x6c, 0x24, 0x20])), 0);
 });
 
 test("the RET finder agrees with objdump on libc (SSE, AVX2, AVX-512 encodings)", (t) => {

@@ -1,6 +1,7 @@
 // Which runtime functions of a Go binary gotrace probes, by event group, and how its events read as
 // JSON records: the one form the CLI prints (--json), records (--record), replays and streams to the
-// live page. Uretprobes break Go (the runtime moves stacks), so returns are probed at each RET.
+// live page. Uretprobes break Go (the runtime moves stacks), so returns are probed at each RET;
+// entries past the stack-bound check, where a probe fires once per call (see lib/go-prologue.ts).
 
 import { type GoBinary, goroutineStatus } from "../lib/go-binary.js";
 import { GotraceEventKind, GotraceGcTrigger, type GotraceEvent, type GotraceObjects } from "./gotrace.js";
@@ -21,7 +22,7 @@ const gcFunctions = ["runtime.gcStart", "runtime.gcBgMarkStartWorkers", "runtime
 export function attachGotrace(objs: GotraceObjects, go: GoBinary, groups: ReadonlySet<EventGroup>, pid?: number): number {
   const p = objs.programs;
   let n = 0;
-  const at = (symbol: string, offset?: number) => ({ path: go.path, symbol, ...(offset !== undefined && { offset }), ...(pid !== undefined && { pid }) });
+  const at = (symbol: string, offset = go.entryOffset(symbol)) => ({ path: go.path, symbol, offset, ...(pid !== undefined && { pid }) });
   const entryAndReturns = (symbol: string, entry: typeof p.handleNewproc1, ret: typeof p.handleNewproc1) => {
     const rets = go.returnOffsets(symbol);
     entry.attach(at(symbol));
@@ -100,7 +101,11 @@ export class Recorder {
 
   constructor(go: GoBinary) {
     this.#go = go;
-    const addr = (f: string) => go.elf.symbol(f)?.address;
+    // Where the probes sit: funcIp is the probe's address, past the function's stack-bound check.
+    const addr = (f: string) => {
+      const s = go.elf.symbol(f);
+      return s && s.size > 0 ? s.address + BigInt(go.entryOffset(f)) : undefined;
+    };
     const kinds: [number, string[]][] = [
       [GotraceEventKind.EVENT_NEWPROC, ["runtime.newproc1"]],
       [GotraceEventKind.EVENT_CASGSTATUS, ["runtime.casgstatus"]],

@@ -73,7 +73,7 @@ main(spec.name, async () => {
     // a pid makes perf_event_open check ptrace access to it, which a root server denies to a tracer
     // holding only CAP_BPF + CAP_PERFMON (it would need CAP_SYS_PTRACE).
     const target = { path, symbol: SERVE_HTTP };
-    objs.programs.handleServeHttp.attach(target);
+    objs.programs.handleServeHttp.attach({ ...target, offset: go.entryOffset(SERVE_HTTP) });
     for (const offset of returns) objs.programs.handleServeHttpReturn.attach({ ...target, offset });
     if (!v.json) {
       process.stderr.write(`Probing ${SERVE_HTTP} in ${path}: entry + ${returns.length} return point(s). Ctrl-C to stop.\n`);

@@ -4,6 +4,7 @@
 
 import { readFileSync, realpathSync } from "node:fs";
 import { ElfImage } from "@bpf2ts/runtime";
+import { goBodyOffset } from "./go-prologue.js";
 import { findReturns } from "./x86-returns.js";
 
 export class GoBinaryError extends Error {
@@ -52,6 +53,15 @@ export class GoBinary {
     const s = this.elf.symbol(name);
     if (!s || s.size === 0) throw new GoBinaryError(`${this.path}: function ${name} not found`, this.path, name);
     return s;
+  }
+
+  /**
+   * Where an entry probe on function `name` goes, as an offset from its start: past its stack-bound
+   * check, which may run the function again from its first byte (see go-prologue.ts); 0 for a
+   * function without one.
+   */
+  entryOffset(name: string): number {
+    return goBodyOffset(this.elf.functionBytes(this.func(name)));
   }
 
   /** Offsets from the start of function `name` of each of its RET instructions. */
