@@ -127,6 +127,8 @@ export class RingBuf<E = Uint8Array> extends EventReader<E, [length: number]> {
   #pos: number;
   /** The position consumer_pos was last set to (during a drain; equal to #pos between drains). */
   #published = 0;
+  /** producer_pos as the walk last read it. */
+  #producerSeen = 0;
   #codec: MaybeStruct<E> | undefined;
   #raw: "copy" | "view";
   #lazy: boolean;
@@ -291,7 +293,9 @@ export class RingBuf<E = Uint8Array> extends EventReader<E, [length: number]> {
     // limit it stays the same (it changes every 4 GiB), so storing the low half is enough.
     const highLimit = (Math.floor(published / 2 ** 32) + 1) * 2 ** 32;
     let off = pos % this.size;
-    let prod = Number(Atomics.load(this.#producerPos, 0));
+    // producer_pos as last read: read again only once caught up with it (with a producer running,
+    // each read is a cache-line transfer from its core).
+    let prod = this.#producerSeen;
     while (n < limit) {
       if (pos >= prod) {
         prod = Number(Atomics.load(this.#producerPos, 0));
@@ -336,6 +340,7 @@ export class RingBuf<E = Uint8Array> extends EventReader<E, [length: number]> {
     }
     this.#pos = pos;
     this.#published = published;
+    this.#producerSeen = prod;
     return n;
   }
 
