@@ -228,8 +228,9 @@ const utf8 = new TextDecoder("utf-8");
  */
 function cstring(v: DataView, o: number, n: number): string {
   if (n < 16) return buildCstring(v, o, n);
-  // The hit path is kept this small so that TurboFan inlines it into a ring reader's loop, decoder
-  // and callback included (its inlining budget is ~920 bytes of bytecode): a call costs ~7 ns.
+  // The hit path in this one function (a ring reader's loop often has no inlining budget left for
+  // it, ~920 bytes of bytecode with the decoder and callback): one call instead of two, 6.7 ns per
+  // string instead of 9.2 when not inlined, 4.3 when inlined.
   const a = v.getInt32(o, true);
   const b = v.getInt32(o + 4, true);
   const c = v.getInt32(o + 8, true);

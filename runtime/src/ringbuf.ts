@@ -43,7 +43,7 @@ const PUBLISH_BYTES = 4096;
  * walk's regular TurboFan code from its next call, instead of also compiling it on the stack
  * mid-loop (OSR) for one long call: fewer compiles of the walk with its decoder and callback
  * inlined, each 10–50 ms on a busy 2-core host, sharing the reader's core while it runs
- * unoptimised (measured: pre-filled drains +6–8 %). Longer chunks let ticks inside the loop ask
+ * unoptimised (measured on pre-filled drains: +2–4 % on a quiet host, +6–14 % on a busy one). Longer chunks let ticks inside the loop ask
  * for OSR again; the clock is read between chunks anyway (see clockStride).
  */
 const CHUNK = 64;
