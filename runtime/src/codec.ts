@@ -227,8 +227,17 @@ const utf8 = new TextDecoder("utf-8");
  * one fixed-arity `String.fromCharCode` call; non-ASCII goes through the UTF-8 decoder.
  */
 function cstring(v: DataView, o: number, n: number): string {
-  if (n >= 16) return cachedCstring(v, o, n);
-  return buildCstring(v, o, n);
+  if (n < 16) return buildCstring(v, o, n);
+  // The hit path in this one function (a ring reader's loop often has no inlining budget left for
+  // it, ~920 bytes of bytecode with the decoder and callback): one call instead of two, 6.7 ns per
+  // string instead of 9.2 when not inlined, 4.3 when inlined.
+  const a = v.getInt32(o, true);
+  const b = v.getInt32(o + 4, true);
+  const c = v.getInt32(o + 8, true);
+  const d = v.getInt32(o + 12, true);
+  const slot = cache[(((((a * 31 + b) | 0) * 31 + c) | 0) * 31 + d) & (cacheSize - 1)];
+  if (slot !== undefined && slot.a === a && slot.b === b && slot.c === c && slot.d === d) return slot.s;
+  return cacheCstring(v, o, n, a, b, c, d);
 }
 
 interface CacheSlot {
@@ -241,18 +250,12 @@ interface CacheSlot {
 const cacheSize = 1024;
 const cache: (CacheSlot | undefined)[] = new Array(cacheSize).fill(undefined);
 
-function cachedCstring(v: DataView, o: number, n: number): string {
-  const a = v.getInt32(o, true);
-  const b = v.getInt32(o + 4, true);
-  const c = v.getInt32(o + 8, true);
-  const d = v.getInt32(o + 12, true);
-  const h = (Math.imul(Math.imul(Math.imul(a, 31) + b, 31) + c, 31) + d) & (cacheSize - 1);
-  const slot = cache[h];
-  if (slot !== undefined && slot.a === a && slot.b === b && slot.c === c && slot.d === d) return slot.s;
+/** A cache miss: builds the string of the 16 bytes `a b c d` at `o`, and caches it when it can. */
+function cacheCstring(v: DataView, o: number, n: number, a: number, b: number, c: number, d: number): string {
   const s = buildCstring(v, o, n);
   // Cached only when byte 15 is NUL: the string then ends inside the 16 keyed bytes, so the key
   // determines it (in either byte order, `d`'s top byte read little-endian is byte 15).
-  if (d >>> 24 === 0) cache[h] = { a, b, c, d, s };
+  if (d >>> 24 === 0) cache[(((((a * 31 + b) | 0) * 31 + c) | 0) * 31 + d) & (cacheSize - 1)] = { a, b, c, d, s };
   return s;
 }
 
