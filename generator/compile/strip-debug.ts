@@ -85,7 +85,6 @@ class Stripper {
     if (this.u16(56) !== 0) throw this.error("a relocatable object with program headers is not supported");
     const sections = this.readSections();
     const shstrndx = this.u16(62);
-    if (shstrndx === SHN_XINDEX || shstrndx >= sections.length) throw this.error(`section name table index ${shstrndx} out of range (${sections.length} sections)`);
 
     // What goes: debug sections, then the relocations for them.
     const removed = new Set<number>();
@@ -233,8 +232,9 @@ class Stripper {
     this.checkRange("section header table", shoff, shnum * SHDR_SIZE);
     const raw = Array.from({ length: shnum }, (_, i) => shoff + i * SHDR_SIZE);
     const shstrndx = this.u16(62);
-    const namesAt = shstrndx < shnum ? raw[shstrndx]! : undefined;
-    const names = namesAt !== undefined ? this.checkedData(`section #${shstrndx} (section names)`, this.u64(namesAt + 24), this.u64(namesAt + 32)) : new Uint8Array(1);
+    if (shstrndx === SHN_XINDEX || shstrndx === 0 || shstrndx >= shnum) throw this.error(`section name table index ${shstrndx} out of range (${shnum} sections)`);
+    const namesAt = raw[shstrndx]!;
+    const names = this.checkedData(`section #${shstrndx} (section names)`, this.u64(namesAt + 24), this.u64(namesAt + 32));
     return raw.map((o, index) => {
       const type = this.u32(o + 4);
       const name = index === 0 ? new Uint8Array(0) : this.cstring(names, this.u32(o), `name of section #${index}`);

@@ -8,7 +8,7 @@ import { availableParallelism } from "node:os";
 import { basename, join, relative, resolve } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import type { Btf, TypeId } from "../btf/index.js";
-import { compileStaged, findClang, findStrip, formatDepfile, locateClang, objectStem, parseTargets, type Target, type Tool } from "../compile/clang.js";
+import { compileStaged, findClang, formatDepfile, locateClang, objectStem, parseTargets, type Target, type Tool } from "../compile/clang.js";
 import { readInputFile, writeAllOrNothing } from "../files.js";
 import { parseRecord } from "../emit/build-record.js";
 import { Bpf2tsError, ModelError, ToolNotFoundError, UsageError } from "../errors.js";
@@ -215,8 +215,8 @@ async function finishOutputs(
   const hashed = sourceText !== undefined ? Buffer.from(sourceText) : objects[0]!.bytes;
   const outputDir = resolve(cwd, o.outputDir ?? ".");
   const typesBtf = typesBtfFile(built, o, warnings);
-  // The module is emitted while llvm-strip runs, with a stand-in for each embedded object that the
-  // stripped object then replaces (the module embeds and writes the object as shipped).
+  // The module is emitted from the unstripped objects, with a stand-in for each embedded object that
+  // the stripped object then replaces (the module embeds and writes the object as shipped).
   const standIn = (t: TargetObject["target"]) => `<bpf2ts: the ${t} object>`;
   const emitted = s.generate({
     stem: o.stem,
@@ -363,8 +363,8 @@ export function readTextOrUndefined(path: string, maxBytes = Infinity): string |
 
 interface LoadedObjects {
   /**
-   * `bytes`: what the model reads (as clang wrote it: llvm-strip only drops DWARF, BTF and symbols
-   * stay); `shipped`: the object written and embedded, once llvm-strip is done (it runs meanwhile).
+   * `bytes`: what the model reads (as clang wrote it: stripping only drops DWARF, BTF and symbols
+   * stay); `shipped`: the object written and embedded, once stripped.
    */
   readonly objects: Array<{ target: Target; bytes: Uint8Array; shipped: Promise<Uint8Array>; name: string }>;
   readonly inputs: readonly string[];
@@ -389,11 +389,8 @@ async function loadObjects(o: GenerateOptions, cwd: string, env: NodeJS.ProcessE
   }
   const targets = parseTargets(o.target ?? "bpfel,bpfeb");
   const cc = locate();
-  // llvm-strip matching clang's version: looked up while clang compiles (the version may take a `clang --version`).
-  const strip = o.strip === false ? undefined : cc.major.then((major) => findStrip({ path: cc.path, major }, env));
-  strip?.catch(() => undefined); // compile awaits it
   const results = await Promise.all(
-    targets.map((target) => compileStaged({ source: o.source!, target, clang: { path: cc.path, major: 0 }, ...(strip && { strip }), cflags: o.cflags ?? [], cwd, env })),
+    targets.map((target) => compileStaged({ source: o.source!, target, clang: { path: cc.path, major: 0 }, strip: o.strip !== false, cflags: o.cflags ?? [], cwd, env })),
   );
   results.forEach((r, i) => {
     objects.push({ target: targets[i]!, bytes: r.unstripped, shipped: r.object, name: writtenObjectName(o, cwd, targets[i]!) });
