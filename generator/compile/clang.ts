@@ -230,22 +230,6 @@ export function compileKey(clang: string, cwd: string, c: { source: string; targ
 
 /** Compiles one target into a temporary directory; nothing is written anywhere else. */
 export async function compile(opts: CompileOptions): Promise<CompileResult> {
-  const staged = await compileStaged(opts);
-  return { ...staged, object: await staged.object };
-}
-
-export interface StagedCompileResult extends Omit<CompileResult, "object"> {
-  /** The object as clang wrote it, DWARF included (the same BTF, programs, maps and symbols). */
-  readonly unstripped: Buffer;
-  /** The object once DWARF is stripped (the unstripped one with no strip). */
-  readonly object: Promise<Buffer>;
-}
-
-/**
- * compile, returning as soon as clang is done: the unstripped object, which the caller can read at
- * once (model it, emit the module), and the stripped one to come.
- */
-export async function compileStaged(opts: CompileOptions): Promise<StagedCompileResult> {
   const cwd = opts.cwd ?? process.cwd();
   const env = opts.env ?? process.env;
   // The same compile bin/bpf2ts.js already started (early.ts), if it did.
@@ -269,9 +253,8 @@ export async function compileStaged(opts: CompileOptions): Promise<StagedCompile
     const [unstripped, deps] = await Promise.all([readFile(output), readFile(depfile, "utf8")]);
     const inputs = parseDepfile(deps).map((p) => resolve(cwd, p));
     // Loaded on first use: by then the pipeline's stages have loaded the ELF reader it shares.
-    const object = opts.strip ? import("./strip-debug.js").then(({ stripDebug }) => Buffer.from(stripDebug(unstripped, opts.source).buffer)) : Promise.resolve(unstripped);
-    object.catch(() => undefined); // the caller awaits it
-    return { unstripped, object, inputs, warnings: res.stderr, argv: [opts.clang.path, ...argv] };
+    const object = opts.strip ? Buffer.from((await import("./strip-debug.js")).stripDebug(unstripped, opts.source).buffer) : unstripped;
+    return { object, inputs, warnings: res.stderr, argv: [opts.clang.path, ...argv] };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

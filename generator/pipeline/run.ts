@@ -8,7 +8,7 @@ import { availableParallelism } from "node:os";
 import { basename, join, relative, resolve } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import type { Btf, TypeId } from "../btf/index.js";
-import { compileStaged, findClang, formatDepfile, locateClang, objectStem, parseTargets, type Target, type Tool } from "../compile/clang.js";
+import { compile, findClang, formatDepfile, locateClang, objectStem, parseTargets, type Target, type Tool } from "../compile/clang.js";
 import { readInputFile, writeAllOrNothing } from "../files.js";
 import { parseRecord } from "../emit/build-record.js";
 import { Bpf2tsError, ModelError, ToolNotFoundError, UsageError } from "../errors.js";
@@ -156,6 +156,9 @@ async function finishOutputs(
   const env = o.env ?? process.env;
   const loaded = await c.loading;
   const objects = loaded.objects;
+  // The embedded form of each object (deflate, level 9) is made on libuv's threads while the models are built and the module emitted.
+  const embedding = objects.map((x) => s.embedObjectAsync(x.bytes));
+  embedding.forEach((e) => e.catch(() => undefined)); // awaited below
   loaded.inputs.forEach((p) => inputs.add(p));
   warnings.push(...loaded.warnings);
 
@@ -215,8 +218,7 @@ async function finishOutputs(
   const hashed = sourceText !== undefined ? Buffer.from(sourceText) : objects[0]!.bytes;
   const outputDir = resolve(cwd, o.outputDir ?? ".");
   const typesBtf = typesBtfFile(built, o, warnings);
-  // The module is emitted from the unstripped objects, with a stand-in for each embedded object that
-  // the stripped object then replaces (the module embeds and writes the object as shipped).
+  // The module is emitted with a stand-in for each embedded object, which the embedded form replaces once made.
   const standIn = (t: TargetObject["target"]) => `<bpf2ts: the ${t} object>`;
   const emitted = s.generate({
     stem: o.stem,
@@ -228,16 +230,14 @@ async function finishOutputs(
     ...(o.outputStem !== undefined && { fileStem: o.outputStem }),
     record: s.formatRecord(s.buildRecord(o, cwd, outputDir, typesBtf?.record)),
   });
-  const shipped = await Promise.all(objects.map((x) => x.shipped));
+  const embedded = await Promise.all(embedding);
   const files = emitted.map((f) => {
-    const i = targetObjects.findIndex((t) => f.path === `${objectStem(o.outputStem ?? o.stem, { endian: t.target })}.o`);
-    if (i >= 0) return { ...f, contents: shipped[i]! };
     if (f.path !== `${o.outputStem ?? o.stem}.ts` || typeof f.contents !== "string") return f;
     let text = f.contents;
     targetObjects.forEach((t, j) => {
       const [before, after, more] = text.split(standIn(t.target));
       if (after === undefined || more !== undefined) throw new Error(`generate: the ${t.target} object's stand-in is not in ${f.path} exactly once`);
-      text = before + s.embedObject(shipped[j]!) + after;
+      text = before + embedded[j]! + after;
     });
     return { ...f, contents: text };
   });
@@ -362,11 +362,8 @@ export function readTextOrUndefined(path: string, maxBytes = Infinity): string |
 }
 
 interface LoadedObjects {
-  /**
-   * `bytes`: what the model reads (as clang wrote it: stripping only drops DWARF, BTF and symbols
-   * stay); `shipped`: the object written and embedded, once stripped.
-   */
-  readonly objects: Array<{ target: Target; bytes: Uint8Array; shipped: Promise<Uint8Array>; name: string }>;
+  /** `bytes`: the object as it is written, embedded and modelled (stripped unless --no-strip). */
+  readonly objects: Array<{ target: Target; bytes: Uint8Array; name: string }>;
   readonly inputs: readonly string[];
   readonly warnings: readonly string[];
 }
@@ -383,17 +380,17 @@ async function loadObjects(o: GenerateOptions, cwd: string, env: NodeJS.ProcessE
       inputs.push(resolve(cwd, obj));
       const elf = readElf(bytes, obj);
       // --target still says which architecture's defines (__TARGET_ARCH_x86) the types-only compile needs.
-      objects.push({ target: targetFor(o.target, elf.littleEndian ? "bpfel" : "bpfeb"), bytes, shipped: Promise.resolve(bytes), name: obj });
+      objects.push({ target: targetFor(o.target, elf.littleEndian ? "bpfel" : "bpfeb"), bytes, name: obj });
     }
     return { objects, inputs, warnings };
   }
   const targets = parseTargets(o.target ?? "bpfel,bpfeb");
   const cc = locate();
   const results = await Promise.all(
-    targets.map((target) => compileStaged({ source: o.source!, target, clang: { path: cc.path, major: 0 }, strip: o.strip !== false, cflags: o.cflags ?? [], cwd, env })),
+    targets.map((target) => compile({ source: o.source!, target, clang: { path: cc.path, major: 0 }, strip: o.strip !== false, cflags: o.cflags ?? [], cwd, env })),
   );
   results.forEach((r, i) => {
-    objects.push({ target: targets[i]!, bytes: r.unstripped, shipped: r.object, name: writtenObjectName(o, cwd, targets[i]!) });
+    objects.push({ target: targets[i]!, bytes: r.object, name: writtenObjectName(o, cwd, targets[i]!) });
     inputs.push(...r.inputs);
     if (r.warnings.trim()) warnings.push(r.warnings.replace(/\n$/, ""));
   });
