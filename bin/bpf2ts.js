@@ -66,6 +66,10 @@ if (help !== undefined) {
   } finally {
     early?.discardEarlyCompiles();
   }
+  // `generate` is done: everything is written (stdout and stderr are synchronous on Linux) and nothing
+  // runs in the background (the pipeline waits for the compiles it cancels), so exit now instead of
+  // after node tears the generator's heap down (~15 ms).
+  if (args[0] === "generate") process.exit();
 }
 
 /** Loads the generator (the bundle when it is current) and runs the command; resolves to the exit code. */

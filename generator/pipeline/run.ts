@@ -100,12 +100,15 @@ export async function buildOutputs(o: GenerateOptions): Promise<BuiltOutput> {
   // One model per object; the types-only compile (if any) is shared by them.
   const typesOnly: NonNullable<SourceTypesInput["cache"]> = new Map();
   const unneeded = new AbortController();
+  const ahead: Array<Promise<unknown>> = [];
   const s = await stagesReady;
   try {
-    if (scan) await startTypesAhead(s, o, scan, texts, { cwd, env, needClang, cache: typesOnly, signal: unneeded.signal });
+    if (scan) await startTypesAhead(s, o, scan, texts, { cwd, env, needClang, cache: typesOnly, signal: unneeded.signal, started: ahead });
     return await finishOutputs(s, o, { cwd, sourceText, scan, loading, needClang, typesOnly, warnings, inputs });
   } finally {
     unneeded.abort(); // a types-only compile started ahead that no object asked for
+    // Killed at once; its temporary directory is gone when this returns (bin exits without waiting for stragglers).
+    await Promise.allSettled(ahead);
   }
 }
 
@@ -119,7 +122,7 @@ async function startTypesAhead(
   o: GenerateOptions,
   scan: SourceScan,
   texts: readonly string[],
-  c: { cwd: string; env: NodeJS.ProcessEnv; needClang: () => Promise<Tool>; cache: NonNullable<SourceTypesInput["cache"]>; signal: AbortSignal },
+  c: { cwd: string; env: NodeJS.ProcessEnv; needClang: () => Promise<Tool>; cache: NonNullable<SourceTypesInput["cache"]>; signal: AbortSignal; started: Array<Promise<unknown>> },
 ): Promise<void> {
   if (!o.source || o.objects?.length || o.typesAhead === false) return;
   const spellings = predictMissingTypes(scan, texts, o);
@@ -133,7 +136,7 @@ async function startTypesAhead(
     return; // the main compile reports it
   }
   for (const target of targets) {
-    s.compileSourceTypes({ source: o.source, target, clang, cflags: o.cflags ?? [], cwd: c.cwd, env: c.env, cache: c.cache, signal: c.signal }, spellings).catch(() => undefined);
+    c.started.push(s.compileSourceTypes({ source: o.source, target, clang, cflags: o.cflags ?? [], cwd: c.cwd, env: c.env, cache: c.cache, signal: c.signal }, spellings).catch(() => undefined));
   }
 }
 
