@@ -7,8 +7,8 @@
 // cilium/ebpf's bpf2go does the same.
 
 import { spawn } from "node:child_process";
-import { accessSync, constants, existsSync, mkdtempSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { arch as hostArch, tmpdir } from "node:os";
 import { delimiter, dirname, join, resolve } from "node:path";
 import { CompileError, ToolNotFoundError, UsageError } from "../errors.js";
@@ -236,6 +236,9 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
   const early = env === process.env && !opts.signal ? adoptEarlyCompile(compileKey(opts.clang.path, resolve(cwd), { source: opts.source, target: opts.target, cflags: opts.cflags ?? [] })) : undefined;
   // Synchronous, so that clang is spawned within this call (callers overlap work with it).
   const dir = early?.dir ?? mkdtempSync(join(opts.tempRoot ?? tmpdir(), "bpf2ts-"));
+  // The stripper loads while clang runs (it shares the ELF reader the pipeline's stages load).
+  const stripper = opts.strip ? import("./strip-debug.js") : undefined;
+  stripper?.catch(() => undefined); // awaited below
   try {
     const output = join(dir, "out.o");
     const depfile = join(dir, "out.d");
@@ -250,13 +253,13 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
         argv: [opts.clang.path, ...argv],
       });
     }
-    const [unstripped, deps] = await Promise.all([readFile(output), readFile(depfile, "utf8")]);
-    const inputs = parseDepfile(deps).map((p) => resolve(cwd, p));
-    // Loaded on first use: by then the pipeline's stages have loaded the ELF reader it shares.
-    const object = opts.strip ? Buffer.from((await import("./strip-debug.js")).stripDebug(unstripped, opts.source).buffer) : unstripped;
+    // Synchronous reads and removal: clang is done, and each thread-pool round trip would delay what follows.
+    const unstripped = readFileSync(output);
+    const inputs = parseDepfile(readFileSync(depfile, "utf8")).map((p) => resolve(cwd, p));
+    const object = stripper ? Buffer.from((await stripper).stripDebug(unstripped, opts.source).buffer) : unstripped;
     return { object, inputs, warnings: res.stderr, argv: [opts.clang.path, ...argv] };
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
