@@ -3,7 +3,9 @@
 // targets, and the types-only compile that recovers types the object's BTF lacks.
 
 import test, { type ExecutionContext } from "ava";
-import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -172,6 +174,36 @@ test.serial("early compile (bin): started for generate <stem> <source>, adopted 
     t.false(existsSync(c.dir));
     t.truthy(await c.result);
   }
+});
+
+test.serial("early bundle (bin): what it starts is keyed as clang.ts keys it, so the pipeline adopts it", async (t) => {
+  const bundle = fileURLToPath(new URL("../generator/early.bundle.cjs", import.meta.url));
+  if (!existsSync(bundle)) return t.fail("dist/generator/early.bundle.cjs missing: npm run build:ts bundles it");
+  const clang = await findClang();
+  const dir = project(t);
+  const early = createRequire(import.meta.url)(bundle) as typeof import("../generator/compile/early.js");
+  early.startEarlyCompiles(["generate", "prog", "prog.bpf.c", "--cc", clang.path, "--target", "x64", "--", "-DX=1"], dir, process.env);
+  const adopted = adoptEarlyCompile(compileKey(clang.path, dir, { source: "prog.bpf.c", target: { endian: "bpfel", arch: "x86" }, cflags: ["-DX=1"] }));
+  t.truthy(adopted, "the bundle's compile is found under the module's key");
+  t.is((await adopted!.result).code, 0);
+  early.discardEarlyCompiles();
+  discardEarlyCompiles();
+});
+
+test.serial("bpf2ts generate runs one clang per target: the one bin started early", async (t) => {
+  const clang = await findClang();
+  const dir = project(t);
+  const log = join(dir, "clang.log");
+  const wrapper = join(dir, "logging-clang");
+  writeFileSync(wrapper, `#!/bin/sh\necho "$@" >> ${JSON.stringify(log)}\nexec ${JSON.stringify(clang.path)} "$@"\n`);
+  chmodSync(wrapper, 0o755);
+  const bin = fileURLToPath(new URL("../../bin/bpf2ts.js", import.meta.url));
+  execFileSync(process.execPath, [bin, "generate", "prog", "prog.bpf.c", "--cc", wrapper, "--target", "bpfel,bpfeb", "--output-dir", "out"], { cwd: dir, stdio: "pipe" });
+  const runs = readFileSync(log, "utf8").trim().split("\n");
+  const main = runs.filter((l) => l.includes(" -c prog.bpf.c "));
+  t.deepEqual(main.map((l) => /-target (\w+)/.exec(l)![1]).sort(), ["bpfeb", "bpfel"], runs.join("\n"));
+  t.deepEqual(readdirSync(join(dir, "out")).sort(), ["prog.ts", "prog_bpfeb.o", "prog_bpfel.o", "prog_types.btf"]);
+  t.falsy(readElf(readFileSync(join(dir, "out", "prog_bpfel.o"))).section(".debug_info"), "stripped");
 });
 
 test("compile: the same bytes whatever directory bpf2ts was started in (an inherited PWD is not clang's)", async (t) => {
