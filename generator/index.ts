@@ -15,7 +15,7 @@ export type { SectionInfo } from "@bpf2ts/runtime/contract";
 export { scanSource } from "./source/scan.js";
 export { scanSourceTree } from "./source/tree.js";
 export type { SourceDocs, SourceScan } from "./source/scan.js";
-export { clangArgs, compile, compileTypesOnly, findClang, findStrip, formatDepfile, objectStem, parseDepfile, parseTargets, splitShellWords } from "./compile/clang.js";
+export { clangArgs, compile, compileTypesOnly, findClang, formatDepfile, objectStem, parseDepfile, parseTargets, splitShellWords } from "./compile/clang.js";
 export type { CompileOptions, CompileResult, Target, Tool } from "./compile/clang.js";
 export { mergeTypes } from "./source/merge-types.js";
 export { generate } from "./emit/files.js";

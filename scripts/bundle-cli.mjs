@@ -60,6 +60,30 @@ await build({
   legalComments: "none",
 });
 
+// The early compile's starter (compile/early.js and what it imports, the runtime's error classes
+// included) as one CommonJS file that imports only node: builtins: bin/bpf2ts.js requires it
+// synchronously as its first act, so clang starts without the ESM loader resolving and reading seven
+// modules one level after another. The in-process strip, which clang.ts loads lazily and the starter
+// never runs, stays out.
+await build({
+  entryPoints: [resolve(outdir, "compile/early.js")],
+  outfile: resolve(outdir, "early.bundle.cjs"),
+  bundle: true,
+  format: "cjs",
+  platform: "node",
+  target: "node20",
+  plugins: [
+    {
+      name: "no-strip-debug",
+      setup(b) {
+        b.onResolve({ filter: /\/strip-debug\.js$/ }, (args) => ({ path: args.path, external: true }));
+      },
+    },
+  ],
+  logLevel: "warning",
+  legalComments: "none",
+});
+
 // `bpf2ts --help`, `--version` and `bpf2ts <command> --help` as this bundle prints them, at the widths
 // it wraps to (100 columns off a terminal, 110 on a wide one): bin/bpf2ts.js prints them from
 // cli.help.json without loading the bundle, so help is there as fast as node starts. Generated from

@@ -3,13 +3,15 @@
 // targets, and the types-only compile that recovers types the object's BTF lacks.
 
 import test, { type ExecutionContext } from "ava";
-import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseBtf } from "../generator/btf/index.js";
 import { Kind } from "@bpf2ts/runtime/object-file";
-import { clangArgs, compile, compileTypesOnly, findClang, findStrip, formatDepfile, parseDepfile, parseTargets, splitShellWords, which } from "../generator/compile/clang.js";
+import { clangArgs, compile, compileTypesOnly, findClang, formatDepfile, parseDepfile, parseTargets, splitShellWords, which } from "../generator/compile/clang.js";
 import { readElf } from "@bpf2ts/runtime/object-file";
 import { adoptEarlyCompile, compileKey, discardEarlyCompiles, startEarlyCompiles, type EarlyCompile } from "../generator/compile/early.js";
 import { mergeTypes } from "../generator/source/merge-types.js";
@@ -39,15 +41,6 @@ test("findClang: --cc and BPF2TS_CC win, and a bad one is named", async (t) => {
   t.is(viaFlag.path, real);
   const err = await t.throwsAsync(findClang({ cc: "no-such-clang", env: { PATH: dir } }));
   t.regex(err!.message, /"no-such-clang" \(from --cc\) not found/);
-});
-
-test("findStrip: matches clang's major version, names llvm-NN when missing", async (t) => {
-  const clang = await findClang();
-  const strip = findStrip(clang);
-  t.regex(strip.path, new RegExp(`llvm-strip(-${clang.major})?$`));
-  const err = t.throws(() => findStrip({ path: "/x/clang-17", major: 17 }, { PATH: tmp(t, "strip") }));
-  t.is(err?.name, "ToolNotFoundError");
-  t.regex(err!.message, /tried llvm-strip-17, llvm-strip\); install it with: apt-get install llvm-17/);
 });
 
 test("clangArgs: reproducible flags, target arch define, user flags last", (t) => {
@@ -124,7 +117,7 @@ function project(t: ExecutionContext): string {
 
 test("compile: the same source in two directories gives identical bytes; inputs come from the depfile", async (t) => {
   const clang = await findClang();
-  const strip = findStrip(clang);
+  const strip = true;
   const [a, b] = [project(t), project(t)];
   const ra = await compile({ source: "prog.bpf.c", target: { endian: "bpfel" }, clang, strip, cwd: a });
   const rb = await compile({ source: "prog.bpf.c", target: { endian: "bpfel" }, clang, strip, cwd: b });
@@ -146,7 +139,7 @@ test("compile: the same source in two directories gives identical bytes; inputs 
 
 test.serial("early compile (bin): started for generate <stem> <source>, adopted only by the identical compile, the rest killed and removed", async (t) => {
   const clang = await findClang();
-  const strip = findStrip(clang);
+  const strip = true;
   const dir = project(t);
   const registry = (globalThis as Record<symbol, unknown>)[Symbol.for("bpf2ts.earlyCompiles")] as Map<string, EarlyCompile> | undefined;
   for (const args of [["generate"], ["generate", "prog"], ["generate", "prog", "prog.bpf.c", "--obj", "x.o"], ["generate", "prog", "prog.bpf.c", "-t", "x"], ["inspect", "prog.bpf.c"]]) {
@@ -183,11 +176,41 @@ test.serial("early compile (bin): started for generate <stem> <source>, adopted 
   }
 });
 
+test.serial("early bundle (bin): what it starts is keyed as clang.ts keys it, so the pipeline adopts it", async (t) => {
+  const bundle = fileURLToPath(new URL("../generator/early.bundle.cjs", import.meta.url));
+  if (!existsSync(bundle)) return t.fail("dist/generator/early.bundle.cjs missing: npm run build:ts bundles it");
+  const clang = await findClang();
+  const dir = project(t);
+  const early = createRequire(import.meta.url)(bundle) as typeof import("../generator/compile/early.js");
+  early.startEarlyCompiles(["generate", "prog", "prog.bpf.c", "--cc", clang.path, "--target", "x64", "--", "-DX=1"], dir, process.env);
+  const adopted = adoptEarlyCompile(compileKey(clang.path, dir, { source: "prog.bpf.c", target: { endian: "bpfel", arch: "x86" }, cflags: ["-DX=1"] }));
+  t.truthy(adopted, "the bundle's compile is found under the module's key");
+  t.is((await adopted!.result).code, 0);
+  early.discardEarlyCompiles();
+  discardEarlyCompiles();
+});
+
+test.serial("bpf2ts generate runs one clang per target: the one bin started early", async (t) => {
+  const clang = await findClang();
+  const dir = project(t);
+  const log = join(dir, "clang.log");
+  const wrapper = join(dir, "logging-clang");
+  writeFileSync(wrapper, `#!/bin/sh\necho "$@" >> ${JSON.stringify(log)}\nexec ${JSON.stringify(clang.path)} "$@"\n`);
+  chmodSync(wrapper, 0o755);
+  const bin = fileURLToPath(new URL("../../bin/bpf2ts.js", import.meta.url));
+  execFileSync(process.execPath, [bin, "generate", "prog", "prog.bpf.c", "--cc", wrapper, "--target", "bpfel,bpfeb", "--output-dir", "out"], { cwd: dir, stdio: "pipe" });
+  const runs = readFileSync(log, "utf8").trim().split("\n");
+  const main = runs.filter((l) => l.includes(" -c prog.bpf.c "));
+  t.deepEqual(main.map((l) => /-target (\w+)/.exec(l)![1]).sort(), ["bpfeb", "bpfel"], runs.join("\n"));
+  t.deepEqual(readdirSync(join(dir, "out")).sort(), ["prog.ts", "prog_bpfeb.o", "prog_bpfel.o", "prog_types.btf"]);
+  t.falsy(readElf(readFileSync(join(dir, "out", "prog_bpfel.o"))).section(".debug_info"), "stripped");
+});
+
 test("compile: the same bytes whatever directory bpf2ts was started in (an inherited PWD is not clang's)", async (t) => {
   // clang reads PWD; one naming another existing directory (a config run from the repository root
   // compiles in bpf/) reordered two types in offcputime's .BTF, so `check` failed from the root only.
   const clang = await findClang();
-  const strip = findStrip(clang);
+  const strip = true;
   const root = fileURLToPath(new URL("../..", import.meta.url));
   const cwd = join(root, "bpf");
   const build = (pwd: string) => compile({ source: "offcputime/offcputime.bpf.c", target: { endian: "bpfel", arch: "x86" }, cflags: ["-I", "."], clang, strip, cwd, env: { ...process.env, PWD: pwd } });
@@ -214,7 +237,7 @@ test("compile: a syntax error carries clang's diagnostic verbatim and leaves not
 test("compileTypesOnly + mergeTypes: a type only reserved gets BTF, object ids unchanged", async (t) => {
   const clang = await findClang();
   const dir = project(t);
-  const shipped = await compile({ source: "prog.bpf.c", target: { endian: "bpfel" }, clang, strip: findStrip(clang), cwd: dir });
+  const shipped = await compile({ source: "prog.bpf.c", target: { endian: "bpfel" }, clang, strip: true, cwd: dir });
   const elf = readElf(shipped.object, "prog.o");
   const btf = parseBtf(elf.section(".BTF")!.data());
   t.is(lookupType(btf, "struct only_reserved"), undefined, "clang drops a type used only through a void* call");

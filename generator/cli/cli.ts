@@ -47,7 +47,7 @@ function generateCommand(io: Io) {
         .option("global-types", { type: "boolean", default: true, describe: "emit every named type the source declares (--no-global-types: only those reachable from maps, variables and --type)" })
         .option("output-dir", { type: "string", default: ".", describe: "where to write the module and objects" })
         .option("output-stem", { type: "string", describe: "file name stem (default: the stem)" })
-        .option("strip", { type: "boolean", default: true, describe: "strip DWARF with llvm-strip (BTF is kept)" })
+        .option("strip", { type: "boolean", default: true, describe: "strip DWARF as llvm-strip -g does (BTF is kept)" })
         .option("makebase", { type: "string", describe: "write <stem>.d, a make dependency file with paths relative to this directory" })
         .option("obj", { type: "string", describe: "generate from this compiled object instead of compiling (one per byte order)" })
         .option("event", { type: "string", describe: "record type of a ring buffer / perf event array: map=type (repeatable)" })

@@ -1,13 +1,14 @@
-// Driving clang: finding clang and a matching llvm-strip, building a reproducible command line,
-// compiling into a temporary directory, and reading clang's dependency file.
+// Driving clang: finding clang, building a reproducible command line, compiling into a temporary
+// directory, and reading clang's dependency file.
 //
 // Reproducible means: the same source and flags give the same bytes whatever the checkout's path
 // (`-fdebug-prefix-map`, `-fdebug-compilation-dir`), with no compiler identification (`-fno-ident`),
-// and with DWARF stripped while .BTF/.BTF.ext stay (`llvm-strip -g`). cilium/ebpf's bpf2go does the same.
+// and with DWARF stripped while .BTF/.BTF.ext stay (`llvm-strip -g`, done in process: strip-debug.ts).
+// cilium/ebpf's bpf2go does the same.
 
 import { spawn } from "node:child_process";
-import { accessSync, constants, existsSync, mkdtempSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { arch as hostArch, tmpdir } from "node:os";
 import { delimiter, dirname, join, resolve } from "node:path";
 import { CompileError, ToolNotFoundError, UsageError } from "../errors.js";
@@ -88,19 +89,6 @@ async function clangMajor(path: string, env: NodeJS.ProcessEnv): Promise<number>
   const out = await run(path, ["--version"], { env });
   const m = /clang version (\d+)/.exec(out.stdout);
   return m ? Number(m[1]) : 0;
-}
-
-/** Finds `llvm-strip-<major>` to match clang, else `llvm-strip`. */
-export function findStrip(clang: Tool, env: NodeJS.ProcessEnv = process.env): Tool {
-  const names = clang.major ? [`llvm-strip-${clang.major}`, "llvm-strip"] : ["llvm-strip"];
-  for (const name of names) {
-    const path = which(name, env);
-    if (path) return { path, major: clang.major };
-  }
-  const pkg = clang.major ? `llvm-${clang.major}` : "llvm-19";
-  throw new ToolNotFoundError(
-    `llvm-strip: none found on PATH (tried ${names.join(", ")}); install it with: apt-get install ${pkg} (or pass --no-strip)`,
-  );
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -185,8 +173,8 @@ export interface CompileOptions {
   /** User flags, already split. */
   readonly cflags?: readonly string[];
   readonly clang: Tool;
-  /** `undefined` to keep DWARF (`--no-strip`); a promise when it is still being looked up (beside the compile). */
-  readonly strip?: Tool | Promise<Tool>;
+  /** Strip DWARF as `llvm-strip -g` does (BTF stays); false or absent keeps it (`--no-strip`). */
+  readonly strip?: boolean;
   readonly cwd?: string;
   readonly env?: NodeJS.ProcessEnv;
   /** Where the temporary build directory goes (default: the OS temp dir). */
@@ -242,29 +230,15 @@ export function compileKey(clang: string, cwd: string, c: { source: string; targ
 
 /** Compiles one target into a temporary directory; nothing is written anywhere else. */
 export async function compile(opts: CompileOptions): Promise<CompileResult> {
-  const staged = await compileStaged(opts);
-  return { ...staged, object: await staged.object };
-}
-
-export interface StagedCompileResult extends Omit<CompileResult, "object"> {
-  /** The object as clang wrote it, DWARF included (the same BTF, programs, maps and symbols). */
-  readonly unstripped: Buffer;
-  /** The object once llvm-strip is done with it (the unstripped one with no strip). */
-  readonly object: Promise<Buffer>;
-}
-
-/**
- * compile, returning as soon as clang is done: llvm-strip then runs while the caller reads the
- * unstripped object (models it, emits the module) instead of before.
- */
-export async function compileStaged(opts: CompileOptions): Promise<StagedCompileResult> {
   const cwd = opts.cwd ?? process.cwd();
   const env = opts.env ?? process.env;
   // The same compile bin/bpf2ts.js already started (early.ts), if it did.
   const early = env === process.env && !opts.signal ? adoptEarlyCompile(compileKey(opts.clang.path, resolve(cwd), { source: opts.source, target: opts.target, cflags: opts.cflags ?? [] })) : undefined;
   // Synchronous, so that clang is spawned within this call (callers overlap work with it).
   const dir = early?.dir ?? mkdtempSync(join(opts.tempRoot ?? tmpdir(), "bpf2ts-"));
-  let stripping: Promise<Buffer> | undefined;
+  // The stripper loads while clang runs (it shares the ELF reader the pipeline's stages load).
+  const stripper = opts.strip ? import("./strip-debug.js") : undefined;
+  stripper?.catch(() => undefined); // awaited below
   try {
     const output = join(dir, "out.o");
     const depfile = join(dir, "out.d");
@@ -272,8 +246,6 @@ export async function compileStaged(opts: CompileOptions): Promise<StagedCompile
     const runClang = () => run(opts.clang.path, argv, { cwd, env, ...(opts.signal && { signal: opts.signal }) });
     // (Without an early compile, clang is spawned before this call first awaits.)
     const res = early ? ((await early.result.catch(() => undefined)) ?? (await runClang())) : await runClang();
-    // A missing llvm-strip is reported before clang's errors, as when it was looked up first.
-    const strip = await opts.strip;
     if (res.code !== 0) {
       throw new CompileError(`clang: compiling ${opts.source} for ${opts.target.endian} failed (exit ${res.code})`, {
         file: opts.source,
@@ -281,24 +253,13 @@ export async function compileStaged(opts: CompileOptions): Promise<StagedCompile
         argv: [opts.clang.path, ...argv],
       });
     }
-    const [unstripped, deps] = await Promise.all([readFile(output), readFile(depfile, "utf8")]);
-    const inputs = parseDepfile(deps).map((p) => resolve(cwd, p));
-    stripping = (async () => {
-      try {
-        if (!strip) return unstripped;
-        const s = await run(strip.path, ["-g", output], { cwd, env });
-        if (s.code !== 0) {
-          throw new CompileError(`llvm-strip: stripping ${opts.source} failed (exit ${s.code}): ${s.stderr.trim()}`, { file: opts.source, stderr: s.stderr });
-        }
-        return await readFile(output);
-      } finally {
-        await rm(dir, { recursive: true, force: true });
-      }
-    })();
-    stripping.catch(() => undefined); // the caller awaits it
-    return { unstripped, object: stripping, inputs, warnings: res.stderr, argv: [opts.clang.path, ...argv] };
+    // Synchronous reads and removal: clang is done, and each thread-pool round trip would delay what follows.
+    const unstripped = readFileSync(output);
+    const inputs = parseDepfile(readFileSync(depfile, "utf8")).map((p) => resolve(cwd, p));
+    const object = stripper ? Buffer.from((await stripper).stripDebug(unstripped, opts.source).buffer) : unstripped;
+    return { object, inputs, warnings: res.stderr, argv: [opts.clang.path, ...argv] };
   } finally {
-    if (!stripping) await rm(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -314,7 +275,7 @@ export async function compileTypesOnly(opts: CompileOptions & { readonly spellin
     const source = resolve(opts.cwd ?? process.cwd(), opts.source);
     const keep = opts.spellings.map((s, i) => `${s} __bpf2ts_keep_${i} __attribute__((used, section(".bpf2ts.keep")));`);
     await writeFile(wrapper, `#include ${JSON.stringify(source)}\n${keep.join("\n")}\n`);
-    return await compile({ ...opts, source: wrapper, strip: undefined, cflags: [...(opts.cflags ?? []), "-Wno-unused-variable"] });
+    return await compile({ ...opts, source: wrapper, strip: false, cflags: [...(opts.cflags ?? []), "-Wno-unused-variable"] });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -2,7 +2,7 @@
 // tens of milliseconds loading the CLI (yargs, the bundle) before the pipeline spawns clang; bpf2go
 // spawns it at once. So bin/bpf2ts.js, for the plain form of that command, works out the command
 // line the pipeline will run (this module and clang.ts only) and starts clang right away. The pipeline
-// adopts such a compile only when its own command line is exactly the same (compileStaged); anything
+// adopts such a compile only when its own command line is exactly the same (clang.ts's compile); anything
 // else is killed and removed when the command ends (discardEarlyCompiles), so a wrong guess costs a
 // core for a moment, never a different result.
 

@@ -1,7 +1,8 @@
 // The pure pipeline: compiled objects + their models → the files of a generated module. No I/O, no
 // clock, no absolute paths: the same input gives the same bytes (the CLI does the reading and writing).
 
-import { deflateRawSync } from "node:zlib";
+import { deflateRaw, deflateRawSync } from "node:zlib";
+import { promisify } from "node:util";
 import { objectStem } from "../compile/clang.js";
 import { Bpf2tsError } from "../errors.js";
 import { emitModule } from "./module.js";
@@ -56,6 +57,13 @@ export class GenerateError extends Bpf2tsError {
  */
 export function embedObject(bytes: Uint8Array): string {
   return deflateRawSync(bytes, { level: 9 }).toString("base64");
+}
+
+const deflateRawAsync = promisify(deflateRaw);
+
+/** embedObject on libuv's threads (the same text), for a caller that has other work meanwhile. */
+export async function embedObjectAsync(bytes: Uint8Array): Promise<string> {
+  return (await deflateRawAsync(bytes, { level: 9 })).toString("base64");
 }
 
 export { STEM, STEM_RULE };

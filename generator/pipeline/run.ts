@@ -8,7 +8,7 @@ import { availableParallelism } from "node:os";
 import { basename, join, relative, resolve } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import type { Btf, TypeId } from "../btf/index.js";
-import { compileStaged, findClang, findStrip, formatDepfile, locateClang, objectStem, parseTargets, type Target, type Tool } from "../compile/clang.js";
+import { compile, findClang, formatDepfile, locateClang, objectStem, parseTargets, type Target, type Tool } from "../compile/clang.js";
 import { readInputFile, writeAllOrNothing } from "../files.js";
 import { parseRecord } from "../emit/build-record.js";
 import { Bpf2tsError, ModelError, ToolNotFoundError, UsageError } from "../errors.js";
@@ -100,12 +100,15 @@ export async function buildOutputs(o: GenerateOptions): Promise<BuiltOutput> {
   // One model per object; the types-only compile (if any) is shared by them.
   const typesOnly: NonNullable<SourceTypesInput["cache"]> = new Map();
   const unneeded = new AbortController();
+  const ahead: Array<Promise<unknown>> = [];
   const s = await stagesReady;
   try {
-    if (scan) await startTypesAhead(s, o, scan, texts, { cwd, env, needClang, cache: typesOnly, signal: unneeded.signal });
+    if (scan) await startTypesAhead(s, o, scan, texts, { cwd, env, needClang, cache: typesOnly, signal: unneeded.signal, started: ahead });
     return await finishOutputs(s, o, { cwd, sourceText, scan, loading, needClang, typesOnly, warnings, inputs });
   } finally {
     unneeded.abort(); // a types-only compile started ahead that no object asked for
+    // Killed at once; its temporary directory is gone when this returns (bin exits without waiting for stragglers).
+    await Promise.allSettled(ahead);
   }
 }
 
@@ -119,7 +122,7 @@ async function startTypesAhead(
   o: GenerateOptions,
   scan: SourceScan,
   texts: readonly string[],
-  c: { cwd: string; env: NodeJS.ProcessEnv; needClang: () => Promise<Tool>; cache: NonNullable<SourceTypesInput["cache"]>; signal: AbortSignal },
+  c: { cwd: string; env: NodeJS.ProcessEnv; needClang: () => Promise<Tool>; cache: NonNullable<SourceTypesInput["cache"]>; signal: AbortSignal; started: Array<Promise<unknown>> },
 ): Promise<void> {
   if (!o.source || o.objects?.length || o.typesAhead === false) return;
   const spellings = predictMissingTypes(scan, texts, o);
@@ -133,7 +136,7 @@ async function startTypesAhead(
     return; // the main compile reports it
   }
   for (const target of targets) {
-    s.compileSourceTypes({ source: o.source, target, clang, cflags: o.cflags ?? [], cwd: c.cwd, env: c.env, cache: c.cache, signal: c.signal }, spellings).catch(() => undefined);
+    c.started.push(s.compileSourceTypes({ source: o.source, target, clang, cflags: o.cflags ?? [], cwd: c.cwd, env: c.env, cache: c.cache, signal: c.signal }, spellings).catch(() => undefined));
   }
 }
 
@@ -156,6 +159,9 @@ async function finishOutputs(
   const env = o.env ?? process.env;
   const loaded = await c.loading;
   const objects = loaded.objects;
+  // The embedded form of each object (deflate, level 9) is made on libuv's threads while the models are built and the module emitted.
+  const embedding = objects.map((x) => s.embedObjectAsync(x.bytes));
+  embedding.forEach((e) => e.catch(() => undefined)); // awaited below
   loaded.inputs.forEach((p) => inputs.add(p));
   warnings.push(...loaded.warnings);
 
@@ -215,8 +221,7 @@ async function finishOutputs(
   const hashed = sourceText !== undefined ? Buffer.from(sourceText) : objects[0]!.bytes;
   const outputDir = resolve(cwd, o.outputDir ?? ".");
   const typesBtf = typesBtfFile(built, o, warnings);
-  // The module is emitted while llvm-strip runs, with a stand-in for each embedded object that the
-  // stripped object then replaces (the module embeds and writes the object as shipped).
+  // The module is emitted with a stand-in for each embedded object, which the embedded form replaces once made.
   const standIn = (t: TargetObject["target"]) => `<bpf2ts: the ${t} object>`;
   const emitted = s.generate({
     stem: o.stem,
@@ -228,16 +233,14 @@ async function finishOutputs(
     ...(o.outputStem !== undefined && { fileStem: o.outputStem }),
     record: s.formatRecord(s.buildRecord(o, cwd, outputDir, typesBtf?.record)),
   });
-  const shipped = await Promise.all(objects.map((x) => x.shipped));
+  const embedded = await Promise.all(embedding);
   const files = emitted.map((f) => {
-    const i = targetObjects.findIndex((t) => f.path === `${objectStem(o.outputStem ?? o.stem, { endian: t.target })}.o`);
-    if (i >= 0) return { ...f, contents: shipped[i]! };
     if (f.path !== `${o.outputStem ?? o.stem}.ts` || typeof f.contents !== "string") return f;
     let text = f.contents;
     targetObjects.forEach((t, j) => {
       const [before, after, more] = text.split(standIn(t.target));
       if (after === undefined || more !== undefined) throw new Error(`generate: the ${t.target} object's stand-in is not in ${f.path} exactly once`);
-      text = before + s.embedObject(shipped[j]!) + after;
+      text = before + embedded[j]! + after;
     });
     return { ...f, contents: text };
   });
@@ -362,11 +365,8 @@ export function readTextOrUndefined(path: string, maxBytes = Infinity): string |
 }
 
 interface LoadedObjects {
-  /**
-   * `bytes`: what the model reads (as clang wrote it: llvm-strip only drops DWARF, BTF and symbols
-   * stay); `shipped`: the object written and embedded, once llvm-strip is done (it runs meanwhile).
-   */
-  readonly objects: Array<{ target: Target; bytes: Uint8Array; shipped: Promise<Uint8Array>; name: string }>;
+  /** `bytes`: the object as it is written, embedded and modelled (stripped unless --no-strip). */
+  readonly objects: Array<{ target: Target; bytes: Uint8Array; name: string }>;
   readonly inputs: readonly string[];
   readonly warnings: readonly string[];
 }
@@ -383,20 +383,17 @@ async function loadObjects(o: GenerateOptions, cwd: string, env: NodeJS.ProcessE
       inputs.push(resolve(cwd, obj));
       const elf = readElf(bytes, obj);
       // --target still says which architecture's defines (__TARGET_ARCH_x86) the types-only compile needs.
-      objects.push({ target: targetFor(o.target, elf.littleEndian ? "bpfel" : "bpfeb"), bytes, shipped: Promise.resolve(bytes), name: obj });
+      objects.push({ target: targetFor(o.target, elf.littleEndian ? "bpfel" : "bpfeb"), bytes, name: obj });
     }
     return { objects, inputs, warnings };
   }
   const targets = parseTargets(o.target ?? "bpfel,bpfeb");
   const cc = locate();
-  // llvm-strip matching clang's version: looked up while clang compiles (the version may take a `clang --version`).
-  const strip = o.strip === false ? undefined : cc.major.then((major) => findStrip({ path: cc.path, major }, env));
-  strip?.catch(() => undefined); // compile awaits it
   const results = await Promise.all(
-    targets.map((target) => compileStaged({ source: o.source!, target, clang: { path: cc.path, major: 0 }, ...(strip && { strip }), cflags: o.cflags ?? [], cwd, env })),
+    targets.map((target) => compile({ source: o.source!, target, clang: { path: cc.path, major: 0 }, strip: o.strip !== false, cflags: o.cflags ?? [], cwd, env })),
   );
   results.forEach((r, i) => {
-    objects.push({ target: targets[i]!, bytes: r.unstripped, shipped: r.object, name: writtenObjectName(o, cwd, targets[i]!) });
+    objects.push({ target: targets[i]!, bytes: r.object, name: writtenObjectName(o, cwd, targets[i]!) });
     inputs.push(...r.inputs);
     if (r.warnings.trim()) warnings.push(r.warnings.replace(/\n$/, ""));
   });

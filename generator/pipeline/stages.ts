@@ -7,7 +7,7 @@ export { parseBtfExt } from "../btf/ext.js";
 export { Kind, lookupType, parseBtf } from "../btf/index.js";
 export { layoutModule } from "../layout/roots.js";
 export { checkParsedObject, readElf } from "@bpf2ts/runtime/object-file";
-export { embedObject, generate } from "../emit/files.js";
+export { embedObjectAsync, generate } from "../emit/files.js";
 export { mergeTypes } from "../source/merge-types.js";
 export { compareLineInfo, compareWithSource } from "../model/compare.js";
 export { buildModel } from "../model/model.js";

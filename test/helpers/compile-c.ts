@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { compile, findClang, findStrip, type Target } from "../../generator/compile/clang.js";
+import { compile, findClang, type Target } from "../../generator/compile/clang.js";
 import { parseBtf, type ParsedBtf } from "../../generator/btf/index.js";
 import { readElf, type ElfFile } from "@bpf2ts/runtime/object-file";
 
@@ -52,7 +52,7 @@ export async function compileC(source: string, opts: { endian?: Target["endian"]
     const src = join(cacheDir, `${key}.${process.pid}.c`);
     writeFileSync(src, text);
     const clang = await findClang();
-    const result = await compile({ source: src, target: { endian }, clang, strip: findStrip(clang), cwd: cacheDir });
+    const result = await compile({ source: src, target: { endian }, clang, strip: true, cwd: cacheDir });
     bytes = result.object;
     writeFileSync(`${cached}.${process.pid}.tmp`, bytes);
     renameSync(`${cached}.${process.pid}.tmp`, cached);
