@@ -8,11 +8,10 @@
 // is how long the reader kept the loop from its timers, not how busy the machine was.
 
 import test, { type ExecutionContext } from "ava";
-import { readFileSync } from "node:fs";
 import {
   type BpfObject, codecs, LE, loadObject, PerfEventArray, RingBuf, type Struct,
 } from "@bpf2ts/runtime";
-import { compileBpf, descriptor, requireFeature } from "./helpers/kernel.js";
+import { compileBpf, descriptor, requireFeature, waitedForCpuMs } from "./helpers/kernel.js";
 
 /**
  * Longest wait of a 10 ms interval timer we accept while a slow consumer runs: turns last about
@@ -70,18 +69,6 @@ function produce(obj: BpfObject, n: number, untilFull = false): number {
   const stalled = new DataView(ctx.buffer).getUint32(16, LE) === 1;
   if (untilFull ? !stalled : done !== n) throw new Error(`produced ${done} of ${n}${untilFull ? " without filling the ring" : ""}`);
   return done;
-}
-
-/**
- * Milliseconds this thread has spent runnable but waiting for a CPU, from /proc schedstat
- * (0 where the kernel does not keep it: the delays are then taken as measured).
- */
-function waitedForCpuMs(): number {
-  try {
-    return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, "utf8").split(" ")[1]) / 1e6;
-  } catch {
-    return 0;
-  }
 }
 
 const busy = (ms: number): void => {

@@ -12,7 +12,7 @@ import { pathToFileURL } from "node:url";
 import {
   type BpfObject, codecs, EventReaderError, LE, loadObject, PerfEventArray, RingBuf, type Struct,
 } from "@bpf2ts/runtime";
-import { buildC, compileBpf, descriptor, openFdCount, repoRoot, requireFeature } from "./helpers/kernel.js";
+import { buildC, compileBpf, descriptor, openFdCount, repoRoot, requireFeature, waitedForCpuMs } from "./helpers/kernel.js";
 
 const CHECK_MUL = 0x9e3779b97f4a7c15n;
 const check = (seq: bigint) => BigInt.asUintN(64, seq * CHECK_MUL);
@@ -283,6 +283,7 @@ test("ringbuf: batches: onBatch, read({ batch: true }) and batches() hand over e
   try {
     const rb = obj.maps.events as RingBuf<Event>;
     const batches: bigint[][] = [];
+    const waited0 = waitedForCpuMs();
     const got = new Promise<void>((resolve) => {
       rb.onBatch((events) => {
         batches.push(events.map((e) => e.seq));
@@ -295,13 +296,21 @@ test("ringbuf: batches: onBatch, read({ batch: true }) and batches() hand over e
     rb.stop();
     t.deepEqual(batches.flat(), Array.from({ length: 500 }, (_, i) => BigInt(i)));
     // Batches start at 16 events and double while the callback keeps within its turn budget (a slow
-    // consumer's shrink instead: events-pacing.test.ts): 16 + 32 + 64 + 128 + 256 ≥ 496.
-    t.true(batches.length <= 7, `batches grow (${batches.map((b) => b.length).join(",")})`);
+    // consumer's shrink instead: events-pacing.test.ts): 16 + 32 + 64 + 128 + 256 ≥ 496. The budget
+    // is wall time: a process that waited for a CPU meanwhile (a loaded machine) may see batches
+    // shrink, so there only "fewer batches than 16-event ones" is asserted.
+    const sizes = batches.map((b) => b.length).join(",");
+    const waited = waitedForCpuMs() - waited0;
+    if (waited < 1) t.true(batches.length <= 7, `batches grow (${sizes})`);
+    else t.true(batches.length < 500 / 16, `batches (${sizes}); this process waited ${waited.toFixed(1)} ms for a CPU meanwhile`);
     t.true(batches.every((b) => b.length <= 512));
 
+    // read({ batch: true }) hands over a batch of the reader's current size, which the turns above
+    // may have shrunk on a loaded machine: read batches until the 100 events are in.
     produce(obj, 100);
-    const all = await rb.read({ batch: true });
-    t.deepEqual(all.map((e) => e.seq), Array.from({ length: 100 }, (_, i) => BigInt(500 + i)));
+    const all: bigint[] = [];
+    for (let reads = 0; reads < 100 && all.length < 100; reads++) all.push(...(await rb.read({ batch: true })).map((e) => e.seq));
+    t.deepEqual(all, Array.from({ length: 100 }, (_, i) => BigInt(500 + i)));
 
     const ac = new AbortController();
     const seen: bigint[] = [];

@@ -226,3 +226,15 @@ export function descriptor(name: string, object: Uint8Array, extra: Partial<Obje
 export function openFdCount(): number {
   return readdirSync("/proc/self/fd").length;
 }
+
+/**
+ * Milliseconds this thread has spent runnable but waiting for a CPU, from /proc schedstat
+ * (0 where the kernel does not keep it: the delays are then taken as measured).
+ */
+export function waitedForCpuMs(): number {
+  try {
+    return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, "utf8").split(" ")[1]) / 1e6;
+  } catch {
+    return 0;
+  }
+}
