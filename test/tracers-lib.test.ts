@@ -2,7 +2,7 @@
 // whole binaries), ELF symbols, address and histogram formatting, tracefs symbol tables — and the
 // CLIs themselves: option errors, --json output, and a clean stop on SIGINT.
 
-import test from "ava";
+import test, { type ExecutionContext } from "ava";
 import { execFile, execFileSync, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
@@ -50,15 +50,23 @@ function compareWithObjdump(file: string): { functions: number; rets: number; mi
   return { functions, rets: total, mismatches };
 }
 
-test("the RET finder agrees with objdump on every function of a Go binary", (t) => {
-  if (!haveObjdump()) return t.pass("objdump (binutils) not installed: comparison skipped");
-  let bin: string;
+/** httptrace's Go test server, built, when objdump and go are here to compare against; else says why. */
+function goServerForObjdump(t: ExecutionContext): string | undefined {
+  if (!haveObjdump()) {
+    t.log("objdump (binutils) not installed: comparison skipped");
+    return undefined;
+  }
   try {
-    bin = buildGo("httpserver", readFileSync(join(repoRoot, "bpf/httptrace/testdata/server/main.go"), "utf8"));
+    return buildGo("httpserver", readFileSync(join(repoRoot, "bpf/httptrace/testdata/server/main.go"), "utf8"));
   } catch (e) {
     t.log(`go unavailable: ${(e as Error).message}`);
-    return t.pass();
+    return undefined;
   }
+}
+
+test("the RET finder agrees with objdump on every function of a Go binary", (t) => {
+  const bin = goServerForObjdump(t);
+  if (bin === undefined) return t.pass();
   const r = compareWithObjdump(bin);
   t.log(`${r.functions} functions, ${r.rets} RETs`);
   t.true(r.functions > 1000 && r.rets > 1000);
@@ -66,14 +74,8 @@ test("the RET finder agrees with objdump on every function of a Go binary", (t) 
 });
 
 test("entry probes of a Go binary's functions go past the stack-bound check of every function that calls morestack", (t) => {
-  if (!haveObjdump()) return t.pass("objdump (binutils) not installed: comparison skipped");
-  let bin: string;
-  try {
-    bin = buildGo("httpserver", readFileSync(join(repoRoot, "bpf/httptrace/testdata/server/main.go"), "utf8"));
-  } catch (e) {
-    t.log(`go unavailable: ${(e as Error).message}`);
-    return t.pass();
-  }
+  const bin = goServerForObjdump(t);
+  if (bin === undefined) return t.pass();
   // objdump's view: each function, its instructions' addresses, and whether it calls morestack.
   const dis = execFileSync("objdump", ["-d", "--no-show-raw-insn", bin], { encoding: "utf8", maxBuffer: 1 << 30 });
   const functions = new Map<string, { addrs: bigint[]; text: string }>();
