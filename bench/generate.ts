@@ -5,6 +5,8 @@
 //   - `bpf2ts --help` vs `node -e 0` (the start-up floor)
 //   - every program of fixtures/corpus (libbpf-tools style), one `generate --target x64` each, vs
 //     clang alone compiling the same file with the same flags.
+// The one-target and corpus rows also print their floor: `node -e 0` then clang alone, which a node CLI
+// cannot go under (clang starts only once node has), as a ratio to the reference.
 
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
@@ -24,6 +26,8 @@ export interface GenerateRow {
   readonly before?: readonly number[];
   /** The goal for ours/theirs (lower is better), or an absolute goal in ms for ours. */
   readonly target: { ratio?: number; oursMs?: number };
+  /** What no node CLI can go under, measured in the same run: node's start-up, then clang alone; as a ratio to the reference. */
+  readonly floor?: { readonly what: string; readonly ratio: number };
 }
 
 export interface GenerateBenchResult {
@@ -102,7 +106,9 @@ export function runGenerateBench(runs = Number(process.env.BENCH_RUNS ?? 7), onR
             env: { ...process.env, GOPACKAGE: "main" },
           }).ms;
         const tsRun = (bin: string) => () => node([bin, "generate", "execsnoop", source, "--cc", cc, "--target", tsTarget, "--output-dir", tsOut, "--", ...cflags]);
-        add({ what, reference: `bpf2go 0.9.1 -target ${goTarget}`, ...withBefore(tsRun, goRun), target: { ratio } });
+        const timed = withBefore(tsRun, goRun);
+        const goTimes = timed.theirs;
+        add({ what, reference: `bpf2go 0.9.1 -target ${goTarget}`, ...timed, target: { ratio }, ...(tsTarget === "x64" && { floor: oneTargetFloor(runs, work, source, cflags, median(help.theirs), median(goTimes)) }) });
       }
     }
 
@@ -136,12 +142,25 @@ export function runGenerateBench(runs = Number(process.env.BENCH_RUNS ?? 7), onR
         theirs.push(times[1]!);
         if (before) was.push(times[2]!);
       });
-      add({ what: `generate each of ${tools.length} corpus programs (x64)`, reference: "clang alone, same file and flags", ours, theirs, ...(before && { before: was }), target: { ratio: 1.2 } });
+      const nodeMs = median(help.theirs);
+      const floor = { what: `node -e 0 (${nodeMs.toFixed(0)} ms) before each clang`, ratio: median(theirs.map((c) => (nodeMs + c) / c)) };
+      add({ what: `generate each of ${tools.length} corpus programs (x64)`, reference: "clang alone, same file and flags", ours, theirs, ...(before && { before: was }), target: { ratio: 1.2 }, floor });
     }
     return { rows, notes };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * One target's floor: `node -e 0` plus clang alone running bpf2ts's command line for that target,
+ * one after the other as a node CLI must run them (clang cannot start before node has).
+ */
+function oneTargetFloor(runs: number, work: string, source: string, cflags: readonly string[], nodeMs: number, bpf2goMs: number): NonNullable<GenerateRow["floor"]> {
+  const argv = clangArgs({ source, output: join(work, "floor.o"), depfile: join(work, "floor.d"), target: { endian: "bpfel", arch: "x86" }, cflags, cwd: root });
+  const [clang] = rounds(runs, [() => timeCommand(cc, argv, { cwd: root }).ms]);
+  const clangMs = median(clang!);
+  return { what: `node -e 0 ${nodeMs.toFixed(0)} ms + clang alone ${clangMs.toFixed(0)} ms`, ratio: (nodeMs + clangMs) / bpf2goMs };
 }
 
 const spread = (xs: readonly number[]) => `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}`;
@@ -163,8 +182,9 @@ export function formatGenerateBench(r: GenerateBenchResult): string {
     const was = row.before
       ? `; before (BENCH_BEFORE) ${median(row.before).toFixed(0)} ms (${spread(row.before)}), ratio ${median(row.before.map((x, i) => x / row.theirs[i]!)).toFixed(2)}×${row.before.length > 10 ? `, total ${(sum(row.before) / 1000).toFixed(1)} s` : ""}`
       : "";
+    const floor = row.floor ? `; floor: ${row.floor.what} = ${row.floor.ratio.toFixed(2)}×` : "";
     lines.push(
-      `${row.what}: bpf2ts ${o.toFixed(0)} ms (${spread(row.ours)}), ${row.reference} ${t.toFixed(0)} ms (${spread(row.theirs)}), ratio ${ratio.toFixed(2)}× (pairs ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}, n=${row.ours.length})${total}${was} — ${goal}`,
+      `${row.what}: bpf2ts ${o.toFixed(0)} ms (${spread(row.ours)}), ${row.reference} ${t.toFixed(0)} ms (${spread(row.theirs)}), ratio ${ratio.toFixed(2)}× (pairs ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}, n=${row.ours.length})${total}${was}${floor} — ${goal}`,
     );
   }
   for (const n of r.notes) lines.push(`note: ${n}`);
