@@ -79,9 +79,17 @@ export function runGenerateBench(runs = Number(process.env.BENCH_RUNS ?? 7), onR
   };
   const notes: string[] = [];
   try {
-    const withBefore = (ours: (bin: string) => () => number, theirs: () => number) => {
-      const [a, b, c] = rounds(runs, [ours(bpf2ts), theirs, ...(before ? [ours(before)] : [])]);
-      return { ours: a!, theirs: b!, ...(c && { before: c }) };
+    // `floor`: timed in the same rounds, reported as a ratio to the reference (pair by pair).
+    const withBefore = (ours: (bin: string) => () => number, theirs: () => number, floor?: { what: string; run: () => number }) => {
+      const [a, b, ...rest] = rounds(runs, [ours(bpf2ts), theirs, ...(floor ? [floor.run] : []), ...(before ? [ours(before)] : [])]);
+      const floorTimes = floor ? rest.shift()! : undefined;
+      const c = rest[0];
+      return {
+        ours: a!,
+        theirs: b!,
+        ...(c && { before: c }),
+        ...(floor && { floor: { what: floor.what, ratio: median(floorTimes!.map((x, i) => x / b![i]!)) } }),
+      };
     };
     const help = withBefore((bin) => () => node([bin, "--help"]), () => node(["-e", "0"]));
     add({ what: "bpf2ts --help", reference: "node -e 0", ...help, target: { oursMs: 80 } });
@@ -106,9 +114,7 @@ export function runGenerateBench(runs = Number(process.env.BENCH_RUNS ?? 7), onR
             env: { ...process.env, GOPACKAGE: "main" },
           }).ms;
         const tsRun = (bin: string) => () => node([bin, "generate", "execsnoop", source, "--cc", cc, "--target", tsTarget, "--output-dir", tsOut, "--", ...cflags]);
-        const timed = withBefore(tsRun, goRun);
-        const goTimes = timed.theirs;
-        add({ what, reference: `bpf2go 0.9.1 -target ${goTarget}`, ...timed, target: { ratio }, ...(tsTarget === "x64" && { floor: oneTargetFloor(runs, work, source, cflags, median(help.theirs), median(goTimes)) }) });
+        add({ what, reference: `bpf2go 0.9.1 -target ${goTarget}`, ...withBefore(tsRun, goRun, tsTarget === "x64" ? oneTargetFloor(work, source, cflags) : undefined), target: { ratio } });
       }
     }
 
@@ -153,14 +159,12 @@ export function runGenerateBench(runs = Number(process.env.BENCH_RUNS ?? 7), onR
 }
 
 /**
- * One target's floor: `node -e 0` plus clang alone running bpf2ts's command line for that target,
- * one after the other as a node CLI must run them (clang cannot start before node has).
+ * One target's floor: `node -e 0`, then clang alone running bpf2ts's command line for that target,
+ * as a node CLI must run them (clang cannot start before node has).
  */
-function oneTargetFloor(runs: number, work: string, source: string, cflags: readonly string[], nodeMs: number, bpf2goMs: number): NonNullable<GenerateRow["floor"]> {
+function oneTargetFloor(work: string, source: string, cflags: readonly string[]): { what: string; run: () => number } {
   const argv = clangArgs({ source, output: join(work, "floor.o"), depfile: join(work, "floor.d"), target: { endian: "bpfel", arch: "x86" }, cflags, cwd: root });
-  const [clang] = rounds(runs, [() => timeCommand(cc, argv, { cwd: root }).ms]);
-  const clangMs = median(clang!);
-  return { what: `node -e 0 ${nodeMs.toFixed(0)} ms + clang alone ${clangMs.toFixed(0)} ms`, ratio: (nodeMs + clangMs) / bpf2goMs };
+  return { what: "node -e 0, then clang alone", run: () => node(["-e", "0"]) + timeCommand(cc, argv, { cwd: root }).ms };
 }
 
 const spread = (xs: readonly number[]) => `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}`;
