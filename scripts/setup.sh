@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_pkgs=(clang-19 llvm-19 libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make g++ python3 iproute2 prometheus)
+# <sys/sdt.h>, for the USDT probes of the runtime tests' target program.
+need_pkgs+=(systemtap-sdt-dev)
 # Go and cilium/ebpf are only for the side-by-side benchmarks and the Go uprobe targets.
 [ "${BPF2TS_WITH_GO:-1}" = 1 ] && need_pkgs+=(golang-go golang-github-cilium-ebpf-dev)
 # A headless browser for the tests of gotrace's live page (test/tracers-go-live.test.ts).

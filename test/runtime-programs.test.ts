@@ -13,7 +13,7 @@ import { buildC, buildGo, compileBpf, descriptor, missingReason, requireFeature 
 
 const globals = [
   "raw_tp_count", "raw_tp_last_id", "tp_btf_count", "tp_btf_last_id", "uprobe_count", "uprobe_a", "uprobe_b",
-  "uprobe_pid", "uretprobe_count", "uretprobe_ret", "perf_samples", "perf_target_samples", "xdp_packets",
+  "uprobe_pid", "uprobe_cookie", "uretprobe_count", "uretprobe_ret", "usdt_count", "usdt_a", "usdt_b", "usdt_pid", "usdt_cookie_seen", "perf_samples", "perf_target_samples", "xdp_packets",
   "xdp_bytes", "tc_packets", "socket_seen", "socket_dropped", "kprobe_hits", "cgroup_packets", "user_stack_id",
   "kernel_stack_id",
 ] as const;
@@ -31,7 +31,7 @@ function bssLayout(obj: Buffer): Record<string, VariableDescriptor> {
     if (!m) continue;
     const size = parseInt(m[3]!, 16);
     const name = m[4]!;
-    const signed = ["uprobe_a", "uprobe_b", "uretprobe_ret", "user_stack_id", "kernel_stack_id"].includes(name);
+    const signed = ["uprobe_a", "uprobe_b", "uretprobe_ret", "usdt_a", "usdt_b", "user_stack_id", "kernel_stack_id"].includes(name);
     vars[name] = { name, section: m[2]!, offset: parseInt(m[1]!, 16), codec: size === 4 ? codecs.u32 : signed ? codecs.s64 : codecs.u64 };
   }
   return vars;
@@ -106,12 +106,12 @@ int main(int argc, char **argv) {
 }
 `;
 
-test.serial("uprobe + uretprobe on a C program: arguments, return value, pid, count", async (t) => {
+test.serial("uprobe + uretprobe on a C program: arguments, return value, pid, count, cookie", async (t) => {
   if (!(await requireFeature(t, "root", "uprobe", "gcc", "clang"))) return;
   const bin = buildC("add", addC);
   const { obj, v } = load(["on_add", "on_add_ret"]);
   try {
-    const entry = obj.programs.on_add!.attach({ path: bin, symbol: "add_numbers" });
+    const entry = obj.programs.on_add!.attach({ path: bin, symbol: "add_numbers", cookie: 0xc0ffeen });
     const exit = obj.programs.on_add_ret!.attach({ path: bin, symbol: "add_numbers" });
     const run = spawnSync(bin, ["3"], { encoding: "utf8" });
     t.is(run.stdout.trim(), String(0 + 1000 + 1 + 1001 + 2 + 1002));
@@ -121,10 +121,48 @@ test.serial("uprobe + uretprobe on a C program: arguments, return value, pid, co
     t.is(v.uprobe_b.get(), 1002n, "second argument of the last call");
     t.is(v.uretprobe_ret.get(), 1004n, "return value of the last call");
     t.is(v.uprobe_pid.get(), run.pid);
+    t.is(v.uprobe_cookie.get(), 0xc0ffeen, "the attach cookie");
     entry.close();
     exit.close();
     spawnSync(bin, ["2"]);
     t.is(v.uprobe_count.get(), 3n, "no more hits after close");
+  } finally {
+    obj.close();
+  }
+});
+
+// A probe point per loop pass (<sys/sdt.h>, systemtap-sdt-dev): two arguments, as libbpf-tools'
+// USDT programs read them (javagc, the libbpf-bootstrap usdt example).
+const ticksC = `#include <sys/sdt.h>
+#include <stdio.h>
+#include <stdlib.h>
+int main(int argc, char **argv) {
+  long n = argc > 1 ? atol(argv[1]) : 1;
+  for (long i = 0; i < n; i++) DTRACE_PROBE2(bpf2ts, tick, i, 1000 + i);
+  printf("%ld\\n", n);
+  return 0;
+}
+`;
+
+test.serial("usdt on a C program's probe: arguments, pid, count and cookie; a bare SEC(\"usdt\") without a target is refused", async (t) => {
+  if (!(await requireFeature(t, "root", "uprobe", "gcc", "clang"))) return;
+  const bin = buildC("ticks", ticksC);
+  const { obj, v } = load(["on_tick"]);
+  try {
+    t.is(obj.programs.on_tick!.kind, "usdt");
+    const err = t.throws(() => obj.programs.on_tick!.attach({}));
+    t.regex(err.message, /usdt needs \{ path, provider, name \}/);
+    const link = obj.programs.on_tick!.attach({ path: bin, provider: "bpf2ts", name: "tick", cookie: 0xfeedn });
+    const run = spawnSync(bin, ["3"], { encoding: "utf8" });
+    t.is(run.stdout.trim(), "3");
+    t.is(v.usdt_count.get(), 3n);
+    t.is(v.usdt_a.get(), 2n, "first argument of the last hit");
+    t.is(v.usdt_b.get(), 1002n, "second argument of the last hit");
+    t.is(v.usdt_pid.get(), run.pid);
+    t.is(v.usdt_cookie_seen.get(), 0xfeedn);
+    link.close();
+    spawnSync(bin, ["2"]);
+    t.is(v.usdt_count.get(), 3n, "no more hits after close");
   } finally {
     obj.close();
   }

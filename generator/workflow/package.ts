@@ -392,6 +392,8 @@ function attachHint(kind: string): string {
     case "uprobe":
     case "uretprobe":
       return "path, symbol, offset?, pid?";
+    case "usdt":
+      return "path?, provider?, name?, pid?";
     case "perf_event":
       return "frequency?, cpus?";
     case "xdp":

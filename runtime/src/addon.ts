@@ -154,6 +154,7 @@ export interface CoreAddon {
   attachLsm(obj: NativeObject, prog: string): NativeLink;
   attachKprobe(obj: NativeObject, prog: string, retprobe: boolean, func: string, offset: number): NativeLink;
   attachUprobe(obj: NativeObject, prog: string, retprobe: boolean, pid: number, path: string, offset: number, refCtrOffset?: number, cookie?: bigint): NativeLink;
+  attachUsdt(obj: NativeObject, prog: string, pid: number, path: string, provider: string, name: string, cookie?: bigint): NativeLink;
   perfEventOpen(type: number, config: number, cpu: number, pid: number, periodOrFreq: number, useFreq: boolean): number;
   attachPerfEvent(obj: NativeObject, prog: string, perfFd: number): NativeLink;
   attachXdp(obj: NativeObject, prog: string, ifindex: number, flags: number): NativeLink;

@@ -167,6 +167,13 @@ Napi::Value Wrap(Napi::Env env, bpf_link* link, const LogCapture& log, const std
   return o;
 }
 
+// A BPF cookie (a BigInt the TypeScript side has range-checked). N-API wants somewhere to say
+// whether the conversion lost bits, even when the caller does not care.
+uint64_t CookieArg(const Napi::CallbackInfo& info, size_t i) {
+  bool lossless = true;
+  return info[i].As<Napi::BigInt>().Uint64Value(&lossless);
+}
+
 struct Target {
   NativeObject* obj;
   bpf_program* prog;
@@ -241,10 +248,25 @@ Napi::Value AttachUprobe(const Napi::CallbackInfo& info) {
   size_t offset = static_cast<size_t>(info[5].As<Napi::Number>().Int64Value());
   LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = ret);
   if (info.Length() > 6 && !IsMissing(info[6])) opts.ref_ctr_offset = info[6].As<Napi::Number>().Int64Value();
-  if (info.Length() > 7 && !IsMissing(info[7])) opts.bpf_cookie = info[7].As<Napi::BigInt>().Uint64Value(nullptr);
+  if (info.Length() > 7 && !IsMissing(info[7])) opts.bpf_cookie = CookieArg(info, 7);
   LogCapture log;
   return Wrap(info.Env(), bpf_program__attach_uprobe_opts(t.prog, pid, path.c_str(), offset, &opts), log,
               "attach " + t.name + " to " + (ret ? "uretprobe " : "uprobe ") + path + "+" + std::to_string(offset));
+}
+
+// attachUsdt(obj, prog, pid, path, provider, name, cookie?): libbpf reads the binary's
+// .note.stapsdt, fills the program's USDT spec maps (usdt.bpf.h) and places a uprobe per call site.
+Napi::Value AttachUsdt(const Napi::CallbackInfo& info) {
+  Target t = ProgArg(info, "attachUsdt");
+  int pid = IntArg(info, 2);
+  std::string path = StrArg(info, 3);
+  std::string provider = StrArg(info, 4);
+  std::string name = StrArg(info, 5);
+  LIBBPF_OPTS(bpf_usdt_opts, opts);
+  if (info.Length() > 6 && !IsMissing(info[6])) opts.usdt_cookie = CookieArg(info, 6);
+  LogCapture log;
+  return Wrap(info.Env(), bpf_program__attach_usdt(t.prog, pid, path.c_str(), provider.c_str(), name.c_str(), &opts), log,
+              "attach " + t.name + " to USDT " + path + ":" + provider + ":" + name);
 }
 
 // perfEventOpen(type, config, cpu, pid, periodOrFreq, useFreq): fd
@@ -404,6 +426,7 @@ void InitLinks(Napi::Env env, Napi::Object exports) {
   exports.Set("attachLsm", Napi::Function::New(env, AttachLsm, "attachLsm"));
   exports.Set("attachKprobe", Napi::Function::New(env, AttachKprobe, "attachKprobe"));
   exports.Set("attachUprobe", Napi::Function::New(env, AttachUprobe, "attachUprobe"));
+  exports.Set("attachUsdt", Napi::Function::New(env, AttachUsdt, "attachUsdt"));
   exports.Set("perfEventOpen", Napi::Function::New(env, PerfEventOpen, "perfEventOpen"));
   exports.Set("attachPerfEvent", Napi::Function::New(env, AttachPerfEvent, "attachPerfEvent"));
   exports.Set("attachXdp", Napi::Function::New(env, AttachXdp, "attachXdp"));

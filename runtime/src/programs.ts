@@ -33,6 +33,12 @@ export interface AttachOptions {
    */
   uprobe: { path: string; symbol?: string; offset?: number; pid?: number; cookie?: bigint };
   uretprobe: { path: string; symbol?: string; offset?: number; pid?: number; cookie?: bigint };
+  /**
+   * A USDT probe (`.note.stapsdt`): `path` of the binary or library, its `provider` and probe `name`;
+   * defaults from the section (`usdt/<path>:<provider>:<name>`). `pid` limits it to one process;
+   * `cookie` is what `bpf_usdt_cookie()` returns.
+   */
+  usdt: { path?: string; provider?: string; name?: string; pid?: number; cookie?: bigint };
   fentry: Record<string, never>;
   fexit: Record<string, never>;
   fmod_ret: Record<string, never>;
@@ -305,6 +311,15 @@ export class Program<K extends ProgramKind = ProgramKind> {
         const cookie = this.option(o, "cookie", "bigint");
         const pid = num("pid") ?? -1;
         return [this.call(() => A.attachUprobe(obj, name, this.kind === "uretprobe", pid, bin, offset, undefined, cookie), `attach ${this.kind}`)];
+      }
+      case "usdt": {
+        const t = this.target.type === "usdt" ? this.target : undefined;
+        const path = str("path") ?? t?.binary;
+        const provider = str("provider") ?? t?.provider;
+        const probe = str("name") ?? t?.probe;
+        if (!path || !provider || !probe) throw this.badOptions("usdt needs { path, provider, name } (the section names none)");
+        const cookie = this.option(o, "cookie", "bigint");
+        return [this.call(() => A.attachUsdt(obj, name, num("pid") ?? -1, findBinary(path), provider, probe, cookie), "attach usdt")];
       }
       case "perf_event":
         return this.attachPerfEvent(o as AttachOptions["perf_event"]);

@@ -4,6 +4,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/usdt.bpf.h>
 
 const volatile __u32 target_tgid = 0;
 
@@ -14,8 +15,13 @@ __u64 tp_btf_last_id = 0;
 __u64 uprobe_count = 0;
 __s64 uprobe_a = 0, uprobe_b = 0;
 __u32 uprobe_pid = 0;
+__u64 uprobe_cookie = 0;
 __u64 uretprobe_count = 0;
 __s64 uretprobe_ret = 0;
+__u64 usdt_count = 0;
+__s64 usdt_a = 0, usdt_b = 0;
+__u32 usdt_pid = 0;
+__u64 usdt_cookie_seen = 0;
 __u64 perf_samples = 0;
 __u64 perf_target_samples = 0;
 __u64 xdp_packets = 0;
@@ -63,6 +69,7 @@ int BPF_KPROBE(on_add, long a, long b) {
   uprobe_a = a;
   uprobe_b = b;
   uprobe_pid = bpf_get_current_pid_tgid() >> 32;
+  uprobe_cookie = bpf_get_attach_cookie(ctx);
   return 0;
 }
 
@@ -70,6 +77,16 @@ SEC("uretprobe")
 int BPF_KRETPROBE(on_add_ret, long ret) {
   __sync_fetch_and_add(&uretprobe_count, 1);
   uretprobe_ret = ret;
+  return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(on_tick, long a, long b) {
+  __sync_fetch_and_add(&usdt_count, 1);
+  usdt_a = a;
+  usdt_b = b;
+  usdt_pid = bpf_get_current_pid_tgid() >> 32;
+  usdt_cookie_seen = bpf_usdt_cookie(ctx);
   return 0;
 }
 

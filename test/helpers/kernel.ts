@@ -173,7 +173,9 @@ export function vmlinuxDir(): string {
 export function compileBpf(file: string, extraFlags: string[] = []): Buffer {
   const src = resolve(join(repoRoot, "test/bpf"), file);
   const inc = vmlinuxDir();
-  const args = ["-O2", "-g", "-target", "bpfel", "-D__TARGET_ARCH_x86", "-I", join(repoRoot, "test/bpf"), "-I", inc, ...extraFlags];
+  // The multiarch directory, as generate adds it: Debian's <asm/…> (usdt.bpf.h includes <linux/errno.h>).
+  const multiarch = existsSync("/usr/include/x86_64-linux-gnu") ? ["-idirafter", "/usr/include/x86_64-linux-gnu"] : [];
+  const args = ["-O2", "-g", "-target", "bpfel", "-D__TARGET_ARCH_x86", "-I", join(repoRoot, "test/bpf"), "-I", inc, ...multiarch, ...extraFlags];
   // Keyed by the source, the flags and the headers it may include (vmlinux.h can be regenerated).
   const headers = [join(inc, "vmlinux.h"), ...readdirSync(join(repoRoot, "test/bpf")).filter((f) => f.endsWith(".h")).map((f) => join(repoRoot, "test/bpf", f))];
   const stamp = headers.map((h) => (existsSync(h) ? `${h}:${statSync(h).size}:${statSync(h).mtimeMs}` : "")).join(",");

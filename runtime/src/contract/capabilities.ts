@@ -52,7 +52,7 @@ export function capabilitiesFor(programs: Iterable<ProgramCapabilityInput>, mapT
   // Measured on Linux 6.18: perf_event_open of the uprobe PMU fails with EACCES holding CAP_BPF +
   // CAP_PERFMON and succeeds with CAP_SYS_ADMIN (the kernel's uprobe PMU checks CAP_SYS_ADMIN,
   // where the kprobe PMU accepts CAP_PERFMON). test/tracers-caps.test.ts shows both.
-  if (list.some((p) => p.kind === "uprobe" || p.kind === "uretprobe")) add("CAP_SYS_ADMIN", "uprobe programs: the kernel's uprobe perf PMU requires CAP_SYS_ADMIN to open a probe (CAP_PERFMON is not enough)");
+  if (list.some((p) => p.kind === "uprobe" || p.kind === "uretprobe" || p.kind === "usdt")) add("CAP_SYS_ADMIN", "uprobe and USDT programs: the kernel's uprobe perf PMU requires CAP_SYS_ADMIN to open a probe (CAP_PERFMON is not enough)");
   for (const t of new Set(list.map((p) => p.progType))) {
     if (netAdminProgTypes.has(t)) {
       const why = t === "xdp" ? "attach XDP to an interface (netlink)" : t === "sched_cls" || t === "sched_act" ? "attach to tc (netlink or tcx)" : t.startsWith("cgroup_") || t === "sock_ops" ? "attach to a cgroup" : "load";

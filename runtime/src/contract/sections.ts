@@ -19,6 +19,7 @@ export type ProgramKind =
   | "kretprobe"
   | "uprobe"
   | "uretprobe"
+  | "usdt"
   | "fentry"
   | "fexit"
   | "fmod_ret"
@@ -42,7 +43,7 @@ export type ProgramKind =
 
 /** Every program kind, in the order of the type above. */
 export const programKinds: readonly ProgramKind[] = [
-  "tracepoint", "raw_tp", "tp_btf", "kprobe", "kretprobe", "uprobe", "uretprobe", "fentry", "fexit", "fmod_ret",
+  "tracepoint", "raw_tp", "tp_btf", "kprobe", "kretprobe", "uprobe", "uretprobe", "usdt", "fentry", "fexit", "fmod_ret",
   "freplace", "perf_event", "xdp", "tc", "socket", "cgroup_skb", "cgroup_sock", "cgroup_sock_addr", "cgroup_sockopt",
   "cgroup_sysctl", "cgroup_device", "sock_ops", "iter", "syscall", "lsm", "lsm_cgroup", "other",
 ];
@@ -169,8 +170,8 @@ export const sectionDefs: readonly SectionDef[] = [
   { sec: "uprobe.session.s+", kind: "uprobe", progType: "kprobe", attachType: "trace_uprobe_session", sleepable: true, autoAttach: true, target: uprobe, libbpf: "1.6" },
   { sec: "ksyscall+", kind: "kprobe", progType: "kprobe", autoAttach: true, target: ksyscall },
   { sec: "kretsyscall+", kind: "kretprobe", progType: "kprobe", autoAttach: true, target: ksyscall },
-  { sec: "usdt+", kind: "other", progType: "kprobe", autoAttach: true, target: usdt },
-  { sec: "usdt.s+", kind: "other", progType: "kprobe", sleepable: true, autoAttach: true, target: usdt, libbpf: "1.3" },
+  { sec: "usdt+", kind: "usdt", progType: "kprobe", autoAttach: true, target: usdt },
+  { sec: "usdt.s+", kind: "usdt", progType: "kprobe", sleepable: true, autoAttach: true, target: usdt, libbpf: "1.3" },
   { sec: "tc/ingress", kind: "tc", progType: "sched_cls", attachType: "tcx_ingress", target: tcIngress, libbpf: "1.3" },
   { sec: "tc/egress", kind: "tc", progType: "sched_cls", attachType: "tcx_egress", target: tcEgress, libbpf: "1.3" },
   { sec: "tcx/ingress", kind: "tc", progType: "sched_cls", attachType: "tcx_ingress", target: tcIngress, libbpf: "1.3" },
