@@ -7,7 +7,7 @@ import { chmodSync, closeSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
-import { codecs, loadObject, objectSpec, type BpfError, type HashMap, type Variable } from "@bpf2ts/runtime";
+import { codecs, libbpfVersion, loadObject, loadObjectSync, objectSpec, type BpfError, type HashMap, type Variable } from "@bpf2ts/runtime";
 import { compileBpf, descriptor, repoRoot, requireFeature, requireKernel } from "./helpers/kernel.js";
 import { tempDir } from "./helpers/temp-dir.js";
 
@@ -133,6 +133,17 @@ test.serial("loadObject verifies off the JS thread; its failures carry the verif
   const e = await t.throwsAsync<BpfError>(loadObject(descriptor("bad", compileBpf("runtime-bad.bpf.c"))), { name: "BpfError" });
   t.is(e!.program, "bad_deref");
   t.regex(e!.log, /invalid mem access/);
+});
+
+test.serial("a section newer than the runtime's libbpf: the load error names the libbpf it needs", async (t) => {
+  if (!(await requireFeature(t, "root", "bpf", "clang"))) return;
+  const have = libbpfVersion().replace(/^v/, "");
+  const [major, minor] = have.split(".").map(Number) as [number, number];
+  if (major > 1 || (major === 1 && minor >= 3)) return t.pass(`libbpf ${have} knows tcx/ingress: nothing to refuse`);
+  const e = t.throws<BpfError>(() => loadObjectSync(descriptor("newer", compileBpf("runtime-newer-section.bpf.c"))), { name: "BpfError" });
+  t.is(e!.program, "tcx_in");
+  t.regex(e!.message, /SEC\("tcx\/ingress"\)/);
+  t.is(e!.hint, `SEC("tcx/ingress") needs libbpf ≥ 1.3, and this runtime's addon is built against libbpf ${have}: build it against a newer libbpf, or use a section name libbpf ${have} knows`);
 });
 
 test.serial("the addon works in worker threads alongside the main thread", async (t) => {

@@ -597,6 +597,31 @@ function bounded(d: ObjectDescriptor, native: NativeObject, ms: number): Promise
   });
 }
 
+/**
+ * For a load libbpf refused because a program's section is newer than the libbpf the addon links
+ * (`SEC("tcx/ingress")` under libbpf 1.1 says only "missing BPF prog type"): which libbpf it needs.
+ */
+function newerSectionHint(sections: ReadonlyMap<string, string>, log: string): string | undefined {
+  const have = addon().libbpfVersion.replace(/^v/, "");
+  for (const [program, section] of sections) {
+    const needs = parseSection(section)?.needsLibbpf;
+    if (!needs || !log.includes(`prog '${program}'`) || !olderVersion(have, needs)) continue;
+    return `SEC("${section}") needs libbpf ≥ ${needs}, and this runtime's addon is built against libbpf ${have}: build it against a newer libbpf, or use a section name libbpf ${have} knows`;
+  }
+  return undefined;
+}
+
+/** Whether dotted version `a` is older than `b` ("1.1.2" < "1.3"). */
+function olderVersion(a: string, b: string): boolean {
+  const x = a.split(".").map(Number);
+  const y = b.split(".").map(Number);
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    const d = (x[i] ?? 0) - (y[i] ?? 0);
+    if (d !== 0) return d < 0;
+  }
+  return false;
+}
+
 /** `loadObject` without the promise (the verifier runs on the calling thread), for scripts and tests. */
 export function loadObjectSync<D extends ObjectDescriptor>(descriptor: D, opts: LoadOptions<ConstantsOf<D>> = {}): ObjectsOf<D> {
   return load(descriptor, opts, (native) => native.load()) as unknown as ObjectsOf<D>;
@@ -612,7 +637,8 @@ function load<C>(descriptor: ObjectDescriptor, opts: LoadOptions<C>, run: (n: Na
     if (e instanceof RangeError || e instanceof TypeError) throw e; // a bad value (a constant's), as the caller gave it
     const n = e as { errno?: number; log?: string };
     // With a custom BTF path, a BTF failure is about that file, not the kernel.
-    const hint = opts.btfPath && n.errno === errno.ENOENT && /BTF/.test(n.log ?? "") ? `the BTF file given as btfPath (${opts.btfPath}) could not be read` : undefined;
+    const hint =
+      opts.btfPath && n.errno === errno.ENOENT && /BTF/.test(n.log ?? "") ? `the BTF file given as btfPath (${opts.btfPath}) could not be read` : newerSectionHint(sections, n.log ?? "");
     throw fromNative(e, { context: `load ${descriptor.name}`, sectionOf: (p) => sections.get(p), ...(hint ? { hint } : {}) });
   };
   const finish = (): BpfObject => {
