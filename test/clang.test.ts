@@ -61,6 +61,11 @@ test("parseTargets: bpf2go's names and Node arch names", (t) => {
   t.deepEqual(parseTargets("ppc64"), [{ endian: "bpfel", arch: "powerpc" }]);
   t.deepEqual(parseTargets("mips"), [{ endian: "bpfeb", arch: "mips" }]);
   t.deepEqual(parseTargets("bpfel,bpfel"), [{ endian: "bpfel" }]);
+  // bpf2go's GOARCH names.
+  t.deepEqual(parseTargets("amd64"), [{ endian: "bpfel", arch: "x86" }]);
+  t.deepEqual(parseTargets("386"), [{ endian: "bpfel", arch: "x86" }]);
+  t.deepEqual(parseTargets("ppc64le"), [{ endian: "bpfel", arch: "powerpc" }]);
+  t.deepEqual(parseTargets("mips64le"), [{ endian: "bpfel", arch: "mips" }]);
   t.is(parseTargets("native")[0]!.endian, "bpfel");
   t.throws(() => parseTargets("sparc"), { name: "UsageError", message: /unknown target "sparc"/ });
   t.throws(() => parseTargets("x64,arm64"), { name: "UsageError", message: /two bpfel objects/ });

@@ -120,8 +120,11 @@ const NODE_ARCHES: Readonly<Record<string, Target>> = {
   mips64el: { endian: "bpfel", arch: "mips" },
 };
 
+/** GOARCH names bpf2go's `-target` takes, for the Node arch each is (bpf2go users' scripts keep working). */
+const GO_ARCHES: Readonly<Record<string, string>> = { amd64: "x64", "386": "ia32", ppc64le: "ppc64", mipsle: "mipsel", mips64le: "mips64el" };
+
 /** Names accepted by `--target`. */
-export const targetNames: readonly string[] = ["bpfel", "bpfeb", "bpf", "native", ...Object.keys(NODE_ARCHES)];
+export const targetNames: readonly string[] = ["bpfel", "bpfeb", "bpf", "native", ...Object.keys(NODE_ARCHES), ...Object.keys(GO_ARCHES)];
 
 /** Parses `--target` (`bpfel,bpfeb`, `native`, `x64`, …); at most one target per byte order. */
 export function parseTargets(spec: string): Target[] {
@@ -133,7 +136,7 @@ export function parseTargets(spec: string): Target[] {
     if (name === "bpfel" || name === "bpfeb") t = { endian: name };
     else if (name === "bpf") t = { endian: hostEndian() };
     else if (name === "native") t = NODE_ARCHES[hostArch()] ?? { endian: hostEndian() };
-    else t = NODE_ARCHES[name];
+    else t = NODE_ARCHES[GO_ARCHES[name] ?? name];
     if (!t) throw new UsageError(`--target: unknown target "${name}" (known: ${targetNames.join(", ")})`);
     const same = out.find((o) => o.endian === t!.endian);
     if (same && (same.arch ?? "") === (t.arch ?? "")) continue;
