@@ -13,7 +13,7 @@ import { MetricsRegistry, serveMetrics } from "@bpf2ts/runtime/metrics";
 import { loadRunqlat, runqlatMetrics } from "../bpf/runqlat/runqlat.js";
 import { buildC, buildGo, requireFeature } from "./helpers/kernel.js";
 import { makeTempDir, removeDir } from "./helpers/temp-dir.js";
-import { freePort, repoRoot, sleep, vforkerC } from "./tracers-support.js";
+import { freePort, repoRoot, servedMetricsPort, sleep, vforkerC } from "./tracers-support.js";
 
 
 async function query(prom: string, q: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> {
@@ -49,12 +49,11 @@ test("a real Prometheus scrapes runqlat (buckets equal to the map's) and the exe
   const served = await serveMetrics(new MetricsRegistry(objs.maps, runqlatMetrics), "127.0.0.1:0");
   t.teardown(() => served.close());
 
-  const execPort = await freePort();
-  const exec = spawn(process.execPath, [join(repoRoot, "dist/bpf/execsnoop/cli.js"), "--metrics", `127.0.0.1:${execPort}`], { stdio: ["ignore", "ignore", "pipe"] });
+  const exec = spawn(process.execPath, [join(repoRoot, "dist/bpf/execsnoop/cli.js"), "--metrics", "127.0.0.1:0"], { stdio: ["ignore", "ignore", "pipe"] });
   children.push(exec);
   let execErr = "";
   exec.stderr!.on("data", (d: Buffer) => (execErr += d.toString()));
-  await until("execsnoop to serve", async () => (execErr.includes("serving metrics") ? true : undefined));
+  const execPort = await until("execsnoop to serve", async () => servedMetricsPort(execErr));
 
   const promPort = await freePort();
   writeFileSync(join(dir, "prometheus.yml"), `global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\nscrape_configs:\n  - job_name: runqlat\n    static_configs: [{ targets: ["${served.address}"] }]\n  - job_name: execsnoop\n    static_configs: [{ targets: ["127.0.0.1:${execPort}"] }]\n`);
@@ -150,24 +149,22 @@ test("one real Prometheus scrapes every tracer CLI in bpf/: each target up, ever
 
   // Every CLI at once on its own port (the 2-core machine takes a few seconds to load them all).
   const tracers = allTracers();
-  const ports: Record<string, number> = {};
   const errs: Record<string, string> = {};
   for (const [name, args] of Object.entries(tracers)) {
-    ports[name] = await freePort();
-    const c = spawn(process.execPath, [join(repoRoot, `dist/bpf/${name}/cli.js`), ...args, "--json", "--metrics", `127.0.0.1:${ports[name]}`], { stdio: ["ignore", "ignore", "pipe"] });
+    const c = spawn(process.execPath, [join(repoRoot, `dist/bpf/${name}/cli.js`), ...args, "--json", "--metrics", "127.0.0.1:0"], { stdio: ["ignore", "ignore", "pipe"] });
     children.push(c);
     errs[name] = "";
     c.stderr!.on("data", (d: Buffer) => (errs[name] += d.toString()));
   }
+  await until("every tracer serving", async () => (Object.values(errs).every((e) => servedMetricsPort(e) !== undefined) ? true : undefined), 60_000).catch((e: Error) => {
+    throw new Error(`${e.message}: ${Object.entries(errs).filter(([, e]) => servedMetricsPort(e) === undefined).map(([k, e]) => `${k}: ${e}`).join("; ")}`);
+  });
   const promPort = await freePort();
-  const jobs = Object.entries(ports).map(([name, port]) => `  - job_name: ${name}\n    static_configs: [{ targets: ["127.0.0.1:${port}"] }]\n`).join("");
+  const jobs = Object.entries(errs).map(([name, e]) => `  - job_name: ${name}\n    static_configs: [{ targets: ["127.0.0.1:${servedMetricsPort(e)}"] }]\n`).join("");
   writeFileSync(join(dir, "prometheus.yml"), `global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\nscrape_configs:\n${jobs}`);
   children.push(spawn("prometheus", [`--config.file=${join(dir, "prometheus.yml")}`, `--storage.tsdb.path=${join(dir, "data")}`, `--web.listen-address=127.0.0.1:${promPort}`], { stdio: "ignore" }));
   const api = `http://127.0.0.1:${promPort}`;
   const n = Object.keys(tracers).length;
-  await until("every tracer serving", async () => (Object.values(errs).every((e) => e.includes("serving metrics")) ? true : undefined), 60_000).catch((e: Error) => {
-    throw new Error(`${e.message}: ${Object.entries(errs).filter(([, e]) => !e.includes("serving metrics")).map(([k, e]) => `${k}: ${e}`).join("; ")}`);
-  });
   await until(`all ${n} targets up`, async () => ((await query(api, "sum(up)"))[0]?.value[1] === String(n) ? true : undefined), 30_000);
 
   // Activity for all of them: execs and opens, a loopback TCP connect, UDP datagrams (one to a

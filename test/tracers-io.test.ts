@@ -7,7 +7,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { requireFeature } from "./helpers/kernel.js";
-import { assertReleased, freePort, kernelIds, linkCount, loopDevice, metricsAsPrinted, processKernelIds, repoRoot } from "./tracers-support.js";
+import { assertReleased, kernelIds, linkCount, loopDevice, metricsAsPrinted, processKernelIds, repoRoot, servedMetricsPort } from "./tracers-support.js";
 import { loadBiolatency, type BiolatencyObjects } from "../bpf/biolatency/biolatency.js";
 
 const cli = (name: string) => join(repoRoot, "dist/bpf", name, "cli.js");
@@ -85,10 +85,11 @@ test.serial("biolatency's CLI prints per-disk, per-operation histograms as JSON 
   if (!(await requireFeature(t, "root", "tp_btf", "btf"))) return;
   const loop = loopDevice(t);
   if (!loop) return t.pass();
-  const metricsPort = await freePort();
-  const proc = spawn(process.execPath, [cli("biolatency"), "--json", "--disks", "--ops", "--queued", "--disk", loop.path, "--metrics", `127.0.0.1:${metricsPort}`], { stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(process.execPath, [cli("biolatency"), "--json", "--disks", "--ops", "--queued", "--disk", loop.path, "--metrics", "127.0.0.1:0"], { stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
+  let stderr = "";
   proc.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
+  proc.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
   try {
     // --json prints nothing until the end: wait until its three programs are attached.
     let ids = processKernelIds(proc.pid!);
@@ -100,6 +101,9 @@ test.serial("biolatency's CLI prints per-disk, per-operation histograms as JSON 
     directIo(loop.path);
     // The same requests in the histogram metric, by disk and operation (REQ_OP_READ 0, REQ_OP_WRITE 1).
     const series = (op: number) => `biolatency_latency_seconds_count{major="${loop.major}",minor="${loop.minor}",op="${op}"}`;
+    for (let i = 0; i < 200 && servedMetricsPort(stderr) === undefined; i++) await new Promise((r) => setTimeout(r, 50));
+    const metricsPort = servedMetricsPort(stderr);
+    if (metricsPort === undefined) return t.fail(`biolatency serves no metrics: ${stderr}`);
     const m = await metricsAsPrinted(metricsPort, () => ({ [series(0)]: REQUESTS, [series(1)]: REQUESTS }));
     t.deepEqual(m.got, m.want, "the histogram metric counts each request");
     proc.kill("SIGINT");

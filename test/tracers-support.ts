@@ -201,6 +201,16 @@ export function loopDevice(t: ExecutionContext): Loop | undefined {
   return { path, major, minor, dev: (major << 20) | minor, detach: () => execFileSync("losetup", ["--detach", path]) };
 }
 
+/**
+ * The port a CLI started with `--metrics 127.0.0.1:0` serves on, from its "serving metrics at" line
+ * (undefined until printed). The CLI binds the port itself: a port found free and handed over could be
+ * taken by any connection in between.
+ */
+export function servedMetricsPort(stderr: string): number | undefined {
+  const m = /serving metrics at http:\/\/\S+:(\d+)\/metrics/.exec(stderr);
+  return m ? Number(m[1]) : undefined;
+}
+
 export async function freePort(): Promise<number> {
   const s = createServer();
   await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
