@@ -211,12 +211,24 @@ export function servedMetricsPort(stderr: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+/**
+ * A port free now, for a server this test starts next. Taken below the kernel's ephemeral range
+ * (ip_local_port_range), which every outgoing connection draws from: a port from `listen(0)` is one
+ * of those, and the many loopback connections of the tests running beside this one could take it
+ * before the server binds it.
+ */
 export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
+  const [ephemeralLow] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number) as [number];
+  const low = 10_000;
+  const high = Math.max(low + 1000, ephemeralLow) - 1;
+  for (;;) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    const s = createServer();
+    const bound = await new Promise<boolean>((r) => s.once("error", () => r(false)).listen(port, "127.0.0.1", () => r(true)));
+    if (!bound) continue;
+    await new Promise((r) => s.close(r));
+    return port;
+  }
 }
 
 /** `openssl s_server` on 127.0.0.1 with a fresh self-signed certificate: stdin goes to the client, what the client sends comes out on stdout. */
