@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, st
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { once } from "node:events";
-import { cgroup2Root, codecs, loadObjectSync, type BpfError, type StackTraceMap, socketFd, type BpfObject, type IterLink, type Variable, type VariableDescriptor } from "@bpf2ts/runtime";
+import { cgroup2Root, codecs, LE, loadObjectSync, packetSocket, type BpfError, type RingBuf, type StackTraceMap, type Struct, socketFd, type BpfObject, type IterLink, type Variable, type VariableDescriptor } from "@bpf2ts/runtime";
 import { buildC, buildGo, compileBpf, descriptor, missingReason, requireFeature } from "./helpers/kernel.js";
 
 const globals = [
@@ -410,6 +410,74 @@ test.serial("socket filter: drops datagrams starting with DROP on the receiving 
     t.deepEqual(got, ["KEEP1", "KEEP3", "DROP4"], "filter gone after close");
   } finally {
     server.close();
+    obj.close();
+  }
+});
+
+/** `struct frame` of runtime-packet.bpf.c, as generated code would write it. */
+interface Frame {
+  saddr: number;
+  daddr: number;
+  sport: number;
+  dport: number;
+  protocol: number;
+  len: number;
+  pktType: number;
+}
+const Frame: Struct<Frame> = {
+  name: "frame",
+  size: 24,
+  align: 4,
+  fields: { saddr: { offset: 0, size: 4 }, daddr: { offset: 4, size: 4 }, sport: { offset: 8, size: 2 }, dport: { offset: 10, size: 2 }, protocol: { offset: 12, size: 4 }, len: { offset: 16, size: 4 }, pktType: { offset: 20, size: 4 } },
+  decode: (v, o = 0) => ({ saddr: v.getUint32(o, LE), daddr: v.getUint32(o + 4, LE), sport: v.getUint16(o + 8, LE), dport: v.getUint16(o + 10, LE), protocol: v.getUint32(o + 12, LE), len: v.getUint32(o + 16, LE), pktType: v.getUint32(o + 20, LE) }),
+  encode: (x, v, o = 0) => {
+    v.setUint32(o, x.saddr, LE);
+    v.setUint32(o + 4, x.daddr, LE);
+    v.setUint16(o + 8, x.sport, LE);
+    v.setUint16(o + 10, x.dport, LE);
+    v.setUint32(o + 12, x.protocol, LE);
+    v.setUint32(o + 16, x.len, LE);
+    v.setUint32(o + 20, x.pktType, LE);
+  },
+  view: (v, o = 0) => Frame.decode(v, o),
+};
+
+test.serial("socket program on packetSocket({ interface: 'lo' }): each loopback UDP frame's addresses, ports and length through a ring buffer", async (t) => {
+  if (!(await requireFeature(t, "root", "socket", "ringbuf", "clang"))) return;
+  const obj = loadObjectSync(descriptor("packet", compileBpf("runtime-packet.bpf.c"), { maps: { frames: { name: "frames", type: "ringbuf", value: Frame } } }));
+  const sock = packetSocket({ interface: "lo" });
+  const server = dgram.createSocket("udp4");
+  try {
+    server.bind(0, "127.0.0.1");
+    await once(server, "listening");
+    const port = server.address().port;
+    const link = obj.programs.on_frame!.attach({ fd: sock.fd });
+    await udpToLoopback(port, ["hello", "bpf2ts!"]);
+    const frames = obj.maps.frames as RingBuf<Frame>;
+    const seen: Frame[] = [];
+    const mine = () => seen.filter((f) => f.protocol === 17 && f.dport === port);
+    // On lo a packet socket sees each frame twice: sent (PACKET_OUTGOING, 4), then received (PACKET_HOST, 0).
+    for (const end = Date.now() + 3000; mine().length < 4 && Date.now() < end; ) {
+      seen.push(...frames.consume());
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const loopback = 0x7f000001;
+    // Host order of the bytes as they are on the wire (127.0.0.1 reads back as 0x0100007f little-endian).
+    const wire = (a: number) => ((a & 0xff) << 24) | ((a >>> 8 & 0xff) << 16) | ((a >>> 16 & 0xff) << 8) | (a >>> 24);
+    const byLength = mine().sort((a, b) => a.len - b.len || b.pktType - a.pktType);
+    t.deepEqual(byLength.map((f) => ({ saddr: wire(f.saddr) >>> 0, daddr: wire(f.daddr) >>> 0, len: f.len, pktType: f.pktType })), [
+      { saddr: loopback, daddr: loopback, len: 14 + 20 + 8 + 5, pktType: 4 },
+      { saddr: loopback, daddr: loopback, len: 14 + 20 + 8 + 5, pktType: 0 },
+      { saddr: loopback, daddr: loopback, len: 14 + 20 + 8 + 7, pktType: 4 },
+      { saddr: loopback, daddr: loopback, len: 14 + 20 + 8 + 7, pktType: 0 },
+    ]);
+    t.true(mine().every((f) => f.sport !== 0 && f.sport !== port), "the sender's ephemeral port");
+    link.close();
+    sock.close();
+    sock.close(); // twice: a no-op
+  } finally {
+    server.close();
+    sock.close();
     obj.close();
   }
 });

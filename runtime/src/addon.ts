@@ -161,6 +161,7 @@ export interface CoreAddon {
   attachTc(obj: NativeObject, prog: string, ifindex: number, ingress: boolean, priority?: number, handle?: number): NativeLink;
   attachCgroup(obj: NativeObject, prog: string, cgroupPath: string): NativeLink;
   attachSocket(obj: NativeObject, prog: string, socketFd: number): NativeLink;
+  openPacketSocket(ifindex: number): number;
   attachIter(obj: NativeObject, prog: string): NativeLink;
   iterRead(link: NativeLink): Uint8Array;
 

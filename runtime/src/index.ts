@@ -9,7 +9,7 @@ export {
   type LoadOptions, type MapLoadOptions, type ProgramLoadOptions, type ObjectSpec, type ProgramSpec, type MapSpec, type AnyMap,
 } from "./object.js";
 export {
-  Program, kindOfSection, socketFd, cgroup2Root,
+  Program, kindOfSection, socketFd, packetSocket, cgroup2Root, type PacketSocket,
   type ProgramKind, type AttachOptions, type InterfaceRef, type TestRunOptions, type TestRunResult,
 } from "./programs.js";
 export { Link, IterLink, LinkSet } from "./links.js";

@@ -4,7 +4,10 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
 #include <linux/if_link.h>
+#include <linux/if_packet.h>
 #include <linux/perf_event.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -366,6 +369,25 @@ Napi::Value AttachCgroup(const Napi::CallbackInfo& info) {
 }
 
 // attachSocket(obj, prog, socketFd): SO_ATTACH_BPF; close() detaches with SO_DETACH_BPF.
+// openPacketSocket(ifindex): fd of a raw AF_PACKET socket bound to one interface, every protocol,
+// for a `socket` program to see each frame with its link-layer header (libbpf-bootstrap's sockfilter).
+Napi::Value OpenPacketSocket(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 1, "openPacketSocket");
+  int ifindex = IntArg(info, 0);
+  int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ALL));
+  if (fd < 0) ThrowErrno(info.Env(), errno, "open a packet socket");
+  struct sockaddr_ll sll = {};
+  sll.sll_family = AF_PACKET;
+  sll.sll_protocol = htons(ETH_P_ALL);
+  sll.sll_ifindex = ifindex;
+  if (bind(fd, reinterpret_cast<struct sockaddr*>(&sll), sizeof sll)) {
+    int err = errno;
+    close(fd);
+    ThrowErrno(info.Env(), err, "bind a packet socket to ifindex " + std::to_string(ifindex));
+  }
+  return Napi::Number::New(info.Env(), fd);
+}
+
 Napi::Value AttachSocket(const Napi::CallbackInfo& info) {
   Target t = ProgArg(info, "attachSocket");
   int sock = IntArg(info, 2);
@@ -433,6 +455,7 @@ void InitLinks(Napi::Env env, Napi::Object exports) {
   exports.Set("attachTc", Napi::Function::New(env, AttachTc, "attachTc"));
   exports.Set("attachCgroup", Napi::Function::New(env, AttachCgroup, "attachCgroup"));
   exports.Set("attachSocket", Napi::Function::New(env, AttachSocket, "attachSocket"));
+  exports.Set("openPacketSocket", Napi::Function::New(env, OpenPacketSocket, "openPacketSocket"));
   exports.Set("attachIter", Napi::Function::New(env, AttachIter, "attachIter"));
   exports.Set("iterRead", Napi::Function::New(env, IterRead, "iterRead"));
 }

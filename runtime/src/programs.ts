@@ -2,7 +2,7 @@
 // `testRun` over BPF_PROG_TEST_RUN.
 
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, readFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { addon, type NativeLink, type NativeObject } from "./addon.js";
 import { parseSection, type AttachTarget, type ProgramKind } from "./contract/index.js";
@@ -182,6 +182,35 @@ export function socketFd(sock: unknown): number {
   const h = (s as { _handle?: { fd?: number } } | undefined)?._handle;
   if (typeof h?.fd === "number" && h.fd >= 0) return h.fd;
   throw new BpfError("socketFd: this socket has no fd yet (bind or connect it first)", { errno: errno.EBADF, code: "EBADF" });
+}
+
+/** A raw packet socket on one interface (`packetSocket()`): its fd for `socket` attach options. */
+export interface PacketSocket {
+  readonly fd: number;
+  close(): void;
+  [Symbol.dispose](): void;
+}
+
+/**
+ * A raw `AF_PACKET` socket bound to one interface, every protocol: a `socket` program attached to it
+ * sees every frame that interface sends and receives, link-layer header first (what libbpf-bootstrap's
+ * sockfilter opens; Node cannot open one). Nothing reads it: the program's maps and ring buffers are
+ * the output. Needs CAP_NET_RAW.
+ */
+export function packetSocket(ref: InterfaceRef): PacketSocket {
+  const ifindex = ifindexOf(ref, "packetSocket");
+  let fd: number;
+  try {
+    fd = addon().openPacketSocket(ifindex);
+  } catch (e) {
+    throw fromNative(e, { context: "packetSocket" });
+  }
+  let open = true;
+  const close = () => {
+    if (open) closeSync(fd);
+    open = false;
+  };
+  return { fd, close, [Symbol.dispose]: close };
 }
 
 /** A program of a loaded object. */
