@@ -160,7 +160,7 @@ export function objectStem(stem: string, target: Pick<Target, "endian">): string
 }
 
 /** The multiarch include directory (Debian: `<asm/types.h>` lives there) of the host, if present. */
-function multiarchInclude(): string[] {
+export function multiarchInclude(): string[] {
   const triples: Record<string, string> = { x64: "x86_64-linux-gnu", arm64: "aarch64-linux-gnu", arm: "arm-linux-gnueabihf", ppc64: "powerpc64le-linux-gnu", s390x: "s390x-linux-gnu", riscv64: "riscv64-linux-gnu" };
   const triple = triples[hostArch()];
   const dir = triple ? `/usr/include/${triple}` : undefined;

@@ -368,7 +368,6 @@ Napi::Value AttachCgroup(const Napi::CallbackInfo& info) {
   return Wrap(info.Env(), l, log, "attach " + t.name + " to cgroup " + path);
 }
 
-// attachSocket(obj, prog, socketFd): SO_ATTACH_BPF; close() detaches with SO_DETACH_BPF.
 // openPacketSocket(ifindex): fd of a raw AF_PACKET socket bound to one interface, every protocol,
 // for a `socket` program to see each frame with its link-layer header (libbpf-bootstrap's sockfilter).
 Napi::Value OpenPacketSocket(const Napi::CallbackInfo& info) {
@@ -388,6 +387,7 @@ Napi::Value OpenPacketSocket(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), fd);
 }
 
+// attachSocket(obj, prog, socketFd): SO_ATTACH_BPF; close() detaches with SO_DETACH_BPF.
 Napi::Value AttachSocket(const Napi::CallbackInfo& info) {
   Target t = ProgArg(info, "attachSocket");
   int sock = IntArg(info, 2);

@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync,
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { multiarchInclude } from "../../generator/compile/clang.js";
 
 export const repoRoot = fileURLToPath(new URL("../../..", import.meta.url));
 export const cacheDir = join(tmpdir(), "bpf2ts-test-cache");
@@ -174,8 +175,7 @@ export function compileBpf(file: string, extraFlags: string[] = []): Buffer {
   const src = resolve(join(repoRoot, "test/bpf"), file);
   const inc = vmlinuxDir();
   // The multiarch directory, as generate adds it: Debian's <asm/…> (usdt.bpf.h includes <linux/errno.h>).
-  const multiarch = existsSync("/usr/include/x86_64-linux-gnu") ? ["-idirafter", "/usr/include/x86_64-linux-gnu"] : [];
-  const args = ["-O2", "-g", "-target", "bpfel", "-D__TARGET_ARCH_x86", "-I", join(repoRoot, "test/bpf"), "-I", inc, ...multiarch, ...extraFlags];
+  const args = ["-O2", "-g", "-target", "bpfel", "-D__TARGET_ARCH_x86", "-I", join(repoRoot, "test/bpf"), "-I", inc, ...multiarchInclude(), ...extraFlags];
   // Keyed by the source, the flags and the headers it may include (vmlinux.h can be regenerated).
   const headers = [join(inc, "vmlinux.h"), ...readdirSync(join(repoRoot, "test/bpf")).filter((f) => f.endsWith(".h")).map((f) => join(repoRoot, "test/bpf", f))];
   const stamp = headers.map((h) => (existsSync(h) ? `${h}:${statSync(h).size}:${statSync(h).mtimeMs}` : "")).join(",");
