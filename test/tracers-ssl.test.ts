@@ -67,6 +67,9 @@ test.serial("sslsniff captures curl's HTTPS request and s_server's response in p
     t.is(body, content, "curl got the response");
     const of = (pid: number, write: number) => events.filter((e) => e.pid === pid && e.isWrite === write);
     t.true(await waitFor(() => joined(of(curl.pid!, 0)) === response), "curl's SSL_read plaintext is the response");
+    // s_server's SSL_write return probe fires when its process runs again, which on a busy
+    // machine can be after curl has read the response and exited.
+    await waitFor(() => joined(of(server.proc.pid!, 1)) === response);
 
     t.regex(request, new RegExp(`^GET /items/${token}\\?q=1 HTTP/1.1\r\n`));
     t.true(request.includes(`X-Token: ${token}\r\n`));
