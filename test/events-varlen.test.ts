@@ -5,12 +5,9 @@
 // with tsc --strict and imported; every way of reading must deliver every record with the exact
 // values it holds and its length.
 import test from "ava";
-import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
-import ts from "typescript";
 import { type BpfObject, LE, PerfEventArray, recordsOf, RingBuf, type Struct } from "@bpf2ts/runtime";
-import { buildOutputs } from "../generator/pipeline/run.js";
+import { generatedModule } from "./helpers/generated-module.js";
 import { repoRoot, requireFeature, vmlinuxDir } from "./helpers/kernel.js";
 
 interface VlEvent {
@@ -70,41 +67,12 @@ let generated: Promise<VarlenModule> | undefined;
 
 /** Generates varlen.ts from the C source, type-checks it strictly, compiles and imports it (once per process). */
 function varlenModule(): Promise<VarlenModule> {
-  generated ??= (async () => {
-    const out = await buildOutputs({
-      stem: "varlen",
-      source: "test/bpf/varlen.bpf.c",
-      target: "bpfel",
-      cflags: ["-I", vmlinuxDir(), "-I", join(repoRoot, "test/bpf")],
-      events: { rb: "vl_event", pb: "vl_event" },
-      cwd: repoRoot,
-    });
-    const dir = join(repoRoot, "dist/test/generated/varlen");
-    mkdirSync(dir, { recursive: true });
-    const file = join(dir, "varlen.ts");
-    writeFileSync(file, out.files.find((f) => f.path === "varlen.ts")!.contents as string);
-    const program = ts.createProgram([file], {
-      strict: true,
-      noUnusedLocals: true,
-      noUnusedParameters: true,
-      noImplicitReturns: true,
-      noUncheckedIndexedAccess: true,
-      exactOptionalPropertyTypes: true,
-      target: ts.ScriptTarget.ES2022,
-      module: ts.ModuleKind.NodeNext,
-      moduleResolution: ts.ModuleResolutionKind.NodeNext,
-      lib: ["lib.es2023.d.ts", "lib.esnext.disposable.d.ts"],
-      types: ["node"],
-      skipLibCheck: true,
-      outDir: dir,
-    });
-    const diagnostics = ts.getPreEmitDiagnostics(program).filter((d) => d.file?.fileName === file);
-    if (diagnostics.length > 0) {
-      throw new Error(ts.formatDiagnostics(diagnostics, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => repoRoot, getNewLine: () => "\n" }));
-    }
-    program.emit();
-    return (await import(pathToFileURL(join(dir, "varlen.js")).href)) as VarlenModule;
-  })();
+  generated ??= generatedModule<VarlenModule>({
+    stem: "varlen",
+    source: "test/bpf/varlen.bpf.c",
+    cflags: ["-I", vmlinuxDir(), "-I", join(repoRoot, "test/bpf")],
+    events: { rb: "vl_event", pb: "vl_event" },
+  });
   return generated;
 }
 

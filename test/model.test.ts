@@ -132,10 +132,10 @@ test("maps: every attribute, inner maps and initial values", async (t) => {
   t.like(byName.perf, { type: "perf_event_array", keySize: 4, valueSize: 4, maxEntries: 0 });
 
   const outer = byName.outer!;
-  t.like(outer, { type: "hash_of_maps", maxEntries: 4, keySize: 4 });
+  t.like(outer, { type: "hash_of_maps", maxEntries: 4, keySize: 4, valueSize: 4 }, "libbpf's value_size for __array(values, …)");
   t.like(outer.inner, { type: "array", maxEntries: 1, keySize: 4, valueSize: 4 });
   t.deepEqual(outer.initialValues, [{ index: 0, name: "inner_a" }, { index: 3, name: "inner_b" }]);
-  t.like(byName.jumps, { type: "prog_array", keySize: 4, maxEntries: 2 });
+  t.like(byName.jumps, { type: "prog_array", keySize: 4, valueSize: 4, maxEntries: 2 });
   t.deepEqual(byName.jumps!.initialValues, [{ index: 1, name: "tail" }]);
 
   t.true(model.warnings.some((w) => /map "events" \(ringbuf\): event type unknown/.test(w)));
@@ -207,6 +207,23 @@ test("maps: a bad attribute names the map, member and type id", async (t) => {
   t.regex(err!.message, /bad\.o: \.maps: map "bad" member "max_entries": expected __uint\(\)/);
   t.like(err, { file: "bad.o", section: ".maps", member: "max_entries" });
   t.is(typeof (err as { typeId?: number }).typeId, "number");
+});
+
+test("maps: an inner map whose value struct BTF has only as a forward declaration is an error saying why", async (t) => {
+  // As libbpf also refuses ("can't determine value size"): clang records the struct only as a FWD.
+  const { elf, btf } = await compileC(`
+    struct tally { __u64 count; };
+    struct {
+      __uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+      __uint(max_entries, 4);
+      __type(key, __u32);
+      __array(values, struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 4); __type(key, __u32); __type(value, struct tally); });
+    } outer SEC(".maps");
+    SEC("xdp") int p(void *ctx) { return 2; }
+  `);
+  const err = t.throws(() => buildModel(elf, btf, { file: "fwd.o" }));
+  t.is(err?.name, "BtfError");
+  t.regex(err!.message, /fwd\.o: \.maps: map "outer": BTF type id \d+: FWD 'tally' has no size: clang recorded only a forward declaration, as the object uses it only through pointers; use the type by value/);
 });
 
 test("variables: .rodata, .data, .bss and custom sections with real offsets", async (t) => {

@@ -45,6 +45,10 @@ export function sizeof(btf: Btf, id: TypeId, place?: TypePlace): number {
     case Kind.Ptr:
       size = 8;
       break;
+    case Kind.Fwd:
+      // clang writes only a FWD for a struct the object uses solely through pointers (an inner
+      // map's `__type(value, struct x)` among them); libbpf refuses such a map too.
+      throw typeError(id, `FWD '${t.name}' has no size: clang recorded only a forward declaration, as the object uses it only through pointers; use the type by value where BTF records it (a map's __type, a global variable, a program argument)`, place);
     default:
       throw typeError(id, `${kindName(t.kind)} ${t.name ? `'${t.name}' ` : ""}has no size`, place);
   }

@@ -242,14 +242,27 @@ function programEntry(p: ProgramModel): string {
 
 /** A map's entry: its type and the codecs its wrapper takes (the contract's `mapWrappers`). */
 function mapEntry(m: MapLayouts, imports: Imports, rt: Runtime): string {
-  const parts = [`name: ${JSON.stringify(m.map.name)}`, `type: ${JSON.stringify(m.map.type)}`];
+  return `{ ${[`name: ${JSON.stringify(m.map.name)}`, ...mapParts(m, imports, rt)].join(", ")} }`;
+}
+
+/**
+ * A map's type and codecs; for a map-in-map also the inner maps' template, with the sizes and
+ * flags the kernel checks an inner map against (so `createInner()` can make one).
+ */
+function mapParts(m: MapLayouts, imports: Imports, rt: Runtime): string[] {
+  const parts = [`type: ${JSON.stringify(m.map.type)}`];
   const { shape } = mapWrapper(m.map.type);
   const codec = (t: ValueLayout | undefined, size: number): string | undefined => (t ? codecExpr(t, imports, rt) : size > 0 ? `${imports.use("rawCodec")}(${size})` : undefined);
-  const key = shape === "kv" ? codec(m.key, m.map.keySize) : undefined;
+  const key = shape === "kv" || shape === "maps" ? codec(m.key, m.map.keySize) : undefined;
   const value = shape === "kv" || shape === "v" ? codec(m.value, m.map.valueSize) : shape === "event" && m.event ? codecExpr(m.event, imports, rt) : undefined;
   if (key) parts.push(`key: ${key}`);
   if (value) parts.push(`value: ${value}`);
-  return `{ ${parts.join(", ")} }`;
+  if (shape === "maps" && m.inner) {
+    const i = m.inner.map;
+    const sizes = [`keySize: ${i.keySize}`, `valueSize: ${i.valueSize}`, `maxEntries: ${i.maxEntries}`, ...(i.flags ? [`flags: ${i.flags}`] : [])];
+    parts.push(`inner: { ${[...mapParts(m.inner, imports, rt), ...sizes].join(", ")} }`);
+  }
+  return parts;
 }
 
 const scalarCodecs: Readonly<Record<string, string>> = {
@@ -270,5 +283,6 @@ function mapSummary(m: MapModel): string {
   const parts = [`\`${m.type}\` map \`${m.name}\``, `max_entries ${m.maxEntries}`];
   if (m.keySize > 0 || m.valueSize > 0) parts.push(`key ${m.keySize} bytes`, `value ${m.valueSize} bytes`);
   if (m.event) parts.push(`records \`${m.event.cType}\` (${m.event.origin === "override" ? "set by --event" : "found in the source"})`);
+  if (m.inner) parts.push(`holds \`${m.inner.type}\` maps (key ${m.inner.keySize} bytes, value ${m.inner.valueSize} bytes, max_entries ${m.inner.maxEntries})`);
   return `${parts.join(", ")}.`;
 }

@@ -12,6 +12,8 @@ export interface MapLayouts {
   readonly value?: ValueLayout;
   /** Ring buffer / perf event array record type. */
   readonly event?: ValueLayout;
+  /** Map-in-map: the inner maps' key and value. */
+  readonly inner?: MapLayouts;
 }
 
 export interface VariableLayout {
@@ -38,12 +40,14 @@ const byName = <T extends { name: string }>(a: T, b: T): number => (a.name < b.n
 
 export function layoutModule(stem: string, model: ObjectModel, opts: RootOptions): ModuleLayouts {
   const engine = new LayoutEngine(model.btf, stem);
-  const maps = model.maps.map((map): MapLayouts => {
-    const key = map.keyTypeId !== undefined && map.keyTypeId !== 0 ? engine.layoutRoot(map.keyTypeId, `${map.name}_key`) : undefined;
-    const value = map.valueTypeId !== undefined && map.valueTypeId !== 0 ? engine.layoutRoot(map.valueTypeId, `${map.name}_value`) : undefined;
-    const event = map.event?.typeId !== undefined ? engine.layoutRoot(map.event.typeId, `${map.name}_event`) : undefined;
-    return { map, ...(key && { key }), ...(value && { value }), ...(event && { event }) };
-  });
+  const mapLayouts = (map: MapModel, name: string): MapLayouts => {
+    const key = map.keyTypeId !== undefined && map.keyTypeId !== 0 ? engine.layoutRoot(map.keyTypeId, `${name}_key`) : undefined;
+    const value = map.valueTypeId !== undefined && map.valueTypeId !== 0 ? engine.layoutRoot(map.valueTypeId, `${name}_value`) : undefined;
+    const event = map.event?.typeId !== undefined ? engine.layoutRoot(map.event.typeId, `${name}_event`) : undefined;
+    const inner = map.inner && mapLayouts(map.inner, `${name}_inner`);
+    return { map, ...(key && { key }), ...(value && { value }), ...(event && { event }), ...(inner && { inner }) };
+  };
+  const maps = model.maps.map((map) => mapLayouts(map, map.name));
   // Static variables (function-scope statics such as bpf_printk's format, file-scope `static`) are
   // not part of the API, as in bpftool's skeleton: their types are not roots either.
   const variables = model.variables
@@ -72,7 +76,7 @@ function layoutShape(l: ModuleLayouts): unknown {
   return {
     composites: l.engine.allComposites(),
     enums: l.engine.allEnums(),
-    maps: l.maps.map((m) => [m.map.name, m.key, m.value, m.event]),
+    maps: l.maps.map((m) => [m.map.name, m.key, m.value, m.event, m.inner?.key, m.inner?.value]),
     variables: l.variables.map((v) => [v.variable.name, v.variable.offset, v.type]),
   };
 }

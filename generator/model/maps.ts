@@ -162,7 +162,8 @@ function mapModel(name: string, varTypeId: TypeId, defTypeId: TypeId, d: MapDef,
     });
   }
   const keySize = d.keyTypeId !== undefined ? sizeof(btf, d.keyTypeId, where) : d.keySize ?? 0;
-  const valueSize = d.valueTypeId !== undefined ? sizeof(btf, d.valueTypeId, where) : d.valueSize ?? 0;
+  // `__array(values, …)` (map-in-map, prog array) holds 4-byte fds/ids: libbpf sets value_size 4.
+  const valueSize = d.valueTypeId !== undefined ? sizeof(btf, d.valueTypeId, where) : d.valueSize ?? (d.values ? 4 : 0);
   if (d.keySize !== undefined && d.keyTypeId !== undefined && d.keySize !== keySize) {
     throw new ModelError(`${where.file}: ${where.section}: ${where.what}: key_size ${d.keySize} differs from sizeof(key) ${keySize}`, { file: where.file, section: where.section, typeId: d.keyTypeId, symbol: name });
   }

@@ -142,7 +142,8 @@ export interface CoreAddon {
   /** Detaches a buffer from mapMmap and unmaps it now. */
   mapUnmap(buffer: ArrayBuffer): void;
   mapInfo(fd: number): NativeMapMeta;
-  mapCreate(type: number, name: string, keySize: number, valueSize: number, maxEntries: number, flags: number): number;
+  mapCreate(type: number, name: string, keySize: number, valueSize: number, maxEntries: number, flags: number, innerFd?: number): number;
+  mapFdById(id: number): number;
   objGet(path: string): number;
   objPin(fd: number, path: string): void;
 

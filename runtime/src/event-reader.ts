@@ -169,6 +169,11 @@ export abstract class EventReader<E, Extra extends unknown[] = []> implements As
     this.#queue.push(e);
   };
 
+  /** The map's fd (to put the map into a map-in-map, or pin it by hand). */
+  get fd(): number {
+    return this.map.fd;
+  }
+
   protected constructor(map: MapHandle, options: PacingOptions) {
     this.map = map;
     const { maxBatch, turnBudget } = options;

@@ -5,7 +5,7 @@ export { LE, codecs, rawCodec, toBytes, fromBytes, type Codec, type Struct, type
 export { struct, codecOf, type FieldSpec, type StructSpec } from "./struct.js";
 export {
   loadObject, loadObjectSync, objectSpec, wrapMap, BpfObject,
-  type ObjectDescriptor, type ObjectsOf, type ConstantsOf, type MapWrappers, type ProgramDescriptor, type MapDescriptor, type VariableDescriptor,
+  type ObjectDescriptor, type InnerMapDescriptor, type ObjectsOf, type ConstantsOf, type MapWrappers, type ProgramDescriptor, type MapDescriptor, type VariableDescriptor,
   type LoadOptions, type MapLoadOptions, type ProgramLoadOptions, type ObjectSpec, type ProgramSpec, type MapSpec, type AnyMap,
 } from "./object.js";
 export {
@@ -17,7 +17,8 @@ export {
   BpfMap, HashMap, LruHashMap, ArrayMap, PerCpuHashMap, LruPerCpuHashMap, PerCpuArrayMap, StackTraceMap,
   perCpuCodec, perCpuStride, type UpdateFlag,
 } from "./maps.js";
-export { openPinnedMap, createMap, type MapOptions } from "./pinned.js";
+export { ArrayOfMaps, HashOfMaps, MapOfMaps } from "./map-of-maps.js";
+export { openPinnedMap, createMap, openMapById, type MapOptions, type StandaloneCodecs } from "./pinned.js";
 export { Variable } from "./variables.js";
 export { RingBuf, type RingBufOptions, type RecordCallback } from "./ringbuf.js";
 export { PerfEventArray, type PerfEventArrayOptions, type LostCallback } from "./perf.js";

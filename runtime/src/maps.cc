@@ -125,14 +125,25 @@ Napi::Value MapInfo(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// mapCreate(type, name, keySize, valueSize, maxEntries, flags): fd — throws on error.
+// mapCreate(type, name, keySize, valueSize, maxEntries, flags, innerFd?): fd — throws on error.
+// innerFd: the template of a map-in-map's inner maps (BPF_MAP_TYPE_{ARRAY,HASH}_OF_MAPS).
 Napi::Value MapCreate(const Napi::CallbackInfo& info) {
   RequireArgs(info, 6, "mapCreate");
   std::string name = StrArg(info, 1);
   LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = UintArg(info, 5));
+  if (info.Length() > 6 && !IsMissing(info[6])) opts.inner_map_fd = UintArg(info, 6);
   int fd = bpf_map_create(static_cast<enum bpf_map_type>(UintArg(info, 0)), name.empty() ? nullptr : name.c_str(),
                           UintArg(info, 2), UintArg(info, 3), UintArg(info, 4), &opts);
   if (fd < 0) ThrowErrno(info.Env(), fd, "create map " + name);
+  return Napi::Number::New(info.Env(), fd);
+}
+
+// mapFdById(id): a new fd for the map with kernel id `id` — throws on error (ENOENT: no such map).
+Napi::Value MapFdById(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 1, "mapFdById");
+  uint32_t id = UintArg(info, 0);
+  int fd = bpf_map_get_fd_by_id(id);
+  if (fd < 0) ThrowErrno(info.Env(), errno, "open map id " + std::to_string(id));
   return Napi::Number::New(info.Env(), fd);
 }
 
@@ -370,6 +381,7 @@ void InitMaps(Napi::Env env, Napi::Object exports) {
   exports.Set("mapMmap", Napi::Function::New(env, MapMmap, "mapMmap"));
   exports.Set("mapUnmap", Napi::Function::New(env, MapUnmap, "mapUnmap"));
   exports.Set("mapCreate", Napi::Function::New(env, MapCreate, "mapCreate"));
+  exports.Set("mapFdById", Napi::Function::New(env, MapFdById, "mapFdById"));
   exports.Set("objGet", Napi::Function::New(env, ObjGet, "objGet"));
   exports.Set("objPin", Napi::Function::New(env, ObjPin, "objPin"));
 }

@@ -12,6 +12,7 @@ import { Link, LinkSet } from "./links.js";
 import {
   ArrayMap, BpfMap, HashMap, LruHashMap, LruPerCpuHashMap, PerCpuArrayMap, PerCpuHashMap, StackTraceMap,
 } from "./maps.js";
+import { ArrayOfMaps, HashOfMaps } from "./map-of-maps.js";
 import { PerfEventArray } from "./perf.js";
 import { cgroupKinds, parseSection, type AttachTarget, type ProgramKind } from "./contract/index.js";
 import { Program } from "./programs.js";
@@ -39,6 +40,21 @@ export interface MapDescriptor {
   key?: AnyCodec;
   /** The value codec (for ring buffers and perf arrays: the event codec). */
   value?: AnyCodec;
+  /** Map-in-map (`array_of_maps`, `hash_of_maps`): the inner maps' template, `__array(values, …)`. */
+  inner?: InnerMapDescriptor;
+}
+
+/** The maps a map-in-map holds: their type, codecs and what the kernel checks an inner map against. */
+export interface InnerMapDescriptor {
+  type: MapTypeName;
+  key?: AnyCodec;
+  value?: AnyCodec;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags?: number;
+  /** A map-in-map's own inner template, for maps of maps of maps. */
+  inner?: InnerMapDescriptor;
 }
 
 export interface VariableDescriptor {
@@ -264,18 +280,30 @@ class ObjectMap implements MapHandle {
   }
 }
 
-// Every class the contract names, and no other (a renamed class fails to compile here).
-const wrappers = { HashMap, LruHashMap, PerCpuHashMap, LruPerCpuHashMap, ArrayMap, PerCpuArrayMap, RingBuf, PerfEventArray, StackTraceMap, BpfMap } satisfies Record<(typeof mapWrappers)[WrappedMapType]["wrapper"] | "BpfMap", unknown>;
+// Every class the contract names, and no other (a renamed class fails to compile here). Built on
+// first use: map-of-maps.ts imports this module (through pinned.ts), so at this module's top level
+// its classes may not be defined yet.
+let wrappers: Record<string, new (h: MapHandle, ...args: any[]) => AnyMap> | undefined;
+const wrapperClasses = () =>
+  ({ HashMap, LruHashMap, PerCpuHashMap, LruPerCpuHashMap, ArrayMap, PerCpuArrayMap, RingBuf, PerfEventArray, StackTraceMap, ArrayOfMaps, HashOfMaps, BpfMap }) satisfies Record<(typeof mapWrappers)[WrappedMapType]["wrapper"] | "BpfMap", unknown>;
 
-/** The wrapper class for a map of type `handle.type` (the contract's `mapWrappers`), given the codecs its shape takes. */
-export function wrapMap(handle: MapHandle, key?: AnyCodec, value?: AnyCodec): AnyMap {
+/**
+ * The wrapper class for a map of type `handle.type` (the contract's `mapWrappers`), given the codecs
+ * its shape takes (and, for a map-in-map, the inner maps' template).
+ */
+export function wrapMap(handle: MapHandle, key?: AnyCodec, value?: AnyCodec, inner?: InnerMapDescriptor): AnyMap {
   const { wrapper, shape } = mapWrapper(handle.type);
-  const W = wrappers[wrapper as keyof typeof wrappers] as unknown as new (h: MapHandle, ...codecs: (AnyCodec | undefined)[]) => AnyMap;
-  return shape === "kv" ? new W(handle, key, value) : shape === "none" ? new W(handle) : new W(handle, value);
+  const W = (wrappers ??= wrapperClasses() as Record<string, new (h: MapHandle, ...args: any[]) => AnyMap>)[wrapper]!;
+  switch (shape) {
+    case "kv": return new W(handle, key, value);
+    case "maps": return new W(handle, key, inner);
+    case "none": return new W(handle);
+    default: return new W(handle, value);
+  }
 }
 
 /** The wrapper a descriptor's map entry gets, by its type and codecs (see the contract's `mapWrappers`). */
-export interface MapWrappers<K, V> {
+export interface MapWrappers<K, V, I extends AnyMap = AnyMap> {
   hash: HashMap<K, V>;
   lru_hash: LruHashMap<K, V>;
   percpu_hash: PerCpuHashMap<K, V>;
@@ -285,12 +313,14 @@ export interface MapWrappers<K, V> {
   ringbuf: RingBuf<V>;
   perf_event_array: PerfEventArray<V>;
   stack_trace: StackTraceMap;
+  array_of_maps: ArrayOfMaps<I>;
+  hash_of_maps: HashOfMaps<K, I>;
 }
 
 type CodecValue<C, Else> = C extends Codec<infer T> ? T : Else;
 type MapOf<M> = M extends { type: infer T; key?: infer K; value?: infer V }
   ? T extends WrappedMapType
-    ? MapWrappers<CodecValue<K, Uint8Array>, CodecValue<V, Uint8Array>>[T]
+    ? MapWrappers<CodecValue<K, Uint8Array>, CodecValue<V, Uint8Array>, M extends { inner: infer I } ? MapOf<I> : AnyMap>[T]
     : BpfMap<CodecValue<K, Uint8Array>, CodecValue<V, Uint8Array>>
   : AnyMap;
 type Entries<D, K extends string> = D extends { [P in K]: infer E } ? (E extends undefined ? {} : E) : {};
@@ -366,7 +396,7 @@ export class BpfObject implements Disposable, ResourceOwner {
           if (info.fd < 0) throw new BpfError(`map ${m.name}: not created (loaded with autocreate: false)`, { errno: errno.ENOENT, code: "ENOENT", map: m.name });
           // A reader the user closed (to stop reading) is replaced by a fresh one on next access.
           if (made instanceof RingBuf || made instanceof PerfEventArray) if (made.closed) made = undefined;
-          made ??= wrapMap(new ObjectMap(this, m.name, info.fd, addon().mapInfo(info.fd)), m.key, m.value);
+          made ??= wrapMap(new ObjectMap(this, m.name, info.fd, addon().mapInfo(info.fd)), m.key, m.value, m.inner);
           return made;
         },
       });

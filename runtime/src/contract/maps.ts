@@ -21,9 +21,10 @@ export function mapTypeName(type: number): MapTypeName {
 
 /**
  * What a wrapper takes: `kv` a key and a value codec, `v` a value codec (array maps, keyed by
- * index), `event` the record codec (ring buffers, perf event arrays), `none` nothing.
+ * index), `event` the record codec (ring buffers, perf event arrays), `maps` a key codec and the
+ * inner map's template (map-in-map), `none` nothing.
  */
-export type MapShape = "kv" | "v" | "event" | "none";
+export type MapShape = "kv" | "v" | "event" | "maps" | "none";
 
 /** The runtime's wrapper class per map type; every other type is a plain `BpfMap` (shape `kv`). */
 export const mapWrappers = {
@@ -36,6 +37,8 @@ export const mapWrappers = {
   ringbuf: { wrapper: "RingBuf", shape: "event" },
   perf_event_array: { wrapper: "PerfEventArray", shape: "event" },
   stack_trace: { wrapper: "StackTraceMap", shape: "none" },
+  array_of_maps: { wrapper: "ArrayOfMaps", shape: "maps" },
+  hash_of_maps: { wrapper: "HashOfMaps", shape: "maps" },
 } as const satisfies Partial<Record<MapTypeName, { wrapper: string; shape: MapShape }>>;
 
 export type WrappedMapType = keyof typeof mapWrappers;
