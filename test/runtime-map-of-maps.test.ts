@@ -7,7 +7,9 @@ import test from "ava";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, rmdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { type ArrayMap, type ArrayOfMaps, type BpfError, type BpfObject, cgroup2Root, createMap, type HashMap, type HashOfMaps, type Variable } from "@bpf2ts/runtime";
+import {
+  type ArrayMap, type ArrayOfMaps, type BpfError, type BpfObject, cgroup2Root, createMap, type HashMap, type HashOfMaps, type ProgramArray, type Variable,
+} from "@bpf2ts/runtime";
 import { generatedModule } from "./helpers/generated-module.js";
 import { openFdCount, repoRoot, requireFeature, vmlinuxDir } from "./helpers/kernel.js";
 
@@ -22,8 +24,9 @@ interface MimObjects extends BpfObject {
     bySlot: ArrayOfMaps<ArrayMap<bigint>>;
     byTenant: HashOfMaps<number, HashMap<number, Tally>>;
     anySize: HashOfMaps<number, ArrayMap<number>>;
+    jumps: ProgramArray;
   };
-  variables: BpfObject["variables"] & { slot: Variable<number>; tenant: Variable<number>; elem: Variable<number>; misses: Variable<bigint>; lastTally: Variable<Tally> };
+  variables: BpfObject["variables"] & { slot: Variable<number>; tenant: Variable<number>; elem: Variable<number>; misses: Variable<bigint>; lastTally: Variable<Tally>; jump: Variable<number> };
 }
 interface MimModule {
   loadMim(): Promise<MimObjects>;
@@ -31,7 +34,7 @@ interface MimModule {
 
 // What a user writes against the generated module: each line is a type assertion tsc checks.
 const mimUsage = `
-import type { ArrayMap, ArrayOfMaps, HashMap, HashOfMaps } from "@bpf2ts/runtime";
+import type { ArrayMap, ArrayOfMaps, HashMap, HashOfMaps, ProgramArray } from "@bpf2ts/runtime";
 import type { MimObjects, MimTally } from "./mim.js";
 
 export function use(o: MimObjects): void {
@@ -43,6 +46,8 @@ export function use(o: MimObjects): void {
   byTenant.set(8, o.maps.counterA.fd);
   const got: ArrayMap<bigint> | undefined = bySlot.getMap(0);
   const id: number | undefined = bySlot.get(0);
+  const jumps: ProgramArray = o.maps.jumps;
+  jumps.set(2, o.programs.tailTx);
   // @ts-expect-error the inner maps of by_tenant hold tallies, not numbers
   fresh.set(1, 5);
   // @ts-expect-error an outer map takes maps, not values
@@ -186,6 +191,36 @@ test.serial("BPF_F_INNER_MAP: inner maps of any size fit; an outer map made from
     using again = outer.getMap(5)!;
     t.is(again.maxEntries, 1000);
     t.is(again.valueSize, 4);
+  } finally {
+    o.close();
+  }
+});
+
+test.serial("program array: tail calls go where the static .values and set() put programs; delete() empties a slot", async (t) => {
+  if (!(await requireFeature(t, "root", "bpf", "test_run", "clang"))) return;
+  const { loadMim } = await mimModule();
+  const o = await loadMim();
+  try {
+    const { jumps } = o.maps;
+    t.like(jumps, { type: "prog_array", keySize: 4, valueSize: 4, maxEntries: 4 });
+    const run = (slot: number) => {
+      o.variables.jump.set(slot);
+      return o.programs.dispatch!.testRun({ data: new Uint8Array(64) }).retval;
+    };
+    const [DROP, PASS, TX] = [1, 2, 3];
+    t.is(run(1), DROP, "slot 1: tail_drop, from `.values = { [1] = &tail_drop }`");
+    t.is(run(2), PASS, "an empty slot: the tail call falls through");
+    t.is(jumps.get(2), undefined);
+    jumps.set(2, o.programs.tailTx!);
+    t.is(run(2), TX);
+    t.true(jumps.get(2)! > 0, "a lookup gives the program's id");
+    t.not(jumps.get(1), jumps.get(2));
+    t.deepEqual([...jumps.entries()].map(([k]) => k), [1, 2], "entries: the slots that hold a program");
+    t.true(jumps.delete(2));
+    t.is(run(2), PASS);
+    const e = t.throws<BpfError>(() => jumps.set(3, o.programs.notXdp!));
+    t.is(e?.code, "EINVAL");
+    t.regex(e?.hint ?? "", /programs of one type/);
   } finally {
     o.close();
   }

@@ -17,7 +17,7 @@ export {
   BpfMap, HashMap, LruHashMap, ArrayMap, PerCpuHashMap, LruPerCpuHashMap, PerCpuArrayMap, StackTraceMap,
   perCpuCodec, perCpuStride, type UpdateFlag,
 } from "./maps.js";
-export { ArrayOfMaps, HashOfMaps, MapOfMaps } from "./map-of-maps.js";
+export { ArrayOfMaps, HashOfMaps, MapOfMaps, ProgramArray } from "./map-of-maps.js";
 export { openPinnedMap, createMap, openMapById, type MapOptions, type StandaloneCodecs } from "./pinned.js";
 export { Variable } from "./variables.js";
 export { RingBuf, type RingBufOptions, type RecordCallback } from "./ringbuf.js";

@@ -1,6 +1,7 @@
-// Where map-in-map types are wrapped (`BPF_MAP_TYPE_ARRAY_OF_MAPS`, `BPF_MAP_TYPE_HASH_OF_MAPS`):
-// the kernel takes an inner map's fd on update and answers a lookup with the inner map's id, so
-// `set` takes a map, `get` gives its id and `getMap` opens it, typed by the inner map's codecs.
+// Where the maps that hold other kernel objects are wrapped: map-in-map (`BPF_MAP_TYPE_ARRAY_OF_MAPS`,
+// `BPF_MAP_TYPE_HASH_OF_MAPS`) and program arrays. The kernel takes the object's fd on update and
+// answers a lookup with its id, so `set` takes a map (a program), `get` gives its id and `getMap`
+// opens an inner map, typed by the inner map's codecs.
 
 import { type Codec, codecs } from "./codec.js";
 import { BpfError, errno, errnoError } from "./errors.js";
@@ -67,3 +68,25 @@ export class MapOfMaps<K, I extends AnyMap = AnyMap> extends BpfMap<K, number> {
 
 export class ArrayOfMaps<I extends AnyMap = AnyMap> extends MapOfMaps<number, I> {}
 export class HashOfMaps<K, I extends AnyMap = AnyMap> extends MapOfMaps<K, I> {}
+
+/**
+ * A program array (`BPF_MAP_TYPE_PROG_ARRAY`), the table `bpf_tail_call` jumps through: `set` takes
+ * a loaded program (or a raw fd), `get` gives the program's kernel id, `delete` empties a slot.
+ */
+export class ProgramArray extends BpfMap<number, number> {
+  constructor(handle: MapHandle) {
+    super(handle, codecs.u32, codecs.u32);
+  }
+
+  /** Puts `program` (an object's program, or a raw fd) at `index`. */
+  override set(index: number, program: { readonly fd: number } | number, flag: UpdateFlag = "any"): void {
+    super.set(index, typeof program === "number" ? program : program.fd, flag);
+  }
+
+  protected override fail(op: string, ret: number, key?: number): never {
+    if (op === "update" && ret === -errno.EINVAL) {
+      throw errnoError(`map ${this.name}: update`, ret, { map: this.name, hint: "a program array holds programs of one type (and attach type) that share its owner's; the first one loaded that uses the array decides" });
+    }
+    return super.fail(op, ret, key);
+  }
+}

@@ -12,7 +12,7 @@ import { Link, LinkSet } from "./links.js";
 import {
   ArrayMap, BpfMap, HashMap, LruHashMap, LruPerCpuHashMap, PerCpuArrayMap, PerCpuHashMap, StackTraceMap,
 } from "./maps.js";
-import { ArrayOfMaps, HashOfMaps } from "./map-of-maps.js";
+import { ArrayOfMaps, HashOfMaps, ProgramArray } from "./map-of-maps.js";
 import { PerfEventArray } from "./perf.js";
 import { cgroupKinds, parseSection, type AttachTarget, type ProgramKind } from "./contract/index.js";
 import { Program } from "./programs.js";
@@ -285,7 +285,7 @@ class ObjectMap implements MapHandle {
 // its classes may not be defined yet.
 let wrappers: Record<string, new (h: MapHandle, ...args: any[]) => AnyMap> | undefined;
 const wrapperClasses = () =>
-  ({ HashMap, LruHashMap, PerCpuHashMap, LruPerCpuHashMap, ArrayMap, PerCpuArrayMap, RingBuf, PerfEventArray, StackTraceMap, ArrayOfMaps, HashOfMaps, BpfMap }) satisfies Record<(typeof mapWrappers)[WrappedMapType]["wrapper"] | "BpfMap", unknown>;
+  ({ HashMap, LruHashMap, PerCpuHashMap, LruPerCpuHashMap, ArrayMap, PerCpuArrayMap, RingBuf, PerfEventArray, StackTraceMap, ArrayOfMaps, HashOfMaps, ProgramArray, BpfMap }) satisfies Record<(typeof mapWrappers)[WrappedMapType]["wrapper"] | "BpfMap", unknown>;
 
 /**
  * The wrapper class for a map of type `handle.type` (the contract's `mapWrappers`), given the codecs
@@ -315,6 +315,7 @@ export interface MapWrappers<K, V, I extends AnyMap = AnyMap> {
   stack_trace: StackTraceMap;
   array_of_maps: ArrayOfMaps<I>;
   hash_of_maps: HashOfMaps<K, I>;
+  prog_array: ProgramArray;
 }
 
 type CodecValue<C, Else> = C extends Codec<infer T> ? T : Else;

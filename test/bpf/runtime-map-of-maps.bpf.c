@@ -1,7 +1,7 @@
-// Map-in-map, as cilium/ebpf's examples and libbpf's selftests write it: an array of arrays filled
-// statically, a hash of hashes filled from user space, and one whose template takes inner maps of
-// any size (BPF_F_INNER_MAP). An XDP program run with BPF_PROG_TEST_RUN counts into whichever inner
-// maps the globals name.
+// Maps of kernel objects, as cilium/ebpf's examples and libbpf's selftests write them: an array of
+// arrays filled statically, a hash of hashes filled from user space, one whose template takes inner
+// maps of any size (BPF_F_INNER_MAP), and a program array for tail calls. XDP programs run with
+// BPF_PROG_TEST_RUN count into whichever inner maps the globals name, or jump.
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
@@ -98,6 +98,43 @@ int bump(struct xdp_md *ctx)
 		if (v)
 			__sync_fetch_and_add(v, 1);
 	}
+	return XDP_PASS;
+}
+
+SEC("xdp")
+int tail_drop(struct xdp_md *ctx)
+{
+	return XDP_DROP;
+}
+
+SEC("xdp")
+int tail_tx(struct xdp_md *ctx)
+{
+	return XDP_TX;
+}
+
+/* Another program type: a program array takes only its owner's. */
+SEC("socket")
+int not_xdp(struct __sk_buff *skb)
+{
+	return 0;
+}
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 4);
+	__uint(key_size, sizeof(__u32));
+	__array(values, int (void *));
+} jumps SEC(".maps") = {
+	.values = { [1] = (void *)&tail_drop },
+};
+
+__u32 jump;
+
+SEC("xdp")
+int dispatch(struct xdp_md *ctx)
+{
+	bpf_tail_call(ctx, &jumps, jump);
 	return XDP_PASS;
 }
 

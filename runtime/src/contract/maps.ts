@@ -39,6 +39,7 @@ export const mapWrappers = {
   stack_trace: { wrapper: "StackTraceMap", shape: "none" },
   array_of_maps: { wrapper: "ArrayOfMaps", shape: "maps" },
   hash_of_maps: { wrapper: "HashOfMaps", shape: "maps" },
+  prog_array: { wrapper: "ProgramArray", shape: "none" },
 } as const satisfies Partial<Record<MapTypeName, { wrapper: string; shape: MapShape }>>;
 
 export type WrappedMapType = keyof typeof mapWrappers;

@@ -204,7 +204,9 @@ function checkMapDef(btf: ParsedBtf, def: Type, map: string, where: (id: TypeId,
     } else if (m.name === "values") {
       const elem = t.kind === Kind.Array ? resolve(btf, t.type) : undefined;
       const inner = elem?.kind === Kind.Ptr ? resolve(btf, elem.type) : undefined;
-      if (!inner || inner.kind !== Kind.Struct) throw where(m.type, `${field} is not __array()'s array of pointers to a map definition`);
+      // A program array's are pointers to functions (`__array(values, int (void *))`).
+      if (inner?.kind === Kind.FuncProto) continue;
+      if (!inner || inner.kind !== Kind.Struct) throw where(m.type, `${field} is not __array()'s array of pointers to a map definition or a function`);
       if (depth === 0) checkMapDef(btf, inner, `${map}.values`, where, 1);
     }
   }
