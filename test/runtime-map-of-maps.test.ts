@@ -1,17 +1,18 @@
-// Map-in-map from generated modules: test/bpf/runtime-map-of-maps.bpf.c (an array of arrays filled
-// statically, a hash of hashes, a template with BPF_F_INNER_MAP) and the corpus's cgtop (a hash of
-// arrays per cgroup, filled by its user space) are generated, type-checked under tsc --strict with
-// code that uses their typed outer maps, and run: an XDP program through BPF_PROG_TEST_RUN, and
-// cgtop on the live kernel against real cgroups.
+// Maps of kernel objects from generated modules: test/bpf/runtime-map-of-maps.bpf.c (an array of
+// arrays filled statically, a hash of hashes, a template with BPF_F_INNER_MAP, a program array) and
+// the corpus's cgtop (a hash of arrays per cgroup, filled by its user space) are generated,
+// type-checked under tsc --strict with code that uses their typed outer maps, and run: XDP programs
+// through BPF_PROG_TEST_RUN, and cgtop on the live kernel against real cgroups.
 import test from "ava";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, rmdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import {
-  type ArrayMap, type ArrayOfMaps, type BpfError, type BpfObject, cgroup2Root, createMap, type HashMap, type HashOfMaps, type ProgramArray, type Variable,
+  type ArrayMap, type ArrayOfMaps, type BpfError, type BpfObject, cgroup2Root, codecs, createMap, type HashMap, type HashOfMaps, loadObjectSync,
+  type ProgramArray, type Variable,
 } from "@bpf2ts/runtime";
 import { generatedModule } from "./helpers/generated-module.js";
-import { openFdCount, repoRoot, requireFeature, vmlinuxDir } from "./helpers/kernel.js";
+import { compileBpf, descriptor, openFdCount, repoRoot, requireFeature, vmlinuxDir } from "./helpers/kernel.js";
 
 interface Tally {
   count: bigint;
@@ -221,6 +222,29 @@ test.serial("program array: tail calls go where the static .values and set() put
     const e = t.throws<BpfError>(() => jumps.set(3, o.programs.notXdp!));
     t.is(e?.code, "EINVAL");
     t.regex(e?.hint ?? "", /programs of one type/);
+  } finally {
+    o.close();
+  }
+});
+
+test.serial("a map-in-map declared without __array() loads once maps.innerMap gives libbpf a template", async (t) => {
+  if (!(await requireFeature(t, "root", "bpf", "test_run", "clang"))) return;
+  const d = descriptor("innerfd", compileBpf("runtime-inner-fd.bpf.c"), {
+    maps: { noTemplate: { name: "no_template", type: "hash_of_maps", key: codecs.u32 } },
+    variables: { found: { name: "found", section: ".bss", offset: 0, codec: codecs.u64 } },
+  });
+  const e = t.throws<BpfError>(() => loadObjectSync(d));
+  t.is(e?.code, "EINVAL", "libbpf cannot create it without a template");
+  using inner = createMap<ArrayMap<bigint>>({ type: "array", keySize: 4, valueSize: 8, maxEntries: 1 }, { value: codecs.u64 });
+  const o = loadObjectSync(d, { maps: { noTemplate: { innerMap: inner } } });
+  try {
+    const outer = o.maps.noTemplate as HashOfMaps<number, ArrayMap<bigint>>;
+    t.is(outer.inner, undefined, "no template in the descriptor: createInner cannot help");
+    t.throws(() => outer.createInner(), { message: /no inner map template/ });
+    inner.set(0, 42n);
+    outer.set(1, inner);
+    o.programs.probe!.testRun({ data: new Uint8Array(64) });
+    t.is((o.variables.found as Variable<bigint>).get(), 42n);
   } finally {
     o.close();
   }

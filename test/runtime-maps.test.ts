@@ -173,6 +173,37 @@ test.serial("batch lookup / lookup-and-delete / delete", async (t) => {
   })();
 });
 
+test.serial("maps.reuse: a second object runs on the first one's maps (bpf_map__reuse_fd)", async (t) => {
+  if (!(await requireFeature(t, "root", "bpf", "test_run", "clang"))) return;
+  const a = loadObjectSync(mapsDescriptor());
+  try {
+    const arrA = a.maps.arr as ArrayMap<bigint>;
+    const b = loadObjectSync(mapsDescriptor(), { maps: { arr: { reuse: arrA }, hash: { reuse: a.maps.hash! } } });
+    try {
+      const arrB = b.maps.arr as ArrayMap<bigint>;
+      (a.maps.hash as HashMap<number, Pair>).set(7, { a: 1n, b: 0 });
+      b.programs.bump!.testRun({ data: new Uint8Array(64), repeat: 3 });
+      t.is(arrA.get(1), 3n, "b's program counted into a's map");
+      t.deepEqual((a.maps.hash as HashMap<number, Pair>).get(7), { a: 4n, b: 0xabcd });
+      a.programs.bump!.testRun({ data: new Uint8Array(64), repeat: 2 });
+      t.is(arrB.get(1), 5n, "one map, seen from both objects");
+      t.is((b.maps.lru as LruHashMap<number, bigint>).get(1), undefined);
+      (a.maps.lru as LruHashMap<number, bigint>).set(1, 9n);
+      t.is((b.maps.lru as LruHashMap<number, bigint>).get(1), undefined, "maps not reused stay apart");
+    } finally {
+      b.close();
+    }
+    t.is(arrA.get(1), 5n, "the map outlives the object that reused it");
+    const bad = t.throws(() => loadObjectSync(mapsDescriptor(), { maps: { arr: { reuse: {} as { fd: number } } } }));
+    t.is(bad?.name, "TypeError");
+    t.regex(bad!.message, /map arr: reuse: expected a map \(an object with an fd\)/);
+  } finally {
+    a.close();
+  }
+  // A closed object's map has no fd to give.
+  t.throws(() => loadObjectSync(mapsDescriptor(), { maps: { arr: { reuse: a.maps.arr! } } }), { name: "BpfError", code: "EBADF" } as never);
+});
+
 test.serial("pinning: LIBBPF_PIN_BY_NAME under pinPath, reuse on reload, openPinnedMap", async (t) => {
   if (!(await requireFeature(t, "root", "bpf", "clang"))) return;
   if (!existsSync("/sys/fs/bpf")) return void t.fail("no bpffs at /sys/fs/bpf");

@@ -50,6 +50,8 @@ export interface NativeObject {
   setValueSize(map: string, n: number): void;
   /** false: libbpf does not create the map (its fd stays -1). */
   setAutocreate(map: string, create: boolean): void;
+  reuseFd(map: string, fd: number): void;
+  setInnerMapFd(map: string, fd: number): void;
   /** `bpf_program__set_attach_target(prog, 0, target)`: a kernel function/tracepoint from BTF. */
   setAttachTarget(program: string, target: string): void;
   initialValue(map: string): Uint8Array | undefined;

@@ -27,6 +27,8 @@ void NativeObject::Init(Napi::Env env, Napi::Object exports) {
                                      InstanceMethod("setKeySize", &NativeObject::SetKeySize),
                                      InstanceMethod("setValueSize", &NativeObject::SetValueSize),
                                      InstanceMethod("setAutocreate", &NativeObject::SetAutocreate),
+                                     InstanceMethod("reuseFd", &NativeObject::ReuseFd),
+                                     InstanceMethod("setInnerMapFd", &NativeObject::SetInnerMapFd),
                                      InstanceMethod("setAttachTarget", &NativeObject::SetAttachTarget),
                                      InstanceMethod("initialValue", &NativeObject::InitialValue),
                                      InstanceMethod("setInitialValue", &NativeObject::SetInitialValue),
@@ -196,6 +198,25 @@ Napi::Value NativeObject::SetAutocreate(const Napi::CallbackInfo& info) {
   std::string name = StrArg(info, 0);
   int err = bpf_map__set_autocreate(Map(info.Env(), name), info[1].ToBoolean());
   if (err) ThrowErrno(info.Env(), err, "set autocreate of map " + name);
+  return info.Env().Undefined();
+}
+
+// reuseFd(map, fd): the object uses the existing map `fd` instead of creating its own (libbpf dups
+// the fd; the caller keeps its own).
+Napi::Value NativeObject::ReuseFd(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 2, "reuseFd");
+  std::string name = StrArg(info, 0);
+  int err = bpf_map__reuse_fd(Map(info.Env(), name), IntArg(info, 1));
+  if (err) ThrowErrno(info.Env(), err, "reuse fd for map " + name);
+  return info.Env().Undefined();
+}
+
+// setInnerMapFd(map, fd): a map-in-map's inner map template, for one declared without __array().
+Napi::Value NativeObject::SetInnerMapFd(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 2, "setInnerMapFd");
+  std::string name = StrArg(info, 0);
+  int err = bpf_map__set_inner_map_fd(Map(info.Env(), name), IntArg(info, 1));
+  if (err) ThrowErrno(info.Env(), err, "set inner map of map " + name);
   return info.Env().Undefined();
 }
 

@@ -33,6 +33,8 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
   Napi::Value SetKeySize(const Napi::CallbackInfo& info);
   Napi::Value SetValueSize(const Napi::CallbackInfo& info);
   Napi::Value SetAutocreate(const Napi::CallbackInfo& info);
+  Napi::Value ReuseFd(const Napi::CallbackInfo& info);
+  Napi::Value SetInnerMapFd(const Napi::CallbackInfo& info);
   Napi::Value SetAttachTarget(const Napi::CallbackInfo& info);
   Napi::Value InitialValue(const Napi::CallbackInfo& info);
   Napi::Value SetInitialValue(const Napi::CallbackInfo& info);

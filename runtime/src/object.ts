@@ -3,7 +3,7 @@
 // maps and variables that all die with the object.
 
 import { addon, type NativeMapMeta, type NativeObject } from "./addon.js";
-import { type Codec, LE, withContext } from "./codec.js";
+import { type Codec, describeValue, LE, withContext } from "./codec.js";
 import { BpfError, closedError, errno, fromNative } from "./errors.js";
 import type { Closeable, MapHandle, ResourceOwner } from "./handles.js";
 import { mapTypeName, mapWrapper, type mapWrappers, type MapTypeName, type WrappedMapType } from "./contract/maps.js";
@@ -127,6 +127,13 @@ export interface MapLoadOptions {
   valueSize?: number;
   /** false: the map is not created (for a map only programs that are not loaded use). */
   autocreate?: boolean;
+  /**
+   * Use this existing map instead of creating one (`bpf_map__reuse_fd`): another object's map, a
+   * pinned or user-space map. Objects share a ring buffer or a config map this way.
+   */
+  reuse?: { readonly fd: number };
+  /** For a map-in-map declared without `__array(values, …)`: a map like its inner maps (`bpf_map__set_inner_map_fd`). */
+  innerMap?: { readonly fd: number };
 }
 
 export interface ProgramLoadOptions {
@@ -547,12 +554,20 @@ function configure<C>(d: ObjectDescriptor, native: NativeObject, opts: LoadOptio
   }
   for (const [key, o] of Object.entries(opts.maps ?? {})) {
     const c = resolveName(d, maps, key, "map", "maps");
-    if (typeof o !== "object" || o === null) throw new BpfError(`load ${d.name}: maps.${key} must be { maxEntries?, keySize?, valueSize?, autocreate? }, not ${String(o)}`, { errno: errno.EINVAL, code: "EINVAL", map: c });
+    if (typeof o !== "object" || o === null) throw new BpfError(`load ${d.name}: maps.${key} must be { maxEntries?, keySize?, valueSize?, autocreate?, reuse?, innerMap? }, not ${String(o)}`, { errno: errno.EINVAL, code: "EINVAL", map: c });
     const at = `load ${d.name}: map ${c}`;
     if (o.maxEntries !== undefined) native.setMaxEntries(c, positiveInteger(d, c, "maxEntries", o.maxEntries));
     if (o.keySize !== undefined) call(() => native.setKeySize(c, positiveInteger(d, c, "keySize", o.keySize, true)), `${at}: key size`, { map: c });
     if (o.valueSize !== undefined) call(() => native.setValueSize(c, positiveInteger(d, c, "valueSize", o.valueSize, true)), `${at}: value size`, { map: c });
     if (o.autocreate !== undefined) call(() => native.setAutocreate(c, o.autocreate === true), `${at}: autocreate`, { map: c });
+    if (o.reuse !== undefined) {
+      const fd = mapFdOf(o.reuse, `${at}: reuse`);
+      call(() => native.reuseFd(c, fd), `${at}: reuse`, { map: c });
+    }
+    if (o.innerMap !== undefined) {
+      const fd = mapFdOf(o.innerMap, `${at}: innerMap`);
+      call(() => native.setInnerMapFd(c, fd), `${at}: innerMap`, { map: c });
+    }
   }
   if (opts.pinPath && opts.pinMaps === "all") {
     for (const m of native.maps()) if (!m.internal) native.setPinPath(m.name, `${opts.pinPath}/${m.name}`);
@@ -560,6 +575,13 @@ function configure<C>(d: ObjectDescriptor, native: NativeObject, opts: LoadOptio
   if (opts.constants) setConstants(d, native, opts.constants as Record<string, unknown>);
   if (opts.logLevel) native.setLogLevel(opts.logLevel);
   return retargeted;
+}
+
+/** The fd of a map given as a load option (reading it throws EBADF when that map's owner is closed). */
+function mapFdOf(m: unknown, context: string): number {
+  const fd = (m as { fd?: unknown } | null)?.fd;
+  if (typeof fd !== "number" || !Number.isInteger(fd) || fd < 0) throw new TypeError(`${context}: expected a map (an object with an fd), got ${describeValue(m)}`);
+  return fd;
 }
 
 function call(fn: () => void, context: string, place: { map?: string; program?: string }): void {
