@@ -146,6 +146,30 @@ test.serial("a section newer than the runtime's libbpf: the load error names the
   t.is(e!.hint, `SEC("tcx/ingress") needs libbpf ≥ 1.3, and this runtime's addon is built against libbpf ${have}: build it against a newer libbpf, or use a section name libbpf ${have} knows`);
 });
 
+test.serial("a map value with a spin lock: where the kernel refuses the object's BTF, the hint says so; else the lock works", async (t) => {
+  if (!(await requireFeature(t, "root", "bpf", "test_run", "clang"))) return;
+  const d = descriptor("kptr", compileBpf("runtime-kptr-btf.bpf.c"));
+  let obj: ReturnType<typeof loadObjectSync>;
+  try {
+    obj = loadObjectSync(d);
+  } catch (e) {
+    // libbpf 1.1 on this kernel: the BTF with a kptr to a forward-declared struct is refused.
+    const err = e as BpfError;
+    t.regex(err.message, /has to have BTF in order to use bpf_spin_lock/);
+    t.regex(err.hint ?? "", /^the kernel refused the object's BTF \(-22\) and libbpf went on without it, so its maps have no BTF, which spin locks/);
+    return;
+  }
+  try {
+    const values = obj.maps.values as HashMap<Uint8Array, Uint8Array>;
+    const zero = new Uint8Array(4);
+    values.set(zero, new Uint8Array(24));
+    obj.programs.count!.testRun({ data: new Uint8Array(64), repeat: 3 });
+    t.is(Buffer.from(values.get(zero)!).readBigUInt64LE(16), 3n, "the kernel took the BTF: the program counted under its lock");
+  } finally {
+    obj.close();
+  }
+});
+
 test.serial("the addon works in worker threads alongside the main thread", async (t) => {
   if (!(await requireFeature(t, "root", "bpf", "tracepoint", "clang"))) return;
   const runtimeUrl = pathToFileURL(join(repoRoot, "runtime/dist/index.js")).href;

@@ -96,6 +96,17 @@ export function verifierLog(libbpfText: string): string | undefined {
   return libbpfText.slice(start, end < 0 ? undefined : end).replace(/\n$/, "");
 }
 
+/**
+ * libbpf loads an object whose BTF the kernel refused without it ("BTF is optional, ignoring"), and
+ * the load then fails further on, where the verifier needs the maps' BTF (spin locks, timers,
+ * kptrs, graph roots): the hint names that cause.
+ */
+function btfRefusedHint(libbpfText: string): string | undefined {
+  const refused = /Error loading \.BTF into kernel: (-?\d+)/.exec(libbpfText);
+  if (!refused) return undefined;
+  return `the kernel refused the object's BTF (${refused[1]}) and libbpf went on without it, so its maps have no BTF, which spin locks, timers, kptrs and list/rbtree heads need (\`bpftool -d prog loadall <object> <dir>\` prints the kernel's BTF log)`;
+}
+
 /** The program libbpf blamed ("prog 'name': failed to load"), if any. */
 export function failedProgram(libbpfText: string): string | undefined {
   const m = /prog '([^']+)': (?:BPF program load failed|failed to load|-- BEGIN PROG LOAD LOG)/.exec(libbpfText);
@@ -167,7 +178,7 @@ export function fromNative(
   const log = vlog ?? raw;
   const program = fields.program ?? failedProgram(raw);
   const section = program ? fields.sectionOf?.(program) : undefined;
-  const hint = fields.hint ?? hintFor(n.errno, log, `${fields.context ?? ""} ${n.message ?? ""} ${section ?? ""}`);
+  const hint = fields.hint ?? btfRefusedHint(raw) ?? hintFor(n.errno, log, `${fields.context ?? ""} ${n.message ?? ""} ${section ?? ""}`);
   let message = n.message ?? "bpf";
   if (program && !message.includes(program)) message += ` (program ${program}${section ? `, SEC("${section}")` : ""})`;
   if (log.trim()) message += `\n${vlog ? "verifier log (tail)" : "libbpf said"}:\n${tail(log, 20)}`;
