@@ -113,7 +113,13 @@ test.serial("offcputime finds a child's sleeps by stack, their total between the
       const { ns, count, frames } = offCpuIn(objs, child.pid, fn, ksyms, usyms);
       const offMs = Number(ns) / 1e6;
       t.log(`${fn}: ${offMs.toFixed(2)} ms off CPU in ${count} blocks; requested ${n * ms} ms, measured ${wall.toFixed(2)} ms`);
-      t.true(offMs >= n * ms * 0.99 && offMs <= wall, `${fn}: off-CPU ${offMs} ms within [${n * ms}, ${wall}]`);
+      if (!t.true(offMs >= n * ms * 0.99 && offMs <= wall, `${fn}: off-CPU ${offMs} ms within [${n * ms}, ${wall}]`)) {
+        // Seen twice on a loaded machine: one whole block missing. Where did it go (a stack id that failed, other frames)?
+        for (const [key, val] of objs.maps.info.entries()) {
+          const f = stackFrames(objs.maps.stacks, key.tgid, key.userStackId, key.kernStackId, ksyms, usyms);
+          t.log(`  user ${key.userStackId} kernel ${key.kernStackId}: ${Number(val.totalNs) / 1e6} ms in ${val.count}: ${f.join(";")}`);
+        }
+      }
       t.true(count >= BigInt(n), `${fn}: at least one block per sleep`);
       const stack = frames.find((f) => f.some((x) => /nanosleep/.test(x)))!;
       t.truthy(stack, `${fn}: a stack through the nanosleep syscall`);

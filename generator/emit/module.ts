@@ -254,7 +254,7 @@ function mapParts(m: MapLayouts, imports: Imports, rt: Runtime): string[] {
   const { shape } = mapWrapper(m.map.type);
   const codec = (t: ValueLayout | undefined, size: number): string | undefined => (t ? codecExpr(t, imports, rt) : size > 0 ? `${imports.use("rawCodec")}(${size})` : undefined);
   const key = shape === "kv" || shape === "maps" ? codec(m.key, m.map.keySize) : undefined;
-  const value = shape === "kv" || shape === "v" ? codec(m.value, m.map.valueSize) : shape === "event" && m.event ? codecExpr(m.event, imports, rt) : undefined;
+  const value = shape === "kv" || shape === "v" || shape === "keyless" ? codec(m.value, m.map.valueSize) : shape === "event" && m.event ? codecExpr(m.event, imports, rt) : undefined;
   if (key) parts.push(`key: ${key}`);
   if (value) parts.push(`value: ${value}`);
   if (shape === "maps" && m.inner) {

@@ -18,6 +18,7 @@ export {
   perCpuCodec, perCpuStride, type UpdateFlag,
 } from "./maps.js";
 export { ArrayOfMaps, HashOfMaps, MapOfMaps, ProgramArray } from "./map-of-maps.js";
+export { QueueMap, StackMap, BloomFilterMap, type PushFlag } from "./keyless-maps.js";
 export { openPinnedMap, createMap, openMapById, type MapOptions, type StandaloneCodecs } from "./pinned.js";
 export { Variable } from "./variables.js";
 export { RingBuf, type RingBufOptions, type RecordCallback } from "./ringbuf.js";

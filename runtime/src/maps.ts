@@ -154,7 +154,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
   }
 
   /** One lookup into the value buffer: 0 or -errno. The fd is read first: a closed map throws EBADF. */
-  private lookupRaw(key: K): number {
+  protected lookupRaw(key: K): number {
     const control = this.control;
     control[0] = this.handle.fd;
     control[1] = 0;

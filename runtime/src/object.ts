@@ -12,6 +12,7 @@ import { Link, LinkSet } from "./links.js";
 import {
   ArrayMap, BpfMap, HashMap, LruHashMap, LruPerCpuHashMap, PerCpuArrayMap, PerCpuHashMap, StackTraceMap,
 } from "./maps.js";
+import { BloomFilterMap, QueueMap, StackMap } from "./keyless-maps.js";
 import { ArrayOfMaps, HashOfMaps, ProgramArray } from "./map-of-maps.js";
 import { PerfEventArray } from "./perf.js";
 import { cgroupKinds, parseSection, type AttachTarget, type ProgramKind } from "./contract/index.js";
@@ -292,7 +293,7 @@ class ObjectMap implements MapHandle {
 // its classes may not be defined yet.
 let wrappers: Record<string, new (h: MapHandle, ...args: any[]) => AnyMap> | undefined;
 const wrapperClasses = () =>
-  ({ HashMap, LruHashMap, PerCpuHashMap, LruPerCpuHashMap, ArrayMap, PerCpuArrayMap, RingBuf, PerfEventArray, StackTraceMap, ArrayOfMaps, HashOfMaps, ProgramArray, BpfMap }) satisfies Record<(typeof mapWrappers)[WrappedMapType]["wrapper"] | "BpfMap", unknown>;
+  ({ HashMap, LruHashMap, PerCpuHashMap, LruPerCpuHashMap, ArrayMap, PerCpuArrayMap, RingBuf, PerfEventArray, StackTraceMap, ArrayOfMaps, HashOfMaps, ProgramArray, QueueMap, StackMap, BloomFilterMap, BpfMap }) satisfies Record<(typeof mapWrappers)[WrappedMapType]["wrapper"] | "BpfMap", unknown>;
 
 /**
  * The wrapper class for a map of type `handle.type` (the contract's `mapWrappers`), given the codecs
@@ -323,6 +324,9 @@ export interface MapWrappers<K, V, I extends AnyMap = AnyMap> {
   array_of_maps: ArrayOfMaps<I>;
   hash_of_maps: HashOfMaps<K, I>;
   prog_array: ProgramArray;
+  queue: QueueMap<V>;
+  stack: StackMap<V>;
+  bloom_filter: BloomFilterMap<V>;
 }
 
 type CodecValue<C, Else> = C extends Codec<infer T> ? T : Else;

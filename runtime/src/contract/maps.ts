@@ -21,10 +21,11 @@ export function mapTypeName(type: number): MapTypeName {
 
 /**
  * What a wrapper takes: `kv` a key and a value codec, `v` a value codec (array maps, keyed by
- * index), `event` the record codec (ring buffers, perf event arrays), `maps` a key codec and the
- * inner map's template (map-in-map), `none` nothing.
+ * index), `keyless` a value codec (queues, stacks, bloom filters: no keys at all), `event` the record
+ * codec (ring buffers, perf event arrays), `maps` a key codec and the inner map's template
+ * (map-in-map), `none` nothing.
  */
-export type MapShape = "kv" | "v" | "event" | "maps" | "none";
+export type MapShape = "kv" | "v" | "keyless" | "event" | "maps" | "none";
 
 /** The runtime's wrapper class per map type; every other type is a plain `BpfMap` (shape `kv`). */
 export const mapWrappers = {
@@ -40,6 +41,9 @@ export const mapWrappers = {
   array_of_maps: { wrapper: "ArrayOfMaps", shape: "maps" },
   hash_of_maps: { wrapper: "HashOfMaps", shape: "maps" },
   prog_array: { wrapper: "ProgramArray", shape: "none" },
+  queue: { wrapper: "QueueMap", shape: "keyless" },
+  stack: { wrapper: "StackMap", shape: "keyless" },
+  bloom_filter: { wrapper: "BloomFilterMap", shape: "keyless" },
 } as const satisfies Partial<Record<MapTypeName, { wrapper: string; shape: MapShape }>>;
 
 export type WrappedMapType = keyof typeof mapWrappers;
