@@ -1,5 +1,5 @@
 // Where the keyless map types are wrapped: queues and stacks (push, pop, peek) and bloom filters
-// (add, has). The kernel takes a NULL key for them: the map's key size is 0.
+// (add, mayContain). The kernel takes a NULL key for them: the map's key size is 0.
 
 import type { Codec } from "./codec.js";
 import { errno } from "./errors.js";
